@@ -1,0 +1,15 @@
+"""Entry point of the ``scalefit`` command: imports every command module, then runs the app."""
+
+from __future__ import annotations
+
+from scalefit.cli._app import app
+
+# Each module attaches its commands to `app` on import (one line per module).
+from scalefit.cli import laws_cmd  # noqa: E402,F401  isort: skip
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

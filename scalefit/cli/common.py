@@ -1,0 +1,47 @@
+"""Helpers shared by CLI commands: one-line errors, warnings on stderr, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from scalefit._io import json_default, write_csv_atomic, write_json_atomic, write_text_atomic
+from scalefit.errors import ScalefitError
+
+__all__ = ["echo_json", "handle_errors", "write_csv_atomic", "write_json_atomic", "write_text_atomic"]
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn scalefit errors into one line on stderr and exit code 1; show warnings on stderr."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                return fn(*args, **kwargs)
+            except ScalefitError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from None
+            except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from None
+            finally:
+                seen = set()
+                for w in caught:
+                    text = f"warning: {w.message}"
+                    if text not in seen:
+                        seen.add(text)
+                        typer.echo(text, err=True)
+
+    return wrapper
+
+
+def echo_json(obj: Any) -> None:
+    """Print ``obj`` as JSON on stdout."""
+    typer.echo(json.dumps(obj, indent=2, default=json_default))

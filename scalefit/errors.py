@@ -1,0 +1,59 @@
+"""Every exception and warning class of scalefit, in one home.
+
+Each error subclasses the matching built-in so callers can catch either, and its message says
+what went wrong, where (file:row:column when a file is involved) and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class ScalefitError(Exception):
+    """Base class of every error scalefit raises on purpose."""
+
+
+class RunDataError(ScalefitError, ValueError):
+    """A run log cannot be read or does not hold what a law needs."""
+
+
+class LawError(ScalefitError, ValueError):
+    """A law is unknown, or its definition (formula, parameters) is invalid."""
+
+
+class UnsafeFormulaError(LawError):
+    """A user formula uses something outside the math whitelist (attributes, imports, calls...)."""
+
+
+class FitError(ScalefitError, RuntimeError):
+    """A fit could not be carried out (no finite objective, bad options...)."""
+
+
+class FitFileError(ScalefitError, ValueError):
+    """A fit.json file is missing, unreadable or from an incompatible version."""
+
+
+class ConfigError(ScalefitError, ValueError):
+    """A configuration (options, TOML, --set) has an unknown key or a wrong type."""
+
+
+class TrainingError(ScalefitError, RuntimeError):
+    """A proxy training run could not be set up or carried out."""
+
+
+class SweepError(ScalefitError, RuntimeError):
+    """A sweep spec is invalid or a sweep directory is inconsistent."""
+
+
+class ScalefitWarning(UserWarning):
+    """Base class of scalefit's warnings."""
+
+
+class ConvergenceWarning(ScalefitWarning):
+    """The optimiser did not converge, or too few starts reached the best optimum."""
+
+
+class BoundWarning(ScalefitWarning):
+    """A fitted parameter sits on one of its bounds."""
+
+
+class ExtrapolationWarning(ScalefitWarning):
+    """A prediction lies outside the range of the data the law was fitted on."""

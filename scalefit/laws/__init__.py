@@ -1,0 +1,15 @@
+"""Scaling-law families: pure numpy formulas with parameter specs, and the registry.
+
+``get_law(name, **options)`` builds a law; ``list_laws()`` lists the registered names.
+Each module below registers its laws on import.
+"""
+
+from __future__ import annotations
+
+from scalefit.laws.base import Derived, Law, Param
+from scalefit.laws.registry import get_law, list_laws, register
+
+# Law modules register themselves on import (keep one line per module).
+from scalefit.laws import chinchilla  # noqa: E402,F401  isort: skip
+
+__all__ = ["Derived", "Law", "Param", "get_law", "list_laws", "register"]

@@ -1,0 +1,46 @@
+"""Law symbols and the run-log columns that can feed them.
+
+A symbol is resolved, in order, from ``--map SYMBOL=COLUMN``, a column named exactly like the
+symbol, the first alias found (case-insensitive), or a derivation from other symbols.
+"""
+
+from __future__ import annotations
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "N": ("n_params", "params", "num_params", "Model Size", "model_size", "parameters"),
+    "D": ("n_tokens", "tokens", "num_tokens", "Training Tokens", "training_tokens", "train_tokens"),
+    "C": ("flops", "compute", "Training FLOP", "training_flops", "FLOPs"),
+    "M": ("tokens_per_param", "multiplier", "D/N"),
+    "L": ("loss", "final_loss", "eval_loss", "val_loss", "Loss"),
+    "lr": ("learning_rate", "peak_lr"),
+    "B": ("batch_size", "bs", "global_bs"),
+    "width": ("d_model", "hidden_size"),
+    "depth": ("n_layers", "num_layers"),
+    "step": ("steps", "iteration", "iter"),
+    "Err": ("err", "error"),
+}
+
+SYMBOL_DOCS: dict[str, str] = {
+    "N": "parameters",
+    "D": "training tokens",
+    "C": "training FLOPs",
+    "M": "tokens per parameter (D/N)",
+    "L": "loss",
+    "lr": "learning rate",
+    "B": "batch size",
+    "width": "model width",
+    "depth": "number of layers",
+    "step": "training step",
+    "Err": "downstream error",
+}
+
+# Symbols that are sizes or rates and must be strictly positive.
+POSITIVE = frozenset({"N", "D", "C", "M", "lr", "B", "width", "depth"})
+
+# symbol -> list of (needed symbols, function, description); tried in order.
+DERIVATIONS = {
+    "D": [(("C", "N"), lambda v: v["C"] / (6.0 * v["N"]), "C/(6N)"), (("M", "N"), lambda v: v["M"] * v["N"], "M*N")],
+    "C": [(("N", "D"), lambda v: 6.0 * v["N"] * v["D"], "6ND")],
+    "M": [(("D", "N"), lambda v: v["D"] / v["N"], "D/N")],
+    "N": [(("C", "D"), lambda v: v["C"] / (6.0 * v["D"]), "C/(6D)"), (("D", "M"), lambda v: v["D"] / v["M"], "D/M")],
+}

@@ -1,0 +1,172 @@
+"""Resolving law symbols to run-log columns, with provenance, validation and row filters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from scalefit.errors import RunDataError
+from scalefit.runs.aliases import ALIASES, DERIVATIONS, POSITIVE
+from scalefit.runs.table import RunTable
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Numeric arrays for law symbols, the rows they came from and where each came from."""
+
+    values: dict[str, np.ndarray]  # symbol -> float array, one entry per kept row
+    provenance: dict[str, str]  # symbol -> "column 'Model Size'" or "derived C/(6N)"
+    rows: np.ndarray  # the table's row labels (0-based data rows) of the kept rows
+    table: RunTable  # the (filtered) table they came from
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def describe(self) -> str:
+        return ", ".join(f"{s} ← {src}" for s, src in self.provenance.items())
+
+
+def parse_map(items: Iterable[str] | None) -> dict[str, str]:
+    """Parse ``SYMBOL=COLUMN`` strings (from ``--map``) into a dict."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        sym, sep, col = item.partition("=")
+        if not sep or not sym.strip() or not col.strip():
+            raise RunDataError(f"--map {item!r}: expected SYMBOL=COLUMN, e.g. --map N=n_params")
+        out[sym.strip()] = col.strip()
+    return out
+
+
+def _column_for(table: RunTable, symbol: str, mapping: Mapping[str, str]) -> str | None:
+    cols = table.columns
+    if symbol in mapping:
+        col = mapping[symbol]
+        if col not in cols:
+            raise RunDataError(
+                f"{table.source}: --map {symbol}={col}: no column {col!r}; columns are {cols}"
+            )
+        return col
+    if symbol in cols:
+        return symbol
+    lower = {c.lower(): c for c in cols}
+    for alias in ALIASES.get(symbol, ()):
+        if alias.lower() in lower:
+            return lower[alias.lower()]
+    return None
+
+
+def _numeric(table: RunTable, column: str, symbol: str) -> np.ndarray:
+    raw = table.frame[column]
+    vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(np.isnan(vals) & raw.notna().to_numpy())
+    if bad.size:
+        row = table.frame.index[bad[0]]
+        raise RunDataError(
+            f"{table.location(row, column)}: non-numeric value {raw.iloc[bad[0]]!r} for {symbol} "
+            f"({bad.size} such cells); fix the cell or drop the row with --where"
+        )
+    return vals
+
+
+def _check_values(table: RunTable, symbol: str, vals: np.ndarray, src: str, positive: bool) -> None:
+    finite = np.isfinite(vals)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        what = "missing (NaN)" if np.isnan(vals[i]) else "infinite"
+        raise RunDataError(
+            f"{table.location(table.frame.index[i], src)}: {what} value for {symbol} "
+            f"({int((~finite).sum())} such rows); fill it in or exclude those rows with --where"
+        )
+    if positive and (vals <= 0).any():
+        i = int(np.flatnonzero(vals <= 0)[0])
+        raise RunDataError(
+            f"{table.location(table.frame.index[i], src)}: {symbol} must be > 0, got {vals[i]:g} "
+            f"({int((vals <= 0).sum())} such rows); sizes, token counts and FLOPs are positive"
+        )
+
+
+def _resolve_one(table, symbol, mapping, values, prov, stack, positive) -> bool:
+    if symbol in values:
+        return True
+    col = _column_for(table, symbol, mapping)
+    if col is not None:
+        vals = _numeric(table, col, symbol)
+        _check_values(table, symbol, vals, col, positive or symbol in POSITIVE)
+        values[symbol], prov[symbol] = vals, f"column {col!r}"
+        return True
+    if symbol in stack:
+        return False
+    for needs, fn, text in DERIVATIONS.get(symbol, ()):
+        if all(_resolve_one(table, s, mapping, values, prov, stack | {symbol}, False) for s in needs):
+            values[symbol] = fn(values)
+            prov[symbol] = f"derived {text}"
+            return True
+    return False
+
+
+def resolve(
+    table: RunTable,
+    symbols: Iterable[str],
+    *,
+    mapping: Mapping[str, str] | None = None,
+    positive: Iterable[str] = (),
+) -> Resolved:
+    """Numeric arrays for ``symbols``; every unresolvable symbol is listed in one RunDataError."""
+    mapping = dict(mapping or {})
+    positive = set(positive)
+    values: dict[str, np.ndarray] = {}
+    prov: dict[str, str] = {}
+    symbols = list(dict.fromkeys(symbols))
+    missing = [s for s in symbols if not _resolve_one(table, s, mapping, values, prov, set(), s in positive)]
+    if missing:
+        hints = []
+        for s in missing:
+            names = [s, *ALIASES.get(s, ())]
+            ders = [t for _, _, t in DERIVATIONS.get(s, ())]
+            hint = f"{s} (looked for columns {names}" + (f"; or derived as {' or '.join(ders)}" if ders else "")
+            hints.append(hint + ")")
+        raise RunDataError(
+            f"{table.source}: missing columns for {', '.join(missing)}: " + "; ".join(hints)
+            + f". Columns present: {table.columns}. Use --map SYMBOL=COLUMN to say which column to use."
+        )
+    for s in symbols:
+        if s in positive:
+            _check_values(table, s, values[s], prov[s], True)
+    return Resolved(
+        {s: values[s] for s in symbols}, {s: prov[s] for s in symbols}, table.frame.index.to_numpy(), table
+    )
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def filter_rows(table: RunTable, where: str | None, *, mapping: Mapping[str, str] | None = None) -> RunTable:
+    """Rows matching a pandas-query expression over column names and resolvable symbols.
+
+    ``"N >= 1e8 and loss < 4"``, ``"dataset == 'c4'"``; columns with spaces go in backticks.
+    """
+    if where is None or not where.strip():
+        return table
+    frame = table.frame.copy()
+    for name in set(_IDENT.findall(where)):
+        if name in frame.columns:
+            continue
+        try:
+            frame[name] = resolve(table, [name], mapping=mapping).values[name]
+        except RunDataError:
+            continue
+    try:
+        mask = frame.eval(where, engine="python")
+    except Exception as exc:  # pandas raises many types for bad expressions
+        raise RunDataError(
+            f"{table.source}: cannot apply --where {where!r}: {exc}. Columns: {table.columns}"
+        ) from None
+    if not isinstance(mask, pd.Series) or mask.dtype != bool:
+        raise RunDataError(f"--where {where!r} must be a true/false condition, e.g. \"N >= 1e8 and loss < 4\"")
+    if not mask.any():
+        raise RunDataError(f"{table.source}: --where {where!r} leaves no rows (of {len(table)}); loosen the filter")
+    return table.subset(frame.index[mask.to_numpy()])
