@@ -16,20 +16,25 @@ from scalefit.errors import (  # noqa: E402
     RunDataError,
     ScalefitError,
 )
+from scalefit.fitting import BacktestResult, FitResult, backtest, fit  # noqa: E402
 from scalefit.laws import Law, get_law, list_laws  # noqa: E402
 from scalefit.runs import RunTable, read_runs  # noqa: E402
 
 __all__ = [
     "__version__",
+    "BacktestResult",
     "BoundWarning",
     "ConvergenceWarning",
     "ExtrapolationWarning",
     "FitError",
+    "FitResult",
     "Law",
     "LawError",
     "RunDataError",
     "RunTable",
     "ScalefitError",
+    "backtest",
+    "fit",
     "get_law",
     "list_laws",
     "read_runs",

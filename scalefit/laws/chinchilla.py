@@ -26,21 +26,15 @@ _AB_GRID = tuple(float(np.exp(v)) for v in (0.0, 5.0, 10.0, 15.0, 20.0, 25.0))
 
 def formula(x, p):
     """L = E + A N^-alpha + B D^-beta (vectorised over parameter sets)."""
-    return p["E"] + p["A"] * x["N"] ** -p["alpha"] + p["B"] * x["D"] ** -p["beta"]
+    return p["E"] + p["A"] * np.exp(-p["alpha"] * np.log(x["N"])) + p["B"] * np.exp(-p["beta"] * np.log(x["D"]))
 
 
 def gradient(x, p):
     """Partial derivatives of the formula with respect to each parameter (natural units)."""
-    tn = x["N"] ** -p["alpha"]
-    td = x["D"] ** -p["beta"]
-    ones = np.ones_like(tn * td)
-    return {
-        "E": ones,
-        "A": tn * ones,
-        "B": td * ones,
-        "alpha": -p["A"] * tn * np.log(x["N"]) * ones,
-        "beta": -p["B"] * td * np.log(x["D"]) * ones,
-    }
+    log_n, log_d = np.log(x["N"]), np.log(x["D"])
+    tn = np.exp(-p["alpha"] * log_n)
+    td = np.exp(-p["beta"] * log_d)
+    return {"E": 1.0, "A": tn, "B": td, "alpha": -p["A"] * tn * log_n, "beta": -p["B"] * td * log_d}
 
 
 def exponent_a(p):

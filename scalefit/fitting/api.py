@@ -1,0 +1,223 @@
+"""``fit`` and ``backtest``: the library's entry points for fitting a law to a run log."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, RunDataError
+from scalefit.fitting.bootstrap import bootstrap_fits
+from scalefit.fitting.objective import Problem
+from scalefit.fitting.result import FitResult
+from scalefit.fitting.search import multi_start
+from scalefit.laws import Law, get_law
+from scalefit.runs import RunTable, filter_rows, read_runs, resolve
+
+RunsLike = RunTable | pd.DataFrame | str | Path
+
+
+def as_table(data: RunsLike) -> RunTable:
+    """A RunTable from a table, a DataFrame (copied) or a path."""
+    if isinstance(data, RunTable):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return RunTable.from_frame(data)
+    return read_runs(data)
+
+
+def as_law(law: Law | str, options: Mapping[str, Any] | None = None) -> Law:
+    return get_law(law, **dict(options or {})) if isinstance(law, str) else law
+
+
+def fit(
+    law: Law | str,
+    data: RunsLike,
+    *,
+    target: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    where: str | None = None,
+    group_by: str | None = None,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    space: str | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    starts: np.ndarray | None = None,
+    law_options: Mapping[str, Any] | None = None,
+) -> FitResult:
+    """Fit ``law`` to a run log; see DESIGN.md "Fits". Inputs are never mutated.
+
+    target: column for the law's target symbol (default: resolved by alias, e.g. ``loss``).
+    mapping: symbol -> column overrides (``{"N": "n_params"}``). where: row filter expression.
+    group_by: fit the same law separately for each value of this column.
+    loss / delta / space: objective (sum of Huber(delta) on log residuals by default).
+    bootstrap / seed: number of resamples of runs (with replacement) for percentile intervals.
+    starts: (S, P) start points in natural units, overriding the law's start grid.
+    """
+    law = as_law(law, law_options)
+    mapping = dict(mapping or {})
+    if target is not None:
+        mapping[law.target] = target
+    space = space or ("log" if law.positive_target else "raw")
+    if bootstrap < 0:
+        raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
+    table = filter_rows(as_table(data), where, mapping=mapping)
+    if group_by is None:
+        return _fit_one(law, table, mapping, where, loss, delta, space, bootstrap, seed, starts)
+    if group_by not in table.columns:
+        raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
+    groups = {}
+    for value, rows in table.frame.groupby(group_by, sort=True).groups.items():
+        sub = table.subset(rows)
+        groups[str(value)] = _fit_one(law, sub, mapping, where, loss, delta, space, bootstrap, seed, starts)
+    first = next(iter(groups.values()))
+    return FitResult(
+        law=law.name, law_options=dict(law.options), params={}, stats={}, search={},
+        data={**first.data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
+        seed=seed if bootstrap else None, groups=groups, group_by=group_by,
+    )
+
+
+def _fit_one(law, table, mapping, where, loss, delta, space, bootstrap, seed, starts) -> FitResult:
+    res = resolve(table, [*law.inputs, law.target], mapping=mapping)
+    y = res.values[law.target]
+    if space == "log" and (y <= 0).any():
+        i = int(np.flatnonzero(y <= 0)[0])
+        col = res.provenance[law.target]
+        raise RunDataError(
+            f"{table.location(res.rows[i])}: target {law.target} ({col}) is {y[i]:g}; a target with "
+            "non-positive values cannot be fitted in log space: use --space raw (space='raw')"
+        )
+    n_par = len(law.params)
+    if len(y) < n_par:
+        raise RunDataError(
+            f"{table.source}: {len(y)} rows but law {law.name!r} has {n_par} free parameters "
+            f"({', '.join(law.param_names)}); a fit needs at least as many rows as parameters"
+        )
+    x = {s: res.values[s] for s in law.inputs}
+    problem = Problem(law, x, y, loss=loss, delta=delta, space=space)
+    grid = law.start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
+    search = multi_start(problem, grid)
+    if not np.isfinite(search.objective):
+        raise FitError(
+            f"law {law.name!r}: no start gave a finite objective on {table.source}; check the data's scale "
+            "and the parameter bounds, or pass better starts"
+        )
+    theta = search.theta
+    natural = problem.to_natural(theta)[0]
+    params = {name: float(v) for name, v in zip(law.param_names, natural)}
+    notes = _diagnose(law, params, search)
+    for note, cls in notes:
+        warnings.warn(note, cls, stacklevel=3)
+    boot = None
+    if bootstrap:
+        bt, _ = bootstrap_fits(problem, theta[None, :], bootstrap, seed)
+        nat = problem.to_natural(bt)
+        boot = {name: nat[:, j].tolist() for j, name in enumerate(law.param_names)}
+    r = problem.residuals(theta[None, :])[0]
+    with np.errstate(all="ignore"):
+        r_log = np.log(problem.predict(theta[None, :])[0]) - np.log(y) if (y > 0).all() else r
+    rss = float(np.sum(r * r))
+    n = len(y)
+    stats = {
+        "n": n,
+        "n_params": n_par,
+        "objective": float(search.objective),
+        "loss": loss,
+        "delta": delta,
+        "space": space,
+        "rmse_log": float(np.sqrt(np.mean(r_log**2))),
+        "rmse": float(np.sqrt(np.mean((problem.predict(theta[None, :])[0] - y) ** 2))),
+        "aic": float(n * np.log(max(rss, 1e-300) / n) + 2 * n_par),
+        "bic": float(n * np.log(max(rss, 1e-300) / n) + n_par * np.log(n)),
+    }
+    search_info = {
+        "n_starts": search.n_starts,
+        "n_reached": search.n_reached,
+        "best_start": dict(zip(law.param_names, map(float, search.best_start))),
+        "converged": search.converged,
+        "message": search.message,
+        "warnings": [note for note, _ in notes],
+    }
+    all_syms = [*law.inputs, law.target]
+    data = {
+        "source": table.source,
+        "n_rows": n,
+        "hash": table.digest(),
+        "where": where,
+        "target": law.target,
+        "provenance": dict(res.provenance),
+        "mapping": dict(mapping),
+        "ranges": {s: [float(np.min(res.values[s])), float(np.max(res.values[s]))] for s in all_syms},
+    }
+    return FitResult(
+        law=law.name, law_options=dict(law.options), params=params, stats=stats, search=search_info,
+        data=data, bootstrap=boot, seed=seed if bootstrap else None,
+    )
+
+
+def _diagnose(law: Law, params: Mapping[str, float], search) -> list[tuple[str, type]]:
+    notes = []
+    for p in law.params:
+        v = params[p.name]
+        for bound, side in ((p.lower, "lower"), (p.upper, "upper")):
+            if np.isfinite(bound) and abs(v - bound) <= 1e-6 * max(1.0, abs(bound)):
+                if not (p.log and bound == 0 and v > 0):
+                    notes.append((f"{p.name} = {v:.6g} sits on its {side} bound {bound:g}; the optimum may lie "
+                                  "beyond it (widen the bound or check the data)", BoundWarning))
+    if not search.converged:
+        notes.append((f"the local refinement did not converge: {search.message}", ConvergenceWarning))
+    if search.n_starts >= 10 and search.n_reached == 1:
+        notes.append(("only 1 start reached the best optimum; the optimum may be fragile", ConvergenceWarning))
+    return notes
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Held-out evaluation: the fit on the kept rows and per-row errors on the held-out rows."""
+
+    fit: FitResult  # the law fitted on the rows outside the holdout
+    rows: pd.DataFrame  # held-out rows: inputs, actual, predicted, relative error (and interval if bootstrapped)
+    holdout: str  # the holdout expression
+
+    @property
+    def mean_abs_rel_error(self) -> float:
+        return float(np.mean(np.abs(self.rows["rel_error"])))
+
+    @property
+    def max_abs_rel_error(self) -> float:
+        return float(np.max(np.abs(self.rows["rel_error"])))
+
+
+def backtest(law: Law | str, data: RunsLike, *, holdout: str, where: str | None = None, **kwargs: Any) -> BacktestResult:
+    """Fit on the rows outside ``holdout`` (an expression like ``"N >= 5e9"``) and predict the held-out rows."""
+    law_obj = as_law(law, kwargs.pop("law_options", None))
+    mapping = dict(kwargs.get("mapping") or {})
+    if kwargs.get("target") is not None:
+        mapping[law_obj.target] = kwargs["target"]
+    table = filter_rows(as_table(data), where, mapping=mapping)
+    held = filter_rows(table, holdout, mapping=mapping)
+    kept_rows = table.frame.index.difference(held.frame.index)
+    if len(kept_rows) == 0:
+        raise RunDataError(f"--holdout {holdout!r} holds out every row; nothing is left to fit on")
+    result = fit(law_obj, table.subset(kept_rows), **kwargs)
+    res = resolve(held, [*law_obj.inputs, law_obj.target], mapping=mapping)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = {s: res.values[s] for s in law_obj.inputs}
+        pred = result.predict(x)
+    actual = res.values[law_obj.target]
+    out = pd.DataFrame({"row": res.rows + 2, **x, "actual": actual, "predicted": pred,
+                        "rel_error": (pred - actual) / actual})
+    if result.bootstrap:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lo, hi = result.predict_interval(x)
+        out["lower"], out["upper"] = lo, hi
+    return BacktestResult(result, out, holdout)

@@ -1,0 +1,136 @@
+"""The fitting objective: a robust loss on (log-space or raw) residuals, vectorised over parameter sets.
+
+``Problem`` binds a law to data. Parameters live in *fit space*: log(value) for parameters the law
+marks ``log=True``, the value itself otherwise. Every method takes ``theta`` of shape ``(K, P)`` and
+works on ``K`` parameter sets at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scalefit.errors import FitError
+from scalefit.laws.base import Law
+
+LOSSES = ("huber", "mse")
+SPACES = ("log", "raw")
+
+
+def rho(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
+    """Per-residual loss: Huber (``r²/2`` inside delta, ``delta(|r| - delta/2)`` outside) or ``r²/2``."""
+    if loss == "mse":
+        return 0.5 * r * r
+    a = np.abs(r)
+    return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+
+
+def psi(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
+    """Derivative of :func:`rho` with respect to the residual."""
+    if loss == "mse":
+        return r
+    return np.clip(r, -delta, delta)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A law, its data and the objective options; evaluates residuals, objective and Jacobians."""
+
+    law: Law  # the law being fitted
+    x: dict  # symbol -> (n,) inputs
+    y: np.ndarray  # (n,) target
+    loss: str = "huber"  # "huber" or "mse"
+    delta: float = 1e-3  # Huber threshold (in residual units)
+    space: str = "log"  # residuals in "log" space (log pred - log y) or "raw"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise FitError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
+        if self.space not in SPACES:
+            raise FitError(f"unknown space {self.space!r}; choose one of {SPACES}")
+        if not self.delta > 0:
+            raise FitError(f"the Huber delta must be > 0, got {self.delta}")
+
+    @property
+    def is_log(self) -> np.ndarray:
+        return np.array([p.log for p in self.law.params])
+
+    @property
+    def fit_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds in fit space."""
+        lo = np.array([p.lower for p in self.law.params], dtype=float)
+        hi = np.array([p.upper for p in self.law.params], dtype=float)
+        with np.errstate(divide="ignore"):
+            lo = np.where(self.is_log, np.log(np.maximum(lo, 0.0)), lo)
+            hi = np.where(self.is_log, np.log(hi), hi)
+        return lo, hi
+
+    def to_fit(self, natural: np.ndarray) -> np.ndarray:
+        natural = np.atleast_2d(np.asarray(natural, dtype=float))
+        with np.errstate(divide="ignore"):
+            return np.where(self.is_log, np.log(np.where(self.is_log, natural, 1.0)), natural)
+
+    def to_natural(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        return np.where(self.is_log, np.exp(np.where(self.is_log, theta, 0.0)), theta)
+
+    def _params(self, natural: np.ndarray) -> dict:
+        return {name: natural[:, j : j + 1] for j, name in enumerate(self.law.param_names)}
+
+    def predict(self, theta: np.ndarray) -> np.ndarray:
+        """Law values at the data, shape (K, n)."""
+        with np.errstate(all="ignore"):
+            out = self.law.formula(self.x, self._params(self.to_natural(theta)))
+        return np.broadcast_to(out, (theta.shape[0], self.y.size))
+
+    def residuals(self, theta: np.ndarray) -> np.ndarray:
+        """(K, n) residuals; NaN or inf where the law is invalid (e.g. non-positive in log space)."""
+        return self.residuals_from(self.predict(theta))
+
+    def residuals_from(self, pred: np.ndarray) -> np.ndarray:
+        """Residuals for given law values ``pred`` (K, n)."""
+        if self.space == "log":
+            with np.errstate(all="ignore"):
+                return np.log(pred) - self._log_y
+        return pred - self.y
+
+    @property
+    def _log_y(self) -> np.ndarray:
+        return np.log(self.y)
+
+    def objective(self, theta: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Sum over rows of ``weights * rho(residual)``, shape (K,); inf where invalid."""
+        r = self.residuals(theta)
+        terms = rho(r, self.loss, self.delta)
+        f = terms.sum(axis=1) if weights is None else (terms * weights).sum(axis=1)
+        return np.where(np.isfinite(f), f, np.inf)
+
+    def jacobian(self, theta: np.ndarray, pred: np.ndarray | None = None) -> np.ndarray:
+        """d residual / d theta, shape (K, P, n); analytic when the law has a gradient.
+
+        ``pred`` (the law values at ``theta``) may be passed to avoid recomputing them.
+        """
+        theta = np.atleast_2d(theta)
+        natural = self.to_natural(theta)
+        if pred is None:
+            pred = self.predict(theta)
+        K, n, P = theta.shape[0], self.y.size, theta.shape[1]
+        J = np.empty((K, P, n))
+        if self.law.gradient is not None:
+            with np.errstate(all="ignore"):
+                g = self.law.gradient(self.x, self._params(natural))
+            scale = np.where(self.is_log, natural, 1.0)
+            for j, name in enumerate(self.law.param_names):
+                J[:, j, :] = np.broadcast_to(g[name], (K, n))
+                J[:, j, :] *= scale[:, j : j + 1]
+        else:
+            for j in range(P):
+                h = 1e-6 * np.maximum(1.0, np.abs(theta[:, j]))
+                step = theta.copy()
+                step[:, j] += h
+                J[:, j, :] = (self.predict(step) - pred) / h[:, None]
+        if self.space == "log":
+            with np.errstate(all="ignore"):
+                J /= pred[:, None, :]
+        return J

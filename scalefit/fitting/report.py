@@ -1,0 +1,55 @@
+"""Human-readable report of a FitResult."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scalefit.fitting.result import FitResult
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def format_report(fit: FitResult, *, level: float = 0.95) -> str:
+    if fit.groups:
+        parts = [f"{fit.law} fitted per {fit.group_by!r} ({len(fit.groups)} groups)"]
+        for name, g in fit.groups.items():
+            parts.append(f"\n== {fit.group_by} = {name} ==\n" + format_report(g, level=level))
+        return "\n".join(parts)
+    law = fit.law_spec
+    lines = [f"law      {law.name}: {law.equation}", f"source   {law.source}"]
+    d = fit.data
+    lines.append(f"data     {d.get('source')} ({d.get('n_rows')} rows, hash {d.get('hash')})")
+    if d.get("where"):
+        lines.append(f"where    {d['where']}")
+    prov = d.get("provenance", {})
+    if prov:
+        lines.append("columns  " + ", ".join(f"{s} ← {src}" for s, src in prov.items()))
+    st = fit.stats
+    lines.append(
+        f"objective {st['loss']}(delta={st['delta']:g}) on {st['space']} residuals: sum = {st['objective']:.6g}; "
+        f"RMSE(log) = {st['rmse_log']:.4g}; AIC = {st['aic']:.2f}; BIC = {st['bic']:.2f}"
+    )
+    se = fit.search
+    lines.append(
+        f"search   {se['n_reached']} of {se['n_starts']} starts reached the best optimum; converged: {se['converged']}"
+    )
+    ivals = fit.intervals(level=level)
+    pct = f"{100 * level:g}%"
+    head = f"{'parameter':<12}{'value':>14}" + (f"   {pct} interval (bootstrap n={len(next(iter(fit.bootstrap.values())))})" if ivals else "")
+    lines += ["", head]
+    for name, value in fit.params.items():
+        extra = f"   [{_fmt(ivals[name][0])}, {_fmt(ivals[name][1])}]" if name in ivals else ""
+        lines.append(f"{name:<12}{_fmt(value):>14}{extra}")
+    scalar = [(k, dd) for k, dd in law.derived.items() if not dd.needs]
+    if scalar:
+        lines += ["", "derived"]
+        for k, dd in scalar:
+            v = float(fit.derived(k))
+            extra = f"   [{_fmt(ivals[k][0])}, {_fmt(ivals[k][1])}]" if k in ivals else ""
+            lines.append(f"{k:<12}{_fmt(v):>14}{extra}   {dd.doc}")
+    for w in se.get("warnings", []):
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""Multi-start search: a batched Levenberg-Marquardt / IRLS descent run on every start at once,
+then L-BFGS-B refinement of the best distinct candidates.
+
+Running all starts together as arrays (one (P x P) solve per start per iteration) is what makes
+the 4,500-start Chinchilla grid take about a second instead of minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from scalefit.fitting.objective import Problem, psi, rho
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Outcome of a multi-start search (fit-space parameters)."""
+
+    theta: np.ndarray  # (P,) best parameters, fit space
+    objective: float  # objective at theta
+    n_starts: int  # starts run
+    n_reached: int  # starts whose descent ended within tolerance of the best objective
+    best_start: np.ndarray  # (P,) start (natural units) whose descent led to the best optimum
+    converged: bool  # the final refinement reported convergence
+    message: str  # optimiser's message for the final refinement
+    finals: np.ndarray  # (n_starts,) objective at the end of each start's descent
+    candidates: np.ndarray  # (k, P) distinct descent end points (fit space), best first
+
+
+def batched_descent(
+    problem: Problem,
+    theta0: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    max_iter: int = 200,
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Damped Gauss-Newton with IRLS weights for the robust loss, on K starts at once.
+
+    ``weights`` is (n,) or (K, n) (bootstrap multiplicities). Returns final (K, P) thetas and (K,) objectives.
+    A start stops when its objective has not improved by a relative ``tol`` for several iterations.
+    """
+    theta = np.clip(np.array(theta0, dtype=float), *problem.fit_bounds)
+    K, P = theta.shape
+    n = problem.y.size
+    w_all = np.ones((K, n)) if weights is None else np.broadcast_to(weights, (K, n))
+    pred = np.array(problem.predict(theta))
+    r = problem.residuals_from(pred)
+    f = _sum_rho(problem, r, w_all)
+    lam = np.full(K, 1e-3)
+    stall = np.zeros(K, dtype=int)
+    active = np.isfinite(f)
+    eye = np.eye(P)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        th, w, ri, pi = theta[idx], w_all[idx], r[idx], pred[idx]
+        J = problem.jacobian(th, pi)
+        ok = np.isfinite(J).all(axis=(1, 2))
+        if not ok.all():
+            J = np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
+        ps = psi(ri, problem.loss, problem.delta)
+        with np.errstate(all="ignore"):
+            irls = np.where(ri == 0, 1.0, ps / ri) if problem.loss == "huber" else np.ones_like(ri)
+        g = np.einsum("kpn,kn->kp", J, w * ps)
+        H = np.einsum("kpn,kn,kqn->kpq", J, w * irls, J, optimize=True)
+        diag = np.einsum("kpp->kp", H)
+        A = H + (lam[idx, None] * diag + 1e-12)[:, :, None] * eye
+        step = -np.linalg.solve(A, g[:, :, None])[:, :, 0]
+        cand = np.clip(th + step, *problem.fit_bounds)
+        pc = np.array(problem.predict(cand))
+        rc = problem.residuals_from(pc)
+        fc = _sum_rho(problem, rc, w)
+        better = (fc < f[idx]) & ok
+        gain = np.where(better, (f[idx] - fc) / np.maximum(np.abs(f[idx]), 1e-300), 0.0)
+        acc = idx[better]
+        theta[acc], f[acc], pred[acc], r[acc] = cand[better], fc[better], pc[better], rc[better]
+        lam[idx] = np.where(better, np.maximum(lam[idx] / 3.0, 1e-12), lam[idx] * 4.0)
+        stall[idx] = np.where(gain > tol, 0, stall[idx] + 1)
+        active[idx] = (stall[idx] < 4) & (lam[idx] < 1e10) & ok
+    return theta, f
+
+
+def _sum_rho(problem: Problem, r: np.ndarray, w: np.ndarray) -> np.ndarray:
+    f = (rho(r, problem.loss, problem.delta) * w).sum(axis=1)
+    return np.where(np.isfinite(f), f, np.inf)
+
+
+def refine(problem: Problem, theta: np.ndarray, weights: np.ndarray | None = None):
+    """L-BFGS-B from ``theta`` (fit space) with the analytic objective gradient; returns scipy's result."""
+    lo, hi = problem.fit_bounds
+    w = np.ones(problem.y.size) if weights is None else weights
+
+    def fun(t):
+        t2 = t[None, :]
+        r = problem.residuals(t2)
+        f = float((rho(r, problem.loss, problem.delta) * w).sum())
+        if not np.isfinite(f):
+            return np.inf, np.zeros_like(t)
+        J = problem.jacobian(t2)[0]
+        grad = J @ (w * psi(r[0], problem.loss, problem.delta))
+        return f, grad
+
+    bounds = [(None if np.isinf(a) else a, None if np.isinf(b) else b) for a, b in zip(lo, hi)]
+    return minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                    options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12})
+
+
+def multi_start(problem: Problem, starts: np.ndarray, *, n_refine: int = 5, rtol: float = 1e-4) -> SearchResult:
+    """Descend from every start (natural units), refine the best few distinct optima, keep the best."""
+    theta0 = problem.to_fit(starts)
+    theta, f = batched_descent(problem, theta0)
+    order = np.argsort(f)
+    picked: list[int] = []
+    for i in order:
+        if not np.isfinite(f[i]) or len(picked) >= n_refine:
+            break
+        if all(np.max(np.abs(theta[i] - theta[j])) > 1e-3 for j in picked):
+            picked.append(int(i))
+    if not picked:
+        return SearchResult(
+            theta0[0], np.inf, len(starts), 0, starts[0], False, "no start gave a finite objective", f, theta0[:0]
+        )
+    best = None
+    for i in picked:
+        res = refine(problem, theta[i])
+        val = float(res.fun)
+        if val > f[i]:  # refinement never makes things worse
+            res.x, val = theta[i], float(f[i])
+        if best is None or val < best[1]:
+            best = (res, val, i)
+    res, val, i = best
+    reached = int(np.sum(f <= val * (1 + rtol) + 1e-300))
+    return SearchResult(
+        theta=np.asarray(res.x, dtype=float),
+        objective=val,
+        n_starts=len(starts),
+        n_reached=max(reached, 1),
+        best_start=np.asarray(starts[i], dtype=float),
+        converged=bool(getattr(res, "success", True)),
+        message=str(getattr(res, "message", "")),
+        finals=f,
+        candidates=theta[picked],
+    )

