@@ -6,6 +6,12 @@ from scalefit.cli._app import app
 
 # Each module attaches its commands to `app` on import (one line per module).
 from scalefit.cli import laws_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import train_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import fit_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import predict_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import plan_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import backtest_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import simulate_cmd  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

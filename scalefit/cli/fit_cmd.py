@@ -1,0 +1,133 @@
+"""``scalefit fit LAW RUNS.csv``: fit a law (or a fitting procedure such as ``isoflop``) to a run log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from scalefit.cli._app import app
+from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.options import OptionError, parse_pairs
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """Everything `scalefit fit` was asked, handed to a law fit or to a registered procedure."""
+
+    name: str  # law or procedure name
+    runs: Path  # run-log path
+    mapping: dict  # symbol -> column
+    target: str | None  # target column
+    where: str | None  # row filter
+    group_by: str | None  # per-group fits
+    bootstrap: int  # resamples
+    seed: int  # bootstrap seed
+    loss: str  # huber | mse
+    delta: float  # Huber delta
+    space: str | None  # log | raw | None (law default)
+    law_options: dict = field(default_factory=dict)  # options that build the law
+
+
+# Procedures that are not single laws (e.g. "isoflop"): name -> fn(FitRequest) returning an object
+# with .report() -> str, .to_dict() -> dict and .save(path).
+FIT_PROCEDURES: dict[str, Callable[[FitRequest], Any]] = {}
+
+
+def register_procedure(name: str) -> Callable:
+    def deco(fn: Callable[[FitRequest], Any]) -> Callable[[FitRequest], Any]:
+        FIT_PROCEDURES[name] = fn
+        return fn
+
+    return deco
+
+
+def law_options(name: str, x: str | None, formula: str | None, params: list[str] | None,
+                opts: list[str] | None) -> dict:
+    """The law factory options given on the command line."""
+    options: dict[str, Any] = {}
+    for key, value in parse_pairs(opts, "--opt").items():
+        try:
+            options[key] = float(value)
+        except ValueError:
+            options[key] = value
+    if x is not None:
+        options["x"] = x
+    if name == "expr":
+        if not formula:
+            raise OptionError('`scalefit fit expr` needs --formula, e.g. --formula "E + A/N**alpha" --param E=1:0:10')
+        options["formula"] = formula
+        options["params"] = list(params or [])
+    elif formula or params:
+        raise OptionError(f"--formula/--param only apply to `scalefit fit expr`, not to {name!r}")
+    return options
+
+
+def fit_law(req: FitRequest):
+    from scalefit.fitting import fit
+
+    return fit(
+        req.name, req.runs, target=req.target, mapping=req.mapping, where=req.where, group_by=req.group_by,
+        loss=req.loss, delta=req.delta, space=req.space, bootstrap=req.bootstrap, seed=req.seed,
+        law_options=req.law_options,
+    )
+
+
+def summary(result) -> dict:
+    """A compact JSON view of a FitResult (no bootstrap samples)."""
+    d = result.to_dict()
+    d.pop("bootstrap", None)
+    if result.groups:
+        d["groups"] = {k: summary(g) for k, g in result.groups.items()}
+    else:
+        d["intervals"] = result.intervals()
+        d["derived"] = {k: float(result.derived(k)) for k, v in result.law_spec.derived.items() if not v.needs}
+    return d
+
+
+@app.command("fit")
+@handle_errors
+def fit_command(
+    law: str = typer.Argument(..., help="Law name (see `scalefit laws`), `expr`, or a procedure such as `isoflop`."),
+    runs: Path = typer.Argument(..., help="Run log: CSV, TSV or Parquet, one row per run."),
+    map_: list[str] = typer.Option(None, "--map", help="SYMBOL=COLUMN: which column feeds a law symbol."),
+    target: str = typer.Option(None, "--target", help="Column holding the fitted quantity (default: loss)."),
+    where: str = typer.Option(None, "--where", help='Row filter, e.g. "N >= 1e8 and loss < 4".'),
+    group_by: str = typer.Option(None, "--group-by", help="Fit the law separately for each value of COLUMN."),
+    bootstrap: int = typer.Option(0, "--bootstrap", help="Bootstrap resamples of runs for intervals."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    loss: str = typer.Option("huber", "--loss", help="huber | mse."),
+    delta: float = typer.Option(1e-3, "--delta", help="Huber threshold on the residuals."),
+    space: str = typer.Option(None, "--space", help="log | raw residuals (default: log for positive targets)."),
+    x: str = typer.Option(None, "--x", help="Input symbol of one-input laws such as `power` (e.g. C or N)."),
+    formula: str = typer.Option(None, "--formula", help='`expr` only: e.g. "E + A/N**alpha + B/D**beta".'),
+    param: list[str] = typer.Option(None, "--param", help="`expr` only: NAME=INIT[:MIN:MAX], repeatable."),
+    opt: list[str] = typer.Option(None, "--opt", help="KEY=VALUE law option (see `scalefit laws NAME`)."),
+    out: Path = typer.Option(None, "--out", help="Write the fit to this JSON file (atomically)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Fit a scaling law to a run log; print the parameters with intervals and fit statistics."""
+    from scalefit.runs import parse_map
+
+    req = FitRequest(
+        name=law, runs=runs, mapping=parse_map(map_), target=target, where=where, group_by=group_by,
+        bootstrap=bootstrap, seed=seed, loss=loss, delta=delta, space=space,
+        law_options={} if law in FIT_PROCEDURES else law_options(law, x, formula, param, opt),
+    )
+    if law in FIT_PROCEDURES:
+        result = FIT_PROCEDURES[law](req)
+        payload = result.to_dict()
+    else:
+        result = fit_law(req)
+        payload = summary(result)
+    if out is not None:
+        result.save(out)
+    if as_json:
+        echo_json(payload)
+    else:
+        typer.echo(result.report())
+        if out is not None:
+            typer.echo(f"\nwrote {out}")

@@ -1,0 +1,64 @@
+"""``scalefit plan fit.json --compute C``: compute-optimal allocation from a fitted law, with intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from scalefit.cli._app import app
+from scalefit.cli.common import echo_json, handle_errors
+from scalefit.errors import FitError
+
+ALLOCATION = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")
+
+
+def compute_optimal(fit, compute: list[float], *, level: float = 0.95, group: str | None = None) -> list[dict]:
+    """Rows of compute-optimal N, D, D/N and loss per budget, with bootstrap intervals if present."""
+    law = fit.law_spec
+    missing = [k for k in ALLOCATION if k not in law.derived]
+    if missing:
+        raise FitError(f"law {law.name!r} has no closed-form compute-optimal allocation ({', '.join(missing)} missing)")
+    single = fit._single(group)
+    rows = []
+    for c in compute:
+        row = {"C": c}
+        for k in ALLOCATION:
+            row[k] = float(single.derived(k, C=c))
+            if single.bootstrap:
+                lo, hi = single.derived_interval(k, C=c, level=level)
+                row[f"{k}_lower"], row[f"{k}_upper"] = float(lo), float(hi)
+        rows.append(row)
+    return rows
+
+
+def _fmt(row: dict, key: str) -> str:
+    v = f"{row[key]:.4g}"
+    return f"{v} [{row[key + '_lower']:.4g}, {row[key + '_upper']:.4g}]" if key + "_lower" in row else v
+
+
+@app.command("plan")
+@handle_errors
+def plan_command(
+    fit_json: Path = typer.Argument(..., help="A fit written by `scalefit fit --out`."),
+    compute: list[float] = typer.Option(..., "--compute", help="Training compute budget in FLOPs (repeatable)."),
+    group: str = typer.Option(None, "--group", help="Group of a grouped fit."),
+    level: float = typer.Option(0.95, "--level", help="Interval level when the fit has a bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Compute-optimal model size and tokens for a FLOP budget (C = 6ND), with intervals."""
+    from scalefit.fitting import FitResult
+
+    fit = FitResult.load(fit_json)
+    rows = compute_optimal(fit, compute, level=level, group=group)
+    if as_json:
+        echo_json({"law": fit.law, "level": level, "compute_optimal": rows})
+        return
+    pct = f"{100 * level:g}%"
+    typer.echo(f"compute-optimal allocation ({fit.law}; C = 6ND; intervals {pct} bootstrap where available)")
+    for row in rows:
+        typer.echo(f"C = {row['C']:.4g} FLOPs")
+        typer.echo(f"  N*        {_fmt(row, 'N_opt')} parameters")
+        typer.echo(f"  D*        {_fmt(row, 'D_opt')} tokens")
+        typer.echo(f"  D*/N*     {_fmt(row, 'tokens_per_param')} tokens per parameter")
+        typer.echo(f"  loss      {_fmt(row, 'loss_opt')}")

@@ -1,0 +1,80 @@
+"""``scalefit predict fit.json``: predictions with bootstrap intervals at given points or for a CSV."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+
+from scalefit.cli._app import app
+from scalefit.cli.common import echo_json, handle_errors, write_csv_atomic
+from scalefit.cli.options import OptionError, parse_floats
+
+
+def points_frame(at: list[str] | None) -> pd.DataFrame:
+    """``--at N=7e10 --at D=1.4e12,2e12`` -> a frame; single values broadcast against lists."""
+    values = parse_floats(at, "--at")
+    if not values:
+        raise OptionError("give points with --at SYMBOL=VALUE (repeatable) or a CSV with --input")
+    lengths = {len(v) for v in values.values()} - {1}
+    if len(lengths) > 1:
+        raise OptionError(f"--at lists must have equal lengths, got {sorted(lengths)}")
+    n = lengths.pop() if lengths else 1
+    return pd.DataFrame({k: v * n if len(v) == 1 else v for k, v in values.items()})
+
+
+def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None = None) -> pd.DataFrame:
+    """The input columns plus ``predicted`` (and ``lower``/``upper`` when bootstrapped); per group if grouped."""
+    if fit.groups and group is None:
+        col = fit.group_by
+        if col in frame.columns:
+            parts = [predict_frame(fit, sub, level=level, group=str(g)) for g, sub in frame.groupby(col, sort=False)]
+            return pd.concat(parts).loc[frame.index]
+        parts = [predict_frame(fit, frame, level=level, group=g).assign(**{col: g}) for g in fit.groups]
+        return pd.concat(parts, ignore_index=True)
+    out = frame.copy()
+    target = fit.law_spec.target
+    out[f"{target}_pred"] = fit.predict(frame, group=group)
+    single = fit._single(group)
+    if single.bootstrap:
+        lo, hi = fit.predict_interval(frame, level=level, group=group)
+        out[f"{target}_lower"], out[f"{target}_upper"] = lo, hi
+    return out
+
+
+@app.command("predict")
+@handle_errors
+def predict_command(
+    fit_json: Path = typer.Argument(..., help="A fit written by `scalefit fit --out`."),
+    at: list[str] = typer.Option(None, "--at", help="SYMBOL=VALUE[,VALUE...], repeatable (e.g. --at N=7e10)."),
+    input_: Path = typer.Option(None, "--input", help="CSV of points (columns named by symbol or alias)."),
+    output: Path = typer.Option(None, "--output", help="Write the input columns plus predictions to this CSV."),
+    group: str = typer.Option(None, "--group", help="Group of a grouped fit (default: every group)."),
+    level: float = typer.Option(0.95, "--level", help="Interval level when the fit has a bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Predict the fitted quantity at new points, with bootstrap intervals when available."""
+    from scalefit.fitting import FitResult
+    from scalefit.runs import read_runs
+
+    fit = FitResult.load(fit_json)
+    if input_ is not None and at:
+        raise OptionError("use either --at or --input, not both")
+    frame = read_runs(input_).frame if input_ is not None else points_frame(at)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = predict_frame(fit, frame, level=level, group=group)
+    notes = sorted({str(w.message) for w in caught})
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    if output is not None:
+        write_csv_atomic(output, result)
+    if as_json:
+        echo_json({"predictions": result.replace({np.nan: None}).to_dict(orient="records"), "notes": notes})
+    elif output is not None:
+        typer.echo(f"wrote {len(result)} predictions to {output}")
+    else:
+        typer.echo(result.to_string(index=False, float_format=lambda v: f"{v:.6g}"))

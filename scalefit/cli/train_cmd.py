@@ -1,0 +1,179 @@
+"""``scalefit train`` (one proxy run) and ``scalefit coord-check`` (muP coordinate check).
+
+torch is imported inside the commands only, so ``scalefit --help`` stays fast and torch-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from scalefit.cli._app import app
+from scalefit.cli.common import echo_json, handle_errors
+from scalefit.errors import ConfigError
+from scalefit.proxy.config import PARAMETRIZATIONS, SCHEDULES, key_docs, make_config
+
+
+def _keys_epilog() -> str:
+    lines = [f"{k}: {doc}" for k, doc in key_docs().items()]
+    return "Config keys for --set and TOML files (defaults: scalefit.proxy.TrainConfig):\n\n" + "\n\n".join(lines)
+
+
+@app.command("train", epilog=_keys_epilog())
+@handle_errors
+def train_command(
+    config: Path = typer.Option(None, "--config", "-c", help="TOML file of config keys (at top level or in a train table)."),
+    sets: list[str] = typer.Option(
+        [], "--set", "-s", metavar="KEY=VALUE", help="Set any config key (repeatable; applied last, wins)."
+    ),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Runs folder; the run goes to OUT/NAME/RUN_ID/."),
+    name: str = typer.Option(None, "--name", help="Run group name (default: proxy)."),
+    corpus: str = typer.Option(
+        None, "--corpus", help="kjv (default, King James Bible), pydoc, or a .txt/.jsonl/.bin file or folder."
+    ),
+    width: int = typer.Option(None, "--width", help="Model width d_model (default 128)."),
+    depth: int = typer.Option(None, "--depth", help="Number of transformer blocks (default 4)."),
+    heads: int = typer.Option(None, "--heads", help="Attention heads; must divide width (default 4)."),
+    seq_len: int = typer.Option(None, "--seq-len", help="Context length in tokens (default 256)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Sequences per step (default 32)."),
+    lr: float = typer.Option(None, "--lr", help="Peak learning rate (default 3e-3)."),
+    tokens: float = typer.Option(None, "--tokens", help="Training tokens, e.g. 2e6 (default: M x n_params)."),
+    tokens_per_param: float = typer.Option(
+        None, "--tokens-per-param", "-M", help="Tokens per parameter M = D/N when --tokens is not given (default 20)."
+    ),
+    parametrization: str = typer.Option(None, "--parametrization", "-p", help="sp (default) or mup."),
+    base_width: int = typer.Option(None, "--base-width", help="muP base width, where muP equals SP (default 128)."),
+    schedule: str = typer.Option(None, "--schedule", help="cosine (default), wsd, linear or constant."),
+    seed: int = typer.Option(None, "--seed", help="Seed for init and batch order (default 0)."),
+    device: str = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
+    compile_model: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model (CUDA only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result row as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the loss curve while training."),
+) -> None:
+    """Train one proxy LM and write OUT/NAME/RUN_ID/{config.json, curve.csv, result.json}.
+
+    Settings apply in order: defaults, --config TOML, the options below, then --set KEY=VALUE.
+    """
+    if tokens is not None and not float(tokens).is_integer():
+        raise ConfigError(f"--tokens must be a whole number of tokens, got {tokens}")
+    options = {
+        "name": name, "corpus": corpus, "width": width, "depth": depth, "n_heads": heads, "seq_len": seq_len,
+        "batch_size": batch_size, "lr": lr, "n_tokens": None if tokens is None else int(tokens),
+        "tokens_per_param": tokens_per_param, "parametrization": parametrization, "base_width": base_width,
+        "schedule": schedule, "seed": seed, "device": device, "compile": compile_model,
+    }  # fmt: skip
+    cfg = make_config(config, {k: v for k, v in options.items() if v is not None}, sets)
+
+    from scalefit.proxy.config import resolve, run_id
+    from scalefit.proxy.train import train_run
+
+    resolved = resolve(cfg)
+    run_dir = out / resolved.name / run_id(resolved)
+
+    def show(row: dict) -> None:
+        typer.echo(
+            f"step {row['step']:>7}  tokens {row['tokens']:>11,}  lr {row['lr']:.3g}  "
+            f"train {row['train_loss']:.4f}  val {row['loss']:.4f}  {row['wall_s']:.1f}s",
+            err=True,
+        )
+
+    if not quiet and not as_json:
+        typer.echo(f"training {run_dir} ({resolved.n_tokens:,} tokens)", err=True)
+    result = train_run(cfg, out, on_log=None if quiet or as_json else show)
+    if as_json:
+        echo_json(result)
+        return
+    loss = "n/a" if result["loss"] is None else f"{result['loss']:.4f}"
+    typer.echo(
+        f"{result['status']}: loss {loss} nats (bits/byte {result['bits_per_byte']}), err_cloze "
+        f"{result['err_cloze']}, N={result['n_params']:,}, D={result['n_tokens']:,}, "
+        f"{result['tokens_per_s']:,.0f} tokens/s, {result['wall_s']:.1f}s -> {run_dir}"
+    )
+    if result["message"]:
+        typer.echo(result["message"])
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        widths = sorted({int(w) for w in text.split(",") if w.strip()})
+    except ValueError:
+        raise ConfigError(f"--widths expects comma-separated integers, got {text!r}") from None
+    if len(widths) < 2 or widths[0] < 1:
+        raise ConfigError("--widths needs at least two positive widths")
+    return widths
+
+
+@app.command("coord-check")
+@handle_errors
+def coord_check_command(
+    widths: str = typer.Option("64,128,256,512", "--widths", help="Comma-separated widths to compare."),
+    parametrization: str = typer.Option("both", "--parametrization", "-p", help="mup, sp or both."),
+    steps: int = typer.Option(5, "--steps", help="AdamW steps to train at each width."),
+    lr: float = typer.Option(1e-2, "--lr", help="Learning rate (high, to expose width dependence)."),
+    depth: int = typer.Option(2, "--depth", help="Transformer blocks."),
+    heads: int = typer.Option(4, "--heads", help="Attention heads (must divide every width)."),
+    seq_len: int = typer.Option(64, "--seq-len", help="Context length."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Sequences per step."),
+    corpus: str = typer.Option("pydoc", "--corpus", help="Corpus for the batches (kjv, pydoc or a path)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for init and batches."),
+    plot: Path = typer.Option(None, "--plot", help="Write a log-log plot of activation scale vs width here."),
+    as_json: bool = typer.Option(False, "--json", help="Print slopes and activation scales as JSON."),
+) -> None:
+    """Coordinate check: activation scale per layer vs width after a few steps (flat under muP)."""
+    ws = _widths(widths)
+    kinds = list(PARAMETRIZATIONS) if parametrization == "both" else [parametrization]
+    if any(k not in PARAMETRIZATIONS for k in kinds):
+        raise ConfigError(f"unknown parametrization {parametrization!r}; choose mup, sp or both")
+    bad = [w for w in ws if w % heads]
+    if bad:
+        raise ConfigError(f"widths {bad} are not divisible by --heads {heads}")
+
+    from scalefit.proxy.coord import coord_check, coord_slopes
+
+    frames, report = {}, {}
+    for kind in kinds:
+        frame = coord_check(
+            ws, parametrization=kind, steps=steps, lr=lr, depth=depth, n_heads=heads, seq_len=seq_len,
+            batch_size=batch_size, corpus=corpus, seed=seed,
+        )  # fmt: skip
+        frames[kind] = frame
+        last = frame[frame["step"] == steps]
+        report[kind] = {
+            "slopes": coord_slopes(frame),
+            "l1": {layer: dict(zip(g["width"].tolist(), g["l1"].tolist())) for layer, g in last.groupby("layer")},
+        }
+    if plot is not None:
+        _plot(frames, steps, plot)
+    if as_json:
+        echo_json({"widths": ws, "steps": steps, "base_width": ws[0], **report})
+        return
+    for kind, rep in report.items():
+        typer.echo(f"{kind}: mean |activation| after {steps} steps (base width {ws[0]}); slope = d log / d log width")
+        typer.echo(f"    {'layer':<14}" + "".join(f"{w:>10}" for w in ws) + f"{'slope':>9}")
+        for layer, slope in rep["slopes"].items():
+            typer.echo(f"    {layer:<14}" + "".join(f"{rep['l1'][layer][w]:>10.3g}" for w in ws) + f"{slope:>9.2f}")
+    if plot is not None:
+        typer.echo(f"plot: {plot}")
+
+
+def _plot(frames: dict, steps: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(frames), figsize=(5 * len(frames), 4), squeeze=False, sharey=True)
+    for ax, (kind, frame) in zip(axes[0], frames.items()):
+        last = frame[frame["step"] == steps]
+        for layer, g in last.groupby("layer", sort=False):
+            ax.plot(g["width"], g["l1"], marker="o", label=layer)
+        ax.set(xscale="log", yscale="log", xlabel="width", title=f"{kind}: after {steps} steps")
+    axes[0][0].set_ylabel("mean |activation|")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
