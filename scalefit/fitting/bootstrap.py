@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit.fitting.objective import Problem
-from scalefit.fitting.search import batched_descent
+from scalefit.fitting.search import parallel_descent
 
 
 def resample_weights(n_rows: int, n_boot: int, seed: int, groups: np.ndarray | None = None) -> np.ndarray:
@@ -45,7 +45,7 @@ def bootstrap_fits(
         w = W[lo : lo + per]
         b = w.shape[0]
         theta0 = np.tile(starts, (b, 1))
-        theta, f = batched_descent(problem, theta0, np.repeat(w, S, axis=0))
+        theta, f = parallel_descent(problem, theta0, np.repeat(w, S, axis=0))
         f = f.reshape(b, S)
         pick = np.argmin(f, axis=1)
         best_f[lo : lo + b] = f[np.arange(b), pick]

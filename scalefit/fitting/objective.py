@@ -117,20 +117,26 @@ class Problem:
             pred = self.predict(theta)
         K, n, P = theta.shape[0], self.y.size, theta.shape[1]
         J = np.empty((K, P, n))
-        if self.law.gradient is not None:
-            with np.errstate(all="ignore"):
+        log_space = self.space == "log"
+        with np.errstate(all="ignore"):
+            inv = 1.0 / pred if log_space else None
+            if self.law.gradient is not None:
                 g = self.law.gradient(self.x, self._params(natural))
-            scale = np.where(self.is_log, natural, 1.0)
-            for j, name in enumerate(self.law.param_names):
-                J[:, j, :] = np.broadcast_to(g[name], (K, n))
-                J[:, j, :] *= scale[:, j : j + 1]
-        else:
-            for j in range(P):
-                h = 1e-6 * np.maximum(1.0, np.abs(theta[:, j]))
-                step = theta.copy()
-                step[:, j] += h
-                J[:, j, :] = (self.predict(step) - pred) / h[:, None]
-        if self.space == "log":
-            with np.errstate(all="ignore"):
-                J /= pred[:, None, :]
+                scale = np.where(self.is_log, natural, 1.0)
+                for j, name in enumerate(self.law.param_names):
+                    col = J[:, j, :]
+                    if log_space:
+                        np.multiply(g[name], inv, out=col)
+                    else:
+                        col[...] = g[name]
+                    if self.is_log[j] or not log_space:
+                        col *= scale[:, j : j + 1]
+            else:
+                for j in range(P):
+                    h = 1e-6 * np.maximum(1.0, np.abs(theta[:, j]))
+                    step = theta.copy()
+                    step[:, j] += h
+                    J[:, j, :] = (self.predict(step) - pred) / h[:, None]
+                if log_space:
+                    J *= inv[:, None, :]
         return J
