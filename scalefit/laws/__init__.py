@@ -11,5 +11,9 @@ from scalefit.laws.registry import get_law, list_laws, register
 
 # Law modules register themselves on import (keep one line per module).
 from scalefit.laws import chinchilla  # noqa: E402,F401  isort: skip
+from scalefit.laws import kaplan  # noqa: E402,F401  isort: skip
+from scalefit.laws import power  # noqa: E402,F401  isort: skip
+from scalefit.laws import nmt  # noqa: E402,F401  isort: skip
+from scalefit.laws import expr  # noqa: E402,F401  isort: skip
 
 __all__ = ["Derived", "Law", "Param", "get_law", "list_laws", "register"]
