@@ -195,7 +195,9 @@ class BacktestResult:
         return float(np.max(np.abs(self.rows["rel_error"])))
 
 
-def backtest(law: Law | str, data: RunsLike, *, holdout: str, where: str | None = None, **kwargs: Any) -> BacktestResult:
+def backtest(
+    law: Law | str, data: RunsLike, *, holdout: str, where: str | None = None, **kwargs: Any
+) -> BacktestResult:
     """Fit on the rows outside ``holdout`` (an expression like ``"N >= 5e9"``) and predict the held-out rows."""
     law_obj = as_law(law, kwargs.pop("law_options", None))
     mapping = dict(kwargs.get("mapping") or {})

@@ -20,10 +20,11 @@ SPACES = ("log", "raw")
 
 def rho(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
     """Per-residual loss: Huber (``r²/2`` inside delta, ``delta(|r| - delta/2)`` outside) or ``r²/2``."""
-    if loss == "mse":
-        return 0.5 * r * r
-    a = np.abs(r)
-    return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if loss == "mse":
+            return 0.5 * r * r
+        a = np.abs(r)
+        return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
 
 
 def psi(r: np.ndarray, loss: str, delta: float) -> np.ndarray:

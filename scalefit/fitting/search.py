@@ -165,7 +165,9 @@ def multi_start(problem: Problem, starts: np.ndarray, *, n_refine: int = 5, rtol
         n_starts=len(starts),
         n_reached=max(reached, 1),
         best_start=np.asarray(starts[i], dtype=float),
-        converged=bool(getattr(res, "success", True)),
+        # L-BFGS-B stops "abnormally" in its line search when the descent already sits on the optimum
+        # to machine precision; that is convergence too.
+        converged=bool(res.success) or abs(val - f[i]) <= 1e-9 * abs(f[i]),
         message=str(getattr(res, "message", "")),
         finals=f,
         candidates=theta[picked],
