@@ -28,7 +28,8 @@ from scalefit.laws import get_law
 from scalefit.runs import filter_rows, read_runs, resolve
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("SCALEFIT_SHARED_DATA", REPO.parent / "shared" / "data")) / "chinchilla/svg_extracted_data.csv"
+SHARED = Path(os.environ.get("SCALEFIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+DEFAULT_DATA = SHARED / "chinchilla" / "svg_extracted_data.csv"
 WHERE = "loss < 3.44"  # drops the 5 highest-loss points (Epoch protocol)
 MAP = {"N": "Model Size", "C": "Training FLOP"}
 
