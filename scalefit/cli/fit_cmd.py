@@ -30,6 +30,8 @@ class FitRequest:
     delta: float  # Huber delta
     space: str | None  # log | raw | None (law default)
     law_options: dict = field(default_factory=dict)  # options that build the law
+    bootstrap_by: str | None = None  # resample groups of rows (e.g. run_id) instead of rows
+    target_mean: str | None = None  # glob(s) of accuracy columns whose 1 - mean is the target
 
 
 # Procedures that are not single laws (e.g. "isoflop"): name -> fn(FitRequest) returning an object
@@ -66,13 +68,25 @@ def law_options(name: str, x: str | None, formula: str | None, params: list[str]
     return options
 
 
+def runs_and_target(runs: Path, target: str | None, target_mean: str | None):
+    """The run log to fit and the target column: with ``--target-mean``, a table with the derived column."""
+    if target_mean is None:
+        return runs, target
+    if target is not None:
+        raise OptionError("use either --target COLUMN or --target-mean GLOB, not both")
+    from scalefit.runs import read_runs, with_mean_column
+
+    return with_mean_column(read_runs(runs), target_mean)
+
+
 def fit_law(req: FitRequest):
     from scalefit.fitting import fit
 
+    runs, target = runs_and_target(req.runs, req.target, req.target_mean)
     return fit(
-        req.name, req.runs, target=req.target, mapping=req.mapping, where=req.where, group_by=req.group_by,
+        req.name, runs, target=target, mapping=req.mapping, where=req.where, group_by=req.group_by,
         loss=req.loss, delta=req.delta, space=req.space, bootstrap=req.bootstrap, seed=req.seed,
-        law_options=req.law_options,
+        law_options=req.law_options, bootstrap_by=req.bootstrap_by,
     )
 
 
@@ -95,10 +109,14 @@ def fit_command(
     runs: Path = typer.Argument(..., help="Run log: CSV, TSV or Parquet, one row per run."),
     map_: list[str] = typer.Option(None, "--map", help="SYMBOL=COLUMN: which column feeds a law symbol."),
     target: str = typer.Option(None, "--target", help="Column holding the fitted quantity (default: loss)."),
+    target_mean: str = typer.Option(None, "--target-mean", help="Fit 1 - the mean of columns matching this glob "
+                                    "(e.g. 'acc_*': accuracies -> average error) instead of --target."),
     where: str = typer.Option(None, "--where", help='Row filter, e.g. "N >= 1e8 and loss < 4".'),
     group_by: str = typer.Option(None, "--group-by", help="Fit the law separately for each value of COLUMN."),
     bootstrap: int = typer.Option(0, "--bootstrap", help="Bootstrap resamples of runs for intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    bootstrap_by: str = typer.Option(None, "--bootstrap-by", help="Resample groups of rows (default: run_id if "
+                                     "it repeats, e.g. checkpoints of one run; else rows)."),
     loss: str = typer.Option("huber", "--loss", help="huber | mse."),
     delta: float = typer.Option(1e-3, "--delta", help="Huber threshold on the residuals."),
     space: str = typer.Option(None, "--space", help="log | raw residuals (default: log for positive targets)."),
@@ -114,8 +132,8 @@ def fit_command(
 
     req = FitRequest(
         name=law, runs=runs, mapping=parse_map(map_), target=target, where=where, group_by=group_by,
-        bootstrap=bootstrap, seed=seed, loss=loss, delta=delta, space=space,
-        law_options={} if law in FIT_PROCEDURES else law_options(law, x, formula, param, opt),
+        bootstrap=bootstrap, seed=seed, loss=loss, delta=delta, space=space, target_mean=target_mean,
+        law_options=law_options(law, x, formula, param, opt),  # procedures read their --opt KEY=VALUE too
     )
     if law in FIT_PROCEDURES:
         result = FIT_PROCEDURES[law](req)

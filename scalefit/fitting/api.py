@@ -50,6 +50,7 @@ def fit(
     seed: int = 0,
     starts: np.ndarray | None = None,
     law_options: Mapping[str, Any] | None = None,
+    bootstrap_by: str | None = None,
 ) -> FitResult:
     """Fit ``law`` to a run log; see DESIGN.md "Fits". Inputs are never mutated.
 
@@ -59,6 +60,8 @@ def fit(
     loss / delta / space: objective (sum of Huber(delta) on log residuals by default).
     bootstrap / seed: number of resamples of runs (with replacement) for percentile intervals.
     starts: (S, P) start points in natural units, overriding the law's start grid.
+    bootstrap_by: resample whole groups of rows with equal values in this column (e.g. all checkpoints
+    of a run); by default rows are resampled, or runs when a ``run_id`` column repeats across rows.
     """
     law = as_law(law, law_options)
     mapping = dict(mapping or {})
@@ -68,14 +71,17 @@ def fit(
     if bootstrap < 0:
         raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
     table = filter_rows(as_table(data), where, mapping=mapping)
+    if bootstrap_by is not None and bootstrap_by not in table.columns:
+        raise RunDataError(f"{table.source}: --bootstrap-by {bootstrap_by!r} is not a column; columns are {table.columns}")
+    opts = _Options(mapping, where, loss, delta, space, bootstrap, seed, starts, bootstrap_by)
     if group_by is None:
-        return _fit_one(law, table, mapping, where, loss, delta, space, bootstrap, seed, starts)
+        return _fit_one(law, table, opts)
     if group_by not in table.columns:
         raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
     groups = {}
     for value, rows in table.frame.groupby(group_by, sort=True).groups.items():
         sub = table.subset(rows)
-        groups[str(value)] = _fit_one(law, sub, mapping, where, loss, delta, space, bootstrap, seed, starts)
+        groups[str(value)] = _fit_one(law, sub, opts)
     first = next(iter(groups.values()))
     return FitResult(
         law=law.name, law_options=dict(law.options), params={}, stats={}, search={},
@@ -84,7 +90,28 @@ def fit(
     )
 
 
-def _fit_one(law, table, mapping, where, loss, delta, space, bootstrap, seed, starts) -> FitResult:
+@dataclass(frozen=True)
+class _Options:
+    mapping: dict  # symbol -> column
+    where: str | None  # row filter (recorded)
+    loss: str  # huber | mse
+    delta: float  # Huber threshold
+    space: str  # log | raw
+    bootstrap: int  # resamples
+    seed: int  # bootstrap seed
+    starts: np.ndarray | None  # custom starts
+    bootstrap_by: str | None  # resampling unit column
+
+
+def _clusters(table: RunTable, by: str | None) -> tuple[np.ndarray | None, str | None]:
+    if by is None and "run_id" in table.columns and table.frame["run_id"].duplicated().any():
+        by = "run_id"
+    return (None, None) if by is None else (table.frame[by].astype(str).to_numpy(), by)
+
+
+def _fit_one(law: Law, table: RunTable, opts: _Options) -> FitResult:
+    mapping, where, loss, delta, space = opts.mapping, opts.where, opts.loss, opts.delta, opts.space
+    bootstrap, seed, starts = opts.bootstrap, opts.seed, opts.starts
     res = resolve(table, [*law.inputs, law.target], mapping=mapping)
     y = res.values[law.target]
     if space == "log" and (y <= 0).any():
@@ -117,7 +144,8 @@ def _fit_one(law, table, mapping, where, loss, delta, space, bootstrap, seed, st
         warnings.warn(note, cls, stacklevel=3)
     boot = None
     if bootstrap:
-        bt, _ = bootstrap_fits(problem, theta[None, :], bootstrap, seed)
+        clusters, unit = _clusters(table, opts.bootstrap_by)
+        bt, _ = bootstrap_fits(problem, theta[None, :], bootstrap, seed, groups=clusters)
         nat = problem.to_natural(bt)
         boot = {name: nat[:, j].tolist() for j, name in enumerate(law.param_names)}
     r = problem.residuals(theta[None, :])[0]
@@ -156,6 +184,8 @@ def _fit_one(law, table, mapping, where, loss, delta, space, bootstrap, seed, st
         "mapping": dict(mapping),
         "ranges": {s: [float(np.min(res.values[s])), float(np.max(res.values[s]))] for s in all_syms},
     }
+    if bootstrap:
+        data["bootstrap_unit"] = _clusters(table, opts.bootstrap_by)[1] or "row"
     return FitResult(
         law=law.name, law_options=dict(law.options), params=params, stats=stats, search=search_info,
         data=data, bootstrap=boot, seed=seed if bootstrap else None,

@@ -29,15 +29,18 @@ def resample_weights(n_rows: int, n_boot: int, seed: int, groups: np.ndarray | N
 
 
 def bootstrap_fits(
-    problem: Problem, starts: np.ndarray, n_boot: int, seed: int, *, chunk: int = 2000
+    problem: Problem, starts: np.ndarray, n_boot: int, seed: int, *, chunk: int = 2000,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refit ``n_boot`` resamples from each fit-space start in ``starts`` (S, P).
+
+    ``groups`` (one label per row) resamples whole groups instead of rows.
 
     Returns (n_boot, P) fit-space parameters and (n_boot,) objectives.
     """
     starts = np.atleast_2d(starts)
     S, P = starts.shape
-    W = resample_weights(problem.y.size, n_boot, seed)
+    W = resample_weights(problem.y.size, n_boot, seed, groups)
     best_theta = np.empty((n_boot, P))
     best_f = np.full(n_boot, np.inf)
     per = max(1, chunk // S)

@@ -188,3 +188,16 @@ def test_backtest_reports_heldout_rows(runs):
 def test_unknown_law_suggests():
     with pytest.raises(scalefit.LawError, match="Did you mean 'chinchilla'"):
         get_law("chinchila")
+
+
+def test_bootstrap_resamples_runs_not_checkpoints(runs):
+    # two checkpoints per run: resampling by run keeps both checkpoints of a run together
+    df = pd.concat([runs.assign(run_id=range(len(runs))), runs.assign(run_id=range(len(runs)))])
+    res = fit("chinchilla", df, bootstrap=10, seed=0, starts=FEW)
+    assert res.data["bootstrap_unit"] == "run_id"
+    from scalefit.fitting.bootstrap import resample_weights
+
+    w = resample_weights(4, 50, 0, groups=np.array(["a", "a", "b", "b"]))
+    assert (w[:, 0] == w[:, 1]).all() and (w[:, 2] == w[:, 3]).all()
+    with pytest.raises(RunDataError, match="--bootstrap-by 'nope'"):
+        fit("chinchilla", df, bootstrap=5, bootstrap_by="nope", starts=FEW)
