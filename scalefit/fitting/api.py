@@ -72,7 +72,9 @@ def fit(
         raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
     table = filter_rows(as_table(data), where, mapping=mapping)
     if bootstrap_by is not None and bootstrap_by not in table.columns:
-        raise RunDataError(f"{table.source}: --bootstrap-by {bootstrap_by!r} is not a column; columns are {table.columns}")
+        raise RunDataError(
+            f"{table.source}: --bootstrap-by {bootstrap_by!r} is not a column; columns are {table.columns}"
+        )
     opts = _Options(mapping, where, loss, delta, space, bootstrap, seed, starts, bootstrap_by)
     if group_by is None:
         return _fit_one(law, table, opts)
