@@ -8,7 +8,7 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors, write_csv_atomic
-from scalefit.cli.fit_cmd import law_options
+from scalefit.cli.fit_cmd import law_options, runs_and_target
 
 
 @app.command("backtest")
@@ -19,6 +19,7 @@ def backtest_command(
     holdout: str = typer.Option(..., "--holdout", help='Rows to hold out, e.g. "N >= 5e9".'),
     map_: list[str] = typer.Option(None, "--map", help="SYMBOL=COLUMN."),
     target: str = typer.Option(None, "--target", help="Column holding the fitted quantity."),
+    target_mean: str = typer.Option(None, "--target-mean", help="Target = 1 - mean of columns matching this glob."),
     where: str = typer.Option(None, "--where", help="Row filter applied before the holdout split."),
     bootstrap: int = typer.Option(0, "--bootstrap", help="Bootstrap resamples for prediction intervals."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
@@ -36,6 +37,7 @@ def backtest_command(
     from scalefit.fitting import backtest
     from scalefit.runs import parse_map
 
+    runs, target = runs_and_target(runs, target, target_mean)
     bt = backtest(
         law, runs, holdout=holdout, where=where, mapping=parse_map(map_), target=target, bootstrap=bootstrap,
         seed=seed, loss=loss, delta=delta, space=space, law_options=law_options(law, x, formula, param, opt),

@@ -45,6 +45,26 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     return out
 
 
+_PAIRING = {
+    "resampled": "the two fits have different bootstrap sizes; the chained interval pairs resampled draws",
+    "first only": "the chained fit has no bootstrap; the interval reflects only the first fit's uncertainty",
+    "second only": "the first fit has no bootstrap; the interval reflects only the chained fit's uncertainty",
+}
+
+
+def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, group: str | None, seed: int):
+    """Predictions of ``fit`` fed into the fit in ``chain_json`` (e.g. loss -> downstream error)."""
+    from scalefit.fitting import FitResult
+    from scalefit.planning.chain import chain_predict
+
+    second = FitResult.load(chain_json)
+    pred = chain_predict(fit, second, frame, level=level, seed=seed, group=group if fit.groups else None,
+                         second_group=group if second.groups else None)
+    if pred.pairing in _PAIRING:
+        warnings.warn(_PAIRING[pred.pairing], stacklevel=2)
+    return pred.frame
+
+
 @app.command("predict")
 @handle_errors
 def predict_command(
@@ -55,6 +75,9 @@ def predict_command(
     group: str = typer.Option(None, "--group", help="Group of a grouped fit (default: every group)."),
     level: float = typer.Option(0.95, "--level", help="Interval level when the fit has a bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    chain: Path = typer.Option(None, "--chain", help="A second fit taking this fit's target as input (e.g. a "
+                               "downstream-error fit of L): predict through both, intervals from both bootstraps."),
+    seed: int = typer.Option(0, "--seed", help="--chain only: seed for pairing bootstraps of different sizes."),
 ) -> None:
     """Predict the fitted quantity at new points, with bootstrap intervals when available."""
     from scalefit.fitting import FitResult
@@ -66,7 +89,8 @@ def predict_command(
     frame = read_runs(input_).frame if input_ is not None else points_frame(at)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = predict_frame(fit, frame, level=level, group=group)
+        result = (predict_frame(fit, frame, level=level, group=group) if chain is None
+                  else chained_frame(fit, chain, frame, level=level, group=group, seed=seed))
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
         typer.echo(f"note: {note}", err=True)

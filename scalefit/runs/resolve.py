@@ -108,6 +108,12 @@ def _resolve_one(table, symbol, mapping, values, prov, stack, positive) -> bool:
     return False
 
 
+def _similar_columns(table: RunTable, symbol: str) -> list[str]:
+    """Columns whose name contains one of the symbol's aliases (e.g. ``loss_c4_val`` for L)."""
+    words = {a.lower() for a in ALIASES.get(symbol, ()) if len(a) >= 3}
+    return [c for c in table.columns if any(w in c.lower() for w in words)]
+
+
 def resolve(
     table: RunTable,
     symbols: Iterable[str],
@@ -128,6 +134,9 @@ def resolve(
             names = [s, *ALIASES.get(s, ())]
             ders = [t for _, _, t in DERIVATIONS.get(s, ())]
             hint = f"{s} (looked for columns {names}" + (f"; or derived as {' or '.join(ders)}" if ders else "")
+            near = _similar_columns(table, s)
+            if near:
+                hint += f"; columns that may hold it: {near[:8]}, e.g. --map {s}={near[0]}"
             hints.append(hint + ")")
         raise RunDataError(
             f"{table.source}: missing columns for {', '.join(missing)}: " + "; ".join(hints)
