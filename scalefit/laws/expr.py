@@ -44,25 +44,11 @@ import numpy as np
 from asteval import Interpreter
 
 from scalefit.errors import LawError, UnsafeFormulaError
+from scalefit.laws import _dual
+from scalefit.laws._dual import FUNCTIONS, Dual
 from scalefit.laws.base import Law, Param
 from scalefit.laws.registry import register
 
-
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
-
-
-def _softplus(x):
-    return np.logaddexp(0.0, x)
-
-
-# name -> (function, number of arguments)
-FUNCTIONS: dict[str, tuple[object, int]] = {
-    "exp": (np.exp, 1), "log": (np.log, 1), "log10": (np.log10, 1), "log2": (np.log2, 1),
-    "log1p": (np.log1p, 1), "expm1": (np.expm1, 1), "sqrt": (np.sqrt, 1), "abs": (np.abs, 1),
-    "tanh": (np.tanh, 1), "sigmoid": (_sigmoid, 1), "softplus": (_softplus, 1),
-    "minimum": (np.minimum, 2), "maximum": (np.maximum, 2), "logaddexp": (np.logaddexp, 2), "clip": (np.clip, 3),
-}
 CONSTANTS = {"pi": np.float64(np.pi)}
 MAX_STARTS = 1024  # cap on the start grid built from the parameter specs
 MAX_FORMULA_CHARS = 2000
@@ -251,8 +237,19 @@ def _numpy_constants(node: ast.expr) -> ast.expr:
 _ASTEVAL_NODES = {"binop", "unaryop", "call", "name", "constant", "expr", "module"}
 
 
+def _binop(interp: Interpreter, node: ast.BinOp):
+    a, b = interp.run(node.left), interp.run(node.right)
+    if isinstance(a, Dual) or isinstance(b, Dual):
+        return _dual.BINARY[type(node.op).__name__](a, b)
+    return _BINOPS[type(node.op)](a, b)
+
+
 class FormulaEvaluator:
-    """Evaluates a checked formula with asteval; one interpreter per thread, created on first use."""
+    """Evaluates a checked formula with asteval; one interpreter per thread, created on first use.
+
+    ``evaluator(values)`` gives the formula's value; ``evaluator.gradient(inputs, params)`` its exact
+    partial derivatives with respect to every parameter (forward mode, one pass; see ``_dual``).
+    """
 
     def __init__(self, text: str, node: ast.expr) -> None:
         self.text = text
@@ -267,12 +264,12 @@ class FormulaEvaluator:
             symtable = {name: fn for name, (fn, _) in FUNCTIONS.items()} | dict(CONSTANTS)
             config = {n: n in _ASTEVAL_NODES for n in ALL_NODES}
             interp = Interpreter(symtable=symtable, minimal=True, use_numpy=False, config=config)
-            interp.node_handlers["binop"] = lambda n: _BINOPS[type(n.op)](interp.run(n.left), interp.run(n.right))
+            interp.node_handlers["binop"] = lambda n: _binop(interp, n)
             interp.expr = self.text
             self._local.interp = interp
         return interp
 
-    def __call__(self, values: dict) -> np.ndarray:
+    def _run(self, values: dict):
         interp = self._interpreter()
         interp.symtable.update(values)
         interp.error, interp.error_msg, interp.retval, interp._interrupt = [], None, None, None
@@ -282,7 +279,15 @@ class FormulaEvaluator:
             raise LawError(f"formula {self.text!r} could not be evaluated: {exc}") from None
         if out is None:
             raise LawError(f"formula {self.text!r} could not be evaluated: {interp.error_msg}")
-        return np.asarray(out, dtype=float)
+        return out
+
+    def __call__(self, values: dict) -> np.ndarray:
+        return np.asarray(self._run(values), dtype=float)
+
+    def gradient(self, x: dict, p: dict) -> dict:
+        out = self._run({**x, **{k: Dual(v, {k: 1.0}) for k, v in p.items()}})
+        d = out.d if isinstance(out, Dual) else {}
+        return {k: d.get(k, 0.0) for k in p}
 
 
 # ---- the law ---------------------------------------------------------------------------------
@@ -333,6 +338,7 @@ def expr(formula: str = DEFAULT_FORMULA, params: Sequence[str] | str | None = No
             for s, g in zip(specs, grids)
         ),
         formula=lambda x, p: evaluate({**x, **p}),
+        gradient=evaluate.gradient,
         target=target,
         options={"formula": text, "params": [p.strip() for p in params], "target": target},
         description="User formula. Parameters: " + ", ".join(
