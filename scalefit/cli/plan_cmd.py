@@ -45,14 +45,27 @@ def plan_command(
     group: str = typer.Option(None, "--group", help="Group of a grouped fit."),
     level: float = typer.Option(0.95, "--level", help="Interval level when the fit has a bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    overtrain: str = typer.Option(None, "--overtrain", help="Also plan over-trained alternatives at these multiples "
+                                  "of the optimal tokens per parameter, e.g. 2,4,8."),
 ) -> None:
     """Compute-optimal model size and tokens for a FLOP budget (C = 6ND), with intervals."""
     from scalefit.fitting import FitResult
 
     fit = FitResult.load(fit_json)
     rows = compute_optimal(fit, compute, level=level, group=group)
+    alt = None
+    if overtrain:
+        from scalefit.cli.options import OptionError
+        from scalefit.planning.overtrain import overtrain_alternatives, overtrain_table
+
+        try:
+            multipliers = [float(v) for v in overtrain.split(",")]
+        except ValueError:
+            raise OptionError(f"--overtrain {overtrain!r}: give multiples of M* as numbers, e.g. 2,4,8") from None
+        alt = overtrain_alternatives(fit, compute, multipliers, level=level, group=group)
     if as_json:
-        echo_json({"law": fit.law, "level": level, "compute_optimal": rows})
+        echo_json({"law": fit.law, "level": level, "compute_optimal": rows,
+                   **({"overtrain": alt} if alt is not None else {})})
         return
     pct = f"{100 * level:g}%"
     typer.echo(f"compute-optimal allocation ({fit.law}; C = 6ND; intervals {pct} bootstrap where available)")
@@ -62,3 +75,5 @@ def plan_command(
         typer.echo(f"  D*        {_fmt(row, 'D_opt')} tokens")
         typer.echo(f"  D*/N*     {_fmt(row, 'tokens_per_param')} tokens per parameter")
         typer.echo(f"  loss      {_fmt(row, 'loss_opt')}")
+    if alt is not None:
+        typer.echo("\n" + overtrain_table(alt, level=level))
