@@ -1,0 +1,262 @@
+"""Shared plotting helpers: lazy matplotlib, the fitted runs, clustering of sizes, labels, atomic saving.
+
+Nothing here imports matplotlib at module import; ``pyplot()`` does, choosing Agg when there is no display.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scalefit.errors import ConfigError, ExtrapolationWarning, RunDataError, ScalefitWarning
+from scalefit.fitting.result import FitResult
+from scalefit.runs import SYMBOL_DOCS, filter_rows, resolve
+
+ND_SYMBOLS = frozenset({"N", "D", "C", "M"})
+CMAP = "viridis"
+LABELS = {
+    "N": "model size N (parameters)",
+    "D": "training tokens D",
+    "C": "training compute C = 6ND (FLOPs)",
+    "M": "tokens per parameter M = D/N",
+    "L": "loss L (nats/token)",
+    "lr": "learning rate",
+    "Err": "downstream error (fraction)",
+}
+_GREEK = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "theta": "θ",
+    "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ",
+    "chi": "χ", "psi": "ψ", "omega": "ω",
+}
+_GREEK_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(_GREEK, key=len, reverse=True)) + r")(?![a-z])")
+
+
+def pyplot():
+    """matplotlib.pyplot, imported now; the Agg backend when no display and no backend was chosen."""
+    import matplotlib
+
+    headless = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND") and headless:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def greek(text: str) -> str:
+    """Spell parameter names like ``alpha`` or ``alpha_N`` with Greek letters."""
+    return _GREEK_RE.sub(lambda m: _GREEK[m.group(1)], text)
+
+
+def label(symbol: str) -> str:
+    """An axis label with units for a law symbol."""
+    return LABELS.get(symbol) or f"{SYMBOL_DOCS.get(symbol, symbol)} ({symbol})"
+
+
+def fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+# ---- the fit and its runs -----------------------------------------------------------------
+def single(fit: FitResult, group: object | None) -> FitResult:
+    """The ungrouped result (or one group's result) that a panel shows."""
+    return fit.group(group) if fit.groups else fit
+
+
+def panel_groups(fit: FitResult, group: object | None) -> list[object | None]:
+    """The groups to draw: the one asked for, every group of a grouped fit, or [None]."""
+    if group is not None:
+        fit.group(group)  # raises a clear FitError for an ungrouped fit or an unknown group
+        return [group]
+    return sorted(fit.groups) if fit.groups else [None]
+
+
+@dataclass(frozen=True)
+class Points:
+    """The fitted runs: law inputs and observed target, one entry per run."""
+
+    x: dict[str, np.ndarray]  # law input symbol -> values
+    y: np.ndarray  # observed target
+    source: str  # where the runs came from
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def fitted_points(fit: FitResult, runs, group: object | None = None) -> Points | None:
+    """The runs a fit was made on, resolved with its mapping and filtered with its ``where``.
+
+    ``runs`` is a path, RunTable or DataFrame (or None: no points). For a grouped fit only the rows of
+    ``group`` are kept. Warns when the rows differ from those the fit was made on (by content hash).
+    """
+    if runs is None:
+        return None
+    from scalefit.fitting.api import as_table
+
+    res = single(fit, group)
+    table = as_table(runs)
+    if fit.groups:
+        col = fit.group_by
+        if col not in table.columns:
+            raise RunDataError(f"{table.source}: the fit is grouped by {col!r} but the runs have no such column; "
+                               f"columns are {table.columns}")
+        mask = (table.frame[col].astype(str) == str(group)).to_numpy()
+        if not mask.any():
+            raise RunDataError(f"{table.source}: no runs with {col} == {group!r}")
+        table = table.subset(table.frame.index[mask])
+    mapping = dict(res.data.get("mapping") or {})
+    table = filter_rows(table, res.data.get("where"), mapping=mapping)
+    law = res.law_spec
+    r = resolve(table, [*law.inputs, law.target], mapping=mapping)
+    if res.data.get("hash") and table.digest() != res.data["hash"]:
+        warnings.warn(f"{table.source}: these {len(r)} runs differ from the {res.data.get('n_rows', '?')} runs the "
+                      "fit was made on; the plot shows them against the fitted law", ScalefitWarning, stacklevel=3)
+    return Points({s: r.values[s] for s in law.inputs}, r.values[law.target], table.source)
+
+
+# ---- N/D geometry -------------------------------------------------------------------------
+def is_nd(law) -> bool:
+    """A law of two of N, D, C, M (so every input follows from N and D)."""
+    return len(law.inputs) == 2 and set(law.inputs) <= ND_SYMBOLS
+
+
+def nd_from(x: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """N and D from any two of N, D, C (= 6ND), M (= D/N)."""
+    if "N" in x:
+        n = np.asarray(x["N"], dtype=float)
+    elif "D" in x:
+        n = x["C"] / (6.0 * x["D"]) if "C" in x else x["D"] / x["M"]
+    else:
+        n = np.sqrt(x["C"] / (6.0 * x["M"]))
+    if "D" in x:
+        d = np.asarray(x["D"], dtype=float)
+    else:
+        d = x["C"] / (6.0 * n) if "C" in x else x["M"] * n
+    return np.asarray(n, dtype=float), np.asarray(d, dtype=float)
+
+
+def nd_inputs(law, n: np.ndarray, d: np.ndarray) -> dict[str, np.ndarray]:
+    """The law's inputs at model size ``n`` and tokens ``d``."""
+    full = {"N": n, "D": d, "C": 6.0 * n * d, "M": d / n}
+    return {s: full[s] for s in law.inputs}
+
+
+def nd_ranges(res: FitResult) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(N range, D range) covered by the fitted inputs' ranges (from the corners of the input box)."""
+    (s1, s2) = res.law_spec.inputs
+    r1, r2 = res.data["ranges"][s1], res.data["ranges"][s2]
+    a, b = np.meshgrid(np.asarray(r1, float), np.asarray(r2, float))
+    n, d = nd_from({s1: a.ravel(), s2: b.ravel()})
+    return (float(n.min()), float(n.max())), (float(d.min()), float(d.max()))
+
+
+def clusters(values: np.ndarray, max_groups: int, rtol: float = 1e-3) -> list[np.ndarray]:
+    """Index arrays of runs sharing a value (within ``rtol``); log-spaced bins when there are too many."""
+    logv = np.log(values)
+    order = np.argsort(logv)
+    breaks = np.flatnonzero(np.diff(logv[order]) > np.log1p(rtol)) + 1
+    groups = np.split(order, breaks)
+    if len(groups) <= max_groups:
+        return groups
+    edges = np.linspace(logv.min(), logv.max(), max_groups + 1)
+    idx = np.clip(np.digitize(logv, edges[1:-1]), 0, max_groups - 1)
+    return [np.flatnonzero(idx == k) for k in range(max_groups) if (idx == k).any()]
+
+
+def boot_params(res: FitResult) -> dict[str, np.ndarray] | None:
+    """Bootstrap parameter sets shaped (K, 1) for vectorised evaluation, or None."""
+    s = res.param_samples()
+    return None if s is None else {k: v[:, None] for k, v in s.items()}
+
+
+def central_params(res: FitResult) -> dict[str, np.ndarray]:
+    """The fitted parameters shaped (1, 1)."""
+    return {k: np.array([[v]], dtype=float) for k, v in res.params.items()}
+
+
+def band(res: FitResult, inputs: Mapping[str, np.ndarray], level: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Percentile bootstrap band of the prediction at ``inputs`` (extrapolation is intended, so not warned)."""
+    if not res.bootstrap:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        return res.predict_interval(dict(inputs), level=level)
+
+
+def percentiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    q = 100 * (1 - level) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        return np.nanpercentile(samples, q, axis=0), np.nanpercentile(samples, 100 - q, axis=0)
+
+
+# ---- text -----------------------------------------------------------------------------------
+def title(res: FitResult, group: object | None, group_by: str | None) -> str:
+    law = res.law_spec
+    where = f" · {group_by} = {group}" if group is not None else ""
+    return f"{law.name}: {greek(law.equation)}{where}"
+
+
+def param_text(res: FitResult, level: float) -> str:
+    """Fitted parameters, with bootstrap intervals when present, and the fit statistics."""
+    iv = res.intervals(level=level)
+    width = max(len(greek(k)) for k in res.params)
+    lines = []
+    for k, v in res.params.items():
+        line = f"{greek(k):<{width}} = {fmt(v)}"
+        if k in iv:
+            line += f"  [{fmt(iv[k][0])}, {fmt(iv[k][1])}]"
+        lines.append(line)
+    st = res.stats
+    if iv:
+        lines.append(f"[{100 * level:g}% bootstrap, {len(next(iter(res.bootstrap.values())))} resamples]")
+    lines.append(f"n = {st.get('n')}, RMSE(log) = {st.get('rmse_log', float('nan')):.3g}")
+    return "\n".join(lines)
+
+
+def param_box(ax, res: FitResult, level: float, loc: str = "upper right") -> None:
+    x, ha = (0.98, "right") if "right" in loc else (0.02, "left")
+    y, va = (0.98, "top") if "upper" in loc else (0.02, "bottom")
+    ax.text(x, y, param_text(res, level), transform=ax.transAxes, ha=ha, va=va, multialignment="left",
+            fontsize=7.5, family="monospace",
+            bbox={"boxstyle": "round,pad=0.4", "fc": "white", "ec": "0.75", "alpha": 0.9}, zorder=10, gid="params")
+
+
+# ---- saving ---------------------------------------------------------------------------------
+def figure_format(path: str | Path) -> str:
+    """The image format named by ``path``'s suffix; a ConfigError when matplotlib cannot write it."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(path)
+    fmt_ = path.suffix.lstrip(".").lower()
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if fmt_ not in supported:
+        raise ConfigError(f"{path}: cannot write a figure as {fmt_ or 'a file without suffix'!r}; "
+                          f"use one of .{', .'.join(sorted(supported))} (e.g. figures/NAME.png)")
+    return fmt_
+
+
+def save_figure(fig, path: str | Path, *, dpi: int = 150) -> Path:
+    """Write ``fig`` to ``path`` atomically (temp file in the same folder, then rename); the format is the suffix."""
+    path = Path(path)
+    fmt_ = figure_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp.{fmt_}")
+    os.close(fd)
+    try:
+        tight = None if fig.get_layout_engine() is not None else "tight"  # a layout engine already fits the page
+        fig.savefig(tmp, format=fmt_, dpi=dpi, bbox_inches=tight)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

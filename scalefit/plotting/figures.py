@@ -1,0 +1,184 @@
+"""Public plotting functions: the fit panel, the residual panel, and the two-panel fit report.
+
+Each takes ``ax=None`` (``axes=None`` for the report) and returns the Axes it drew on (the Figure for the
+report). ``runs`` is a path, RunTable or DataFrame; its symbols are resolved with the fit's mapping and
+filtered with the fit's ``where``, so the plotted points are the fitted points.
+
+Which fit panel is drawn depends on the law's inputs:
+
+* two of N, D, C, M (chinchilla, kaplan, ...): loss against compute with one curve per model size, or
+  against model size with one IsoFLOP curve per budget (``by``; see ``scalefit.plotting._nd``), the
+  compute-optimal frontier extrapolated to ``to`` FLOPs and its bootstrap band;
+* one input x (``power``): the runs and the fitted curve against x, extrapolated to x = ``to``, with band;
+* anything else: predicted against observed (needs ``runs``).
+
+Grouped fits (``group_by``): one panel per group (one row per group in the report), or only ``group``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scalefit.errors import ConfigError, FitError, RunDataError
+from scalefit.fitting.result import FitResult
+from scalefit.plotting._common import (
+    CMAP,
+    fitted_points,
+    is_nd,
+    label,
+    nd_from,
+    panel_groups,
+    param_box,
+    pyplot,
+    single,
+    title,
+)
+from scalefit.plotting._nd import _lognorm, choose_view, draw_nd
+from scalefit.plotting._simple import draw_generic, draw_one
+
+
+def _axes_for(ax, n: int, *, figsize_one: tuple[float, float]) -> list:
+    if ax is None:
+        plt = pyplot()
+        _, axs = plt.subplots(1, n, figsize=(figsize_one[0] * n, figsize_one[1]), squeeze=False, layout="constrained")
+        return list(axs[0])
+    axs = list(np.ravel(ax)) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+    if len(axs) != n:
+        raise FitError(f"the plot has {n} panels (one per group) but {len(axs)} axes were given; "
+                       "pass one axes per group, or group= to draw one group")
+    return axs
+
+
+def _table(runs):
+    if runs is None:
+        return None
+    from scalefit.fitting.api import as_table
+
+    return as_table(runs)
+
+
+def _check_to(to: float | None) -> None:
+    if to is not None and not (np.isfinite(to) and to > 0):
+        raise ConfigError(f"to={to!r}: the extrapolation target must be a positive number, e.g. 1e24 FLOPs")
+
+
+def plot_fit(fit: FitResult, runs=None, *, to: float | None = None, group: object | None = None, by: str = "auto",
+             max_curves: int = 12, level: float = 0.95, colorbar: bool = True, ax=None):
+    """Runs, fitted law and extrapolation to ``to`` (FLOPs for N/D laws, x for one-input laws).
+
+    Returns the Axes (a list of Axes, one per group, for a grouped fit drawn without ``group``).
+    """
+    _check_to(to)
+    groups = panel_groups(fit, group)
+    table = _table(runs)
+    axs = _axes_for(ax, len(groups), figsize_one=(8.2, 5.6))
+    for a, g in zip(axs, groups):
+        res = single(fit, g)
+        pts = fitted_points(fit, table, g)
+        law = res.law_spec
+        if is_nd(law):
+            draw_nd(a, res, pts, to=to, by=by, max_curves=max_curves, level=level, colorbar=colorbar)
+            loc = "lower left"  # below the frontier: no run can sit there
+        elif len(law.inputs) == 1:
+            draw_one(a, res, pts, to=to, level=level)
+            loc = "upper right"
+        else:
+            draw_generic(a, res, pts, level=level)
+            loc = "upper left"
+        param_box(a, res, level, loc)
+        a.set_title(title(res, g, fit.group_by), fontsize=10)
+        a.grid(True, which="major", alpha=0.25)
+    return axs[0] if len(axs) == 1 else axs
+
+
+def plot_residuals(fit: FitResult, runs, *, group: object | None = None, by: str = "auto", max_curves: int = 12,
+                   ax=None):
+    """Residuals of the fitted runs: ln(observed/fitted) for a log-space fit, observed − fitted otherwise.
+
+    Plotted against compute (coloured by model size) or model size (coloured by compute) for N/D laws,
+    following the fit panel's ``by``; against x for one-input laws; against the prediction otherwise.
+    Returns the Axes (a list for a grouped fit drawn without ``group``).
+    """
+    groups = panel_groups(fit, group)
+    table = _table(runs)
+    if table is None:
+        raise RunDataError("the residual plot needs the runs the fit was made on: pass runs= (CLI: --runs RUNS.csv)")
+    axs = _axes_for(ax, len(groups), figsize_one=(6.0, 5.6))
+    for a, g in zip(axs, groups):
+        _draw_residuals(a, fit, table, g, by, max_curves)
+    return axs[0] if len(axs) == 1 else axs
+
+
+def _draw_residuals(ax, fit, table, group, by, max_curves):
+    import matplotlib
+
+    res = single(fit, group)
+    pts = fitted_points(fit, table, group)
+    law = res.law_spec
+    with np.errstate(all="ignore"):
+        pred = np.asarray(law(pts.x, res.params), dtype=float).reshape(-1)
+    log_space = res.stats.get("space", "log") == "log" and (pts.y > 0).all() and (pred > 0).all()
+    r = np.log(pts.y / pred) if log_space else pts.y - pred
+    colour = ""
+    style = {"s": 24, "edgecolors": "k", "linewidths": 0.4, "zorder": 3, "gid": "residuals"}
+    if is_nd(law):
+        n, d = nd_from(pts.x)
+        c = 6 * n * d
+        size_view = choose_view(by, pts, max_curves) == "size"
+        x, colour_by, xsym, csym = (c, n, "C", "N") if size_view else (n, c, "N", "C")
+        ax.scatter(x, r, c=colour_by, cmap=matplotlib.colormaps[CMAP], norm=_lognorm(colour_by), **style)
+        ax.set_xscale("log")
+        ax.set_xlabel(label(xsym))
+        colour = f" · colour: {csym}"
+    elif len(law.inputs) == 1:
+        sym = law.inputs[0]
+        ax.scatter(pts.x[sym], r, color="C1", **style)
+        if (pts.x[sym] > 0).all():
+            ax.set_xscale("log")
+        ax.set_xlabel(label(sym))
+    else:
+        ax.scatter(pred, r, color="C0", **style)
+        ax.set_xlabel("fitted " + label(law.target))
+    rmse = float(np.sqrt(np.mean(r**2)))
+    ax.axhline(0.0, color="0.2", lw=1, zorder=2)
+    ax.axhspan(-rmse, rmse, color="0.5", alpha=0.15, lw=0, zorder=1, gid="rmse-band", label=f"±RMSE = {rmse:.3g}")
+    lim = 1.15 * float(np.max(np.abs(r))) or 1.0
+    ax.set_ylim(-lim, lim)
+    t = law.target
+    ax.set_ylabel(f"residual ln({t}_obs / {t}_fit)" if log_space else f"residual {t}_obs − {t}_fit")
+    where = f" · {fit.group_by} = {group}" if group is not None else ""
+    ax.set_title(f"residuals ({'log space' if log_space else 'raw'}), n = {len(r)}{colour}{where}", fontsize=10)
+    ax.grid(True, which="major", alpha=0.25)
+    ax.legend(loc="upper right", fontsize=7.5, framealpha=0.9)
+
+
+def plot_fit_report(fit: FitResult, runs=None, *, to: float | None = None, group: object | None = None,
+                    by: str = "auto", max_curves: int = 12, level: float = 0.95, axes=None):
+    """Fit panel and residual panel side by side (one row per group); the fit panel only without ``runs``.
+
+    Returns the Figure. ``axes``, if given, is a (rows, columns) array of Axes to draw on.
+    """
+    _check_to(to)
+    groups = panel_groups(fit, group)
+    table = _table(runs)
+    ncols = 1 if table is None else 2
+    if axes is None:
+        plt = pyplot()
+        _, axes = plt.subplots(len(groups), ncols, figsize=(8.4 + 5.6 * (ncols - 1), 5.8 * len(groups)),
+                               squeeze=False, layout="constrained",
+                               gridspec_kw={"width_ratios": [1.5, 1][:ncols]})
+    else:
+        axes = np.asarray(axes, dtype=object)
+        if axes.size != len(groups) * ncols:
+            raise FitError(f"the report has {len(groups)} row(s) of {ncols} panel(s); {axes.size} axes were given")
+        axes = axes.reshape(len(groups), ncols)
+    for i, g in enumerate(groups):
+        plot_fit(fit, table, to=to, group=g, by=by, max_curves=max_curves, level=level, ax=axes[i][0])
+        if table is not None:
+            plot_residuals(fit, table, group=g, by=by, max_curves=max_curves, ax=axes[i][1])
+    fig = axes[0][0].figure
+    src = fit.data.get("source") or "?"
+    n_runs = fit.data.get("n_rows", "?")
+    note = "" if table is not None else " (pass runs to show them and the residuals)"
+    fig.suptitle(f"scalefit · {fit.law} fitted on {n_runs} runs of {src}{note}", fontsize=11)
+    return fig
