@@ -12,7 +12,7 @@ import typer
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
 from scalefit.errors import ConfigError
-from scalefit.proxy.config import PARAMETRIZATIONS, SCHEDULES, key_docs, make_config
+from scalefit.proxy.config import PARAMETRIZATIONS, key_docs, make_config
 
 
 def _keys_epilog() -> str:
@@ -23,7 +23,7 @@ def _keys_epilog() -> str:
 @app.command("train", epilog=_keys_epilog())
 @handle_errors
 def train_command(
-    config: Path = typer.Option(None, "--config", "-c", help="TOML file of config keys (at top level or in a train table)."),
+    config: Path = typer.Option(None, "--config", "-c", help="TOML file of config keys (top level or a train table)."),
     sets: list[str] = typer.Option(
         [], "--set", "-s", metavar="KEY=VALUE", help="Set any config key (repeatable; applied last, wins)."
     ),

@@ -2,9 +2,13 @@
 
 Each item is a window of validation ids split into a context and its true continuation; the three
 distractors are continuations of the same length taken from elsewhere in the validation split. The
-model picks the choice with the highest total log-likelihood given the context; ``err_cloze`` is the
-fraction of items it gets wrong (chance: 0.75). The set depends only on the validation split, the
-sequence length and a fixed seed, so it is the same for every run on a corpus.
+model picks the choice the context makes most likely, scored as the pointwise mutual information
+``log p(choice | context) - log p(choice | null)`` where the null context is one token, the most
+frequent token of the validation split (domain-conditional PMI, Holtzman et al. 2021, "Surface Form
+Competition"), so that low-entropy distractors (runs of spaces or dashes) do not win on raw
+likelihood. ``err_cloze`` is the fraction of items it gets wrong (chance: 0.75). The set depends only
+on the validation split, the sequence length and a fixed seed, so it is the same for every run on a
+corpus.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class ClozeSet:
     contexts: np.ndarray  # (items, context_len) ids
     choices: np.ndarray  # (items, 4, continuation_len) ids
     answers: np.ndarray  # (items,) index of the true continuation
+    null_token: int  # one-token null context of the unconditional score
 
 
 def build_cloze(val: np.ndarray, n_items: int, seq_len: int, seed: int = CLOZE_SEED) -> ClozeSet:
@@ -53,22 +58,31 @@ def build_cloze(val: np.ndarray, n_items: int, seq_len: int, seed: int = CLOZE_S
         for c in range(N_CHOICES):
             at = true_at if c == answers[i] else next(picks)
             choices[i, c] = val[at : at + cont]
-    return ClozeSet(contexts, choices, answers)
+    null = int(np.bincount(np.asarray(val, dtype=np.int64)).argmax())
+    return ClozeSet(contexts, choices, answers, null)
+
+
+def _logprobs(model: torch.nn.Module, seqs: torch.Tensor, n_scored: int, device: torch.device, batch: int):
+    """Sum of log p over the last ``n_scored`` tokens of each sequence."""
+    out = []
+    for i in range(0, len(seqs), batch):
+        chunk = seqs[i : i + batch].to(device)
+        logits = model(chunk[:, :-1])[:, -n_scored:].float()
+        logp = F.log_softmax(logits, dim=-1).gather(-1, chunk[:, -n_scored:, None]).squeeze(-1)
+        out.append(logp.sum(-1).cpu())
+    return torch.cat(out)
 
 
 @torch.no_grad()
-def choice_logprobs(model: torch.nn.Module, cloze: ClozeSet, device: torch.device, batch_items: int = 32):
-    """(items, 4) total log-likelihood of each choice given its context."""
+def choice_scores(model: torch.nn.Module, cloze: ClozeSet, device: torch.device, batch: int = 128):
+    """(items, 4) PMI score of each choice: log p(choice | context) - log p(choice | null token)."""
     n, k, cont = cloze.choices.shape
-    ctx = torch.as_tensor(cloze.contexts).unsqueeze(1).expand(n, k, -1)
-    seqs = torch.cat([ctx, torch.as_tensor(cloze.choices)], dim=2).reshape(n * k, -1)
-    out = []
-    for i in range(0, n * k, batch_items * k):
-        chunk = seqs[i : i + batch_items * k].to(device)
-        logits = model(chunk[:, :-1])[:, -cont:].float()
-        logp = F.log_softmax(logits, dim=-1).gather(-1, chunk[:, -cont:, None]).squeeze(-1)
-        out.append(logp.sum(-1).cpu())
-    return torch.cat(out).view(n, k)
+    choices = torch.as_tensor(cloze.choices).reshape(n * k, cont)
+    ctx = torch.as_tensor(cloze.contexts).repeat_interleave(k, dim=0)
+    null = torch.full((n * k, 1), cloze.null_token, dtype=choices.dtype)
+    conditional = _logprobs(model, torch.cat([ctx, choices], dim=1), cont, device, batch)
+    unconditional = _logprobs(model, torch.cat([null, choices], dim=1), cont, device, batch)
+    return (conditional - unconditional).view(n, k)
 
 
 def err_cloze(model: torch.nn.Module, cloze: ClozeSet, device: torch.device) -> float:
@@ -76,7 +90,7 @@ def err_cloze(model: torch.nn.Module, cloze: ClozeSet, device: torch.device) -> 
     was_training = model.training
     model.eval()
     try:
-        picks = choice_logprobs(model, cloze, device).argmax(dim=1).numpy()
+        picks = choice_scores(model, cloze, device).argmax(dim=1).numpy()
     finally:
         model.train(was_training)
     return float((picks != cloze.answers).mean())

