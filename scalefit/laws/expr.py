@@ -25,8 +25,9 @@ optimised as its value (``alpha=0.3:0:2``, ``E=1:0:10``, unbounded parameters). 
 can approach but never equal 0.
 
 Start grid. Each parameter starts from its init; a parameter with two finite bounds also starts from
-a few interior points (log-spaced for log-scale ranges, from ``init/1e3`` when ``min`` is 0, else
-evenly spaced), as many per parameter as keep the grid at most :data:`MAX_STARTS` starts.
+up to three interior points (log-spaced for log-scale ranges, from ``init/1e3`` when ``min`` is 0, else
+evenly spaced), as many as keep the grid at most :data:`MAX_STARTS` starts (1024: five bounded
+parameters get four start values each).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ _UNSAFE_KINDS = (
 # ---- formula checking ------------------------------------------------------------------------
 def _unsafe(text: str, node: ast.AST, what: str) -> UnsafeFormulaError:
     seg = ast.get_source_segment(text, node) or ast.unparse(node)
-    return UnsafeFormulaError(f"unsafe formula {text!r}: {what} `{seg}` is not allowed; {_ALLOWED_TEXT}")
+    return UnsafeFormulaError(f"unsafe formula {text!r}: {what} is not allowed (found `{seg}`); {_ALLOWED_TEXT}")
 
 
 def check_formula(text: object) -> tuple[ast.expr, list[str]]:
@@ -122,8 +123,10 @@ def _check(text: str, node: ast.AST, names: list, depth: int) -> None:
         _check(text, node.operand, names, depth + 1)
     elif isinstance(node, ast.Call):
         func = node.func
+        if not isinstance(func, ast.Name):
+            _check(text, func, [], depth + 1)  # reports what the callee is made of (lambda, attribute ...)
         if not isinstance(func, ast.Name) or func.id not in FUNCTIONS:
-            raise _unsafe(text, node, f"a call to `{ast.unparse(func)}`")
+            raise _unsafe(text, node, f"a call to {ast.unparse(func)}")
         if node.keywords:
             raise _unsafe(text, node, "a keyword argument")
         for arg in node.args:
@@ -133,16 +136,16 @@ def _check(text: str, node: ast.AST, names: list, depth: int) -> None:
             raise LawError(f"formula {text!r}: {func.id}() takes {arity} argument(s), got {len(node.args)}")
     elif isinstance(node, ast.Name):
         if node.id.startswith("__"):
-            raise _unsafe(text, node, "the dunder name")
+            raise _unsafe(text, node, "a dunder name")
         if node.id in FUNCTIONS:
             raise LawError(f"formula {text!r}: {node.id} is a function; call it, e.g. {node.id}(x)")
         if node.id not in CONSTANTS:
             names.append(node)
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise _unsafe(text, node, "the constant")
+            raise _unsafe(text, node, "a non-numeric constant")
     else:
-        kind = next((w for cls, w in _UNSAFE_KINDS if isinstance(node, cls)), type(node).__name__)
+        kind = next((w for cls, w in _UNSAFE_KINDS if isinstance(node, cls)), f"a {type(node).__name__} expression")
         raise _unsafe(text, node, kind)
 
 
@@ -216,11 +219,14 @@ def _spread(s: ParamSpec, k: int) -> tuple[float, ...]:
 
 
 def start_values(specs: Sequence[ParamSpec]) -> list[tuple[float, ...]]:
-    """Per-parameter start values, spreading bounded parameters while the grid stays <= MAX_STARTS."""
-    for k in (3, 2, 1, 0):
-        grids = [_spread(s, k) for s in specs]
-        if math.prod(len(g) for g in grids) <= MAX_STARTS:
-            return grids
+    """Per-parameter start values: bounded parameters get up to 3 interior points each, added one
+    point per parameter per round (in order) while the grid stays within MAX_STARTS."""
+    grids = [_spread(s, 0) for s in specs]
+    for k in (1, 2, 3):
+        for i, s in enumerate(specs):
+            wider = _spread(s, k)
+            if math.prod(len(g) for g in grids) // len(grids[i]) * len(wider) <= MAX_STARTS:
+                grids[i] = wider
     return grids
 
 
