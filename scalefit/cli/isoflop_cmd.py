@@ -1,0 +1,49 @@
+"""``scalefit fit isoflop RUNS.csv`` and ``scalefit fit envelope CURVES.csv``: Chinchilla Approaches 2 and 1.
+
+Thin adapters from `scalefit fit`'s request to ``scalefit.planning.isoflop`` / ``scalefit.planning.envelope``.
+Options: ``--group-by COL`` (isoflop: equal-compute labels), ``--opt tol=DECADES`` (isoflop grouping of
+log10 C, default 0.05), ``--opt run=COL`` and ``--opt grid=N`` (envelope), ``--target COL`` for the loss.
+"""
+
+from __future__ import annotations
+
+from scalefit.cli.fit_cmd import FitRequest, register_procedure
+from scalefit.cli.options import OptionError
+
+_ALLOWED = {"isoflop": {"tol"}, "envelope": {"run", "grid"}}
+
+
+def _options(req: FitRequest) -> dict:
+    opts = dict(req.law_options)
+    unknown = set(opts) - _ALLOWED[req.name]
+    if unknown:
+        raise OptionError(f"`scalefit fit {req.name}` does not take --opt {sorted(unknown)}; "
+                          f"it takes {sorted(_ALLOWED[req.name])}")
+    if req.target_mean is not None:
+        raise OptionError(f"`scalefit fit {req.name}` fits loss; --target-mean does not apply (use --target COLUMN)")
+    return opts
+
+
+@register_procedure("isoflop")
+def fit_isoflop(req: FitRequest):
+    from scalefit.planning.isoflop import isoflop
+
+    tol = _options(req).get("tol", 0.05)
+    if not isinstance(tol, float):
+        raise OptionError(f"--opt tol={tol}: give the grouping tolerance in decades of compute, e.g. tol=0.05")
+    return isoflop(req.runs, mapping=req.mapping, target=req.target, where=req.where, group_by=req.group_by,
+                   tol=tol, bootstrap=req.bootstrap, seed=req.seed)
+
+
+@register_procedure("envelope")
+def fit_envelope(req: FitRequest):
+    from scalefit.planning.envelope import envelope
+
+    opts = _options(req)
+    if req.group_by is not None:
+        raise OptionError("`scalefit fit envelope` tells runs apart with --opt run=COLUMN, not --group-by")
+    grid = opts.get("grid", 40)
+    if not isinstance(grid, (int, float)) or float(grid) != int(grid):
+        raise OptionError(f"--opt grid={grid}: give a whole number of compute grid points")
+    return envelope(req.runs, mapping=req.mapping, target=req.target, where=req.where, run_col=opts.get("run"),
+                    n_grid=int(grid), bootstrap=req.bootstrap, seed=req.seed)

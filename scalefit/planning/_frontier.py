@@ -1,0 +1,154 @@
+"""Shared pieces of the compute-optimal frontier fits (Approaches 1 and 2 of Hoffmann et al. 2022).
+
+Both approaches end in points (C, N*, D*) and power laws N*(C) = k_N C^a, D*(C) = k_D C^b fitted by
+least squares in log-log space; this module holds that fit, its bootstrap summary and the result type
+with report / to_dict / save that ``scalefit fit isoflop`` and ``scalefit fit envelope`` return.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scalefit.errors import FitError, RunDataError
+from scalefit.runs import RunTable, filter_rows, resolve
+
+
+def load_points(data, mapping, where, symbols=("N", "D", "C", "L")):
+    """(table, resolved values, provenance) for the frontier procedures; every symbol must be positive."""
+    from scalefit.fitting.api import as_table
+
+    table = filter_rows(as_table(data), where, mapping=mapping)
+    res = resolve(table, list(symbols), mapping=mapping, positive=symbols)
+    return table, res
+
+
+def power_law(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of ``log_y = intercept + slope * log_c`` (NaN with fewer than 2 finite points)."""
+    ok = np.isfinite(log_c) & np.isfinite(log_y)
+    if ok.sum() < 2 or np.ptp(log_c[ok]) == 0:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(log_c[ok], log_y[ok], 1)
+    return float(slope), float(intercept)
+
+
+def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    q = 100 * (1 - level) / 2
+    s = np.asarray(samples, dtype=float)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(s, [q, 100 - q])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class FrontierResult:
+    """Compute-optimal points and the power laws N*(C) = k_N C^a, D*(C) = k_D C^b through them."""
+
+    method: str  # "isoflop" (Approach 2) or "envelope" (Approach 1)
+    points: list  # one dict per compute budget / envelope point: C, N_opt, D_opt, L_opt, ... (+ intervals)
+    a: float  # exponent of N*(C)
+    k_N: float  # coefficient of N*(C)
+    b: float  # exponent of D*(C)
+    k_D: float  # coefficient of D*(C)
+    data: dict  # source, n_rows, provenance, where, grouping
+    level: float = 0.95  # interval level
+    intervals: dict = field(default_factory=dict)  # "a", "b", "k_N", "k_D" -> (lower, upper)
+    bootstrap: dict | None = None  # "a", "b", "k_N", "k_D" -> list of resampled values
+    notes: list = field(default_factory=list)  # caveats (skipped groups, minima outside the sampled range ...)
+    seed: int | None = None  # bootstrap seed
+
+    def predict(self, C) -> tuple[np.ndarray, np.ndarray]:
+        """Compute-optimal (N*, D*) at compute ``C`` from the fitted power laws."""
+        c = np.asarray(C, dtype=float)
+        return self.k_N * c**self.a, self.k_D * c**self.b
+
+    def predict_interval(self, C) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Bootstrap intervals ((N lower, N upper), (D lower, D upper)) of N*(C) and D*(C)."""
+        if not self.bootstrap:
+            raise FitError("no bootstrap in this fit; rerun with --bootstrap N for intervals")
+        c = np.atleast_1d(np.asarray(C, dtype=float))[None, :]
+        b = {k: np.asarray(v, dtype=float)[:, None] for k, v in self.bootstrap.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            n = b["k_N"] * c ** b["a"]
+            d = b["k_D"] * c ** b["b"]
+            q = 100 * (1 - self.level) / 2
+            return tuple(np.nanpercentile(n, [q, 100 - q], axis=0)), tuple(np.nanpercentile(d, [q, 100 - q], axis=0))
+
+    def report(self) -> str:
+        title = {"isoflop": "IsoFLOP profiles (Hoffmann et al. 2022, Approach 2)",
+                 "envelope": "lower envelope of training curves (Hoffmann et al. 2022, Approach 1)"}[self.method]
+        lines = [title, f"data     {self.data.get('source')} ({self.data.get('n_rows')} rows)"]
+        if self.data.get("where"):
+            lines.append(f"where    {self.data['where']}")
+        lines.append("columns  " + ", ".join(f"{s} ← {p}" for s, p in self.data.get("provenance", {}).items()))
+        if self.data.get("grouping"):
+            lines.append(f"groups   {self.data['grouping']}")
+        lines.append("")
+        pct = f"{100 * self.level:g}%"
+        n_boot = len(next(iter(self.bootstrap.values()))) if self.bootstrap else 0
+        head = f"{'parameter':<10} {'value':>12}" + (f"   {pct} interval (bootstrap n={n_boot})" if n_boot else "")
+        lines.append(head)
+        for key, text in (("a", "N*(C) ∝ C^a"), ("b", "D*(C) ∝ C^b"), ("k_N", "N* = k_N C^a"),
+                          ("k_D", "D* = k_D C^b")):
+            v = getattr(self, key)
+            row = f"{key:<10} {v:>12.5g}"
+            if key in self.intervals:
+                lo, hi = self.intervals[key]
+                row += f"   [{lo:.5g}, {hi:.5g}]"
+            lines.append(f"{row}   {text}")
+        lines.append("")
+        lines.append(self._points_table())
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        return "\n".join(lines)
+
+    def _points_table(self) -> str:
+        if self.method == "isoflop":
+            lines = [f"{'C':>10} {'runs':>5} {'N*':>11} {'D*':>11} {'L*':>8} {'N sampled':>21}  N* interval"]
+            for p in self.points:
+                iv = f"[{p['N_opt_lower']:.4g}, {p['N_opt_upper']:.4g}]" if "N_opt_lower" in p else ""
+                flag = "" if p["interior"] else "  (minimum outside the sampled sizes)"
+                lines.append(f"{p['C']:>10.4g} {p['n_runs']:>5d} {p['N_opt']:>11.4g} {p['D_opt']:>11.4g} "
+                             f"{p['L_opt']:>8.4f} {p['N_min']:>10.3g}-{p['N_max']:<10.3g}  {iv}{flag}")
+            return "\n".join(lines)
+        lines = [f"{'C':>10} {'N*':>11} {'D*':>11} {'L*':>8} {'runs covering':>14}"]
+        for p in self.points:
+            lines.append(f"{p['C']:>10.4g} {p['N_opt']:>11.4g} {p['D_opt']:>11.4g} {p['L_opt']:>8.4f} "
+                         f"{p['n_covering']:>14d}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"schema": f"scalefit.{self.method}/1", **asdict(self)}
+
+    def save(self, path: str | Path) -> Path:
+        from scalefit._io import write_json_atomic
+
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> FrontierResult:
+        import json
+
+        from scalefit.errors import FitFileError
+
+        p = Path(path)
+        try:
+            d = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise FitFileError(f"{p}: cannot read a frontier fit ({exc})") from None
+        schema = d.pop("schema", None)
+        if schema not in ("scalefit.isoflop/1", "scalefit.envelope/1"):
+            raise FitFileError(f"{p}: not an isoflop/envelope fit (schema {schema!r})")
+        d["intervals"] = {k: tuple(v) for k, v in d.get("intervals", {}).items()}
+        return cls(**d)
+
+
+def require_rows(table: RunTable, n: int, what: str) -> None:
+    if len(table) < n:
+        raise RunDataError(f"{table.source}: {len(table)} rows; {what} needs at least {n}")

@@ -1,0 +1,166 @@
+"""IsoFLOP profiles: Approach 2 of Hoffmann et al. 2022 ("Training Compute-Optimal Large Language Models").
+
+Runs are grouped by equal training compute C (a column given with ``group_by``, or clusters of log10 C
+within ``tol`` decades). In each group the final loss is fitted by a parabola in ln N,
+    L = c0 + c1 ln N + c2 (ln N)^2,
+whose minimum N* = exp(-c1 / (2 c2)) is that budget's compute-optimal size (``parabola`` = [c0, c1, c2]);
+D* is read off the group's own ln D vs ln N line at N* (= C / (6 N*) when C = 6ND). Power laws
+N*(C) = k_N C^a and D*(C) = k_D C^b are then fitted through the minima by least squares in log-log space.
+
+Bootstrap: runs are resampled with replacement within each compute group (each group keeps its size),
+the parabolas and power laws refitted, and percentile intervals reported. A resample whose group has
+fewer than three distinct sizes, or is not convex, drops that group from that resample's power law.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from scalefit.errors import FitError, RunDataError
+from scalefit.planning._frontier import FrontierResult, load_points, percentile_interval, power_law
+
+
+def compute_groups(C: np.ndarray, tol: float) -> list[np.ndarray]:
+    """Index arrays of runs whose log10 C lie within ``tol`` decades of their neighbours (single linkage)."""
+    if not tol > 0:
+        raise FitError(f"the IsoFLOP grouping tolerance must be > 0 decades, got {tol}")
+    order = np.argsort(C)
+    gaps = np.diff(np.log10(C[order]))
+    return np.split(order, np.flatnonzero(gaps > tol) + 1)
+
+
+def _parabola_minima(x: np.ndarray, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted parabola fits of y on x for each row of weights W (B, n): (x*, y*, c2), NaN if degenerate."""
+    xc = x - x.mean()
+    X = np.stack([np.ones_like(xc), xc, xc * xc], axis=1)
+    A = np.einsum("bn,ni,nj->bij", W, X, X)
+    r = np.einsum("bn,ni,n->bi", W, X, y)
+    distinct = _distinct_counts(x, W)
+    ok = distinct >= 3
+    coef = np.full((W.shape[0], 3), np.nan)
+    if ok.any():
+        coef[ok] = np.linalg.solve(A[ok], r[ok][:, :, None])[:, :, 0]
+    c0, c1, c2 = coef.T
+    with np.errstate(all="ignore"):
+        convex = c2 > 0
+        xs = np.where(convex, -c1 / (2 * c2), np.nan)
+        ys = c0 + c1 * xs + c2 * xs * xs
+    return xs + x.mean(), ys, c2
+
+
+def _distinct_counts(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+    _, inv = np.unique(x, return_inverse=True)
+    onehot = np.zeros((x.size, inv.max() + 1))
+    onehot[np.arange(x.size), inv] = 1.0
+    return ((W @ onehot) > 0).sum(axis=1)
+
+
+def _stratified_weights(groups: list[np.ndarray], n: int, n_boot: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    W = np.zeros((n_boot, n))
+    for idx in groups:
+        picks = rng.integers(0, idx.size, size=(n_boot, idx.size))
+        for b in range(n_boot):
+            np.add.at(W[b], idx[picks[b]], 1.0)
+    return W
+
+
+def isoflop(
+    data,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    target: str | None = None,
+    where: str | None = None,
+    group_by: str | None = None,
+    tol: float = 0.05,
+    bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+) -> FrontierResult:
+    """Fit IsoFLOP parabolas per compute group and the power laws N*(C), D*(C) through their minima.
+
+    data: run log (path, RunTable or DataFrame) with one row per finished run; N, D (or C) and L resolve
+    as everywhere (``target`` names the loss column). group_by: a column of equal-compute labels; otherwise
+    runs within ``tol`` decades of log10 C are grouped.
+    """
+    mapping = dict(mapping or {})
+    if target is not None:
+        mapping["L"] = target
+    if bootstrap < 0:
+        raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
+    table, res = load_points(data, mapping, where)
+    v = res.values
+    if group_by is not None:
+        if group_by not in table.columns:
+            raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
+        labels = table.frame[group_by].to_numpy()
+        groups = [np.flatnonzero(labels == g) for g in dict.fromkeys(labels)]
+        grouping = f"by column {group_by!r}"
+    else:
+        groups = compute_groups(v["C"], tol)
+        grouping = f"log10 C within {tol:g} decades"
+    x, logd, L = np.log(v["N"]), np.log(v["D"]), v["L"]
+    notes, points, kept = [], [], []
+    for idx in sorted(groups, key=lambda i: float(np.mean(np.log(v["C"][i])))):
+        c_group = float(np.exp(np.mean(np.log(v["C"][idx]))))
+        n_distinct = np.unique(x[idx]).size
+        if n_distinct < 3:
+            notes.append(f"C ≈ {c_group:.3g}: {n_distinct} distinct model size(s); a parabola needs 3, group skipped")
+            continue
+        xs, ys, c2 = (a[0] for a in _parabola_minima(x[idx], L[idx], np.ones((1, idx.size))))
+        if not np.isfinite(xs):
+            notes.append(f"C ≈ {c_group:.3g}: loss vs ln N is not convex (c2 = {c2:.3g}); group skipped")
+            continue
+        slope, icpt = power_law(x[idx], logd[idx])
+        interior = bool(x[idx].min() <= xs <= x[idx].max())
+        if not interior:
+            notes.append(f"C ≈ {c_group:.3g}: the parabola's minimum N* = {np.exp(xs):.3g} lies outside the sampled "
+                         f"sizes [{np.exp(x[idx].min()):.3g}, {np.exp(x[idx].max()):.3g}]; add sizes around it")
+        points.append({"C": c_group, "n_runs": int(idx.size), "N_opt": float(np.exp(xs)),
+                       "D_opt": float(np.exp(icpt + slope * xs)), "L_opt": float(ys), "curvature": float(c2),
+                       "N_min": float(np.exp(x[idx].min())), "N_max": float(np.exp(x[idx].max())),
+                       "interior": interior, "parabola": [float(c) for c in np.polyfit(x[idx], L[idx], 2)[::-1]],
+                       "N": v["N"][idx].tolist(), "L": L[idx].tolist()})
+        kept.append(idx)
+    if len(points) < 2:
+        raise RunDataError(
+            f"{table.source}: {len(points)} usable compute group(s) ({grouping}); IsoFLOP needs at least 2 budgets "
+            "with 3+ model sizes each. Check --group-by, or widen/narrow the grouping with --opt tol=DECADES"
+            + ("; " + "; ".join(notes) if notes else "")
+        )
+    logc = np.log([p["C"] for p in points])
+    a, ln_kn = power_law(logc, np.log([p["N_opt"] for p in points]))
+    b, ln_kd = power_law(logc, np.log([p["D_opt"] for p in points]))
+    if len(points) == 2:
+        notes.append("only 2 compute budgets: the power laws pass exactly through both minima (no check of fit)")
+    result = dict(a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)))
+    boot, intervals = None, {}
+    if bootstrap:
+        boot, intervals = _bootstrap(kept, x, logd, L, v["C"], bootstrap, seed, level, points)
+    return FrontierResult(
+        method="isoflop", points=points, **result, level=level, intervals=intervals, bootstrap=boot, notes=notes,
+        seed=seed if bootstrap else None,
+        data={"source": table.source, "n_rows": len(table), "where": where, "provenance": dict(res.provenance),
+              "mapping": mapping, "grouping": grouping, "tol": tol, "group_by": group_by},
+    )
+
+
+def _bootstrap(kept, x, logd, L, C, n_boot, seed, level, points):
+    n = x.size
+    W = _stratified_weights(kept, n, n_boot, seed)
+    logc = np.log([p["C"] for p in points])
+    xs_all = np.full((n_boot, len(kept)), np.nan)
+    xd_all = np.full((n_boot, len(kept)), np.nan)
+    for j, idx in enumerate(kept):
+        xs, _, _ = _parabola_minima(x[idx], L[idx], W[:, idx])
+        xs_all[:, j] = xs
+        slope, icpt = power_law(x[idx], logd[idx])
+        xd_all[:, j] = icpt + slope * xs
+    fits = np.array([[*power_law(logc, xs_all[b]), *power_law(logc, xd_all[b])] for b in range(n_boot)])
+    samples = {"a": fits[:, 0], "k_N": np.exp(fits[:, 1]), "b": fits[:, 2], "k_D": np.exp(fits[:, 3])}
+    intervals = {k: percentile_interval(s, level) for k, s in samples.items()}
+    for j, p in enumerate(points):
+        p["N_opt_lower"], p["N_opt_upper"] = (float(np.exp(v)) for v in percentile_interval(xs_all[:, j], level))
+    return {k: s.tolist() for k, s in samples.items()}, intervals
