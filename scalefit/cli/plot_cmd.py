@@ -29,8 +29,12 @@ def plot_command(
     from scalefit.plotting._common import pyplot
 
     figure_format(out)
-    fit = FitResult.load(fit_json)
-    fig = plot_fit_report(fit, runs, to=to, group=group, by=by, level=level)
+    from scalefit.plotting.overtrain import special_figure  # isoflop/envelope, overtrain, downstream figures
+
+    fig = special_figure(fit_json, runs, to=to, level=level) if group is None else None
+    if fig is None:
+        fit = FitResult.load(fit_json)
+        fig = plot_fit_report(fit, runs, to=to, group=group, by=by, level=level)
     try:
         path = save_figure(fig, out, dpi=dpi)
     finally:
