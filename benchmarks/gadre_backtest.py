@@ -1,6 +1,6 @@
 """Backtest of the over-training and downstream-error laws on Gadre et al. 2024's released runs.
 
-    python benchmarks/gadre_backtest.py [--data PATH] [--bootstrap 200] [--tasks 17|46]
+    python benchmarks/gadre_backtest.py [--data PATH] [--bootstrap 200] [--tasks 17|46] [--figures DIR]
 
 Protocol of the paper (arXiv:2403.08540; its repository's default configuration), for each training
 dataset (C4, RedPajama, RefinedWeb) and the C4 eval loss (column ``loss_c4_val``; N includes embeddings):
@@ -11,6 +11,8 @@ dataset (C4, RedPajama, RefinedWeb) and the C4 eval loss (column ``loss_c4_val``
 Both are fitted with the paper's objective (least squares on raw values: --loss mse --space raw) and, for
 the loss, also with scalefit's default (Huber 1e-3 on log loss). The paper's figures are printed beside ours
 where the paper states them (RedPajama: Fig. 1 / Table 2); "-" marks figures not in our reference.
+With --figures DIR, writes DIR/gadre_overtrain_<dataset>.png (Fig. 2 style) and DIR/gadre_downstream_<dataset>.png
+(error vs loss with the chained held-out predictions; Fig. 1 right).
 """
 
 from __future__ import annotations
@@ -44,7 +46,26 @@ def _quiet_fit(*args, **kwargs):
         return fit(*args, **kwargs)
 
 
-def backtest_dataset(runs: pd.DataFrame, ds: str, err_col: str, bootstrap: int, seed: int) -> tuple[list, dict]:
+def write_figures(runs: pd.DataFrame, ds: str, loss_fit, err_fit, out: Path) -> list[Path]:
+    from scalefit.plotting import save_figure
+    from scalefit.plotting._common import pyplot
+    from scalefit.plotting.overtrain import plot_downstream, plot_overtrain
+
+    shown = f"dataset == '{ds}'"
+    paths = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, ax in (("overtrain", plot_overtrain(loss_fit, runs, where=shown)),
+                         ("downstream", plot_downstream(err_fit, runs, where=f"{shown} and ({ERR_SET} or {HELD})",
+                                                        loss_fit=loss_fit))):
+            ax.figure.suptitle(f"Gadre et al. 2024 runs, {DATASETS[ds]} (C4 eval loss)", fontsize=10)
+            paths.append(save_figure(ax.figure, out / f"gadre_{name}_{ds}.png", dpi=110))
+            pyplot().close(ax.figure)
+    return paths
+
+
+def backtest_dataset(runs: pd.DataFrame, ds: str, err_col: str, bootstrap: int, seed: int,
+                     figures: Path | None = None) -> tuple[list, dict]:
     where = f"dataset == '{ds}' and "
     paper_obj = {"loss": "mse", "space": "raw"}
     loss_fit = _quiet_fit("overtrain", runs, target="loss_c4_val", where=where + LOSS_SET, bootstrap=bootstrap,
@@ -76,6 +97,8 @@ def backtest_dataset(runs: pd.DataFrame, ds: str, err_col: str, bootstrap: int, 
             row["loss_interval"] = (chain["L_lower"].iloc[i], chain["L_upper"].iloc[i])
             row["err_interval"] = (chain["Err_lower"].iloc[i], chain["Err_upper"].iloc[i])
         rows.append(row)
+    if figures is not None:
+        write_figures(runs, ds, loss_fit, err_fit, figures)
     consts = {"loss (paper objective)": loss_fit.params, "loss (scalefit default)": loss_default.params,
               "error": err_fit.params, "M_opt": float(loss_fit.derived("M_opt"))}
     fit_c = runs.query(where + LOSS_SET)
@@ -98,6 +121,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for chained intervals")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tasks", choices=["17", "46"], default="17", help="17- or 46-task average error")
+    ap.add_argument("--figures", type=Path, default=None, help="write the Gadre-style figures to this folder")
     args = ap.parse_args(argv)
     if not args.data.exists():
         print(f"error: {args.data} not found (set SCALEFIT_SHARED_DATA or pass --data)", file=sys.stderr)
@@ -106,7 +130,7 @@ def main(argv=None) -> int:
     err_col = f"err_avg{args.tasks}"
     all_rows, all_consts = [], {}
     for ds in DATASETS:
-        rows, consts = backtest_dataset(runs, ds, err_col, args.bootstrap, args.seed)
+        rows, consts = backtest_dataset(runs, ds, err_col, args.bootstrap, args.seed, args.figures)
         all_rows += rows
         all_consts[ds] = consts
     print(f"Gadre et al. 2024 backtest: overtrain (Eq. 4) on 5 runs, downstream (Eq. 5, {err_col}) on 6 runs, "
@@ -136,6 +160,8 @@ def main(argv=None) -> int:
         print(f"  {'':<11} Eq. 4, Huber/log: " + ", ".join(f"{k}={v:.4g}" for k, v in d.items()))
         print(f"  {'':<11} Eq. 5: " + ", ".join(f"{k}={v:.4g}" for k, v in c["error"].items()))
         print(f"  {'':<11} largest held-out run / total loss-fit compute = {c['compute_ratio']:.0f}x")
+    if args.figures is not None:
+        print(f"\nfigures written to {args.figures}/gadre_{{overtrain,downstream}}_<dataset>.png")
     return 0
 
 
