@@ -158,7 +158,7 @@ def multi_start(problem: Problem, starts: np.ndarray, *, n_refine: int = 5, rtol
         if best is None or val < best[1]:
             best = (res, val, i)
     res, val, i = best
-    reached = int(np.sum(f <= val * (1 + rtol) + 1e-300))
+    reached = int(np.sum(f <= val + max(rtol * abs(val), 1e-12)))
     return SearchResult(
         theta=np.asarray(res.x, dtype=float),
         objective=val,
