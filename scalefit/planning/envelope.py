@@ -9,6 +9,11 @@ the compute-optimal size N*(C) (and tokens D*(C) from that run's own D at C). Po
 N*(C) = k_N C^a and D*(C) = k_D C^b are fitted through the envelope points in log-log space.
 
 Bootstrap: whole runs are resampled with replacement and the envelope and power laws recomputed.
+
+Caveat: an intermediate checkpoint of a run with a decaying learning-rate schedule sits above the loss of a
+run trained to exactly that length (Hoffmann et al. trained several cosine cycle lengths per size for this
+reason), so with one schedule per size the envelope leans towards larger models at small compute.
+Rows with a missing loss (steps without evaluation) must be dropped, e.g. ``--where "loss == loss"``.
 """
 
 from __future__ import annotations
