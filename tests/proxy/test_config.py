@@ -1,0 +1,75 @@
+"""TrainConfig layering (defaults -> TOML -> --set), validation errors and stable run ids."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from scalefit.errors import ConfigError
+from scalefit.proxy.config import TrainConfig, allowed_keys, key_docs, make_config, resolve, run_id
+from scalefit.proxy.counting import count_params
+
+
+def test_layering_defaults_toml_overrides_set(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('[train]\nwidth = 64\nlr = 1\ncorpus = "pydoc"\nn_heads = 2\n')
+    cfg = make_config(toml, {"width": 96}, ["lr=0.5", "qk_layernorm=true", "n_tokens=1e6"])
+    assert (cfg.width, cfg.lr, cfg.corpus, cfg.qk_layernorm, cfg.n_tokens) == (96, 0.5, "pydoc", True, 1_000_000)
+    assert isinstance(cfg.lr, float)
+    assert cfg.depth == TrainConfig().depth
+
+
+@pytest.mark.parametrize(
+    "sets, match",
+    [
+        (["nope=1"], "unknown config key 'nope'.*allowed keys: name, seed, width"),
+        (["width=abc"], "expected int"),
+        (["width=1.5"], "expected int"),
+        (["qk_layernorm=maybe"], "expected bool"),
+        (["width"], "key=value"),
+        (["parametrization=xp"], "unknown parametrization 'xp'; choose one of sp, mup"),
+        (["width=100", "n_heads=3"], "not divisible"),
+        (["tokenizer=byte", "vocab_size=512"], "byte tokenizer"),
+    ],
+)
+def test_bad_settings_are_config_errors(sets, match):
+    with pytest.raises(ConfigError, match=match):
+        make_config(sets=sets)
+
+
+def test_toml_wrong_type_and_unknown_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('width = "wide"\n')
+    with pytest.raises(ConfigError, match="'width'.*must be int"):
+        make_config(bad)
+    bad.write_text("colour = 1\n")
+    with pytest.raises(ConfigError, match="allowed keys"):
+        make_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        make_config(tmp_path / "missing.toml")
+
+
+def test_resolve_tokens_per_param_and_one_batch_minimum():
+    cfg = TrainConfig(width=64, n_heads=2, tokens_per_param=10)
+    n = count_params(cfg.model_config())["n_params"]
+    assert resolve(cfg).n_tokens == 10 * n
+    assert resolve(dataclasses.replace(cfg, n_tokens=12345)).n_tokens == 12345
+    with pytest.raises(ConfigError, match="less than one batch"):
+        resolve(dataclasses.replace(cfg, n_tokens=100))
+
+
+def test_run_id_is_stable_and_ignores_execution_fields():
+    cfg = TrainConfig(width=64, n_heads=2)
+    rid = run_id(cfg)
+    assert len(rid) == 12 and rid == run_id(TrainConfig(width=64, n_heads=2))
+    assert run_id(dataclasses.replace(cfg, name="other", device="cpu", threads=1)) == rid
+    assert run_id(dataclasses.replace(cfg, lr=1e-3)) != rid
+    # the same run, with its length given as n_tokens instead of tokens_per_param
+    assert run_id(dataclasses.replace(cfg, n_tokens=resolve(cfg).n_tokens)) == rid
+
+
+def test_every_key_has_a_doc_line():
+    docs = key_docs()
+    assert list(docs) == allowed_keys()
+    assert all(docs.values())

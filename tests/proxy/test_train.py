@@ -1,0 +1,88 @@
+"""One proxy run end to end: learning, determinism, outputs, divergence."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from scalefit.proxy.config import TrainConfig, run_id
+from scalefit.proxy.data import load_corpus, unigram_entropy
+from scalefit.proxy.train import RESULT_COLUMNS, log_steps, train_run
+from tests.proxy.conftest import tiny
+
+
+def test_kjv_model_learns_well_below_unigram_entropy(tmp_path):
+    cfg = TrainConfig(
+        width=128, depth=2, n_heads=4, seq_len=64, batch_size=16, n_tokens=400 * 16 * 64, lr=5e-3,
+        eval_tokens=8192, cloze_items=128, n_evals=6, device="cpu",
+    )  # fmt: skip
+    result = train_run(cfg, tmp_path)
+    corpus = load_corpus("kjv")
+    entropy = unigram_entropy(corpus.train, 256)
+    assert result["status"] == "ok"
+    assert result["loss"] < 0.7 * entropy  # a context-free model cannot go below the unigram entropy
+    assert result["err_cloze"] < 0.6  # chance is 0.75
+    assert result["bits_per_byte"] == pytest.approx(result["loss"] / math.log(2))
+
+    run_dir = tmp_path / "proxy" / run_id(cfg)
+    assert json.loads((run_dir / "result.json").read_text()) == result
+    assert set(RESULT_COLUMNS) <= set(result)
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["run_id"] == result["run_id"] and saved["n_tokens"] == 400 * 16 * 64
+    curve = pd.read_csv(run_dir / "curve.csv")
+    assert list(curve.columns[:5]) == ["step", "tokens", "lr", "train_loss", "loss"]
+    assert curve["step"].tolist() == log_steps(400, 6)
+    assert (curve["tokens"] == curve["step"] * 16 * 64).all()
+    assert curve["loss"].iloc[-1] == result["loss"] and curve["loss"].iloc[0] > 4.0
+    assert curve["lr"].iloc[-1] == pytest.approx(5e-4)  # cosine down to min_lr_ratio
+    assert result["n_tokens"] == 400 * 16 * 64 and result["flops"] == result["flops_per_token"] * result["n_tokens"]
+
+
+def test_same_seed_same_curve(tmp_path):
+    a = pd.read_csv(_curve(train_run(tiny(), tmp_path / "a"), tmp_path / "a"))
+    b = pd.read_csv(_curve(train_run(tiny(), tmp_path / "b"), tmp_path / "b"))
+    c = pd.read_csv(_curve(train_run(tiny(seed=1), tmp_path / "c"), tmp_path / "c"))
+    columns = ["step", "tokens", "lr", "train_loss", "loss"]
+    pd.testing.assert_frame_equal(a[columns], b[columns])
+    assert not a["loss"].equals(c["loss"])
+
+
+def _curve(result: dict, out) -> str:
+    return str(out / result["name"] / result["run_id"] / "curve.csv")
+
+
+def test_divergence_ends_the_run_cleanly(tmp_path):
+    result = train_run(tiny(lr=30.0, grad_clip=0.0, warmup_frac=0.0, n_tokens=200 * 8 * 32), tmp_path)
+    assert result["status"] == "diverged"
+    assert result["loss"] is None and result["err_cloze"] is None and result["steps"] < 200
+    assert "training loss" in result["message"]
+    curve = pd.read_csv(_curve(result, tmp_path))
+    assert curve["step"].iloc[-1] == result["steps"] and math.isnan(curve["loss"].iloc[-1])
+
+
+def test_options_schedules_and_mup_run(tmp_path):
+    cfg = tiny(
+        parametrization="mup", base_width=16, mlp="swiglu", tied_embeddings=False, qk_layernorm=True,
+        z_loss=1e-4, schedule="wsd", bias=True, threads=1,
+    )  # fmt: skip
+    result = train_run(cfg, tmp_path)
+    assert result["status"] == "ok" and result["parametrization"] == "mup" and result["schedule"] == "wsd"
+    curve = pd.read_csv(_curve(result, tmp_path))
+    assert curve["loss"].iloc[-1] < curve["loss"].iloc[0]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_compiled_run_reports_mfu(tmp_path):
+    cfg = TrainConfig(
+        width=512, depth=8, n_heads=8, seq_len=512, batch_size=32, n_tokens=200 * 32 * 512, lr=3e-3,
+        device="cuda", compile=True, cloze_items=64,
+    )  # fmt: skip
+    result = train_run(cfg, tmp_path)
+    assert result["status"] == "ok" and result["device"].startswith("cuda")
+    if result["mfu"] is not None:
+        assert 0 < result["mfu"] < 1
