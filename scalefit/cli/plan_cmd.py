@@ -50,7 +50,24 @@ def plan_command(
 ) -> None:
     """Compute-optimal model size and tokens for a FLOP budget (C = 6ND), with intervals."""
     from scalefit.fitting import FitResult
+    from scalefit.planning._frontier import frontier_plan
 
+    frontier = frontier_plan(fit_json, compute, level=level)  # an isoflop/envelope fit: its N*(C), D*(C)
+    if frontier is not None:
+        result, rows = frontier
+        if overtrain:
+            from scalefit.cli.options import OptionError
+
+            raise OptionError("--overtrain needs a fitted loss law (chinchilla or overtrain), not a frontier fit")
+        if as_json:
+            echo_json({"method": result.method, "level": level, "compute_optimal": rows})
+            return
+        typer.echo(f"compute-optimal allocation from {result.method} power laws: "
+                   f"N* = {result.k_N:.4g} C^{result.a:.4f}, D* = {result.k_D:.4g} C^{result.b:.4f}")
+        for row in rows:
+            typer.echo(f"C = {row['C']:.4g} FLOPs\n  N*        {_fmt(row, 'N_opt')} parameters\n"
+                       f"  D*        {_fmt(row, 'D_opt')} tokens\n  D*/N*     {row['tokens_per_param']:.4g}")
+        return
     fit = FitResult.load(fit_json)
     rows = compute_optimal(fit, compute, level=level, group=group)
     alt = None

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scalefit.errors import FitError, RunDataError
-from scalefit.runs import RunTable, filter_rows, resolve
+from scalefit.errors import FitError
+from scalefit.runs import filter_rows, resolve
 
 
 def load_points(data, mapping, where, symbols=("N", "D", "C", "L")):
@@ -67,7 +67,7 @@ class FrontierResult:
         c = np.asarray(C, dtype=float)
         return self.k_N * c**self.a, self.k_D * c**self.b
 
-    def predict_interval(self, C) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    def predict_interval(self, C, *, level: float | None = None):
         """Bootstrap intervals ((N lower, N upper), (D lower, D upper)) of N*(C) and D*(C)."""
         if not self.bootstrap:
             raise FitError("no bootstrap in this fit; rerun with --bootstrap N for intervals")
@@ -77,7 +77,7 @@ class FrontierResult:
             warnings.simplefilter("ignore", RuntimeWarning)
             n = b["k_N"] * c ** b["a"]
             d = b["k_D"] * c ** b["b"]
-            q = 100 * (1 - self.level) / 2
+            q = 100 * (1 - (self.level if level is None else level)) / 2
             return tuple(np.nanpercentile(n, [q, 100 - q], axis=0)), tuple(np.nanpercentile(d, [q, 100 - q], axis=0))
 
     def report(self) -> str:
@@ -149,6 +149,24 @@ class FrontierResult:
         return cls(**d)
 
 
-def require_rows(table: RunTable, n: int, what: str) -> None:
-    if len(table) < n:
-        raise RunDataError(f"{table.source}: {len(table)} rows; {what} needs at least {n}")
+def frontier_plan(path: str | Path, compute, *, level: float = 0.95) -> tuple[FrontierResult, list] | None:
+    """Compute-optimal N*, D* rows for each budget from an isoflop/envelope fit file; None for other fit files."""
+    import json
+
+    try:
+        schema = json.loads(Path(path).read_text()).get("schema")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if schema not in ("scalefit.isoflop/1", "scalefit.envelope/1"):
+        return None
+    result = FrontierResult.load(path)
+    rows = []
+    for c in compute:
+        n, d = result.predict(float(c))
+        row = {"C": float(c), "N_opt": float(n), "D_opt": float(d), "tokens_per_param": float(d / n)}
+        if result.bootstrap:
+            (nlo, nhi), (dlo, dhi) = result.predict_interval([float(c)], level=level)
+            row.update(N_opt_lower=float(nlo[0]), N_opt_upper=float(nhi[0]), D_opt_lower=float(dlo[0]),
+                       D_opt_upper=float(dhi[0]))
+        rows.append(row)
+    return result, rows

@@ -134,3 +134,17 @@ SWEEP = Path(__file__).resolve().parents[2] / "runs" / "chinchilla-cpu" / "runs.
 def test_isoflop_runs_on_the_committed_proxy_sweep():
     res = isoflop(SWEEP, bootstrap=100, seed=0)
     assert len(res.points) >= 2 and 0 < res.a < 1
+
+
+def test_plan_from_an_isoflop_fit(tmp_path):
+    res = isoflop(isoflop_runs(), bootstrap=50, seed=0)
+    path = res.save(tmp_path / "iso.json")
+    runner = CliRunner()
+    out = runner.invoke(app, ["plan", str(path), "--compute", "1e22", "--json"])
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.stdout)["compute_optimal"][0]
+    n_true = float(LAW.derived["N_opt"].fn(TRUE, C=1e22))
+    assert row["N_opt"] == pytest.approx(n_true, rel=0.15)
+    assert row["N_opt_lower"] < row["N_opt"] < row["N_opt_upper"]
+    out = runner.invoke(app, ["plan", str(path), "--compute", "1e22", "--overtrain", "2"])
+    assert out.exit_code == 1 and "--overtrain needs a fitted loss law" in out.output
