@@ -9,7 +9,8 @@ N*(C) = k_N C^a and D*(C) = k_D C^b are then fitted through the minima by least 
 
 Bootstrap: runs are resampled with replacement within each compute group (each group keeps its size),
 the parabolas and power laws refitted, and percentile intervals reported. A resample whose group has
-fewer than three distinct sizes, or is not convex, drops that group from that resample's power law.
+fewer than three distinct sizes, is not convex, or puts the minimum outside the group's sampled sizes (the
+parabola then extrapolates) drops that group from that resample's power law; the notes say how often.
 """
 
 from __future__ import annotations
@@ -138,7 +139,11 @@ def isoflop(
     result = dict(a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)))
     boot, intervals = None, {}
     if bootstrap:
-        boot, intervals = _bootstrap(kept, x, logd, L, v["C"], bootstrap, seed, level, points)
+        boot, intervals, dropped = _bootstrap(kept, x, logd, L, bootstrap, seed, level, points)
+        if dropped.any():
+            notes.append("bootstrap: group minima dropped (too few sizes, not convex, or outside the sampled sizes) "
+                         "in " + ", ".join(f"{100 * f:.0f}% of resamples at C ≈ {p['C']:.3g}"
+                                           for f, p in zip(dropped, points) if f > 0))
     return FrontierResult(
         method="isoflop", points=points, **result, level=level, intervals=intervals, bootstrap=boot, notes=notes,
         seed=seed if bootstrap else None,
@@ -147,7 +152,7 @@ def isoflop(
     )
 
 
-def _bootstrap(kept, x, logd, L, C, n_boot, seed, level, points):
+def _bootstrap(kept, x, logd, L, n_boot, seed, level, points):
     n = x.size
     W = _stratified_weights(kept, n, n_boot, seed)
     logc = np.log([p["C"] for p in points])
@@ -155,6 +160,7 @@ def _bootstrap(kept, x, logd, L, C, n_boot, seed, level, points):
     xd_all = np.full((n_boot, len(kept)), np.nan)
     for j, idx in enumerate(kept):
         xs, _, _ = _parabola_minima(x[idx], L[idx], W[:, idx])
+        xs = np.where((xs >= x[idx].min()) & (xs <= x[idx].max()), xs, np.nan)
         xs_all[:, j] = xs
         slope, icpt = power_law(x[idx], logd[idx])
         xd_all[:, j] = icpt + slope * xs
@@ -163,4 +169,4 @@ def _bootstrap(kept, x, logd, L, C, n_boot, seed, level, points):
     intervals = {k: percentile_interval(s, level) for k, s in samples.items()}
     for j, p in enumerate(points):
         p["N_opt_lower"], p["N_opt_upper"] = (float(np.exp(v)) for v in percentile_interval(xs_all[:, j], level))
-    return {k: s.tolist() for k, s in samples.items()}, intervals
+    return {k: s.tolist() for k, s in samples.items()}, intervals, np.isnan(xs_all).mean(axis=0)
