@@ -72,14 +72,14 @@ def train_command(
     run_dir = out / resolved.name / run_id(resolved)
 
     def show(row: dict) -> None:
+        if row["step"] == 1:
+            typer.echo(f"training {run_dir} ({resolved.n_tokens:,} tokens)", err=True)
         typer.echo(
             f"step {row['step']:>7}  tokens {row['tokens']:>11,}  lr {row['lr']:.3g}  "
             f"train {row['train_loss']:.4f}  val {row['loss']:.4f}  {row['wall_s']:.1f}s",
             err=True,
         )
 
-    if not quiet and not as_json:
-        typer.echo(f"training {run_dir} ({resolved.n_tokens:,} tokens)", err=True)
     result = train_run(cfg, out, on_log=None if quiet or as_json else show)
     if as_json:
         echo_json(result)
