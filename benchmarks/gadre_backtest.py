@@ -91,7 +91,7 @@ def backtest_dataset(runs: pd.DataFrame, ds: str, err_col: str, bootstrap: int, 
             "loss_rel_default": 100 * (loss_def[i] / r.loss_c4_val - 1), "loss_rel_paper": paper[0],
             "err": r[err_col], "err_pred": None if in_err_fit else chain["Err_pred"].iloc[i],
             "err_rel": None if in_err_fit else 100 * (chain["Err_pred"].iloc[i] / r[err_col] - 1),
-            "err_rel_paper": paper[1],
+            "err_rel_paper": paper[1] if err_col == "err_avg17" else None,  # the paper's figures are 17-task
         }
         if bootstrap:
             row["loss_interval"] = (chain["L_lower"].iloc[i], chain["L_upper"].iloc[i])
