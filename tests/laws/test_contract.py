@@ -115,6 +115,30 @@ CASES: dict[str, Case] = {
         why="curve-law areas of a ~1e-3 LR over ~1e4 updates; S2 enters linearly and is pinned tightly, while "
         "L0, A and alpha trade off along the power law over two decades of S1 (seen: <=1.3% on A at 0.5% noise)",
     ),
+    "hparam-steplaw": Case(
+        true={"c_eta": 77.7, "alpha": -0.766, "beta": 0.197},
+        ranges={"N": (1e7, 1e10), "D": (1e8, 1e12)},
+        noisy_rtol={"c_eta": 0.05, "alpha": 0.003, "beta": 0.008},
+        why="the Step Law refit of the released runs (target lr; target=B is tested in test_hparams.py); linear in "
+        "log space, so the exponents are tight while ln c_eta absorbs ln N, ln D ~ 20 times their error (seen: 1.6%)",
+    ),
+    "hparam-compute": Case(
+        true={"c_eta": 0.3118, "a": -0.125},
+        ranges={"C": (1e17, 1e23)},
+        noisy_rtol={"c_eta": 0.04, "a": 0.007},
+        why="DeepSeek LLM's lr*(C) (target lr); one log-linear input, so a is tight and ln c_eta carries "
+        "ln C ~ 45 times its error (seen: c_eta 1.4%, a 0.25%)",
+    ),
+    "lr-bsz": Case(
+        true={"E": 1.6, "A_N": 0.25, "alpha": 0.39, "A_D": 0.2, "beta": 0.28, "lr_ref": 2e-3, "alpha_eta": -0.5,
+              "beta_eta": 0.2, "B_ref": 1e6, "gamma_B": 0.55, "k_lr": 0.01, "k_B": 0.013, "s": 0.5},
+        ranges={"lr": (1e-4, 0.1), "B": (1e4, 1e7), "N": (1e7, 1e10), "D": (1e8, 1e12)},
+        noisy_rtol={"E": 0.025, "A_N": 0.12, "alpha": 0.06, "A_D": 0.15, "beta": 0.08, "lr_ref": 0.18,
+                    "alpha_eta": 0.13, "beta_eta": 0.4, "B_ref": 0.25, "gamma_B": 0.15, "k_lr": 0.12, "k_B": 0.08,
+                    "s": 0.1},
+        why="a valley of curvature ~0.01 nats per ln-unit^2 under 0.5% (~0.01 nat) noise: the centre is pinned "
+        "only to ~0.1 ln-units, so the small D exponent of lr* (0.2) moves most; floor and curvatures within ~5%",
+    ),
 }
 
 

@@ -1,0 +1,70 @@
+"""``scalefit fit hparams RUNS.csv`` (optimal lr and batch laws) and ``scalefit fit lr-transfer RUNS.csv``.
+
+Thin adapters from `scalefit fit`'s request to ``scalefit.planning.hparams`` and
+``scalefit.fitting.lr_transfer``; options come as ``--opt KEY=VALUE``:
+
+hparams:     tol=0.0025 (band), fit_on=band|optimum, seq_len=2048|COLUMN (batch sequences -> tokens),
+             refine_tol=0.01, surface=true|false, surface_tol=0.02, loo=true|false
+lr-transfer: target_width=4096, initial_loss=5.545 (default ln 256 or an `initial_loss` column),
+             half_window=2 (grid points each side of the minimum in the parabola)
+"""
+
+from __future__ import annotations
+
+from scalefit.cli.fit_cmd import FitRequest, register_procedure
+from scalefit.cli.options import OptionError
+
+_ALLOWED = {
+    "hparams": {"tol", "fit_on", "seq_len", "refine_tol", "surface", "surface_tol", "loo"},
+    "lr-transfer": {"target_width", "initial_loss", "half_window"},
+}
+_TRUE, _FALSE = {"true", "1", "yes", "on", "1.0"}, {"false", "0", "no", "off", "0.0"}
+
+
+def _options(req: FitRequest) -> dict:
+    opts = dict(req.law_options)
+    unknown = set(opts) - _ALLOWED[req.name]
+    if unknown:
+        raise OptionError(f"`scalefit fit {req.name}` does not take --opt {sorted(unknown)}; "
+                          f"it takes {sorted(_ALLOWED[req.name])}")
+    if getattr(req, "target_mean", None) is not None:
+        raise OptionError(f"`scalefit fit {req.name}` fits loss; --target-mean does not apply (use --target COLUMN)")
+    if req.group_by is not None:
+        raise OptionError(f"`scalefit fit {req.name}` groups runs itself; --group-by does not apply")
+    return opts
+
+
+def _flag(opts: dict, key: str, default: bool) -> bool:
+    if key not in opts:
+        return default
+    text = str(opts[key]).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise OptionError(f"--opt {key}={opts[key]}: expected true or false")
+
+
+def _number(opts: dict, key: str, default: float | None) -> float | None:
+    if key not in opts:
+        return default
+    try:
+        return float(opts[key])
+    except (TypeError, ValueError):
+        raise OptionError(f"--opt {key}={opts[key]}: expected a number") from None
+
+
+@register_procedure("hparams")
+def fit_hparams_procedure(req: FitRequest):
+    from scalefit.planning.hparams import fit_hparams
+
+    opts = _options(req)
+    seq_len = opts.get("seq_len")
+    if seq_len is not None and not isinstance(seq_len, str):
+        seq_len = float(seq_len)
+    return fit_hparams(
+        req.runs, target=req.target, mapping=req.mapping, where=req.where, tol=_number(opts, "tol", 0.0025),
+        fit_on=str(opts.get("fit_on", "band")), seq_len=seq_len, refine_tol=_number(opts, "refine_tol", 0.01),
+        surface=_flag(opts, "surface", True), surface_tol=_number(opts, "surface_tol", 0.02),
+        loo=_flag(opts, "loo", True), bootstrap=req.bootstrap, seed=req.seed,
+    )

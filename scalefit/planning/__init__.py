@@ -1,0 +1,1 @@
+"""Planning: compute-optimal allocation, over-training plans, optimal hyperparameters for a target."""
