@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, RunDataError
 from scalefit.fitting.bootstrap import bootstrap_fits
@@ -112,6 +113,12 @@ def _clusters(table: RunTable, by: str | None) -> tuple[np.ndarray | None, str |
 
 
 def _fit_one(law: Law, table: RunTable, opts: _Options) -> FitResult:
+    # The search runs its own threads over tiny matrices; BLAS threads on top only oversubscribe the cores.
+    with threadpool_limits(1, user_api="blas"):
+        return _fit_one_serial_blas(law, table, opts)
+
+
+def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult:
     mapping, where, loss, delta, space = opts.mapping, opts.where, opts.loss, opts.delta, opts.space
     bootstrap, seed, starts = opts.bootstrap, opts.seed, opts.starts
     res = resolve(table, [*law.inputs, law.target], mapping=mapping)
