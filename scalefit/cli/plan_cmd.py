@@ -41,14 +41,36 @@ def _fmt(row: dict, key: str) -> str:
 @handle_errors
 def plan_command(
     fit_json: Path = typer.Argument(..., help="A fit written by `scalefit fit --out`."),
-    compute: list[float] = typer.Option(..., "--compute", help="Training compute budget in FLOPs (repeatable)."),
+    compute: list[float] = typer.Option(None, "--compute", help="Training compute budget in FLOPs (repeatable)."),
     group: str = typer.Option(None, "--group", help="Group of a grouped fit."),
     level: float = typer.Option(0.95, "--level", help="Interval level when the fit has a bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     overtrain: str = typer.Option(None, "--overtrain", help="Also plan over-trained alternatives at these multiples "
                                   "of the optimal tokens per parameter, e.g. 2,4,8."),
+    compare_schedules: bool = typer.Option(False, "--compare-schedules", help="lr-annealing fits: rank LR "
+                                           "schedules (and WSD decay fractions) by predicted final loss."),
+    steps: int = typer.Option(None, "--steps", help="--compare-schedules: updates in the budget."),
+    peak_lr: float = typer.Option(None, "--peak-lr", help="--compare-schedules: peak learning rate."),
+    decay_fracs: str = typer.Option(None, "--decay-fracs", help="--compare-schedules: WSD decay fractions to try "
+                                    "(default 0.05,0.1,...,0.6)."),
+    warmup_frac: float = typer.Option(0.05, "--warmup-frac", help="--compare-schedules: warmup fraction."),
+    min_lr_ratio: float = typer.Option(0.1, "--min-lr-ratio", help="--compare-schedules: final LR / peak LR."),
+    schedule_csv: list[Path] = typer.Option(None, "--schedule-csv", help="--compare-schedules: also a custom "
+                                            "schedule (CSV of step,lr for every update), repeatable."),
 ) -> None:
-    """Compute-optimal model size and tokens for a FLOP budget (C = 6ND), with intervals."""
+    """Compute-optimal model size and tokens for a FLOP budget (C = 6ND), with intervals;
+    or, with --compare-schedules, the best LR schedule for a number of updates (lr-annealing fits)."""
+    if compare_schedules:
+        from scalefit.cli.curves_cmd import plan_schedules
+
+        return plan_schedules(fit_json, steps=steps, peak_lr=peak_lr, decay_fracs=decay_fracs, warmup_frac=warmup_frac,
+                              min_lr_ratio=min_lr_ratio, schedule_csv=schedule_csv, group=group, level=level,
+                              as_json=as_json)
+    if not compute:
+        from scalefit.cli.options import OptionError
+
+        raise OptionError("give a compute budget with --compute FLOPS (or --compare-schedules --steps N --peak-lr LR "
+                          "for an lr-annealing fit)")
     from scalefit.fitting import FitResult
     from scalefit.planning._frontier import frontier_plan
 

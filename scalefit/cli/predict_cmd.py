@@ -78,11 +78,28 @@ def predict_command(
     chain: Path = typer.Option(None, "--chain", help="A second fit taking this fit's target as input (e.g. a "
                                "downstream-error fit of L): predict through both, intervals from both bootstraps."),
     seed: int = typer.Option(0, "--seed", help="--chain only: seed for pairing bootstraps of different sizes."),
+    schedule: str = typer.Option(None, "--schedule", help="lr-annealing fits: predict the whole loss curve of "
+                                 "this schedule (cosine, wsd, linear, constant) with --steps and --peak-lr."),
+    schedule_csv: Path = typer.Option(None, "--schedule-csv", help="lr-annealing fits: the curve of a schedule "
+                                      "given as a CSV of step,lr with the LR of every update 1..T."),
+    steps: int = typer.Option(None, "--steps", help="--schedule: number of updates."),
+    peak_lr: float = typer.Option(None, "--peak-lr", help="--schedule: peak learning rate."),
+    warmup_frac: float = typer.Option(0.05, "--warmup-frac", help="--schedule: warmup fraction of the steps."),
+    decay_frac: float = typer.Option(0.2, "--decay-frac", help="--schedule wsd: fraction of steps in the decay."),
+    min_lr_ratio: float = typer.Option(0.1, "--min-lr-ratio", help="--schedule: final LR / peak LR."),
 ) -> None:
     """Predict the fitted quantity at new points, with bootstrap intervals when available."""
     from scalefit.fitting import FitResult
     from scalefit.runs import read_runs
 
+    if schedule is not None or schedule_csv is not None:  # a whole loss curve from an lr-annealing fit
+        from scalefit.cli.curves_cmd import predict_schedule, schedule_from_options
+
+        if at or input_ is not None or chain is not None:
+            raise OptionError("--schedule/--schedule-csv predict a whole curve; do not combine them with "
+                              "--at/--input/--chain")
+        label, lr = schedule_from_options(schedule, schedule_csv, steps, peak_lr, warmup_frac, decay_frac, min_lr_ratio)
+        return predict_schedule(fit_json, label=label, lr=lr, output=output, group=group, level=level, as_json=as_json)
     fit = FitResult.load(fit_json)
     if input_ is not None and at:
         raise OptionError("use either --at or --input, not both")
