@@ -6,7 +6,8 @@ Thin adapters from `scalefit fit`'s request to ``scalefit.planning.hparams`` and
 hparams:     tol=0.0025 (band), fit_on=band|optimum, seq_len=2048|COLUMN (batch sequences -> tokens),
              refine_tol=0.01, surface=true|false, surface_tol=0.02, loo=true|false
 lr-transfer: target_width=4096, initial_loss=5.545 (default ln 256 or an `initial_loss` column),
-             half_window=2 (grid points each side of the minimum in the parabola)
+             half_window=2 (grid points each side of the minimum in the parabola); --bootstrap defaults
+             to 1000 here (the per-width intervals and the slope interval need it)
 """
 
 from __future__ import annotations
@@ -68,3 +69,40 @@ def fit_hparams_procedure(req: FitRequest):
         surface=_flag(opts, "surface", True), surface_tol=_number(opts, "surface_tol", 0.02),
         loo=_flag(opts, "loo", True), bootstrap=req.bootstrap, seed=req.seed,
     )
+
+
+@register_procedure("lr-transfer")
+def fit_lr_transfer_procedure(req: FitRequest):
+    from scalefit.fitting.lr_transfer import lr_transfer
+
+    opts = _options(req)
+    half = _number(opts, "half_window", 2)
+    if half != int(half):
+        raise OptionError(f"--opt half_window={opts['half_window']}: give a whole number of grid points")
+    return lr_transfer(
+        req.runs, mapping=req.mapping, target=req.target, where=req.where,
+        target_width=_number(opts, "target_width", None), initial_loss=_number(opts, "initial_loss", None),
+        half_window=int(half), bootstrap=req.bootstrap if req.bootstrap else 1000, seed=req.seed,
+    )
+
+
+def plan_hparams(fit_json, *, n_params: float | None, n_tokens: float | None, lr: float | None,
+                 batch: float | None, level: float, as_json: bool) -> None:
+    """`scalefit plan HPARAMS.json --n-params N --n-tokens D [--lr LR] [--batch-size B]`."""
+    import typer
+
+    from scalefit.cli.common import echo_json
+    from scalefit.planning.hparam_plan import format_recommendation
+    from scalefit.planning.hparams import HparamFit, is_hparams_file
+
+    if not is_hparams_file(fit_json):
+        raise OptionError(f"{fit_json}: --n-params/--n-tokens/--lr/--batch-size need a hyperparameter fit; "
+                          f"make one with `scalefit fit hparams RUNS.csv --out {fit_json}`")
+    if n_params is None or n_tokens is None:
+        raise OptionError("give the target with both --n-params N and --n-tokens D, "
+                          "e.g. --n-params 1e9 --n-tokens 1e11")
+    rec = HparamFit.load(fit_json).recommend(n_params, n_tokens, level=level, lr=lr, batch=batch)
+    if as_json:
+        echo_json(rec)
+    else:
+        typer.echo(format_recommendation(rec))

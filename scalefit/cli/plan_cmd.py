@@ -57,9 +57,21 @@ def plan_command(
     min_lr_ratio: float = typer.Option(0.1, "--min-lr-ratio", help="--compare-schedules: final LR / peak LR."),
     schedule_csv: list[Path] = typer.Option(None, "--schedule-csv", help="--compare-schedules: also a custom "
                                             "schedule (CSV of step,lr for every update), repeatable."),
+    n_params: float = typer.Option(None, "--n-params", help="`fit hparams` files: model size N to plan lr and "
+                                   "batch size for."),
+    n_tokens: float = typer.Option(None, "--n-tokens", help="`fit hparams` files: training tokens D."),
+    lr: float = typer.Option(None, "--lr", help="`fit hparams` files: price this learning rate (loss penalty)."),
+    batch_size: float = typer.Option(None, "--batch-size", help="`fit hparams` files: price this batch size, in "
+                                     "the fit's batch unit (tokens when fitted with seq_len)."),
 ) -> None:
     """Compute-optimal model size and tokens for a FLOP budget (C = 6ND), with intervals;
-    or, with --compare-schedules, the best LR schedule for a number of updates (lr-annealing fits)."""
+    or, with --compare-schedules, the best LR schedule for a number of updates (lr-annealing fits);
+    or, with --n-params/--n-tokens, the learning rate and batch size for a target (`fit hparams` files)."""
+    if n_params is not None or n_tokens is not None or lr is not None or batch_size is not None:
+        from scalefit.cli.hparams_cmd import plan_hparams
+
+        return plan_hparams(fit_json, n_params=n_params, n_tokens=n_tokens, lr=lr, batch=batch_size, level=level,
+                            as_json=as_json)
     if compare_schedules:
         from scalefit.cli.curves_cmd import plan_schedules
 

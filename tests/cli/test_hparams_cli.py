@@ -1,0 +1,76 @@
+"""`scalefit fit hparams`, `scalefit plan HPARAMS.json --n-params --n-tokens`, `scalefit fit lr-transfer`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from scalefit.cli.app import app
+from tests.fitting.test_lr_transfer import sweep
+from tests.planning.test_hparams import SEQ, STEP, runs
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def hp_file(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hp")
+    csv = d / "grid.csv"
+    runs(noise=0.0005, seed=2).to_csv(csv, index=False)
+    out = d / "hp.json"
+    res = runner.invoke(app, ["fit", "hparams", str(csv), "--target", "smooth loss", "--opt", f"seq_len={SEQ}",
+                              "--opt", "loo=false", "--bootstrap", "30", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Step Law" in res.output and "loss valley" in res.output and "check:" in res.output
+    return csv, out
+
+
+def test_fit_hparams_writes_a_plannable_file(hp_file):
+    _, out = hp_file
+    res = runner.invoke(app, ["plan", str(out), "--n-params", "6e8", "--n-tokens", "3e10", "--lr", "3e-3",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)
+    lr_true = STEP["c_eta"] * 6e8 ** STEP["alpha"] * 3e10 ** STEP["beta"]
+    assert rec["lr"]["lower"] < rec["lr"]["value"] < rec["lr"]["upper"]
+    assert abs(rec["lr"]["value"] / lr_true - 1) < 0.2
+    assert rec["penalty"]["lr"] == 3e-3 and rec["penalty"]["nats"]["value"] > 0
+    text = runner.invoke(app, ["plan", str(out), "--n-params", "6e8", "--n-tokens", "3e10"]).output
+    assert "learning rate" in text and "sequences" in text
+
+
+def test_plan_errors_are_one_line(hp_file, tmp_path):
+    _, out = hp_file
+    res = runner.invoke(app, ["plan", str(out), "--n-params", "6e8"])
+    assert res.exit_code == 1 and "--n-tokens" in res.output
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"schema": "scalefit.fit/1"}))
+    res = runner.invoke(app, ["plan", str(other), "--n-params", "6e8", "--n-tokens", "3e10"])
+    assert res.exit_code == 1 and "fit hparams" in res.output
+
+
+def test_fit_hparams_rejects_unknown_options(hp_file):
+    csv, _ = hp_file
+    res = runner.invoke(app, ["fit", "hparams", str(csv), "--opt", "band=0.1"])
+    assert res.exit_code == 1 and "does not take --opt ['band']" in res.output
+    res = runner.invoke(app, ["fit", "hparams", str(csv), "--target", "smooth loss", "--opt", "surface=maybe"])
+    assert res.exit_code == 1 and "true or false" in res.output
+
+
+def test_fit_lr_transfer(tmp_path):
+    csv = tmp_path / "sweep.csv"
+    sweep().to_csv(csv, index=False)
+    out = tmp_path / "t.json"
+    res = runner.invoke(app, ["fit", "lr-transfer", str(csv), "--opt", "target_width=2048", "--bootstrap", "100",
+                              "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["schema"] == "scalefit.lr-transfer/1"
+    assert d["params"]["sp"]["slope_interval"][1] < 0
+    lo, hi = d["params"]["mup"]["slope_interval"]
+    assert lo <= 0 <= hi and d["params"]["mup"]["target"]["width"] == 2048
+    assert out.exists()
+    res = runner.invoke(app, ["fit", "lr-transfer", str(csv), "--opt", "half_window=1.5"])
+    assert res.exit_code == 1 and "whole number" in res.output
