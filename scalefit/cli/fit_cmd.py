@@ -134,6 +134,7 @@ def fit_command(
         name=law, runs=runs, mapping=parse_map(map_), target=target, where=where, group_by=group_by,
         bootstrap=bootstrap, seed=seed, loss=loss, delta=delta, space=space, target_mean=target_mean,
         law_options=law_options(law, x, formula, param, opt),  # procedures read their --opt KEY=VALUE too
+        bootstrap_by=bootstrap_by,
     )
     if law in FIT_PROCEDURES:
         result = FIT_PROCEDURES[law](req)

@@ -138,3 +138,14 @@ def test_fit_never_writes_input(runner, runs_csv):
     before = runs_csv.read_bytes()
     runner.invoke(app, ["fit", "chinchilla", str(runs_csv)])
     assert runs_csv.read_bytes() == before
+
+
+def test_bootstrap_by_reaches_the_fit(runner, runs_csv, tmp_path):
+    df = pd.read_csv(runs_csv).assign(family=lambda d: (d.index // 3).astype(str))
+    path = tmp_path / "fam.csv"
+    df.to_csv(path, index=False)
+    out = tmp_path / "fam.json"
+    res = runner.invoke(app, ["fit", "chinchilla", str(path), "--bootstrap", "5", "--bootstrap-by", "family",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["data"]["bootstrap_unit"] == "family"
