@@ -1,0 +1,252 @@
+"""``scalefit sweep SPEC.toml | --preset NAME`` (run a resumable sweep) and ``scalefit sweep status DIR``.
+
+torch is imported only by the workers (and to count GPUs), so ``--dry-run`` stays light.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from scalefit.cli._app import app
+from scalefit.cli.common import echo_json, handle_errors
+from scalefit.errors import ConfigError, SweepError
+
+HELP = """Run a sweep of proxy runs, resumably: SPEC.toml or --preset NAME, into --out (default runs/NAME).
+
+Finished runs (a result.json in OUT/RUN_ID/) are skipped, so re-running an interrupted sweep completes
+only what is missing. After each run OUT/runs.csv and OUT/curves.csv are rewritten.
+
+`scalefit sweep status DIR` summarises a sweep folder. `scalefit sweep --list` lists the presets.
+"""
+
+
+def _parse_sets(items: list[str]) -> dict[str, Any]:
+    from scalefit.proxy.config import parse_set
+    from scalefit.sweeps.spec import SWEEP_KEYS, check_key
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        check_key(key, "--set")
+        if key in SWEEP_KEYS:
+            if key == "shape":
+                raise SweepError("--set shape is not supported; set width and depth, or edit the spec")
+            try:
+                out[key] = float(text)
+            except ValueError:
+                raise SweepError(f"--set {item}: {key} must be a number") from None
+        else:
+            out.update(parse_set([item]))
+    return out
+
+
+def _load(spec_path: str | None, preset: str | None, sets: list[str]):
+    from scalefit.sweeps.presets import get_preset
+    from scalefit.sweeps.spec import load_spec, with_overrides
+
+    if (spec_path is None) == (preset is None):
+        raise SweepError("give a spec file or --preset NAME (one of them); `scalefit sweep --list` lists presets")
+    spec = get_preset(preset) if preset else load_spec(spec_path)
+    overrides = _parse_sets(sets)
+    return with_overrides(spec, overrides) if overrides else spec
+
+
+def _estimate_device(spec, device: str | None) -> str:
+    fixed = device or spec.fixed.get("device", "auto")
+    if fixed == "auto":
+        from scalefit.sweeps.executors import gpu_count
+
+        return "cuda" if gpu_count() > 0 else "cpu"
+    return fixed
+
+
+def _corpus_tokens(runs) -> dict[str, int]:
+    """Training-split tokens of each byte-level corpus the runs use (for the epochs column)."""
+    from scalefit.proxy.data import load_corpus
+
+    sizes: dict[str, int] = {}
+    for run in runs:
+        cfg = run.config
+        key = cfg.corpus
+        if key not in sizes and cfg.tokenizer == "byte":
+            try:
+                sizes[key] = len(load_corpus(cfg.corpus, cfg.tokenizer, cfg.vocab_size).train)
+            except ConfigError as exc:
+                raise SweepError(f"corpus {cfg.corpus!r}: {exc}") from None
+    return sizes
+
+
+def _fmt_axes(axes: dict[str, Any]) -> str:
+    return " ".join(f"{k}={'x'.join(map(str, v)) if isinstance(v, tuple) else f'{v:g}' if isinstance(v, float) else v}"
+                    for k, v in axes.items())  # fmt: skip
+
+
+def _dry_run(spec, out: Path, device: str, workers: int, as_json: bool) -> None:
+    from scalefit.sweeps.estimate import DEVICE_MODELS, estimate_seconds
+    from scalefit.sweeps.runner import plan_sweep
+
+    sweep_dir, runs = plan_sweep(spec, out)
+    sizes = _corpus_tokens(runs)
+    rows = []
+    for r in runs:
+        c = r.config
+        epochs = r.n_tokens / sizes[c.corpus] if c.corpus in sizes else None
+        rows.append({
+            "run_id": r.run_id, "where": r.where, "axes": _fmt_axes(r.axes), "width": c.width, "depth": c.depth,
+            "n_params": r.n_params, "n_tokens": r.n_tokens, "M": r.n_tokens / r.n_params, "flops": r.flops,
+            "lr": c.lr, "batch_size": c.batch_size, "parametrization": c.parametrization, "schedule": c.schedule,
+            "seed": c.seed, "epochs": epochs, "estimate_s": estimate_seconds(c, device),
+        })  # fmt: skip
+    total = sum(r["estimate_s"] for r in rows)
+    if as_json:
+        echo_json({"name": sweep_dir.name, "out": str(sweep_dir), "device": device, "workers": workers,
+                   "estimate_total_s": total, "estimate_wall_s": total / workers, "runs": rows})  # fmt: skip
+        return
+    typer.echo(f"{spec.source}: {spec.description}" if spec.description else spec.source)
+    typer.echo(f"{len(rows)} runs -> {sweep_dir}")
+    typer.echo(f"{'run_id':<13}{'width':>6}{'depth':>6}{'N':>11}{'D':>13}{'M':>8}{'C (FLOPs)':>11}{'lr':>9}"
+               f"{'B':>5}  {'param':<5} {'schedule':<9}{'est':>7}  grid")  # fmt: skip
+    for r in rows:
+        typer.echo(
+            f"{r['run_id']:<13}{r['width']:>6}{r['depth']:>6}{r['n_params']:>11,}{r['n_tokens']:>13,}{r['M']:>8.1f}"
+            f"{r['flops']:>11.3g}{r['lr']:>9.3g}{r['batch_size']:>5}  {r['parametrization']:<5} {r['schedule']:<9}"
+            f"{r['estimate_s']:>6.0f}s  {r['where']} {r['axes']}"
+        )
+    model = DEVICE_MODELS["cuda" if device == "cuda" else "cpu"]
+    basis = "fitted to measured CPU runs" if model.measured else "ASSUMED throughput (not measured)"
+    typer.echo(f"total: {sum(r['flops'] for r in rows):.3g} FLOPs; estimated {total / 60:.1f} min of {device} "
+               f"worker time, about {total / workers / 60:.1f} min with {workers} workers ({basis})")  # fmt: skip
+    heavy = [r for r in rows if r["epochs"] and r["epochs"] > 1]
+    if heavy:
+        worst = max(r["epochs"] for r in heavy)
+        typer.echo(f"note: {len(heavy)} runs see their corpus more than once (up to {worst:.1f} epochs); "
+                   "a larger corpus (--set corpus=PATH) avoids repetition effects")  # fmt: skip
+
+
+def _status(folder: Path, as_json: bool) -> None:
+    from scalefit.sweeps.store import sweep_status
+
+    st = sweep_status(folder)
+    if as_json:
+        echo_json(st.to_dict())
+        return
+    counts = ", ".join(f"{n} {k}" for k, n in st.counts.items())
+    typer.echo(f"{st.name} ({st.source}): {st.planned} runs planned: {counts}; {st.wall_s / 60:.1f} min of run time")
+    if st.best:
+        b = st.best
+        typer.echo(f"lowest loss: {b['loss']:.4f} ({b['run_id']}, N={b['n_params']:,}, D={b['n_tokens']:,})")
+    for rid, msg in st.messages.items():
+        typer.echo(f"  {rid}: {msg}")
+    if st.counts.get("pending"):
+        typer.echo("resume with the same sweep command; finished runs are skipped")
+
+
+@app.command("sweep", help=HELP)
+@handle_errors
+def sweep_command(
+    target: list[str] = typer.Argument(None, metavar="[SPEC.toml | status DIR]", show_default=False),
+    preset: str = typer.Option(None, "--preset", "-p", help="Built-in sweep (see --list)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Sweep folder (default runs/NAME)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the expanded runs with N, D, FLOPs, time."),
+    executor: str = typer.Option("local", "--executor", "-e", help="local (process pool) or slurm (submitit)."),
+    workers: int = typer.Option(
+        None, "--workers", "-w", help="Local processes (default: GPUs x runs-per-gpu, or cores); 0: in this process."
+    ),
+    runs_per_gpu: int = typer.Option(1, "--runs-per-gpu", help="Local: concurrent runs per GPU."),
+    threads: int = typer.Option(None, "--threads", help="Torch threads per worker (default: cores / workers)."),
+    device: str = typer.Option(None, "--device", help="auto, cpu or cuda (default: the spec's, else auto)."),
+    sets: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Set a fixed option of every run."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run runs recorded as failed."),
+    list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
+    show_spec: bool = typer.Option(False, "--show-spec", help="Print the spec as TOML (to copy and edit) and exit."),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar (default: on a tty)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (dry run, status, summary)."),
+    partition: str = typer.Option(None, "--partition", help="Slurm partition.", rich_help_panel="Slurm"),
+    time_min: int = typer.Option(60, "--time", help="Slurm time limit per run, minutes.", rich_help_panel="Slurm"),
+    gpus_per_task: int = typer.Option(1, "--gpus-per-task", help="Slurm GPUs per run.", rich_help_panel="Slurm"),
+    cpus_per_task: int = typer.Option(8, "--cpus-per-task", help="Slurm CPUs per run.", rich_help_panel="Slurm"),
+    mem_gb: float = typer.Option(None, "--mem-gb", help="Slurm memory per run.", rich_help_panel="Slurm"),
+    array_parallelism: int = typer.Option(64, "--array-parallelism", help="Slurm array tasks at once.",
+                                          rich_help_panel="Slurm"),  # fmt: skip
+    account: str = typer.Option(None, "--account", help="Slurm account.", rich_help_panel="Slurm"),
+    setup: list[str] = typer.Option([], "--slurm-setup", help="Shell line run before each task (repeatable).",
+                                    rich_help_panel="Slurm"),  # fmt: skip
+    slurm_opts: list[str] = typer.Option([], "--slurm-opt", metavar="KEY=VALUE", help="Extra sbatch option.",
+                                         rich_help_panel="Slurm"),  # fmt: skip
+    cluster: str = typer.Option(None, "--submitit-cluster", help="submitit cluster: slurm (default) or local "
+                                "(submitit's local executor, for testing).", rich_help_panel="Slurm"),  # fmt: skip
+) -> None:
+    from scalefit.sweeps.presets import list_presets as presets
+
+    if list_presets:
+        for name, doc in presets().items():
+            typer.echo(f"{name:<18}{doc}")
+        return
+    target = list(target or [])
+    if target and target[0] == "status":
+        if len(target) != 2:
+            raise SweepError("usage: scalefit sweep status DIR")
+        _status(Path(target[1]), as_json)
+        return
+    if len(target) > 1:
+        raise SweepError(f"expected one spec file, got {' '.join(target)}; or use `scalefit sweep status DIR`")
+    spec = _load(target[0] if target else None, preset, sets)
+    if device is not None:
+        spec = _with_device(spec, device)
+    if show_spec:
+        from scalefit.sweeps.spec import spec_to_toml
+
+        typer.echo(spec_to_toml(spec), nl=False)
+        return
+    out = out or Path("runs") / spec.name
+    est_device = _estimate_device(spec, device)
+    if executor not in ("local", "slurm"):
+        raise SweepError(f"unknown executor {executor!r}; use local or slurm")
+    if executor == "local" and workers == 0:
+        from scalefit.sweeps.executors import SerialExecutor
+
+        ex, n_workers = SerialExecutor(threads=threads or 0), 1
+    elif executor == "local":
+        from scalefit.sweeps.executors import LocalExecutor
+
+        ex: Any = LocalExecutor(workers=workers, device=device or spec.fixed.get("device", "auto"),
+                                runs_per_gpu=runs_per_gpu, threads=threads)  # fmt: skip
+        n_workers = len(ex.plan()[0]) if not (dry_run and est_device == "cuda") else (workers or 1)
+    else:
+        from scalefit.sweeps.executors import SlurmExecutor
+
+        extra = dict(item.split("=", 1) for item in slurm_opts if "=" in item)
+        if len(extra) != len(slurm_opts):
+            raise SweepError("--slurm-opt expects KEY=VALUE")
+        ex = SlurmExecutor(partition=partition, time_min=time_min, gpus_per_task=gpus_per_task,
+                           cpus_per_task=cpus_per_task, mem_gb=mem_gb, array_parallelism=array_parallelism,
+                           account=account, setup=setup, extra=extra, cluster=cluster,
+                           poll_s=1.0 if cluster == "local" else 5.0, threads=threads or 0)  # fmt: skip
+        n_workers = array_parallelism
+    if dry_run:
+        _dry_run(spec, out, est_device, n_workers, as_json)
+        return
+    from scalefit.cli.sweep_progress import SweepProgress
+    from scalefit.sweeps.runner import run_sweep
+
+    show = None if as_json else SweepProgress(out.name, n_workers, live=progress)
+    summary = run_sweep(spec, out, executor=ex, retry_failed=retry_failed, on_event=show, estimate_device=est_device)
+    if as_json:
+        echo_json({"sweep_dir": str(summary.sweep_dir), "planned": summary.planned, "skipped": summary.skipped,
+                   "executed": summary.executed, "counts": summary.counts, "wall_s": summary.wall_s})  # fmt: skip
+        return
+    counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
+    typer.echo(f"{summary.sweep_dir.name}: ran {len(summary.executed)} runs in {summary.wall_s / 60:.1f} min "
+               f"({summary.skipped} already done); {counts} -> {summary.sweep_dir / 'runs.csv'}")  # fmt: skip
+
+
+def _with_device(spec, device: str):
+    from scalefit.sweeps.spec import with_overrides
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise SweepError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return with_overrides(spec, {"device": device})

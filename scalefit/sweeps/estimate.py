@@ -1,0 +1,56 @@
+"""Rough wall-clock estimates of proxy runs, for ``--dry-run``, ETAs and longest-first ordering.
+
+A run costs ``steps x step_time + evaluations + fixed``, where a step takes
+``max(floor, overhead + FLOPs per step / rate)``. The CPU constants were fitted to the wall times of the
+``chinchilla-cpu`` sweep on the 2-core development machine (one thread per worker, shared with other work).
+The CUDA constants are *assumptions*, not measurements (no GPU was available when they were set): an H100
+in bf16 at 30% of its 989 TFLOP/s on the matmuls and a launch-bound floor of 3 ms + 0.3 ms per block per
+step. ``rate`` overrides the FLOP/s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scalefit.proxy.config import TrainConfig
+from scalefit.proxy.counting import flops_per_token
+
+__all__ = ["DEVICE_MODELS", "DeviceModel", "estimate_seconds"]
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """Throughput model of one worker on a device."""
+
+    rate: float  # sustained training FLOP/s of one worker (per thread on CPU)
+    step_overhead_s: float  # fixed cost of one optimizer step (Python, kernel launches, optimizer)
+    step_floor_per_block_s: float  # minimum step time per transformer block (launch-bound GPUs)
+    run_overhead_s: float  # per run: corpus, cloze set, model build, result files
+    measured: bool  # False when the constants are assumptions
+
+
+DEVICE_MODELS = {
+    "cpu": DeviceModel(
+        rate=2.5e10, step_overhead_s=8e-3, step_floor_per_block_s=0.0, run_overhead_s=1.5, measured=True
+    ),
+    "cuda": DeviceModel(
+        rate=0.3 * 989e12, step_overhead_s=3e-3, step_floor_per_block_s=3e-4, run_overhead_s=5.0, measured=False
+    ),
+}  # fmt: skip
+
+
+def estimate_seconds(cfg: TrainConfig, device: str = "cpu", *, threads: int = 1, rate: float | None = None) -> float:
+    """Estimated wall seconds of one run (``cfg.n_tokens`` must be set) on ``device`` ("cpu" or "cuda")."""
+    model = DEVICE_MODELS["cuda" if device.startswith("cuda") else "cpu"]
+    flops_rate = rate or (model.rate * max(threads, 1) ** 0.8 if device == "cpu" else model.rate)
+    fpt = flops_per_token(cfg.model_config())
+    per_step = cfg.batch_size * cfg.seq_len
+    steps = max(cfg.n_tokens // per_step, 1)
+    step_s = max(model.step_overhead_s + per_step * fpt / flops_rate, model.step_floor_per_block_s * cfg.depth)
+    # the trainer evaluates at about n_evals log-spaced steps (train.log_steps) and at the end
+    evals = len(set(np.round(np.geomspace(1, steps, num=max(cfg.n_evals, 1))).astype(int).tolist()) | {steps})
+    eval_s = evals * (cfg.eval_tokens * fpt / 3 / flops_rate + model.step_overhead_s * cfg.eval_tokens / per_step / 2)
+    cloze_s = cfg.cloze_items * 8 * cfg.seq_len * fpt / 3 / flops_rate
+    return steps * step_s + eval_s + cloze_s + model.run_overhead_s

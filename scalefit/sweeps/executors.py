@@ -1,0 +1,291 @@
+"""Executors: where the runs of a sweep execute. Existing engines only, no home-made scheduler.
+
+- ``SerialExecutor``: one run after another in this process (debugging, tests).
+- ``LocalExecutor``: a ``concurrent.futures`` process pool (spawned workers) on this machine. With GPUs,
+  each worker is pinned to one GPU (``CUDA_VISIBLE_DEVICES``), ``runs_per_gpu`` workers per GPU; without,
+  one worker per core (or ``workers``), each with ``cores / workers`` torch threads.
+- ``SlurmExecutor``: ``submitit`` job arrays (partition, time limit, GPUs and CPUs per task, array
+  parallelism). Every task writes its run folder in the sweep folder, which must be on a filesystem the
+  nodes share. ``cluster="local"`` runs the same code path through submitit's local executor (tests, CI).
+
+Both call ``execute_run`` on each run and report through ``emit(kind, run, data)``: ``start``, ``log``
+(a curve row, local only), ``done`` (the result row). A run that raises is recorded as ``failed`` with its
+message and never stops the sweep; a worker that dies (killed, out of memory) has its runs retried once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scalefit.errors import SweepError
+from scalefit.proxy.config import TrainConfig
+from scalefit.sweeps.store import failure_row, write_failure
+
+__all__ = ["Emit", "LocalExecutor", "SerialExecutor", "SlurmExecutor", "cpu_count", "execute_run", "gpu_count"]
+
+Emit = Callable[[str, Any, dict], None]
+MAX_ATTEMPTS = 2  # tries of a run whose worker process dies under it
+
+
+def cpu_count() -> int:
+    """Cores this process may use (its CPU affinity where the OS reports it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def gpu_count() -> int:
+    """CUDA GPUs visible to this process (0 without torch or CUDA)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def execute_run(
+    config: dict[str, Any], sweep_dir: str, threads: int = 0, on_log: Callable[[dict], None] | None = None
+) -> dict[str, Any]:
+    """Train one run of a sweep into ``sweep_dir/<run_id>/``; returns its result row (failures included).
+
+    ``config`` is a ``TrainConfig`` as a dict whose ``name`` is the sweep folder's name. Any exception from
+    the trainer becomes a ``failed`` result (message, and traceback in error.txt); KeyboardInterrupt and
+    kills leave no result, so the run is run again when the sweep resumes.
+    """
+    from scalefit.proxy.config import run_id
+
+    cfg = TrainConfig(**config)
+    folder = Path(sweep_dir)
+    if cfg.name != folder.name:
+        raise SweepError(f"run name {cfg.name!r} does not match the sweep folder {folder}")
+    t0 = time.perf_counter()
+    try:
+        _set_threads(threads)
+        from scalefit.proxy.train import train_run
+
+        return train_run(cfg, folder.parent, on_log=on_log)
+    except Exception as exc:  # noqa: BLE001 - recorded as the run's failure, never fatal to the sweep
+        row = failure_row(cfg, run_id(cfg), f"{type(exc).__name__}: {exc}", wall_s=time.perf_counter() - t0)
+        write_failure(folder, row, traceback.format_exc())
+        return row
+
+
+# --------------------------------------------------------------------------- in this process
+
+
+@dataclass
+class SerialExecutor:
+    """Runs one after another in this process (``--workers 0``): for debugging (pdb works) and tests."""
+
+    threads: int = 0  # torch threads (0: leave torch's default)
+
+    def execute(self, runs: list[Any], sweep_dir: Path, emit: Emit) -> None:
+        for run in runs:
+            emit("start", run, {})
+            on_log = lambda row, run=run: emit("log", run, row)  # noqa: E731
+            row = execute_run(run.config.to_dict(), str(sweep_dir), self.threads, on_log)
+            emit("done", run, row)
+
+
+# --------------------------------------------------------------------------- local process pool
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(slots: Any, logs: Any, threads: int) -> None:
+    slot = slots.get()
+    if slot is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(slot)
+    _WORKER.update(logs=logs, threads=threads)
+    _set_threads(threads)
+
+
+def _pool_task(config: dict[str, Any], sweep_dir: str, rid: str) -> dict[str, Any]:
+    logs = _WORKER.get("logs")
+
+    def on_log(row: dict) -> None:
+        if logs is not None:
+            logs.put((rid, row))
+
+    return execute_run(config, sweep_dir, _WORKER.get("threads", 0), on_log)
+
+
+@dataclass
+class LocalExecutor:
+    """Process pool on this machine: GPUs when there are any (and ``device`` allows), else CPU cores."""
+
+    workers: int | None = None  # processes; default: GPUs x runs_per_gpu, or one per core
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    runs_per_gpu: int = 1  # concurrent runs sharing one GPU
+    threads: int | None = None  # torch threads per worker; default: cores / workers (at most 4 with GPUs)
+    poll_s: float = 0.2  # how often the live loss is forwarded
+    gpus: int = field(default=-1, repr=False)  # visible GPUs (-1: detect)
+
+    def plan(self) -> tuple[list[str | None], int]:
+        """Per-worker GPU slots (None = CPU) and torch threads per worker."""
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise SweepError(f"unknown device {self.device!r}; use auto, cpu or cuda")
+        if self.runs_per_gpu < 1 or (self.workers is not None and self.workers < 1):
+            raise SweepError("--workers and --runs-per-gpu must be at least 1")
+        n_gpus = 0 if self.device == "cpu" else (gpu_count() if self.gpus < 0 else self.gpus)
+        if self.device == "cuda" and n_gpus == 0:
+            raise SweepError("device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+        cores = cpu_count()
+        if n_gpus:
+            slots = [str(g) for g in range(n_gpus) for _ in range(self.runs_per_gpu)]
+            if self.workers is not None:
+                slots = slots[: self.workers]
+            threads = self.threads or max(1, min(4, cores // len(slots)))
+        else:
+            slots = [None] * (self.workers or cores)
+            threads = self.threads or max(1, cores // len(slots))
+        return slots, threads
+
+    def execute(self, runs: list[Any], sweep_dir: Path, emit: Emit) -> None:
+        import multiprocessing as mp
+
+        slots, threads = self.plan()
+        ctx = mp.get_context("spawn")  # fresh interpreters: safe with torch and CUDA
+        pending = deque(runs)
+        attempts: dict[str, int] = {}
+        while pending:
+            slot_q, log_q = ctx.Queue(), ctx.Queue()
+            for s in slots:
+                slot_q.put(s)
+            pool = ProcessPoolExecutor(len(slots), mp_context=ctx, initializer=_init_worker,
+                                       initargs=(slot_q, log_q, threads))  # fmt: skip
+            try:
+                self._drive(pool, pending, attempts, sweep_dir, emit, log_q, len(slots))
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _drive(self, pool, pending, attempts, sweep_dir, emit, log_q, width) -> None:
+        running: dict[Any, Any] = {}
+        while pending or running:
+            while pending and len(running) < width:
+                run = pending.popleft()
+                attempts[run.run_id] = attempts.get(run.run_id, 0) + 1
+                running[pool.submit(_pool_task, run.config.to_dict(), str(sweep_dir), run.run_id)] = run
+                emit("start", run, {})
+            done, _ = wait(list(running), timeout=self.poll_s, return_when=FIRST_COMPLETED)
+            _drain(log_q, running, emit)
+            broken = []
+            for fut in done:
+                run = running.pop(fut)
+                try:
+                    emit("done", run, fut.result())
+                except BrokenProcessPool:
+                    broken.append(run)
+            if broken:  # the pool is unusable: retry or fail its in-flight runs, then start a new pool
+                for run in broken + list(running.values()):
+                    if attempts[run.run_id] >= MAX_ATTEMPTS:
+                        msg = f"worker process died {MAX_ATTEMPTS} times while running it (killed, or out of memory)"
+                        row = failure_row(run.config, run.run_id, msg)
+                        write_failure(sweep_dir, row)
+                        emit("done", run, row)
+                    else:
+                        pending.appendleft(run)
+                return
+
+
+def _drain(log_q: Any, running: dict, emit: Emit) -> None:
+    import queue
+
+    by_id = {run.run_id: run for run in running.values()}
+    while True:
+        try:
+            rid, row = log_q.get_nowait()
+        except (queue.Empty, OSError, EOFError):
+            return
+        if rid in by_id:
+            emit("log", by_id[rid], row)
+
+
+# --------------------------------------------------------------------------- Slurm through submitit
+
+
+@dataclass
+class SlurmExecutor:
+    """submitit job arrays on Slurm (or submitit's local executor with ``cluster="local"``)."""
+
+    partition: str | None = None  # Slurm partition (None: the cluster's default)
+    time_min: int = 60  # time limit of each task, minutes
+    gpus_per_task: int = 1  # GPUs per task (one run per task)
+    cpus_per_task: int = 8  # CPU cores per task
+    mem_gb: float | None = None  # memory per task (None: the cluster's default)
+    array_parallelism: int = 64  # tasks of the array running at once
+    account: str | None = None  # Slurm account
+    setup: list[str] = field(default_factory=list)  # shell lines run before each task (module load, venv)
+    extra: dict[str, Any] = field(default_factory=dict)  # more sbatch options (slurm_additional_parameters)
+    cluster: str | None = None  # None: Slurm; "local": submitit's local executor (tests, CI)
+    poll_s: float = 5.0  # seconds between checks of the jobs' state
+    threads: int = 0  # torch threads per task (0: cpus_per_task)
+
+    def executor(self, folder: Path):
+        try:
+            import submitit
+        except ImportError:  # pragma: no cover
+            raise SweepError("--executor slurm needs submitit: pip install submitit (or scalefit[train])") from None
+        try:
+            ex = submitit.AutoExecutor(folder=folder, cluster=self.cluster or "slurm")
+        except RuntimeError as exc:  # no srun/sbatch here
+            raise SweepError(f"cannot submit to Slurm: {exc}; use --executor local on this machine") from None
+        params: dict[str, Any] = {
+            "timeout_min": self.time_min, "gpus_per_node": self.gpus_per_task, "cpus_per_task": self.cpus_per_task,
+            "tasks_per_node": 1, "nodes": 1, "name": f"scalefit-{folder.parent.name}",
+            "slurm_array_parallelism": self.array_parallelism,
+        }  # fmt: skip
+        if self.mem_gb is not None:
+            params["mem_gb"] = self.mem_gb
+        if self.partition:
+            params["slurm_partition"] = self.partition
+        if self.account:
+            params["slurm_account"] = self.account
+        if self.setup:
+            params["slurm_setup"] = list(self.setup)
+        if self.extra:
+            params["slurm_additional_parameters"] = dict(self.extra)
+        ex.update_parameters(**params)
+        return ex
+
+    def execute(self, runs: list[Any], sweep_dir: Path, emit: Emit) -> None:
+        if not runs:
+            return
+        ex = self.executor(sweep_dir / "submitit")
+        threads = self.threads or self.cpus_per_task
+        n = len(runs)
+        jobs = ex.map_array(execute_run, [r.config.to_dict() for r in runs], [str(sweep_dir)] * n, [threads] * n)
+        waiting = dict(zip(jobs, runs))
+        for run in runs:
+            emit("start", run, {"job": "submitted"})
+        while waiting:
+            for job in [j for j in waiting if j.done()]:
+                run = waiting.pop(job)
+                try:
+                    row = job.result()
+                except Exception as exc:  # noqa: BLE001 - timeout, preemption, node failure: record it
+                    msg = f"slurm job {job.job_id} failed: {str(exc).strip().splitlines()[-1] if str(exc) else exc!r}"
+                    row = failure_row(run.config, run.run_id, msg)
+                    write_failure(sweep_dir, row, str(exc))
+                emit("done", run, row)
+            if waiting:
+                time.sleep(self.poll_s)

@@ -1,0 +1,129 @@
+"""Built-in sweep presets: one per law family, each in a CPU size and a GPU size.
+
+``*-cpu`` presets train byte-level models of 10k-1M parameters with a 64-byte context on the King James
+Bible and finish in minutes on a 2-core machine (the README gives their measured times); the GPU presets
+give fits worth publishing on one GPU in hours, and need a corpus much larger than the default (pass
+``--set corpus=PATH``: KJV is ~4M bytes, so the larger GPU runs would repeat it many times — ``--dry-run``
+shows the number of epochs). ``scalefit sweep --preset NAME --show-spec`` prints a preset as TOML to copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scalefit.errors import SweepError
+from scalefit.sweeps.spec import SweepSpec, parse_spec
+
+__all__ = ["PRESETS", "get_preset", "list_presets"]
+
+# Shared by the CPU presets: tiny byte-level models, short context, one thread per worker.
+_CPU = {
+    "corpus": "kjv",
+    "seq_len": 64,
+    "batch_size": 16,
+    "n_heads": 4,
+    "lr": 5e-3,
+    "n_evals": 5,
+    "eval_tokens": 16384,
+    "cloze_items": 128,
+    "device": "cpu",
+}
+# Shared by the GPU presets: byte-level models with a 1,024-byte context, 64 sequences (65,536 tokens) a step.
+_GPU = {
+    "corpus": "kjv",
+    "seq_len": 1024,
+    "batch_size": 64,
+    "n_heads": 8,
+    "lr": 2e-3,
+    "n_evals": 12,
+    "eval_tokens": 262144,
+    "cloze_items": 512,
+}
+_LRS_CPU = [2.0**k for k in range(-10, -3)]  # 9.8e-4 ... 6.25e-2, factor 2
+_LRS_GPU = [2.0**k for k in range(-12, -3)]  # 2.4e-4 ... 6.25e-2, factor 2
+_M_OVERTRAIN = [5, 10, 20, 40, 80, 160, 320, 640]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "chinchilla-cpu": {
+        "description": "IsoFLOP grid, Chinchilla law: 5 sizes (35k-363k params) x 4 budgets (1.5e11-2.5e12 FLOPs)",
+        "fixed": _CPU,
+        "grid": [{"shape": [[32, 2], [48, 2], [64, 2], [64, 4], [96, 3]], "flops": [1.5e11, 4e11, 1e12, 2.5e12]}],
+    },
+    "chinchilla": {
+        "description": "IsoFLOP grid for the Chinchilla law: 6 sizes (3M-100M params) x 4 budgets (1e16-3e17 FLOPs)",
+        "fixed": _GPU,
+        "grid": [{"params": [3e6, 6e6, 1.2e7, 2.5e7, 5e7, 1e8], "flops": [1e16, 3e16, 1e17, 3e17]}],
+    },
+    "overtrain-cpu": {
+        "description": "Over-training (Gadre et al.): M = 5-640 at 11k and 22k params, plus M = 5, 20 at 35k-120k",
+        "fixed": _CPU,
+        "grid": [
+            {"shape": [[16, 2], [24, 2]], "M": _M_OVERTRAIN},
+            {"shape": [[32, 2], [48, 2], [64, 2]], "M": [5, 20]},
+        ],
+    },
+    "overtrain": {
+        "description": "Over-training (Gadre et al.): M = 5-640 at 5M and 10M params, plus M = 5, 20 at 20M-80M",
+        "fixed": _GPU,
+        "grid": [{"params": [5e6, 1e7], "M": _M_OVERTRAIN}, {"params": [2e7, 4e7, 8e7], "M": [5, 20]}],
+    },
+    "lr-transfer-cpu": {
+        "description": "LR transfer: 7 LRs x widths 32-128 (depth 2) under SP and muP (base width 32), 205k tokens",
+        "fixed": {**_CPU, "base_width": 32, "tokens": 204800, "warmup_frac": 0.05},
+        "grid": [{"parametrization": ["sp", "mup"], "width": [32, 64, 96, 128], "depth": 2, "lr": _LRS_CPU}],
+    },
+    "lr-transfer": {
+        "description": "LR transfer: 9 LRs x widths 128-1024 (depth 4) under SP and muP (base width 128), 2e8 tokens",
+        "fixed": {**_GPU, "base_width": 128, "tokens": 2e8},
+        "grid": [{"parametrization": ["sp", "mup"], "width": [128, 256, 512, 1024], "depth": 4, "lr": _LRS_GPU}],
+    },
+    "hparams-cpu": {
+        "description": "Optimal LR and batch size: 4 LRs x 4 batch sizes at 35k and 120k params, 1M tokens",
+        "fixed": {**_CPU, "tokens": 1048576},
+        "grid": [
+            {"shape": [[32, 2], [64, 2]], "lr": [2e-3, 5e-3, 1.25e-2, 3e-2], "batch_size": [8, 16, 32, 64]},
+        ],
+    },
+    "hparams": {
+        "description": "Optimal LR and batch size: 6 LRs x 4 batch sizes in 3 (N, D) cells (10M-40M params, M = 20-80)",
+        "fixed": _GPU,
+        "grid": [
+            {
+                "params": [1e7, 4e7],
+                "M": [20, 80],
+                "lr": [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3],
+                "batch_size": [16, 32, 64, 128],
+            },
+        ],
+    },
+    "schedules-cpu": {
+        "description": "Loss curves of one model (120k params) under constant, cosine and WSD schedules, 2M tokens",
+        "fixed": {**_CPU, "shape": [64, 2], "n_evals": 100, "eval_tokens": 8192},
+        "grid": [
+            {"schedule": ["constant", "cosine", "wsd"], "tokens": 2097152},
+            {"schedule": "cosine", "tokens": 1048576},
+            {"schedule": "wsd", "decay_frac": 0.1, "tokens": 2097152},
+        ],
+    },
+    "schedules": {
+        "description": "Loss curves of one model (20M params) under constant, cosine and WSD schedules, 4e8 tokens",
+        "fixed": {**_GPU, "params": 2e7, "n_evals": 100},
+        "grid": [
+            {"schedule": ["constant", "cosine", "wsd"], "tokens": 4e8},
+            {"schedule": "cosine", "tokens": 2e8},
+            {"schedule": "wsd", "decay_frac": 0.1, "tokens": 4e8},
+        ],
+    },
+}
+
+
+def list_presets() -> dict[str, str]:
+    """Preset name -> one-line description."""
+    return {name: p["description"] for name, p in PRESETS.items()}
+
+
+def get_preset(name: str) -> SweepSpec:
+    """The preset's spec (validated); SweepError naming the presets when unknown."""
+    if name not in PRESETS:
+        raise SweepError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+    return parse_spec({"name": name, **PRESETS[name]}, source=f"preset:{name}")

@@ -1,0 +1,174 @@
+"""A sweep on disk: the manifest, per-run results, and the aggregated ``runs.csv`` and ``curves.csv``.
+
+Layout of a sweep folder ``DIR`` (its name is the runs' ``name``)::
+
+    DIR/sweep.json          manifest: spec, planned run ids in order, one line of sizes per run
+    DIR/<run_id>/           one run (written by the trainer): config.json, curve.csv, result.json
+    DIR/runs.csv            one row per finished run (canonical columns first), rewritten atomically
+    DIR/curves.csv          one row per logged step of every finished run, with its run_id
+
+A run is finished when its ``result.json`` exists; the trainer writes it last and atomically, so a run
+killed mid-way has none and is run again. Failures get a ``result.json`` with status ``failed``, written
+here; divergences are written by the trainer with status ``diverged``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scalefit._io import write_csv_atomic, write_json_atomic, write_text_atomic
+from scalefit.errors import SweepError
+from scalefit.proxy.config import TrainConfig
+
+__all__ = [
+    "CANONICAL_COLUMNS", "CURVE_COLUMNS", "SweepStatus", "failure_row", "read_manifest", "read_result",
+    "sweep_status", "write_failure", "write_manifest", "write_tables",
+]  # fmt: skip
+
+# DESIGN.md's run-log columns, in order (the trainer's RESULT_COLUMNS; repeated here so sweeps need no torch).
+CANONICAL_COLUMNS = (
+    "run_id", "n_params", "n_params_nonembed", "n_tokens", "flops", "loss", "lr", "batch_size", "width",
+    "depth", "parametrization", "schedule", "seed", "err_cloze", "tokens_per_s", "wall_s", "status",
+)  # fmt: skip
+# Extra columns kept in runs.csv after the canonical ones (when the result has them).
+EXTRA_COLUMNS = (
+    "tokens_per_param", "steps", "seq_len", "n_heads", "batch_tokens", "bits_per_byte", "train_loss",
+    "flops_per_token", "mfu", "device", "message",
+)  # fmt: skip
+CURVE_COLUMNS = ("run_id", "n_params", "schedule", "step", "tokens", "lr", "train_loss", "loss", "wall_s")
+MANIFEST = "sweep.json"
+RESULT = "result.json"
+
+
+def run_dir(sweep_dir: Path, rid: str) -> Path:
+    return sweep_dir / rid
+
+
+def read_result(sweep_dir: Path, rid: str) -> dict[str, Any] | None:
+    """The run's result row, or None when it has not finished (no result.json, or an unreadable one)."""
+    path = run_dir(sweep_dir, rid) / RESULT
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def read_curve(sweep_dir: Path, rid: str):
+    import pandas as pd
+
+    path = run_dir(sweep_dir, rid) / "curve.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def failure_row(config: TrainConfig, rid: str, message: str, *, wall_s: float = float("nan")) -> dict[str, Any]:
+    """Result row of a run that raised: sizes from its config, no loss, status ``failed``."""
+    from scalefit.proxy.counting import count_params, flops_per_token
+
+    mcfg = config.model_config()
+    counts = count_params(mcfg)
+    return {
+        "run_id": rid, "n_params": counts["n_params"], "n_params_nonembed": counts["n_params_nonembed"],
+        "n_tokens": config.n_tokens, "flops": float(flops_per_token(mcfg)) * config.n_tokens, "loss": None,
+        "lr": config.lr, "batch_size": config.batch_size, "width": config.width, "depth": config.depth,
+        "parametrization": config.parametrization, "schedule": config.schedule, "seed": config.seed,
+        "err_cloze": None, "tokens_per_s": None, "wall_s": None if math.isnan(wall_s) else wall_s,
+        "status": "failed", "name": config.name, "seq_len": config.seq_len, "n_heads": config.n_heads,
+        "message": message,
+    }  # fmt: skip
+
+
+def write_failure(sweep_dir: Path, row: dict[str, Any], traceback_text: str = "") -> None:
+    """Record a failed run: ``result.json`` (status failed) and, when given, ``error.txt`` with the traceback."""
+    folder = run_dir(sweep_dir, row["run_id"])
+    if traceback_text:
+        write_text_atomic(folder / "error.txt", traceback_text)
+    write_json_atomic(folder / RESULT, row)
+
+
+def write_manifest(sweep_dir: Path, *, name: str, source: str, spec: dict[str, Any], runs: list[dict]) -> None:
+    """Write ``sweep.json``: what the sweep plans to run (``runs``: one dict per run, in order)."""
+    write_json_atomic(
+        sweep_dir / MANIFEST,
+        {"name": name, "source": source, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"), "spec": spec, "runs": runs},
+    )
+
+
+def read_manifest(sweep_dir: Path) -> dict[str, Any]:
+    path = sweep_dir / MANIFEST
+    if not path.is_file():
+        raise SweepError(f"{sweep_dir} is not a sweep folder (no {MANIFEST}); start one with `scalefit sweep`")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SweepError(f"{path}: unreadable manifest ({exc}); re-run the sweep command to rewrite it") from None
+
+
+def _runs_frame(rows: list[dict[str, Any]]):
+    import pandas as pd
+
+    extras = [c for c in EXTRA_COLUMNS if any(c in r for r in rows)]
+    return pd.DataFrame([{c: r.get(c) for c in (*CANONICAL_COLUMNS, *extras)} for r in rows])
+
+
+def write_tables(sweep_dir: Path, rows: list[dict[str, Any]], curves: dict[str, Any]) -> None:
+    """Rewrite ``runs.csv`` (``rows`` in order) and ``curves.csv`` (their curves), each atomically."""
+    import pandas as pd
+
+    if rows:
+        write_csv_atomic(sweep_dir / "runs.csv", _runs_frame(rows))
+    parts = []
+    for row in rows:
+        curve = curves.get(row["run_id"])
+        if curve is not None and len(curve):
+            part = curve.copy()
+            part.insert(0, "run_id", row["run_id"])
+            part.insert(1, "n_params", row["n_params"])
+            part.insert(2, "schedule", row["schedule"])
+            parts.append(part)
+    if parts:
+        frame = pd.concat(parts, ignore_index=True)
+        write_csv_atomic(sweep_dir / "curves.csv", frame[[c for c in CURVE_COLUMNS if c in frame.columns]])
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    """Summary of a sweep folder: counts by status, and the failed runs' messages."""
+
+    name: str  # sweep name
+    source: str  # spec file or preset
+    planned: int  # runs in the manifest
+    counts: dict[str, int]  # status -> runs (ok, diverged, failed, pending)
+    wall_s: float  # summed wall time of finished runs
+    messages: dict[str, str] = field(default_factory=dict)  # run_id -> message of failed/diverged runs
+    best: dict[str, Any] | None = None  # the ok run with the lowest loss (run_id, loss, n_params, n_tokens)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "source": self.source, "planned": self.planned, "counts": self.counts,
+            "wall_s": self.wall_s, "messages": self.messages, "best": self.best,
+        }  # fmt: skip
+
+
+def sweep_status(sweep_dir: str | Path) -> SweepStatus:
+    """Read a sweep folder and count its runs by status (``pending`` = planned but not finished)."""
+    sweep_dir = Path(sweep_dir)
+    manifest = read_manifest(sweep_dir)
+    counts = {"ok": 0, "diverged": 0, "failed": 0, "pending": 0}
+    wall, messages, best = 0.0, {}, None
+    for run in manifest["runs"]:
+        row = read_result(sweep_dir, run["run_id"])
+        status = "pending" if row is None else row.get("status", "failed")
+        counts[status] = counts.get(status, 0) + 1
+        if row is None:
+            continue
+        wall += float(row.get("wall_s") or 0.0)
+        if status != "ok":
+            messages[run["run_id"]] = str(row.get("message", ""))
+        elif row.get("loss") is not None and (best is None or row["loss"] < best["loss"]):
+            best = {k: row.get(k) for k in ("run_id", "loss", "n_params", "n_tokens")}
+    return SweepStatus(manifest["name"], manifest["source"], len(manifest["runs"]), counts, wall, messages, best)
