@@ -31,7 +31,11 @@ def plot_command(
     figure_format(out)
     from scalefit.plotting.overtrain import special_figure  # isoflop/envelope, overtrain, downstream figures
 
-    fig = special_figure(fit_json, runs, to=to, level=level) if group is None else None
+    from scalefit.plotting.hparams import hparams_figure  # `fit hparams` / `fit lr-transfer` files
+
+    fig = hparams_figure(fit_json, runs)
+    if fig is None and group is None:
+        fig = special_figure(fit_json, runs, to=to, level=level)
     if fig is None:
         fit = FitResult.load(fit_json)
         fig = plot_fit_report(fit, runs, to=to, group=group, by=by, level=level)

@@ -136,7 +136,8 @@ def fit_hparams(
         fits["surface"] = fit_surface(frame, cells, fits, tol=surface_tol, source=table.source,
                                       bootstrap=bootstrap, seed=seed)
     options = {"tol": tol, "fit_on": fit_on, "seq_len": seq_len, "refine_tol": refine_tol, "surface": surface,
-               "surface_tol": surface_tol, "loo": loo, "bootstrap": bootstrap, "seed": seed, "where": where}
+               "surface_tol": surface_tol, "loo": loo, "bootstrap": bootstrap, "seed": seed, "where": where,
+               "mapping": mapping}
     info = {"source": table.source, "n_rows": len(frame), "n_fitted": len(fitted), "hash": table.digest(),
             "provenance": prov}
     check = _check(frame, cells, fits, fit_on, tol, loo)
@@ -149,7 +150,7 @@ class HparamFit:
 
     cells: list  # one dict per (N, D) cell (see hparam_cells.cell_optima)
     fits: dict  # "lr", "B" (Step Law), "lr_C", "B_C" (compute form), optional "surface" -> FitResult
-    options: dict  # tol, fit_on, seq_len, refine_tol, surface, surface_tol, loo, bootstrap, seed, where
+    options: dict  # tol, fit_on, seq_len, refine_tol, surface, surface_tol, loo, bootstrap, seed, where, mapping
     data: dict  # source, n_rows, n_fitted, hash, provenance (incl. batch_unit)
     check: list  # per cell: recommended lr/B, nearest run, its gap (and leave-one-cell-out gap)
 
