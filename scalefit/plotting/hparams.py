@@ -93,7 +93,7 @@ def plot_hparam_laws(hf, axes=None, *, level: float = 0.95):
     Points are each cell's refined optimum (coloured by D), moved to the reference D (or N) along the
     fitted law so that one line shows the law: lr * (D_ref/D)^beta.
     """
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     cells = pd.DataFrame(hf.cells)
     fig, axes = _axes(axes, 3, (4.3, 3.8))
@@ -123,8 +123,11 @@ def plot_hparam_laws(hf, axes=None, *, level: float = 0.95):
             ax.fill_between(grid, *band, color=MARK["opt"], alpha=0.15, lw=0, label=f"{100 * level:g}% bootstrap")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):  # label 1, 2, 5 x 10^k on short axes
+            short = np.log10(lim[1] / lim[0]) < 1.5
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if short else (1.0,)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
+            axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.legend(fontsize=6.5, loc="best")
