@@ -48,6 +48,9 @@ def train_command(
     seed: int = typer.Option(None, "--seed", help="Seed for init and batch order (default 0)."),
     device: str = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
     compile_model: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model (CUDA only)."),
+    threads: int = typer.Option(
+        None, "--threads", help="CPU threads for torch (default: torch's; use 1 per job when runs share cores)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result row as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the loss curve while training."),
 ) -> None:
@@ -62,6 +65,7 @@ def train_command(
         "batch_size": batch_size, "lr": lr, "n_tokens": None if tokens is None else int(tokens),
         "tokens_per_param": tokens_per_param, "parametrization": parametrization, "base_width": base_width,
         "schedule": schedule, "seed": seed, "device": device, "compile": compile_model,
+        "threads": threads,
     }  # fmt: skip
     cfg = make_config(config, {k: v for k, v in options.items() if v is not None}, sets)
 
@@ -84,11 +88,14 @@ def train_command(
     if as_json:
         echo_json(result)
         return
-    loss = "n/a" if result["loss"] is None else f"{result['loss']:.4f}"
+
+    def fmt(key: str, spec: str = ".4f") -> str:
+        return "n/a" if result[key] is None else format(result[key], spec)
+
     typer.echo(
-        f"{result['status']}: loss {loss} nats (bits/byte {result['bits_per_byte']}), err_cloze "
-        f"{result['err_cloze']}, N={result['n_params']:,}, D={result['n_tokens']:,}, "
-        f"{result['tokens_per_s']:,.0f} tokens/s, {result['wall_s']:.1f}s -> {run_dir}"
+        f"{result['status']}: loss {fmt('loss')} nats ({fmt('bits_per_byte')} bits/byte), err_cloze "
+        f"{fmt('err_cloze', '.3f')}, N={result['n_params']:,}, D={result['n_tokens']:,}, "
+        f"{fmt('tokens_per_s', ',.0f')} tokens/s, {result['wall_s']:.1f}s -> {run_dir}"
     )
     if result["message"]:
         typer.echo(result["message"])
