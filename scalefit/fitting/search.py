@@ -131,7 +131,7 @@ def refine(problem: Problem, theta: np.ndarray, weights: np.ndarray | None = Non
 
     bounds = [(None if np.isinf(a) else a, None if np.isinf(b) else b) for a, b in zip(lo, hi)]
     return minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                    options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12})
+                    options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-12})
 
 
 def multi_start(problem: Problem, starts: np.ndarray, *, n_refine: int = 5, rtol: float = 1e-4) -> SearchResult:
@@ -142,6 +142,10 @@ def multi_start(problem: Problem, starts: np.ndarray, *, n_refine: int = 5, rtol
     picked: list[int] = []
     for i in order:
         if not np.isfinite(f[i]) or len(picked) >= n_refine:
+            break
+        # Refine only candidates whose descent ended near the best: a refinement polishes an optimum,
+        # it does not climb out of a basin 10% worse.
+        if picked and f[i] > 1.1 * f[picked[0]] + 1e-12:
             break
         if all(np.max(np.abs(theta[i] - theta[j])) > 1e-3 for j in picked):
             picked.append(int(i))
