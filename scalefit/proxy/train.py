@@ -1,8 +1,9 @@
 """One proxy training run: ``train_run(config, out_dir) -> result row``.
 
 AdamW (fused on CUDA) with per-group learning rates (muP), a schedule from ``schedules.py``, gradient
-clipping, bf16 autocast and optional ``torch.compile`` on CUDA. The validation loss is measured at
-log-spaced steps and at the end; a run whose training loss turns NaN/inf or exceeds
+clipping, bf16 autocast and optional ``torch.compile`` on CUDA. tokens/s counts training steps only
+(not evaluation, and not the first step, which holds compilation and warm-up). The validation loss is
+measured at log-spaced steps and at the end; a run whose training loss turns NaN/inf or exceeds
 ``diverge_factor`` x its first loss stops with status ``diverged`` and keeps the curve so far.
 
 Outputs, each written atomically, in ``<out_dir>/<name>/<run_id>/``:
@@ -143,7 +144,7 @@ def _train(config: TrainConfig, out_dir: Path, on_log: Callable[[dict], None] | 
     first_loss: float | None = None
     window_sum = torch.zeros((), device=device)
     log_sum, log_n, since_sync = 0.0, 0, 0
-    train_time, lr_now, step = 0.0, cfg.lr, 0
+    train_time, first_step_time, lr_now, step = 0.0, 0.0, cfg.lr, 0
     t0 = time.perf_counter()
     for step in range(1, total + 1):
         mult = lr_multiplier(
@@ -177,7 +178,11 @@ def _train(config: TrainConfig, out_dir: Path, on_log: Callable[[dict], None] | 
         if step in logs or status == "diverged":
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            train_time += time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+            if step == 1:
+                first_step_time = elapsed  # compilation and warm-up: left out of tokens/s unless alone
+            else:
+                train_time += elapsed
             val = evaluate(model, windows, 2 * cfg.batch_size, autocast) if status == "ok" else float("nan")
             row = {
                 "step": step,
@@ -200,7 +205,8 @@ def _train(config: TrainConfig, out_dir: Path, on_log: Callable[[dict], None] | 
     err = float("nan")
     if status == "ok" and cloze is not None:
         err = err_cloze(model, cloze, device)
-    tokens_per_s = n_tokens / train_time if train_time > 0 else float("nan")
+    timed_tokens, timed = (n_tokens - per_step, train_time) if step > 1 else (per_step, first_step_time)
+    tokens_per_s = timed_tokens / timed if timed > 0 else float("nan")
     fpt = flops_per_token(mcfg)
     peak = _peak_flops(cfg, device, bf16)
     result = {
