@@ -154,7 +154,10 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
     boot = None
     if bootstrap:
         clusters, unit = _clusters(table, opts.bootstrap_by)
-        bt, _ = bootstrap_fits(problem, theta[None, :], bootstrap, seed, groups=clusters)
+        # Each resample starts from the optimum and from the next-best distinct optima of the search, so a
+        # resample whose optimum lies in another basin (or off a collapsed parameter) can still reach it.
+        starts_b = np.vstack([theta[None, :], search.candidates[1:3]])
+        bt, _ = bootstrap_fits(problem, starts_b, bootstrap, seed, groups=clusters)
         nat = problem.to_natural(bt)
         boot = {name: nat[:, j].tolist() for j, name in enumerate(law.param_names)}
     r = problem.residuals(theta[None, :])[0]
@@ -210,6 +213,10 @@ def _diagnose(law: Law, params: Mapping[str, float], search) -> list[tuple[str, 
                 if not (p.log and bound == 0 and v > 0):
                     notes.append((f"{p.name} = {v:.6g} sits on its {side} bound {bound:g}; the optimum may lie "
                                   "beyond it (widen the bound or check the data)", BoundWarning))
+        if p.log and p.lower == 0 and 0 < v < 1e-6 * min(g for g in p.grid if g > 0):
+            notes.append((f"{p.name} = {v:.3g} collapsed towards 0 (its starts were >= {min(p.grid):.3g}): the data do "
+                          "not determine this term; fix it, add runs that constrain it, or read the law as having "
+                          "one term fewer", BoundWarning))
     if not search.converged:
         notes.append((f"the local refinement did not converge: {search.message}", ConvergenceWarning))
     if search.n_starts >= 10 and search.n_reached == 1:
