@@ -80,14 +80,20 @@ def runs_and_target(runs: Path, target: str | None, target_mean: str | None):
 
 
 def fit_law(req: FitRequest):
+    import warnings
+
+    from scalefit.errors import BoundWarning, ConvergenceWarning
     from scalefit.fitting import fit
 
     runs, target = runs_and_target(req.runs, req.target, req.target_mean)
-    return fit(
-        req.name, runs, target=target, mapping=req.mapping, where=req.where, group_by=req.group_by,
-        loss=req.loss, delta=req.delta, space=req.space, bootstrap=req.bootstrap, seed=req.seed,
-        law_options=req.law_options, bootstrap_by=req.bootstrap_by,
-    )
+    with warnings.catch_warnings():
+        # the report (and --json's search.warnings) carries these already
+        warnings.simplefilter("ignore", (BoundWarning, ConvergenceWarning))
+        return fit(
+            req.name, runs, target=target, mapping=req.mapping, where=req.where, group_by=req.group_by,
+            loss=req.loss, delta=req.delta, space=req.space, bootstrap=req.bootstrap, seed=req.seed,
+            law_options=req.law_options, bootstrap_by=req.bootstrap_by,
+        )
 
 
 def summary(result) -> dict:
