@@ -131,10 +131,19 @@ def isoflop(
             "with 3+ model sizes each. Check --group-by, or widen/narrow the grouping with --opt tol=DECADES"
             + ("; " + "; ".join(notes) if notes else "")
         )
-    logc = np.log([p["C"] for p in points])
-    a, ln_kn = power_law(logc, np.log([p["N_opt"] for p in points]))
-    b, ln_kd = power_law(logc, np.log([p["D_opt"] for p in points]))
-    if len(points) == 2:
+    # The power laws go through the interior minima only, as the bootstrap does: a minimum outside the
+    # sampled sizes is the parabola's extrapolation, not a measurement.
+    use = [p for p in points if p["interior"]]
+    if len(use) < 2:
+        use = points
+        notes.append("fewer than 2 budgets have their minimum inside the sampled sizes: the power laws use "
+                     "extrapolated minima and are unreliable")
+    elif len(use) < len(points):
+        notes.append(f"the power laws use the {len(use)} budgets whose minimum lies inside the sampled sizes")
+    logc = np.log([p["C"] for p in use])
+    a, ln_kn = power_law(logc, np.log([p["N_opt"] for p in use]))
+    b, ln_kd = power_law(logc, np.log([p["D_opt"] for p in use]))
+    if len(use) == 2:
         notes.append("only 2 compute budgets: the power laws pass exactly through both minima (no check of fit)")
     result = dict(a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)))
     boot, intervals = None, {}
