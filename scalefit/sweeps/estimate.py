@@ -1,8 +1,10 @@
 """Rough wall-clock estimates of proxy runs, for ``--dry-run``, ETAs and longest-first ordering.
 
 A run costs ``steps x step_time + evaluations + fixed``, where a step takes
-``max(floor, overhead + FLOPs per step / rate)``. The CPU constants were fitted to the wall times of the
-``chinchilla-cpu`` sweep on the 2-core development machine (one thread per worker, shared with other work).
+``max(floor, overhead + FLOPs per step / rate)``. The CPU constants approximate one idle core of the
+development machine (a 2-core VM): they were read off the CPU time (not wall time, which other work on
+the machine inflated) of single-thread runs of 11k-830k-parameter models, and checked against the CPU
+time of the whole ``chinchilla-cpu`` sweep; expect them to be off by up to 2x on other CPUs or under load.
 The CUDA constants are *assumptions*, not measurements (no GPU was available when they were set): an H100
 in bf16 at 30% of its 989 TFLOP/s on the matmuls and a launch-bound floor of 3 ms + 0.3 ms per block per
 step. ``rate`` overrides the FLOP/s.
@@ -33,7 +35,7 @@ class DeviceModel:
 
 DEVICE_MODELS = {
     "cpu": DeviceModel(
-        rate=2.5e10, step_overhead_s=8e-3, step_floor_per_block_s=0.0, run_overhead_s=1.5, measured=True
+        rate=5e10, step_overhead_s=1.5e-2, step_floor_per_block_s=0.0, run_overhead_s=3.0, measured=True
     ),
     "cuda": DeviceModel(
         rate=0.3 * 989e12, step_overhead_s=3e-3, step_floor_per_block_s=3e-4, run_overhead_s=5.0, measured=False

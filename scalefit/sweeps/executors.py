@@ -151,7 +151,7 @@ class LocalExecutor:
             raise SweepError("device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
         cores = cpu_count()
         if n_gpus:
-            slots = [str(g) for g in range(n_gpus) for _ in range(self.runs_per_gpu)]
+            slots = [str(g) for _ in range(self.runs_per_gpu) for g in range(n_gpus)]  # round-robin over GPUs
             if self.workers is not None:
                 slots = slots[: self.workers]
             threads = self.threads or max(1, min(4, cores // len(slots)))
@@ -179,12 +179,18 @@ class LocalExecutor:
                 pool.shutdown(wait=True, cancel_futures=True)
 
     def _drive(self, pool, pending, attempts, sweep_dir, emit, log_q, width) -> None:
+        """Keep ``width`` runs in flight until done; return early (to get a new pool) when a worker dies."""
         running: dict[Any, Any] = {}
         while pending or running:
             while pending and len(running) < width:
                 run = pending.popleft()
+                try:
+                    fut = pool.submit(_pool_task, run.config.to_dict(), str(sweep_dir), run.run_id)
+                except BrokenProcessPool:  # a worker died while idle
+                    pending.appendleft(run)
+                    return self._requeue(list(running.values()), pending, attempts, sweep_dir, emit)
                 attempts[run.run_id] = attempts.get(run.run_id, 0) + 1
-                running[pool.submit(_pool_task, run.config.to_dict(), str(sweep_dir), run.run_id)] = run
+                running[fut] = run
                 emit("start", run, {})
             done, _ = wait(list(running), timeout=self.poll_s, return_when=FIRST_COMPLETED)
             _drain(log_q, running, emit)
@@ -195,16 +201,20 @@ class LocalExecutor:
                     emit("done", run, fut.result())
                 except BrokenProcessPool:
                     broken.append(run)
-            if broken:  # the pool is unusable: retry or fail its in-flight runs, then start a new pool
-                for run in broken + list(running.values()):
-                    if attempts[run.run_id] >= MAX_ATTEMPTS:
-                        msg = f"worker process died {MAX_ATTEMPTS} times while running it (killed, or out of memory)"
-                        row = failure_row(run.config, run.run_id, msg)
-                        write_failure(sweep_dir, row)
-                        emit("done", run, row)
-                    else:
-                        pending.appendleft(run)
-                return
+            if broken:  # the pool is unusable: every run in flight is lost with it
+                return self._requeue(broken + list(running.values()), pending, attempts, sweep_dir, emit)
+
+    @staticmethod
+    def _requeue(lost, pending, attempts, sweep_dir, emit) -> None:
+        """Put runs lost with a dead worker back in front of the queue, or fail them after MAX_ATTEMPTS."""
+        for run in reversed(lost):
+            if attempts[run.run_id] >= MAX_ATTEMPTS:
+                msg = f"worker process died {MAX_ATTEMPTS} times while running it (killed, or out of memory)"
+                row = failure_row(run.config, run.run_id, msg)
+                write_failure(sweep_dir, row)
+                emit("done", run, row)
+            else:
+                pending.appendleft(run)
 
 
 def _drain(log_q: Any, running: dict, emit: Emit) -> None:

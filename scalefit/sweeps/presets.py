@@ -41,18 +41,26 @@ _GPU = {
 }
 _LRS_CPU = [2.0**k for k in range(-10, -3)]  # 9.8e-4 ... 6.25e-2, factor 2
 _LRS_GPU = [2.0**k for k in range(-12, -3)]  # 2.4e-4 ... 6.25e-2, factor 2
+_LRS_HP = [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3]
 _M_OVERTRAIN = [5, 10, 20, 40, 80, 160, 320, 640]
 
 PRESETS: dict[str, dict[str, Any]] = {
     "chinchilla-cpu": {
-        "description": "IsoFLOP grid, Chinchilla law: 5 sizes (35k-363k params) x 4 budgets (1.5e11-2.5e12 FLOPs)",
+        "description": "IsoFLOP grid (Chinchilla law): 4 budgets, 2e11-3e12 FLOPs, x 4 sizes near each optimum",
         "fixed": _CPU,
-        "grid": [{"shape": [[32, 2], [48, 2], [64, 2], [64, 4], [96, 3]], "flops": [1.5e11, 4e11, 1e12, 2.5e12]}],
+        "grid": [  # each budget trains the sizes near its optimum, so no run has fewer than ~440 steps
+            {"flops": 2e11, "shape": [[16, 2], [24, 2], [32, 2], [48, 2]]},
+            {"flops": 6e11, "shape": [[24, 2], [32, 2], [48, 2], [64, 2]]},
+            {"flops": 1.8e12, "shape": [[32, 2], [48, 2], [64, 2], [64, 4]]},
+            {"flops": 3e12, "shape": [[48, 2], [64, 2], [64, 4], [96, 3]]},
+        ],
     },
     "chinchilla": {
         "description": "IsoFLOP grid for the Chinchilla law: 6 sizes (3M-100M params) x 4 budgets (1e16-3e17 FLOPs)",
         "fixed": _GPU,
-        "grid": [{"params": [3e6, 6e6, 1.2e7, 2.5e7, 5e7, 1e8], "flops": [1e16, 3e16, 1e17, 3e17]}],
+        "grid": [
+            {"params": [3e6, 6e6, 1.2e7, 2.5e7, 5e7, 1e8], "width_multiple": 64, "flops": [1e16, 3e16, 1e17, 3e17]},
+        ],
     },
     "overtrain-cpu": {
         "description": "Over-training (Gadre et al.): M = 5-640 at 11k and 22k params, plus M = 5, 20 at 35k-120k",
@@ -65,12 +73,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "overtrain": {
         "description": "Over-training (Gadre et al.): M = 5-640 at 5M and 10M params, plus M = 5, 20 at 20M-80M",
         "fixed": _GPU,
-        "grid": [{"params": [5e6, 1e7], "M": _M_OVERTRAIN}, {"params": [2e7, 4e7, 8e7], "M": [5, 20]}],
+        "grid": [
+            {"params": [5e6, 1e7], "width_multiple": 64, "M": _M_OVERTRAIN},
+            {"params": [2e7, 4e7, 8e7], "width_multiple": 64, "M": [5, 20]},
+        ],
     },
     "lr-transfer-cpu": {
-        "description": "LR transfer: 7 LRs x widths 32-128 (depth 2) under SP and muP (base width 32), 205k tokens",
-        "fixed": {**_CPU, "base_width": 32, "tokens": 204800, "warmup_frac": 0.05},
-        "grid": [{"parametrization": ["sp", "mup"], "width": [32, 64, 96, 128], "depth": 2, "lr": _LRS_CPU}],
+        "description": "LR transfer: 7 LRs x widths 32-128 (depth 2) under SP and muP (base width 32), 512k tokens",
+        "fixed": {**_CPU, "base_width": 32, "tokens": 512000},
+        "grid": [{"parametrization": ["sp", "mup"], "width": [32, 64, 128], "depth": 2, "lr": _LRS_CPU}],
     },
     "lr-transfer": {
         "description": "LR transfer: 9 LRs x widths 128-1024 (depth 4) under SP and muP (base width 128), 2e8 tokens",
@@ -85,15 +96,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
     },
     "hparams": {
-        "description": "Optimal LR and batch size: 6 LRs x 4 batch sizes in 3 (N, D) cells (10M-40M params, M = 20-80)",
-        "fixed": _GPU,
+        "description": "Optimal LR and batch: 6 LRs x 4 batch sizes in 3 cells (10M params, M = 20, 80; 40M, M = 20)",
+        "fixed": {**_GPU, "width_multiple": 64},
         "grid": [
-            {
-                "params": [1e7, 4e7],
-                "M": [20, 80],
-                "lr": [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3],
-                "batch_size": [16, 32, 64, 128],
-            },
+            {"params": 1e7, "M": [20, 80], "lr": _LRS_HP, "batch_size": [16, 32, 64, 128]},
+            {"params": 4e7, "M": 20, "lr": _LRS_HP, "batch_size": [16, 32, 64, 128]},
         ],
     },
     "schedules-cpu": {
@@ -107,7 +114,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "schedules": {
         "description": "Loss curves of one model (20M params) under constant, cosine and WSD schedules, 4e8 tokens",
-        "fixed": {**_GPU, "params": 2e7, "n_evals": 100},
+        "fixed": {**_GPU, "params": 2e7, "width_multiple": 64, "n_evals": 100},
         "grid": [
             {"schedule": ["constant", "cosine", "wsd"], "tokens": 4e8},
             {"schedule": "cosine", "tokens": 2e8},

@@ -18,7 +18,7 @@ from scalefit.proxy.counting import count_params
 
 __all__ = ["DEFAULT_ASPECT", "shape_for_params"]
 
-DEFAULT_ASPECT = 32.0  # width / depth of the shape rule
+DEFAULT_ASPECT = 64.0  # width / depth of the shape rule (GPT-2 small: 768 / 12)
 
 
 def _count(base: ModelConfig, width: int, depth: int) -> int:

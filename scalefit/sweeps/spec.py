@@ -40,6 +40,7 @@ SWEEP_KEYS = {
     "shape": "list of [width, depth] or [width, depth, n_heads] lists",
     "params": "target parameter counts N, turned into (width, depth) shapes",
     "aspect": f"width/depth ratio of the shapes made from params (default {DEFAULT_ASPECT:g})",
+    "width_multiple": "widths made from params are multiples of this and of n_heads (default 8)",
     "tokens": "training tokens D",
     "M": "tokens per parameter D/N",
     "flops": "training FLOPs C (the run log's flops column), D = C / FLOPs per token",
@@ -120,8 +121,6 @@ def _check_table(table: dict[str, Any], where: str) -> None:
     if any(k in SHAPE_KEYS for k in shapes) and len(shapes) > 1:
         given = ", ".join(shapes)
         raise SweepError(f"{where}: give the model size one way: shape, params, or width/depth, not {given}")
-    if "aspect" in table and "params" not in table:
-        raise SweepError(f"{where}: aspect only applies to params (target parameter counts)")
 
 
 def parse_spec(data: dict[str, Any], *, source: str = "<spec>", name: str | None = None) -> SweepSpec:
@@ -201,13 +200,16 @@ def _merge(fixed: dict[str, Any], combo: dict[str, Any]) -> dict[str, Any]:
         for k in LENGTH_KEYS:
             merged.pop(k, None)
     if any(k in combo for k in SHAPE_KEYS):
-        for k in (*SHAPE_KEYS, "width", "depth", "aspect"):
+        for k in (*SHAPE_KEYS, "width", "depth", "aspect", "width_multiple"):
             merged.pop(k, None)
     merged.update(combo)
     return merged
 
 
 def _plan_one(spec: SweepSpec, values: dict[str, Any], where: str) -> PlannedRun:
+    for key in ("aspect", "width_multiple"):
+        if key in values and "params" not in values:
+            raise SweepError(f"{where}: {key} only applies to params (target parameter counts)")
     options = {k: v for k, v in values.items() if k not in SWEEP_KEYS}
     if "shape" in values:
         options.update(zip(("width", "depth", "n_heads"), values["shape"]))
@@ -215,7 +217,10 @@ def _plan_one(spec: SweepSpec, values: dict[str, Any], where: str) -> PlannedRun
         cfg = make_config(overrides={**options, "name": spec.name})
         if "params" in values:
             aspect = float(values.get("aspect", DEFAULT_ASPECT))
-            width, depth = shape_for_params(float(values["params"]), cfg.model_config(), aspect=aspect)
+            multiple = int(values.get("width_multiple", 8))
+            width, depth = shape_for_params(
+                float(values["params"]), cfg.model_config(), aspect=aspect, width_multiple=multiple
+            )
             cfg = make_config(overrides={**options, "name": spec.name, "width": width, "depth": depth})
     except ConfigError as exc:
         raise SweepError(f"{where}: {exc}") from None

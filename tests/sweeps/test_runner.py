@@ -95,8 +95,34 @@ def test_killed_sweep_resumes_exactly_the_remaining_runs(tmp_path):
 
 def test_local_executor_places_workers_on_gpus_or_cores():
     slots, threads = LocalExecutor(device="auto", runs_per_gpu=3, gpus=2).plan()
-    assert slots == ["0", "0", "0", "1", "1", "1"] and 1 <= threads <= 4
+    assert slots == ["0", "1", "0", "1", "0", "1"] and 1 <= threads <= 4
+    slots, _ = LocalExecutor(device="auto", runs_per_gpu=2, gpus=2, workers=3).plan()
+    assert slots == ["0", "1", "0"]
     slots, threads = LocalExecutor(device="cpu", workers=2, gpus=2).plan()
     assert slots == [None, None] and threads >= 1
     with pytest.raises(Exception, match="no CUDA GPU"):
         LocalExecutor(device="cuda", gpus=0).plan()
+
+
+def test_worker_killed_mid_run_is_retried_without_losing_or_repeating_runs(tmp_path):
+    import multiprocessing
+
+    spec = parse_spec({"name": "t", "fixed": {**TINY, "tokens": 8192, "n_evals": 8},
+                       "grid": {"shape": [[16, 1]], "lr": [1e-3, 2e-3, 4e-3]}})  # fmt: skip
+    killed: list[int] = []
+
+    def on_event(event):  # kill the worker while the second run is logging (k = 1 run finished)
+        if event.kind == "log" and not killed and len(done) == 1:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append(child.pid)
+        if event.kind == "done":
+            done.append(event.run.run_id)
+
+    done: list[str] = []
+    summary = run_sweep(spec, tmp_path / "sweep", executor=LocalExecutor(workers=1, device="cpu", poll_s=0.01),
+                        on_event=on_event)  # fmt: skip
+    assert killed, "the worker was never killed"
+    assert summary.counts == {"ok": 3}
+    assert sorted(summary.executed) == sorted(r.run_id for r in plan_sweep(spec, tmp_path / "sweep")[1])
+    assert len(done) == len(set(done)) == 3  # the killed run was retried, once, and recorded once
