@@ -132,7 +132,7 @@ def test_load_spec_errors(tmp_path):
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_expands(name):
     runs = expand(get_preset(name))
-    assert len(runs) >= 5
+    assert len(runs) >= 3
     if name.endswith("-cpu"):
         assert all(r.config.device == "cpu" and 1e4 <= r.n_params <= 2e6 for r in runs)
 
