@@ -19,38 +19,21 @@ import typer
 
 from scalefit.cli.common import echo_json, write_csv_atomic
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
-from scalefit.cli.options import OptionError
+from scalefit.cli.options import OptionError, opt_flag, procedure_options
 
 _OPTIONS = {"lam", "fit_lambda", "skip_warmup"}
-_TRUE, _FALSE = {"true", "yes", "on", "1", "1.0"}, {"false", "no", "off", "0", "0.0"}
-
-
-def _flag(key: str, value: object) -> bool:
-    text = str(value).strip().lower()
-    if text in _TRUE | _FALSE:
-        return text in _TRUE
-    raise OptionError(f"--opt {key}={value}: expected true or false")
-
-
 @register_procedure("lr-annealing")
 def fit_lr_annealing(req: FitRequest):
     """`scalefit fit lr-annealing CURVES`: the law's areas S1, S2 are computed from each run's schedule first."""
     from scalefit.planning.lr_annealing import POINT, fit_curves
 
-    opts = dict(req.law_options)
-    unknown = set(opts) - _OPTIONS
-    if unknown:
-        raise OptionError(
-            f"`scalefit fit lr-annealing` does not take --opt {sorted(unknown)}; it takes {sorted(_OPTIONS)}"
-        )
-    if req.target_mean is not None:
-        raise OptionError("`scalefit fit lr-annealing` fits loss curves; --target-mean does not apply")
+    opts = procedure_options(req, _OPTIONS, what="loss curves")
     lam = opts.get("lam", 0.999)
     if not isinstance(lam, float):
         raise OptionError(f"--opt lam={lam}: give the annealing decay factor as a number in (0, 1), e.g. lam=0.999")
     return fit_curves(
-        req.runs, lam=lam, fit_lambda=_flag("fit_lambda", opts.get("fit_lambda", "false")),
-        skip_warmup=_flag("skip_warmup", opts.get("skip_warmup", "true")),
+        req.runs, lam=lam, fit_lambda=opt_flag(opts, "fit_lambda", False),
+        skip_warmup=opt_flag(opts, "skip_warmup", True),
         bootstrap_by=req.bootstrap_by or POINT, mapping=req.mapping, target=req.target, where=req.where,
         group_by=req.group_by, bootstrap=req.bootstrap, seed=req.seed, loss=req.loss, delta=req.delta,
         space=req.space,

@@ -13,46 +13,16 @@ lr-transfer: target_width=4096, initial_loss=5.545 (default ln 256 or an `initia
 from __future__ import annotations
 
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
-from scalefit.cli.options import OptionError
+from scalefit.cli.options import OptionError, opt_flag, opt_number, procedure_options
 
 _ALLOWED = {
     "hparams": {"tol", "fit_on", "seq_len", "refine_tol", "surface", "surface_tol", "loo"},
     "lr-transfer": {"target_width", "initial_loss", "half_window"},
 }
-_TRUE, _FALSE = {"true", "1", "yes", "on", "1.0"}, {"false", "0", "no", "off", "0.0"}
 
 
 def _options(req: FitRequest) -> dict:
-    opts = dict(req.law_options)
-    unknown = set(opts) - _ALLOWED[req.name]
-    if unknown:
-        raise OptionError(f"`scalefit fit {req.name}` does not take --opt {sorted(unknown)}; "
-                          f"it takes {sorted(_ALLOWED[req.name])}")
-    if getattr(req, "target_mean", None) is not None:
-        raise OptionError(f"`scalefit fit {req.name}` fits loss; --target-mean does not apply (use --target COLUMN)")
-    if req.group_by is not None:
-        raise OptionError(f"`scalefit fit {req.name}` groups runs itself; --group-by does not apply")
-    return opts
-
-
-def _flag(opts: dict, key: str, default: bool) -> bool:
-    if key not in opts:
-        return default
-    text = str(opts[key]).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise OptionError(f"--opt {key}={opts[key]}: expected true or false")
-
-
-def _number(opts: dict, key: str, default: float | None) -> float | None:
-    if key not in opts:
-        return default
-    try:
-        return float(opts[key])
-    except (TypeError, ValueError):
-        raise OptionError(f"--opt {key}={opts[key]}: expected a number") from None
+    return procedure_options(req, _ALLOWED[req.name], group_by=False)
 
 
 @register_procedure("hparams")
@@ -64,10 +34,10 @@ def fit_hparams_procedure(req: FitRequest):
     if seq_len is not None and not isinstance(seq_len, str):
         seq_len = float(seq_len)
     return fit_hparams(
-        req.runs, target=req.target, mapping=req.mapping, where=req.where, tol=_number(opts, "tol", 0.0025),
-        fit_on=str(opts.get("fit_on", "band")), seq_len=seq_len, refine_tol=_number(opts, "refine_tol", 0.01),
-        surface=_flag(opts, "surface", True), surface_tol=_number(opts, "surface_tol", 0.02),
-        loo=_flag(opts, "loo", True), bootstrap=req.bootstrap, seed=req.seed,
+        req.runs, target=req.target, mapping=req.mapping, where=req.where, tol=opt_number(opts, "tol", 0.0025),
+        fit_on=str(opts.get("fit_on", "band")), seq_len=seq_len, refine_tol=opt_number(opts, "refine_tol", 0.01),
+        surface=opt_flag(opts, "surface", True), surface_tol=opt_number(opts, "surface_tol", 0.02),
+        loo=opt_flag(opts, "loo", True), bootstrap=req.bootstrap, seed=req.seed,
     )
 
 
@@ -76,12 +46,12 @@ def fit_lr_transfer_procedure(req: FitRequest):
     from scalefit.fitting.lr_transfer import lr_transfer
 
     opts = _options(req)
-    half = _number(opts, "half_window", 2)
+    half = opt_number(opts, "half_window", 2)
     if half != int(half):
         raise OptionError(f"--opt half_window={opts['half_window']}: give a whole number of grid points")
     return lr_transfer(
         req.runs, mapping=req.mapping, target=req.target, where=req.where,
-        target_width=_number(opts, "target_width", None), initial_loss=_number(opts, "initial_loss", None),
+        target_width=opt_number(opts, "target_width", None), initial_loss=opt_number(opts, "initial_loss", None),
         half_window=int(half), bootstrap=req.bootstrap if req.bootstrap else 1000, seed=req.seed,
     )
 

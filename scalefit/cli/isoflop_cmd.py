@@ -8,20 +8,13 @@ log10 C, default 0.05), ``--opt run=COL`` and ``--opt grid=N`` (envelope), ``--t
 from __future__ import annotations
 
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
-from scalefit.cli.options import OptionError
+from scalefit.cli.options import OptionError, procedure_options
 
 _ALLOWED = {"isoflop": {"tol"}, "envelope": {"run", "grid"}}
 
 
 def _options(req: FitRequest) -> dict:
-    opts = dict(req.law_options)
-    unknown = set(opts) - _ALLOWED[req.name]
-    if unknown:
-        raise OptionError(f"`scalefit fit {req.name}` does not take --opt {sorted(unknown)}; "
-                          f"it takes {sorted(_ALLOWED[req.name])}")
-    if req.target_mean is not None:
-        raise OptionError(f"`scalefit fit {req.name}` fits loss; --target-mean does not apply (use --target COLUMN)")
-    return opts
+    return procedure_options(req, _ALLOWED[req.name])
 
 
 @register_procedure("isoflop")

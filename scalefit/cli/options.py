@@ -36,3 +36,41 @@ def parse_params(text: str | None, option: str = "--params") -> dict[str, float]
     if not text:
         return {}
     return {k: v[0] for k, v in parse_floats(text.split(","), option).items()}
+
+
+_TRUE, _FALSE = {"true", "yes", "on", "1", "1.0"}, {"false", "no", "off", "0", "0.0"}
+
+
+def opt_flag(opts: dict, key: str, default: bool) -> bool:
+    """A true/false ``--opt KEY=VALUE`` (true/yes/on/1 or false/no/off/0)."""
+    if key not in opts:
+        return default
+    text = str(opts[key]).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise OptionError(f"--opt {key}={opts[key]}: expected true or false")
+
+
+def opt_number(opts: dict, key: str, default: float | None) -> float | None:
+    """A numeric ``--opt KEY=VALUE``."""
+    if key not in opts:
+        return default
+    try:
+        return float(opts[key])
+    except (TypeError, ValueError):
+        raise OptionError(f"--opt {key}={opts[key]}: expected a number") from None
+
+
+def procedure_options(req, allowed: set[str], *, what: str = "loss", group_by: bool = True) -> dict:
+    """The ``--opt`` settings of a fit procedure, refusing unknown keys and options that do not apply."""
+    opts = dict(req.law_options)
+    unknown = set(opts) - allowed
+    if unknown:
+        raise OptionError(
+            f"`scalefit fit {req.name}` does not take --opt {sorted(unknown)}; it takes {sorted(allowed)}"
+        )
+    if req.target_mean is not None:
+        raise OptionError(f"`scalefit fit {req.name}` fits {what}; --target-mean does not apply (use --target COLUMN)")
+    if not group_by and req.group_by is not None:
+        raise OptionError(f"`scalefit fit {req.name}` groups runs itself; --group-by does not apply")
+    return opts

@@ -29,9 +29,8 @@ def plot_command(
     from scalefit.plotting._common import pyplot
 
     figure_format(out)
-    from scalefit.plotting.overtrain import special_figure  # isoflop/envelope, overtrain, downstream figures
-
     from scalefit.plotting.hparams import hparams_figure  # `fit hparams` / `fit lr-transfer` files
+    from scalefit.plotting.overtrain import special_figure  # isoflop/envelope, overtrain, downstream figures
 
     fig = hparams_figure(fit_json, runs)
     if fig is None and group is None:
