@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalefit.planning.curves import read_curves, run_ids, run_schedule
 from scalefit.planning.lr_annealing import fit_curves, predict_curve
-from scalefit.runs.curves import read_curves, run_ids, run_schedule
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_ARGS = [

@@ -1,7 +1,7 @@
 """Loss curves under learning-rate schedules (the lr-annealing law; ``scalefit.planning.lr_annealing``).
 
 - ``scalefit fit lr-annealing CURVES`` (a registered fit procedure): CURVES is a curve log (run_id, step,
-  lr, loss, one row per logged step; see ``scalefit.runs.curves`` for sparse LR logs) or a folder of
+  lr, loss, one row per logged step; see ``scalefit.planning.curves`` for sparse LR logs) or a folder of
   ``scalefit train`` runs. Options: ``--opt lam=0.999``, ``--opt fit_lambda=true``, ``--opt skip_warmup=false``.
 - ``scalefit predict curve.json --schedule wsd --steps N --peak-lr LR [--decay-frac F]`` (or
   ``--schedule-csv FILE``): the whole predicted curve and the final loss (``predict_schedule`` below).
@@ -45,7 +45,7 @@ def schedule_from_options(
     warmup_frac: float, decay_frac: float, min_lr_ratio: float,
 ) -> tuple[str, np.ndarray]:
     """(label, LR per update) from --schedule NAME with --steps/--peak-lr, or from --schedule-csv FILE."""
-    from scalefit.runs.curves import lr_from_csv, trainer_schedule
+    from scalefit.planning.curves import lr_from_csv, trainer_schedule
 
     if schedule_csv is not None:
         if schedule is not None:
@@ -103,7 +103,7 @@ def plan_schedules(fit_json: Path, *, steps: int | None, peak_lr: float | None, 
     """Rank cosine, linear, constant and WSD (per decay fraction) by predicted final loss for one budget."""
     from scalefit.fitting import FitResult
     from scalefit.planning.lr_annealing import compare_schedules
-    from scalefit.runs.curves import lr_from_csv
+    from scalefit.planning.curves import lr_from_csv
 
     if steps is None or peak_lr is None:
         raise OptionError("--compare-schedules needs --steps N (updates in the budget) and --peak-lr LR")

@@ -22,7 +22,7 @@ Conventions (stated, since they change the fitted numbers but not the fit's qual
   Later LR increases (re-warming) do count negatively, as the recursion says.
 
 The law's inputs are the per-row columns ``S1`` and ``S2`` (computed from a curve log by
-``scalefit.runs.curves``); the pure functions below compute them from an LR array.
+``scalefit.planning.curves``); the pure functions below compute them from an LR array.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from scalefit.fitting.api import fit as fit_law
 from scalefit.fitting.result import FitResult
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas, warmup_end
+from scalefit.planning.curves import SCHEDULES, read_curves, trainer_schedule, with_areas
 from scalefit.runs import RunTable, filter_rows
-from scalefit.runs.curves import SCHEDULES, read_curves, trainer_schedule, with_areas
 
 LAW = "lr-annealing"
 LAMBDA_GRID = tuple(1.0 - np.geomspace(3e-2, 1e-4, 11))  # 0.97 ... 0.9999, even in log(1 - lambda)

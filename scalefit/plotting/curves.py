@@ -30,8 +30,8 @@ def _ax(ax, figsize=(8.4, 5.4)):
 def plot_curves(fit: FitResult, curves, *, where: str | None = None, extra: dict | None = None,
                 group: object | None = None, level: float = 0.95, logx: bool = True, ax=None):
     """Observed vs predicted loss curves, one colour per schedule, LR on a twin axis; returns the Axes."""
+    from scalefit.planning.curves import read_curves, run_ids, run_schedule
     from scalefit.planning.lr_annealing import predict_curve, prepare_curves
-    from scalefit.runs.curves import read_curves, run_ids, run_schedule
     from scalefit.runs.table import RunTable
 
     single = fit._single(group)

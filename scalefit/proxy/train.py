@@ -31,7 +31,7 @@ from scalefit.proxy.counting import count_params, flops_per_token
 from scalefit.proxy.data import bits_per_byte, check_fits, eval_windows, load_corpus, sample_batch
 from scalefit.proxy.model import GPT, lm_loss
 from scalefit.proxy.mup import param_groups
-from scalefit.proxy.schedules import lr_multiplier
+from scalefit.schedules import lr_multiplier
 
 __all__ = ["RESULT_COLUMNS", "log_steps", "pick_device", "train_run"]
 

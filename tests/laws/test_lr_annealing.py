@@ -73,7 +73,7 @@ def test_bad_lambda_and_schedule_are_errors():
 
 @pytest.mark.parametrize("lam", [0.999, 0.99])
 def test_recovers_parameters_from_synthetic_cosine_and_wsd_curves(lam):
-    from scalefit.runs.curves import trainer_schedule
+    from scalefit.planning.curves import trainer_schedule
 
     law = get_law("lr-annealing", lam=lam)
     true = {"L0": 2.2, "A": 0.5, "alpha": 0.45, "C": 0.25 if lam == 0.999 else 2.0}

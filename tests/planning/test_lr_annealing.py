@@ -13,8 +13,8 @@ from scalefit.errors import ExtrapolationWarning, FitError
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import areas
 from scalefit.planning.curve_scaling import relate_to_size
+from scalefit.planning.curves import trainer_schedule
 from scalefit.planning.lr_annealing import compare_schedules, fit_curves, predict_curve
-from scalefit.runs.curves import trainer_schedule
 
 TRUE = {"L0": 2.2, "A": 0.5, "alpha": 0.45, "C": 0.25}
 T, PEAK = 3000, 3e-3

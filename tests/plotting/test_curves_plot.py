@@ -7,10 +7,10 @@ import warnings
 import pytest
 
 from scalefit.errors import ExtrapolationWarning
+from scalefit.planning.curves import trainer_schedule
 from scalefit.planning.lr_annealing import fit_curves
 from scalefit.plotting import save_figure
 from scalefit.plotting.curves import plot_curves
-from scalefit.runs.curves import trainer_schedule
 from tests.planning.test_lr_annealing import PEAK, T, curve_log
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scalefit.proxy.schedules import lr_multiplier
+from scalefit.schedules import lr_multiplier
 
 
 def lr(step, schedule, total=100, warmup=10, decay=20, min_ratio=0.1):

@@ -10,9 +10,9 @@ import pytest
 
 from scalefit.errors import RunDataError
 from scalefit.laws.lr_annealing import areas
-from scalefit.proxy.schedules import lr_multiplier
+from scalefit.planning.curves import lr_from_csv, read_curves, schedule_lr, trainer_schedule, with_areas
 from scalefit.runs import RunTable
-from scalefit.runs.curves import lr_from_csv, read_curves, schedule_lr, trainer_schedule, with_areas
+from scalefit.schedules import lr_multiplier
 
 META = {"peak_lr": 3e-3, "total_steps": 500, "warmup_steps": 10, "decay_steps": 100, "min_lr_ratio": 0.1}
 

@@ -26,8 +26,8 @@ import pandas as pd
 
 from scalefit.errors import RunDataError
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas
-from scalefit.proxy.schedules import lr_multiplier
 from scalefit.runs.table import RunTable, read_runs
+from scalefit.schedules import lr_multiplier
 
 SCHEDULES = ("cosine", "wsd", "linear", "constant")
 META = ("schedule", "peak_lr", "total_steps", "warmup_steps", "decay_steps", "min_lr_ratio")
@@ -46,7 +46,7 @@ def schedule_lr(
     """The LR of each of ``steps`` updates (update 1 first) for a named schedule, exactly as the trainer runs it.
 
     Linear warmup over ``warmup_steps``, then cosine / linear decay to ``min_lr_ratio * peak_lr``, constant,
-    or wsd (stable, then a linear decay over the last ``decay_steps``); see ``scalefit.proxy.schedules``.
+    or wsd (stable, then a linear decay over the last ``decay_steps``); see ``scalefit.schedules``.
     """
     if schedule not in SCHEDULES:
         raise RunDataError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)} or give a CSV")
