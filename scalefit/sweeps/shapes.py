@@ -48,16 +48,14 @@ def shape_for_params(
     per_block = _count(base, step * 4, 2) - _count(base, step * 4, 1)
     coef = per_block / (step * 4) ** 2  # ~12 for GELU x4
     depth_guess = (target / (coef * aspect**2)) ** (1 / 3)
-    best: tuple[float, int, int] | None = None
+    options = []
     for depth in sorted({max(1, math.floor(depth_guess)), max(1, math.ceil(depth_guess))}):
         width = _width_for(target, base, depth, step)
-        err = abs(math.log(_count(base, width, depth) / target))
-        aspect_err = abs(math.log(width / depth / aspect))
-        key = err + 0.01 * aspect_err  # size first; aspect breaks near-ties
-        if best is None or key < best[0]:
-            best = (key, width, depth)
-    assert best is not None
-    return best[1], best[2]
+        size_err = abs(math.log(_count(base, width, depth) / target))
+        options.append((size_err, abs(math.log(width / depth / aspect)), width, depth))
+    close = [o for o in options if o[0] <= math.log(1.1)]  # within 10% of the target: the aspect decides
+    size_err, _, width, depth = min(close, key=lambda o: o[1]) if close else min(options)
+    return width, depth
 
 
 def _width_for(target: float, base: ModelConfig, depth: int, step: int) -> int:

@@ -121,6 +121,9 @@ def _check_table(table: dict[str, Any], where: str) -> None:
     if any(k in SHAPE_KEYS for k in shapes) and len(shapes) > 1:
         given = ", ".join(shapes)
         raise SweepError(f"{where}: give the model size one way: shape, params, or width/depth, not {given}")
+    for key in ("aspect", "width_multiple"):
+        if key in table and shapes and "params" not in shapes:
+            raise SweepError(f"{where}: {key} only applies to params (target parameter counts), not to {shapes[0]}")
 
 
 def parse_spec(data: dict[str, Any], *, source: str = "<spec>", name: str | None = None) -> SweepSpec:
@@ -200,16 +203,13 @@ def _merge(fixed: dict[str, Any], combo: dict[str, Any]) -> dict[str, Any]:
         for k in LENGTH_KEYS:
             merged.pop(k, None)
     if any(k in combo for k in SHAPE_KEYS):
-        for k in (*SHAPE_KEYS, "width", "depth", "aspect", "width_multiple"):
+        for k in (*SHAPE_KEYS, "width", "depth"):
             merged.pop(k, None)
     merged.update(combo)
     return merged
 
 
 def _plan_one(spec: SweepSpec, values: dict[str, Any], where: str) -> PlannedRun:
-    for key in ("aspect", "width_multiple"):
-        if key in values and "params" not in values:
-            raise SweepError(f"{where}: {key} only applies to params (target parameter counts)")
     options = {k: v for k, v in values.items() if k not in SWEEP_KEYS}
     if "shape" in values:
         options.update(zip(("width", "depth", "n_heads"), values["shape"]))
