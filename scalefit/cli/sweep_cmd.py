@@ -107,7 +107,7 @@ def _dry_run(spec, out: Path, device: str, workers: int, as_json: bool) -> None:
                    "estimate_total_s": total, "estimate_wall_s": total / workers, "runs": rows})  # fmt: skip
         return
     typer.echo(f"{spec.source}: {spec.description}" if spec.description else spec.source)
-    typer.echo(f"{len(rows)} runs -> {sweep_dir}")
+    typer.echo(f"{len(rows)} runs -> {out}")
     typer.echo(f"{'run_id':<13}{'width':>6}{'depth':>6}{'N':>11}{'D':>13}{'M':>8}{'C (FLOPs)':>11}{'lr':>9}"
                f"{'B':>5}  {'param':<5} {'schedule':<9}{'est':>7}  grid")  # fmt: skip
     for r in rows:
@@ -117,7 +117,7 @@ def _dry_run(spec, out: Path, device: str, workers: int, as_json: bool) -> None:
             f"{r['estimate_s']:>6.0f}s  {r['where']} {r['axes']}"
         )
     model = DEVICE_MODELS["cuda" if device == "cuda" else "cpu"]
-    basis = "fitted to measured CPU runs" if model.measured else "ASSUMED throughput (not measured)"
+    basis = "one idle core per worker" if model.measured else "ASSUMED GPU throughput, not measured"
     typer.echo(f"total: {sum(r['flops'] for r in rows):.3g} FLOPs; estimated {total / 60:.1f} min of {device} "
                f"worker time, about {total / workers / 60:.1f} min with {workers} workers ({basis})")  # fmt: skip
     heavy = [r for r in rows if r["epochs"] and r["epochs"] > 1]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +93,7 @@ def write_manifest(sweep_dir: Path, *, name: str, source: str, spec: dict[str, A
     """Write ``sweep.json``: what the sweep plans to run (``runs``: one dict per run, in order)."""
     write_json_atomic(
         sweep_dir / MANIFEST,
-        {"name": name, "source": source, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"), "spec": spec, "runs": runs},
+        {"name": name, "source": source, "spec": spec, "runs": runs},  # no timestamp: re-runs rewrite it unchanged
     )
 
 

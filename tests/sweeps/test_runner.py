@@ -48,8 +48,10 @@ def test_divergence_and_failure_are_recorded_not_fatal(tmp_path):
     assert runs.loc[0, "loss"] > 0 and runs.columns[:3].tolist() == ["run_id", "n_params", "n_params_nonembed"]
     curves = pd.read_csv(out / "curves.csv")
     assert set(curves["run_id"]) == set(runs["run_id"][:2]) and {"step", "loss", "lr"} <= set(curves.columns)
-    # a finished sweep re-run does nothing; --retry-failed re-runs only the failed run
+    # a finished sweep re-run does nothing (its files come out byte-identical); --retry-failed re-runs the failed run
+    files = {name: (out / name).read_bytes() for name in ("runs.csv", "curves.csv", "sweep.json")}
     assert run_sweep(spec, out, executor=SerialExecutor()).executed == []
+    assert files == {name: (out / name).read_bytes() for name in files}
     again = run_sweep(spec, out, executor=SerialExecutor(), retry_failed=True)
     assert again.executed == [runs.loc[2, "run_id"]]
     status = sweep_status(out)
