@@ -102,24 +102,26 @@ def _dry_run(spec, out: Path, device: str, workers: int, as_json: bool) -> None:
             "seed": c.seed, "epochs": epochs, "estimate_s": estimate_seconds(c, device),
         })  # fmt: skip
     total = sum(r["estimate_s"] for r in rows)
+    wall = max(total / workers, max((r["estimate_s"] for r in rows), default=0.0))  # the longest run bounds it
     if as_json:
         echo_json({"name": sweep_dir.name, "out": str(sweep_dir), "device": device, "workers": workers,
-                   "estimate_total_s": total, "estimate_wall_s": total / workers, "runs": rows})  # fmt: skip
+                   "estimate_total_s": total, "estimate_wall_s": wall, "runs": rows})  # fmt: skip
         return
     typer.echo(f"{spec.source}: {spec.description}" if spec.description else spec.source)
     typer.echo(f"{len(rows)} runs -> {out}")
-    typer.echo(f"{'run_id':<13}{'width':>6}{'depth':>6}{'N':>11}{'D':>13}{'M':>8}{'C (FLOPs)':>11}{'lr':>9}"
+    typer.echo(f"{'run_id':<13}{'width':>6}{'depth':>6}{'N':>12}{'D':>15}{'M':>8}{'C (FLOPs)':>11}{'lr':>9}"
                f"{'B':>5}  {'param':<5} {'schedule':<9}{'est':>7}  grid")  # fmt: skip
     for r in rows:
         typer.echo(
-            f"{r['run_id']:<13}{r['width']:>6}{r['depth']:>6}{r['n_params']:>11,}{r['n_tokens']:>13,}{r['M']:>8.1f}"
+            f"{r['run_id']:<13}{r['width']:>6}{r['depth']:>6}{r['n_params']:>12,}{r['n_tokens']:>15,}{r['M']:>8.1f}"
             f"{r['flops']:>11.3g}{r['lr']:>9.3g}{r['batch_size']:>5}  {r['parametrization']:<5} {r['schedule']:<9}"
             f"{r['estimate_s']:>6.0f}s  {r['where']} {r['axes']}"
         )
     model = DEVICE_MODELS["cuda" if device == "cuda" else "cpu"]
     basis = "one idle core per worker" if model.measured else "ASSUMED GPU throughput, not measured"
     typer.echo(f"total: {sum(r['flops'] for r in rows):.3g} FLOPs; estimated {total / 60:.1f} min of {device} "
-               f"worker time, about {total / workers / 60:.1f} min with {workers} workers ({basis})")  # fmt: skip
+               f"worker time, about {wall / 60:.1f} min with {workers} worker{'s' * (workers != 1)} "
+               f"({basis})")  # fmt: skip
     heavy = [r for r in rows if r["epochs"] and r["epochs"] > 1]
     if heavy:
         worst = max(r["epochs"] for r in heavy)
@@ -227,6 +229,8 @@ def sweep_command(
                            account=account, setup=setup, extra=extra, cluster=cluster,
                            poll_s=1.0 if cluster == "local" else 5.0, threads=threads or 0)  # fmt: skip
         n_workers = array_parallelism
+        if device is None and spec.fixed.get("device", "auto") == "auto":  # the jobs run on the cluster's nodes
+            est_device = "cuda" if gpus_per_task > 0 else "cpu"
     if dry_run:
         _dry_run(spec, out, est_device, n_workers, as_json)
         return
