@@ -14,13 +14,12 @@ from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
 from scalefit.errors import ConfigError, SweepError
 
-HELP = """Run a sweep of proxy runs, resumably: SPEC.toml or --preset NAME, into --out (default runs/NAME).
-
-Finished runs (a result.json in OUT/RUN_ID/) are skipped, so re-running an interrupted sweep completes
-only what is missing. After each run OUT/runs.csv and OUT/curves.csv are rewritten.
-
-`scalefit sweep status DIR` summarises a sweep folder. `scalefit sweep --list` lists the presets.
-"""
+HELP = (
+    "Run a sweep of proxy runs, resumably: SPEC.toml or --preset NAME, into --out (default runs/NAME).\n\n"
+    "Finished runs (a result.json in OUT/RUN_ID/) are skipped, so re-running an interrupted sweep completes "
+    "only what is missing. After each run OUT/runs.csv and OUT/curves.csv are rewritten.\n\n"
+    "`scalefit sweep status DIR` summarises a sweep folder. `scalefit sweep --list` lists the presets."
+)
 
 
 def _parse_sets(items: list[str]) -> dict[str, Any]:
