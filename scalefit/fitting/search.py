@@ -37,7 +37,7 @@ def batched_descent(
     theta0: np.ndarray,
     weights: np.ndarray | None = None,
     *,
-    max_iter: int = 200,
+    max_iter: int = 100,
     tol: float = 1e-9,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Damped Gauss-Newton with IRLS weights for the robust loss, on K starts at once.
