@@ -9,11 +9,11 @@ import dataclasses
 import hashlib
 import json
 import math
-import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from scalefit._io import read_toml
 from scalefit.errors import ConfigError
 
 PARAMETRIZATIONS = ("sp", "mup")
@@ -187,17 +187,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file of config keys (top level, or under a ``[train]`` table)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path, ConfigError, "config file")
     if "train" in data and isinstance(data["train"], dict):
         data = data["train"]
     return {k: _coerce(k, v, str(path)) for k, v in data.items()}

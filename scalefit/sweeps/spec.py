@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scalefit._io import read_toml
 from scalefit.errors import ConfigError, SweepError
 from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig, allowed_keys, make_config, run_id
 from scalefit.proxy.counting import count_params, flops_per_token
@@ -165,17 +165,10 @@ def parse_spec(data: dict[str, Any], *, source: str = "<spec>", name: str | None
 
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a TOML sweep spec."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"sweep spec {path} not found (or use --preset NAME; `scalefit sweep --list` lists them)")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path, SweepError, "sweep spec")
     return parse_spec(data, source=str(path), name=path.stem)
 
 
