@@ -73,3 +73,19 @@ def test_every_key_has_a_doc_line():
     docs = key_docs()
     assert list(docs) == allowed_keys()
     assert all(docs.values())
+
+
+def test_mup_with_tied_embeddings_warns_off_base_width():
+    import warnings
+
+    import pytest
+
+    from scalefit.errors import ScalefitWarning
+    from scalefit.proxy.config import TrainConfig, validate
+
+    with pytest.warns(ScalefitWarning, match="tied embeddings"):
+        validate(TrainConfig(parametrization="mup", width=256, base_width=128, n_heads=4, tied_embeddings=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate(TrainConfig(parametrization="mup", width=256, base_width=128, n_heads=4, tied_embeddings=False))
+        validate(TrainConfig(parametrization="mup", width=128, base_width=128, n_heads=4, tied_embeddings=True))
