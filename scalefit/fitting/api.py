@@ -151,7 +151,7 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
     notes = _diagnose(law, params, search)
     for note, cls in notes:
         warnings.warn(note, cls, stacklevel=3)
-    boot = None
+    boot, unit = None, None
     if bootstrap:
         clusters, unit = _clusters(table, opts.bootstrap_by)
         # Each resample starts from the optimum and from the next-best distinct optima of the search, so a
@@ -160,9 +160,10 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
         bt, _ = bootstrap_fits(problem, starts_b, bootstrap, seed, groups=clusters)
         nat = problem.to_natural(bt)
         boot = {name: nat[:, j].tolist() for j, name in enumerate(law.param_names)}
-    r = problem.residuals(theta[None, :])[0]
+    pred = np.array(problem.predict(theta[None, :])[0])
+    r = problem.residuals_from(pred[None, :])[0]
     with np.errstate(all="ignore"):
-        r_log = np.log(problem.predict(theta[None, :])[0]) - np.log(y) if (y > 0).all() else r
+        r_log = np.log(pred) - np.log(y) if (y > 0).all() else r
     rss = float(np.sum(r * r))
     n = len(y)
     stats = {
@@ -173,7 +174,7 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
         "delta": delta,
         "space": space,
         "rmse_log": float(np.sqrt(np.mean(r_log**2))),
-        "rmse": float(np.sqrt(np.mean((problem.predict(theta[None, :])[0] - y) ** 2))),
+        "rmse": float(np.sqrt(np.mean((pred - y) ** 2))),
         "aic": float(n * np.log(max(rss, 1e-300) / n) + 2 * n_par),
         "bic": float(n * np.log(max(rss, 1e-300) / n) + n_par * np.log(n)),
     }
@@ -197,7 +198,7 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
         "ranges": {s: [float(np.min(res.values[s])), float(np.max(res.values[s]))] for s in all_syms},
     }
     if bootstrap:
-        data["bootstrap_unit"] = _clusters(table, opts.bootstrap_by)[1] or "row"
+        data["bootstrap_unit"] = unit or "row"
     return FitResult(
         law=law.name, law_options=dict(law.options), params=params, stats=stats, search=search_info,
         data=data, bootstrap=boot, seed=seed if bootstrap else None,

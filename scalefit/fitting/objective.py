@@ -8,6 +8,7 @@ works on ``K`` parameter sets at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -96,15 +97,18 @@ class Problem:
                 return np.log(pred) - self._log_y
         return pred - self.y
 
-    @property
+    @cached_property
     def _log_y(self) -> np.ndarray:
         return np.log(self.y)
 
     def objective(self, theta: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Sum over rows of ``weights * rho(residual)``, shape (K,); inf where invalid."""
-        r = self.residuals(theta)
+        return self.objective_from(self.residuals(theta), weights)
+
+    def objective_from(self, r: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """The objective for given (K, n) residuals ``r``; ``weights`` is (n,) or (K, n)."""
         terms = rho(r, self.loss, self.delta)
-        f = terms.sum(axis=1) if weights is None else (terms * weights).sum(axis=1)
+        f = (terms if weights is None else terms * weights).sum(axis=1)
         return np.where(np.isfinite(f), f, np.inf)
 
     def jacobian(self, theta: np.ndarray, pred: np.ndarray | None = None) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from scalefit.fitting.objective import Problem, psi, rho
+from scalefit.fitting.objective import Problem, psi
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def batched_descent(
     w_all = None if weights is None else np.broadcast_to(weights, (K, n))
     pred = np.array(problem.predict(theta))
     r = problem.residuals_from(pred)
-    f = _sum_rho(problem, r, w_all)
+    f = problem.objective_from(r, w_all)
     lam = np.full(K, 1e-3)
     stall = np.zeros(K, dtype=int)
     active = np.isfinite(f)
@@ -82,7 +82,7 @@ def batched_descent(
         cand = np.clip(th + step, *problem.fit_bounds)
         pc = np.array(problem.predict(cand))
         rc = problem.residuals_from(pc)
-        fc = _sum_rho(problem, rc, w)
+        fc = problem.objective_from(rc, w)
         better = (fc < f[idx]) & ok
         gain = np.where(better, (f[idx] - fc) / np.maximum(np.abs(f[idx]), 1e-300), 0.0)
         acc = idx[better]
@@ -108,12 +108,6 @@ def parallel_descent(
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _sum_rho(problem: Problem, r: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    terms = rho(r, problem.loss, problem.delta)
-    f = (terms if w is None else terms * w).sum(axis=1)
-    return np.where(np.isfinite(f), f, np.inf)
-
-
 def refine(problem: Problem, theta: np.ndarray, weights: np.ndarray | None = None):
     """L-BFGS-B from ``theta`` (fit space) with the analytic objective gradient; returns scipy's result."""
     lo, hi = problem.fit_bounds
@@ -121,11 +115,12 @@ def refine(problem: Problem, theta: np.ndarray, weights: np.ndarray | None = Non
 
     def fun(t):
         t2 = t[None, :]
-        r = problem.residuals(t2)
-        f = float((rho(r, problem.loss, problem.delta) * w).sum())
+        pred = np.array(problem.predict(t2))
+        r = problem.residuals_from(pred)
+        f = float(problem.objective_from(r, w)[0])
         if not np.isfinite(f):
             return np.inf, np.zeros_like(t)
-        J = problem.jacobian(t2)[0]
+        J = problem.jacobian(t2, pred)[0]
         grad = J @ (w * psi(r[0], problem.loss, problem.delta))
         return f, grad
 
