@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SCHEDULES", "lr_multiplier"]
+__all__ = ["SCHEDULES", "lr_multiplier", "phase_steps"]
 
 
 def _progress(step: int, start: int, total: int) -> float:
@@ -54,3 +54,8 @@ def lr_multiplier(
     if schedule == "wsd":
         return wsd(step, total, warmup, min_ratio, decay)
     return SCHEDULES[schedule](step, total, warmup, min_ratio)
+
+
+def phase_steps(total: int, warmup_frac: float, decay_frac: float) -> tuple[int, int]:
+    """Warmup and (wsd) decay lengths in steps from fractions of ``total``, rounded as the trainer runs them."""
+    return int(round(warmup_frac * total)), int(round(decay_frac * total))

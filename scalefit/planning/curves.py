@@ -27,7 +27,7 @@ import pandas as pd
 from scalefit.errors import RunDataError
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas
 from scalefit.runs.table import RunTable, read_runs
-from scalefit.schedules import lr_multiplier
+from scalefit.schedules import lr_multiplier, phase_steps
 
 SCHEDULES = ("cosine", "wsd", "linear", "constant")
 META = ("schedule", "peak_lr", "total_steps", "warmup_steps", "decay_steps", "min_lr_ratio")
@@ -77,9 +77,10 @@ def trainer_schedule(
     """:func:`schedule_lr` with the trainer's fractions: warmup and wsd decay as fractions of ``steps`` (rounded)."""
     if not (0 <= warmup_frac < 1 and 0 <= decay_frac <= 1):
         raise RunDataError(f"need 0 <= warmup_frac < 1 and 0 <= decay_frac <= 1, got {warmup_frac}, {decay_frac}")
+    warmup_steps, decay_steps = phase_steps(steps, warmup_frac, decay_frac)
     return schedule_lr(
-        schedule, steps, peak_lr, warmup_steps=int(round(warmup_frac * steps)),
-        decay_steps=int(round(decay_frac * steps)) if schedule == "wsd" else 0, min_lr_ratio=min_lr_ratio,
+        schedule, steps, peak_lr, warmup_steps=warmup_steps,
+        decay_steps=decay_steps if schedule == "wsd" else 0, min_lr_ratio=min_lr_ratio,
     )
 
 

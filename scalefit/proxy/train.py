@@ -31,7 +31,7 @@ from scalefit.proxy.counting import count_params, flops_per_token
 from scalefit.proxy.data import bits_per_byte, check_fits, eval_windows, load_corpus, sample_batch
 from scalefit.proxy.model import GPT, lm_loss
 from scalefit.proxy.mup import param_groups
-from scalefit.schedules import lr_multiplier
+from scalefit.schedules import lr_multiplier, phase_steps
 
 __all__ = ["RESULT_COLUMNS", "log_steps", "pick_device", "train_run"]
 
@@ -133,8 +133,7 @@ def _train(config: TrainConfig, out_dir: Path, on_log: Callable[[dict], None] | 
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     per_step = cfg.batch_size * cfg.seq_len
     total = cfg.n_tokens // per_step
-    warmup = int(round(cfg.warmup_frac * total))
-    decay = int(round(cfg.decay_frac * total))
+    warmup, decay = phase_steps(total, cfg.warmup_frac, cfg.decay_frac)
     logs = set(log_steps(total, cfg.n_evals))
     windows = torch.as_tensor(eval_windows(corpus.val, cfg.seq_len, cfg.eval_tokens), device=device)
     rng = np.random.default_rng(cfg.seed)
