@@ -6,22 +6,91 @@ import json
 import os
 import sys
 import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from scalefit.errors import OutputPathError
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def check_output_file(path: str | Path, option: str = "--out") -> Path:
+    """``path`` as an output file: refuse an empty path and an existing folder (``--out .``)."""
+    if str(path).strip() == "":
+        raise OutputPathError(f"{option} is empty; give a file name, e.g. {option} fit.json")
+    p = Path(path)
+    if p.is_dir():
+        raise OutputPathError(f"{option} {str(path)!r} is a folder; give a file name inside it, e.g. {p / 'out.json'}")
+    return p
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)  # symlinks and hard links
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def refuse_input_overwrite(out: str | Path, inputs: Iterable[str | Path | None], option: str = "--out") -> Path:
+    """Refuse an output path that is (through symlinks or hard links) one of the command's inputs."""
+    p = check_output_file(out, option)
+    for src in inputs:
+        if src is None or str(src) == "":
+            continue
+        if _same_file(p, Path(src)):
+            raise OutputPathError(
+                f"{option} {str(out)!r} is the input {str(src)!r}; scalefit never writes over its inputs, "
+                f"choose another output path"
+            )
+    return p
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temp path in ``path``'s folder, renamed onto ``path`` when the block ends without error.
+
+    The file gets the mode a plain ``open()`` would give (0644 under umask 022), not mkstemp's 0600.
+    A write that fails (disk full, permissions) raises OutputPathError naming the path; the temp file is
+    removed and ``path`` is left as it was.
+    """
+    path = check_output_file(path, "output")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputPathError(f"{path}: cannot write here: {exc.strerror or exc}") from None
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputPathError(f"{path}: cannot write: {exc.strerror or exc}; nothing was written") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` via a temp file in the same folder and a rename; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
     return path
 
 

@@ -31,6 +31,10 @@ class FitFileError(ScalefitError, ValueError):
     """A fit.json file is missing, unreadable or from an incompatible version."""
 
 
+class OutputPathError(ScalefitError, OSError):
+    """An output path is unusable: empty, a folder, one of the command's inputs, or not writable."""
+
+
 class ConfigError(ScalefitError, ValueError):
     """A configuration (options, TOML, --set) has an unknown key or a wrong type."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -28,8 +29,21 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             except ScalefitError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(1) from None
-            except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-                typer.echo(f"error: {exc}", err=True)
+            except OSError as exc:  # file system: not found, permissions, disk full ...
+                where = f"{exc.filename}: " if exc.filename else ""
+                typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+                raise typer.Exit(1) from None
+            except RecursionError:
+                typer.echo("error: input nested too deeply to read", err=True)
+                raise typer.Exit(1) from None
+            except KeyboardInterrupt:
+                typer.echo("interrupted", err=True)
+                raise typer.Exit(130) from None
+            except Exception as exc:
+                if os.environ.get("SCALEFIT_DEBUG"):
+                    raise
+                typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); this is a bug in scalefit, "
+                           "please report it (SCALEFIT_DEBUG=1 shows the traceback)", err=True)
                 raise typer.Exit(1) from None
             finally:
                 seen = set()

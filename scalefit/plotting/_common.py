@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scalefit._io import atomic_path
 from scalefit.errors import ConfigError, ExtrapolationWarning, RunDataError, ScalefitWarning
 from scalefit.fitting.result import FitResult
 from scalefit.runs import SYMBOL_DOCS, filter_rows, resolve
@@ -248,15 +248,7 @@ def save_figure(fig, path: str | Path, *, dpi: int = 150) -> Path:
     """Write ``fig`` to ``path`` atomically (temp file in the same folder, then rename); the format is the suffix."""
     path = Path(path)
     fmt_ = figure_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp.{fmt_}")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=f".tmp.{fmt_}") as tmp:
         tight = None if fig.get_layout_engine() is not None else "tight"  # a layout engine already fits the page
         fig.savefig(tmp, format=fmt_, dpi=dpi, bbox_inches=tight)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
