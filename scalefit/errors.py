@@ -23,6 +23,10 @@ class UnsafeFormulaError(LawError):
     """A user formula uses something outside the math whitelist (attributes, imports, calls...)."""
 
 
+class UnsafeFilterError(RunDataError):
+    """A row filter (--where, --holdout, a stored filter) uses something outside the filter whitelist."""
+
+
 class FitError(ScalefitError, RuntimeError):
     """A fit could not be carried out (no finite objective, bad options...)."""
 

@@ -251,7 +251,7 @@ def backtest(
     if kwargs.get("target") is not None:
         mapping[law_obj.target] = kwargs["target"]
     table = filter_rows(as_table(data), where, mapping=mapping)
-    held = filter_rows(table, holdout, mapping=mapping)
+    held = filter_rows(table, holdout, mapping=mapping, option="--holdout")
     kept_rows = table.frame.index.difference(held.frame.index)
     if len(kept_rows) == 0:
         raise RunDataError(f"--holdout {holdout!r} holds out every row; nothing is left to fit on")

@@ -44,109 +44,28 @@ from dataclasses import dataclass
 import numpy as np
 from asteval import Interpreter
 
-from scalefit.errors import LawError, UnsafeFormulaError
-from scalefit.laws import _dual
-from scalefit.laws._dual import FUNCTIONS, Dual
+from scalefit import expressions
+from scalefit.errors import LawError
+from scalefit.expressions import _dual
+from scalefit.expressions._dual import FUNCTIONS, Dual
 from scalefit.laws.base import Law, Param
 from scalefit.laws.registry import register
 
 CONSTANTS = {"pi": np.float64(np.pi)}
 MAX_STARTS = 1024  # cap on the start grid built from the parameter specs
-MAX_FORMULA_CHARS = 2000
-MAX_DEPTH = 100  # nesting depth of the formula's expression tree
 DEFAULT_FORMULA = "E + A/N**alpha + B/D**beta"
 DEFAULT_PARAMS = ("E=1:0:10", "A=100:0:1e6", "B=100:0:1e6", "alpha=0.3:0:2", "beta=0.3:0:2")
 
 _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide, ast.Pow: np.power}
-_UNARY = (ast.UAdd, ast.USub)
-_ALLOWED_TEXT = (
-    "a formula may use numbers, input symbols, parameters, + - * / ** and unary -, parentheses, the constant pi "
-    f"and the functions {', '.join(FUNCTIONS)}"
-)
-_UNSAFE_KINDS = (
-    (ast.Attribute, "attribute access"),
-    (ast.Subscript, "a subscript"),
-    ((ast.Import, ast.ImportFrom), "an import"),
-    (ast.Lambda, "a lambda"),
-    ((ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp), "a comprehension"),
-    ((ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr), "an assignment"),
-    ((ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef), "a definition"),
-    (ast.Starred, "argument unpacking"),
-    ((ast.Compare, ast.BoolOp, ast.IfExp), "a comparison or condition"),
-)
 
 
 # ---- formula checking ------------------------------------------------------------------------
-def _unsafe(text: str, node: ast.AST, what: str) -> UnsafeFormulaError:
-    seg = ast.get_source_segment(text, node) or ast.unparse(node)
-    return UnsafeFormulaError(f"unsafe formula {text!r}: {what} is not allowed (found `{seg}`); {_ALLOWED_TEXT}")
-
-
 def check_formula(text: object) -> tuple[ast.expr, list[str]]:
-    """Parse and whitelist-check ``text``; return its expression node and its free names in order."""
+    """Parse and whitelist-check ``text`` (:mod:`scalefit.expressions`); its expression node and free names."""
     if not isinstance(text, str) or not text.strip():
         raise LawError(f"law 'expr' needs a formula string such as {DEFAULT_FORMULA!r}, got {text!r}")
-    if len(text) > MAX_FORMULA_CHARS:
-        raise LawError(f"formula is {len(text)} characters long; the limit is {MAX_FORMULA_CHARS}")
-    text = text.strip()
-    try:
-        tree = ast.parse(text, mode="exec")
-    except SyntaxError as exc:
-        raise LawError(f"formula {text!r} is not a valid expression: {exc.msg} (column {exc.offset}); "
-                       f"write it in Python syntax, e.g. {DEFAULT_FORMULA!r}") from None
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise LawError(f"formula {text!r} cannot be parsed: {exc}") from None
-    for stmt in tree.body:
-        if not isinstance(stmt, ast.Expr):
-            kind = next((w for cls, w in _UNSAFE_KINDS if isinstance(stmt, cls)), f"a {type(stmt).__name__} statement")
-            raise _unsafe(text, stmt, kind)
-    if len(tree.body) != 1:
-        raise LawError(f"formula {text!r} must be one expression, not {len(tree.body)} statements")
-    node = tree.body[0].value
-    names: list[ast.Name] = []
-    _check(text, node, names, 0)
-    names.sort(key=lambda n: (n.lineno, n.col_offset))
-    return node, list(dict.fromkeys(n.id for n in names))
-
-
-def _check(text: str, node: ast.AST, names: list, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise LawError(f"formula {text!r} is nested more than {MAX_DEPTH} levels deep")
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINOPS:
-            raise _unsafe(text, node, f"the operator {type(node.op).__name__}")
-        _check(text, node.left, names, depth + 1)
-        _check(text, node.right, names, depth + 1)
-    elif isinstance(node, ast.UnaryOp):
-        if not isinstance(node.op, _UNARY):
-            raise _unsafe(text, node, f"the operator {type(node.op).__name__}")
-        _check(text, node.operand, names, depth + 1)
-    elif isinstance(node, ast.Call):
-        func = node.func
-        if not isinstance(func, ast.Name):
-            _check(text, func, [], depth + 1)  # reports what the callee is made of (lambda, attribute ...)
-        if not isinstance(func, ast.Name) or func.id not in FUNCTIONS:
-            raise _unsafe(text, node, f"a call to {ast.unparse(func)}")
-        if node.keywords:
-            raise _unsafe(text, node, "a keyword argument")
-        for arg in node.args:
-            _check(text, arg, names, depth + 1)
-        arity = FUNCTIONS[func.id][1]
-        if len(node.args) != arity:
-            raise LawError(f"formula {text!r}: {func.id}() takes {arity} argument(s), got {len(node.args)}")
-    elif isinstance(node, ast.Name):
-        if node.id.startswith("__"):
-            raise _unsafe(text, node, "a dunder name")
-        if node.id in FUNCTIONS:
-            raise LawError(f"formula {text!r}: {node.id} is a function; call it, e.g. {node.id}(x)")
-        if node.id not in CONSTANTS:
-            names.append(node)
-    elif isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise _unsafe(text, node, "a non-numeric constant")
-    else:
-        kind = next((w for cls, w in _UNSAFE_KINDS if isinstance(node, cls)), f"a {type(node).__name__} expression")
-        raise _unsafe(text, node, kind)
+    checked = expressions.check_formula(text)
+    return checked.node, list(checked.names)
 
 
 # ---- parameter specs -------------------------------------------------------------------------

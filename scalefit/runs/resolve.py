@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import RunDataError
+from scalefit.expressions import check_filter, evaluate_filter
 from scalefit.runs.aliases import ALIASES, DERIVATIONS, POSITIVE
 from scalefit.runs.table import RunTable
 
@@ -150,32 +150,33 @@ def resolve(
     )
 
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+def filter_rows(
+    table: RunTable, where: str | None, *, mapping: Mapping[str, str] | None = None, option: str = "--where"
+) -> RunTable:
+    """Rows matching a filter over column names and resolvable symbols (the safe filter language).
 
-
-def filter_rows(table: RunTable, where: str | None, *, mapping: Mapping[str, str] | None = None) -> RunTable:
-    """Rows matching a pandas-query expression over column names and resolvable symbols.
-
-    ``"N >= 1e8 and loss < 4"``, ``"dataset == 'c4'"``; columns with spaces go in backticks.
+    ``"N >= 1e8 and loss < 4"``, ``"dataset in ['c4', 'rpj']"``; columns with spaces go in backticks.
+    The filter is data: it is parsed and whitelisted by :func:`scalefit.expressions.check_filter` and
+    evaluated over the columns, never by ``eval``. ``option`` names it in errors (``--holdout``).
     """
-    if where is None or not where.strip():
+    if where is None or (isinstance(where, str) and not where.strip()):
         return table
-    frame = table.frame.copy()
-    for name in set(_IDENT.findall(where)):
-        if name in frame.columns:
-            continue
-        try:
-            frame[name] = resolve(table, [name], mapping=mapping).values[name]
-        except RunDataError:
-            continue
-    try:
-        mask = frame.eval(where, engine="python")
-    except Exception as exc:  # pandas raises many types for bad expressions
-        raise RunDataError(
-            f"{table.source}: cannot apply --where {where!r}: {exc}. Columns: {table.columns}"
-        ) from None
-    if not isinstance(mask, pd.Series) or mask.dtype != bool:
-        raise RunDataError(f"--where {where!r} must be a true/false condition, e.g. \"N >= 1e8 and loss < 4\"")
+    checked = check_filter(where, option)
+    columns = {name: _filter_column(table, name, mapping, option, checked.text) for name in checked.names}
+    mask = evaluate_filter(checked, columns, len(table), option)
     if not mask.any():
-        raise RunDataError(f"{table.source}: --where {where!r} leaves no rows (of {len(table)}); loosen the filter")
-    return table.subset(frame.index[mask.to_numpy()])
+        raise RunDataError(f"{table.source}: {option} {where!r} leaves no rows (of {len(table)}); loosen the filter")
+    return table.subset(table.frame.index[mask])
+
+
+def _filter_column(table: RunTable, name: str, mapping, option: str, text: str) -> np.ndarray:
+    """A filter name's values: the column of that name, else the symbol resolved like a law input."""
+    if name in table.frame.columns:
+        return table.frame[name].to_numpy()
+    if _column_for(table, name, dict(mapping or {})) is None and name not in DERIVATIONS:
+        raise RunDataError(f"{table.source}: {option} {text!r}: no column or symbol {name!r}; "
+                           f"columns are {table.columns} (backticks for names with spaces: `Model Size`)")
+    try:
+        return resolve(table, [name], mapping=mapping).values[name]
+    except RunDataError as exc:
+        raise RunDataError(f"{option} {text!r} uses {name}: {exc}") from None
