@@ -34,9 +34,12 @@ def backtest_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Fit on the rows outside --holdout, predict the held-out rows, report relative errors."""
+    from scalefit._io import refuse_input_overwrite
     from scalefit.fitting import backtest
     from scalefit.runs import parse_map
 
+    if output is not None:
+        refuse_input_overwrite(output, [runs], "--output")
     runs, target = runs_and_target(runs, target, target_mean)
     bt = backtest(
         law, runs, holdout=holdout, where=where, mapping=parse_map(map_), target=target, bootstrap=bootstrap,

@@ -134,8 +134,11 @@ def fit_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Fit a scaling law to a run log; print the parameters with intervals and fit statistics."""
+    from scalefit._io import refuse_input_overwrite
     from scalefit.runs import parse_map
 
+    if out is not None:
+        refuse_input_overwrite(out, [runs], "--out")
     req = FitRequest(
         name=law, runs=runs, mapping=parse_map(map_), target=target, where=where, group_by=group_by,
         bootstrap=bootstrap, seed=seed, loss=loss, delta=delta, space=space, target_mean=target_mean,

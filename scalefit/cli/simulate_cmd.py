@@ -21,10 +21,17 @@ def simulate_command(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     x: str = typer.Option(None, "--x", help="Input symbol of one-input laws such as `power`."),
     out: Path = typer.Option(None, "--out", help="Write the CSV here (default: stdout)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists (refused otherwise)."),
 ) -> None:
     """Draw a synthetic run log from a law (IsoFLOP-style grid for laws in N and D)."""
+    from scalefit._io import check_output_file
+    from scalefit.errors import OutputPathError
     from scalefit.laws import get_law
     from scalefit.laws.simulate import simulate
+
+    if out is not None and check_output_file(out).exists() and not overwrite:
+        raise OutputPathError(f"--out {str(out)!r} exists (a run log?); simulate never replaces a file unless "
+                              "--overwrite is given: choose another path or add --overwrite")
 
     law_obj = get_law(law, **({"x": x} if x else {}))
     frame = simulate(law_obj, parse_params(params), n_points=n_points, noise=noise, seed=seed)

@@ -61,6 +61,11 @@ def _column_for(table: RunTable, symbol: str, mapping: Mapping[str, str]) -> str
 
 def _numeric(table: RunTable, column: str, symbol: str) -> np.ndarray:
     raw = table.frame[column]
+    if pd.api.types.is_bool_dtype(raw):
+        raise RunDataError(
+            f"{table.source}: column {column!r} holds true/false values, not numbers, so it cannot be {symbol}; "
+            f"map a numeric column (--map {symbol}=COLUMN) or filter on it (--where \"{column} == True\")"
+        )
     vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(np.isnan(vals) & raw.notna().to_numpy())
     if bad.size:

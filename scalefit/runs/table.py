@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,24 +64,46 @@ def read_runs(path: str | Path) -> RunTable:
         raise RunDataError(f"{p}: run log not found; check the path (cwd is {Path.cwd()})")
     if p.is_dir():
         raise RunDataError(f"{p}: is a directory; pass the CSV inside it (e.g. {p / 'runs.csv'})")
-    suffix = p.suffix.lower()
-    if suffix == ".parquet":
-        try:
-            frame = pd.read_parquet(p)
-        except ImportError as exc:
-            raise RunDataError(f"{p}: reading Parquet needs pyarrow; `pip install pyarrow` ({exc})") from None
-        return RunTable.from_frame(frame, str(p))
-    sep = "\t" if suffix in (".tsv", ".tab") else ","
-    if p.stat().st_size == 0 or not p.read_text(errors="replace").strip():
-        raise RunDataError(f"{p}: the file is empty; a run log needs a header row and one row per run")
-    with p.open(newline="", errors="replace") as fh:
-        header = next(csv.reader(fh, delimiter=sep))
+    if p.suffix.lower() == ".parquet":
+        return RunTable.from_frame(_read_parquet(p), str(p))
+    sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
+    kind = "TSV" if sep == "\t" else "CSV"
+    text = _read_text(p, kind)
+    header = next(csv.reader(io.StringIO(text), delimiter=sep))
     dupes = [c for c, k in Counter(h.strip() for h in header).items() if k > 1]
     if dupes:
         raise RunDataError(f"{p}:1: duplicate column names {dupes}; rename them so each column is unique")
     try:
-        frame = pd.read_csv(p, sep=sep, skipinitialspace=True)
-    except pd.errors.ParserError as exc:
-        raise RunDataError(f"{p}: not a valid {'TSV' if sep == chr(9) else 'CSV'} file: {exc}") from None
+        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise RunDataError(f"{p}: not a valid {kind} file: {str(exc).strip()}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return RunTable.from_frame(frame, str(p))
+
+
+def _read_text(p: Path, kind: str) -> str:
+    """The file as UTF-8 text; binary files and other encodings are refused, never guessed."""
+    data = p.read_bytes()
+    if b"\x00" in data:
+        raise RunDataError(f"{p}: binary file (it contains NUL bytes), not a {kind} run log")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RunDataError(
+            f"{p}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as "
+            f"UTF-8, e.g. `iconv -f latin1 -t utf-8 {p.name} > {p.stem}.utf8{p.suffix}`"
+        ) from None
+    if not text.strip():
+        raise RunDataError(f"{p}: the file is empty; a run log needs a header row and one row per run")
+    return text
+
+
+def _read_parquet(p: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(p)
+    except ImportError as exc:
+        raise RunDataError(f"{p}: reading Parquet needs pyarrow; `pip install pyarrow` ({exc})") from None
+    except Exception as exc:  # pyarrow raises its own types (ArrowInvalid, OSError ...) for non-Parquet bytes
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunDataError(f"{p}: not a readable Parquet file ({first})") from None
