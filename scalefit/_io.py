@@ -46,11 +46,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def refuse_input_overwrite(out: str | Path, inputs: Iterable[str | Path | None], option: str = "--out") -> Path:
     """Refuse an output path that is (through symlinks or hard links) one of the command's inputs."""
+    from scalefit.datasets import dataset_path, is_dataset
+
     p = check_output_file(out, option)
     for src in inputs:
         if src is None or str(src) == "":
             continue
-        if _same_file(p, Path(src)):
+        if _same_file(p, dataset_path(src) if is_dataset(src) else Path(src)):
             raise OutputPathError(
                 f"{option} {str(out)!r} is the input {str(src)!r}; scalefit never writes over its inputs, "
                 f"choose another output path"

@@ -6,6 +6,7 @@ from scalefit.cli._app import app
 
 # Each module attaches its commands to `app` on import (one line per module).
 from scalefit.cli import laws_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import datasets_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import train_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import fit_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import predict_cmd  # noqa: E402,F401  isort: skip

@@ -58,7 +58,13 @@ class RunTable:
 
 
 def read_runs(path: str | Path) -> RunTable:
-    """Read a run log from CSV, TSV (by ``.tsv``) or Parquet (by ``.parquet``). Nothing is written."""
+    """Read a run log from CSV, TSV (by ``.tsv``) or Parquet (by ``.parquet``), or a bundled dataset
+    (``dataset:NAME``, see :mod:`scalefit.datasets`). Nothing is written."""
+    from scalefit.datasets import dataset_path, is_dataset
+
+    if is_dataset(path):
+        table = read_runs(dataset_path(path))
+        return RunTable(table.frame, str(path))
     p = Path(path)
     if not p.exists():
         raise RunDataError(f"{p}: run log not found; check the path (cwd is {Path.cwd()})")
