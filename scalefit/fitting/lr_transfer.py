@@ -31,8 +31,7 @@ from scipy import stats
 
 from scalefit.errors import RunDataError
 from scalefit.fitting.lr_transfer_result import LRTransferResult
-from scalefit.runs import RunTable, filter_rows, resolve
-from scalefit.runs.resolve import _column_for
+from scalefit.runs import RunTable, column_for, filter_rows, resolve
 
 BYTE_INITIAL_LOSS = float(np.log(256.0))  # cross-entropy of a uniform guess over 256 byte values
 OK_STATUSES = frozenset({"ok", ""})
@@ -42,7 +41,7 @@ def _runs_frame(table: RunTable, mapping: Mapping[str, str], initial_loss: float
     """Columns param, width, lr, seed, L, failed, L0 for the usable runs, and notes about what was read."""
     frame = table.frame
     res = resolve(table, ["lr", "width"], mapping=mapping)
-    loss_col = _column_for(table, "L", mapping)
+    loss_col = column_for(table, "L", mapping)
     if loss_col is None:
         raise RunDataError(f"{table.source}: no loss column (looked for 'L', 'loss', 'final_loss', ...); "
                            "name it with --target COLUMN or --map L=COLUMN")

@@ -2,11 +2,11 @@
 
 from scalefit.runs.aliases import ALIASES, DERIVATIONS, POSITIVE, SYMBOL_DOCS
 from scalefit.runs.derive import ensure_derived_columns, with_mean_column
-from scalefit.runs.resolve import Resolved, filter_rows, parse_map, resolve
+from scalefit.runs.resolve import Resolved, column_for, filter_rows, parse_map, resolve
 from scalefit.runs.table import RunTable, read_runs
 
 __all__ = [
     "ALIASES", "DERIVATIONS", "POSITIVE", "SYMBOL_DOCS", "Resolved", "RunTable",
-    "filter_rows", "parse_map", "read_runs", "resolve",
+    "column_for", "filter_rows", "parse_map", "read_runs", "resolve",
     "ensure_derived_columns", "with_mean_column",
 ]

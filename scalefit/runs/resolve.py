@@ -41,7 +41,8 @@ def parse_map(items: Iterable[str] | None) -> dict[str, str]:
     return out
 
 
-def _column_for(table: RunTable, symbol: str, mapping: Mapping[str, str]) -> str | None:
+def column_for(table: RunTable, symbol: str, mapping: Mapping[str, str]) -> str | None:
+    """The column that feeds ``symbol``: ``--map``, the symbol's own name, then its aliases; None if none."""
     cols = table.columns
     if symbol in mapping:
         col = mapping[symbol]
@@ -97,7 +98,7 @@ def _check_values(table: RunTable, symbol: str, vals: np.ndarray, src: str, posi
 def _resolve_one(table, symbol, mapping, values, prov, stack, positive) -> bool:
     if symbol in values:
         return True
-    col = _column_for(table, symbol, mapping)
+    col = column_for(table, symbol, mapping)
     if col is not None:
         vals = _numeric(table, col, symbol)
         _check_values(table, symbol, vals, col, positive or symbol in POSITIVE)
@@ -178,7 +179,7 @@ def _filter_column(table: RunTable, name: str, mapping, option: str, text: str) 
     """A filter name's values: the column of that name, else the symbol resolved like a law input."""
     if name in table.frame.columns:
         return table.frame[name].to_numpy()
-    if _column_for(table, name, dict(mapping or {})) is None and name not in DERIVATIONS:
+    if column_for(table, name, dict(mapping or {})) is None and name not in DERIVATIONS:
         raise RunDataError(f"{table.source}: {option} {text!r}: no column or symbol {name!r}; "
                            f"columns are {table.columns} (backticks for names with spaces: `Model Size`)")
     try:
