@@ -65,3 +65,11 @@ class BoundWarning(ScalefitWarning):
 
 class ExtrapolationWarning(ScalefitWarning):
     """A prediction lies outside the range of the data the law was fitted on."""
+
+
+class IdentifiabilityWarning(ScalefitWarning):
+    """The data cannot determine some fitted parameters (a constant input, identical rows, a singular Jacobian)."""
+
+
+class PlanInputError(ScalefitError, ValueError):
+    """A planning input (compute budget, model size, tokens, multiplier, ...) is not a finite positive number."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, RunDataError
+from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, IdentifiabilityWarning, RunDataError
 from scalefit.fitting.bootstrap import bootstrap_fits
+from scalefit.fitting.identifiability import identifiability
 from scalefit.fitting.objective import Problem
 from scalefit.fitting.result import FitResult
 from scalefit.fitting.search import multi_start
@@ -84,7 +85,7 @@ def fit(
     groups = {}
     for value, rows in table.frame.groupby(group_by, sort=True).groups.items():
         sub = table.subset(rows)
-        groups[str(value)] = _fit_one(law, sub, opts)
+        groups[str(value)] = _fit_one(law, sub, replace(opts, group=f"{group_by} = {value}"))
     first = next(iter(groups.values()))
     return FitResult(
         law=law.name, law_options=dict(law.options), params={}, stats={}, search={},
@@ -104,6 +105,7 @@ class _Options:
     seed: int  # bootstrap seed
     starts: np.ndarray | None  # custom starts
     bootstrap_by: str | None  # resampling unit column
+    group: str | None = None  # the group being fitted ("column = value"), named in identifiability warnings
 
 
 def _clusters(table: RunTable, by: str | None) -> tuple[np.ndarray | None, str | None]:
@@ -151,6 +153,10 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
     notes = _diagnose(law, params, search)
     for note, cls in notes:
         warnings.warn(note, cls, stacklevel=3)
+    findings = identifiability(problem, theta)
+    for f in findings:
+        warnings.warn(f"{opts.group}: {f['message']}" if opts.group else f["message"], IdentifiabilityWarning,
+                      stacklevel=3)
     boot, unit = None, None
     if bootstrap:
         clusters, unit = _clusters(table, opts.bootstrap_by)
@@ -201,7 +207,7 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
         data["bootstrap_unit"] = unit or "row"
     return FitResult(
         law=law.name, law_options=dict(law.options), params=params, stats=stats, search=search_info,
-        data=data, bootstrap=boot, seed=seed if bootstrap else None,
+        data=data, bootstrap=boot, seed=seed if bootstrap else None, identifiability=findings,
     )
 
 

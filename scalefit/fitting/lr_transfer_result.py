@@ -8,9 +8,43 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scalefit.errors import FitFileError
+from scalefit._schema import (
+    expect_bool,
+    expect_fields,
+    expect_filter,
+    expect_int,
+    expect_list,
+    expect_mapping,
+    expect_number,
+    expect_schema,
+    expect_str,
+    fields_of,
+    list_of,
+    load_result,
+    mapping_of,
+    optional,
+    pair,
+)
 
 SCHEMA = "scalefit.lr-transfer/1"
+_WIDTH = {"width": expect_number, "lr_opt": expect_number, "how": expect_str, "lr_argmin": expect_number,
+          "best_loss": expect_number, "sensitivity": expect_number, "n_lrs": expect_int, "n_failed": expect_int,
+          "n_seeds": expect_int}
+_WIDTH_OPTIONAL = {"lr_opt_lower": expect_number, "lr_opt_upper": expect_number, "initial_loss": expect_number,
+                   "bootstrap": expect_str}
+_TARGET = {"width": expect_number, "lr_opt": expect_number, "extrapolated": expect_bool}
+_PARAM = {"widths": list_of(fields_of(_WIDTH, _WIDTH_OPTIONAL)),
+          "mean_sensitivity": expect_number}
+_PARAM_OPTIONAL = {"slope": expect_number, "intercept": expect_number, "slope_interval": pair,
+                   "bootstrap_interval": optional(pair), "t_interval": optional(pair), "transfers": expect_bool,
+                   "note": expect_str,
+                   "target": fields_of(_TARGET, {"lower": expect_number, "upper": expect_number})}
+_CURVE = {"param": expect_str, "width": expect_number, "lr": expect_number, "loss": expect_number,
+          "n_failed": expect_number}
+_COLUMNS = {"loss": expect_str, "lr": expect_str, "width": expect_str, "parametrization": expect_str,
+            "initial_loss": expect_str, "n_excluded": expect_int, "n_failed": expect_int}
+_OPTIONS = {"half_window": expect_int, "bootstrap": expect_int, "seed": expect_int, "level": expect_number,
+            "target_width": optional(expect_number), "where": expect_filter}
 
 
 @dataclass(frozen=True)
@@ -83,12 +117,18 @@ class LRTransferResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LRTransferResult:
-        if d.get("schema") != SCHEMA:
-            raise FitFileError(f"not a scalefit LR-transfer result (schema {d.get('schema')!r}, expected {SCHEMA!r})")
-        try:
-            return cls(**{k: v for k, v in d.items() if k != "schema"})
-        except TypeError as exc:
-            raise FitFileError(f"LR-transfer file does not match this scalefit version: {exc}") from None
+        """An LRTransferResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
+        expect_schema(d, (SCHEMA,), "a scalefit LR-transfer result")
+        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+                          {"params": expect_mapping, "curves": expect_list, "columns": expect_mapping,
+                           "options": expect_mapping, "source": expect_str}, closed=True)
+        return cls(
+            params=mapping_of(fields_of(_PARAM, _PARAM_OPTIONAL))(f["params"], "params"),
+            curves=list_of(fields_of(_CURVE))(f["curves"], "curves"),
+            columns=expect_fields(f["columns"], "columns", _COLUMNS),
+            options=expect_fields(f["options"], "options", _OPTIONS),
+            source=f["source"],
+        )
 
     def save(self, path: str | Path) -> Path:
         from scalefit._io import json_default, write_text_atomic
@@ -97,10 +137,5 @@ class LRTransferResult:
 
     @classmethod
     def load(cls, path: str | Path) -> LRTransferResult:
-        p = Path(path)
-        if not p.exists():
-            raise FitFileError(f"{p}: not found; create it with `scalefit fit lr-transfer RUNS.csv --out {p}`")
-        try:
-            return cls.from_dict(json.loads(p.read_text()))
-        except json.JSONDecodeError as exc:
-            raise FitFileError(f"{p}: not valid JSON: {exc}") from None
+        return load_result(path, cls.from_dict, what="LR-transfer result",
+                           hint=f"create it with `scalefit fit lr-transfer RUNS.csv --out {path}`")

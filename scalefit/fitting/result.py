@@ -13,7 +13,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalefit.errors import ExtrapolationWarning, FitError, FitFileError
+from scalefit._schema import (
+    expect_bool,
+    expect_fields,
+    expect_filter,
+    expect_finite_number,
+    expect_int,
+    expect_mapping,
+    expect_number,
+    expect_number_list,
+    expect_schema,
+    expect_str,
+    fields_of,
+    list_of,
+    load_result,
+    mapping_of,
+    optional,
+    pair,
+    parse_json,
+)
+from scalefit.errors import ExtrapolationWarning, FitError, FitFileError, ScalefitError
 from scalefit.laws import Law, get_law
 
 SCHEMA = "scalefit.fit/1"
@@ -34,6 +53,7 @@ class FitResult:
     groups: dict | None = None  # group value -> FitResult, when fitted with group_by
     group_by: str | None = None  # the grouping column
     version: str = field(default_factory=lambda: __import__("scalefit").__version__)  # scalefit version
+    identifiability: list = field(default_factory=list)  # findings {check, params, message}; [] = identifiable
 
     # ---- the law -------------------------------------------------------------------------
     @cached_property
@@ -167,7 +187,11 @@ class FitResult:
         """A human-readable summary."""
         from scalefit.fitting.report import format_report
 
-        return format_report(self, level=level)
+        lines = [format_report(self, level=level)]
+        parts = {f"{self.group_by} = {k}: ": g for k, g in self.groups.items()} if self.groups else {"": self}
+        for prefix, res in parts.items():
+            lines += [f"warning: {prefix}{f['message']}" for f in res.identifiability]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -181,34 +205,98 @@ class FitResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FitResult:
-        if d.get("schema") != SCHEMA:
-            raise FitFileError(f"not a scalefit fit (schema {d.get('schema')!r}, expected {SCHEMA!r})")
-        fields = {k: v for k, v in d.items() if k != "schema"}
-        if fields.get("groups"):
-            fields["groups"] = {k: cls.from_dict(g) for k, g in fields["groups"].items()}
-        try:
-            return cls(**fields)
-        except TypeError as exc:
-            raise FitFileError(f"fit file does not match this scalefit version: {exc}") from None
+        """A FitResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
+        return fit_from_dict(d)
 
     @classmethod
     def from_json(cls, text: str) -> FitResult:
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise FitFileError(f"fit file is not valid JSON: {exc}") from None
+        return cls.from_dict(parse_json(text, "fit JSON"))
 
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
-        p = Path(path)
-        if not p.exists():
-            raise FitFileError(f"{p}: fit file not found; create one with `scalefit fit LAW RUNS.csv --out {p}`")
-        try:
-            return cls.from_json(p.read_text())
-        except FitFileError as exc:
-            raise FitFileError(f"{p}: {exc}") from None
+        return load_result(path, cls.from_dict, hint=f"create one with `scalefit fit LAW RUNS.csv --out {path}`")
 
     def save(self, path: str | Path) -> Path:
         from scalefit._io import write_text_atomic
 
         return write_text_atomic(path, self.to_json() + "\n")
+
+
+# ---- validation of fit files ----------------------------------------------------------------------------------
+_FINDING = {"check": expect_str, "params": list_of(expect_str), "message": expect_str}
+_TOP = {"law": expect_str, "law_options": expect_mapping, "params": expect_mapping, "stats": expect_mapping,
+        "search": expect_mapping, "data": expect_mapping}
+_TOP_OPTIONAL = {"bootstrap": optional(expect_mapping), "seed": optional(expect_int),
+                 "groups": optional(expect_mapping), "group_by": optional(expect_str), "version": expect_str,
+                 "identifiability": list_of(fields_of(_FINDING))}
+_STATS = {"n": expect_int, "n_params": expect_int, "objective": expect_number, "loss": expect_str,
+          "delta": expect_number, "space": expect_str, "rmse_log": expect_number, "aic": expect_number,
+          "bic": expect_number, "rmse": expect_number}
+_SEARCH = {"n_starts": expect_int, "n_reached": expect_int, "converged": expect_bool,
+           "best_start": mapping_of(expect_number), "message": expect_str, "warnings": list_of(expect_str),
+           "lambda_profile": list_of(pair)}
+_DATA = {"source": expect_str, "n_rows": expect_int, "hash": optional(expect_str), "where": expect_filter,
+                  "target": expect_str, "provenance": mapping_of(expect_str), "mapping": mapping_of(expect_str),
+                  "ranges": mapping_of(pair), "bootstrap_unit": expect_str}
+
+
+def fit_from_dict(d: Any, where: str = "") -> FitResult:
+    """A FitResult from a fit file's object ``d``; errors name the field path, prefixed by ``where``."""
+    return FitResult(**_checked_fields(d, where))
+
+
+def _checked_fields(d: Any, where: str) -> dict:
+    """The keyword arguments of FitResult from a fit file's object ``d`` (at field path ``where``), all checked."""
+    at = f"{where}." if where else ""
+    expect_schema(d, (SCHEMA,), "a scalefit fit")
+    fields = expect_fields({k: v for k, v in d.items() if k != "schema"}, where, _TOP, _TOP_OPTIONAL, closed=True)
+    law = _law(fields["law"], fields["law_options"], at)
+    fields["data"] = expect_fields(fields["data"], f"{at}data", {}, _DATA)
+    if fields.get("groups"):
+        fields["group_by"] = expect_str(fields.get("group_by"), f"{at}group_by")
+        fields["params"] = mapping_of(expect_finite_number)(fields["params"], f"{at}params")
+        fields["groups"] = {str(k): fit_from_dict(g, f"{at}groups.{k}") for k, g in fields["groups"].items()}
+        return fields
+    fields["params"] = _params(fields["params"], law, f"{at}params")
+    fields["stats"] = expect_fields(fields["stats"], f"{at}stats", {}, _STATS)
+    fields["search"] = expect_fields(fields["search"], f"{at}search", {}, _SEARCH)
+    if fields.get("bootstrap") is not None:
+        fields["bootstrap"] = _bootstrap(fields["bootstrap"], law, f"{at}bootstrap")
+    return fields
+
+
+def _law(name: str, options: dict, at: str) -> Law:
+    """The law the file names, rebuilt from its options (a stored formula passes the safe formula checker)."""
+    try:
+        return get_law(name, **options)
+    except (ScalefitError, TypeError, ValueError) as exc:
+        raise FitFileError(f"{at}law: cannot rebuild law {name!r} from the file: {exc}") from None
+
+
+def _same_names(d: dict, law: Law, where: str, what: str) -> None:
+    names = law.param_names
+    missing = [k for k in names if k not in d]
+    if missing:
+        raise FitFileError(f"{where}: missing {what} {', '.join(map(repr, missing))}; law {law.name!r} needs "
+                           f"{', '.join(names)}")
+    unknown = [k for k in d if k not in names]
+    if unknown:
+        raise FitFileError(f"{where}: unknown parameter {', '.join(map(repr, unknown))}; law {law.name!r} has "
+                           f"{', '.join(names)}")
+
+
+def _params(d: dict, law: Law, where: str) -> dict:
+    """Every parameter of the law, each a finite number (a NaN parameter would predict NaN silently)."""
+    _same_names(d, law, where, "parameter")
+    return {k: expect_finite_number(d[k], f"{where}.{k}") for k in law.param_names}
+
+
+def _bootstrap(d: dict, law: Law, where: str) -> dict:
+    """One list of numbers per parameter, all of the same non-zero length."""
+    _same_names(d, law, where, "bootstrap samples of")
+    out = {k: expect_number_list(d[k], f"{where}.{k}") for k in law.param_names}
+    lengths = {len(v) for v in out.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        sizes = ", ".join(f"{k}: {len(v)}" for k, v in out.items())
+        raise FitFileError(f"{where}: every parameter needs the same non-zero number of bootstrap samples, got {sizes}")
+    return out

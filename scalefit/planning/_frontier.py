@@ -13,8 +13,44 @@ from pathlib import Path
 
 import numpy as np
 
-from scalefit.errors import FitError
+from scalefit._schema import (
+    expect_bool,
+    expect_fields,
+    expect_filter,
+    expect_finite_number,
+    expect_int,
+    expect_list,
+    expect_mapping,
+    expect_number,
+    expect_number_list,
+    expect_schema,
+    expect_str,
+    fields_of,
+    list_of,
+    load_result,
+    mapping_of,
+    optional,
+    pair,
+    schema_of,
+)
+from scalefit.errors import FitError, FitFileError
 from scalefit.runs import filter_rows, resolve
+
+SCHEMAS = ("scalefit.isoflop/1", "scalefit.envelope/1")
+_POINT = {"C": expect_number, "N_opt": expect_number, "D_opt": expect_number, "L_opt": expect_number}
+_POINT_OPTIONAL = {k: expect_number for k in ("curvature", "N_min", "N_max", "N_opt_lower", "N_opt_upper",
+                                              "D_opt_lower", "D_opt_upper")}
+_POINTS = {"isoflop": ({"n_runs": expect_int, "N_min": expect_number, "N_max": expect_number,
+                        "interior": expect_bool},
+                       {"parabola": lambda v, w: expect_number_list(v, w, length=3), "N": expect_number_list,
+                        "L": expect_number_list}),
+           "envelope": ({"n_covering": expect_int}, {})}
+_DATA = {"source": expect_str, "n_rows": expect_int, "where": expect_filter, "provenance": mapping_of(expect_str),
+         "mapping": mapping_of(expect_str), "grouping": optional(expect_str)}
+_TOP = {"method": expect_str, "points": expect_list, "a": expect_finite_number, "k_N": expect_finite_number,
+        "b": expect_finite_number, "k_D": expect_finite_number, "data": expect_mapping}
+_TOP_OPTIONAL = {"level": expect_number, "intervals": mapping_of(pair), "bootstrap": optional(expect_mapping),
+                 "notes": list_of(expect_str), "seed": optional(expect_int)}
 
 
 def load_points(data, mapping, where, symbols=("N", "D", "C", "L")):
@@ -132,32 +168,39 @@ class FrontierResult:
         return write_json_atomic(path, self.to_dict())
 
     @classmethod
+    def from_dict(cls, d) -> FrontierResult:
+        """A FrontierResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
+        schema = expect_schema(d, SCHEMAS, "an isoflop/envelope fit")
+        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "", _TOP, _TOP_OPTIONAL, closed=True)
+        if f["method"] != schema.split(".")[1].split("/")[0]:
+            raise FitFileError(f"method: {f['method']!r} does not match the schema {schema!r}")
+        required, extra = _POINTS[f["method"]]
+        f["points"] = list_of(fields_of({**_POINT, **required}, {**_POINT_OPTIONAL, **extra}))(f["points"], "points")
+        f["data"] = expect_fields(f["data"], "data", {}, _DATA)
+        f["intervals"] = {k: tuple(v) for k, v in f.get("intervals", {}).items()}
+        if f.get("bootstrap") is not None:
+            f["bootstrap"] = _bootstrap_samples(f["bootstrap"])
+        return cls(**f)
+
+    @classmethod
     def load(cls, path: str | Path) -> FrontierResult:
-        import json
+        return load_result(path, cls.from_dict, what="isoflop/envelope fit",
+                           hint=f"create it with `scalefit fit isoflop RUNS.csv --out {path}`")
 
-        from scalefit.errors import FitFileError
 
-        p = Path(path)
-        try:
-            d = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise FitFileError(f"{p}: cannot read a frontier fit ({exc})") from None
-        schema = d.pop("schema", None)
-        if schema not in ("scalefit.isoflop/1", "scalefit.envelope/1"):
-            raise FitFileError(f"{p}: not an isoflop/envelope fit (schema {schema!r})")
-        d["intervals"] = {k: tuple(v) for k, v in d.get("intervals", {}).items()}
-        return cls(**d)
+def _bootstrap_samples(d: dict) -> dict:
+    """Resampled a, b, k_N, k_D: four lists of numbers of one length (NaN where a resample had no fit)."""
+    keys = ("a", "b", "k_N", "k_D")
+    out = expect_fields(d, "bootstrap", dict.fromkeys(keys, expect_number_list), closed=True)
+    if len({len(v) for v in out.values()}) != 1 or not out["a"]:
+        raise FitFileError("bootstrap: a, b, k_N and k_D need the same non-zero number of samples, got "
+                           + ", ".join(f"{k}: {len(v)}" for k, v in out.items()))
+    return out
 
 
 def frontier_plan(path: str | Path, compute, *, level: float = 0.95) -> tuple[FrontierResult, list] | None:
     """Compute-optimal N*, D* rows for each budget from an isoflop/envelope fit file; None for other fit files."""
-    import json
-
-    try:
-        schema = json.loads(Path(path).read_text()).get("schema")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if schema not in ("scalefit.isoflop/1", "scalefit.envelope/1"):
+    if schema_of(path) not in SCHEMAS:
         return None
     result = FrontierResult.load(path)
     rows = []

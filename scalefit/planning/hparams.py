@@ -28,9 +28,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalefit._schema import (
+    expect_bool,
+    expect_fields,
+    expect_filter,
+    expect_int,
+    expect_list,
+    expect_mapping,
+    expect_number,
+    expect_schema,
+    expect_str,
+    fields_of,
+    list_of,
+    load_result,
+    mapping_of,
+    optional,
+    schema_of,
+)
 from scalefit.errors import FitError, FitFileError, RunDataError
 from scalefit.fitting import FitResult, as_table, fit
 from scalefit.fitting.hparam_cells import BAND_TOL, REFINE_TOL, band_mask, cell_optima, nearest_run
+from scalefit.fitting.result import fit_from_dict
 from scalefit.runs import RunTable, filter_rows, resolve
 
 SCHEMA = "scalefit.hparams/1"
@@ -187,14 +205,17 @@ class HparamFit:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> HparamFit:
-        if d.get("schema") != SCHEMA:
-            raise FitFileError(f"not a scalefit hyperparameter fit (schema {d.get('schema')!r}, expected {SCHEMA!r})")
-        fields = {k: v for k, v in d.items() if k != "schema"}
-        fields["fits"] = {k: FitResult.from_dict(f) for k, f in fields.get("fits", {}).items()}
-        try:
-            return cls(**fields)
-        except TypeError as exc:
-            raise FitFileError(f"hyperparameter fit file does not match this scalefit version: {exc}") from None
+        """An HparamFit from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
+        expect_schema(d, (SCHEMA,), "a scalefit hyperparameter fit")
+        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+                          {"cells": expect_list, "fits": expect_mapping, "options": expect_mapping,
+                           "data": expect_mapping, "check": expect_list}, closed=True)
+        fits = expect_fields(f["fits"], "fits", dict.fromkeys(LAWS, fit_from_dict), {"surface": fit_from_dict},
+                             closed=True)
+        return cls(cells=list_of(fields_of(_CELL))(f["cells"], "cells"), fits=fits,
+                   options=expect_fields(f["options"], "options", _OPTIONS),
+                   data=expect_fields(f["data"], "data", _DATA),
+                   check=list_of(fields_of(_CHECK))(f["check"], "check"))
 
     def save(self, path: str | Path) -> Path:
         from scalefit._io import json_default, write_text_atomic
@@ -203,22 +224,25 @@ class HparamFit:
 
     @classmethod
     def load(cls, path: str | Path) -> HparamFit:
-        p = Path(path)
-        if not p.exists():
-            raise FitFileError(f"{p}: not found; create it with `scalefit fit hparams RUNS.csv --out {p}`")
-        try:
-            return cls.from_dict(json.loads(p.read_text()))
-        except json.JSONDecodeError as exc:
-            raise FitFileError(f"{p}: not valid JSON: {exc}") from None
-        except FitFileError as exc:
-            raise FitFileError(f"{p}: {exc}") from None
+        return load_result(path, cls.from_dict, what="hyperparameter fit",
+                           hint=f"create it with `scalefit fit hparams RUNS.csv --out {path}`")
+
+
+_CELL = {k: expect_number for k in ("N", "D", "loss_min", "lr_argmin", "B_argmin", "lr_opt", "B_opt", "band_lr_min",
+                                    "band_lr_max", "band_B_min", "band_B_max")} | {"n_runs": expect_int,
+                                                                                   "n_band": expect_int}
+_CHECK = {k: expect_number for k in ("N", "D", "lr_rec", "B_rec", "lr_run", "B_run", "gap")}
+_OPTIONS = {"tol": expect_number, "fit_on": expect_str, "refine_tol": expect_number, "surface": expect_bool,
+            "surface_tol": expect_number, "loo": expect_bool, "bootstrap": expect_int, "seed": expect_int,
+            "where": expect_filter, "mapping": mapping_of(expect_str),
+            "seq_len": lambda v, w: v if v is None or isinstance(v, str) else expect_number(v, w)}
+_DATA = {"source": expect_str, "n_rows": expect_int, "n_fitted": expect_int, "hash": optional(expect_str),
+         "provenance": mapping_of(expect_str)}
 
 
 def is_hparams_file(path: str | Path) -> bool:
     """True when ``path`` holds a :class:`HparamFit` (so `scalefit plan` can tell it from a law fit)."""
     try:
-        with open(path) as fh:
-            head = fh.read(200)
-    except OSError:
+        return schema_of(path, what="hyperparameter fit") == SCHEMA
+    except FitFileError:
         return False
-    return f'"schema": "{SCHEMA}"' in head
