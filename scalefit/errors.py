@@ -73,3 +73,15 @@ class IdentifiabilityWarning(ScalefitWarning):
 
 class PlanInputError(ScalefitError, ValueError):
     """A planning input (compute budget, model size, tokens, multiplier, ...) is not a finite positive number."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C or SIGTERM: workers stopped, tables rewritten; re-running resumes it.
+
+    A KeyboardInterrupt (not a ScalefitError), so that ``except Exception`` never swallows it.
+    """
+
+    def __init__(self, finished: int, planned: int) -> None:
+        super().__init__(f"interrupted: {finished} runs finished, re-run the same command to resume")
+        self.finished = finished  # runs finished by the interrupted call
+        self.planned = planned  # runs of the sweep's spec

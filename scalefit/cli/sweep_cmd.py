@@ -5,6 +5,9 @@ torch is imported only by the workers (and to count GPUs), so ``--dry-run`` stay
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +15,14 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
-from scalefit.errors import ConfigError, SweepError
+from scalefit.errors import ConfigError, SweepError, SweepInterrupted
 
 HELP = (
     "Run a sweep of proxy runs, resumably: SPEC.toml or --preset NAME, into --out (default runs/NAME).\n\n"
     "Finished runs (a result.json in OUT/RUN_ID/) are skipped, so re-running an interrupted sweep completes "
-    "only what is missing. After each run OUT/runs.csv and OUT/curves.csv are rewritten.\n\n"
+    "only what is missing. After each run OUT/runs.csv and OUT/curves.csv are rewritten. A folder holds one "
+    "spec's runs (--add-runs adds another's) and one running sweep at a time (OUT/.lock). Ctrl-C or SIGTERM "
+    "stops the workers and writes the tables; re-run the same command to resume.\n\n"
     "`scalefit sweep status DIR` summarises a sweep folder. `scalefit sweep --list` lists the presets."
 )
 
@@ -84,7 +89,7 @@ def _fmt_axes(axes: dict[str, Any]) -> str:
                     for k, v in axes.items())  # fmt: skip
 
 
-def _dry_run(spec, out: Path, device: str, workers: int, as_json: bool) -> None:
+def _dry_run(spec, out: str | Path, device: str, workers: int, as_json: bool) -> None:
     from scalefit.sweeps.estimate import DEVICE_MODELS, estimate_seconds
     from scalefit.sweeps.runner import plan_sweep
 
@@ -151,7 +156,7 @@ def _status(folder: Path, as_json: bool) -> None:
 def sweep_command(
     target: list[str] = typer.Argument(None, metavar="[SPEC.toml | status DIR]", show_default=False),
     preset: str = typer.Option(None, "--preset", "-p", help="Built-in sweep (see --list)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Sweep folder (default runs/NAME)."),
+    out: str = typer.Option(None, "--out", "-o", help="Sweep folder (default runs/NAME); it holds one spec's runs."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the expanded runs with N, D, FLOPs, time."),
     executor: str = typer.Option("local", "--executor", "-e", help="local (process pool) or slurm (submitit)."),
     workers: int = typer.Option(
@@ -162,6 +167,8 @@ def sweep_command(
     device: str = typer.Option(None, "--device", help="auto, cpu or cuda (default: the spec's, else auto)."),
     sets: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Set a fixed option of every run."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run runs recorded as failed."),
+    add_runs: bool = typer.Option(False, "--add-runs", help="Add this spec's runs to a --out folder that holds "
+                                  "another spec's runs (runs.csv keeps every row)."),  # fmt: skip
     list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
     show_spec: bool = typer.Option(False, "--show-spec", help="Print the spec as TOML (to copy and edit) and exit."),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar (default: on a tty)."),
@@ -203,7 +210,7 @@ def sweep_command(
 
         typer.echo(spec_to_toml(spec), nl=False)
         return
-    out = out or Path("runs") / spec.name
+    out = Path("runs") / spec.name if out is None else out
     est_device = _estimate_device(spec, device)
     if executor not in ("local", "slurm"):
         raise SweepError(f"unknown executor {executor!r}; use local or slurm")
@@ -236,8 +243,18 @@ def sweep_command(
     from scalefit.cli.sweep_progress import SweepProgress
     from scalefit.sweeps.runner import run_sweep
 
-    show = None if as_json else SweepProgress(out.name, n_workers, live=progress)
-    summary = run_sweep(spec, out, executor=ex, retry_failed=retry_failed, on_event=show, estimate_device=est_device)
+    show = None if as_json else SweepProgress(Path(out).name, n_workers, live=progress)
+    with _interrupts() as received:
+        try:
+            summary = run_sweep(spec, out, executor=ex, retry_failed=retry_failed, add_runs=add_runs, on_event=show,
+                                estimate_device=est_device)  # fmt: skip
+        except KeyboardInterrupt as exc:  # SweepInterrupted once the sweep has started; SIGTERM arrives as one too
+            finished = exc.finished if isinstance(exc, SweepInterrupted) else 0
+            _close(show)
+            typer.echo(f"interrupted: {finished} runs finished, re-run the same command to resume", err=True)
+            raise SystemExit(128 + received[-1]) from None
+        finally:
+            _close(show)
     if as_json:
         echo_json({"sweep_dir": str(summary.sweep_dir), "planned": summary.planned, "skipped": summary.skipped,
                    "executed": summary.executed, "counts": summary.counts, "wall_s": summary.wall_s})  # fmt: skip
@@ -245,6 +262,35 @@ def sweep_command(
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
     typer.echo(f"{summary.sweep_dir.name}: ran {len(summary.executed)} runs in {summary.wall_s / 60:.1f} min "
                f"({summary.skipped} already done); {counts} -> {summary.sweep_dir / 'runs.csv'}")  # fmt: skip
+
+
+@contextmanager
+def _interrupts() -> Iterator[list[int]]:
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt for the block; yields the signals received (SIGINT last
+    by default). Later signals are ignored while the sweep stops its workers and writes its tables."""
+    received = [int(signal.SIGINT)]
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave the signals alone
+        yield received
+        return
+    try:
+        yield received
+    finally:
+        for sig, prev in old.items():
+            signal.signal(sig, prev)
+
+
+def _close(show) -> None:
+    if show is not None:
+        show.close()
 
 
 def _with_device(spec, device: str):

@@ -104,8 +104,13 @@ class SweepProgress:
         self._refresh()
 
     def _on_end(self, event: SweepEvent) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the live bar and show the cursor again (after the end, an interrupt or an error); idempotent."""
         if self._progress is not None:
             self._progress.stop()
+            self._progress = None
 
     def _refresh(self) -> None:
         if self._progress is not None:

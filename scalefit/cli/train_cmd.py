@@ -9,10 +9,12 @@ from pathlib import Path
 
 import typer
 
+from scalefit._io import atomic_path, check_output_file
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
 from scalefit.errors import ConfigError
 from scalefit.proxy.config import PARAMETRIZATIONS, key_docs, make_config
+from scalefit.proxy.paths import check_out_folder
 
 
 def _keys_epilog() -> str:
@@ -27,7 +29,7 @@ def train_command(
     sets: list[str] = typer.Option(
         [], "--set", "-s", metavar="KEY=VALUE", help="Set any config key (repeatable; applied last, wins)."
     ),
-    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Runs folder; the run goes to OUT/NAME/RUN_ID/."),
+    out: str = typer.Option("runs", "--out", "-o", help="Runs folder; the run goes to OUT/NAME/RUN_ID/."),
     name: str = typer.Option(None, "--name", help="Run group name (default: proxy)."),
     corpus: str = typer.Option(
         None, "--corpus", help="kjv (default, King James Bible), pydoc, or a .txt/.jsonl/.bin file or folder."
@@ -58,6 +60,7 @@ def train_command(
 
     Settings apply in order: defaults, --config TOML, the options below, then --set KEY=VALUE.
     """
+    runs_dir = check_out_folder(out, "--out")
     if tokens is not None and not float(tokens).is_integer():
         raise ConfigError(f"--tokens must be a whole number of tokens, got {tokens}")
     options = {
@@ -73,7 +76,7 @@ def train_command(
     from scalefit.proxy.train import train_run
 
     resolved = resolve(cfg)
-    run_dir = out / resolved.name / run_id(resolved)
+    run_dir = runs_dir / resolved.name / run_id(resolved)
 
     def show(row: dict) -> None:
         if row["step"] == 1:
@@ -84,7 +87,7 @@ def train_command(
             err=True,
         )
 
-    result = train_run(cfg, out, on_log=None if quiet or as_json else show)
+    result = train_run(cfg, runs_dir, on_log=None if quiet or as_json else show)
     if as_json:
         echo_json(result)
         return
@@ -179,8 +182,8 @@ def _plot(frames: dict, steps: int, path: Path) -> None:
     axes[0][0].set_ylabel("mean |activation|")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(check_output_file(path, "--plot"), suffix=path.suffix) as tmp:
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)

@@ -18,13 +18,13 @@ the row at step s holds the loss after s updates and the LR of update s.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from scalefit.errors import RunDataError
+from scalefit._schema import expect_fields, expect_finite_number, expect_int, expect_str, optional, read_json
+from scalefit.errors import FitFileError, RunDataError
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas
 from scalefit.runs.table import RunTable, read_runs
 from scalefit.schedules import lr_multiplier, phase_steps
@@ -229,7 +229,7 @@ def read_curves(path: str | Path) -> RunTable:
         cfg_path = curve.parent / "config.json"
         if not cfg_path.is_file():
             continue
-        parts.append(_run_frame(curve, json.loads(cfg_path.read_text())))
+        parts.append(_run_frame(curve, _run_file(cfg_path, RUN_CONFIG, RUN_CONFIG_OPTIONAL)))
     if not parts:
         raise RunDataError(
             f"{p}: no runs found (looked for */curve.csv next to config.json, as `scalefit train` writes them)"
@@ -237,11 +237,40 @@ def read_curves(path: str | Path) -> RunTable:
     return RunTable.from_frame(pd.concat(parts, ignore_index=True), str(p))
 
 
+# config.json fields the schedule is rebuilt from, and the optional ones copied to every row.
+RUN_CONFIG = {"n_tokens": expect_int, "batch_size": expect_int, "seq_len": expect_int, "schedule": expect_str,
+              "lr": expect_finite_number, "warmup_frac": expect_finite_number, "decay_frac": expect_finite_number,
+              "min_lr_ratio": expect_finite_number}  # fmt: skip
+RUN_CONFIG_OPTIONAL = {"run_id": optional(expect_str), "name": optional(expect_str), "width": optional(expect_int),
+                       "depth": optional(expect_int)}  # fmt: skip
+RUN_RESULT_OPTIONAL = {"n_params": optional(expect_int), "status": optional(expect_str)}
+
+
+def _run_file(path: Path, required: dict, optional_: dict) -> dict:
+    """A run's JSON file (config.json, result.json), checked; RunDataError naming it and how to fix it."""
+    try:
+        obj = expect_fields(read_json(path, what="run file"), "", required, optional_)
+        if "n_tokens" in required and not 0 < obj["batch_size"] * obj["seq_len"] <= obj["n_tokens"]:
+            raise FitFileError("n_tokens, batch_size and seq_len do not make one whole step")
+    except FitFileError as exc:
+        raise _bad_run_file(path, str(exc).removeprefix(f"{path}: ")) from None
+    return obj
+
+
+def _bad_run_file(path: Path, problem: str) -> RunDataError:
+    return RunDataError(f"{path}: {problem}; it must be the file `scalefit train` wrote: restore it, or remove "
+                        f"the run folder {path.parent} from {path.parent.parent}")  # fmt: skip
+
+
 def _run_frame(curve: Path, cfg: dict) -> pd.DataFrame:
-    frame = pd.read_csv(curve)
+    try:
+        frame = pd.read_csv(curve)
+    except ValueError as exc:  # pandas' parser errors, binary files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise _bad_run_file(curve, f"unreadable CSV ({first})") from None
     total = int(cfg["n_tokens"]) // (int(cfg["batch_size"]) * int(cfg["seq_len"]))
     meta = {
-        "run_id": cfg.get("run_id", curve.parent.name),
+        "run_id": cfg.get("run_id") or curve.parent.name,
         "schedule": cfg["schedule"],
         "peak_lr": float(cfg["lr"]),
         "total_steps": total,
@@ -254,7 +283,7 @@ def _run_frame(curve: Path, cfg: dict) -> pd.DataFrame:
     }
     result = curve.parent / "result.json"
     if result.is_file():
-        res = json.loads(result.read_text())
+        res = _run_file(result, {}, RUN_RESULT_OPTIONAL)
         meta["n_params"] = res.get("n_params")
         meta["status"] = res.get("status")
     for k, v in meta.items():

@@ -16,6 +16,7 @@ from typing import Any
 
 from scalefit._io import read_toml
 from scalefit.errors import ConfigError, ScalefitWarning
+from scalefit.proxy.paths import check_name
 
 PARAMETRIZATIONS = ("sp", "mup")
 SCHEDULES = ("cosine", "wsd", "linear", "constant")
@@ -186,9 +187,17 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def read_toml_file(path: str | Path, error: type[Exception], what: str) -> dict[str, Any]:
+    """Parse a TOML file; missing, invalid or binary (non-UTF-8) files raise ``error`` naming the path."""
+    try:
+        return read_toml(path, error, what)
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a text file (byte {exc.start} is not UTF-8); a {what} is TOML text") from None
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file of config keys (top level, or under a ``[train]`` table)."""
-    data = read_toml(path, ConfigError, "config file")
+    data = read_toml_file(path, ConfigError, "config file")
     if "train" in data and isinstance(data["train"], dict):
         data = data["train"]
     return {k: _coerce(k, v, str(path)) for k, v in data.items()}
@@ -225,6 +234,7 @@ def validate(cfg: TrainConfig) -> None:
         ("dtype", DTYPES),
     ):
         _choice(cfg, key, allowed)
+    check_name(cfg.name, "name")
     for key in ("width", "depth", "n_heads", "seq_len", "batch_size", "base_width", "vocab_size", "n_evals"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")

@@ -101,15 +101,17 @@ def _pydoc_documents() -> tuple[list[str], list[str]]:
 
 def _jsonl_documents(path: Path) -> list[str]:
     docs = []
-    with path.open() as fh:
+    with path.open(encoding="utf-8", errors="replace") as fh:
         for row, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-                docs.append(record["text"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ConfigError(f"{path}:{row}: expected a JSON object with a 'text' field") from None
+                text = json.loads(line)["text"]
+            except (json.JSONDecodeError, KeyError, TypeError, IndexError):
+                text = None
+            if not isinstance(text, str):
+                raise ConfigError(f"{path}:{row}: expected a JSON object with a 'text' field holding text")
+            docs.append(text)
     return docs
 
 
@@ -166,13 +168,25 @@ def _encode(texts: tuple[str, str], tokenizer: str, vocab_size: int) -> tuple[np
 # --------------------------------------------------------------------------- corpora
 
 
+def _read_ids(path: Path, dtype: type) -> np.ndarray:
+    """Token ids of a ``.bin`` file (memory-mapped); ConfigError unless it holds a whole number of ids."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; a pre-tokenized corpus folder holds train.bin and val.bin")
+    size, itemsize = path.stat().st_size, np.dtype(dtype).itemsize
+    if size == 0 or size % itemsize:
+        raise ConfigError(
+            f"{path}: {size} bytes is not a whole, non-zero number of {np.dtype(dtype).name} token ids "
+            f"({itemsize} bytes each); a .bin corpus holds uint16 ids (uint32 when vocab_size > 65536)"
+        )
+    return np.memmap(path, dtype=dtype, mode="r")
+
+
 def _bin_corpus(spec: str, path: Path, vocab_size: int) -> Corpus:
     dtype = np.uint16 if vocab_size <= 65536 else np.uint32
     if path.is_dir():
-        train = np.memmap(path / "train.bin", dtype=dtype, mode="r")
-        val = np.memmap(path / "val.bin", dtype=dtype, mode="r")
+        train, val = _read_ids(path / "train.bin", dtype), _read_ids(path / "val.bin", dtype)
     else:
-        ids = np.memmap(path, dtype=dtype, mode="r")
+        ids = _read_ids(path, dtype)
         cut = len(ids) - max(1, int(len(ids) * VAL_FRACTION))
         train, val = ids[:cut], ids[cut:]
     for part, arr in (("train", train), ("val", val)):

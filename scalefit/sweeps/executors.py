@@ -109,9 +109,42 @@ class SerialExecutor:
 # --------------------------------------------------------------------------- local process pool
 
 _WORKER: dict[str, Any] = {}
+PARENT_POLL_S = 0.5  # how often a worker checks that the sweep that started it is alive
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _init_worker(slots: Any, logs: Any, threads: int) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker exit when the sweep process ``parent_pid`` dies, however it dies.
+
+    Linux: the kernel sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG). Everywhere: a daemon
+    thread compares ``os.getppid()`` with the parent's pid every PARENT_POLL_S seconds and exits when the
+    worker has been re-parented. Ctrl-C is left to the parent, which stops the workers itself.
+    """
+    import signal
+    import sys
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread below still works
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="scalefit-parent-watch", daemon=True).start()
+
+
+def _init_worker(parent_pid: int, slots: Any, logs: Any, threads: int) -> None:
+    _die_with_parent(parent_pid)
     slot = slots.get()
     if slot is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot)
@@ -172,9 +205,12 @@ class LocalExecutor:
             for s in slots:
                 slot_q.put(s)
             pool = ProcessPoolExecutor(len(slots), mp_context=ctx, initializer=_init_worker,
-                                       initargs=(slot_q, log_q, threads))  # fmt: skip
+                                       initargs=(os.getpid(), slot_q, log_q, threads))  # fmt: skip
             try:
                 self._drive(pool, pending, attempts, sweep_dir, emit, log_q, len(slots))
+            except BaseException:  # Ctrl-C, SIGTERM, an error: stop the runs in flight now, not at their end
+                _kill_workers(pool)
+                raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
 
@@ -215,6 +251,16 @@ class LocalExecutor:
                 emit("done", run, row)
             else:
                 pending.appendleft(run)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL the pool's worker processes and wait for them (a run killed mid-way leaves no result.json)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # no public API before Python 3.14
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+    for proc in procs:
+        proc.join(timeout=10)
 
 
 def _drain(log_q: Any, running: dict, emit: Emit) -> None:

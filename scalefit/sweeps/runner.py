@@ -1,10 +1,12 @@
 """The resumable sweep runner: plan, skip finished runs, execute the rest, keep runs.csv current.
 
-``run_sweep(spec, out)`` expands the spec, names every run after the output folder, writes the manifest
-(``sweep.json``), skips runs that already have a result (keyed by run id, so an interrupted sweep resumes
-where it stopped and a finished one does nothing), hands the rest to an executor (longest first, so the
-pool drains evenly), and after each finished run rewrites ``runs.csv`` and ``curves.csv`` atomically from
-the per-run results. Progress goes to ``on_event`` (the CLI draws it); nothing here prints.
+``run_sweep(spec, out)`` expands the spec, names every run after the output folder, locks the folder and
+records the spec in its manifest (``sweep.json``; a folder belongs to one spec, see ``sweeps.folder``),
+skips runs that already have a result (keyed by run id, so an interrupted sweep resumes where it stopped
+and a finished one does nothing), hands the rest to an executor (longest first, so the pool drains
+evenly), and after each finished run rewrites ``runs.csv`` and ``curves.csv`` atomically from the
+per-run results of every run in the folder. Progress goes to ``on_event`` (the CLI draws it); nothing
+here prints.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from scalefit.errors import SweepError, SweepInterrupted
+from scalefit.proxy.paths import check_name, check_out_folder
 from scalefit.sweeps.estimate import estimate_seconds
+from scalefit.sweeps.folder import claim, folder_lock
 from scalefit.sweeps.spec import PlannedRun, SweepSpec, expand, spec_to_toml
-from scalefit.sweeps.store import read_curve, read_result, write_manifest, write_tables
+from scalefit.sweeps.store import read_curve, read_result, write_tables
 
 __all__ = ["SweepEvent", "SweepSummary", "plan_sweep", "run_sweep"]
 
@@ -48,8 +53,16 @@ class SweepSummary:
 
 
 def plan_sweep(spec: SweepSpec, out: str | Path) -> tuple[Path, list[PlannedRun]]:
-    """The sweep folder (absolute) and the spec's runs, named after it (the name is not part of run ids)."""
+    """The sweep folder (absolute) and the spec's runs, named after it (the name is not part of run ids).
+
+    ``out`` must name a folder (not ``.``, ``..`` or empty) that is not a file; its name must be a single
+    folder name (see ``scalefit.proxy.paths``).
+    """
+    check_out_folder(out, "--out", SweepError)
+    if Path(out).name in ("", ".", ".."):
+        raise SweepError(f"--out {str(out)!r} does not name a sweep folder; give one, e.g. --out runs/my-sweep")
     sweep_dir = Path(out).resolve()
+    check_name(sweep_dir.name, "sweep folder name", SweepError)
     runs = [replace(r, config=replace(r.config, name=sweep_dir.name)) for r in expand(spec)]
     return sweep_dir, runs
 
@@ -68,56 +81,83 @@ def run_sweep(
     *,
     executor: Executor,
     retry_failed: bool = False,
+    add_runs: bool = False,
     on_event: Any = None,
     estimate_device: str = "cpu",
 ) -> SweepSummary:
     """Run the spec's unfinished runs into ``out`` (see the module docstring); returns a summary.
 
     ``retry_failed`` also re-runs runs recorded as ``failed`` (diverged runs are results, never retried).
-    ``on_event(SweepEvent)`` receives progress.
+    ``add_runs`` lets a folder that holds another spec's runs take this spec's runs too (``sweep.folder``).
+    ``on_event(SweepEvent)`` receives progress. Ctrl-C (KeyboardInterrupt) stops the executor, rewrites the
+    tables from the finished runs' folders and raises SweepInterrupted.
     """
     t0 = time.perf_counter()
     sweep_dir, runs = plan_sweep(spec, out)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    write_manifest(sweep_dir, name=sweep_dir.name, source=spec.source, spec={"toml": spec_to_toml(spec)},
-                   runs=_manifest_rows(runs))  # fmt: skip
-    results: dict[str, dict[str, Any]] = {}
-    curves: dict[str, Any] = {}
-    todo: list[PlannedRun] = []
-    for run in runs:
-        row = read_result(sweep_dir, run.run_id)
-        if row is not None and not (retry_failed and row.get("status") == "failed"):
-            results[run.run_id] = row
-            curves[run.run_id] = read_curve(sweep_dir, run.run_id)
-        else:
-            todo.append(run)
+    with folder_lock(sweep_dir):
+        order = claim(sweep_dir, source=spec.source, toml=spec_to_toml(spec), runs=_manifest_rows(runs),
+                      add_runs=add_runs)  # fmt: skip
+        return _run(runs, sweep_dir, order, executor, retry_failed, on_event or (lambda event: None),
+                    estimate_device, t0)  # fmt: skip
+
+
+class _Tables:
+    """The finished runs of the whole folder (``order``: its run ids) and the writing of runs.csv/curves.csv."""
+
+    def __init__(self, sweep_dir: Path, order: list[str]) -> None:
+        self.sweep_dir, self.order = sweep_dir, {rid: i for i, rid in enumerate(order)}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.curves: dict[str, Any] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read every finished run's result and curve from its folder."""
+        for rid in self.order:
+            row = read_result(self.sweep_dir, rid)
+            if row is not None:
+                self.add(rid, row)
+
+    def add(self, rid: str, row: dict[str, Any]) -> None:
+        self.results[rid] = row
+        self.curves[rid] = read_curve(self.sweep_dir, rid)
+
+    def write(self) -> None:
+        done = sorted(self.results.values(), key=lambda row: self.order[row["run_id"]])
+        write_tables(self.sweep_dir, done, self.curves)
+
+
+def _run(runs, sweep_dir, order, executor, retry_failed, emit_event, estimate_device, t0) -> SweepSummary:
+    tables = _Tables(sweep_dir, order)
+    todo = [r for r in runs if r.run_id not in tables.results
+            or (retry_failed and tables.results[r.run_id].get("status") == "failed")]  # fmt: skip
     estimates = {r.run_id: estimate_seconds(r.config, estimate_device) for r in runs}
     todo.sort(key=lambda r: -estimates[r.run_id])
-    order = {r.run_id: i for i, r in enumerate(runs)}
-
-    def write() -> None:
-        done = sorted(results.values(), key=lambda row: order[row["run_id"]])
-        write_tables(sweep_dir, done, curves)
-
-    emit_event = on_event or (lambda event: None)
-    write()
-    emit_event(SweepEvent("plan", data={"planned": len(runs), "skipped": len(results), "todo": len(todo),
+    tables.write()
+    emit_event(SweepEvent("plan", data={"planned": len(runs), "skipped": len(runs) - len(todo), "todo": len(todo),
                                         "estimate_s": sum(estimates[r.run_id] for r in todo)}))  # fmt: skip
     executed: list[str] = []
+    before = {r.run_id: tables.results.get(r.run_id) for r in todo}  # failed rows of retried runs
 
     def emit(kind: str, run: PlannedRun, data: dict) -> None:
         if kind == "done":
-            results[run.run_id] = data
-            curves[run.run_id] = read_curve(sweep_dir, run.run_id)
+            tables.add(run.run_id, data)
             executed.append(run.run_id)
-            write()
+            tables.write()
         emit_event(SweepEvent(kind, run, data, estimates[run.run_id]))
 
-    if todo:
-        executor.execute(todo, sweep_dir, emit)
+    try:
+        if todo:
+            executor.execute(todo, sweep_dir, emit)
+    except KeyboardInterrupt:
+        tables.reload()  # runs finished in the workers after the last table write
+        tables.write()
+        finished = sum(tables.results.get(rid) not in (None, old) for rid, old in before.items())
+        raise SweepInterrupted(finished, len(runs)) from None
     counts: dict[str, int] = {}
     for run in runs:
-        status = results[run.run_id].get("status", "failed") if run.run_id in results else "pending"
+        row = tables.results.get(run.run_id)
+        status = "pending" if row is None else row.get("status", "failed")
         counts[status] = counts.get(status, 0) + 1
     summary = SweepSummary(sweep_dir, len(runs), len(runs) - len(todo), executed, counts, time.perf_counter() - t0)
     emit_event(SweepEvent("end", data={"counts": counts, "executed": len(executed)}))

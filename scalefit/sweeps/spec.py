@@ -27,10 +27,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scalefit._io import read_toml
 from scalefit.errors import ConfigError, SweepError
-from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig, allowed_keys, make_config, run_id
+from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig, allowed_keys, make_config, read_toml_file, run_id
 from scalefit.proxy.counting import count_params, flops_per_token
+from scalefit.proxy.paths import check_name
 from scalefit.sweeps.shapes import DEFAULT_ASPECT, shape_for_params
 
 __all__ = ["PlannedRun", "SweepSpec", "SWEEP_KEYS", "expand", "load_spec", "parse_spec", "spec_to_toml"]
@@ -157,8 +157,9 @@ def parse_spec(data: dict[str, Any], *, source: str = "<spec>", name: str | None
             if len(values.get(key, [])) > 1:
                 raise SweepError(f"{where}: {key} does not change what a run computes; a grid over it repeats runs")
         grids.append(values)
+    sweep_name = check_name(data.get("name", name or "sweep"), f"{source}: name", SweepError)
     return SweepSpec(
-        name=str(data.get("name", name or "sweep")), fixed=fixed, grids=tuple(grids),
+        name=sweep_name, fixed=fixed, grids=tuple(grids),
         description=str(data.get("description", "")), source=source,
     )  # fmt: skip
 
@@ -168,7 +169,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"sweep spec {path} not found (or use --preset NAME; `scalefit sweep --list` lists them)")
-    data = read_toml(path, SweepError, "sweep spec")
+    data = read_toml_file(path, SweepError, "sweep spec")
     return parse_spec(data, source=str(path), name=path.stem)
 
 

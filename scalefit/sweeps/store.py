@@ -2,7 +2,8 @@
 
 Layout of a sweep folder ``DIR`` (its name is the runs' ``name``)::
 
-    DIR/sweep.json          manifest: spec, planned run ids in order, one line of sizes per run
+    DIR/sweep.json          manifest: the spec(s) with their fingerprints, planned run ids in order, sizes per run
+    DIR/.lock               held (flock) by the sweep running in the folder, with its PID
     DIR/<run_id>/           one run (written by the trainer): config.json, curve.csv, result.json
     DIR/runs.csv            one row per finished run (canonical columns first), rewritten atomically
     DIR/curves.csv          one row per logged step of every finished run, with its run_id
@@ -14,6 +15,7 @@ here; divergences are written by the trainer with status ``diverged``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -21,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from scalefit._io import write_csv_atomic, write_json_atomic, write_text_atomic
-from scalefit.errors import SweepError
+from scalefit._schema import expect_fields, expect_number, expect_str, fields_of, list_of, optional, read_json
+from scalefit.errors import FitFileError, SweepError
 from scalefit.proxy.config import TrainConfig
+from scalefit.proxy.paths import name_problem
 
 __all__ = [
-    "CANONICAL_COLUMNS", "CURVE_COLUMNS", "SweepStatus", "failure_row", "read_manifest", "read_result",
-    "sweep_status", "write_failure", "write_manifest", "write_tables",
+    "CANONICAL_COLUMNS", "CURVE_COLUMNS", "SweepStatus", "failure_row", "fingerprint", "read_manifest",
+    "read_result", "spec_entry", "sweep_status", "write_failure", "write_manifest", "write_tables",
 ]  # fmt: skip
 
 # DESIGN.md's run-log columns, in order (the trainer's RESULT_COLUMNS; repeated here so sweeps need no torch).
@@ -40,8 +44,13 @@ EXTRA_COLUMNS = (
     "flops_per_token", "mfu", "device", "message",
 )  # fmt: skip
 CURVE_COLUMNS = ("run_id", "n_params", "schedule", "step", "tokens", "lr", "train_loss", "loss", "wall_s")
+RUN_COLUMNS = CURVE_COLUMNS[:3]  # the columns curves.csv takes from each run's result row
 MANIFEST = "sweep.json"
 RESULT = "result.json"
+STATUSES = ("ok", "diverged", "failed")  # what a result.json may record
+RESULT_FIELDS = {"run_id": expect_str, "status": expect_str, "loss": optional(expect_number)}
+MANIFEST_FIELDS = {"name": expect_str, "runs": list_of(fields_of({"run_id": expect_str}))}
+MANIFEST_OPTIONAL = {"specs": list_of(fields_of({"source": expect_str, "fingerprint": expect_str}))}
 
 
 def run_dir(sweep_dir: Path, rid: str) -> Path:
@@ -49,19 +58,44 @@ def run_dir(sweep_dir: Path, rid: str) -> Path:
 
 
 def read_result(sweep_dir: Path, rid: str) -> dict[str, Any] | None:
-    """The run's result row, or None when it has not finished (no result.json, or an unreadable one)."""
+    """The run's result row, or None when it has not finished (no result.json, or a truncated/invalid one).
+
+    A result.json that is valid JSON but not a result row (wrong shape, status or loss, another run's id)
+    raises SweepError naming the file: it is not the trainer's, so the run is neither skipped nor re-run silently.
+    """
     path = run_dir(sweep_dir, rid) / RESULT
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        row = read_json(path, what="run result")
+    except FitFileError:  # absent, empty, truncated, not JSON: the run has not finished
         return None
+    try:
+        checked = expect_fields(row, "", RESULT_FIELDS)
+        if checked["run_id"] != rid:
+            raise FitFileError(f"run_id {checked['run_id']!r} is not its folder's {rid!r}")
+        if checked["status"] not in STATUSES:
+            raise FitFileError(f"status {checked['status']!r} is not one of {', '.join(STATUSES)}")
+    except FitFileError as exc:
+        fix = f"delete the folder {path.parent} to re-run that run"
+        raise SweepError(f"{path}: not a run result ({exc}); {fix}") from None
+    return row
 
 
 def read_curve(sweep_dir: Path, rid: str):
+    """The run's curve.csv as a frame (None when absent); an unreadable one raises SweepError naming it."""
     import pandas as pd
 
     path = run_dir(sweep_dir, rid) / "curve.csv"
-    return pd.read_csv(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(path)
+    except ValueError as exc:  # pandas' parser errors, binary files
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    else:
+        if {"step", "loss"} <= set(frame.columns):
+            return frame[[c for c in CURVE_COLUMNS if c in frame.columns and c not in RUN_COLUMNS]]
+        problem = f"columns {', '.join(map(str, frame.columns[:6]))} lack step and loss"
+    raise SweepError(f"{path}: unreadable curve ({problem}); delete the folder {path.parent} to re-run that run")
 
 
 def failure_row(config: TrainConfig, rid: str, message: str, *, wall_s: float = float("nan")) -> dict[str, Any]:
@@ -89,22 +123,43 @@ def write_failure(sweep_dir: Path, row: dict[str, Any], traceback_text: str = ""
     write_json_atomic(folder / RESULT, row)
 
 
-def write_manifest(sweep_dir: Path, *, name: str, source: str, spec: dict[str, Any], runs: list[dict]) -> None:
-    """Write ``sweep.json``: what the sweep plans to run (``runs``: one dict per run, in order)."""
+def fingerprint(run_ids: list[str]) -> str:
+    """A spec's fingerprint: a hash of the set of its run ids (each run id hashes a resolved run config)."""
+    return hashlib.sha256(json.dumps(sorted(run_ids)).encode()).hexdigest()[:16]
+
+
+def spec_entry(source: str, toml: str, run_ids: list[str]) -> dict[str, Any]:
+    """One spec of a sweep folder, as the manifest records it."""
+    return {"source": source, "fingerprint": fingerprint(run_ids), "toml": toml}
+
+
+def write_manifest(sweep_dir: Path, *, name: str, specs: list[dict[str, Any]], runs: list[dict]) -> None:
+    """Write ``sweep.json``: the specs the folder holds and their runs (one dict per run, in order)."""
     write_json_atomic(
         sweep_dir / MANIFEST,
-        {"name": name, "source": source, "spec": spec, "runs": runs},  # no timestamp: re-runs rewrite it unchanged
-    )
+        {"name": name, "source": " + ".join(s["source"] for s in specs), "specs": specs, "runs": runs},
+    )  # no timestamp: re-runs rewrite it unchanged
 
 
 def read_manifest(sweep_dir: Path) -> dict[str, Any]:
+    """The folder's ``sweep.json``, checked; one written before specs were recorded gets its one spec."""
     path = sweep_dir / MANIFEST
     if not path.is_file():
         raise SweepError(f"{sweep_dir} is not a sweep folder (no {MANIFEST}); start one with `scalefit sweep`")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SweepError(f"{path}: unreadable manifest ({exc}); re-run the sweep command to rewrite it") from None
+        manifest = expect_fields(read_json(path, what="sweep manifest"), "", MANIFEST_FIELDS, MANIFEST_OPTIONAL)
+        bad = [r["run_id"] for r in manifest["runs"] if name_problem(r["run_id"])]
+        if bad:
+            raise FitFileError(f"run_id {bad[0]!r} is not a folder name")
+    except FitFileError as exc:
+        problem = str(exc).removeprefix(f"{path}: ")
+        raise SweepError(f"{path}: not a sweep manifest ({problem}); delete it and re-run the sweep command") from None
+    if "specs" not in manifest:  # written before folders recorded their specs
+        old = manifest.get("spec")
+        toml = str(old.get("toml", "")) if isinstance(old, dict) else ""
+        ids = [r["run_id"] for r in manifest["runs"]]
+        manifest["specs"] = [spec_entry(str(manifest.get("source", "?")), toml, ids)]
+    return manifest
 
 
 def _runs_frame(rows: list[dict[str, Any]]):
@@ -126,8 +181,8 @@ def write_tables(sweep_dir: Path, rows: list[dict[str, Any]], curves: dict[str, 
         if curve is not None and len(curve):
             part = curve.copy()
             part.insert(0, "run_id", row["run_id"])
-            part.insert(1, "n_params", row["n_params"])
-            part.insert(2, "schedule", row["schedule"])
+            part.insert(1, "n_params", row.get("n_params"))
+            part.insert(2, "schedule", row.get("schedule"))
             parts.append(part)
     if parts:
         frame = pd.concat(parts, ignore_index=True)
