@@ -71,8 +71,11 @@ class IdentifiabilityWarning(ScalefitWarning):
     """The data cannot determine some fitted parameters (a constant input, identical rows, a singular Jacobian)."""
 
 
-class PlanInputError(ScalefitError, ValueError):
-    """A planning input (compute budget, model size, tokens, multiplier, ...) is not a finite positive number."""
+class PlanInputError(FitError, ValueError):
+    """A planning input (compute budget, model size, tokens, multiplier, ...) is not a finite positive number.
+
+    A FitError too, which planning raised for such inputs before this class existed.
+    """
 
 
 class SweepInterrupted(KeyboardInterrupt):

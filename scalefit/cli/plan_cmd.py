@@ -8,28 +8,7 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
-from scalefit.errors import FitError
-
-ALLOCATION = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")
-
-
-def compute_optimal(fit, compute: list[float], *, level: float = 0.95, group: str | None = None) -> list[dict]:
-    """Rows of compute-optimal N, D, D/N and loss per budget, with bootstrap intervals if present."""
-    law = fit.law_spec
-    missing = [k for k in ALLOCATION if k not in law.derived]
-    if missing:
-        raise FitError(f"law {law.name!r} has no closed-form compute-optimal allocation ({', '.join(missing)} missing)")
-    single = fit._single(group)
-    rows = []
-    for c in compute:
-        row = {"C": c}
-        for k in ALLOCATION:
-            row[k] = float(single.derived(k, C=c))
-            if single.bootstrap:
-                lo, hi = single.derived_interval(k, C=c, level=level)
-                row[f"{k}_lower"], row[f"{k}_upper"] = float(lo), float(hi)
-        rows.append(row)
-    return rows
+from scalefit.planning.allocation import compute_optimal
 
 
 def _fmt(row: dict, key: str) -> str:

@@ -24,11 +24,15 @@ def plot_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Plot a fitted law: runs, fitted curves, frontier extrapolated to --to with its band, and residuals."""
+    from scalefit._io import refuse_input_overwrite
+    from scalefit._schema import read_json
     from scalefit.fitting import FitResult
     from scalefit.plotting import figure_format, plot_fit_report, save_figure
     from scalefit.plotting._common import pyplot
 
+    refuse_input_overwrite(out, [fit_json, runs], option="--out")
     figure_format(out)
+    read_json(fit_json)  # an unreadable file is one line here, before the figure dispatch sniffs its schema
     from scalefit.plotting.hparams import hparams_figure  # `fit hparams` / `fit lr-transfer` files
     from scalefit.plotting.overtrain import special_figure  # isoflop/envelope, overtrain, downstream figures
 

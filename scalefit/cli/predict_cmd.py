@@ -89,9 +89,12 @@ def predict_command(
     min_lr_ratio: float = typer.Option(0.1, "--min-lr-ratio", help="--schedule: final LR / peak LR."),
 ) -> None:
     """Predict the fitted quantity at new points, with bootstrap intervals when available."""
+    from scalefit._io import refuse_input_overwrite
     from scalefit.fitting import FitResult
     from scalefit.runs import read_runs
 
+    if output is not None:
+        refuse_input_overwrite(output, [fit_json, input_, chain, schedule_csv], option="--output")
     if schedule is not None or schedule_csv is not None:  # a whole loss curve from an lr-annealing fit
         from scalefit.cli.curves_cmd import predict_schedule, schedule_from_options
 

@@ -38,6 +38,17 @@ from scalefit.laws import Law, get_law
 SCHEMA = "scalefit.fit/1"
 
 
+def tail_percent(level: object) -> float:
+    """The percent in each tail of a central ``level`` interval (2.5 for 0.95); FitError unless 0 < level < 1."""
+    try:
+        v = float(level)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not 0 < v < 1:
+        raise FitError(f"--level {level}: the interval level must be in (0, 1), e.g. --level 0.95")
+    return 100 * (1 - v) / 2
+
+
 @dataclass(frozen=True)
 class FitResult:
     """A fitted law. Parameters are natural units; ``bootstrap`` holds one sample list per parameter."""
@@ -127,7 +138,7 @@ class FitResult:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Percentile bootstrap interval (lower, upper) of the prediction at ``inputs``."""
         s = self.samples(inputs, group=group)
-        q = 100 * (1 - level) / 2
+        q = tail_percent(level)
         return np.nanpercentile(s, q, axis=0), np.nanpercentile(s, 100 - q, axis=0)
 
     # ---- parameters and derived quantities ----------------------------------------------
@@ -141,7 +152,7 @@ class FitResult:
         samples = res.param_samples()
         if samples is None:
             return {}
-        q = 100 * (1 - level) / 2
+        q = tail_percent(level)
         out = {k: tuple(float(v) for v in np.nanpercentile(s, [q, 100 - q])) for k, s in samples.items()}
         for name, d in res.law_spec.derived.items():
             if not d.needs:
@@ -169,7 +180,7 @@ class FitResult:
         p = {k: v.reshape((-1,) + (1,) * max(np.ndim(e) for e in [*extra.values(), 0])) for k, v in samples.items()}
         with np.errstate(all="ignore"):
             vals = np.asarray(d.fn(p, **extra), dtype=float)
-        q = 100 * (1 - level) / 2
+        q = tail_percent(level)
         return np.nanpercentile(vals, q, axis=0), np.nanpercentile(vals, 100 - q, axis=0)
 
     def _derived_spec(self, name: str, extra: Mapping[str, Any]):

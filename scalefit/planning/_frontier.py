@@ -202,13 +202,18 @@ def frontier_plan(path: str | Path, compute, *, level: float = 0.95) -> tuple[Fr
     """Compute-optimal N*, D* rows for each budget from an isoflop/envelope fit file; None for other fit files."""
     if schema_of(path) not in SCHEMAS:
         return None
+    from scalefit.fitting.result import tail_percent
+    from scalefit.planning.inputs import positives
+
+    compute = positives(compute, "a compute budget", "--compute", "1e24", "FLOP count")
+    tail_percent(level)
     result = FrontierResult.load(path)
     rows = []
     for c in compute:
-        n, d = result.predict(float(c))
-        row = {"C": float(c), "N_opt": float(n), "D_opt": float(d), "tokens_per_param": float(d / n)}
+        n, d = result.predict(c)
+        row = {"C": c, "N_opt": float(n), "D_opt": float(d), "tokens_per_param": float(d / n)}
         if result.bootstrap:
-            (nlo, nhi), (dlo, dhi) = result.predict_interval([float(c)], level=level)
+            (nlo, nhi), (dlo, dhi) = result.predict_interval([c], level=level)
             row.update(N_opt_lower=float(nlo[0]), N_opt_upper=float(nhi[0]), D_opt_lower=float(dlo[0]),
                        D_opt_upper=float(dhi[0]))
         rows.append(row)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scalefit.errors import FitError
+from scalefit.fitting.result import tail_percent
+from scalefit.planning.inputs import positive
 
 if TYPE_CHECKING:
     from scalefit.fitting import FitResult
@@ -41,9 +43,11 @@ def recommend(hf: HparamFit, n_params: float, n_tokens: float, *, level: float =
 
     ``batch`` is in the fit's batch unit (tokens when it was fitted with ``seq_len``).
     """
-    if not (n_params > 0 and n_tokens > 0):
-        raise FitError(f"N and D must be > 0, got N={n_params:g}, D={n_tokens:g}")
-    N, D = float(n_params), float(n_tokens)
+    N = positive(n_params, "the model size N in parameters", "--n-params", "1e9")
+    D = positive(n_tokens, "the training tokens D", "--n-tokens", "2e10")
+    lr = None if lr is None else positive(lr, "the learning rate", "--lr", "3e-4")
+    batch = None if batch is None else positive(batch, "the batch size", "--batch-size", "1024")
+    tail_percent(level)
     C = 6.0 * N * D
     out: dict = {"N": N, "D": D, "C": C, "level": level, "batch_unit": hf.data["provenance"].get("batch_unit")}
     out["lr"] = _value(hf.fits["lr"], {"N": N, "D": D}, level)

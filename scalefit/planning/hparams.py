@@ -212,6 +212,9 @@ class HparamFit:
                            "data": expect_mapping, "check": expect_list}, closed=True)
         fits = expect_fields(f["fits"], "fits", dict.fromkeys(LAWS, fit_from_dict), {"surface": fit_from_dict},
                              closed=True)
+        for key, law in {**{k: v[0] for k, v in LAWS.items()}, "surface": "lr-bsz"}.items():
+            if key in fits and fits[key].law != law:
+                raise FitFileError(f"fits.{key}: expected a {law!r} fit, got a {fits[key].law!r} fit")
         return cls(cells=list_of(fields_of(_CELL))(f["cells"], "cells"), fits=fits,
                    options=expect_fields(f["options"], "options", _OPTIONS),
                    data=expect_fields(f["data"], "data", _DATA),

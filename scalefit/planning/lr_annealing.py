@@ -27,10 +27,11 @@ import pandas as pd
 
 from scalefit.errors import FitError, RunDataError
 from scalefit.fitting.api import fit as fit_law
-from scalefit.fitting.result import FitResult
+from scalefit.fitting.result import FitResult, tail_percent
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas, warmup_end
 from scalefit.planning.curves import SCHEDULES, read_curves, trainer_schedule, with_areas
+from scalefit.planning.inputs import fraction, positive, steps_count
 from scalefit.runs import RunTable, filter_rows
 
 LAW = "lr-annealing"
@@ -254,6 +255,11 @@ def compare_schedules(
     ``extra`` adds named custom schedules (arrays of ``steps`` LRs). With a bootstrap, each row also gets
     an interval and ``p_best``: the share of bootstrap fits in which that schedule is the best.
     """
+    steps, peak_lr = steps_count(steps), positive(peak_lr, "the peak learning rate", "--peak-lr", "3e-3")
+    warmup_frac = fraction(warmup_frac, "the warmup fraction", "--warmup-frac", upper_open=True)
+    min_lr_ratio = fraction(min_lr_ratio, "the final LR / peak LR", "--min-lr-ratio")
+    decay_fracs = [fraction(f, "a WSD decay fraction", "--decay-fracs") for f in decay_fracs]
+    q = tail_percent(level)
     single, lam = _lam(fit, group)
     candidates: list[tuple[str, float | None, np.ndarray]] = []
     for name in schedules:
@@ -278,7 +284,6 @@ def compare_schedules(
                           "S1": s1, "S2": s2, "L_final": single.predict(x)})
     if single.bootstrap:
         samples = single.samples(x)
-        q = 100 * (1 - level) / 2
         table["L_lower"] = np.nanpercentile(samples, q, axis=0)
         table["L_upper"] = np.nanpercentile(samples, 100 - q, axis=0)
         wins = np.bincount(np.nanargmin(samples, axis=1), minlength=len(candidates))

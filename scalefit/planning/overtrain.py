@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from scalefit.errors import FitError
-from scalefit.fitting.result import FitResult
+from scalefit.fitting.result import FitResult, tail_percent
+from scalefit.planning.inputs import positives
 
 _ND = frozenset({"N", "D", "C", "M"})
 _NEEDS = ("N_opt", "D_opt", "loss_opt")
@@ -94,14 +95,11 @@ def overtrain_alternatives(
             f"law {law.name!r} has no closed-form compute-optimal allocation in N and D, so over-trained "
             "alternatives cannot be planned from it; fit `chinchilla` or `overtrain`"
         )
-    mult = np.asarray(multipliers, dtype=float)
-    if mult.size == 0 or not np.all(np.isfinite(mult)) or np.any(mult <= 0):
-        raise FitError(f"over-training multipliers must be positive numbers (e.g. 2,4,8), got {list(multipliers)}")
-    if any(not np.isfinite(c) or c <= 0 for c in compute):
-        raise FitError(f"compute budgets must be positive FLOP counts, got {list(compute)}")
+    mult = np.asarray(positives(multipliers, "an over-training multiple of M*", "--overtrain", "2,4,8"))
+    compute = positives(compute, "a compute budget", "--compute", "1e24", "FLOP count")
+    q = tail_percent(level)
     point = {k: np.array([v], dtype=float) for k, v in single.params.items()}
     boot = single.param_samples()
-    q = 100 * (1 - level) / 2
     rows = []
     for C in compute:
         best = _rows_for(law, point, float(C), mult)

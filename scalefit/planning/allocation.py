@@ -1,0 +1,36 @@
+"""Compute-optimal allocation of a FLOP budget from a fitted law with a closed form (e.g. ``chinchilla``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from scalefit.errors import FitError
+from scalefit.fitting.result import FitResult, tail_percent
+from scalefit.planning.inputs import positives
+
+ALLOCATION = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")
+
+
+def compute_optimal(fit: FitResult, compute: Iterable[float], *, level: float = 0.95,
+                    group: str | None = None) -> list[dict]:
+    """Rows of compute-optimal N, D, D/N and loss per budget, with bootstrap intervals if present.
+
+    Every budget must be a finite number of FLOPs > 0 (PlanInputError naming ``--compute`` otherwise).
+    """
+    budgets = positives(compute, "a compute budget", "--compute", "1e24", "FLOP count")
+    tail_percent(level)
+    law = fit.law_spec
+    missing = [k for k in ALLOCATION if k not in law.derived]
+    if missing:
+        raise FitError(f"law {law.name!r} has no closed-form compute-optimal allocation ({', '.join(missing)} missing)")
+    single = fit._single(group)
+    rows = []
+    for c in budgets:
+        row = {"C": c}
+        for k in ALLOCATION:
+            row[k] = float(single.derived(k, C=c))
+            if single.bootstrap:
+                lo, hi = single.derived_interval(k, C=c, level=level)
+                row[f"{k}_lower"], row[f"{k}_upper"] = float(lo), float(hi)
+        rows.append(row)
+    return rows
