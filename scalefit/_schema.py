@@ -85,6 +85,8 @@ def parse_json(text: str, source: str, what: str = "fit file") -> Any:
     except json.JSONDecodeError as exc:
         raise FitFileError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
                            f"a {what} is JSON written by scalefit") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise FitFileError(f"{source}: cannot read the JSON: {exc}; a {what} is JSON written by scalefit") from None
     if nesting_depth(obj) > MAX_DEPTH:
         raise deep
     return obj
@@ -156,16 +158,24 @@ def expect_int(value: Any, where: str) -> int:
 
 def expect_number(value: Any, where: str) -> float:
     """A number; NaN and infinities (JSON NaN, Infinity) are allowed here, see :func:`expect_finite_number`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(where, "a number", value)
-    return float(value)
+    return _float(value, where, "a number")
 
 
 def expect_finite_number(value: Any, where: str) -> float:
-    v = expect_number(value, where)
+    """A finite number (not NaN, not an infinity)."""
+    v = _float(value, where, "a finite number")
     if not math.isfinite(v):
         raise _fail(where, "a finite number", value)
     return v
+
+
+def _float(value: Any, where: str, expected: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(where, expected, value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float range
+        raise _fail(where, expected, value) from None
 
 
 def expect_number_list(value: Any, where: str, *, finite: bool = False, length: int | None = None) -> list[float]:

@@ -226,6 +226,29 @@ def test_predict_output_onto_the_points_file(runner, files):
            "--output 'points.csv' is the input")
 
 
+def test_predict_output_onto_the_chain_or_schedule_file(runner, files):
+    (files / "chain.json").write_text((files / "fit.json").read_text())
+    _fails(runner, files, ["predict", "fit.json", *AT, "--chain", "chain.json", "--output", "chain.json"],
+           "--output 'chain.json' is the input")
+    (files / "sched.csv").write_text("step,lr\n1,0.001\n2,0.001\n")
+    _fails(runner, files, ["predict", "curve.json", "--schedule-csv", "sched.csv", "--output", "sched.csv"],
+           "--output 'sched.csv' is the input")
+
+
+def test_predict_refuses_a_bad_level(runner, files):
+    _fails(runner, files, ["predict", "fit.json", *AT, "--level", "nan"], "--level nan")
+
+
+def test_plan_from_a_frontier_fit_refuses_bad_compute(runner, files):
+    envelope = {"schema": "scalefit.envelope/1", "method": "envelope", "a": 0.5, "k_N": 0.1, "b": 0.5, "k_D": 1.6,
+                "points": [{"C": 1e18, "N_opt": 1e7, "D_opt": 1.6e10, "L_opt": 3.0, "n_covering": 3}],
+                "data": {"source": "x.csv", "n_rows": 9}}
+    (files / "env.json").write_text(json.dumps(envelope))
+    _fails(runner, files, ["plan", "env.json", "--compute", "nan"], "--compute nan")
+    (files / "env.json").write_text(json.dumps({**envelope, "k_N": None}))
+    _fails(runner, files, ["plan", "env.json", "--compute", "1e22"], "k_N: expected a finite number, got null")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--runs", "runs.csv", "--out", "runs.csv"], "--out 'runs.csv' is the input"),
     (["--out", "fit.json"], "--out 'fit.json' is the input"),
