@@ -162,8 +162,8 @@ def expect_number(value: Any, where: str) -> float:
 
 
 def expect_finite_number(value: Any, where: str) -> float:
-    """A finite number (not NaN, not an infinity)."""
-    v = _float(value, where, "a finite number")
+    """A finite number (not NaN, not an infinity); a value that is no number at all says "expected a number"."""
+    v = _float(value, where, "a number")
     if not math.isfinite(v):
         raise _fail(where, "a finite number", value)
     return v
@@ -175,7 +175,7 @@ def _float(value: Any, where: str, expected: str) -> float:
     try:
         return float(value)
     except OverflowError:  # an integer beyond float range
-        raise _fail(where, expected, value) from None
+        raise _fail(where, "a finite number", value) from None
 
 
 def expect_number_list(value: Any, where: str, *, finite: bool = False, length: int | None = None) -> list[float]:
