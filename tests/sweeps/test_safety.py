@@ -74,7 +74,8 @@ def test_same_spec_resumes_and_legacy_manifest_is_adopted(finished, tmp_path):
     legacy = {k: v for k, v in manifest.items() if k != "specs"}  # a folder written before fingerprints
     (out / "sweep.json").write_text(json.dumps(legacy))
     assert run_sweep(spec([2e-3, 1e-3], name="renamed"), out, executor=SerialExecutor()).executed == []
-    assert json.loads((out / "sweep.json").read_text())["specs"][0]["fingerprint"] == manifest["specs"][0]["fingerprint"]
+    adopted = json.loads((out / "sweep.json").read_text())["specs"][0]
+    assert adopted["fingerprint"] == manifest["specs"][0]["fingerprint"]
     with pytest.raises(SweepError, match="another spec"):
         run_sweep(spec([1e-3]), out, executor=SerialExecutor())  # a subset is another spec too
 
