@@ -11,6 +11,9 @@
 Both call ``execute_run`` on each run and report through ``emit(kind, run, data)``: ``start``, ``log``
 (a curve row, local only), ``done`` (the result row). A run that raises is recorded as ``failed`` with its
 message and never stops the sweep; a worker that dies (killed, out of memory) has its runs retried once.
+Local workers die with the sweep process however it dies (``_die_with_parent``), and an exception in the
+sweep process (Ctrl-C, SIGTERM turned into one by the CLI) kills them at once rather than at the end of
+their runs. Slurm jobs already submitted keep running; the next resume picks up their results.
 """
 
 from __future__ import annotations

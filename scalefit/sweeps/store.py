@@ -8,9 +8,10 @@ Layout of a sweep folder ``DIR`` (its name is the runs' ``name``)::
     DIR/runs.csv            one row per finished run (canonical columns first), rewritten atomically
     DIR/curves.csv          one row per logged step of every finished run, with its run_id
 
-A run is finished when its ``result.json`` exists; the trainer writes it last and atomically, so a run
-killed mid-way has none and is run again. Failures get a ``result.json`` with status ``failed``, written
-here; divergences are written by the trainer with status ``diverged``.
+A run is finished when its ``result.json`` exists and parses; the trainer writes it last and atomically, so a
+run killed mid-way has none and is run again. A result.json that parses but is not a result row is refused
+(SweepError naming the file), never skipped over or overwritten. Failures get a ``result.json`` with status
+``failed``, written here; divergences are written by the trainer with status ``diverged``.
 """
 
 from __future__ import annotations
