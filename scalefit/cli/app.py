@@ -21,7 +21,23 @@ from scalefit.cli import curves_cmd  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:
-    app()
+    """Run the CLI; a usage error (unknown option, a value of the wrong type) is one line, exit code 2."""
+    import sys
+
+    import typer
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+        message = " ".join(exc.format_message().split())
+        if message:  # empty when the help was shown instead (`scalefit` alone)
+            typer.echo(f"error: {message}{where}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["app", "main"]

@@ -29,6 +29,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             except ScalefitError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(1) from None
+            except BrokenPipeError:  # `scalefit ... | head`: the reader left; stop quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+                raise typer.Exit(0) from None
             except OSError as exc:  # file system: not found, permissions, disk full ...
                 where = f"{exc.filename}: " if exc.filename else ""
                 typer.echo(f"error: {where}{exc.strerror or exc}", err=True)

@@ -144,3 +144,24 @@ def test_fit_writes_a_readable_fit_file_and_leaves_the_run_log_alone(folder):
     assert stat.S_IMODE((folder / "f.json").stat().st_mode) == 0o644
     after = snapshot(folder)
     assert {k: v for k, v in after.items() if k != "f.json"} == before
+
+
+@pytest.mark.parametrize(
+    "args,found",
+    [
+        (["plan", "fit.json", "--compute", "abc"], "Invalid value for '--compute'"),
+        (["fit"], "Missing argument"),
+        (["fitt"], "No such command 'fitt'"),
+        (["fit", "chinchilla", "runs.csv", "--bogus"], "No such option: --bogus"),
+    ],
+)
+def test_usage_errors_are_one_line_from_the_installed_command(tmp_path, args, found):
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", "from scalefit.cli.app import main; main()", *args],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and found in lines[0] and "--help" in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
