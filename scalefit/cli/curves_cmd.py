@@ -102,8 +102,8 @@ def plan_schedules(fit_json: Path, *, steps: int | None, peak_lr: float | None, 
                    level: float, as_json: bool) -> None:
     """Rank cosine, linear, constant and WSD (per decay fraction) by predicted final loss for one budget."""
     from scalefit.fitting import FitResult
-    from scalefit.planning.lr_annealing import compare_schedules
     from scalefit.planning.curves import lr_from_csv
+    from scalefit.planning.lr_annealing import compare_schedules
 
     if steps is None or peak_lr is None:
         raise OptionError("--compare-schedules needs --steps N (updates in the budget) and --peak-lr LR")
