@@ -65,6 +65,17 @@ def fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def axes_row(axes, n: int, size: tuple[float, float]):
+    """(figure, list of ``n`` axes): a new constrained-layout row of ``size`` per panel, or the given axes."""
+    if axes is None:
+        fig, row = pyplot().subplots(1, n, figsize=(size[0] * n, size[1]), squeeze=False, layout="constrained")
+        return fig, list(row[0])
+    axes = list(np.atleast_1d(axes))
+    if len(axes) != n:
+        raise ConfigError(f"this plot needs {n} axes, got {len(axes)}")
+    return axes[0].figure, axes
+
+
 # ---- the fit and its runs -----------------------------------------------------------------
 def single(fit: FitResult, group: object | None) -> FitResult:
     """The ungrouped result (or one group's result) that a panel shows."""
@@ -228,6 +239,49 @@ def param_box(ax, res: FitResult, level: float, loc: str = "upper right") -> Non
     ax.text(x, y, param_text(res, level), transform=ax.transAxes, ha=ha, va=va, multialignment="left",
             fontsize=7.5, family="monospace",
             bbox={"boxstyle": "round,pad=0.4", "fc": "white", "ec": "0.75", "alpha": 0.9}, zorder=10, gid="params")
+
+
+# ---- ticks -----------------------------------------------------------------------------------
+def sci_label(v: float, _pos=None) -> str:
+    """A tick label 10^k or m×10^k (mathtext)."""
+    if not (np.isfinite(v) and v > 0):
+        return ""
+    k = int(np.floor(np.log10(v) + 1e-9))
+    m = v / 10.0**k
+    return f"$10^{{{k}}}$" if abs(m - 1) < 1e-6 else f"${m:.2g}{{\\times}}10^{{{k}}}$"
+
+
+def log_ticks(axis, formatter=sci_label, *, min_labels: int = 2) -> None:
+    """Readable ticks on a log ``axis`` for its current limits (call once the limits are final).
+
+    Labels only major ticks, no more than fit side by side: decades (every k-th on long ranges), else
+    1-3, 1-2-5 or 1-9 × 10^k, the first giving at least ``min_labels`` labels (else the most that fit),
+    else evenly stepped values on very short ranges; minor ticks stay unlabelled (matplotlib labels them
+    on short log axes, where they collide).
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    lo, hi = sorted(float(v) for v in axis.get_view_interval())
+    if not (lo > 0 and np.isfinite(hi) and hi > lo):
+        return
+    space = axis.get_tick_space()  # how many labels of 3 em (x: width) or 2 em (y: height) fit
+    most = max(2, 2 * space // 3 if axis.axis_name == "x" else space)  # "3×10^11" is ~4.5 em wide
+    ks = np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+    best, best_n = None, 0
+    for subs in ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), tuple(np.arange(1.0, 10.0))):
+        ticks = np.outer(10.0**ks, subs).ravel()
+        n = int(((ticks >= lo * (1 - 1e-9)) & (ticks <= hi * (1 + 1e-9))).sum())
+        if (len(subs) == 1 and n > most) or min(min_labels, most) <= n <= most:
+            best, best_n = subs, max(n, 2)  # many decades: LogLocator labels every k-th
+            break
+        if best_n < n <= most:
+            best, best_n = subs, n
+    if best_n >= 2 or (best is not None and hi / lo >= 3):
+        axis.set_major_locator(LogLocator(base=10, subs=best, numticks=most + 1))
+    else:  # a range too short for any 10^k multiple to repeat: evenly stepped values
+        axis.set_major_locator(MaxNLocator(nbins=most, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(FuncFormatter(formatter))
+    axis.set_minor_formatter(NullFormatter())
 
 
 # ---- saving ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from scalefit.plotting._common import (
     clusters,
     fmt,
     label,
+    log_ticks,
     nd_from,
     nd_inputs,
     nd_ranges,
@@ -178,6 +179,7 @@ def draw_by_size(ax, res, pts, to, max_curves, level, colorbar):
                     gid="to-point", label=_to_label(f"optimum at C = {to:.3g} FLOPs", n_t, d_t, l_t, iv))
     ax.set_xscale("log")
     ax.set_xlim(c_start / 1.5, c_end * 1.5)
+    log_ticks(ax.xaxis)
     ax.set_xlabel(label("C"))
     ax.set_ylabel(label(law.target))
     what = "size bin" if binned else "model size" if pts is not None else "size across the fitted range"
@@ -249,6 +251,7 @@ def draw_by_compute(ax, res, pts, to, max_curves, level, colorbar):
         x_hi = max(x_hi, n[-1])
     ax.set_xscale("log")
     ax.set_xlim(min(n_seen) / 1.5, x_hi * 1.5)
+    log_ticks(ax.xaxis)
     ax.set_xlabel(label("N"))
     ax.set_ylabel(label(law.target))
     _legend(ax, f"fitted L, one IsoFLOP curve per budget ({len(budgets)})", cmap(0.55))

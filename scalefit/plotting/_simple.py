@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit.errors import RunDataError
-from scalefit.plotting._common import Points, band, fmt, label
+from scalefit.plotting._common import Points, band, fmt, label, log_ticks
 
 _TO = "crimson"
 
@@ -47,6 +47,7 @@ def draw_one(ax, res, pts: Points | None, *, to: float | None, level: float) -> 
                     gid="to-point", label=text)
     if logx:
         ax.set_xscale("log")
+        log_ticks(ax.xaxis)
     finite = yhat[np.isfinite(yhat)]
     if law.positive_target and finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
         ax.set_yscale("log")

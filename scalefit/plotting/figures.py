@@ -26,6 +26,7 @@ from scalefit.plotting._common import (
     fitted_points,
     is_nd,
     label,
+    log_ticks,
     nd_from,
     panel_groups,
     param_box,
@@ -147,9 +148,11 @@ def _draw_residuals(ax, fit, table, group, by, max_curves):
     t = law.target
     ax.set_ylabel(f"residual ln({t}_obs / {t}_fit)" if log_space else f"residual {t}_obs − {t}_fit")
     where = f" · {fit.group_by} = {group}" if group is not None else ""
-    ax.set_title(f"residuals ({'log space' if log_space else 'raw'}), n = {len(r)}{colour}{where}", fontsize=10)
+    ax.set_title(f"residuals ({'log space' if log_space else 'raw'}), n = {len(r)}, grey: ±RMSE = {rmse:.3g}"
+                 f"{colour}{where}", fontsize=10)  # in the title: a legend would sit on the points
     ax.grid(True, which="major", alpha=0.25)
-    ax.legend(loc="upper right", fontsize=7.5, framealpha=0.9)
+    if ax.get_xscale() == "log":
+        log_ticks(ax.xaxis)
 
 
 def plot_fit_report(fit: FitResult, runs=None, *, to: float | None = None, group: object | None = None,
@@ -177,8 +180,19 @@ def plot_fit_report(fit: FitResult, runs=None, *, to: float | None = None, group
         if table is not None:
             plot_residuals(fit, table, group=g, by=by, max_curves=max_curves, ax=axes[i][1])
     fig = axes[0][0].figure
-    src = fit.data.get("source") or "?"
-    n_runs = fit.data.get("n_rows", "?")
-    note = "" if table is not None else " (pass runs to show them and the residuals)"
-    fig.suptitle(f"scalefit · {fit.law} fitted on {n_runs} runs of {src}{note}", fontsize=11)
+    fig.suptitle(_report_title(fit, group, table is not None), fontsize=11)
     return fig
+
+
+def _report_title(fit: FitResult, group: object | None, with_runs: bool) -> str:
+    """The report's title: law, source and the number of fitted runs (of the one group drawn, if one)."""
+    shown = single(fit, group) if group is not None else fit
+    src = shown.data.get("source") or fit.data.get("source") or "?"
+    if group is None and fit.groups:
+        n_runs = sum(int(g.data.get("n_rows", 0)) for g in fit.groups.values()) or fit.data.get("n_rows", "?")
+        what = f"{n_runs} runs of {src} ({len(fit.groups)} groups by {fit.group_by})"
+    else:
+        where = f" with {fit.group_by} = {group}" if group is not None else ""
+        what = f"{shown.data.get('n_rows', '?')} runs of {src}{where}"
+    note = "" if with_runs else " (pass runs to show them and the residuals)"
+    return f"scalefit · {fit.law} fitted on {what}{note}"

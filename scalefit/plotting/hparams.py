@@ -1,11 +1,16 @@
-"""Plots of optimal hyperparameters: LR-transfer curves, the Step Law fits, and one cell's loss valley.
+"""Plots of optimal hyperparameters: the Step Law fits, one cell's loss valley, the recommendation check
+(and, from ``scalefit.plotting.lr_transfer``, the LR-transfer curves).
 
     plot_lr_transfer(result)            loss vs LR, one line per width, optima marked; one panel per
                                         parametrization (SP and muP side by side)
     plot_hparam_laws(hparams)           lr* against N (at fixed D), lr* against D (at fixed N), B* against D,
                                         with the cell optima and fitted laws (bootstrap band)
+    plot_recommendation_check(hparams)  per cell, how far the run nearest the recommended (lr, B) is above the
+                                        cell's best loss (fitted on all cells, and with the cell left out)
     plot_loss_valley(hparams, runs)     loss over (lr, B) for one (N, D) cell: runs, band, optima,
                                         recommendation and the fitted lr-bsz valley's contours
+    hparams_figure(path, runs)          what `scalefit plot` draws: the law panels and the check (and the
+                                        valley, given the runs), every panel used, legends outside the data
 
 Every function takes ``ax``/``axes=None`` and returns the figure; matplotlib is imported when drawing.
 """
@@ -20,62 +25,38 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import ConfigError, ExtrapolationWarning
-from scalefit.plotting._common import CMAP, pyplot
+from scalefit.plotting._common import CMAP, axes_row, log_ticks, pyplot
+from scalefit.plotting.lr_transfer import plot_lr_transfer
+
+__all__ = ["hparams_figure", "plot_hparam_laws", "plot_loss_valley", "plot_lr_transfer",
+           "plot_recommendation_check"]
 
 MARK = {"band": "0.35", "opt": "tab:red", "rec": "tab:blue", "valley": "tab:orange"}
+_D_LABEL = "log10 D (training tokens of the cell)"
 
 
-def _axes(axes, n: int, size: tuple[float, float]):
-    plt = pyplot()
-    if axes is None:
-        fig, axes = plt.subplots(1, n, figsize=(size[0] * n, size[1]), squeeze=False)
-        return fig, list(axes[0])
-    axes = list(np.atleast_1d(axes))
-    if len(axes) != n:
-        raise ConfigError(f"this plot needs {n} axes, got {len(axes)}")
-    return axes[0].figure, axes
+def _g(v: float, _pos=None) -> str:
+    return f"{v:.2g}"
 
 
-# ---- LR transfer ------------------------------------------------------------------------------
-def plot_lr_transfer(result, axes=None):
-    """Loss vs learning rate per width (one panel per parametrization), optima with their intervals."""
-    curves = pd.DataFrame(result.curves)
-    names = sorted(result.params, key=lambda n: (n.lower() != "sp", n))  # SP first, then muP and others
-    fig, axes = _axes(axes, len(names), (5.0, 4.0))
-    cmap = pyplot().get_cmap(CMAP)
-    for ax, name in zip(axes, names):
-        info = result.params[name]
-        widths = [w["width"] for w in info["widths"]]
-        ok = curves[(curves["param"] == name) & (curves["n_failed"] == 0)]
-        for k, w in enumerate(info["widths"]):
-            color = cmap(k / max(1, len(widths) - 1))
-            c = curves[(curves["param"] == name) & (curves["width"] == w["width"])]
-            good = c[c["n_failed"] == 0]
-            ax.plot(good["lr"], good["loss"], "o-", ms=3, lw=1.2, color=color, label=f"width {w['width']:g}")
-            bad = c[c["n_failed"] > 0]  # failed runs sit at the initial loss, far above: mark them on the top edge
-            ax.plot(bad["lr"], np.full(len(bad), 0.985 - 0.02 * k), "x", color=color, ms=5,
-                    transform=ax.get_xaxis_transform())
-            ax.axvline(w["lr_opt"], color=color, lw=0.8, ls="--")
-            if "lr_opt_lower" in w:
-                ax.axvspan(w["lr_opt_lower"], w["lr_opt_upper"], color=color, alpha=0.12, lw=0)
-            ax.plot([w["lr_opt"]], [w["best_loss"]], "*", color=color, ms=11, mec="k", mew=0.5, zorder=5)
-        if len(ok):
-            lo, hi = ok["loss"].min(), ok["loss"].max()
-            pad = 0.05 * (hi - lo if hi > lo else 1.0)
-            ax.set_ylim(lo - pad, hi + pad)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("final loss (nats)")
-        sub = ""
-        if "slope" in info:
-            sub = f"\nslope of log lr* vs log width {info['slope']:+.2f}"
-            if "slope_interval" in info:
-                sub += " [{:+.2f}, {:+.2f}]".format(*info["slope_interval"])
-        ax.set_title(f"{name}{sub}", fontsize=10)
-        ax.legend(fontsize=7, title="x (top): failed runs", title_fontsize=7)
-        ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    return fig
+def _legend_above(ax, ncol: int = 1) -> None:
+    """The axes' legend in a strip above it, outside the data."""
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.02, 1.0, 0.1), mode="expand", ncol=ncol,
+              borderaxespad=0.0, frameon=False)
+
+
+def _d_norm(cells: pd.DataFrame):
+    from matplotlib.colors import Normalize
+
+    lo, hi = float(np.log10(cells["D"].min())), float(np.log10(cells["D"].max()))
+    return Normalize(lo, hi if hi > lo else lo + 1.0)
+
+
+def _d_colorbar(fig, axes, norm) -> None:
+    import matplotlib
+
+    sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=matplotlib.colormaps[CMAP])
+    fig.colorbar(sm, ax=axes, label=_D_LABEL, fraction=0.04, shrink=0.9, aspect=30, pad=0.01)
 
 
 # ---- the Step Law fits ----------------------------------------------------------------------
@@ -87,55 +68,87 @@ def _law_band(fit, inputs: dict, level: float):
         return fit.predict_interval(inputs, level=level)
 
 
-def plot_hparam_laws(hf, axes=None, *, level: float = 0.95):
-    """lr* vs N (at D fixed to its geometric mean), lr* vs D (at N likewise), B* vs D, with the fitted laws.
-
-    Points are each cell's refined optimum (coloured by D), moved to the reference D (or N) along the
-    fitted law so that one line shows the law: lr * (D_ref/D)^beta.
-    """
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    cells = pd.DataFrame(hf.cells)
-    fig, axes = _axes(axes, 3, (4.3, 3.8))
+def _law_panels(hf, cells: pd.DataFrame) -> list[tuple]:
+    """(x, y, grid, inputs, fit, law label, x label, y label) of the three law panels."""
     lr_fit, b_fit = hf.fits["lr"], hf.fits["B"]
-    p = lr_fit.params
+    p, q = lr_fit.params, b_fit.params
     n_ref = float(np.exp(np.mean(np.log(cells["N"]))))
     d_ref = float(np.exp(np.mean(np.log(cells["D"]))))
     n_grid = np.geomspace(cells["N"].min() / 1.5, cells["N"].max() * 1.5, 100)
     d_grid = np.geomspace(cells["D"].min() / 1.5, cells["D"].max() * 1.5, 100)
-    color = np.log10(cells["D"])
-    panels = [
-        (axes[0], cells["N"], cells["lr_opt"] * (d_ref / cells["D"]) ** p["beta"], n_grid,
-         {"N": n_grid, "D": np.full(100, d_ref)}, lr_fit, "model size N (parameters)",
+    lr_law = f"fitted lr* = {p['c_eta']:.3g} N^{p['alpha']:.3f} D^{p['beta']:.3f}"
+    unit = hf.data["provenance"].get("batch_unit", "")
+    return [
+        (cells["N"], cells["lr_opt"] * (d_ref / cells["D"]) ** p["beta"], n_grid,
+         {"N": n_grid, "D": np.full(100, d_ref)}, lr_fit, lr_law, "model size N (parameters)",
          f"optimal lr at D = {d_ref:.3g}"),
-        (axes[1], cells["D"], cells["lr_opt"] * (n_ref / cells["N"]) ** p["alpha"], d_grid,
-         {"N": np.full(100, n_ref), "D": d_grid}, lr_fit, "training tokens D", f"optimal lr at N = {n_ref:.3g}"),
-        (axes[2], cells["D"], cells["B_opt"], d_grid, {"D": d_grid}, b_fit, "training tokens D",
-         f"optimal batch ({hf.data['provenance'].get('batch_unit', '')})"),
+        (cells["D"], cells["lr_opt"] * (n_ref / cells["N"]) ** p["alpha"], d_grid,
+         {"N": np.full(100, n_ref), "D": d_grid}, lr_fit, lr_law, "training tokens D",
+         f"optimal lr at N = {n_ref:.3g}"),
+        (cells["D"], cells["B_opt"], d_grid, {"D": d_grid}, b_fit,
+         f"fitted B* = {q['c_B']:.3g} D^{q['gamma']:.3f}", "training tokens D", f"optimal batch ({unit})"),
     ]
-    for ax, x, y, grid, inputs, fit, xlabel, ylabel in panels:
-        sc = ax.scatter(x, y, c=color, cmap=CMAP, s=30, edgecolor="k", lw=0.4, zorder=3, label="cell optimum")
+
+
+def plot_hparam_laws(hf, axes=None, *, level: float = 0.95, colorbar: bool = True):
+    """lr* vs N (at D fixed to its geometric mean), lr* vs D (at N likewise), B* vs D, with the fitted laws.
+
+    Points are each cell's refined optimum (coloured by D), moved to the reference D (or N) along the
+    fitted law so that one line shows the law: lr * (D_ref/D)^beta. Legends sit above the panels.
+    """
+    cells = pd.DataFrame(hf.cells)
+    fig, axes = axes_row(axes, 3, (4.6, 4.4))
+    norm = _d_norm(cells)
+    for ax, (x, y, grid, inputs, fit, law, xlabel, ylabel) in zip(axes, _law_panels(hf, cells)):
+        ax.scatter(x, y, c=np.log10(cells["D"]), cmap=CMAP, norm=norm, s=30, edgecolor="k", lw=0.4, zorder=3,
+                   label="cell optimum (colour: D)", gid="cells")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExtrapolationWarning)
-            ax.plot(grid, fit.predict(inputs), color=MARK["opt"], lw=1.5, label=fit.law_spec.equation)
+            ax.plot(grid, fit.predict(inputs), color=MARK["opt"], lw=1.5, label=law, gid="law")
         band = _law_band(fit, inputs, level)
         if band is not None:
-            ax.fill_between(grid, *band, color=MARK["opt"], alpha=0.15, lw=0, label=f"{100 * level:g}% bootstrap")
+            ax.fill_between(grid, *band, color=MARK["opt"], alpha=0.15, lw=0, label=f"{100 * level:g}% bootstrap band")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):  # label 1, 2, 5 x 10^k on short axes
-            short = np.log10(lim[1] / lim[0]) < 1.5
-            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if short else (1.0,)))
-            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
-            axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel, fontsize=8)
-        ax.legend(fontsize=6.5, loc="best")
+        log_ticks(ax.xaxis, _g)
+        log_ticks(ax.yaxis, _g)
+        _legend_above(ax)
         ax.grid(alpha=0.3, which="both")
     params = ", ".join(f"{k} = {v:.3g}" for k, v in hf.exponents.items() if k in ("alpha", "beta", "gamma"))
-    axes[1].set_title(f"Step Law fit: {params}", fontsize=9)
-    fig.colorbar(sc, ax=axes[2], label="log10 D")
-    fig.tight_layout()
+    fig.suptitle(f"Step Law fit on {hf.data.get('source', '?')}: {params}", fontsize=10)
+    if colorbar:
+        _d_colorbar(fig, axes, norm)
+    return fig
+
+
+def plot_recommendation_check(hf, ax=None, *, colorbar: bool = True):
+    """Per cell (against compute 6ND): % above the cell's best loss of the run nearest the recommended (lr, B),
+    from the laws fitted on all cells (filled) and with that cell left out (hollow), with their means."""
+    check = pd.DataFrame(hf.check)
+    fig, (ax,) = axes_row(None if ax is None else [ax], 1, (5.2, 4.4))
+    norm = _d_norm(check)
+    c, colour = 6.0 * check["N"] * check["D"], np.log10(check["D"])
+    gaps = [100 * check["gap"]]
+    ax.scatter(c, gaps[0], c=colour, cmap=CMAP, norm=norm, s=34, edgecolor="k", lw=0.4, zorder=4, gid="gap",
+               label="laws fitted on all cells (colour: D)")
+    if "gap_loo" in check.columns and check["gap_loo"].notna().any():
+        gaps.append(100 * check["gap_loo"])
+        ax.scatter(c, gaps[1], facecolor="none", edgecolor=pyplot().get_cmap(CMAP)(norm(colour)), s=90, lw=1.2,
+                   marker="s", zorder=3, gid="gap-loo", label="laws fitted with the cell left out")
+    for g, ls, what in zip(gaps, ("--", ":"), ("all cells", "cell left out")):
+        ax.axhline(float(g.mean()), color="0.3", lw=1.0, ls=ls, zorder=2, label=f"mean, {what}: {g.mean():.3f}%")
+    ax.set_xscale("log")
+    top = 1.1 * max(float(np.nanmax(g)) for g in gaps) or 1.0
+    ax.set_ylim(-0.04 * top, top)
+    log_ticks(ax.xaxis)
+    ax.set_xlabel("compute C = 6ND of the cell (FLOPs)")
+    ax.set_ylabel("% above the cell's best loss\n(the run nearest the recommended lr, B)", fontsize=8)
+    _legend_above(ax, ncol=2)
+    ax.grid(alpha=0.3, which="both")
+    if colorbar:
+        _d_colorbar(fig, ax, norm)
     return fig
 
 
@@ -175,8 +188,7 @@ def plot_loss_valley(hf, runs, *, cell=None, ax=None):
     c = _pick_cell(cells, cell)
     frame = _cell_frame(hf, runs)
     sub = frame[np.isclose(frame["N"], c["N"], rtol=1e-9) & np.isclose(frame["D"], c["D"], rtol=1e-9)]
-    plt = pyplot()
-    fig, ax = (plt.subplots(figsize=(6.2, 4.8)) if ax is None else (ax.figure, ax))
+    fig, (ax,) = axes_row(None if ax is None else [ax], 1, (8.4, 5.6))
     rel = sub["L"] / sub["L"].min() - 1.0
     shown = rel <= np.quantile(rel, 0.9)
     sc = ax.scatter(sub["lr"][shown], sub["B"][shown], c=100 * rel[shown], cmap=CMAP, s=40, marker="s",
@@ -212,14 +224,17 @@ def plot_loss_valley(hf, runs, *, cell=None, ax=None):
     ax.set_ylabel(f"batch size ({hf.data['provenance'].get('batch_unit', '')})", fontsize=8)
     ax.set_title(f"N = {c['N']:.3g}, D = {c['D']:.3g}: best loss {c['loss_min']:.4f} ({int(c['n_runs'])} runs)",
                  fontsize=10)
-    fig.colorbar(sc, ax=ax, label="% above the cell's best loss")
-    ax.legend(fontsize=6.5, loc="upper left")
-    fig.tight_layout()
+    fig.colorbar(sc, ax=ax, label="% above the cell's best loss", location="bottom", fraction=0.05, shrink=0.6)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # outside the data
     return fig
 
 
 def hparams_figure(fit_json: str | Path, runs=None):
-    """The figure `scalefit plot` draws for a `fit hparams` or `fit lr-transfer` file; None for other files."""
+    """The figure `scalefit plot` draws for a `fit hparams` or `fit lr-transfer` file; None for other files.
+
+    A hparams file: the three law panels and the recommendation check (2 x 2, one colour bar for D); given
+    the runs, the law panels on top and one cell's loss valley beside the check below.
+    """
     try:
         schema = json.loads(Path(fit_json).read_text()).get("schema")
     except (OSError, ValueError, AttributeError):
@@ -234,9 +249,17 @@ def hparams_figure(fit_json: str | Path, runs=None):
 
     hf = HparamFit.load(fit_json)
     if runs is None:
-        return plot_hparam_laws(hf)
-    fig = pyplot().figure(figsize=(13.5, 8.2))
-    grid = fig.add_gridspec(2, 3)
-    plot_hparam_laws(hf, axes=[fig.add_subplot(grid[0, k]) for k in range(3)])
-    plot_loss_valley(hf, runs, ax=fig.add_subplot(grid[1, :2]))
+        fig = pyplot().figure(figsize=(10.5, 9.4), layout="constrained")
+        laws = [*fig.subplots(2, 2).ravel()]
+        check = laws.pop()
+        plot_hparam_laws(hf, axes=laws, colorbar=False)
+        plot_recommendation_check(hf, ax=check, colorbar=False)
+        _d_colorbar(fig, [*laws, check], _d_norm(pd.DataFrame(hf.cells)))
+        return fig
+    fig = pyplot().figure(figsize=(15.5, 10.4), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.2])  # own layouts: the valley's legend stays its own
+    plot_hparam_laws(hf, axes=top.subplots(1, 3), colorbar=True)
+    valley, check = bottom.subplots(1, 2, width_ratios=[2.0, 1.0])
+    plot_loss_valley(hf, runs, ax=valley)
+    plot_recommendation_check(hf, ax=check, colorbar=False)
     return fig

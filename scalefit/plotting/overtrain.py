@@ -8,8 +8,9 @@
   2022, Fig. 3); ``plot_frontier`` draws the power-law panel alone (also for the envelope approach).
 
 Every function takes ``ax=None`` (``axes=None`` for two panels) and returns the Axes (or the Figure).
-``runs`` may be a path, RunTable or DataFrame; ``where`` selects the rows to show (default: the fit's rows);
-runs outside the fit are drawn hollow. matplotlib is imported only when drawing.
+``runs`` may be a path, RunTable or DataFrame; ``where`` selects the rows to show (default: every row that
+agrees with the fitted rows in the text columns constant over them, e.g. the same ``dataset``); rows outside
+the fit's filter are drawn hollow. matplotlib is imported only when drawing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from scalefit.errors import ExtrapolationWarning, RunDataError
 from scalefit.fitting.result import FitResult
@@ -33,16 +35,36 @@ def _ax(ax, figsize=(7.6, 5.4)):
     return ax
 
 
+def _like_fitted(table, fitted) -> np.ndarray:
+    """Rows that agree with the fitted rows in every text column that is constant over them (same dataset,
+    same status, ...): the runs comparable with the fit, the default rows to show."""
+    frame, keep = table.frame, np.ones(len(table.frame), dtype=bool)
+    for col in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
+            continue
+        values = fitted.frame[col].dropna().astype(str).unique()
+        if len(values) == 1:
+            keep &= (frame[col].astype(str) == values[0]).to_numpy()
+    return keep
+
+
 def _shown_runs(res: FitResult, runs, where: str | None, symbols):
-    """(values for ``symbols``, in-fit mask) for the rows to show, or None without runs."""
+    """(values for ``symbols``, in-fit mask) for the rows to show, or None without runs.
+
+    ``where`` selects the rows; by default the rows comparable with the fitted ones (``_like_fitted``), so
+    runs the fit's filter left out are shown (hollow) beside the fitted ones.
+    """
     if runs is None:
         return None
     from scalefit.fitting.api import as_table
 
     mapping = dict(res.data.get("mapping") or {})
     table = ensure_derived_columns(as_table(runs), mapping.values())
-    shown = filter_rows(table, where if where is not None else res.data.get("where"), mapping=mapping)
     fitted = filter_rows(table, res.data.get("where"), mapping=mapping)
+    if where is not None:
+        shown = filter_rows(table, where, mapping=mapping)
+    else:
+        shown = table.subset(table.frame.index[_like_fitted(table, fitted)])
     vals = resolve(shown, symbols, mapping=mapping).values
     return vals, np.isin(shown.frame.index.to_numpy(), fitted.frame.index.to_numpy())
 
@@ -95,8 +117,9 @@ def plot_overtrain(fit: FitResult, runs=None, *, where: str | None = None, to: f
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(label("C"))
     ax.set_ylabel(f"reducible loss L − E (E = {fmt(E)})" if reducible else label("L"))
-    ax.set_title("overtrain: " + law.equation + ("  (filled: fitted runs; hollow: held out)" if shown else ""),
-                 fontsize=9)
+    held = 0 if shown is None else int((~in_fit).sum())
+    key = "" if shown is None else "  (filled: fitted runs" + (f"; hollow: not fitted, n = {held})" if held else ")")
+    ax.set_title("overtrain: " + law.equation + key, fontsize=9)
     ax.legend(loc="lower left", fontsize=7.5, ncol=2, framealpha=0.9, title="token multiplier")
     param_box(ax, res, level, "upper right")
     ax.grid(True, which="major", alpha=0.25)

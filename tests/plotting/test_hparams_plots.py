@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -13,6 +17,9 @@ from scalefit.plotting._common import pyplot
 from scalefit.plotting.hparams import plot_hparam_laws, plot_loss_valley, plot_lr_transfer
 from tests.fitting.test_lr_transfer import sweep
 from tests.planning.test_hparams import SEQ, runs
+from tests.plotting.readable import legend_outside_axes, overlapping_tick_labels, points_under_legend, renderer
+
+LT_RUNS = Path(__file__).resolve().parents[2] / "runs" / "lr-transfer-cpu" / "runs.csv"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +38,59 @@ def test_lr_transfer_panels_side_by_side():
     axes = fig.get_axes()
     assert [ax.get_title().split("\n")[0] for ax in axes] == ["sp", "mup"]
     assert "slope" in axes[0].get_title()
-    assert len(axes[0].get_legend().get_texts()) == 4  # one line per width
+    labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert labels[:4] == ["width 64", "width 128", "width 256", "width 512"]  # one line per width
+    assert "failed runs (top edge)" in labels and "95% interval of lr*" in labels
+    pyplot().close(fig)
+
+
+def _window_parabola(curve, w, half_window):
+    """The fitting procedure's window parabola for one width, computed here from the curve."""
+    loss, bad = curve["loss"].to_numpy(), curve["n_failed"].to_numpy() > 0
+    i = int(np.argmin(loss))
+    use = np.arange(max(0, i - half_window), min(len(loss), i + half_window + 1))
+    use = use[~bad[use]]
+    return np.polyfit(np.log2(curve["lr"].to_numpy()[use]), loss[use], 2)
+
+
+def _check_stars(res):
+    curves = pd.DataFrame(res.curves)
+    fig = plot_lr_transfer(res)
+    for ax, name in zip(fig.get_axes(), ["sp", "mup"] if "sp" in res.params else sorted(res.params)):
+        stars = [line for line in ax.lines if line.get_gid() == "optimum"]
+        widths = res.params[name]["widths"]
+        assert len(stars) == len(widths)
+        lo, hi = ax.get_ylim()
+        for star, w in zip(stars, widths):
+            (x,), (y,) = star.get_xdata(), star.get_ydata()
+            assert x == pytest.approx(w["lr_opt"]) and lo <= y <= hi
+            if w["how"] == "parabola":
+                c = curves[(curves["param"] == name) & (curves["width"] == w["width"])].sort_values("lr")
+                coef = _window_parabola(c, w, res.options["half_window"])
+                assert -coef[1] / (2 * coef[0]) == pytest.approx(np.log2(w["lr_opt"]))  # lr* is its vertex
+                assert y == pytest.approx(np.polyval(coef, np.log2(x)))  # the star is on it, at its minimum
+    return fig
+
+
+def test_lr_transfer_stars_sit_on_the_fitted_curve_at_lr_star():
+    _check_stars(lr_transfer(sweep(n_seeds=1, noise=0.01, seed=3), bootstrap=0))
+    if LT_RUNS.exists():  # the committed sweep: muP width 128's grid minimum is far from the parabola's
+        res = lr_transfer(LT_RUNS, bootstrap=0)
+        fig = _check_stars(res)
+        w128 = next(w for w in res.params["mup"]["widths"] if w["width"] == 128)
+        star = [line for line in fig.get_axes()[1].lines if line.get_gid() == "optimum"][-1]
+        assert abs(star.get_ydata()[0] - w128["best_loss"]) > 0.005  # not the grid's best loss
+
+
+def test_lr_transfer_legend_lists_only_what_is_drawn():
+    runs = sweep()
+    fig = plot_lr_transfer(lr_transfer(runs[runs["status"] == "ok"], bootstrap=0))
+    rend = renderer(fig)
+    for ax in fig.get_axes():
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert not any("failed" in t for t in labels) and not any("interval" in t for t in labels)
+        assert not [line for line in ax.lines if line.get_gid() == "failed"]
+        assert legend_outside_axes(ax, rend) and overlapping_tick_labels(ax, rend) == []
     pyplot().close(fig)
 
 
@@ -64,3 +123,32 @@ def test_scalefit_plot_draws_both_kinds(hf, grid, tmp_path):
     res = runner.invoke(app, ["plot", str(lt), "--out", str(tmp_path / "lt.png")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "lt.png").stat().st_size > 10_000
+
+
+def _panels(fig):
+    return [a for a in fig.get_axes() if a.get_label() != "<colorbar>"]
+
+
+@pytest.mark.parametrize("with_runs", [True, False])
+def test_step_law_figure_uses_every_panel_and_keeps_legends_off_the_data(hf, grid, tmp_path, with_runs):
+    from scalefit.plotting.hparams import hparams_figure
+
+    path = hf.save(tmp_path / "hp.json")
+    fig = hparams_figure(path, grid if with_runs else None)
+    rend = renderer(fig)
+    panels = _panels(fig)
+    assert len(panels) == (5 if with_runs else 4)
+    for ax in panels:
+        assert ax.collections or ax.lines, ax.get_ylabel()  # no empty panel
+        assert ax.get_legend() is not None and legend_outside_axes(ax, rend), ax.get_ylabel()
+        assert points_under_legend(ax, rend) == 0
+        assert overlapping_tick_labels(ax, rend) == []
+    # the panels fill the page: some panel in each quadrant of the figure
+    w, h = fig.bbox.width, fig.bbox.height
+    for qx, qy in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        assert any(b.x0 < (qx + 0.9) * w / 2 and b.x1 > (qx + 0.1) * w / 2 and b.y0 < (qy + 0.9) * h / 2
+                   and b.y1 > (qy + 0.1) * h / 2 for b in (ax.get_window_extent(rend) for ax in panels)), (qx, qy)
+    check = next(ax for ax in panels if ax.get_xlabel().startswith("compute"))
+    gaps = [c for c in check.collections if c.get_gid() == "gap"][0].get_offsets()[:, 1]
+    np.testing.assert_allclose(np.sort(gaps), np.sort([100 * r["gap"] for r in hf.check]))
+    pyplot().close(fig)

@@ -116,3 +116,30 @@ def test_plot_command_dispatches_on_the_fit(fits, runs, tmp_path):
         res = runner.invoke(app, ["plot", str(tmp_path / f"{name}.json"), "--out", str(out), "--dpi", "40", *extra])
         assert res.exit_code == 0, res.output
         assert out.stat().st_size > 5_000
+
+
+def _points(ax, gid):
+    return sum(len(c.get_offsets()) for c in ax.collections if c.get_gid() == gid)
+
+
+def test_overtrain_title_promises_hollow_points_only_when_it_draws_them(fits, runs):
+    ax = plot_overtrain(fits["loss"], runs)  # default: every comparable row; those outside the filter hollow
+    held = int((runs.n_params >= 3e8).sum())
+    assert _points(ax, "held-out") == held > 0 and _points(ax, "runs") == len(runs) - held
+    assert f"hollow: not fitted, n = {held}" in ax.get_title()
+    pyplot().close(ax.figure)
+    ax = plot_overtrain(fits["loss"], runs, where="n_params < 3e8")  # only the fitted rows
+    assert _points(ax, "held-out") == 0 and "hollow" not in ax.get_title()
+    pyplot().close(ax.figure)
+    ax = plot_overtrain(fits["loss"])  # no runs: no points, no key
+    assert "filled" not in ax.get_title()
+    pyplot().close(ax.figure)
+
+
+def test_overtrain_default_rows_keep_to_the_fitted_dataset(runs):
+    both = pd.concat([runs.assign(dataset="a"), runs.assign(dataset="b", loss=runs["loss"] * 1.2)], ignore_index=True)
+    loss_fit = _fit("overtrain", both, where="dataset == 'a' and n_params < 3e8")
+    ax = plot_overtrain(loss_fit, both)
+    assert _points(ax, "runs") + _points(ax, "held-out") == len(runs)  # dataset b is another experiment
+    assert _points(ax, "held-out") == int((runs.n_params >= 3e8).sum())
+    pyplot().close(ax.figure)
