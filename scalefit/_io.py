@@ -129,6 +129,9 @@ def read_toml(path: str | Path, error: type[Exception], what: str = "file") -> d
     if not path.is_file():
         raise error(f"{what} {path} not found")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                    f"a TOML {what} is text") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: invalid TOML: {exc}") from None

@@ -42,6 +42,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             except KeyboardInterrupt:
                 typer.echo("interrupted", err=True)
                 raise typer.Exit(130) from None
+            except (typer.Exit, typer.TyperException):  # a command's own exit, click's usage errors
+                raise
             except Exception as exc:
                 if os.environ.get("SCALEFIT_DEBUG"):
                     raise

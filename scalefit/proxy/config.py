@@ -187,17 +187,9 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def read_toml_file(path: str | Path, error: type[Exception], what: str) -> dict[str, Any]:
-    """Parse a TOML file; missing, invalid or binary (non-UTF-8) files raise ``error`` naming the path."""
-    try:
-        return read_toml(path, error, what)
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: not a text file (byte {exc.start} is not UTF-8); a {what} is TOML text") from None
-
-
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file of config keys (top level, or under a ``[train]`` table)."""
-    data = read_toml_file(path, ConfigError, "config file")
+    data = read_toml(path, ConfigError, "config file")
     if "train" in data and isinstance(data["train"], dict):
         data = data["train"]
     return {k: _coerce(k, v, str(path)) for k, v in data.items()}

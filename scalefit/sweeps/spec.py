@@ -27,8 +27,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scalefit._io import read_toml
 from scalefit.errors import ConfigError, SweepError
-from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig, allowed_keys, make_config, read_toml_file, run_id
+from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig, allowed_keys, make_config, run_id
 from scalefit.proxy.counting import count_params, flops_per_token
 from scalefit.proxy.paths import check_name
 from scalefit.sweeps.shapes import DEFAULT_ASPECT, shape_for_params
@@ -169,7 +170,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"sweep spec {path} not found (or use --preset NAME; `scalefit sweep --list` lists them)")
-    data = read_toml_file(path, SweepError, "sweep spec")
+    data = read_toml(path, SweepError, "sweep spec")
     return parse_spec(data, source=str(path), name=path.stem)
 
 
