@@ -18,6 +18,7 @@ from scalefit.errors import (  # noqa: E402
 )
 from scalefit.fitting import BacktestResult, FitResult, backtest, fit  # noqa: E402
 from scalefit.laws import Law, get_law, list_laws  # noqa: E402
+from scalefit.results import load  # noqa: E402
 from scalefit.runs import RunTable, read_runs  # noqa: E402
 
 __all__ = [
@@ -37,5 +38,6 @@ __all__ = [
     "fit",
     "get_law",
     "list_laws",
+    "load",
     "read_runs",
 ]

@@ -89,7 +89,7 @@ def predict_schedule(fit_json: Path, *, label: str, lr: np.ndarray, output: Path
     valid = curve[curve["L_pred"].notna()]
     picks = np.unique(np.round(np.geomspace(valid["step"].iloc[0], len(curve), points)).astype(int))
     shown = curve[curve["step"].isin(picks)]
-    typer.echo(f"predicted loss curve: {label}; lambda = {fit._single(group).law_spec.options.get('lam')}")
+    typer.echo(f"predicted loss curve: {label}; lambda = {fit.select(group).law_spec.options.get('lam')}")
     typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     ci = f" [{final['L_lower']:.4f}, {final['L_upper']:.4f}] ({100 * level:g}% bootstrap)" if has_ci else ""
     typer.echo(f"\nfinal loss after {len(curve)} updates: {final['L_pred']:.4f}{ci}")

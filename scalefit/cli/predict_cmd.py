@@ -38,7 +38,7 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     out = frame.copy()
     target = fit.law_spec.target
     out[f"{target}_pred"] = fit.predict(frame, group=group)
-    single = fit._single(group)
+    single = fit.select(group)
     if single.bootstrap:
         lo, hi = fit.predict_interval(frame, level=level, group=group)
         out[f"{target}_lower"], out[f"{target}_upper"] = lo, hi

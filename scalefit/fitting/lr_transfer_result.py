@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from scalefit._schema import (
     expect_bool,
     expect_fields,
@@ -25,6 +27,7 @@ from scalefit._schema import (
     optional,
     pair,
 )
+from scalefit.errors import FitError
 
 SCHEMA = "scalefit.lr-transfer/1"
 _WIDTH = {"width": expect_number, "lr_opt": expect_number, "how": expect_str, "lr_argmin": expect_number,
@@ -57,12 +60,25 @@ class LRTransferResult:
     options: dict  # half_window, bootstrap, seed, level, target_width, where
     source: str  # the run log
 
+    def predict(self, width: Any) -> dict[str, np.ndarray]:
+        """Optimal learning rate at ``width`` per parametrization, from the fitted log2 lr* vs log2 width line."""
+        w = np.atleast_1d(np.asarray(width, dtype=float))
+        if not (np.isfinite(w).all() and (w > 0).all()):
+            raise FitError(f"width must be finite and > 0, got {width!r}")
+        return {name: 2.0 ** (p["intercept"] + p["slope"] * np.log2(w)) for name, p in self.params.items()}
+
     def slope(self, param: str) -> float:
         return float(self.params[param]["slope"])
 
     def slope_interval(self, param: str) -> tuple[float, float]:
         lo, hi = self.params[param]["slope_interval"]
         return float(lo), float(hi)
+
+    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
+        """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
+        from scalefit.plotting.result import plot_result
+
+        return plot_result(self, runs, ax=ax, **options)
 
     def report(self) -> str:
         o, c = self.options, self.columns

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalefit._frozen import freeze, thaw
 from scalefit._schema import (
     expect_bool,
     expect_fields,
@@ -66,6 +67,11 @@ class FitResult:
     version: str = field(default_factory=lambda: __import__("scalefit").__version__)  # scalefit version
     identifiability: list = field(default_factory=list)  # findings {check, params, message}; [] = identifiable
 
+    def __post_init__(self) -> None:
+        """Every container read-only (``fit.params['E'] = 0`` raises): a result is data, fixed once fitted."""
+        for name in ("law_options", "params", "stats", "search", "data", "bootstrap", "groups", "identifiability"):
+            object.__setattr__(self, name, freeze(getattr(self, name)))
+
     # ---- the law -------------------------------------------------------------------------
     @cached_property
     def law_spec(self) -> Law:
@@ -81,7 +87,8 @@ class FitResult:
             raise FitError(f"no group {key!r} in this fit; groups are {sorted(self.groups)}")
         return self.groups[key]
 
-    def _single(self, group: object | None) -> FitResult:
+    def select(self, group: object | None = None) -> FitResult:
+        """The one fit to use: ``group`` of a grouped fit (required there), else this fit itself."""
         if self.groups:
             if group is None:
                 raise FitError(
@@ -100,10 +107,11 @@ class FitResult:
         table = RunTable.from_frame(frame, "<prediction inputs>")
         mapping = {s: c for s, c in self.data.get("mapping", {}).items() if c in frame.columns}
         x = resolve(table, self.law_spec.inputs, mapping=mapping).values
-        self._warn_extrapolation(x)
+        self.warn_extrapolation(x)
         return x
 
-    def _warn_extrapolation(self, x: Mapping[str, np.ndarray]) -> None:
+    def warn_extrapolation(self, x: Mapping[str, np.ndarray]) -> None:
+        """Warn (ExtrapolationWarning) when the inputs ``x`` leave the ranges the law was fitted on."""
         ranges = self.data.get("ranges", {})
         outside = []
         for s, v in x.items():
@@ -117,13 +125,13 @@ class FitResult:
 
     def predict(self, inputs: Mapping[str, Any] | pd.DataFrame, *, group: object | None = None) -> np.ndarray:
         """Predicted target at ``inputs`` (symbols or columns; e.g. ``{"N": 7e10, "D": 1.4e12}``)."""
-        res = self._single(group)
+        res = self.select(group)
         x = res._inputs(inputs)
         return np.asarray(res.law_spec(x, res.params), dtype=float).reshape(-1)
 
     def samples(self, inputs: Mapping[str, Any] | pd.DataFrame, *, group: object | None = None) -> np.ndarray:
         """(n_boot, n_points) predictions, one row per bootstrap fit."""
-        res = self._single(group)
+        res = self.select(group)
         if not res.bootstrap:
             raise FitError("no bootstrap in this fit; refit with bootstrap=N (CLI: --bootstrap N) for intervals")
         x = res._inputs(inputs)
@@ -143,12 +151,12 @@ class FitResult:
 
     # ---- parameters and derived quantities ----------------------------------------------
     def param_samples(self, *, group: object | None = None) -> dict[str, np.ndarray] | None:
-        res = self._single(group)
+        res = self.select(group)
         return None if not res.bootstrap else {k: np.asarray(v, dtype=float) for k, v in res.bootstrap.items()}
 
     def intervals(self, *, level: float = 0.95, group: object | None = None) -> dict[str, tuple[float, float]]:
         """Percentile bootstrap intervals of every parameter and every scalar derived quantity."""
-        res = self._single(group)
+        res = self.select(group)
         samples = res.param_samples()
         if samples is None:
             return {}
@@ -163,7 +171,7 @@ class FitResult:
 
     def derived(self, name: str, *, group: object | None = None, **extra: Any) -> np.ndarray:
         """A derived quantity of the law (e.g. ``N_opt`` with ``C=5.88e23``) at the fitted parameters."""
-        res = self._single(group)
+        res = self.select(group)
         d = res._derived_spec(name, extra)
         p = {k: np.asarray(v, dtype=float) for k, v in res.params.items()}
         return np.asarray(d.fn(p, **extra), dtype=float)
@@ -172,7 +180,7 @@ class FitResult:
         self, name: str, *, level: float = 0.95, group: object | None = None, **extra: Any
     ) -> tuple[np.ndarray, np.ndarray]:
         """Percentile bootstrap interval of a derived quantity."""
-        res = self._single(group)
+        res = self.select(group)
         d = res._derived_spec(name, extra)
         samples = res.param_samples()
         if samples is None:
@@ -193,6 +201,12 @@ class FitResult:
             raise FitError(f"{name} needs {missing} (e.g. C=1e24 for a compute budget)")
         return d
 
+    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
+        """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
+        from scalefit.plotting.result import plot_result
+
+        return plot_result(self, runs, ax=ax, **options)
+
     # ---- report and serialisation -------------------------------------------------------
     def report(self, *, level: float = 0.95) -> str:
         """A human-readable summary."""
@@ -205,7 +219,8 @@ class FitResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """A plain JSON-ready dict (mutable: a copy, not a view of this result)."""
+        d = {f.name: thaw(getattr(self, f.name)) for f in fields(self) if f.name != "groups"}
         d["groups"] = None if self.groups is None else {k: g.to_dict() for k, g in self.groups.items()}
         return {"schema": SCHEMA, **d}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +116,12 @@ class FrontierResult:
             d = b["k_D"] * c ** b["b"]
             q = 100 * (1 - (self.level if level is None else level)) / 2
             return tuple(np.nanpercentile(n, [q, 100 - q], axis=0)), tuple(np.nanpercentile(d, [q, 100 - q], axis=0))
+
+    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
+        """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
+        from scalefit.plotting.result import plot_result
+
+        return plot_result(self, runs, ax=ax, **options)
 
     def report(self) -> str:
         title = {"isoflop": "IsoFLOP profiles (Hoffmann et al. 2022, Approach 2)",

@@ -23,7 +23,7 @@ def compute_optimal(fit: FitResult, compute: Iterable[float], *, level: float = 
     missing = [k for k in ALLOCATION if k not in law.derived]
     if missing:
         raise FitError(f"law {law.name!r} has no closed-form compute-optimal allocation ({', '.join(missing)} missing)")
-    single = fit._single(group)
+    single = fit.select(group)
     rows = []
     for c in budgets:
         row = {"C": c}

@@ -75,7 +75,7 @@ def chain_predict(
     """
     if not 0 < level < 1:
         raise FitError(f"level must be in (0, 1), got {level}")
-    one, two = first._single(group), second._single(second_group)
+    one, two = first.select(group), second.select(second_group)
     mid = _check_link(one, two)
     end = two.law_spec.target
     frame = inputs.copy() if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
@@ -85,7 +85,7 @@ def chain_predict(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the second fit's range check is on a predicted, not a user, input
         err = np.asarray(two.law_spec({mid: loss}, two.params), dtype=float).reshape(-1)
-    two._warn_extrapolation({mid: loss})
+    two.warn_extrapolation({mid: loss})
     out = frame.copy()
     out[f"{mid}_pred"] = loss
     out[f"{end}_pred"] = err

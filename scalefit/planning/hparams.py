@@ -186,11 +186,23 @@ class HparamFit:
             raise FitError("this fit has no leave-one-cell-out check (refit with loo=True)")
         return float(np.mean(vals))
 
+    def predict(self, points: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Recommended ``lr`` and batch ``B`` (the Step Law fits) at ``points`` with ``N`` and ``D`` arrays."""
+        n = np.atleast_1d(np.asarray(points["N"], dtype=float))
+        d = np.atleast_1d(np.asarray(points["D"], dtype=float))
+        return {"lr": self.fits["lr"].predict({"N": n, "D": d}), "B": self.fits["B"].predict({"D": d})}
+
     def recommend(self, n_params: float, n_tokens: float, *, level: float = 0.95, lr: float | None = None,
                   batch: float | None = None) -> dict:
         from scalefit.planning.hparam_plan import recommend
 
         return recommend(self, n_params, n_tokens, level=level, lr=lr, batch=batch)
+
+    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
+        """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
+        from scalefit.plotting.result import plot_result
+
+        return plot_result(self, runs, ax=ax, **options)
 
     def report(self, *, level: float = 0.95) -> str:
         from scalefit.planning.hparam_plan import format_hparams

@@ -196,7 +196,7 @@ def run_errors(result: FitResult, prepared: RunTable, *, where: str | None = Non
 
 
 def _lam(fit: FitResult, group: str | None) -> tuple[FitResult, float]:
-    single = fit._single(group)
+    single = fit.select(group)
     if single.law != LAW:
         raise FitError(f"this is a {single.law!r} fit; curve prediction needs an {LAW!r} fit "
                        f"(`scalefit fit {LAW} CURVES.csv --out curve.json`)")

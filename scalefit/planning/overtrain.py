@@ -87,7 +87,7 @@ def overtrain_alternatives(
     ``multipliers`` are factors on the compute-optimal M* (1 = the optimum itself). The law needs the
     closed-form allocation (derived ``N_opt``, ``D_opt``, ``loss_opt``) and inputs among N, D, C, M.
     """
-    single = fit._single(group)
+    single = fit.select(group)
     law = single.law_spec
     missing = [k for k in _NEEDS if k not in law.derived]
     if missing or not set(law.inputs) <= _ND:

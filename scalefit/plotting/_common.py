@@ -163,7 +163,11 @@ def nd_inputs(law, n: np.ndarray, d: np.ndarray) -> dict[str, np.ndarray]:
 def nd_ranges(res: FitResult) -> tuple[tuple[float, float], tuple[float, float]]:
     """(N range, D range) covered by the fitted inputs' ranges (from the corners of the input box)."""
     (s1, s2) = res.law_spec.inputs
-    r1, r2 = res.data["ranges"][s1], res.data["ranges"][s2]
+    ranges = res.data.get("ranges", {})
+    if s1 not in ranges or s2 not in ranges:
+        raise ConfigError(f"the fit records no fitted range of {s1} and {s2} (a hand-written fit file?), so its "
+                          f"curves have no extent to draw; fit it with `scalefit fit` to plot it")
+    r1, r2 = ranges[s1], ranges[s2]
     a, b = np.meshgrid(np.asarray(r1, float), np.asarray(r2, float))
     n, d = nd_from({s1: a.ravel(), s2: b.ravel()})
     return (float(n.min()), float(n.max())), (float(d.min()), float(d.max()))

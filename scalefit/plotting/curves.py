@@ -98,7 +98,7 @@ def plot_curves(fit: FitResult, curves, *, where: str | None = None, extra: dict
     from scalefit.planning.lr_annealing import prepare_curves
     from scalefit.runs.table import RunTable
 
-    single = fit._single(group)
+    single = fit.select(group)
     lam = float(single.law_spec.options.get("lam", 0.999))
     table = curves if isinstance(curves, RunTable) else (
         RunTable.from_frame(curves) if isinstance(curves, pd.DataFrame) else read_curves(curves))

@@ -17,9 +17,7 @@ Every function takes ``ax``/``axes=None`` and returns the figure; matplotlib is 
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -229,25 +227,12 @@ def plot_loss_valley(hf, runs, *, cell=None, ax=None):
     return fig
 
 
-def hparams_figure(fit_json: str | Path, runs=None):
-    """The figure `scalefit plot` draws for a `fit hparams` or `fit lr-transfer` file; None for other files.
+def hparams_figure(hf, runs=None):
+    """The figure of a hyperparameter fit (``HparamFit``).
 
-    A hparams file: the three law panels and the recommendation check (2 x 2, one colour bar for D); given
+    Without runs: the three law panels and the recommendation check (2 x 2, one colour bar for D); given
     the runs, the law panels on top and one cell's loss valley beside the check below.
     """
-    try:
-        schema = json.loads(Path(fit_json).read_text()).get("schema")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if schema == "scalefit.lr-transfer/1":
-        from scalefit.fitting.lr_transfer_result import LRTransferResult
-
-        return plot_lr_transfer(LRTransferResult.load(fit_json))
-    if schema != "scalefit.hparams/1":
-        return None
-    from scalefit.planning.hparams import HparamFit
-
-    hf = HparamFit.load(fit_json)
     if runs is None:
         fig = pyplot().figure(figsize=(10.5, 9.4), layout="constrained")
         laws = [*fig.subplots(2, 2).ravel()]

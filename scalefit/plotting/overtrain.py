@@ -15,9 +15,7 @@ the fit's filter are drawn hollow. matplotlib is imported only when drawing.
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -239,25 +237,3 @@ def plot_isoflop(result, *, to: float | None = None, axes=None):
     plot_isoflop_profiles(result, ax=axes[0])
     plot_frontier(result, to=to, ax=axes[1])
     return axes[0].figure
-
-
-def special_figure(fit_json: str | Path, runs=None, *, to: float | None = None, level: float = 0.95):
-    """The figure `scalefit plot` draws for isoflop/envelope, overtrain and downstream fits; None for others."""
-    path = Path(fit_json)
-    try:
-        schema = json.loads(path.read_text()).get("schema")
-    except (OSError, ValueError, AttributeError):
-        return None  # FitResult.load reports unreadable files
-    if schema in ("scalefit.isoflop/1", "scalefit.envelope/1"):
-        from scalefit.planning._frontier import FrontierResult
-
-        result = FrontierResult.load(path)
-        if result.method == "isoflop":
-            return plot_isoflop(result, to=to)
-        return plot_frontier(result, to=to).figure
-    fit = FitResult.load(path)
-    if fit.groups or fit.law not in ("overtrain", "downstream", "downstream-sigmoid"):
-        return None
-    draw = plot_overtrain if fit.law == "overtrain" else plot_downstream
-    kwargs = {"to": to} if fit.law == "overtrain" else {}
-    return draw(fit, runs, level=level, **kwargs).figure

@@ -133,8 +133,9 @@ def _panels(fig):
 def test_step_law_figure_uses_every_panel_and_keeps_legends_off_the_data(hf, grid, tmp_path, with_runs):
     from scalefit.plotting.hparams import hparams_figure
 
-    path = hf.save(tmp_path / "hp.json")
-    fig = hparams_figure(path, grid if with_runs else None)
+    from scalefit.results import load
+
+    fig = hparams_figure(load(hf.save(tmp_path / "hp.json")), grid if with_runs else None)
     rend = renderer(fig)
     panels = _panels(fig)
     assert len(panels) == (5 if with_runs else 4)

@@ -1,0 +1,71 @@
+"""One result protocol and one loader for every kind of scalefit result.
+
+Every outcome of a fit or procedure — a law fit (``FitResult``, grouped or not, loss-curve fits included),
+an IsoFLOP/envelope frontier (``FrontierResult``), a hyperparameter fit (``HparamFit``), an LR-transfer
+result (``LRTransferResult``) — is immutable data with the same methods:
+
+    report() -> str              a human-readable summary
+    to_dict() / from_dict(d)     a plain JSON-ready dict tagged with its ``schema``, and back (validated)
+    save(path) / load(path)      the schema-tagged JSON file, written atomically; read and validated
+    plot(runs=None, *, ax=None)  its figure (``scalefit.plotting.plot_result``)
+    predict(...)                 where it predicts: the law's target, N*/D* at C, lr*/B* at (N, D), lr* at a width
+
+``scalefit.load(path)`` reads a result file once, picks the type by its ``schema`` tag (the registry below) and
+validates it; a result file is data, never code. Types are imported when first needed.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from scalefit.errors import FitFileError
+
+# schema tag -> "module:Class" of the result type that reads it
+RESULT_TYPES: dict[str, str] = {
+    "scalefit.fit/1": "scalefit.fitting.result:FitResult",
+    "scalefit.isoflop/1": "scalefit.planning._frontier:FrontierResult",
+    "scalefit.envelope/1": "scalefit.planning._frontier:FrontierResult",
+    "scalefit.hparams/1": "scalefit.planning.hparams:HparamFit",
+    "scalefit.lr-transfer/1": "scalefit.fitting.lr_transfer_result:LRTransferResult",
+}
+
+
+@runtime_checkable
+class Result(Protocol):
+    """What every scalefit result implements (``predict`` too, where the result predicts)."""
+
+    def report(self) -> str: ...
+
+    def to_dict(self) -> dict: ...
+
+    def save(self, path: str | Path) -> Path: ...
+
+    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any: ...
+
+
+def result_type(schema: object) -> type:
+    """The result class for a ``schema`` tag; FitFileError naming the known tags otherwise."""
+    if not isinstance(schema, str) or schema not in RESULT_TYPES:
+        raise FitFileError(f"schema {schema!r} is not a scalefit result; known: {', '.join(RESULT_TYPES)}")
+    module, name = RESULT_TYPES[schema].split(":")
+    return getattr(import_module(module), name)
+
+
+def from_dict(d: Any) -> Result:
+    """The result a ``to_dict()`` dict describes, of the type its ``schema`` names, every field checked."""
+    if not isinstance(d, dict):
+        raise FitFileError(f"expected a JSON object with a 'schema' tag, got {type(d).__name__}")
+    return result_type(d.get("schema")).from_dict(d)
+
+
+def load(path: str | Path) -> Result:
+    """Read any scalefit result file (fit, isoflop/envelope, hparams, lr-transfer), once, validated."""
+    from scalefit._schema import load_result
+
+    return load_result(path, from_dict, what="fit file",
+                       hint=f"create one with `scalefit fit LAW RUNS.csv --out {path}`")
+
+
+__all__ = ["RESULT_TYPES", "Result", "from_dict", "load", "result_type"]
