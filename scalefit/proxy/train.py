@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,12 @@ import torch
 
 from scalefit._io import write_csv_atomic, write_json_atomic
 from scalefit.errors import ConfigError, TrainingError
-from scalefit.proxy.cloze import build_cloze, err_cloze
-from scalefit.proxy.config import TrainConfig, resolve, run_id
+from scalefit.proxy.cloze import ClozeSet, build_cloze, err_cloze
+from scalefit.proxy.config import ModelConfig, TrainConfig, resolve, run_id
 from scalefit.proxy.counting import count_params, flops_per_token
-from scalefit.proxy.data import bits_per_byte, check_fits, eval_windows, load_corpus, sample_batch
+from scalefit.proxy.data import Corpus, bits_per_byte, check_fits, eval_windows, load_corpus, sample_batch
 from scalefit.proxy.model import GPT, lm_loss
+from scalefit.proxy.monitor import Clock, TrainLoss
 from scalefit.proxy.mup import param_groups
 from scalefit.schedules import lr_multiplier, phase_steps
 
@@ -107,111 +108,184 @@ def train_run(
 
 
 def _train(config: TrainConfig, out_dir: Path, on_log: Callable[[dict], None] | None) -> dict[str, Any]:
-    t_start = time.perf_counter()
-    cfg = resolve(config)
-    rid = run_id(cfg)
-    run_dir = out_dir / cfg.name / rid
-    device = pick_device(cfg.device)
-    bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and device.type == "cuda")
-
-    corpus = load_corpus(cfg.corpus, cfg.tokenizer, cfg.vocab_size)
-    check_fits(corpus, cfg.seq_len)
-    cloze = build_cloze(corpus.val, cfg.cloze_items, cfg.seq_len) if cfg.cloze_items > 0 else None
-    mcfg = cfg.model_config()
-    model = GPT(mcfg, seed=cfg.seed).to(device)
-    counts = count_params(mcfg)
-    real = sum(p.numel() for p in model.parameters())
-    if real != counts["n_params"]:  # guards counting.py against model changes
-        raise TrainingError(f"parameter count mismatch: model has {real}, counting.py says {counts['n_params']}")
-    write_json_atomic(run_dir / "config.json", {"run_id": rid, **cfg.to_dict(), "device_resolved": str(device)})
-
-    fused = device.type == "cuda"
-    opt = torch.optim.AdamW(
-        param_groups(model, mcfg, cfg.lr, cfg.weight_decay), betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=fused
-    )
-    fwd = torch.compile(model) if cfg.compile else model
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
-    per_step = cfg.batch_size * cfg.seq_len
-    total = cfg.n_tokens // per_step
-    warmup, decay = phase_steps(total, cfg.warmup_frac, cfg.decay_frac)
-    logs = set(log_steps(total, cfg.n_evals))
-    windows = torch.as_tensor(eval_windows(corpus.val, cfg.seq_len, cfg.eval_tokens), device=device)
-    rng = np.random.default_rng(cfg.seed)
-
+    """Build, run the steps (logging and checking as they go), summarise; helpers follow in that order."""
+    clock = Clock()
+    run = _build(resolve(config), out_dir)
+    cfg, model, opt = run.cfg, run.model, run.opt
+    train_loss = TrainLoss(run.device, cfg.diverge_factor)
     curve: list[dict[str, Any]] = []
-    status, message = "ok", ""
-    first_loss: float | None = None
-    window_sum = torch.zeros((), device=device)
-    log_sum, log_n, since_sync = 0.0, 0, 0
-    train_time, first_step_time, lr_now, step = 0.0, 0.0, cfg.lr, 0
-    t0 = time.perf_counter()
-    for step in range(1, total + 1):
-        mult = lr_multiplier(
-            step - 1, total=total, schedule=cfg.schedule, warmup=warmup, min_ratio=cfg.min_lr_ratio, decay=decay
-        )
-        lr_now = cfg.lr * mult
+    diverged = ""  # why training stopped early; empty while the run is healthy
+    clock.resume()
+    for step in range(1, run.total + 1):
+        batch = _get_batch(run)
+        lr = _lr_at(run, step)
         for group in opt.param_groups:
-            group["lr"] = lr_now * group["lr_mult"]
-        batch = torch.from_numpy(sample_batch(corpus.train, cfg.batch_size, cfg.seq_len, rng)).to(device)
-        with autocast():
-            logits = fwd(batch[:, :-1])
+            group["lr"] = lr * group["lr_mult"]  # muP scales some groups' learning rates
+        with run.autocast():
+            logits = run.fwd(batch[:, :-1])
         objective, ce = lm_loss(logits, batch[:, 1:], cfg.z_loss)
         objective.backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        window_sum += ce.detach()
-        since_sync += 1
-        if step == 1 or step in logs or since_sync == SYNC_EVERY:
-            window = window_sum.item()
-            window_sum.zero_()
-            if first_loss is None:
-                first_loss = window
-            log_sum, log_n = log_sum + window, log_n + since_sync
-            mean = window / since_sync
-            since_sync = 0
-            if not math.isfinite(mean) or mean > cfg.diverge_factor * first_loss:
-                status = "diverged"
-                message = f"training loss {mean:.4g} at step {step} (first loss {first_loss:.4g})"
-        if step in logs or status == "diverged":
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            elapsed = time.perf_counter() - t0
-            if step == 1:
-                first_step_time = elapsed  # compilation and warm-up: left out of tokens/s unless alone
-            else:
-                train_time += elapsed
-            val = evaluate(model, windows, 2 * cfg.batch_size, autocast) if status == "ok" else float("nan")
-            row = {
-                "step": step,
-                "tokens": step * per_step,
-                "lr": lr_now,
-                "train_loss": log_sum / max(log_n, 1),
-                "loss": val,
-                "wall_s": time.perf_counter() - t_start,
-            }
+        train_loss.add(ce)
+
+        # divergence check: reading the loss back is a host sync, so only at log steps and every SYNC_EVERY steps
+        if step == 1 or step in run.log_at or train_loss.pending == SYNC_EVERY:
+            diverged = train_loss.check(step)
+        if step in run.log_at or diverged:
+            clock.pause(step, run.device)
+            row = _curve_row(run, step, lr, train_loss.pop_mean(), clock, evaluate_now=not diverged)
             curve.append(row)
             if on_log is not None:
                 on_log(row)
-            log_sum, log_n = 0.0, 0
-            t0 = time.perf_counter()
-        if status == "diverged":
+            clock.resume()
+        if diverged:
             break
 
-    n_tokens = step * per_step
-    final = curve[-1]["loss"] if status == "ok" else float("nan")
-    err = float("nan")
-    if status == "ok" and cloze is not None:
-        err = err_cloze(model, cloze, device)
-    timed_tokens, timed = (n_tokens - per_step, train_time) if step > 1 else (per_step, first_step_time)
-    tokens_per_s = timed_tokens / timed if timed > 0 else float("nan")
-    fpt = flops_per_token(mcfg)
-    peak = _peak_flops(cfg, device, bf16)
-    result = {
-        "run_id": rid,
-        "n_params": counts["n_params"],
-        "n_params_nonembed": counts["n_params_nonembed"],
+    result = _summarise(run, curve, step, diverged, clock)
+    write_csv_atomic(run.run_dir / "curve.csv", _frame(curve))
+    write_json_atomic(run.run_dir / "result.json", result)
+    return result
+
+
+# --- build: everything the loop needs, made once --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run's resolved settings and objects, built before the first step."""
+
+    cfg: TrainConfig  # resolved config (n_tokens filled in)
+    run_id: str  # hash of cfg: the run directory's name
+    run_dir: Path  # out_dir/name/run_id: config.json, curve.csv, result.json
+    device: torch.device  # where the model trains
+    bf16: bool  # bf16 autocast on
+    corpus: Corpus  # train and validation tokens
+    cloze: ClozeSet | None  # downstream cloze items, None when cloze_items is 0
+    mcfg: ModelConfig  # the model's shape
+    n_params: dict[str, int]  # count_params(mcfg): n_params, n_params_nonembed
+    model: GPT  # the model (evaluated uncompiled)
+    fwd: Callable[[torch.Tensor], torch.Tensor]  # forward used for training: the model, compiled when cfg.compile
+    opt: torch.optim.Optimizer  # AdamW with per-group lr_mult (muP)
+    autocast: Callable[[], Any]  # context-manager factory: bf16 autocast or a no-op
+    windows: torch.Tensor  # fixed validation windows on device
+    rng: np.random.Generator  # batch order, seeded by cfg.seed
+    total: int  # training steps
+    warmup: int  # schedule warm-up steps
+    decay: int  # schedule decay steps (wsd)
+    log_at: frozenset[int]  # steps that log a curve row (validation loss)
+
+    @property
+    def per_step(self) -> int:
+        """Training tokens per step."""
+        return self.cfg.batch_size * self.cfg.seq_len
+
+
+def _build(cfg: TrainConfig, out_dir: Path) -> _Run:
+    """Load the corpus, make the model and optimizer, write config.json; raise before any training."""
+    rid = run_id(cfg)
+    run_dir = out_dir / cfg.name / rid
+    device = pick_device(cfg.device)
+    bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and device.type == "cuda")
+    corpus = load_corpus(cfg.corpus, cfg.tokenizer, cfg.vocab_size)
+    check_fits(corpus, cfg.seq_len)
+    cloze = build_cloze(corpus.val, cfg.cloze_items, cfg.seq_len) if cfg.cloze_items > 0 else None
+    mcfg = cfg.model_config()
+    model, counts = _build_model(mcfg, cfg.seed, device)
+    write_json_atomic(run_dir / "config.json", {"run_id": rid, **cfg.to_dict(), "device_resolved": str(device)})
+
+    opt = torch.optim.AdamW(
+        param_groups(model, mcfg, cfg.lr, cfg.weight_decay),
+        betas=(cfg.beta1, cfg.beta2),
+        eps=cfg.eps,
+        fused=device.type == "cuda",
+    )
+    total = cfg.n_tokens // (cfg.batch_size * cfg.seq_len)
+    warmup, decay = phase_steps(total, cfg.warmup_frac, cfg.decay_frac)
+    return _Run(
+        cfg=cfg,
+        run_id=rid,
+        run_dir=run_dir,
+        device=device,
+        bf16=bf16,
+        corpus=corpus,
+        cloze=cloze,
+        mcfg=mcfg,
+        n_params=counts,
+        model=model,
+        fwd=torch.compile(model) if cfg.compile else model,
+        opt=opt,
+        autocast=(lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext,
+        windows=torch.as_tensor(eval_windows(corpus.val, cfg.seq_len, cfg.eval_tokens), device=device),
+        rng=np.random.default_rng(cfg.seed),
+        total=total,
+        warmup=warmup,
+        decay=decay,
+        log_at=frozenset(log_steps(total, cfg.n_evals)),
+    )
+
+
+def _build_model(mcfg: ModelConfig, seed: int, device: torch.device) -> tuple[GPT, dict[str, int]]:
+    """The seeded model on ``device`` and its parameter counts (checked against counting.py)."""
+    model = GPT(mcfg, seed=seed).to(device)
+    counts = count_params(mcfg)
+    real = sum(p.numel() for p in model.parameters())
+    if real != counts["n_params"]:  # guards counting.py against model changes
+        raise TrainingError(f"parameter count mismatch: model has {real}, counting.py says {counts['n_params']}")
+    return model, counts
+
+
+# --- step: one batch and its learning rate ----------------------------------------------------------------------
+
+
+def _get_batch(run: _Run) -> torch.Tensor:
+    """``batch_size`` random training windows of ``seq_len + 1`` tokens, on the device."""
+    cfg = run.cfg
+    return torch.from_numpy(sample_batch(run.corpus.train, cfg.batch_size, cfg.seq_len, run.rng)).to(run.device)
+
+
+def _lr_at(run: _Run, step: int) -> float:
+    """Peak learning rate x the schedule's multiplier for 1-based ``step``."""
+    cfg = run.cfg
+    mult = lr_multiplier(
+        step - 1, total=run.total, schedule=cfg.schedule, warmup=run.warmup, min_ratio=cfg.min_lr_ratio, decay=run.decay
+    )
+    return cfg.lr * mult
+
+
+# --- evaluate and summarise ---------------------------------------------------------------------------------------
+
+
+def _curve_row(
+    run: _Run, step: int, lr: float, train_loss: float, clock: Clock, *, evaluate_now: bool
+) -> dict[str, Any]:
+    """One curve.csv row; the validation loss is NaN when not evaluated (a diverged run)."""
+    loss = evaluate(run.model, run.windows, 2 * run.cfg.batch_size, run.autocast) if evaluate_now else float("nan")
+    return {
+        "step": step,
+        "tokens": step * run.per_step,
+        "lr": lr,
+        "train_loss": train_loss,
+        "loss": loss,
+        "wall_s": clock.wall_s(),
+    }
+
+
+def _summarise(run: _Run, curve: list[dict[str, Any]], steps: int, diverged: str, clock: Clock) -> dict[str, Any]:
+    """The result row: run-log columns (RESULT_COLUMNS) first, then details; the cloze error is measured here."""
+    cfg, ok = run.cfg, not diverged
+    n_tokens = steps * run.per_step
+    final = curve[-1]["loss"] if ok else float("nan")
+    err = err_cloze(run.model, run.cloze, run.device) if ok and run.cloze is not None else float("nan")
+    tokens_per_s = clock.tokens_per_s(steps, run.per_step)
+    fpt = flops_per_token(run.mcfg)
+    peak = _peak_flops(cfg, run.device, run.bf16)
+    return {
+        "run_id": run.run_id,
+        "n_params": run.n_params["n_params"],
+        "n_params_nonembed": run.n_params["n_params_nonembed"],
         "n_tokens": n_tokens,
         "flops": float(fpt) * n_tokens,
         "loss": _finite_or_none(final),
@@ -224,24 +298,21 @@ def _train(config: TrainConfig, out_dir: Path, on_log: Callable[[dict], None] | 
         "seed": cfg.seed,
         "err_cloze": _finite_or_none(err),
         "tokens_per_s": _finite_or_none(tokens_per_s),
-        "wall_s": time.perf_counter() - t_start,
-        "status": status,
+        "wall_s": clock.wall_s(),
+        "status": "diverged" if diverged else "ok",
         "name": cfg.name,
-        "bits_per_byte": _finite_or_none(bits_per_byte(final, corpus)) if status == "ok" else None,
+        "bits_per_byte": _finite_or_none(bits_per_byte(final, run.corpus)) if ok else None,
         "train_loss": _finite_or_none(curve[-1]["train_loss"]) if curve else None,
-        "batch_tokens": per_step,
+        "batch_tokens": run.per_step,
         "seq_len": cfg.seq_len,
         "n_heads": cfg.n_heads,
-        "steps": step,
-        "tokens_per_param": n_tokens / counts["n_params"],
+        "steps": steps,
+        "tokens_per_param": n_tokens / run.n_params["n_params"],
         "flops_per_token": fpt,
         "mfu": _finite_or_none(fpt * tokens_per_s / peak) if peak else None,
-        "device": str(device),
-        "message": message,
+        "device": str(run.device),
+        "message": diverged,
     }
-    write_csv_atomic(run_dir / "curve.csv", _frame(curve))
-    write_json_atomic(run_dir / "result.json", result)
-    return result
 
 
 def _frame(curve: list[dict[str, Any]]):

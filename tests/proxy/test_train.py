@@ -51,6 +51,52 @@ def test_same_seed_same_curve(tmp_path):
     assert not a["loss"].equals(c["loss"])
 
 
+# Golden values from the trainer as of the train-loop refactor (one CPU thread). Any change to the batch order,
+# the schedule, the step, the logging or the divergence check moves them by far more than the tolerance, which
+# only allows for float rounding differences between CPUs. A change that moves them must change run ids too:
+# the committed runs/ must stay reproducible.
+GOLDEN = {
+    "sp-cosine": (
+        {},
+        [0.005, 0.01, 0.009854798261200746, 0.0075259168516795295, 0.001],
+        [5.4979472160339355, 5.047310829162598, 4.251768747965495, 3.416373920440674, 3.3090523878733316],
+        [5.233086466789246, 4.566293954849243, 3.833608567714691, 3.440370798110962, 3.359482526779175],
+        0.75,
+    ),
+    "mup-wsd-zloss": (
+        dict(parametrization="mup", base_width=16, schedule="wsd", z_loss=1e-4, tied_embeddings=False),
+        [0.005, 0.01, 0.01, 0.01, 0.0009999999999999998],
+        [5.554128170013428, 5.399054527282715, 4.966044743855794, 3.946217346191406, 3.3319664796193442],
+        [5.49232816696167, 5.1482460498809814, 4.632790446281433, 3.563471257686615, 3.342719793319702],
+        0.6875,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN))
+def test_tiny_run_reproduces_its_golden_curve(tmp_path, case):
+    overrides, lrs, train_losses, losses, err = GOLDEN[case]
+    result = train_run(tiny(**overrides), tmp_path)
+    curve = pd.read_csv(_curve(result, tmp_path))
+    assert curve["step"].tolist() == [1, 3, 6, 16, 40] and curve["lr"].tolist() == lrs
+    assert curve["train_loss"].tolist() == pytest.approx(train_losses, rel=1e-5)
+    assert curve["loss"].tolist() == pytest.approx(losses, rel=1e-5)
+    assert result["loss"] == curve["loss"].iloc[-1] and result["train_loss"] == curve["train_loss"].iloc[-1]
+    assert result["err_cloze"] == err and result["status"] == "ok" and result["steps"] == 40
+    assert result["n_tokens"] == 40 * 8 * 32 and result["message"] == ""
+
+
+def test_divergence_is_caught_between_log_steps(tmp_path):
+    # log steps are 1, 11, 117: the check every SYNC_EVERY (8) steps after step 1 catches it at step 9
+    cfg = tiny(lr=0.3, grad_clip=0.0, warmup_frac=0.0, diverge_factor=1.05, n_evals=3, n_tokens=117 * 8 * 32)
+    result = train_run(cfg, tmp_path)
+    assert result["status"] == "diverged" and result["steps"] == 9 and result["n_tokens"] == 9 * 8 * 32
+    assert result["message"] == "training loss 6.277 at step 9 (first loss 5.498)"
+    curve = pd.read_csv(_curve(result, tmp_path))
+    assert curve["step"].tolist() == [1, 9] and math.isnan(curve["loss"].iloc[1])
+    assert curve["train_loss"].tolist() == pytest.approx([5.4979472160339355, 6.277160167694092], rel=1e-5)
+
+
 def _curve(result: dict, out) -> str:
     return str(out / result["name"] / result["run_id"] / "curve.csv")
 
