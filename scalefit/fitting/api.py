@@ -121,11 +121,30 @@ def _fit_one(law: Law, table: RunTable, opts: _Options) -> FitResult:
 
 
 def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult:
-    mapping, where, loss, delta, space = opts.mapping, opts.where, opts.loss, opts.delta, opts.space
-    bootstrap, seed, starts = opts.bootstrap, opts.seed, opts.starts
-    res = resolve(table, [*law.inputs, law.target], mapping=mapping)
+    """Resolve the columns, search the start grid, warn about what the optimum shows, bootstrap, summarise."""
+    res, y = _resolve_target(law, table, opts)
+    x = {s: res.values[s] for s in law.inputs}
+    problem = Problem(law, x, y, loss=opts.loss, delta=opts.delta, space=opts.space)
+    search = _search(law, table, problem, opts.starts)
+    natural = problem.to_natural(search.theta)[0]
+    params = {name: float(v) for name, v in zip(law.param_names, natural)}
+    notes, findings = _warn_about_optimum(law, params, search, problem, opts.group)
+    boot, unit = _bootstrap(law, table, problem, search, opts) if opts.bootstrap else (None, None)
+    data = _data_summary(law, table, res, opts)
+    if opts.bootstrap:
+        data["bootstrap_unit"] = unit or "row"
+    return FitResult(
+        law=law.name, law_options=dict(law.options), params=params, stats=_fit_stats(problem, search, y, opts),
+        search=_search_summary(law, search, notes), data=data, bootstrap=boot,
+        seed=opts.seed if opts.bootstrap else None, identifiability=findings,
+    )
+
+
+def _resolve_target(law: Law, table: RunTable, opts: _Options):
+    """The resolved inputs and target, refusing a target the objective's space cannot take and too few rows."""
+    res = resolve(table, [*law.inputs, law.target], mapping=opts.mapping)
     y = res.values[law.target]
-    if space == "log" and (y <= 0).any():
+    if opts.space == "log" and (y <= 0).any():
         i = int(np.flatnonzero(y <= 0)[0])
         col = res.provenance[law.target]
         raise RunDataError(
@@ -138,8 +157,11 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
             f"{table.source}: {len(y)} rows but law {law.name!r} has {n_par} free parameters "
             f"({', '.join(law.param_names)}); a fit needs at least as many rows as parameters"
         )
-    x = {s: res.values[s] for s in law.inputs}
-    problem = Problem(law, x, y, loss=loss, delta=delta, space=space)
+    return res, y
+
+
+def _search(law: Law, table: RunTable, problem: Problem, starts: np.ndarray | None):
+    """Multi-start search from the law's start grid (or ``starts``); FitError when no start is finite."""
     grid = law.start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
     search = multi_start(problem, grid)
     if not np.isfinite(search.objective):
@@ -147,44 +169,56 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
             f"law {law.name!r}: no start gave a finite objective on {table.source}; check the data's scale "
             "and the parameter bounds, or pass better starts"
         )
-    theta = search.theta
-    natural = problem.to_natural(theta)[0]
-    params = {name: float(v) for name, v in zip(law.param_names, natural)}
+    return search
+
+
+def _warn_about_optimum(law: Law, params: Mapping[str, float], search, problem: Problem, group: str | None):
+    """Warn (bounds, convergence, identifiability) and return the notes and identifiability findings."""
+    # stacklevel 4: this helper, _fit_one_serial_blas, _fit_one, then the caller of _fit_one.
     notes = _diagnose(law, params, search)
     for note, cls in notes:
-        warnings.warn(note, cls, stacklevel=3)
-    findings = identifiability(problem, theta)
+        warnings.warn(note, cls, stacklevel=4)
+    findings = identifiability(problem, search.theta)
     for f in findings:
-        warnings.warn(f"{opts.group}: {f['message']}" if opts.group else f["message"], IdentifiabilityWarning,
-                      stacklevel=3)
-    boot, unit = None, None
-    if bootstrap:
-        clusters, unit = _clusters(table, opts.bootstrap_by)
-        # Each resample starts from the optimum and from the next-best distinct optima of the search, so a
-        # resample whose optimum lies in another basin (or off a collapsed parameter) can still reach it.
-        starts_b = np.vstack([theta[None, :], search.candidates[1:3]])
-        bt, _ = bootstrap_fits(problem, starts_b, bootstrap, seed, groups=clusters)
-        nat = problem.to_natural(bt)
-        boot = {name: nat[:, j].tolist() for j, name in enumerate(law.param_names)}
-    pred = np.array(problem.predict(theta[None, :])[0])
+        warnings.warn(f"{group}: {f['message']}" if group else f["message"], IdentifiabilityWarning, stacklevel=4)
+    return notes, findings
+
+
+def _bootstrap(law: Law, table: RunTable, problem: Problem, search, opts: _Options) -> tuple[dict, str | None]:
+    """Natural-unit bootstrap samples per parameter, and the resampled unit (a column, or None for rows)."""
+    clusters, unit = _clusters(table, opts.bootstrap_by)
+    # Each resample starts from the optimum and from the next-best distinct optima of the search, so a
+    # resample whose optimum lies in another basin (or off a collapsed parameter) can still reach it.
+    starts = np.vstack([search.theta[None, :], search.candidates[1:3]])
+    bt, _ = bootstrap_fits(problem, starts, opts.bootstrap, opts.seed, groups=clusters)
+    nat = problem.to_natural(bt)
+    return {name: nat[:, j].tolist() for j, name in enumerate(law.param_names)}, unit
+
+
+def _fit_stats(problem: Problem, search, y: np.ndarray, opts: _Options) -> dict:
+    """Objective, errors (RMSE in log and raw units) and information criteria at the optimum."""
+    pred = np.array(problem.predict(search.theta[None, :])[0])
     r = problem.residuals_from(pred[None, :])[0]
     with np.errstate(all="ignore"):
         r_log = np.log(pred) - np.log(y) if (y > 0).all() else r
     rss = float(np.sum(r * r))
-    n = len(y)
-    stats = {
+    n, n_par = len(y), len(problem.law.params)
+    return {
         "n": n,
         "n_params": n_par,
         "objective": float(search.objective),
-        "loss": loss,
-        "delta": delta,
-        "space": space,
+        "loss": opts.loss,
+        "delta": opts.delta,
+        "space": opts.space,
         "rmse_log": float(np.sqrt(np.mean(r_log**2))),
         "rmse": float(np.sqrt(np.mean((pred - y) ** 2))),
         "aic": float(n * np.log(max(rss, 1e-300) / n) + 2 * n_par),
         "bic": float(n * np.log(max(rss, 1e-300) / n) + n_par * np.log(n)),
     }
-    search_info = {
+
+
+def _search_summary(law: Law, search, notes: list[tuple[str, type]]) -> dict:
+    return {
         "n_starts": search.n_starts,
         "n_reached": search.n_reached,
         "best_start": dict(zip(law.param_names, map(float, search.best_start))),
@@ -192,23 +226,21 @@ def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult
         "message": search.message,
         "warnings": [note for note, _ in notes],
     }
+
+
+def _data_summary(law: Law, table: RunTable, res, opts: _Options) -> dict:
+    """What was fitted: source, rows, hash, filter, target, column provenance, mapping and input ranges."""
     all_syms = [*law.inputs, law.target]
-    data = {
+    return {
         "source": table.source,
-        "n_rows": n,
+        "n_rows": len(res.values[law.target]),
         "hash": table.digest(),
-        "where": where,
+        "where": opts.where,
         "target": law.target,
         "provenance": dict(res.provenance),
-        "mapping": dict(mapping),
+        "mapping": dict(opts.mapping),
         "ranges": {s: [float(np.min(res.values[s])), float(np.max(res.values[s]))] for s in all_syms},
     }
-    if bootstrap:
-        data["bootstrap_unit"] = unit or "row"
-    return FitResult(
-        law=law.name, law_options=dict(law.options), params=params, stats=stats, search=search_info,
-        data=data, bootstrap=boot, seed=seed if bootstrap else None, identifiability=findings,
-    )
 
 
 def _diagnose(law: Law, params: Mapping[str, float], search) -> list[tuple[str, type]]:

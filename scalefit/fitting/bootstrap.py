@@ -1,7 +1,8 @@
 """Bootstrap over runs: resample rows with replacement and refit, all resamples at once.
 
-Each resample is a vector of row multiplicities; the batched descent refits every resample from
-the given starts (by default the full-data optimum), keeping the best per resample.
+Each resample is a vector of row multiplicities (drawn by :func:`scalefit.fitting.resample.resample_counts`,
+rows or whole groups); the batched descent refits every resample from the given starts (by default the
+full-data optimum), keeping the best per resample.
 """
 
 from __future__ import annotations
@@ -9,23 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit.fitting.objective import Problem
+from scalefit.fitting.resample import resample_counts
 from scalefit.fitting.search import parallel_descent
-
-
-def resample_weights(n_rows: int, n_boot: int, seed: int, groups: np.ndarray | None = None) -> np.ndarray:
-    """(n_boot, n_rows) multiplicities of rows drawn with replacement (seeded).
-
-    With ``groups`` (one label per row) whole groups are resampled instead of rows, e.g. all
-    checkpoints of a run together.
-    """
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        idx = rng.integers(0, n_rows, size=(n_boot, n_rows))
-        return np.stack([np.bincount(i, minlength=n_rows) for i in idx]).astype(float)
-    labels, inverse = np.unique(groups, return_inverse=True)
-    picks = rng.integers(0, labels.size, size=(n_boot, labels.size))
-    counts = np.stack([np.bincount(p, minlength=labels.size) for p in picks]).astype(float)
-    return counts[:, inverse]
 
 
 def bootstrap_fits(
@@ -40,7 +26,7 @@ def bootstrap_fits(
     """
     starts = np.atleast_2d(starts)
     S, P = starts.shape
-    W = resample_weights(problem.y.size, n_boot, seed, groups)
+    W = resample_counts(problem.y.size, n_boot, seed, groups)
     best_theta = np.empty((n_boot, P))
     best_f = np.full(n_boot, np.inf)
     per = max(1, chunk // S)

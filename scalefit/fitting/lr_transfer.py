@@ -9,8 +9,9 @@ From an LR sweep at several widths under each parametrization (columns ``lr``, `
 * the optimum per width: a least-squares parabola in log2(lr) over the grid minimum and ``half_window``
   grid points on each side (failed points left out), its vertex when convex and inside the window,
   else the grid argmin (flagged ``at_edge`` when that is the first or last lr of the sweep);
-  its bootstrap interval resamples seeds per (width, lr) when there are several, else residuals of the
-  window fit;
+  its bootstrap interval resamples seeds within each (width, lr) cell when every cell has several, else
+  residuals of the window fit (draws and percentile intervals from :mod:`scalefit.fitting.resample`; each
+  parametrization draws from ``default_rng(seed + k)``, k its place in sorted order, widths in turn);
 * the slope of log2 eta* against log2 width (ordinary least squares; ~0 means the LR transfers, -1 is
   SP's 1/width under Adam), with the wider of the bootstrap percentile interval and the t interval of
   the regression; and the optimal LR predicted at a target width;
@@ -31,6 +32,7 @@ from scipy import stats
 
 from scalefit.errors import RunDataError
 from scalefit.fitting.lr_transfer_result import LRTransferResult
+from scalefit.fitting.resample import percentile_interval, resample_indices, stratified_indices, tail_percent
 from scalefit.runs import RunTable, column_for, filter_rows, resolve
 
 BYTE_INITIAL_LOSS = float(np.log(256.0))  # cross-entropy of a uniform guess over 256 byte values
@@ -110,11 +112,9 @@ def _width_bootstrap(sub: pd.DataFrame, curve: pd.DataFrame, half_window: int, n
     if n_boot == 0:
         return np.empty(0), "none"
     if min(len(g) for g in groups) >= 2:
-        out = np.empty(n_boot)
-        for b in range(n_boot):
-            means = np.array([g[rng.integers(0, len(g), len(g))].mean() for g in groups])
-            out[b] = _optimum(log_lr, means, bad, half_window)[0]
-        return out, "seeds"
+        picks = stratified_indices([len(g) for g in groups], n_boot, rng)
+        means = np.stack([g[i].mean(axis=1) for g, i in zip(groups, picks)], axis=1)  # (n_boot, n_lrs)
+        return np.array([_optimum(log_lr, m, bad, half_window)[0] for m in means]), "seeds"
     loss = curve["loss"].to_numpy()
     i = int(np.argmin(loss))
     lo, hi = max(0, i - half_window), min(len(loss), i + half_window + 1)
@@ -125,9 +125,9 @@ def _width_bootstrap(sub: pd.DataFrame, curve: pd.DataFrame, half_window: int, n
     resid = loss[use] - fitted
     resid = (resid - resid.mean()) * np.sqrt(use.size / (use.size - 3))
     out = np.empty(n_boot)
-    for b in range(n_boot):
+    for b, pick in enumerate(resample_indices(use.size, n_boot, rng)):
         y = loss.copy()
-        y[use] = fitted + resid[rng.integers(0, use.size, use.size)]
+        y[use] = fitted + resid[pick]
         out[b] = _optimum(log_lr, y, bad, half_window)[0]
     return out, "residuals"
 
@@ -153,7 +153,6 @@ def _slope(log_w: np.ndarray, log_eta: np.ndarray, level: float) -> dict:
 def _one_param(runs: pd.DataFrame, curves: pd.DataFrame, *, half_window: int, n_boot: int, seed: int,
                level: float, target_width: float | None) -> dict:
     rng = np.random.default_rng(seed)
-    q = 100 * (1 - level) / 2
     widths, boots = [], []
     for w, cw in curves.groupby("width", sort=True):
         sub = runs[runs["width"] == w]
@@ -168,7 +167,7 @@ def _one_param(runs: pd.DataFrame, curves: pd.DataFrame, *, half_window: int, n_
                "sensitivity": sensitivity(loss, l0), "initial_loss": l0, "n_lrs": len(cw),
                "n_failed": int(cw["n_failed"].sum()), "n_seeds": int(cw["n_seeds"].max())}
         if bt.size:
-            row["lr_opt_lower"], row["lr_opt_upper"] = (float(2.0**x) for x in np.percentile(bt, [q, 100 - q]))
+            row["lr_opt_lower"], row["lr_opt_upper"] = (float(2.0**x) for x in percentile_interval(bt, level))
         widths.append(row)
     out = {"widths": widths, "mean_sensitivity": float(np.mean([r["sensitivity"] for r in widths]))}
     if len(widths) < 2:
@@ -183,7 +182,7 @@ def _one_param(runs: pd.DataFrame, curves: pd.DataFrame, *, half_window: int, n_
         B = np.stack(boots, axis=1)  # (n_boot, n_widths)
         X = np.c_[np.ones(log_w.size), log_w]
         coefs = np.linalg.lstsq(X, B.T, rcond=None)[0]  # (2, n_boot)
-        out["bootstrap_interval"] = [float(v) for v in np.percentile(coefs[1], [q, 100 - q])]
+        out["bootstrap_interval"] = list(percentile_interval(coefs[1], level))
         intervals.append(out["bootstrap_interval"])
     if intervals:
         out["slope_interval"] = [min(i[0] for i in intervals), max(i[1] for i in intervals)]
@@ -194,7 +193,7 @@ def _one_param(runs: pd.DataFrame, curves: pd.DataFrame, *, half_window: int, n_
         pred = {"width": float(target_width), "lr_opt": float(2.0 ** (fit["intercept"] + fit["slope"] * lt))}
         if n_boot:
             preds = 2.0 ** (coefs[0] + coefs[1] * lt)
-            pred["lower"], pred["upper"] = (float(v) for v in np.percentile(preds, [q, 100 - q]))
+            pred["lower"], pred["upper"] = percentile_interval(preds, level)
         pred["extrapolated"] = bool(not log_w.min() <= lt <= log_w.max())
         out["target"] = pred
     return out
@@ -210,6 +209,7 @@ def lr_transfer(
 
     if half_window < 1:
         raise RunDataError(f"half_window must be >= 1 grid point, got {half_window}")
+    tail_percent(level)
     if target_width is not None and not target_width > 0:
         raise RunDataError(f"target_width must be > 0, got {target_width}")
     mapping = dict(mapping or {})

@@ -73,13 +73,10 @@ def power_law(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
 
 
 def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
-    q = 100 * (1 - level) / 2
-    s = np.asarray(samples, dtype=float)
-    s = s[np.isfinite(s)]
-    if s.size == 0:
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(s, [q, 100 - q])
-    return float(lo), float(hi)
+    """The one percentile-interval convention, :func:`scalefit.fitting.resample.percentile_interval`."""
+    from scalefit.fitting.resample import percentile_interval as interval
+
+    return interval(samples, level)
 
 
 @dataclass(frozen=True)

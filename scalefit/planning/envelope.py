@@ -8,7 +8,9 @@ of compute values; at each grid value covered by at least two runs, the run with
 the compute-optimal size N*(C) (and tokens D*(C) from that run's own D at C). Power laws
 N*(C) = k_N C^a and D*(C) = k_D C^b are fitted through the envelope points in log-log space.
 
-Bootstrap: whole runs are resampled with replacement and the envelope and power laws recomputed.
+Bootstrap: whole runs are resampled with replacement (a cluster bootstrap over curves;
+:func:`scalefit.fitting.resample.resample_indices`) and the envelope and power laws recomputed; a resample
+whose envelope has fewer than two points gives no power law (NaN), which the percentile intervals leave out.
 
 Caveat: an intermediate checkpoint of a run with a decaying learning-rate schedule sits above the loss of a
 run trained to exactly that length (Hoffmann et al. trained several cosine cycle lengths per size for this
@@ -23,7 +25,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from scalefit.errors import FitError, RunDataError
-from scalefit.planning._frontier import FrontierResult, load_points, percentile_interval, power_law
+from scalefit.fitting.resample import percentile_interval, resample_indices, tail_percent
+from scalefit.planning._frontier import FrontierResult, load_points, power_law
 
 
 def _curves(run_ids: np.ndarray, logc: np.ndarray, logl: np.ndarray, logd: np.ndarray, logn: np.ndarray):
@@ -81,21 +84,44 @@ def envelope(
         raise FitError(f"n_grid must be >= 3, got {n_grid}")
     if bootstrap < 0:
         raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
+    tail_percent(level)
     table, res = load_points(data, mapping, where)
-    v = res.values
+    curves, run_col = _run_curves(table, res.values, run_col)
+    grid = np.linspace(min(c[0][0] for c in curves), max(c[0][-1] for c in curves), n_grid)
+    points, laws = _envelope_points(table, curves, grid)
+    n_sizes = np.unique(np.round([p["N_opt"] for p in points])).size
+    notes = [f"{len(curves)} runs; the envelope's N* takes only the runs' sizes "
+             f"({n_sizes} distinct), so N*(C) is a step function fitted by a line"]
+    boot, intervals = None, {}
+    if bootstrap:
+        boot, intervals = _bootstrap(curves, grid, bootstrap, seed, level)
+    return FrontierResult(
+        method="envelope", points=points, **laws, level=level, intervals=intervals, bootstrap=boot, notes=notes,
+        seed=seed if bootstrap else None,
+        data={"source": table.source, "n_rows": len(table), "where": where, "provenance": dict(res.provenance),
+              "mapping": mapping, "grouping": f"runs by {run_col or 'N'}; {n_grid}-point log C grid",
+              "n_runs": len(curves)},
+    )
+
+
+def _run_curves(table, v, run_col: str | None) -> tuple[list, str | None]:
+    """The runs' training curves (see :func:`_curves`) and the column that told the runs apart (None: N)."""
     if run_col is None:
         run_col = "run_id" if "run_id" in table.columns else None
     if run_col is not None and run_col not in table.columns:
         raise RunDataError(f"{table.source}: run column {run_col!r} not found; columns are {table.columns}")
     run_ids = table.frame[run_col].astype(str).to_numpy() if run_col else np.array([f"{n:.6g}" for n in v["N"]])
-    logc, logl, logd, logn = np.log(v["C"]), np.log(v["L"]), np.log(v["D"]), np.log(v["N"])
-    curves = _curves(run_ids, logc, logl, logd, logn)
+    curves = _curves(run_ids, np.log(v["C"]), np.log(v["L"]), np.log(v["D"]), np.log(v["N"]))
     if len(curves) < 2:
         raise RunDataError(
             f"{table.source}: {len(curves)} run(s) with 2+ checkpoints; the envelope needs several training curves "
             f"(one row per checkpoint, runs told apart by {run_col or 'N'}; e.g. a sweep's curves.csv)"
         )
-    grid = np.linspace(min(c[0][0] for c in curves), max(c[0][-1] for c in curves), n_grid)
+    return curves, run_col
+
+
+def _envelope_points(table, curves, grid: np.ndarray) -> tuple[list[dict], dict]:
+    """The envelope's points (C, N*, D*, L*, runs covering) and the power laws a, k_N, b, k_D through them."""
     ln_n, ln_d, ln_l, cover = _envelope(curves, grid)
     ok = np.isfinite(ln_n)
     if ok.sum() < 2 or np.unique(ln_n[ok]).size < 2:
@@ -105,23 +131,15 @@ def envelope(
     b, ln_kd = power_law(grid, ln_d)
     points = [{"C": float(np.exp(g)), "N_opt": float(np.exp(n)), "D_opt": float(np.exp(d)), "L_opt": float(np.exp(l)),
                "n_covering": int(k)} for g, n, d, l, k, o in zip(grid, ln_n, ln_d, ln_l, cover, ok) if o]
-    notes = [f"{len(curves)} runs; the envelope's N* takes only the runs' sizes "
-             f"({np.unique(np.round(np.exp(ln_n[ok]))).size} distinct), so N*(C) is a step function fitted by a line"]
-    boot, intervals = None, {}
-    if bootstrap:
-        rng = np.random.default_rng(seed)
-        fits = np.full((bootstrap, 4), np.nan)
-        for k in range(bootstrap):
-            pick = [curves[i] for i in rng.integers(0, len(curves), len(curves))]
-            bn, bd, _, _ = _envelope(pick, grid)
-            fits[k] = [*power_law(grid, bn), *power_law(grid, bd)]
-        samples = {"a": fits[:, 0], "k_N": np.exp(fits[:, 1]), "b": fits[:, 2], "k_D": np.exp(fits[:, 3])}
-        intervals = {key: percentile_interval(s, level) for key, s in samples.items()}
-        boot = {key: s.tolist() for key, s in samples.items()}
-    return FrontierResult(
-        method="envelope", points=points, a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)),
-        level=level, intervals=intervals, bootstrap=boot, notes=notes, seed=seed if bootstrap else None,
-        data={"source": table.source, "n_rows": len(table), "where": where, "provenance": dict(res.provenance),
-              "mapping": mapping, "grouping": f"runs by {run_col or 'N'}; {n_grid}-point log C grid",
-              "n_runs": len(curves)},
-    )
+    return points, dict(a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)))
+
+
+def _bootstrap(curves, grid: np.ndarray, n_boot: int, seed: int, level: float) -> tuple[dict, dict]:
+    """Resample whole runs: samples of a, k_N, b, k_D (NaN where a resample has no envelope) and their intervals."""
+    fits = np.full((n_boot, 4), np.nan)
+    for k, pick in enumerate(resample_indices(len(curves), n_boot, seed)):
+        bn, bd, _, _ = _envelope([curves[i] for i in pick], grid)
+        fits[k] = [*power_law(grid, bn), *power_law(grid, bd)]
+    samples = {"a": fits[:, 0], "k_N": np.exp(fits[:, 1]), "b": fits[:, 2], "k_D": np.exp(fits[:, 3])}
+    intervals = {key: percentile_interval(s, level) for key, s in samples.items()}
+    return {key: s.tolist() for key, s in samples.items()}, intervals

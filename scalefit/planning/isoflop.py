@@ -7,8 +7,9 @@ whose minimum N* = exp(-c1 / (2 c2)) is that budget's compute-optimal size (``pa
 D* is read off the group's own ln D vs ln N line at N* (= C / (6 N*) when C = 6ND). Power laws
 N*(C) = k_N C^a and D*(C) = k_D C^b are then fitted through the minima by least squares in log-log space.
 
-Bootstrap: runs are resampled with replacement within each compute group (each group keeps its size),
-the parabolas and power laws refitted, and percentile intervals reported. A resample whose group has
+Bootstrap: runs are resampled with replacement within each compute group (each group keeps its size;
+:func:`scalefit.fitting.resample.stratified_counts`), the parabolas and power laws refitted, and
+percentile intervals reported (:func:`scalefit.fitting.resample.percentile_interval`). A resample whose group has
 fewer than three distinct sizes, is not convex, or puts the minimum outside the group's sampled sizes (the
 parabola then extrapolates) drops that group from that resample's power law; the notes say how often.
 """
@@ -20,7 +21,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from scalefit.errors import FitError, RunDataError
-from scalefit.planning._frontier import FrontierResult, load_points, percentile_interval, power_law
+from scalefit.fitting.resample import percentile_interval, stratified_counts, tail_percent
+from scalefit.planning._frontier import FrontierResult, load_points, power_law
 
 
 def compute_groups(C: np.ndarray, tol: float) -> list[np.ndarray]:
@@ -58,16 +60,6 @@ def _distinct_counts(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     return ((W @ onehot) > 0).sum(axis=1)
 
 
-def _stratified_weights(groups: list[np.ndarray], n: int, n_boot: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    W = np.zeros((n_boot, n))
-    for idx in groups:
-        picks = rng.integers(0, idx.size, size=(n_boot, idx.size))
-        for b in range(n_boot):
-            np.add.at(W[b], idx[picks[b]], 1.0)
-    return W
-
-
 def isoflop(
     data,
     *,
@@ -91,18 +83,46 @@ def isoflop(
         mapping["L"] = target
     if bootstrap < 0:
         raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
+    tail_percent(level)
     table, res = load_points(data, mapping, where)
     v = res.values
-    if group_by is not None:
-        if group_by not in table.columns:
-            raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
-        labels = table.frame[group_by].to_numpy()
-        groups = [np.flatnonzero(labels == g) for g in dict.fromkeys(labels)]
-        grouping = f"by column {group_by!r}"
-    else:
-        groups = compute_groups(v["C"], tol)
-        grouping = f"log10 C within {tol:g} decades"
+    groups, grouping = _groups(table, v["C"], group_by, tol)
     x, logd, L = np.log(v["N"]), np.log(v["D"]), v["L"]
+    points, kept, notes = _group_minima(groups, v, x, logd, L)
+    if len(points) < 2:
+        raise RunDataError(
+            f"{table.source}: {len(points)} usable compute group(s) ({grouping}); IsoFLOP needs at least 2 budgets "
+            "with 3+ model sizes each. Check --group-by, or widen/narrow the grouping with --opt tol=DECADES"
+            + ("; " + "; ".join(notes) if notes else "")
+        )
+    result = _power_laws(points, notes)
+    boot, intervals = None, {}
+    if bootstrap:
+        boot, intervals, dropped = _bootstrap(kept, x, logd, L, bootstrap, seed, level, points)
+        if dropped.any():
+            notes.append("bootstrap: group minima dropped (too few sizes, not convex, or outside the sampled sizes) "
+                         "in " + ", ".join(f"{100 * f:.0f}% of resamples at C ≈ {p['C']:.3g}"
+                                           for f, p in zip(dropped, points) if f > 0))
+    return FrontierResult(
+        method="isoflop", points=points, **result, level=level, intervals=intervals, bootstrap=boot, notes=notes,
+        seed=seed if bootstrap else None,
+        data={"source": table.source, "n_rows": len(table), "where": where, "provenance": dict(res.provenance),
+              "mapping": mapping, "grouping": grouping, "tol": tol, "group_by": group_by},
+    )
+
+
+def _groups(table, C: np.ndarray, group_by: str | None, tol: float) -> tuple[list[np.ndarray], str]:
+    """Row index arrays of the equal-compute groups, and how they were formed."""
+    if group_by is None:
+        return compute_groups(C, tol), f"log10 C within {tol:g} decades"
+    if group_by not in table.columns:
+        raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
+    labels = table.frame[group_by].to_numpy()
+    return [np.flatnonzero(labels == g) for g in dict.fromkeys(labels)], f"by column {group_by!r}"
+
+
+def _group_minima(groups, v, x, logd, L) -> tuple[list[dict], list[np.ndarray], list[str]]:
+    """One point per usable group in order of compute (its parabola's minimum), the kept groups' rows, notes."""
     notes, points, kept = [], [], []
     for idx in sorted(groups, key=lambda i: float(np.mean(np.log(v["C"][i])))):
         c_group = float(np.exp(np.mean(np.log(v["C"][idx]))))
@@ -125,12 +145,11 @@ def isoflop(
                        "interior": interior, "parabola": [float(c) for c in np.polyfit(x[idx], L[idx], 2)[::-1]],
                        "N": v["N"][idx].tolist(), "L": L[idx].tolist()})
         kept.append(idx)
-    if len(points) < 2:
-        raise RunDataError(
-            f"{table.source}: {len(points)} usable compute group(s) ({grouping}); IsoFLOP needs at least 2 budgets "
-            "with 3+ model sizes each. Check --group-by, or widen/narrow the grouping with --opt tol=DECADES"
-            + ("; " + "; ".join(notes) if notes else "")
-        )
+    return points, kept, notes
+
+
+def _power_laws(points: list[dict], notes: list[str]) -> dict:
+    """a, k_N, b, k_D through the group minima (appending notes on what they rest on)."""
     # The power laws go through the interior minima only, as the bootstrap does: a minimum outside the
     # sampled sizes is the parabola's extrapolation, not a measurement.
     use = [p for p in points if p["interior"]]
@@ -145,25 +164,13 @@ def isoflop(
     b, ln_kd = power_law(logc, np.log([p["D_opt"] for p in use]))
     if len(use) == 2:
         notes.append("only 2 compute budgets: the power laws pass exactly through both minima (no check of fit)")
-    result = dict(a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)))
-    boot, intervals = None, {}
-    if bootstrap:
-        boot, intervals, dropped = _bootstrap(kept, x, logd, L, bootstrap, seed, level, points)
-        if dropped.any():
-            notes.append("bootstrap: group minima dropped (too few sizes, not convex, or outside the sampled sizes) "
-                         "in " + ", ".join(f"{100 * f:.0f}% of resamples at C ≈ {p['C']:.3g}"
-                                           for f, p in zip(dropped, points) if f > 0))
-    return FrontierResult(
-        method="isoflop", points=points, **result, level=level, intervals=intervals, bootstrap=boot, notes=notes,
-        seed=seed if bootstrap else None,
-        data={"source": table.source, "n_rows": len(table), "where": where, "provenance": dict(res.provenance),
-              "mapping": mapping, "grouping": grouping, "tol": tol, "group_by": group_by},
-    )
+    return dict(a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)))
 
 
 def _bootstrap(kept, x, logd, L, n_boot, seed, level, points):
-    n = x.size
-    W = _stratified_weights(kept, n, n_boot, seed)
+    """Resample runs within each kept group; samples of a, k_N, b, k_D, their intervals (and each point's
+    N* interval, set on ``points``), and the fraction of resamples in which each group's minimum dropped out."""
+    W = stratified_counts(kept, x.size, n_boot, seed)
     logc = np.log([p["C"] for p in points])
     xs_all = np.full((n_boot, len(kept)), np.nan)
     xd_all = np.full((n_boot, len(kept)), np.nan)
@@ -176,6 +183,7 @@ def _bootstrap(kept, x, logd, L, n_boot, seed, level, points):
     fits = np.array([[*power_law(logc, xs_all[b]), *power_law(logc, xd_all[b])] for b in range(n_boot)])
     samples = {"a": fits[:, 0], "k_N": np.exp(fits[:, 1]), "b": fits[:, 2], "k_D": np.exp(fits[:, 3])}
     intervals = {k: percentile_interval(s, level) for k, s in samples.items()}
-    for j, p in enumerate(points):
-        p["N_opt_lower"], p["N_opt_upper"] = (float(np.exp(v)) for v in percentile_interval(xs_all[:, j], level))
+    n_lo, n_hi = percentile_interval(xs_all, level, axis=0)
+    for p, lo, hi in zip(points, n_lo, n_hi):
+        p["N_opt_lower"], p["N_opt_upper"] = float(np.exp(lo)), float(np.exp(hi))
     return {k: s.tolist() for k, s in samples.items()}, intervals, np.isnan(xs_all).mean(axis=0)

@@ -195,9 +195,9 @@ def test_bootstrap_resamples_runs_not_checkpoints(runs):
     df = pd.concat([runs.assign(run_id=range(len(runs))), runs.assign(run_id=range(len(runs)))])
     res = fit("chinchilla", df, bootstrap=10, seed=0, starts=FEW)
     assert res.data["bootstrap_unit"] == "run_id"
-    from scalefit.fitting.bootstrap import resample_weights
+    from scalefit.fitting.resample import resample_counts
 
-    w = resample_weights(4, 50, 0, groups=np.array(["a", "a", "b", "b"]))
+    w = resample_counts(4, 50, 0, groups=np.array(["a", "a", "b", "b"]))
     assert (w[:, 0] == w[:, 1]).all() and (w[:, 2] == w[:, 3]).all()
     with pytest.raises(RunDataError, match="--bootstrap-by 'nope'"):
         fit("chinchilla", df, bootstrap=5, bootstrap_by="nope", starts=FEW)
