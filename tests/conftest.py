@@ -13,8 +13,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SCALEFIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+# reference files that ship inside the package (scalefit/datasets): tests on them never skip
+BUNDLED = {"chinchilla/svg_extracted_data.csv": "epoch-chinchilla", "gadre/runs_flat.csv": "gadre-overtrain",
+           "steplaw/dense_lr_bs_loss.csv": "steplaw-dense"}
+
+
 def shared_file(relative: str) -> Path:
-    """A file of the reference data (../shared/data); skips the test when it is absent."""
+    """A file of the reference data: the bundled copy when the package ships it, else ../shared/data
+    (the test is skipped when that is absent)."""
+    if relative in BUNDLED:
+        from scalefit.datasets import dataset_path
+
+        return dataset_path(BUNDLED[relative])
     path = SHARED_DATA / relative
     if not path.exists():
         pytest.skip(f"reference data {path} not available")

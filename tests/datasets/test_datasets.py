@@ -26,9 +26,12 @@ def test_dataset_reads_with_its_stated_row_count(name):
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_dataset_is_a_byte_identical_copy_of_the_reference_data(name):
-    from tests.conftest import shared_file
+    from tests.conftest import SHARED_DATA
 
-    assert dataset_path(name).read_bytes() == shared_file(SHARED[name]).read_bytes()
+    reference = SHARED_DATA / SHARED[name]
+    if not reference.exists():
+        pytest.skip(f"reference data {reference} not available")
+    assert dataset_path(name).read_bytes() == reference.read_bytes()
 
 
 def test_every_shipped_file_is_listed():
