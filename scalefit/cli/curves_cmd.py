@@ -25,14 +25,15 @@ _OPTIONS = {"lam", "fit_lambda", "skip_warmup"}
 @register_procedure("lr-annealing")
 def fit_lr_annealing(req: FitRequest):
     """`scalefit fit lr-annealing CURVES`: the law's areas S1, S2 are computed from each run's schedule first."""
-    from scalefit.planning.lr_annealing import POINT, fit_curves
+    from scalefit.fitting import fit
+    from scalefit.planning.lr_annealing import POINT
 
     opts = procedure_options(req, _OPTIONS, what="loss curves")
     lam = opts.get("lam", 0.999)
     if not isinstance(lam, float):
         raise OptionError(f"--opt lam={lam}: give the annealing decay factor as a number in (0, 1), e.g. lam=0.999")
-    return fit_curves(
-        req.runs, lam=lam, fit_lambda=opt_flag(opts, "fit_lambda", False),
+    return fit(
+        "lr-annealing", req.runs, lam=lam, fit_lambda=opt_flag(opts, "fit_lambda", False),
         skip_warmup=opt_flag(opts, "skip_warmup", True),
         bootstrap_by=req.bootstrap_by or POINT, mapping=req.mapping, target=req.target, where=req.where,
         group_by=req.group_by, bootstrap=req.bootstrap, seed=req.seed, loss=req.loss, delta=req.delta,

@@ -34,14 +34,19 @@ class FitRequest:
     target_mean: str | None = None  # glob(s) of accuracy columns whose 1 - mean is the target
 
 
-# Procedures that are not single laws (e.g. "isoflop"): name -> fn(FitRequest) returning an object
-# with .report() -> str, .to_dict() -> dict and .save(path).
-FIT_PROCEDURES: dict[str, Callable[[FitRequest], Any]] = {}
+# How `scalefit fit NAME` turns its options (--opt KEY=VALUE ...) into the keyword options of each procedure
+# of the library registry (scalefit.procedures): name -> fn(FitRequest) calling scalefit.fit(name, ...).
+PROCEDURE_OPTIONS: dict[str, Callable[[FitRequest], Any]] = {}
 
 
 def register_procedure(name: str) -> Callable:
+    """Register the CLI option parsing of the library procedure ``name``."""
+    from scalefit.procedures import get_procedure
+
+    get_procedure(name)  # only procedures the library has
+
     def deco(fn: Callable[[FitRequest], Any]) -> Callable[[FitRequest], Any]:
-        FIT_PROCEDURES[name] = fn
+        PROCEDURE_OPTIONS[name] = fn
         return fn
 
     return deco
@@ -145,8 +150,8 @@ def fit_command(
         law_options=law_options(law, x, formula, param, opt),  # procedures read their --opt KEY=VALUE too
         bootstrap_by=bootstrap_by,
     )
-    if law in FIT_PROCEDURES:
-        result = FIT_PROCEDURES[law](req)
+    if law in PROCEDURE_OPTIONS:
+        result = PROCEDURE_OPTIONS[law](req)
         payload = result.to_dict()
     else:
         result = fit_law(req)

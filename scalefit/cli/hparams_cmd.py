@@ -27,14 +27,15 @@ def _options(req: FitRequest) -> dict:
 
 @register_procedure("hparams")
 def fit_hparams_procedure(req: FitRequest):
-    from scalefit.planning.hparams import fit_hparams
+    from scalefit.fitting import fit
 
     opts = _options(req)
     seq_len = opts.get("seq_len")
     if seq_len is not None and not isinstance(seq_len, str):
         seq_len = float(seq_len)
-    return fit_hparams(
-        req.runs, target=req.target, mapping=req.mapping, where=req.where, tol=opt_number(opts, "tol", 0.0025),
+    return fit(
+        "hparams", req.runs, target=req.target, mapping=req.mapping, where=req.where,
+        tol=opt_number(opts, "tol", 0.0025),
         fit_on=str(opts.get("fit_on", "band")), seq_len=seq_len, refine_tol=opt_number(opts, "refine_tol", 0.01),
         surface=opt_flag(opts, "surface", True), surface_tol=opt_number(opts, "surface_tol", 0.02),
         loo=opt_flag(opts, "loo", True), bootstrap=req.bootstrap, seed=req.seed,
@@ -43,14 +44,14 @@ def fit_hparams_procedure(req: FitRequest):
 
 @register_procedure("lr-transfer")
 def fit_lr_transfer_procedure(req: FitRequest):
-    from scalefit.fitting.lr_transfer import lr_transfer
+    from scalefit.fitting import fit
 
     opts = _options(req)
     half = opt_number(opts, "half_window", 2)
     if half != int(half):
         raise OptionError(f"--opt half_window={opts['half_window']}: give a whole number of grid points")
-    return lr_transfer(
-        req.runs, mapping=req.mapping, target=req.target, where=req.where,
+    return fit(
+        "lr-transfer", req.runs, mapping=req.mapping, target=req.target, where=req.where,
         target_width=opt_number(opts, "target_width", None), initial_loss=opt_number(opts, "initial_loss", None),
         half_window=int(half), bootstrap=req.bootstrap if req.bootstrap else 1000, seed=req.seed,
     )

@@ -33,17 +33,31 @@ def law_summary(name: str) -> dict:
     }
 
 
+def procedure_summary(name: str) -> dict:
+    from scalefit.procedures import get_procedure
+
+    proc = get_procedure(name)
+    return {"name": proc.name, "kind": "procedure", "summary": proc.summary, "source": proc.source,
+            "result": proc.result, "options": proc.options()}
+
+
 @app.command("laws")
 @handle_errors
 def laws_command(
-    name: str = typer.Argument(None, help="Show one law in detail."),
+    name: str = typer.Argument(None, help="Show one law or procedure in detail."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """List the laws that can be fitted: equation, inputs, parameters and source."""
+    """List the laws and the fitting procedures: equation or recipe, inputs, parameters, source."""
+    from scalefit.procedures import PROCEDURES, list_procedures
+
+    if name in PROCEDURES:
+        _echo_procedures([procedure_summary(name)], as_json, one=True)
+        return
     names = [name] if name else list_laws()
-    summaries = [law_summary(n) for n in names]
+    summaries = [{**law_summary(n), "kind": "law"} for n in names]
+    procedures = [] if name else [procedure_summary(n) for n in list_procedures()]
     if as_json:
-        echo_json(summaries if not name else summaries[0])
+        echo_json(summaries[0] if name else summaries + procedures)
         return
     for s in summaries:
         typer.echo(f"{s['name']}: {s['equation']}")
@@ -54,3 +68,17 @@ def laws_command(
             typer.echo(f"    derived: {', '.join(s['derived'])}")
         if name and s["description"]:
             typer.echo(f"    {s['description']}")
+    if procedures:
+        typer.echo("\nprocedures (scalefit fit NAME RUNS; scalefit.fit(NAME, runs, ...)):")
+        _echo_procedures(procedures, False)
+
+
+def _echo_procedures(items: list[dict], as_json: bool, one: bool = False) -> None:
+    if as_json:
+        echo_json(items[0] if one else items)
+        return
+    for p in items:
+        typer.echo(f"{p['name']}: {p['summary']}")
+        typer.echo(f"    source: {p['source']}    result: {p['result']}")
+        if one:
+            typer.echo(f"    options: {', '.join(p['options'])}")

@@ -37,7 +37,19 @@ def as_law(law: Law | str, options: Mapping[str, Any] | None = None) -> Law:
     return get_law(law, **dict(options or {})) if isinstance(law, str) else law
 
 
-def fit(
+def fit(name: Law | str, data: RunsLike, **options: Any) -> Any:
+    """Fit a law or run a fitting procedure: ``scalefit.fit("chinchilla", runs, bootstrap=1000)``,
+    ``scalefit.fit("isoflop", runs)``. Laws (a name or a Law) go to :func:`fit_law` (options below); the names
+    of :mod:`scalefit.procedures` (isoflop, envelope, hparams, lr-transfer, lr-annealing) to their function.
+    """
+    from scalefit.procedures import PROCEDURES
+
+    if isinstance(name, str) and name in PROCEDURES:
+        return PROCEDURES[name](data, **options)
+    return fit_law(name, data, **options)
+
+
+def fit_law(
     law: Law | str,
     data: RunsLike,
     *,
@@ -293,7 +305,7 @@ def backtest(
     kept_rows = table.frame.index.difference(held.frame.index)
     if len(kept_rows) == 0:
         raise RunDataError(f"--holdout {holdout!r} holds out every row; nothing is left to fit on")
-    result = fit(law_obj, table.subset(kept_rows), **kwargs)
+    result = fit_law(law_obj, table.subset(kept_rows), **kwargs)
     res = resolve(held, [*law_obj.inputs, law_obj.target], mapping=mapping)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

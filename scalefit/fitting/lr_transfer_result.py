@@ -43,7 +43,7 @@ _PARAM_OPTIONAL = {"slope": expect_number, "intercept": expect_number, "slope_in
                    "note": expect_str,
                    "target": fields_of(_TARGET, {"lower": expect_number, "upper": expect_number})}
 _CURVE = {"param": expect_str, "width": expect_number, "lr": expect_number, "loss": expect_number,
-          "n_failed": expect_number}
+          "n_failed": expect_int}
 _COLUMNS = {"loss": expect_str, "lr": expect_str, "width": expect_str, "parametrization": expect_str,
             "initial_loss": expect_str, "n_excluded": expect_int, "n_failed": expect_int}
 _OPTIONS = {"half_window": expect_int, "bootstrap": expect_int, "seed": expect_int, "level": expect_number,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import ExtrapolationWarning, FitError
-from scalefit.fitting.api import fit as fit_law
+from scalefit.fitting.api import fit_law
 from scalefit.fitting.result import FitResult
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import areas, warmup_end

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import RunDataError
-from scalefit.fitting import FitResult, Problem, fit
+from scalefit.fitting import FitResult, Problem, fit_law
 from scalefit.fitting.search import batched_descent
 from scalefit.laws import get_law
 from scalefit.runs import RunTable
@@ -65,12 +65,12 @@ def fit_surface(frame: pd.DataFrame, cells: pd.DataFrame, fits: Mapping[str, Fit
                                  f"{source} (cell minima)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        floor = fit("chinchilla", minima).params
+        floor = fit_law("chinchilla", minima).params
     n_ref, d_ref = reference_scales(rows)
     law = get_law("lr-bsz", n_ref=n_ref, d_ref=d_ref)
     starts = best_descents(law, rows, surface_starts(floor, fits["lr"].params, fits["B"].params, n_ref, d_ref))
     table = RunTable.from_frame(rows.loc[:, ["N", "D", "lr", "B", "L"]], f"{source} (runs within {tol:g} of best)")
-    return fit(law, table, starts=starts, bootstrap=bootstrap, seed=seed)
+    return fit_law(law, table, starts=starts, bootstrap=bootstrap, seed=seed)
 
 
 def best_descents(law, rows: pd.DataFrame, starts: np.ndarray, keep: int = 1) -> np.ndarray:

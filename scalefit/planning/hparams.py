@@ -46,7 +46,7 @@ from scalefit._schema import (
     schema_of,
 )
 from scalefit.errors import FitError, FitFileError, RunDataError
-from scalefit.fitting import FitResult, as_table, fit
+from scalefit.fitting import FitResult, as_table, fit_law
 from scalefit.fitting.hparam_cells import BAND_TOL, REFINE_TOL, band_mask, cell_optima, nearest_run
 from scalefit.fitting.result import fit_from_dict
 from scalefit.runs import RunTable, filter_rows, resolve
@@ -88,7 +88,7 @@ def _fit_law(key: str, table: pd.DataFrame, source: str, bootstrap: int, seed: i
     name, target = LAWS[key]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exponents near the (wide) bounds are reported by the check below
-        return fit(name, RunTable.from_frame(table, source), loss="mse", law_options={"target": target},
+        return fit_law(name, RunTable.from_frame(table, source), loss="mse", law_options={"target": target},
                    bootstrap=bootstrap, seed=seed)
 
 
@@ -140,6 +140,8 @@ def fit_hparams(
     mapping = dict(mapping or {})
     if target is not None:
         mapping["L"] = target
+    if isinstance(seq_len, (int, float)) and not isinstance(seq_len, bool):
+        seq_len = float(seq_len)  # one type in the result and in its file
     table = filter_rows(as_table(data), where, mapping=mapping)
     frame, prov = resolve_grid(table, mapping=mapping, seq_len=seq_len)
     cells = cell_optima(frame, tol=tol, refine_tol=refine_tol)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import FitError, RunDataError
-from scalefit.fitting.api import fit as fit_law
+from scalefit.fitting.api import fit_law
 from scalefit.fitting.result import FitResult, tail_percent
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas, warmup_end
