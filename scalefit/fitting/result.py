@@ -34,20 +34,10 @@ from scalefit._schema import (
     parse_json,
 )
 from scalefit.errors import ExtrapolationWarning, FitError, FitFileError, ScalefitError
+from scalefit.fitting.resample import tail_percent
 from scalefit.laws import Law, get_law
 
 SCHEMA = "scalefit.fit/1"
-
-
-def tail_percent(level: object) -> float:
-    """The percent in each tail of a central ``level`` interval (2.5 for 0.95); FitError unless 0 < level < 1."""
-    try:
-        v = float(level)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not 0 < v < 1:
-        raise FitError(f"--level {level}: the interval level must be in (0, 1), e.g. --level 0.95")
-    return 100 * (1 - v) / 2
 
 
 @dataclass(frozen=True)

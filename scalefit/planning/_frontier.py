@@ -206,7 +206,7 @@ def frontier_plan(path: str | Path, compute, *, level: float = 0.95) -> tuple[Fr
     """Compute-optimal N*, D* rows for each budget from an isoflop/envelope fit file; None for other fit files."""
     if schema_of(path) not in SCHEMAS:
         return None
-    from scalefit.fitting.result import tail_percent
+    from scalefit.fitting.resample import tail_percent
     from scalefit.planning.inputs import positives
 
     compute = positives(compute, "a compute budget", "--compute", "1e24", "FLOP count")

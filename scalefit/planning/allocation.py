@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from scalefit.errors import FitError
-from scalefit.fitting.result import FitResult, tail_percent
+from scalefit.fitting.resample import tail_percent
+from scalefit.fitting.result import FitResult
 from scalefit.planning.inputs import positives
 
 ALLOCATION = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scalefit.errors import FitError
-from scalefit.fitting.result import tail_percent
+from scalefit.fitting.resample import tail_percent
 from scalefit.planning.inputs import positive
 
 if TYPE_CHECKING:

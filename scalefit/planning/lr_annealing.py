@@ -27,7 +27,8 @@ import pandas as pd
 
 from scalefit.errors import FitError, RunDataError
 from scalefit.fitting.api import fit_law
-from scalefit.fitting.result import FitResult, tail_percent
+from scalefit.fitting.resample import tail_percent
+from scalefit.fitting.result import FitResult
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas, warmup_end
 from scalefit.planning.curves import SCHEDULES, read_curves, trainer_schedule, with_areas

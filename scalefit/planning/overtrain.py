@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from scalefit.errors import FitError
-from scalefit.fitting.result import FitResult, tail_percent
+from scalefit.fitting.resample import tail_percent
+from scalefit.fitting.result import FitResult
 from scalefit.planning.inputs import positives
 
 _ND = frozenset({"N", "D", "C", "M"})
