@@ -25,8 +25,8 @@ from scalefit.errors import FitFileError
 # schema tag -> "module:Class" of the result type that reads it
 RESULT_TYPES: dict[str, str] = {
     "scalefit.fit/1": "scalefit.fitting.result:FitResult",
-    "scalefit.isoflop/1": "scalefit.planning._frontier:FrontierResult",
-    "scalefit.envelope/1": "scalefit.planning._frontier:FrontierResult",
+    "scalefit.isoflop/1": "scalefit.planning.frontier:FrontierResult",
+    "scalefit.envelope/1": "scalefit.planning.frontier:FrontierResult",
     "scalefit.hparams/1": "scalefit.planning.hparams:HparamFit",
     "scalefit.lr-transfer/1": "scalefit.fitting.lr_transfer_result:LRTransferResult",
 }

@@ -14,7 +14,7 @@ import scalefit
 from scalefit.errors import FitError, FitFileError
 from scalefit.fitting.lr_transfer_result import LRTransferResult
 from scalefit.fitting.result import FitResult
-from scalefit.planning._frontier import FrontierResult
+from scalefit.planning.frontier import FrontierResult
 from scalefit.planning.hparams import HparamFit
 from scalefit.procedures import PROCEDURES
 from scalefit.results import RESULT_TYPES, Result, load

@@ -63,7 +63,7 @@ def plan_command(
         raise OptionError("give a compute budget with --compute FLOPS (or --compare-schedules --steps N --peak-lr LR "
                           "for an lr-annealing fit)")
     from scalefit.fitting import FitResult
-    from scalefit.planning._frontier import frontier_plan
+    from scalefit.planning.frontier import frontier_plan
 
     frontier = frontier_plan(fit_json, compute, level=level)  # an isoflop/envelope fit: its N*(C), D*(C)
     if frontier is not None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from scalefit.errors import FitError, RunDataError
 from scalefit.fitting.resample import percentile_interval, resample_indices, tail_percent
-from scalefit.planning._frontier import FrontierResult, load_points, power_law
+from scalefit.planning.frontier import FrontierResult, load_points, power_law
 
 
 def _curves(run_ids: np.ndarray, logc: np.ndarray, logl: np.ndarray, logd: np.ndarray, logn: np.ndarray):

@@ -22,7 +22,7 @@ import numpy as np
 
 from scalefit.errors import FitError, RunDataError
 from scalefit.fitting.resample import percentile_interval, stratified_counts, tail_percent
-from scalefit.planning._frontier import FrontierResult, load_points, power_law
+from scalefit.planning.frontier import FrontierResult, load_points, power_law
 
 
 def compute_groups(C: np.ndarray, tol: float) -> list[np.ndarray]:

@@ -23,7 +23,7 @@ def plot_result(result: Any, runs: Any = None, *, ax: Any = None, to: float | No
     from scalefit.errors import ConfigError
     from scalefit.fitting.lr_transfer_result import LRTransferResult
     from scalefit.fitting.result import FitResult
-    from scalefit.planning._frontier import FrontierResult
+    from scalefit.planning.frontier import FrontierResult
     from scalefit.planning.hparams import HparamFit
 
     if isinstance(result, LRTransferResult):

@@ -19,7 +19,7 @@ from scalefit.fitting import FitResult, fit
 from scalefit.fitting.lr_transfer_result import LRTransferResult
 from scalefit.laws import get_law
 from scalefit.laws.simulate import simulate
-from scalefit.planning._frontier import FrontierResult
+from scalefit.planning.frontier import FrontierResult
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 HOSTILE_WHERE = "@pd.io.common.os.system('touch pwned') == 0"

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from scalefit.cli.app import app
 from scalefit.errors import FitError, RunDataError
 from scalefit.laws import get_law
-from scalefit.planning._frontier import FrontierResult
 from scalefit.planning.envelope import envelope
+from scalefit.planning.frontier import FrontierResult
 from scalefit.planning.isoflop import compute_groups, isoflop
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}

@@ -132,7 +132,6 @@ def _panels(fig):
 @pytest.mark.parametrize("with_runs", [True, False])
 def test_step_law_figure_uses_every_panel_and_keeps_legends_off_the_data(hf, grid, tmp_path, with_runs):
     from scalefit.plotting.hparams import hparams_figure
-
     from scalefit.results import load
 
     fig = hparams_figure(load(hf.save(tmp_path / "hp.json")), grid if with_runs else None)
