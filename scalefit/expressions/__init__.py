@@ -8,7 +8,8 @@ the same checker when it is reused.
 
 from __future__ import annotations
 
-from scalefit.expressions._dual import FUNCTIONS
+from scalefit.expressions._dual import BINARY as DUAL_BINARY
+from scalefit.expressions._dual import FUNCTIONS, Dual
 from scalefit.expressions.check import (
     CONSTANTS,
     FILTER_HELP,
@@ -22,6 +23,6 @@ from scalefit.expressions.check import (
 from scalefit.expressions.filters import evaluate_filter
 
 __all__ = [
-    "CONSTANTS", "FILTER_HELP", "FORMULA_HELP", "FUNCTIONS", "MAX_CHARS", "MAX_DEPTH", "Checked", "check_filter",
-    "check_formula", "evaluate_filter",
+    "CONSTANTS", "DUAL_BINARY", "Dual", "FILTER_HELP", "FORMULA_HELP", "FUNCTIONS", "MAX_CHARS", "MAX_DEPTH",
+    "Checked", "check_filter", "check_formula", "evaluate_filter",
 ]  # fmt: skip

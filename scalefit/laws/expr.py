@@ -46,8 +46,7 @@ from asteval import Interpreter
 
 from scalefit import expressions
 from scalefit.errors import LawError
-from scalefit.expressions import _dual
-from scalefit.expressions._dual import FUNCTIONS, Dual
+from scalefit.expressions import DUAL_BINARY, FUNCTIONS, Dual
 from scalefit.laws.base import Law, Param
 from scalefit.laws.registry import register
 
@@ -165,7 +164,7 @@ _ASTEVAL_NODES = {"binop", "unaryop", "call", "name", "constant", "expr", "modul
 def _binop(interp: Interpreter, node: ast.BinOp):
     a, b = interp.run(node.left), interp.run(node.right)
     if isinstance(a, Dual) or isinstance(b, Dual):
-        return _dual.BINARY[type(node.op).__name__](a, b)
+        return DUAL_BINARY[type(node.op).__name__](a, b)
     return _BINOPS[type(node.op)](a, b)
 
 

@@ -8,7 +8,7 @@ residuals. matplotlib is imported only when a function draws (Agg when there is 
 
 from __future__ import annotations
 
-from scalefit.plotting._common import figure_format, save_figure
+from scalefit.plotting._common import figure_format, pyplot, save_figure
 from scalefit.plotting.figures import plot_fit, plot_fit_report, plot_residuals
 
-__all__ = ["figure_format", "plot_fit", "plot_fit_report", "plot_residuals", "save_figure"]
+__all__ = ["figure_format", "plot_fit", "plot_fit_report", "plot_residuals", "pyplot", "save_figure"]
