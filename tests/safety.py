@@ -9,6 +9,7 @@ ones allowed, and no marker file (``pwned``) from an injection.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from pathlib import Path
@@ -56,3 +57,17 @@ def refused(args: list[str], folder: Path, *, contains: str = "", exit_code: int
     new = [k for k in after if k not in before and k not in allow_new]
     assert not new, f"files created: {new}"
     return lines[0]
+
+
+def edited(d: dict, path: str, value) -> dict:
+    """A deep copy of ``d`` with the dotted ``path`` set to ``value`` (deleted when ``value`` is ``...``)."""
+    out = copy.deepcopy(d)
+    *head, last = path.split(".")
+    node = out
+    for key in head:
+        node = node[key]
+    if value is ...:
+        del node[last]
+    else:
+        node[last] = value
+    return out

@@ -6,7 +6,6 @@ input files byte-identical afterwards, and no file created (the commands run ins
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -18,6 +17,7 @@ from scalefit.cli.app import app
 from scalefit.fitting import FitResult, fit
 from scalefit.laws import get_law
 from scalefit.laws.simulate import simulate
+from tests.safety import edited
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 AT = ["--at", "N=1e9", "--at", "D=2e10"]
@@ -68,32 +68,19 @@ def _fails(runner, folder, args, message):
 
 
 # ---- malformed fit files through every command that reads one --------------------------------------------
-def _edit(d, path, value):
-    out = copy.deepcopy(d)
-    *head, last = path.split(".")
-    node = out
-    for key in head:
-        node = node[key]
-    if value is ...:
-        del node[last]
-    else:
-        node[last] = value
-    return out
-
-
 BAD = {
     "list": lambda d: [d],
-    "law-dict": lambda d: _edit(d, "law", {"x": 1}),
-    "string-param": lambda d: _edit(d, "params.alpha", "0.3"),
-    "null-params": lambda d: _edit(d, "params", None),
-    "nan-param": lambda d: _edit(d, "params.E", float("nan")),
-    "inf-param": lambda d: _edit(d, "params.A", float("inf")),
-    "missing-param": lambda d: _edit(d, "params.beta", ...),
-    "ragged-bootstrap": lambda d: _edit(d, "bootstrap.E", d["bootstrap"]["E"][:3]),
-    "text-bootstrap": lambda d: _edit(d, "bootstrap.alpha", ["x"] * 10),
-    "flat-bootstrap": lambda d: _edit(d, "bootstrap", {"E": 1}),
-    "groups-list": lambda d: _edit(d, "groups", [1, 2]),
-    "hostile-where": lambda d: _edit(d, "data.where", "@pd.io.common.os.system('touch pwned') == 0"),
+    "law-dict": lambda d: edited(d, "law", {"x": 1}),
+    "string-param": lambda d: edited(d, "params.alpha", "0.3"),
+    "null-params": lambda d: edited(d, "params", None),
+    "nan-param": lambda d: edited(d, "params.E", float("nan")),
+    "inf-param": lambda d: edited(d, "params.A", float("inf")),
+    "missing-param": lambda d: edited(d, "params.beta", ...),
+    "ragged-bootstrap": lambda d: edited(d, "bootstrap.E", d["bootstrap"]["E"][:3]),
+    "text-bootstrap": lambda d: edited(d, "bootstrap.alpha", ["x"] * 10),
+    "flat-bootstrap": lambda d: edited(d, "bootstrap", {"E": 1}),
+    "groups-list": lambda d: edited(d, "groups", [1, 2]),
+    "hostile-where": lambda d: edited(d, "data.where", "@pd.io.common.os.system('touch pwned') == 0"),
 }
 MESSAGES = {
     "list": "expected a JSON object", "law-dict": "law: expected a string", "string-param": "params.alpha",
@@ -134,7 +121,7 @@ def test_unreadable_fit_file(runner, files, command, case):
 
 
 def test_plan_names_the_missing_parameter(runner, made, files):
-    (files / "bad.json").write_text(json.dumps(_edit(made["fit"], "params.alpha", ...)))
+    (files / "bad.json").write_text(json.dumps(edited(made["fit"], "params.alpha", ...)))
     _fails(runner, files, ["plan", "bad.json", "--compute", "1e22"], "params: missing parameter 'alpha'")
 
 

@@ -6,7 +6,6 @@ it raises FitFileError whose one-line message names the file and the field.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 
@@ -20,6 +19,7 @@ from scalefit.fitting.lr_transfer_result import LRTransferResult
 from scalefit.laws import get_law
 from scalefit.laws.simulate import simulate
 from scalefit.planning.frontier import FrontierResult
+from tests.safety import edited
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 HOSTILE_WHERE = "@pd.io.common.os.system('touch pwned') == 0"
@@ -29,20 +29,6 @@ HOSTILE_WHERE = "@pd.io.common.os.system('touch pwned') == 0"
 def good() -> dict:
     runs = simulate(get_law("chinchilla"), TRUE, n_points=40, noise=0.005, seed=3)
     return fit("chinchilla", runs, bootstrap=8, seed=0, where="N > 1").to_dict()
-
-
-def _set(d: dict, path: str, value) -> dict:
-    """A deep copy of ``d`` with the dotted ``path`` set to ``value`` (or deleted when value is ...)."""
-    out = copy.deepcopy(d)
-    *head, last = path.split(".")
-    node = out
-    for key in head:
-        node = node[key]
-    if value is ...:
-        del node[last]
-    else:
-        node[last] = value
-    return out
 
 
 def _load_error(tmp_path, obj, loader=FitResult.load) -> str:
@@ -95,14 +81,14 @@ FIT_CASES = [
 @pytest.mark.parametrize(("path", "value", "message"), FIT_CASES, ids=[f"{p}={v!r}"[:40] for p, v, _ in FIT_CASES])
 def test_malformed_fit_field_is_one_line_naming_it(good, tmp_path, monkeypatch, path, value, message):
     monkeypatch.chdir(tmp_path)
-    text = _load_error(tmp_path, _set(good, path, value))
+    text = _load_error(tmp_path, edited(good, path, value))
     assert message in text
     assert not (tmp_path / "pwned").exists()
 
 
 def test_group_field_errors_name_the_group(good, tmp_path):
     grouped = {**good, "params": {}, "stats": {}, "search": {}, "bootstrap": None, "group_by": "size",
-               "groups": {"small": _set(good, "params.alpha", "x")}}
+               "groups": {"small": edited(good, "params.alpha", "x")}}
     assert "groups.small.params.alpha: expected a number" in _load_error(tmp_path, grouped)
 
 
@@ -164,7 +150,7 @@ def test_valid_file_round_trips_and_older_files_without_findings_load(good, tmp_
     res = FitResult.from_dict(good)
     again = FitResult.load(res.save(tmp_path / "fit.json"))
     assert again == res and again.data["where"] == "N > 1"
-    older = _set(good, "identifiability", ...)
+    older = edited(good, "identifiability", ...)
     assert FitResult.from_dict(older).identifiability == []
     minimal = {"schema": "scalefit.fit/1", "law": "chinchilla", "law_options": {}, "params": TRUE,
                "stats": {}, "search": {}, "data": {}}
@@ -196,7 +182,7 @@ FRONTIER_CASES = [
 @pytest.mark.parametrize(("path", "value", "message"), FRONTIER_CASES, ids=[c[0] for c in FRONTIER_CASES])
 def test_malformed_frontier_file(tmp_path, path, value, message):
     assert FrontierResult.from_dict(_frontier_dict()).a == 0.5
-    assert message in _load_error(tmp_path, _set(_frontier_dict(), path, value), FrontierResult.load)
+    assert message in _load_error(tmp_path, edited(_frontier_dict(), path, value), FrontierResult.load)
 
 
 def _lr_transfer_dict() -> dict:
@@ -226,7 +212,7 @@ LR_CASES = [
 @pytest.mark.parametrize(("path", "value", "message"), LR_CASES, ids=[c[0] for c in LR_CASES])
 def test_malformed_lr_transfer_file(tmp_path, path, value, message):
     assert "== sp ==" in LRTransferResult.from_dict(_lr_transfer_dict()).report()
-    assert message in _load_error(tmp_path, _set(_lr_transfer_dict(), path, value), LRTransferResult.load)
+    assert message in _load_error(tmp_path, edited(_lr_transfer_dict(), path, value), LRTransferResult.load)
 
 
 def _law_fit(law: str, target: str, params: dict) -> dict:
@@ -248,7 +234,7 @@ def test_malformed_hparams_file(good, tmp_path):
     assert HparamFit.from_dict(base).recommend(1e9, 2e10)["lr"]["value"] > 0
 
     def error(path, value):
-        return _load_error(tmp_path, _set(base, path, value), HparamFit.load)
+        return _load_error(tmp_path, edited(base, path, value), HparamFit.load)
 
     assert "fits.lr: expected a 'hparam-steplaw' fit, got a 'chinchilla' fit" in error("fits.lr", good)
     assert "fits.lr: missing field" in error("fits.lr", {"schema": "scalefit.fit/1"})
