@@ -11,6 +11,7 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.option_groups import option, with_options
 from scalefit.cli.options import OptionError, parse_pairs
 
 
@@ -113,43 +114,63 @@ def summary(result) -> dict:
     return d
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """The fitting options of `scalefit fit` and `scalefit backtest`, declared once."""
+
+    map_: list[str] = option(None, "--map", metavar="SYMBOL=COLUMN", help="Which column feeds a law symbol, "
+                             "e.g. --map N=n_params_nonembed (repeatable).")
+    target: str = option(None, "--target", metavar="COLUMN", help="Column holding the fitted quantity "
+                         "(default: loss).")
+    target_mean: str = option(None, "--target-mean", metavar="GLOB", help="Fit 1 - the mean of columns matching "
+                              "this glob (e.g. 'acc_*': accuracies -> average error) instead of --target.")
+    where: str = option(None, "--where", metavar="EXPR", help='Row filter, e.g. "N >= 1e8 and loss < 4" '
+                        "(backtest: applied before the holdout split).")
+    group_by: str = option(None, "--group-by", metavar="COLUMN", help="Fit the law separately for each value "
+                           "of COLUMN (backtest: one holdout error per group).")
+    bootstrap: int = option(0, "--bootstrap", help="Bootstrap resamples of runs for intervals.")
+    seed: int = option(0, "--seed", help="Seed of the bootstrap.")
+    bootstrap_by: str = option(None, "--bootstrap-by", metavar="COLUMN", help="Resample groups of rows "
+                               "(default: run_id if it repeats, e.g. checkpoints of one run; else rows).")
+    loss: str = option("huber", "--loss", help="huber | mse.")
+    delta: float = option(1e-3, "--delta", help="Huber threshold on the residuals.")
+    space: str = option(None, "--space", help="log | raw residuals (default: log for positive targets).")
+    x: str = option(None, "--x", metavar="SYMBOL", help="Input symbol of one-input laws such as `power` "
+                    "(e.g. C or N).")
+    formula: str = option(None, "--formula", help='`expr` only: e.g. "E + A/N**alpha + B/D**beta".')
+    param: list[str] = option(None, "--param", metavar="NAME=INIT[:MIN:MAX]", help="`expr` only: a parameter, "
+                              "repeatable.")
+    opt: list[str] = option(None, "--opt", metavar="KEY=VALUE", help="Law or procedure option (see "
+                            "`scalefit laws NAME`), repeatable.")
+
+    def request(self, name: str, runs: Path) -> FitRequest:
+        """The FitRequest these options make for law or procedure ``name`` on ``runs``."""
+        from scalefit.runs import parse_map
+
+        return FitRequest(
+            name=name, runs=runs, mapping=parse_map(self.map_), target=self.target, where=self.where,
+            group_by=self.group_by, bootstrap=self.bootstrap, seed=self.seed, loss=self.loss, delta=self.delta,
+            space=self.space, target_mean=self.target_mean, bootstrap_by=self.bootstrap_by,
+            law_options=law_options(name, self.x, self.formula, self.param, self.opt),  # procedures read --opt too
+        )
+
+
 @app.command("fit")
 @handle_errors
+@with_options(fitting=FitOptions)
 def fit_command(
     law: str = typer.Argument(..., help="Law name (see `scalefit laws`), `expr`, or a procedure such as `isoflop`."),
     runs: Path = typer.Argument(..., help="Run log: CSV, TSV or Parquet, one row per run."),
-    map_: list[str] = typer.Option(None, "--map", help="SYMBOL=COLUMN: which column feeds a law symbol."),
-    target: str = typer.Option(None, "--target", help="Column holding the fitted quantity (default: loss)."),
-    target_mean: str = typer.Option(None, "--target-mean", help="Fit 1 - the mean of columns matching this glob "
-                                    "(e.g. 'acc_*': accuracies -> average error) instead of --target."),
-    where: str = typer.Option(None, "--where", help='Row filter, e.g. "N >= 1e8 and loss < 4".'),
-    group_by: str = typer.Option(None, "--group-by", help="Fit the law separately for each value of COLUMN."),
-    bootstrap: int = typer.Option(0, "--bootstrap", help="Bootstrap resamples of runs for intervals."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
-    bootstrap_by: str = typer.Option(None, "--bootstrap-by", help="Resample groups of rows (default: run_id if "
-                                     "it repeats, e.g. checkpoints of one run; else rows)."),
-    loss: str = typer.Option("huber", "--loss", help="huber | mse."),
-    delta: float = typer.Option(1e-3, "--delta", help="Huber threshold on the residuals."),
-    space: str = typer.Option(None, "--space", help="log | raw residuals (default: log for positive targets)."),
-    x: str = typer.Option(None, "--x", help="Input symbol of one-input laws such as `power` (e.g. C or N)."),
-    formula: str = typer.Option(None, "--formula", help='`expr` only: e.g. "E + A/N**alpha + B/D**beta".'),
-    param: list[str] = typer.Option(None, "--param", help="`expr` only: NAME=INIT[:MIN:MAX], repeatable."),
-    opt: list[str] = typer.Option(None, "--opt", help="KEY=VALUE law option (see `scalefit laws NAME`)."),
-    out: Path = typer.Option(None, "--out", help="Write the fit to this JSON file (atomically)."),
+    fitting: FitOptions = None,
+    out: Path = typer.Option(None, "--out", "-o", help="Write the fit to this JSON file (atomically)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Fit a scaling law to a run log; print the parameters with intervals and fit statistics."""
     from scalefit._io import refuse_input_overwrite
-    from scalefit.runs import parse_map
 
     if out is not None:
         refuse_input_overwrite(out, [runs], "--out")
-    req = FitRequest(
-        name=law, runs=runs, mapping=parse_map(map_), target=target, where=where, group_by=group_by,
-        bootstrap=bootstrap, seed=seed, loss=loss, delta=delta, space=space, target_mean=target_mean,
-        law_options=law_options(law, x, formula, param, opt),  # procedures read their --opt KEY=VALUE too
-        bootstrap_by=bootstrap_by,
-    )
+    req = fitting.request(law, runs)
     if law in PROCEDURE_OPTIONS:
         result = PROCEDURE_OPTIONS[law](req)
         payload = result.to_dict()

@@ -20,7 +20,7 @@ def simulate_command(
     noise: float = typer.Option(0.01, "--noise", help="Std. dev. of multiplicative log-normal noise."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     x: str = typer.Option(None, "--x", help="Input symbol of one-input laws such as `power`."),
-    out: Path = typer.Option(None, "--out", help="Write the CSV here (default: stdout)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write the CSV here (default: stdout)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists (refused otherwise)."),
 ) -> None:
     """Draw a synthetic run log from a law (IsoFLOP-style grid for laws in N and D)."""

@@ -38,13 +38,13 @@ def folder(tmp_path):
         (["fit", "chinchilla", "runs.csv", "--out", "hard.json"], "is the input"),
         (["fit", "chinchilla", "runs.csv", "--out", "./sub/../runs.csv"], "is the input"),
         (["fit", "isoflop", "runs.csv", "--out", "runs.csv"], "is the input"),
-        (["backtest", "chinchilla", "runs.csv", "--holdout", "N > 1e9", "--output", "runs.csv"], "is the input"),
-        (["backtest", "chinchilla", "runs.csv", "--holdout", "N > 1e9", "--output", "link.csv"], "is the input"),
+        (["backtest", "chinchilla", "runs.csv", "--holdout", "N > 1e9", "--out", "runs.csv"], "is the input"),
+        (["backtest", "chinchilla", "runs.csv", "--holdout", "N > 1e9", "--out", "link.csv"], "is the input"),
         (["simulate", "chinchilla", "--params", PARAMS, "--out", "runs.csv"], "--overwrite"),
         (["fit", "chinchilla", "runs.csv", "--out", "."], "is a folder"),
         (["fit", "chinchilla", "runs.csv", "--out", ""], "--out"),
         (["fit", "chinchilla", "runs.csv", "--out", "sub"], "is a folder"),
-        (["backtest", "chinchilla", "runs.csv", "--holdout", "N > 1e9", "--output", "sub"], "is a folder"),
+        (["backtest", "chinchilla", "runs.csv", "--holdout", "N > 1e9", "--out", "sub"], "is a folder"),
     ],
 )
 def test_outputs_never_replace_inputs(folder, args, found):

@@ -72,7 +72,7 @@ def test_where_injection_is_refused(folder, payload, found):
 
 @pytest.mark.parametrize("payload,found", INJECTIONS[:8])
 def test_holdout_injection_is_refused(folder, payload, found):
-    line = refused(["backtest", "chinchilla", "runs.csv", "--holdout", payload, "--output", "bt.csv"], folder,
+    line = refused(["backtest", "chinchilla", "runs.csv", "--holdout", payload, "--out", "bt.csv"], folder,
                    contains=found)
     assert line.startswith("error: --holdout")
 
