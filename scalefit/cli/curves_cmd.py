@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,12 @@ import typer
 
 from scalefit.cli.common import echo_json, write_csv_atomic
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
+from scalefit.cli.option_groups import option
 from scalefit.cli.options import OptionError, opt_flag, procedure_options
 
 _OPTIONS = {"lam", "fit_lambda", "skip_warmup"}
+
+
 @register_procedure("lr-annealing")
 def fit_lr_annealing(req: FitRequest):
     """`scalefit fit lr-annealing CURVES`: the law's areas S1, S2 are computed from each run's schedule first."""
@@ -68,24 +72,23 @@ def _notes(caught) -> list[str]:
     return notes
 
 
-def predict_schedule(fit_json: Path, *, label: str, lr: np.ndarray, output: Path | None, group: str | None,
+def predict_schedule(fit, *, label: str, lr: np.ndarray, out: Path | None, group: str | None,
                      level: float, as_json: bool, points: int = 16) -> None:
-    """Print (and with ``output`` save) the predicted curve of one schedule and its final loss."""
-    from scalefit.fitting import FitResult
+    """Print (and with ``out`` save) the predicted curve of one schedule from an lr-annealing fit and its final
+    loss."""
     from scalefit.planning.lr_annealing import predict_curve
 
-    fit = FitResult.load(fit_json)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         curve = predict_curve(fit, lr, level=level, group=group)
     notes = _notes(caught)
     final = curve.iloc[-1]
     has_ci = "L_lower" in curve.columns
-    if output is not None:
-        write_csv_atomic(output, curve)
+    if out is not None:
+        write_csv_atomic(out, curve)
     if as_json:
         echo_json({"schedule": label, "final": final.replace({np.nan: None}).to_dict(), "notes": notes,
-                   **({} if output else {"curve": curve.replace({np.nan: None}).to_dict(orient="records")})})
+                   **({} if out else {"curve": curve.replace({np.nan: None}).to_dict(orient="records")})})
         return
     valid = curve[curve["L_pred"].notna()]
     picks = np.unique(np.round(np.geomspace(valid["step"].iloc[0], len(curve), points)).astype(int))
@@ -94,39 +97,52 @@ def predict_schedule(fit_json: Path, *, label: str, lr: np.ndarray, output: Path
     typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     ci = f" [{final['L_lower']:.4f}, {final['L_upper']:.4f}] ({100 * level:g}% bootstrap)" if has_ci else ""
     typer.echo(f"\nfinal loss after {len(curve)} updates: {final['L_pred']:.4f}{ci}")
-    if output is not None:
-        typer.echo(f"wrote {len(curve)} steps to {output}")
+    if out is not None:
+        typer.echo(f"wrote {len(curve)} steps to {out}")
 
 
-def plan_schedules(fit_json: Path, *, steps: int | None, peak_lr: float | None, decay_fracs: str | None,
-                   warmup_frac: float, min_lr_ratio: float, schedule_csv: list[Path] | None, group: str | None,
-                   level: float, as_json: bool) -> None:
-    """Rank cosine, linear, constant and WSD (per decay fraction) by predicted final loss for one budget."""
-    from scalefit.fitting import FitResult
+@dataclass(frozen=True)
+class ScheduleOptions:
+    """lr-annealing fits: the budget `scalefit plan` ranks LR schedules for."""
+
+    panel = "lr-annealing fits"
+
+    compare_schedules: bool = option(False, "--compare-schedules", help="lr-annealing fits: rank LR schedules (and "
+                                     "WSD decay fractions) by predicted final loss (what plan does for them).")
+    steps: int = option(None, "--steps", help="lr-annealing fits: updates in the budget.")
+    peak_lr: float = option(None, "--peak-lr", help="lr-annealing fits: peak learning rate.")
+    decay_fracs: str = option(None, "--decay-fracs", metavar="FRACTIONS", help="lr-annealing fits: WSD decay "
+                              "fractions to try (default 0.05,0.1,...,0.6).")
+    warmup_frac: float = option(0.05, "--warmup-frac", help="lr-annealing fits: warmup fraction.")
+    min_lr_ratio: float = option(0.1, "--min-lr-ratio", help="lr-annealing fits: final LR / peak LR.")
+    schedule_csv: list[Path] = option(None, "--schedule-csv", help="lr-annealing fits: also a custom schedule "
+                                      "(CSV of step,lr for every update), repeatable.")
+
+
+def _compare(fit, opts: ScheduleOptions, group: str | None, level: float) -> tuple:
     from scalefit.planning.curves import lr_from_csv
     from scalefit.planning.lr_annealing import compare_schedules
 
-    if steps is None or peak_lr is None:
-        raise OptionError("--compare-schedules needs --steps N (updates in the budget) and --peak-lr LR")
     kwargs = {}
-    if decay_fracs:
+    if opts.decay_fracs:
         try:
-            kwargs["decay_fracs"] = [float(v) for v in decay_fracs.split(",")]
+            kwargs["decay_fracs"] = [float(v) for v in opts.decay_fracs.split(",")]
         except ValueError:
-            raise OptionError(f"--decay-fracs {decay_fracs!r}: give fractions like 0.1,0.2,0.3") from None
-    extra = {Path(p).name: lr_from_csv(p) for p in schedule_csv or []}
-    fit = FitResult.load(fit_json)
+            raise OptionError(f"--decay-fracs {opts.decay_fracs!r}: give fractions like 0.1,0.2,0.3") from None
+    extra = {Path(p).name: lr_from_csv(p) for p in opts.schedule_csv or []}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cmp = compare_schedules(fit, steps=steps, peak_lr=peak_lr, warmup_frac=warmup_frac,
-                                min_lr_ratio=min_lr_ratio, extra=extra, level=level, group=group, **kwargs)
-    notes = _notes(caught)
-    if as_json:
-        echo_json({"steps": steps, "peak_lr": peak_lr, "schedules": cmp.table.replace({np.nan: None}).to_dict(
-            orient="records"), "best": cmp.best, "best_wsd": cmp.best_wsd, "notes": notes})
-        return
-    typer.echo(f"schedules for {steps} updates at peak lr {peak_lr:g} (warmup {warmup_frac:g}, min lr ratio "
-               f"{min_lr_ratio:g}), by predicted final loss")
+        cmp = compare_schedules(fit, steps=opts.steps, peak_lr=opts.peak_lr, warmup_frac=opts.warmup_frac,
+                                min_lr_ratio=opts.min_lr_ratio, extra=extra, level=level, group=group, **kwargs)
+    return cmp, _notes(caught)
+
+
+def _cmp_json(cmp, notes: list[str]) -> dict:
+    return {"schedules": cmp.table.replace({np.nan: None}).to_dict(orient="records"), "best": cmp.best,
+            "best_wsd": cmp.best_wsd, "notes": notes}
+
+
+def _echo_cmp(cmp) -> None:
     typer.echo(cmp.table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
     b = cmp.best
     typer.echo(f"\nbest: {b['schedule']}" + (f" (decay {b['decay_frac']:g})" if b["schedule"] == "wsd" else "")
@@ -134,3 +150,23 @@ def plan_schedules(fit_json: Path, *, steps: int | None, peak_lr: float | None, 
     if cmp.best_wsd is not None:
         w = cmp.best_wsd
         typer.echo(f"best WSD decay fraction: {w['decay_frac']:g} (final loss {w['L_final']:.4f})")
+
+
+def plan_schedules(fit, opts: ScheduleOptions, *, group: str | None, level: float, as_json: bool) -> None:
+    """Rank cosine, linear, constant and WSD (per decay fraction) by predicted final loss for one budget;
+    every group of a grouped fit unless ``group`` picks one."""
+    if opts.steps is None or opts.peak_lr is None:
+        raise OptionError("plan of an lr-annealing fit needs --steps N (updates in the budget) and --peak-lr LR")
+    every = bool(fit.groups) and group is None
+    results = {g: _compare(fit, opts, g, level) for g in (fit.groups if every else [group])}
+    if as_json:
+        body = ({"group_by": fit.group_by, "groups": {g: _cmp_json(*r) for g, r in results.items()}} if every
+                else _cmp_json(*results[group]))
+        echo_json({"steps": opts.steps, "peak_lr": opts.peak_lr, **body})
+        return
+    typer.echo(f"schedules for {opts.steps} updates at peak lr {opts.peak_lr:g} (warmup {opts.warmup_frac:g}, "
+               f"min lr ratio {opts.min_lr_ratio:g}), by predicted final loss")
+    for g, (cmp, _) in results.items():
+        if every:
+            typer.echo(f"\n{fit.group_by} = {g}")
+        _echo_cmp(cmp)

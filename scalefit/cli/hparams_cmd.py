@@ -12,7 +12,10 @@ lr-transfer: target_width=4096, initial_loss=5.545 (default ln 256 or an `initia
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
+from scalefit.cli.option_groups import option
 from scalefit.cli.options import OptionError, opt_flag, opt_number, procedure_options
 
 _ALLOWED = {
@@ -57,22 +60,31 @@ def fit_lr_transfer_procedure(req: FitRequest):
     )
 
 
-def plan_hparams(fit_json, *, n_params: float | None, n_tokens: float | None, lr: float | None,
-                 batch: float | None, level: float, as_json: bool) -> None:
+@dataclass(frozen=True)
+class HparamOptions:
+    """Hyperparameter fits: the target `scalefit plan` recommends lr and batch size for."""
+
+    panel = "Hyperparameter fits"
+
+    n_params: float = option(None, "--n-params", metavar="N", help="Hyperparameter fits: model size N to plan "
+                             "lr and batch size for.")
+    n_tokens: float = option(None, "--n-tokens", metavar="D", help="Hyperparameter fits: training tokens D.")
+    lr: float = option(None, "--lr", help="Hyperparameter fits: price this learning rate (loss penalty).")
+    batch_size: float = option(None, "--batch-size", help="Hyperparameter fits: price this batch size, in the "
+                               "fit's batch unit (tokens when fitted with seq_len).")
+
+
+def plan_hparams(hf, opts: HparamOptions, *, level: float, as_json: bool) -> None:
     """`scalefit plan HPARAMS.json --n-params N --n-tokens D [--lr LR] [--batch-size B]`."""
     import typer
 
     from scalefit.cli.common import echo_json
     from scalefit.planning.hparam_plan import format_recommendation
-    from scalefit.planning.hparams import HparamFit, is_hparams_file
 
-    if not is_hparams_file(fit_json):
-        raise OptionError(f"{fit_json}: --n-params/--n-tokens/--lr/--batch-size need a hyperparameter fit; "
-                          f"make one with `scalefit fit hparams RUNS.csv --out {fit_json}`")
-    if n_params is None or n_tokens is None:
+    if opts.n_params is None or opts.n_tokens is None:
         raise OptionError("give the target with both --n-params N and --n-tokens D, "
                           "e.g. --n-params 1e9 --n-tokens 1e11")
-    rec = HparamFit.load(fit_json).recommend(n_params, n_tokens, level=level, lr=lr, batch=batch)
+    rec = hf.recommend(opts.n_params, opts.n_tokens, level=level, lr=opts.lr, batch=opts.batch_size)
     if as_json:
         echo_json(rec)
     else:

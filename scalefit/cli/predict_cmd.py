@@ -1,8 +1,15 @@
-"""``scalefit predict fit.json``: predictions with bootstrap intervals at given points or for a CSV."""
+"""``scalefit predict RESULT.json``: predictions at given points or for a CSV, from any kind of result file.
+
+A law fit predicts its target (every group of a grouped fit, bootstrap intervals when it has them; ``--chain``
+feeds it into a second fit; an lr-annealing fit also predicts whole curves with ``--schedule``); an
+isoflop/envelope frontier predicts N* and D* at ``--at C=FLOPS``; a hyperparameter fit lr and B at
+``--at N=.. --at D=..``; an LR-transfer fit lr* per parametrization at ``--at width=W``.
+"""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +18,14 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors, write_csv_atomic
+from scalefit.cli.option_groups import OUTPUT_ALIAS, given_options, option, out_path, with_options
 from scalefit.cli.options import OptionError, parse_floats
+from scalefit.cli.predict_kinds import USAGE, kind_predictions, with_map
+
+_COMMON = {"at", "input_", "map_", "out", "output", "level", "as_json"}
+_SCHEDULE = {"schedule", "schedule_csv", "steps", "peak_lr", "warmup_frac", "decay_frac", "min_lr_ratio"}
+ALLOWED = {"law": _COMMON | {"group", "chain", "seed"}, "curve": _COMMON | {"group", "chain", "seed"} | _SCHEDULE,
+           "frontier": _COMMON, "hparams": _COMMON, "lr-transfer": _COMMON - {"level"}}
 
 
 def points_frame(at: list[str] | None) -> pd.DataFrame:
@@ -26,21 +40,25 @@ def points_frame(at: list[str] | None) -> pd.DataFrame:
     return pd.DataFrame({k: v * n if len(v) == 1 else v for k, v in values.items()})
 
 
-def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None = None) -> pd.DataFrame:
-    """The input columns plus ``predicted`` (and ``lower``/``upper`` when bootstrapped); per group if grouped."""
+def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None = None,
+                  inputs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The columns of ``frame`` plus ``{target}_pred`` (and ``_lower``/``_upper`` when bootstrapped), predicted
+    from ``inputs`` (default: ``frame``); every group of a grouped fit unless ``group`` names one."""
+    inputs = frame if inputs is None else inputs
     if fit.groups and group is None:
         col = fit.group_by
         if col in frame.columns:
-            parts = [predict_frame(fit, sub, level=level, group=str(g)) for g, sub in frame.groupby(col, sort=False)]
+            parts = [predict_frame(fit, frame.loc[sub.index], level=level, group=str(g), inputs=sub)
+                     for g, sub in inputs.groupby(frame[col], sort=False)]
             return pd.concat(parts).loc[frame.index]
-        parts = [predict_frame(fit, frame, level=level, group=g).assign(**{col: g}) for g in fit.groups]
+        parts = [predict_frame(fit, frame, level=level, group=g, inputs=inputs).assign(**{col: g})
+                 for g in fit.groups]
         return pd.concat(parts, ignore_index=True)
     out = frame.copy()
     target = fit.law_spec.target
-    out[f"{target}_pred"] = fit.predict(frame, group=group)
-    single = fit.select(group)
-    if single.bootstrap:
-        lo, hi = fit.predict_interval(frame, level=level, group=group)
+    out[f"{target}_pred"] = fit.predict(inputs, group=group)
+    if fit.select(group).bootstrap:
+        lo, hi = fit.predict_interval(inputs, level=level, group=group)
         out[f"{target}_lower"], out[f"{target}_upper"] = lo, hi
     return out
 
@@ -65,60 +83,108 @@ def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, g
     return pred.frame
 
 
+@dataclass(frozen=True)
+class CurveOptions:
+    """lr-annealing fits: the schedule whose whole loss curve `scalefit predict` draws."""
+
+    panel = "lr-annealing fits: a whole loss curve"
+
+    schedule: str = option(None, "--schedule", help="lr-annealing fits: predict the whole loss curve of this "
+                           "schedule (cosine, wsd, linear, constant) with --steps and --peak-lr.")
+    schedule_csv: Path = option(None, "--schedule-csv", help="lr-annealing fits: the curve of a schedule given "
+                                "as a CSV of step,lr with the LR of every update 1..T.")
+    steps: int = option(None, "--steps", help="--schedule: number of updates.")
+    peak_lr: float = option(None, "--peak-lr", help="--schedule: peak learning rate.")
+    warmup_frac: float = option(0.05, "--warmup-frac", help="--schedule: warmup fraction of the steps.")
+    decay_frac: float = option(0.2, "--decay-frac", help="--schedule wsd: fraction of steps in the decay.")
+    min_lr_ratio: float = option(0.1, "--min-lr-ratio", help="--schedule: final LR / peak LR.")
+
+
+def _law_predictions(fit, frame, inputs, *, level, group, chain, seed) -> pd.DataFrame:
+    if chain is not None:
+        return chained_frame(fit, chain, inputs, level=level, group=group, seed=seed)
+    return predict_frame(fit, frame, level=level, group=group, inputs=inputs)
+
+
+def _show(result: pd.DataFrame, notes: list[str], out: Path | None, as_json: bool) -> None:
+    if out is not None:
+        write_csv_atomic(out, result)
+    if as_json:
+        echo_json({"predictions": result.replace({np.nan: None}).to_dict(orient="records"), "notes": notes})
+    elif out is not None:
+        typer.echo(f"wrote {len(result)} predictions to {out}")
+    else:
+        typer.echo(result.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+
+
 @app.command("predict")
 @handle_errors
+@with_options(curve=CurveOptions)
 def predict_command(
-    fit_json: Path = typer.Argument(..., help="A fit written by `scalefit fit --out`."),
-    at: list[str] = typer.Option(None, "--at", help="SYMBOL=VALUE[,VALUE...], repeatable (e.g. --at N=7e10)."),
+    ctx: typer.Context,
+    fit_json: Path = typer.Argument(..., metavar="RESULT.json", help="A result file written by `scalefit fit "
+                                    "--out` (any kind)."),
+    at: list[str] = typer.Option(None, "--at", metavar="SYMBOL=VALUE[,VALUE...]", help="A point, repeatable "
+                                 "(e.g. --at N=7e10 --at D=1.4e12; --at C=1e24; --at width=1024)."),
     input_: Path = typer.Option(None, "--input", help="CSV of points (columns named by symbol or alias)."),
-    output: Path = typer.Option(None, "--output", help="Write the input columns plus predictions to this CSV."),
+    map_: list[str] = typer.Option(None, "--map", metavar="SYMBOL=COLUMN", help="--input: which column feeds a "
+                                   "symbol, e.g. --map N=params (repeatable)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write the input columns plus predictions to this CSV."),
+    output: Path = OUTPUT_ALIAS,
     group: str = typer.Option(None, "--group", help="Group of a grouped fit (default: every group)."),
     level: float = typer.Option(0.95, "--level", help="Interval level when the fit has a bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     chain: Path = typer.Option(None, "--chain", help="A second fit taking this fit's target as input (e.g. a "
                                "downstream-error fit of L): predict through both, intervals from both bootstraps."),
     seed: int = typer.Option(0, "--seed", help="--chain only: seed for pairing bootstraps of different sizes."),
-    schedule: str = typer.Option(None, "--schedule", help="lr-annealing fits: predict the whole loss curve of "
-                                 "this schedule (cosine, wsd, linear, constant) with --steps and --peak-lr."),
-    schedule_csv: Path = typer.Option(None, "--schedule-csv", help="lr-annealing fits: the curve of a schedule "
-                                      "given as a CSV of step,lr with the LR of every update 1..T."),
-    steps: int = typer.Option(None, "--steps", help="--schedule: number of updates."),
-    peak_lr: float = typer.Option(None, "--peak-lr", help="--schedule: peak learning rate."),
-    warmup_frac: float = typer.Option(0.05, "--warmup-frac", help="--schedule: warmup fraction of the steps."),
-    decay_frac: float = typer.Option(0.2, "--decay-frac", help="--schedule wsd: fraction of steps in the decay."),
-    min_lr_ratio: float = typer.Option(0.1, "--min-lr-ratio", help="--schedule: final LR / peak LR."),
+    curve: CurveOptions = None,
 ) -> None:
-    """Predict the fitted quantity at new points, with bootstrap intervals when available."""
+    """Predict from any result file: a law fit's target (with bootstrap intervals), a frontier's N* and D*
+    at C, a hyperparameter fit's lr and batch size at N and D, an LR-transfer fit's lr* at a width."""
     from scalefit._io import refuse_input_overwrite
-    from scalefit.fitting import FitResult
-    from scalefit.runs import read_runs
+    from scalefit.cli.result_kinds import refuse_other_options
+    from scalefit.results import load
 
-    if output is not None:
-        refuse_input_overwrite(output, [fit_json, input_, chain, schedule_csv], option="--output")
-    if schedule is not None or schedule_csv is not None:  # a whole loss curve from an lr-annealing fit
-        from scalefit.cli.curves_cmd import predict_schedule, schedule_from_options
-
-        if at or input_ is not None or chain is not None:
-            raise OptionError("--schedule/--schedule-csv predict a whole curve; do not combine them with "
-                              "--at/--input/--chain")
-        label, lr = schedule_from_options(schedule, schedule_csv, steps, peak_lr, warmup_frac, decay_frac, min_lr_ratio)
-        return predict_schedule(fit_json, label=label, lr=lr, output=output, group=group, level=level, as_json=as_json)
-    fit = FitResult.load(fit_json)
-    if input_ is not None and at:
-        raise OptionError("use either --at or --input, not both")
-    frame = read_runs(input_).frame if input_ is not None else points_frame(at)
+    out, flag = out_path(out, output)
+    if out is not None:
+        refuse_input_overwrite(out, [fit_json, input_, chain, curve.schedule_csv], option=flag)
+    result = load(fit_json)
+    kind = refuse_other_options(result, fit_json, given_options(ctx), ALLOWED, USAGE, "predict")
+    if curve.schedule is not None or curve.schedule_csv is not None:  # a whole loss curve from an lr-annealing fit
+        return _predict_curve(result, curve, at=at, input_=input_, chain=chain, out=out, group=group, level=level,
+                              as_json=as_json)
+    frame, inputs = _points(at, input_, map_, result)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = (predict_frame(fit, frame, level=level, group=group) if chain is None
-                  else chained_frame(fit, chain, frame, level=level, group=group, seed=seed))
+        table = (kind_predictions(result, kind, fit_json, inputs, frame, level=level) if kind not in ("law", "curve")
+                 else _law_predictions(result, frame, inputs, level=level, group=group, chain=chain, seed=seed))
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
         typer.echo(f"note: {note}", err=True)
-    if output is not None:
-        write_csv_atomic(output, result)
-    if as_json:
-        echo_json({"predictions": result.replace({np.nan: None}).to_dict(orient="records"), "notes": notes})
-    elif output is not None:
-        typer.echo(f"wrote {len(result)} predictions to {output}")
-    else:
-        typer.echo(result.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    _show(table, notes, out, as_json)
+
+
+def _points(at, input_, map_, result) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the points as given, the points the result reads: --map applied)."""
+    from scalefit.runs import read_runs
+
+    if input_ is not None and at:
+        raise OptionError("use either --at or --input, not both")
+    if map_ and input_ is None:
+        raise OptionError("--map says which column of an --input file feeds a symbol; --at names the symbols")
+    if input_ is None:
+        frame = points_frame(at)
+        return frame, frame
+    table = read_runs(input_)
+    return table.frame, with_map(table, map_, result)
+
+
+def _predict_curve(result, curve: CurveOptions, *, at, input_, chain, out, group, level, as_json) -> None:
+    from scalefit.cli.curves_cmd import predict_schedule, schedule_from_options
+
+    if at or input_ is not None or chain is not None:
+        raise OptionError("--schedule/--schedule-csv predict a whole curve; do not combine them with "
+                          "--at/--input/--chain")
+    label, lr = schedule_from_options(curve.schedule, curve.schedule_csv, curve.steps, curve.peak_lr,
+                                      curve.warmup_frac, curve.decay_frac, curve.min_lr_ratio)
+    predict_schedule(result, label=label, lr=lr, out=out, group=group, level=level, as_json=as_json)

@@ -76,7 +76,7 @@ def test_predict_input_output_keeps_columns(runner, fit_json, tmp_path):
     pts = tmp_path / "points.csv"
     pd.DataFrame({"name": ["a", "b"], "n_params": [1e9, 7e10], "flops": [1.2e20, 5.88e23]}).to_csv(pts, index=False)
     out = tmp_path / "preds.csv"
-    res = runner.invoke(app, ["predict", str(fit_json), "--input", str(pts), "--output", str(out)])
+    res = runner.invoke(app, ["predict", str(fit_json), "--input", str(pts), "--out", str(out)])
     assert res.exit_code == 0, res.output
     preds = pd.read_csv(out)
     assert list(preds.columns) == ["name", "n_params", "flops", "L_pred", "L_lower", "L_upper"]
@@ -95,7 +95,7 @@ def test_plan(runner, fit_json):
 
 def test_backtest(runner, runs_csv, tmp_path):
     out = tmp_path / "bt.csv"
-    res = runner.invoke(app, ["backtest", "chinchilla", str(runs_csv), "--holdout", "N >= 5e9", "--output", str(out)])
+    res = runner.invoke(app, ["backtest", "chinchilla", str(runs_csv), "--holdout", "N >= 5e9", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "mean |relative error|" in res.output
     rows = pd.read_csv(out)

@@ -48,7 +48,7 @@ def test_fit_options_and_errors(runner, tmp_path):
 def test_predict_a_schedule_curve(runner, curve_json, tmp_path):
     out = tmp_path / "pred.csv"
     res = runner.invoke(app, ["predict", str(curve_json), "--schedule", "wsd", "--steps", str(T), "--peak-lr",
-                              str(PEAK), "--decay-frac", "0.3", "--warmup-frac", "0.02", "--output", str(out)])
+                              str(PEAK), "--decay-frac", "0.3", "--warmup-frac", "0.02", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "final loss after 3000 updates:" in res.output and "95% bootstrap" in res.output
     curve = pd.read_csv(out)
@@ -85,5 +85,7 @@ def test_plan_compares_schedules(runner, curve_json):
                               str(PEAK), "--decay-fracs", "0.1,0.2"])
     assert res.exit_code == 0 and "best WSD decay fraction:" in res.output
     assert np.sum(["wsd" in line for line in res.output.splitlines()]) >= 2
-    res = runner.invoke(app, ["plan", str(curve_json)])
-    assert res.exit_code == 1 and "--compute" in res.output
+    res = runner.invoke(app, ["plan", str(curve_json)])  # the mode follows from the file: a loss-curve fit
+    assert res.exit_code == 1 and "--steps N" in res.output and "--peak-lr LR" in res.output
+    res = runner.invoke(app, ["plan", str(curve_json), "--compute", "1e22"])
+    assert res.exit_code == 1 and "--compute applies to law and frontier" in res.output

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scalefit.cli.app import app
+from scalefit.planning.hparams import HparamFit
 from tests.fitting.test_lr_transfer import sweep
 from tests.planning.test_hparams import SEQ, STEP, runs
 
@@ -45,10 +46,10 @@ def test_plan_errors_are_one_line(hp_file, tmp_path):
     _, out = hp_file
     res = runner.invoke(app, ["plan", str(out), "--n-params", "6e8"])
     assert res.exit_code == 1 and "--n-tokens" in res.output
-    other = tmp_path / "other.json"
-    other.write_text(json.dumps({"schema": "scalefit.fit/1"}))
+    other = HparamFit.load(out).fits["lr"].save(tmp_path / "other.json")  # a law fit, not a hyperparameter fit
     res = runner.invoke(app, ["plan", str(other), "--n-params", "6e8", "--n-tokens", "3e10"])
     assert res.exit_code == 1 and "fit hparams" in res.output
+    assert "--n-params applies to hyperparameter fits" in res.output and "other.json is a law fit" in res.output
 
 
 def test_fit_hparams_rejects_unknown_options(hp_file):

@@ -197,29 +197,29 @@ def test_hparams_plan_refuses_bad_sizes(runner, files, hparams_json, args, messa
 
 # ---- outputs never replace inputs --------------------------------------------------------------------------
 def test_predict_output_onto_the_fit_file(runner, files):
-    _fails(runner, files, ["predict", "fit.json", *AT, "--output", "fit.json"], "--output 'fit.json' is the input")
+    _fails(runner, files, ["predict", "fit.json", *AT, "--out", "fit.json"], "--out 'fit.json' is the input")
 
 
 def test_predict_output_through_a_symlink_and_a_hard_link(runner, files):
     os.symlink("fit.json", files / "alias.json")
-    _fails(runner, files, ["predict", "fit.json", *AT, "--output", "alias.json"], "is the input 'fit.json'")
+    _fails(runner, files, ["predict", "fit.json", *AT, "--out", "alias.json"], "is the input 'fit.json'")
     os.link(files / "fit.json", files / "hard.json")
-    _fails(runner, files, ["predict", "fit.json", *AT, "--output", "hard.json"], "is the input 'fit.json'")
+    _fails(runner, files, ["predict", "fit.json", *AT, "--out", "hard.json"], "is the input 'fit.json'")
 
 
 def test_predict_output_onto_the_points_file(runner, files):
     (files / "points.csv").write_text("N,D\n1e9,2e10\n")
-    _fails(runner, files, ["predict", "fit.json", "--input", "points.csv", "--output", "points.csv"],
-           "--output 'points.csv' is the input")
+    _fails(runner, files, ["predict", "fit.json", "--input", "points.csv", "--out", "points.csv"],
+           "--out 'points.csv' is the input")
 
 
 def test_predict_output_onto_the_chain_or_schedule_file(runner, files):
     (files / "chain.json").write_text((files / "fit.json").read_text())
-    _fails(runner, files, ["predict", "fit.json", *AT, "--chain", "chain.json", "--output", "chain.json"],
-           "--output 'chain.json' is the input")
+    _fails(runner, files, ["predict", "fit.json", *AT, "--chain", "chain.json", "--out", "chain.json"],
+           "--out 'chain.json' is the input")
     (files / "sched.csv").write_text("step,lr\n1,0.001\n2,0.001\n")
-    _fails(runner, files, ["predict", "curve.json", "--schedule-csv", "sched.csv", "--output", "sched.csv"],
-           "--output 'sched.csv' is the input")
+    _fails(runner, files, ["predict", "curve.json", "--schedule-csv", "sched.csv", "--out", "sched.csv"],
+           "--out 'sched.csv' is the input")
 
 
 def test_predict_refuses_a_bad_level(runner, files):

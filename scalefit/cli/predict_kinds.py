@@ -1,0 +1,118 @@
+"""`scalefit predict` for the results that are not law fits, and ``--map`` for prediction inputs.
+
+- an isoflop/envelope frontier: ``--at C=1e24`` -> N*, D*, D*/N* (bootstrap intervals when it has them);
+- a hyperparameter fit: ``--at N=1e9 --at D=1e11`` -> lr and B (the Step Law fits, with intervals);
+- an LR-transfer fit: ``--at width=1024`` -> lr* of each parametrization with a fitted lr*(width) line.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalefit.cli.options import OptionError
+
+# What to give `scalefit predict` for each kind of result (said when an option does not apply).
+USAGE = {
+    "law": "--at SYMBOL=VALUE (e.g. --at N=7e10 --at D=1.4e12) or --input points.csv [--chain FIT]",
+    "curve": "--schedule NAME --steps N --peak-lr LR (or --schedule-csv FILE), or --at/--input",
+    "frontier": "--at C=FLOPS (e.g. --at C=1e24) or --input with a C column",
+    "hparams": "--at N=PARAMS --at D=TOKENS (e.g. --at N=1e9 --at D=1e11)",
+    "lr-transfer": "--at width=W (e.g. --at width=1024)",
+}
+SYMBOLS = {"frontier": ["C"], "hparams": ["N", "D"], "lr-transfer": ["width"]}
+
+
+def _stored_mapping(result) -> dict:
+    """The symbol -> column mapping a result was fitted with (its predictions read those columns too)."""
+    for owner in ("data", "options"):
+        mapping = getattr(result, owner, None)
+        if isinstance(mapping, dict) and isinstance(mapping.get("mapping"), dict):
+            return dict(mapping["mapping"])
+    return {}
+
+
+def with_map(table, items: list[str] | None, result) -> pd.DataFrame:
+    """The points of an --input table as the result reads them: each ``--map SYMBOL=COLUMN`` copies COLUMN to
+    the symbol (and to the column the fit itself read the symbol from, which its predictions look for first)."""
+    from scalefit.runs import parse_map
+
+    frame = table.frame.copy()
+    stored = _stored_mapping(result)
+    for symbol, column in parse_map(items).items():
+        if column not in frame.columns:
+            raise OptionError(f"{table.source}: --map {symbol}={column}: no column {column!r}; columns are "
+                              f"{list(map(str, frame.columns))}")
+        frame[symbol] = frame[column]
+        if symbol in stored:
+            frame[stored[symbol]] = frame[column]
+    return frame
+
+
+def _symbols(inputs: pd.DataFrame, kind: str, path: Path) -> dict[str, np.ndarray]:
+    from scalefit.runs import RunTable, resolve
+
+    table = RunTable.from_frame(inputs, "<prediction inputs>")
+    return resolve(table, SYMBOLS[kind], positive=SYMBOLS[kind]).values
+
+
+def _frontier(result, path: Path, x: dict, level: float) -> dict:
+    from scalefit.planning.frontier import frontier_plan
+
+    _, rows = frontier_plan(path, list(x["C"]), level=level)
+    return {k: [r.get(k, np.nan) for r in rows] for k in rows[0] if k != "C"}
+
+
+def _hparams(result, x: dict, level: float) -> dict:
+    from scalefit.fitting.resample import tail_percent
+
+    tail_percent(level)
+    points = {"N": x["N"], "D": x["D"]}
+    out = {}
+    for key, value in result.predict(points).items():
+        out[f"{key}_pred"] = value
+        fit = result.fits[key]
+        if fit.bootstrap:
+            inputs = {s: points[s] for s in fit.law_spec.inputs}
+            out[f"{key}_lower"], out[f"{key}_upper"] = fit.predict_interval(inputs, level=level)
+    unit = result.data.get("provenance", {}).get("batch_unit")
+    if unit:
+        warnings.warn(f"B is in {unit}", stacklevel=2)
+    return out
+
+
+def _lr_transfer(result, x: dict) -> dict:
+    lines = {k: p for k, p in result.params.items() if "slope" in p and "intercept" in p}
+    for name in sorted(set(result.params) - set(lines)):
+        warnings.warn(f"{name}: {result.params[name].get('note', 'no lr*(width) line')}; no prediction",
+                      stacklevel=2)
+    if not lines:
+        raise OptionError("no parametrization of this LR-transfer fit has an lr*(width) line to predict from "
+                          "(it needs optima at two or more widths)")
+    return {f"lr_opt_{k}": v for k, v in replace(result, params=lines).predict(x["width"]).items()}
+
+
+def kind_predictions(result, kind: str, path: Path, inputs: pd.DataFrame, frame: pd.DataFrame, *,
+                     level: float) -> pd.DataFrame:
+    """``frame`` plus the predictions of a frontier, hyperparameter or LR-transfer result at ``inputs``."""
+    x = _symbols(inputs, kind, path)
+    if kind == "frontier":
+        values = _frontier(result, path, x, level)
+    elif kind == "hparams":
+        values = _hparams(result, x, level)
+    else:
+        values = _lr_transfer(result, x)
+    out = frame.copy()
+    for symbol, v in x.items():
+        if symbol not in out.columns:
+            out[symbol] = v
+    for key, v in values.items():
+        out[key] = np.asarray(v, dtype=float)
+    return out
+
+
+__all__ = ["SYMBOLS", "USAGE", "kind_predictions", "with_map"]
