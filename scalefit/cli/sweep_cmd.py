@@ -1,4 +1,4 @@
-"""``scalefit sweep SPEC.toml | --preset NAME`` (run a resumable sweep) and ``scalefit sweep status DIR``.
+"""``scalefit sweep SPEC.toml | --preset NAME``: run a resumable sweep (``scalefit sweep-status DIR`` reads one).
 
 torch is imported only by the workers (and to count GPUs), so ``--dry-run`` stays light.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.option_groups import option, with_options
 from scalefit.errors import ConfigError, SweepError, SweepInterrupted
 
 HELP = (
@@ -23,7 +25,7 @@ HELP = (
     "only what is missing. After each run OUT/runs.csv and OUT/curves.csv are rewritten. A folder holds one "
     "spec's runs (--add-runs adds another's) and one running sweep at a time (OUT/.lock). Ctrl-C or SIGTERM "
     "stops the workers and writes the tables; re-run the same command to resume.\n\n"
-    "`scalefit sweep status DIR` summarises a sweep folder. `scalefit sweep --list` lists the presets."
+    "`scalefit sweep-status DIR` summarises a sweep folder. `scalefit sweep --list` lists the presets."
 )
 
 
@@ -133,113 +135,71 @@ def _dry_run(spec, out: str | Path, device: str, workers: int, as_json: bool) ->
                    "a larger corpus (--set corpus=PATH) avoids repetition effects")  # fmt: skip
 
 
-def _status(folder: Path, as_json: bool) -> None:
-    from scalefit.sweeps.store import sweep_status
+@dataclass(frozen=True)
+class SlurmOptions:
+    """--executor slurm: where and how each run is submitted (submitit)."""
 
-    st = sweep_status(folder)
-    if as_json:
-        echo_json(st.to_dict())
-        return
-    counts = ", ".join(f"{n} {k}" for k, n in st.counts.items())
-    typer.echo(f"{st.name} ({st.source}): {st.planned} runs planned: {counts}; {st.wall_s / 60:.1f} min of run time")
-    if st.best:
-        b = st.best
-        typer.echo(f"lowest loss: {b['loss']:.4f} ({b['run_id']}, N={b['n_params']:,}, D={b['n_tokens']:,})")
-    for rid, msg in st.messages.items():
-        typer.echo(f"  {rid}: {msg}")
-    if st.counts.get("pending"):
-        typer.echo("resume with the same sweep command; finished runs are skipped")
+    panel = "Slurm"
 
+    partition: str = option(None, "--partition", help="Slurm partition.")
+    time_min: int = option(60, "--time", help="Slurm time limit per run, minutes.")
+    gpus_per_task: int = option(1, "--gpus-per-task", help="Slurm GPUs per run.")
+    cpus_per_task: int = option(8, "--cpus-per-task", help="Slurm CPUs per run.")
+    mem_gb: float = option(None, "--mem-gb", help="Slurm memory per run.")
+    array_parallelism: int = option(64, "--array-parallelism", help="Slurm array tasks at once.")
+    account: str = option(None, "--account", help="Slurm account.")
+    setup: list[str] = option(None, "--slurm-setup", metavar="LINE", help="Shell line run before each task "
+                              "(repeatable).")  # fmt: skip
+    slurm_opts: list[str] = option(None, "--slurm-opt", metavar="KEY=VALUE", help="Extra sbatch option.")
+    cluster: str = option(None, "--submitit-cluster", help="submitit cluster: slurm (default) or local "
+                          "(submitit's local executor, for testing).")  # fmt: skip
 
-@app.command("sweep", help=HELP)
-@handle_errors
-def sweep_command(
-    target: list[str] = typer.Argument(None, metavar="[SPEC.toml | status DIR]", show_default=False),
-    preset: str = typer.Option(None, "--preset", "-p", help="Built-in sweep (see --list)."),
-    out: str = typer.Option(None, "--out", "-o", help="Sweep folder (default runs/NAME); it holds one spec's runs."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the expanded runs with N, D, FLOPs, time."),
-    executor: str = typer.Option("local", "--executor", "-e", help="local (process pool) or slurm (submitit)."),
-    workers: int = typer.Option(
-        None, "--workers", "-w", help="Local processes (default: GPUs x runs-per-gpu, or cores); 0: in this process."
-    ),
-    runs_per_gpu: int = typer.Option(1, "--runs-per-gpu", help="Local: concurrent runs per GPU."),
-    threads: int = typer.Option(None, "--threads", help="Torch threads per worker (default: cores / workers)."),
-    device: str = typer.Option(None, "--device", help="auto, cpu or cuda (default: the spec's, else auto)."),
-    sets: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Set a fixed option of every run."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run runs recorded as failed."),
-    add_runs: bool = typer.Option(False, "--add-runs", help="Add this spec's runs to a --out folder that holds "
-                                  "another spec's runs (runs.csv keeps every row)."),  # fmt: skip
-    list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
-    show_spec: bool = typer.Option(False, "--show-spec", help="Print the spec as TOML (to copy and edit) and exit."),
-    progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar (default: on a tty)."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (dry run, status, summary)."),
-    partition: str = typer.Option(None, "--partition", help="Slurm partition.", rich_help_panel="Slurm"),
-    time_min: int = typer.Option(60, "--time", help="Slurm time limit per run, minutes.", rich_help_panel="Slurm"),
-    gpus_per_task: int = typer.Option(1, "--gpus-per-task", help="Slurm GPUs per run.", rich_help_panel="Slurm"),
-    cpus_per_task: int = typer.Option(8, "--cpus-per-task", help="Slurm CPUs per run.", rich_help_panel="Slurm"),
-    mem_gb: float = typer.Option(None, "--mem-gb", help="Slurm memory per run.", rich_help_panel="Slurm"),
-    array_parallelism: int = typer.Option(64, "--array-parallelism", help="Slurm array tasks at once.",
-                                          rich_help_panel="Slurm"),  # fmt: skip
-    account: str = typer.Option(None, "--account", help="Slurm account.", rich_help_panel="Slurm"),
-    setup: list[str] = typer.Option([], "--slurm-setup", help="Shell line run before each task (repeatable).",
-                                    rich_help_panel="Slurm"),  # fmt: skip
-    slurm_opts: list[str] = typer.Option([], "--slurm-opt", metavar="KEY=VALUE", help="Extra sbatch option.",
-                                         rich_help_panel="Slurm"),  # fmt: skip
-    cluster: str = typer.Option(None, "--submitit-cluster", help="submitit cluster: slurm (default) or local "
-                                "(submitit's local executor, for testing).", rich_help_panel="Slurm"),  # fmt: skip
-) -> None:
-    from scalefit.sweeps.presets import list_presets as presets
-
-    if list_presets:
-        for name, doc in presets().items():
-            typer.echo(f"{name:<18}{doc}")
-        return
-    target = list(target or [])
-    if target and target[0] == "status":
-        if len(target) != 2:
-            raise SweepError("usage: scalefit sweep status DIR")
-        _status(Path(target[1]), as_json)
-        return
-    if len(target) > 1:
-        raise SweepError(f"expected one spec file, got {' '.join(target)}; or use `scalefit sweep status DIR`")
-    spec = _load(target[0] if target else None, preset, sets)
-    if device is not None:
-        spec = _with_device(spec, device)
-    if show_spec:
-        from scalefit.sweeps.spec import spec_to_toml
-
-        typer.echo(spec_to_toml(spec), nl=False)
-        return
-    out = Path("runs") / spec.name if out is None else out
-    est_device = _estimate_device(spec, device)
-    if executor not in ("local", "slurm"):
-        raise SweepError(f"unknown executor {executor!r}; use local or slurm")
-    if executor == "local" and workers == 0:
-        from scalefit.sweeps.executors import SerialExecutor
-
-        ex, n_workers = SerialExecutor(threads=threads or 0), 1
-    elif executor == "local":
-        from scalefit.sweeps.executors import LocalExecutor
-
-        ex: Any = LocalExecutor(workers=workers, device=device or spec.fixed.get("device", "auto"),
-                                runs_per_gpu=runs_per_gpu, threads=threads)  # fmt: skip
-        n_workers = len(ex.plan()[0]) if not (dry_run and est_device == "cuda") else (workers or 1)
-    else:
+    def executor(self, threads: int | None):
         from scalefit.sweeps.executors import SlurmExecutor
 
-        extra = dict(item.split("=", 1) for item in slurm_opts if "=" in item)
-        if len(extra) != len(slurm_opts):
+        extra = dict(item.split("=", 1) for item in self.slurm_opts or [] if "=" in item)
+        if len(extra) != len(self.slurm_opts or []):
             raise SweepError("--slurm-opt expects KEY=VALUE")
-        ex = SlurmExecutor(partition=partition, time_min=time_min, gpus_per_task=gpus_per_task,
-                           cpus_per_task=cpus_per_task, mem_gb=mem_gb, array_parallelism=array_parallelism,
-                           account=account, setup=setup, extra=extra, cluster=cluster,
-                           poll_s=1.0 if cluster == "local" else 5.0, threads=threads or 0)  # fmt: skip
-        n_workers = array_parallelism
+        return SlurmExecutor(partition=self.partition, time_min=self.time_min, gpus_per_task=self.gpus_per_task,
+                             cpus_per_task=self.cpus_per_task, mem_gb=self.mem_gb,
+                             array_parallelism=self.array_parallelism, account=self.account,
+                             setup=list(self.setup or []), extra=extra, cluster=self.cluster,
+                             poll_s=1.0 if self.cluster == "local" else 5.0, threads=threads or 0)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """--executor local: how many runs at once on this machine."""
+
+    workers: int = option(None, "--workers", "-w", help="Local processes (default: GPUs x runs-per-gpu, or "
+                          "cores); 0: in this process.")  # fmt: skip
+    runs_per_gpu: int = option(1, "--runs-per-gpu", help="Local: concurrent runs per GPU.")
+    threads: int = option(None, "--threads", help="Torch threads per worker (default: cores / workers).")
+
+
+def _executor(spec, name: str, local: LocalOptions, slurm: SlurmOptions, device: str | None, dry_run: bool):
+    """(executor, number of workers, device the estimate assumes)."""
+    est_device = _estimate_device(spec, device)
+    if name not in ("local", "slurm"):
+        raise SweepError(f"unknown executor {name!r}; use local or slurm")
+    if name == "slurm":
         if device is None and spec.fixed.get("device", "auto") == "auto":  # the jobs run on the cluster's nodes
-            est_device = "cuda" if gpus_per_task > 0 else "cpu"
-    if dry_run:
-        _dry_run(spec, out, est_device, n_workers, as_json)
-        return
+            est_device = "cuda" if slurm.gpus_per_task > 0 else "cpu"
+        return slurm.executor(local.threads), slurm.array_parallelism, est_device
+    if local.workers == 0:
+        from scalefit.sweeps.executors import SerialExecutor
+
+        return SerialExecutor(threads=local.threads or 0), 1, est_device
+    from scalefit.sweeps.executors import LocalExecutor
+
+    ex = LocalExecutor(workers=local.workers, device=device or spec.fixed.get("device", "auto"),
+                       runs_per_gpu=local.runs_per_gpu, threads=local.threads)  # fmt: skip
+    n_workers = len(ex.plan()[0]) if not (dry_run and est_device == "cuda") else (local.workers or 1)
+    return ex, n_workers, est_device
+
+
+def _run(spec, out, ex, n_workers: int, est_device: str, *, retry_failed: bool, add_runs: bool,
+         progress: bool | None, as_json: bool) -> None:
     from scalefit.cli.sweep_progress import SweepProgress
     from scalefit.sweeps.runner import run_sweep
 
@@ -262,6 +222,50 @@ def sweep_command(
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
     typer.echo(f"{summary.sweep_dir.name}: ran {len(summary.executed)} runs in {summary.wall_s / 60:.1f} min "
                f"({summary.skipped} already done); {counts} -> {summary.sweep_dir / 'runs.csv'}")  # fmt: skip
+
+
+@app.command("sweep", help=HELP)
+@handle_errors
+@with_options(local=LocalOptions, slurm=SlurmOptions)
+def sweep_command(
+    spec_path: str = typer.Argument(None, metavar="SPEC.toml", show_default=False, help="Sweep spec (or --preset)."),
+    preset: str = typer.Option(None, "--preset", help="Built-in sweep (see --list)."),
+    out: str = typer.Option(None, "--out", "-o", help="Sweep folder (default runs/NAME); it holds one spec's runs."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the expanded runs with N, D, FLOPs, time."),
+    executor: str = typer.Option("local", "--executor", "-e", help="local (process pool) or slurm (submitit)."),
+    local: LocalOptions = None,
+    device: str = typer.Option(None, "--device", help="auto, cpu or cuda (default: the spec's, else auto)."),
+    sets: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Set a fixed option of every run."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run runs recorded as failed."),
+    add_runs: bool = typer.Option(False, "--add-runs", help="Add this spec's runs to a --out folder that holds "
+                                  "another spec's runs (runs.csv keeps every row)."),  # fmt: skip
+    list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
+    show_spec: bool = typer.Option(False, "--show-spec", help="Print the spec as TOML (to copy and edit) and exit."),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar (default: on a tty)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (dry run, summary)."),
+    slurm: SlurmOptions = None,
+) -> None:
+    from scalefit.sweeps.presets import list_presets as presets
+
+    if list_presets:
+        for name, doc in presets().items():
+            typer.echo(f"{name:<18}{doc}")
+        return
+    spec = _load(spec_path, preset, sets)
+    if device is not None:
+        spec = _with_device(spec, device)
+    if show_spec:
+        from scalefit.sweeps.spec import spec_to_toml
+
+        typer.echo(spec_to_toml(spec), nl=False)
+        return
+    out = Path("runs") / spec.name if out is None else out
+    ex, n_workers, est_device = _executor(spec, executor, local, slurm, device, dry_run)
+    if dry_run:
+        _dry_run(spec, out, est_device, n_workers, as_json)
+        return
+    _run(spec, out, ex, n_workers, est_device, retry_failed=retry_failed, add_runs=add_runs, progress=progress,
+         as_json=as_json)
 
 
 @contextmanager

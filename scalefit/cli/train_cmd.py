@@ -5,6 +5,7 @@ torch is imported inside the commands only, so ``scalefit --help`` stays fast an
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from scalefit._io import atomic_path, check_output_file
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.option_groups import option, with_options
 from scalefit.errors import ConfigError
 from scalefit.proxy.config import PARAMETRIZATIONS, key_docs, make_config
 from scalefit.proxy.paths import check_out_folder
@@ -22,37 +24,64 @@ def _keys_epilog() -> str:
     return "Config keys for --set and TOML files (defaults: scalefit.proxy.TrainConfig):\n\n" + "\n\n".join(lines)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """The config keys `scalefit train` takes as options (None: the --config file's value, else the default)."""
+
+    name: str = option(None, "--name", help="Run group name (default: proxy).")
+    corpus: str = option(None, "--corpus", help="kjv (default, King James Bible), pydoc, or a .txt/.jsonl/.bin "
+                         "file or folder.")
+    width: int = option(None, "--width", help="Model width d_model (default 128).")
+    depth: int = option(None, "--depth", help="Number of transformer blocks (default 4).")
+    n_heads: int = option(None, "--heads", help="Attention heads; must divide width (default 4).")
+    seq_len: int = option(None, "--seq-len", help="Context length in tokens (default 256).")
+    batch_size: int = option(None, "--batch-size", help="Sequences per step (default 32).")
+    lr: float = option(None, "--lr", help="Peak learning rate (default 3e-3).")
+    n_tokens: float = option(None, "--tokens", help="Training tokens, e.g. 2e6 (default: M x n_params).")
+    tokens_per_param: float = option(None, "--tokens-per-param", "-M", help="Tokens per parameter M = D/N when "
+                                     "--tokens is not given (default 20).")
+    parametrization: str = option(None, "--parametrization", "-p", help="sp (default) or mup.")
+    base_width: int = option(None, "--base-width", help="muP base width, where muP equals SP (default 128).")
+    schedule: str = option(None, "--schedule", help="cosine (default), wsd, linear or constant.")
+    seed: int = option(None, "--seed", help="Seed for init and batch order (default 0).")
+    device: str = option(None, "--device", help="auto (default), cpu or cuda.")
+    compile: bool = option(None, "--compile/--no-compile", help="torch.compile the model (CUDA only).")
+    threads: int = option(None, "--threads", help="CPU threads for torch (default: torch's; use 1 per job when "
+                          "runs share cores).")
+
+    def given(self) -> dict:
+        """The config keys set by these options."""
+        if self.n_tokens is not None and not float(self.n_tokens).is_integer():
+            raise ConfigError(f"--tokens must be a whole number of tokens, got {self.n_tokens}")
+        keys = {k: v for k, v in asdict(self).items() if v is not None}
+        if "n_tokens" in keys:
+            keys["n_tokens"] = int(keys["n_tokens"])
+        return keys
+
+
+def _echo_result(result: dict, run_dir: Path) -> None:
+    def fmt(key: str, spec: str = ".4f") -> str:
+        return "n/a" if result[key] is None else format(result[key], spec)
+
+    typer.echo(
+        f"{result['status']}: loss {fmt('loss')} nats ({fmt('bits_per_byte')} bits/byte), err_cloze "
+        f"{fmt('err_cloze', '.3f')}, N={result['n_params']:,}, D={result['n_tokens']:,}, "
+        f"{fmt('tokens_per_s', ',.0f')} tokens/s, {result['wall_s']:.1f}s -> {run_dir}"
+    )
+    if result["message"]:
+        typer.echo(result["message"])
+
+
 @app.command("train", epilog=_keys_epilog())
 @handle_errors
+@with_options(run=RunOptions)
 def train_command(
     config: Path = typer.Option(None, "--config", "-c", help="TOML file of config keys (top level or a train table)."),
     sets: list[str] = typer.Option(
         [], "--set", "-s", metavar="KEY=VALUE", help="Set any config key (repeatable; applied last, wins)."
     ),
     out: str = typer.Option("runs", "--out", "-o", help="Runs folder; the run goes to OUT/NAME/RUN_ID/."),
-    name: str = typer.Option(None, "--name", help="Run group name (default: proxy)."),
-    corpus: str = typer.Option(
-        None, "--corpus", help="kjv (default, King James Bible), pydoc, or a .txt/.jsonl/.bin file or folder."
-    ),
-    width: int = typer.Option(None, "--width", help="Model width d_model (default 128)."),
-    depth: int = typer.Option(None, "--depth", help="Number of transformer blocks (default 4)."),
-    heads: int = typer.Option(None, "--heads", help="Attention heads; must divide width (default 4)."),
-    seq_len: int = typer.Option(None, "--seq-len", help="Context length in tokens (default 256)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Sequences per step (default 32)."),
-    lr: float = typer.Option(None, "--lr", help="Peak learning rate (default 3e-3)."),
-    tokens: float = typer.Option(None, "--tokens", help="Training tokens, e.g. 2e6 (default: M x n_params)."),
-    tokens_per_param: float = typer.Option(
-        None, "--tokens-per-param", "-M", help="Tokens per parameter M = D/N when --tokens is not given (default 20)."
-    ),
-    parametrization: str = typer.Option(None, "--parametrization", "-p", help="sp (default) or mup."),
-    base_width: int = typer.Option(None, "--base-width", help="muP base width, where muP equals SP (default 128)."),
-    schedule: str = typer.Option(None, "--schedule", help="cosine (default), wsd, linear or constant."),
-    seed: int = typer.Option(None, "--seed", help="Seed for init and batch order (default 0)."),
-    device: str = typer.Option(None, "--device", help="auto (default), cpu or cuda."),
-    compile_model: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model (CUDA only)."),
-    threads: int = typer.Option(
-        None, "--threads", help="CPU threads for torch (default: torch's; use 1 per job when runs share cores)."
-    ),
+    run: RunOptions = None,
     as_json: bool = typer.Option(False, "--json", help="Print the result row as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the loss curve while training."),
 ) -> None:
@@ -61,16 +90,7 @@ def train_command(
     Settings apply in order: defaults, --config TOML, the options below, then --set KEY=VALUE.
     """
     runs_dir = check_out_folder(out, "--out")
-    if tokens is not None and not float(tokens).is_integer():
-        raise ConfigError(f"--tokens must be a whole number of tokens, got {tokens}")
-    options = {
-        "name": name, "corpus": corpus, "width": width, "depth": depth, "n_heads": heads, "seq_len": seq_len,
-        "batch_size": batch_size, "lr": lr, "n_tokens": None if tokens is None else int(tokens),
-        "tokens_per_param": tokens_per_param, "parametrization": parametrization, "base_width": base_width,
-        "schedule": schedule, "seed": seed, "device": device, "compile": compile_model,
-        "threads": threads,
-    }  # fmt: skip
-    cfg = make_config(config, {k: v for k, v in options.items() if v is not None}, sets)
+    cfg = make_config(config, run.given(), sets)
 
     from scalefit.proxy.config import resolve, run_id
     from scalefit.proxy.train import train_run
@@ -90,18 +110,8 @@ def train_command(
     result = train_run(cfg, runs_dir, on_log=None if quiet or as_json else show)
     if as_json:
         echo_json(result)
-        return
-
-    def fmt(key: str, spec: str = ".4f") -> str:
-        return "n/a" if result[key] is None else format(result[key], spec)
-
-    typer.echo(
-        f"{result['status']}: loss {fmt('loss')} nats ({fmt('bits_per_byte')} bits/byte), err_cloze "
-        f"{fmt('err_cloze', '.3f')}, N={result['n_params']:,}, D={result['n_tokens']:,}, "
-        f"{fmt('tokens_per_s', ',.0f')} tokens/s, {result['wall_s']:.1f}s -> {run_dir}"
-    )
-    if result["message"]:
-        typer.echo(result["message"])
+    else:
+        _echo_result(result, run_dir)
 
 
 def _widths(text: str) -> list[int]:

@@ -55,8 +55,6 @@ def test_list_and_show_spec(tmp_path):
         ([], "give a spec file or --preset NAME"),
         (["--preset", "chinchilla-cpu", "--set", "lr=1e-3", "--set", "flops=1e12", "--dry-run"], "varies it"),
         (["--preset", "chinchilla-cpu", "--set", "colour=red", "--dry-run"], "unknown key 'colour'"),
-        (["status"], "usage: scalefit sweep status DIR"),
-        (["status", "/nonexistent/sweep"], "is not a sweep folder"),
         (["--preset", "chinchilla-cpu", "--executor", "k8s", "--dry-run"], "unknown executor"),
     ],
 )
@@ -78,7 +76,7 @@ def test_run_and_status(tmp_path):
     assert res.exit_code == 0, res.output
     assert "ran 2 runs" in res.output and "1 ok, 1 diverged" in res.output
     assert len(pd.read_csv(out / "runs.csv")) == 2
-    res = invoke("sweep", "status", str(out))
+    res = invoke("sweep-status", str(out))
     assert res.exit_code == 0 and "2 runs planned: 1 ok, 1 diverged, 0 failed, 0 pending" in res.output
     assert "training loss" in res.output  # the diverged run's message
     res = invoke("sweep", str(spec), "--out", str(out), "--workers", "0", "--json")

@@ -187,7 +187,7 @@ def test_a_result_json_of_the_wrong_shape_is_one_line(finished, tmp_path, conten
     rid = json.loads((out / "sweep.json").read_text())["runs"][0]["run_id"]
     path = out / rid / "result.json"
     path.write_text(content.replace("RID", rid))
-    for args in (["sweep", str(spec), "--out", str(out), "--workers", "0"], ["sweep", "status", str(out)]):
+    for args in (["sweep", str(spec), "--out", str(out), "--workers", "0"], ["sweep-status", str(out)]):
         res = refused(tmp_path, args, f"{path}: not a run result", inputs=[spec, path, out / "runs.csv"])
         assert problem in res.stderr and "delete the folder" in res.stderr
 
@@ -195,7 +195,7 @@ def test_a_result_json_of_the_wrong_shape_is_one_line(finished, tmp_path, conten
 def test_a_broken_manifest_is_one_line(finished, tmp_path):
     spec, out = copy(finished, tmp_path)
     (out / "sweep.json").write_text('{"name": "s", "runs": "all"}')
-    for args in (["sweep", str(spec), "--out", str(out), "--workers", "0"], ["sweep", "status", str(out)]):
+    for args in (["sweep", str(spec), "--out", str(out), "--workers", "0"], ["sweep-status", str(out)]):
         refused(tmp_path, args, "sweep.json: not a sweep manifest", inputs=[spec, out / "sweep.json"])
 
 
