@@ -38,6 +38,7 @@ USAGE = {
     "hparams": "--n-params N --n-tokens D [--lr LR] [--batch-size B]",
     "lr-transfer": "`scalefit predict FILE --at width=W` gives its lr* at a width",
 }
+NEEDS = {"overtrain": "needs a fitted loss law (a law fit such as chinchilla or overtrain)"}
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def plan_command(
     from scalefit.results import load
 
     result = load(fit_json)
-    kind = refuse_other_options(result, fit_json, given_options(ctx), ALLOWED, USAGE, "plan")
+    kind = refuse_other_options(result, fit_json, given_options(ctx), ALLOWED, USAGE, "plan", NEEDS)
     if kind == "hparams":
         return plan_hparams(result, hparams, level=level, as_json=as_json)
     if kind == "curve":

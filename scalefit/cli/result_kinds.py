@@ -59,16 +59,17 @@ def _owners(name: str, allowed: Mapping[str, set[str]]) -> str:
 
 
 def refuse_other_options(result, path: Path | str, given: Mapping[str, str], allowed: Mapping[str, set[str]],
-                         usage: Mapping[str, str], command: str) -> str:
-    """The result's kind; OptionError for the first option given that does not apply to it."""
+                         usage: Mapping[str, str], command: str, needs: Mapping[str, str] | None = None) -> str:
+    """The result's kind; OptionError for the first option given that does not apply to it (``needs``: option
+    name -> what it needs, said instead of the kinds it applies to)."""
     kind = kind_of(result)
     if kind not in allowed:
         raise OptionError(f"`scalefit {command}` does not apply to {describe(result, path).split(' is ', 1)[1]} "
                           f"({Path(path).name}): {usage[kind]}")
     for name, flag in given.items():
         if name not in allowed[kind]:
-            raise OptionError(f"{flag} applies to {_owners(name, allowed)}; {describe(result, path)}: "
-                              f"use {usage[kind]}")
+            owner = (needs or {}).get(name) or f"applies to {_owners(name, allowed)}"
+            raise OptionError(f"{flag} {owner}; {describe(result, path)}: use {usage[kind]}")
     return kind
 
 

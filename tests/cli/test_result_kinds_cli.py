@@ -73,8 +73,9 @@ REFUSED = [
     ("fit.json", ["--compute", "1e22", "--n-params", "1e9"], "--n-params applies to hyperparameter fits"),
     ("fit.json", ["--compute", "1e22", "--steps", "100"], "--steps applies to lr-annealing fits"),
     ("fit.json", ["--compare-schedules"], "fit.json is a law fit (chinchilla)"),
-    ("iso.json", ["--compute", "1e22", "--overtrain", "2"], "--overtrain applies to law fits; iso.json is an "
-                                                            "isoflop frontier: use --compute FLOPS"),
+    ("iso.json", ["--compute", "1e22", "--overtrain", "2"], "--overtrain needs a fitted loss law (a law fit such as "
+                                                            "chinchilla or overtrain); iso.json is an isoflop "
+                                                            "frontier: use --compute FLOPS"),
     ("iso.json", ["--compute", "1e22", "--group", "a"], "--group applies to law and lr-annealing fits"),
     ("curve.json", ["--compute", "1e22"], "curve.json is a loss-curve fit (lr-annealing): use --compare-schedules"),
     ("hp.json", ["--n-params", "1e9", "--n-tokens", "1e11", "--group", "a"], "--group applies to law and"),
