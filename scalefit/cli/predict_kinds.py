@@ -63,7 +63,7 @@ def _symbols(inputs: pd.DataFrame, kind: str, path: Path) -> dict[str, np.ndarra
 def _frontier(result, path: Path, x: dict, level: float) -> dict:
     from scalefit.planning.frontier import frontier_plan
 
-    _, rows = frontier_plan(path, list(x["C"]), level=level)
+    _, rows = frontier_plan(result, list(x["C"]), level=level)
     return {k: [r.get(k, np.nan) for r in rows] for k in rows[0] if k != "C"}
 
 

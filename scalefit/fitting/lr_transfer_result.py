@@ -65,7 +65,10 @@ class LRTransferResult:
         w = np.atleast_1d(np.asarray(width, dtype=float))
         if not (np.isfinite(w).all() and (w > 0).all()):
             raise FitError(f"width must be finite and > 0, got {width!r}")
-        return {name: 2.0 ** (p["intercept"] + p["slope"] * np.log2(w)) for name, p in self.params.items()}
+        lines = {name: p for name, p in self.params.items() if p.get("slope") is not None}
+        if not lines:
+            raise FitError("no parametrization has a fitted lr*-vs-width line (each needs at least 2 widths)")
+        return {name: 2.0 ** (p["intercept"] + p["slope"] * np.log2(w)) for name, p in lines.items()}
 
     def slope(self, param: str) -> float:
         return float(self.params[param]["slope"])

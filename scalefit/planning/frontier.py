@@ -202,16 +202,18 @@ def _bootstrap_samples(d: dict) -> dict:
     return out
 
 
-def frontier_plan(path: str | Path, compute, *, level: float = 0.95) -> tuple[FrontierResult, list] | None:
-    """Compute-optimal N*, D* rows for each budget from an isoflop/envelope fit file; None for other fit files."""
-    if schema_of(path) not in SCHEMAS:
+def frontier_plan(source: FrontierResult | str | Path, compute, *, level: float = 0.95
+                  ) -> tuple[FrontierResult, list] | None:
+    """Compute-optimal N*, D* rows for each budget from a frontier result (or an isoflop/envelope fit file;
+    None for other fit files)."""
+    if not isinstance(source, FrontierResult) and schema_of(source) not in SCHEMAS:
         return None
     from scalefit.fitting.resample import tail_percent
     from scalefit.planning.inputs import positives
 
     compute = positives(compute, "a compute budget", "--compute", "1e24", "FLOP count")
     tail_percent(level)
-    result = FrontierResult.load(path)
+    result = source if isinstance(source, FrontierResult) else FrontierResult.load(source)
     rows = []
     for c in compute:
         n, d = result.predict(c)
