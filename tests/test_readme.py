@@ -49,3 +49,10 @@ def test_the_quickstart_writes_only_ignored_paths():
     for out in outs:
         ignored = subprocess.run(["git", "check-ignore", "-q", out], cwd=REPO).returncode == 0
         assert ignored, f"the quickstart writes {out}, which git tracks or would show as new"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text()
+    blocks = readme_numbers.README.read_text().split("```bash")
+    test_command = next(b.split("```")[0].strip() for b in blocks if "pytest" in b.split("```")[0])
+    assert test_command in ci.splitlines(), f".ci/run does not run the README's test command: {test_command}"
