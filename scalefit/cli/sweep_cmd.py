@@ -17,7 +17,7 @@ import typer
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
 from scalefit.cli.option_groups import option, with_options
-from scalefit.errors import ConfigError, SweepError, SweepInterrupted
+from scalefit.errors import SweepError, SweepInterrupted
 
 HELP = (
     "Run a sweep of proxy runs, resumably: SPEC.toml or --preset NAME, into --out (default runs/NAME).\n\n"
@@ -70,33 +70,17 @@ def _estimate_device(spec, device: str | None) -> str:
     return fixed
 
 
-def _corpus_tokens(runs) -> dict[str, int]:
-    """Training-split tokens of each byte-level corpus the runs use (for the epochs column)."""
-    from scalefit.proxy.data import load_corpus
-
-    sizes: dict[str, int] = {}
-    for run in runs:
-        cfg = run.config
-        key = cfg.corpus
-        if key not in sizes and cfg.tokenizer == "byte":
-            try:
-                sizes[key] = len(load_corpus(cfg.corpus, cfg.tokenizer, cfg.vocab_size).train)
-            except ConfigError as exc:
-                raise SweepError(f"corpus {cfg.corpus!r}: {exc}") from None
-    return sizes
-
-
 def _fmt_axes(axes: dict[str, Any]) -> str:
     return " ".join(f"{k}={'x'.join(map(str, v)) if isinstance(v, tuple) else f'{v:g}' if isinstance(v, float) else v}"
                     for k, v in axes.items())  # fmt: skip
 
 
 def _dry_run(spec, out: str | Path, device: str, workers: int, as_json: bool) -> None:
-    from scalefit.sweeps.estimate import DEVICE_MODELS, estimate_seconds
+    from scalefit.sweeps.estimate import DEVICE_MODELS, corpus_tokens, estimate_seconds
     from scalefit.sweeps.runner import plan_sweep
 
     sweep_dir, runs = plan_sweep(spec, out)
-    sizes = _corpus_tokens(runs)
+    sizes = corpus_tokens(runs)
     rows = []
     for r in runs:
         c = r.config

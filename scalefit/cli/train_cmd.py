@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 
-from scalefit._io import atomic_path, check_output_file
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
 from scalefit.cli.option_groups import option, with_options
@@ -178,22 +177,11 @@ def coord_check_command(
 
 
 def _plot(frames: dict, steps: int, path: Path) -> None:
-    import matplotlib
+    from scalefit.plotting import pyplot, save_figure
+    from scalefit.plotting.coord import plot_coord_check
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(frames), figsize=(5 * len(frames), 4), squeeze=False, sharey=True)
-    for ax, (kind, frame) in zip(axes[0], frames.items()):
-        last = frame[frame["step"] == steps]
-        for layer, g in last.groupby("layer", sort=False):
-            ax.plot(g["width"], g["l1"], marker="o", label=layer)
-        ax.set(xscale="log", yscale="log", xlabel="width", title=f"{kind}: after {steps} steps")
-    axes[0][0].set_ylabel("mean |activation|")
-    axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
+    fig = plot_coord_check(frames, steps)
     try:
-        with atomic_path(check_output_file(path, "--plot"), suffix=path.suffix) as tmp:
-            fig.savefig(tmp)
+        save_figure(fig, path)
     finally:
-        plt.close(fig)
+        pyplot().close(fig)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalefit.errors import ConfigError, SweepError
 from scalefit.proxy.config import TrainConfig
 from scalefit.proxy.counting import flops_per_token
 
@@ -56,3 +57,19 @@ def estimate_seconds(cfg: TrainConfig, device: str = "cpu", *, threads: int = 1,
     eval_s = evals * (cfg.eval_tokens * fpt / 3 / flops_rate + model.step_overhead_s * cfg.eval_tokens / per_step / 2)
     cloze_s = cfg.cloze_items * 8 * cfg.seq_len * fpt / 3 / flops_rate
     return steps * step_s + eval_s + cloze_s + model.run_overhead_s
+
+
+def corpus_tokens(runs) -> dict[str, int]:
+    """Training-split tokens of each byte-level corpus the runs use (for the epochs column)."""
+    from scalefit.proxy.data import load_corpus
+
+    sizes: dict[str, int] = {}
+    for run in runs:
+        cfg = run.config
+        key = cfg.corpus
+        if key not in sizes and cfg.tokenizer == "byte":
+            try:
+                sizes[key] = len(load_corpus(cfg.corpus, cfg.tokenizer, cfg.vocab_size).train)
+            except ConfigError as exc:
+                raise SweepError(f"corpus {cfg.corpus!r}: {exc}") from None
+    return sizes
