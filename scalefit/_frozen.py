@@ -74,3 +74,18 @@ def thaw(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return tuple(thaw(v) for v in obj)
     return obj
+
+
+def freeze_fields(obj: Any) -> None:
+    """Make every field of the frozen dataclass ``obj`` read-only (call from ``__post_init__``)."""
+    from dataclasses import fields
+
+    for f in fields(obj):
+        object.__setattr__(obj, f.name, freeze(getattr(obj, f.name)))
+
+
+def plain_fields(obj: Any) -> dict:
+    """The fields of dataclass ``obj`` as plain, mutable data (for ``to_dict``); nested results stay objects."""
+    from dataclasses import fields
+
+    return {f.name: thaw(getattr(obj, f.name)) for f in fields(obj)}

@@ -115,6 +115,14 @@ def test_results_are_deeply_immutable():
     assert fit.params["E"] != 0.0
 
 
+@pytest.mark.parametrize("name", ["isoflop", "lr-transfer", "hparams"])
+def test_procedure_results_are_immutable_too(name):
+    result = _quiet(CASES[name][0])
+    container = {"isoflop": lambda r: r.points, "lr-transfer": lambda r: r.params, "hparams": lambda r: r.cells}[name]
+    with pytest.raises(TypeError, match="read-only"):
+        container(result).append({}) if isinstance(container(result), list) else container(result).clear()
+
+
 def test_load_refuses_an_unknown_schema(tmp_path):
     (tmp_path / "x.json").write_text('{"schema": "other/1"}')
     with pytest.raises(FitFileError, match="not a scalefit result"):

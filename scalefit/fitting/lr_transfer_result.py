@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scalefit._frozen import freeze_fields, plain_fields
 from scalefit._schema import (
     expect_bool,
     expect_fields,
@@ -59,6 +60,9 @@ class LRTransferResult:
     columns: dict  # where each quantity came from, excluded and failed run counts
     options: dict  # half_window, bootstrap, seed, level, target_width, where
     source: str  # the run log
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)  # results are immutable data
 
     def predict(self, width: Any) -> dict[str, np.ndarray]:
         """Optimal learning rate at ``width`` per parametrization, from the fitted log2 lr* vs log2 width line."""
@@ -132,7 +136,7 @@ class LRTransferResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, **asdict(self)}
+        return {"schema": SCHEMA, **plain_fields(self)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LRTransferResult:

@@ -8,12 +8,13 @@ with report / to_dict / save that ``scalefit fit isoflop`` and ``scalefit fit en
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scalefit._frozen import freeze_fields, plain_fields
 from scalefit._schema import (
     expect_bool,
     expect_fields,
@@ -96,6 +97,9 @@ class FrontierResult:
     notes: list = field(default_factory=list)  # caveats (skipped groups, minima outside the sampled range ...)
     seed: int | None = None  # bootstrap seed
 
+    def __post_init__(self) -> None:
+        freeze_fields(self)  # results are immutable data
+
     def predict(self, C) -> tuple[np.ndarray, np.ndarray]:
         """Compute-optimal (N*, D*) at compute ``C`` from the fitted power laws."""
         c = np.asarray(C, dtype=float)
@@ -164,7 +168,7 @@ class FrontierResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"schema": f"scalefit.{self.method}/1", **asdict(self)}
+        return {"schema": f"scalefit.{self.method}/1", **plain_fields(self)}
 
     def save(self, path: str | Path) -> Path:
         from scalefit._io import write_json_atomic

@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from scalefit._frozen import freeze_fields, plain_fields
 from scalefit._schema import (
     expect_bool,
     expect_fields,
@@ -174,6 +175,9 @@ class HparamFit:
     data: dict  # source, n_rows, n_fitted, hash, provenance (incl. batch_unit)
     check: list  # per cell: recommended lr/B, nearest run, its gap (and leave-one-cell-out gap)
 
+    def __post_init__(self) -> None:
+        freeze_fields(self)  # results are immutable data
+
     @property
     def exponents(self) -> dict:
         p = {k: self.fits[k].params for k in LAWS}
@@ -213,7 +217,7 @@ class HparamFit:
 
     # ---- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = plain_fields(self)
         d["fits"] = {k: f.to_dict() for k, f in self.fits.items()}
         return {"schema": SCHEMA, **d}
 
