@@ -5,7 +5,8 @@ Thin adapters from `scalefit fit`'s request to ``scalefit.planning.hparams`` and
 
 hparams:     tol=0.0025 (band), fit_on=band|optimum, seq_len=2048|COLUMN (batch sequences -> tokens),
              refine_tol=0.01, surface=true|false, surface_tol=0.02, loo=true|false
-lr-transfer: target_width=4096, initial_loss=5.545 (default ln 256 or an `initial_loss` column),
+lr-transfer: margin=0.25 (equivalence margin of the verdict, log2 lr per doubling of width),
+             target_width=4096, initial_loss=5.545 (default ln 256 or an `initial_loss` column),
              half_window=2 (grid points each side of the minimum in the parabola); --bootstrap defaults
              to 1000 here (the per-width intervals and the slope interval need it)
 """
@@ -20,7 +21,7 @@ from scalefit.cli.options import OptionError, opt_flag, opt_number, procedure_op
 
 _ALLOWED = {
     "hparams": {"tol", "fit_on", "seq_len", "refine_tol", "surface", "surface_tol", "loo"},
-    "lr-transfer": {"target_width", "initial_loss", "half_window"},
+    "lr-transfer": {"target_width", "initial_loss", "half_window", "margin"},
 }
 
 
@@ -56,6 +57,7 @@ def fit_lr_transfer_procedure(req: FitRequest):
     return fit(
         "lr-transfer", req.runs, mapping=req.mapping, target=req.target, where=req.where,
         target_width=opt_number(opts, "target_width", None), initial_loss=opt_number(opts, "initial_loss", None),
+        margin=opt_number(opts, "margin", 0.25),
         half_window=int(half), bootstrap=req.bootstrap if req.bootstrap else 1000, seed=req.seed,
     )
 

@@ -39,6 +39,12 @@ BYTE_INITIAL_LOSS = float(np.log(256.0))  # cross-entropy of a uniform guess ove
 OK_STATUSES = frozenset({"ok", ""})
 
 
+# Equivalence margin of the transfer verdict: |slope| <= 0.25 in log2 lr* per doubling of width, i.e. lr* moves
+# by at most 2^0.25 = 1.19x per doubling (a quarter of SP's -1 under Adam).
+EQUIVALENCE_MARGIN = 0.25
+TRANSFERS = "transfers"
+
+
 def _runs_frame(table: RunTable, mapping: Mapping[str, str], initial_loss: float | None) -> tuple[pd.DataFrame, dict]:
     """Columns param, width, lr, seed, L, failed, L0 for the usable runs, and notes about what was read."""
     frame = table.frame
@@ -150,8 +156,19 @@ def _slope(log_w: np.ndarray, log_eta: np.ndarray, level: float) -> dict:
     return out
 
 
+def verdict(interval, margin: float) -> str:
+    """An equivalence test on the slope's interval: inside [-margin, margin] the LR transfers; entirely outside
+    it the LR does not; otherwise this sweep cannot tell (an interval that merely contains 0 proves nothing)."""
+    lo, hi = interval
+    if -margin <= lo and hi <= margin:
+        return TRANSFERS
+    if hi < -margin or lo > margin:
+        return "does not transfer"
+    return "cannot tell from this sweep"
+
+
 def _one_param(runs: pd.DataFrame, curves: pd.DataFrame, *, half_window: int, n_boot: int, seed: int,
-               level: float, target_width: float | None) -> dict:
+               level: float, target_width: float | None, margin: float) -> dict:
     rng = np.random.default_rng(seed)
     widths, boots = [], []
     for w, cw in curves.groupby("width", sort=True):
@@ -186,8 +203,8 @@ def _one_param(runs: pd.DataFrame, curves: pd.DataFrame, *, half_window: int, n_
         intervals.append(out["bootstrap_interval"])
     if intervals:
         out["slope_interval"] = [min(i[0] for i in intervals), max(i[1] for i in intervals)]
-        lo, hi = out["slope_interval"]
-        out["transfers"] = bool(lo <= 0 <= hi)
+        out["verdict"] = verdict(out["slope_interval"], margin)
+        out["transfers"] = out["verdict"] == TRANSFERS
     if target_width is not None:
         lt = np.log2(target_width)
         pred = {"width": float(target_width), "lr_opt": float(2.0 ** (fit["intercept"] + fit["slope"] * lt))}
@@ -202,7 +219,7 @@ def _one_param(runs: pd.DataFrame, curves: pd.DataFrame, *, half_window: int, n_
 def lr_transfer(
     data, *, mapping: Mapping[str, str] | None = None, target: str | None = None, where: str | None = None,
     target_width: float | None = None, initial_loss: float | None = None, half_window: int = 2,
-    bootstrap: int = 1000, seed: int = 0, level: float = 0.95,
+    bootstrap: int = 1000, seed: int = 0, level: float = 0.95, margin: float = EQUIVALENCE_MARGIN,
 ) -> LRTransferResult:
     """LR-transfer analysis per parametrization; see the module docstring. ``target`` names the loss column."""
     from scalefit.fitting.api import as_table
@@ -212,6 +229,8 @@ def lr_transfer(
     tail_percent(level)
     if target_width is not None and not target_width > 0:
         raise RunDataError(f"target_width must be > 0, got {target_width}")
+    if not (np.isfinite(margin) and margin > 0):
+        raise RunDataError(f"margin must be > 0 (log2 lr per doubling of width), got {margin}")
     mapping = dict(mapping or {})
     if target is not None:
         mapping["L"] = target
@@ -221,10 +240,10 @@ def lr_transfer(
     per = {}
     for k, (p, sub) in enumerate(runs.groupby("param", sort=True)):
         per[str(p)] = _one_param(sub, curves[curves["param"] == p], half_window=half_window, n_boot=bootstrap,
-                                 seed=seed + k, level=level, target_width=target_width)
+                                 seed=seed + k, level=level, target_width=target_width, margin=margin)
     return LRTransferResult(
         params=per, curves=curves.to_dict("records"), columns=notes,
         options={"half_window": half_window, "bootstrap": bootstrap, "seed": seed, "level": level,
-                 "target_width": target_width, "where": where},
+                 "target_width": target_width, "where": where, "margin": margin},
         source=table.source,
     )

@@ -15,6 +15,7 @@ from scalefit._schema import (
     expect_bool,
     expect_fields,
     expect_filter,
+    expect_finite_number,
     expect_int,
     expect_list,
     expect_mapping,
@@ -41,6 +42,7 @@ _PARAM = {"widths": list_of(fields_of(_WIDTH, _WIDTH_OPTIONAL)),
           "mean_sensitivity": expect_number}
 _PARAM_OPTIONAL = {"slope": expect_number, "intercept": expect_number, "slope_interval": pair,
                    "bootstrap_interval": optional(pair), "t_interval": optional(pair), "transfers": expect_bool,
+                   "verdict": expect_str,
                    "note": expect_str,
                    "target": fields_of(_TARGET, {"lower": expect_number, "upper": expect_number})}
 _CURVE = {"param": expect_str, "width": expect_number, "lr": expect_number, "loss": expect_number,
@@ -124,9 +126,10 @@ class LRTransferResult:
                 if p.get("t_interval"):
                     parts.append("regression t [{:+.3f}, {:+.3f}]".format(*p["t_interval"]))
                 line += f" (wider of {', '.join(parts)})" if len(parts) > 1 else ""
-                verdict = ("contains 0: the optimal LR transfers across these widths" if p["transfers"] else
-                           "excludes 0: the optimal LR shifts with width")
-                line += f"\n  the interval {verdict}"
+                margin = self.options.get("margin", 0.25)
+                verdict = p.get("verdict") or ("transfers" if p["transfers"] else "cannot tell from this sweep")
+                line += (f"\n  verdict: {verdict} (equivalence test: the LR transfers when the interval lies within "
+                         f"+-{margin:g}, does not when it excludes that margin)")
             lines.append(line)
             if "target" in p:
                 t = p["target"]
@@ -149,7 +152,7 @@ class LRTransferResult:
             params=mapping_of(fields_of(_PARAM, _PARAM_OPTIONAL))(f["params"], "params"),
             curves=list_of(fields_of(_CURVE))(f["curves"], "curves"),
             columns=expect_fields(f["columns"], "columns", _COLUMNS),
-            options=expect_fields(f["options"], "options", _OPTIONS),
+            options=expect_fields(f["options"], "options", _OPTIONS, {"margin": expect_finite_number}),
             source=f["source"],
         )
 

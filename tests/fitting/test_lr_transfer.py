@@ -117,7 +117,7 @@ def test_round_trip_and_report(result, tmp_path):
     again = LRTransferResult.load(result.save(tmp_path / "t.json"))
     assert again.params == result.params
     text = again.report()
-    assert "== sp ==" in text and "excludes 0" in text and "contains 0" in text
+    assert "== sp ==" in text and "verdict: does not transfer" in text and "verdict: transfers" in text
     with pytest.raises(FitFileError, match="not found"):
         LRTransferResult.load(tmp_path / "nope.json")
 
@@ -125,3 +125,23 @@ def test_round_trip_and_report(result, tmp_path):
 def test_missing_width_is_a_clear_error():
     with pytest.raises(RunDataError, match="width"):
         lr_transfer(sweep().drop(columns="width"), bootstrap=0)
+
+
+@pytest.mark.parametrize(
+    "interval,expected",
+    [((-0.1, 0.2), "transfers"), ((-1.2, -0.8), "does not transfer"), ((0.3, 0.9), "does not transfer"),
+     ((-2.24, 0.1), "cannot tell from this sweep"), ((-0.2, 0.3), "cannot tell from this sweep")],
+)
+def test_verdict_is_an_equivalence_test(interval, expected):
+    from scalefit.fitting.lr_transfer import verdict
+
+    assert verdict(interval, 0.25) == expected
+
+
+def test_a_wide_interval_that_contains_zero_is_not_called_transfer(result):
+    """SP's slope -1 is 'does not transfer'; muP's ~0 with a tight interval 'transfers'; a wide one neither."""
+    assert result.params["sp"]["verdict"] == "does not transfer"
+    assert result.params["mup"]["verdict"] == "transfers"
+    wide = lr_transfer(sweep(), bootstrap=300, seed=0, margin=0.001)
+    assert wide.params["mup"]["verdict"] == "cannot tell from this sweep" and not wide.params["mup"]["transfers"]
+    assert "verdict: does not transfer" in result.report()
