@@ -13,7 +13,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, IdentifiabilityWarning, RunDataError
-from scalefit.fitting.bootstrap import bootstrap_fits
+from scalefit.fitting.bootstrap import bootstrap_fits, check_resamples
 from scalefit.fitting.identifiability import identifiability
 from scalefit.fitting.objective import Problem
 from scalefit.fitting.result import FitResult
@@ -82,8 +82,7 @@ def fit_law(
     if target is not None:
         mapping[law.target] = target
     space = space or ("log" if law.positive_target else "raw")
-    if bootstrap < 0:
-        raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
+    check_resamples(bootstrap)  # a negative or unusable resample count: one line, before any work
     table = filter_rows(as_table(data), where, mapping=mapping)
     if bootstrap_by is not None and bootstrap_by not in table.columns:
         raise RunDataError(
@@ -237,6 +236,7 @@ def _search_summary(law: Law, search, notes: list[tuple[str, type]]) -> dict:
         "converged": search.converged,
         "message": search.message,
         "warnings": [note for note, _ in notes],
+        **({"screen": dict(search.screen)} if search.screen else {}),
     }
 
 

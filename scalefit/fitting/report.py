@@ -36,6 +36,11 @@ def format_report(fit: FitResult, *, level: float = 0.95) -> str:
     lines.append(
         f"search   {se['n_reached']} of {se['n_starts']} starts reached the best optimum; converged: {se['converged']}"
     )
+    sc = se.get("screen")
+    if sc:
+        lines.append(f"         (all {sc['starts']} starts descended on {sc['rows']:,} of {sc['of_rows']:,} rows; "
+                     f"the best {sc['basins']} distinct basins on {sc['confirm_rows']:,} rows; "
+                     f"{sc['descended_on_all_rows']} to convergence on all rows)")
     ivals = fit.intervals(level=level)
     pct = f"{100 * level:g}%"
     n_boot = len(next(iter(fit.bootstrap.values()))) if fit.bootstrap else 0

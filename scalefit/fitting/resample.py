@@ -4,7 +4,8 @@ One convention for all procedures (law fits, IsoFLOP, envelope, LR transfer):
 
 * Draws. A resample of ``n`` units is ``n`` indices drawn uniformly with replacement from
   ``numpy.random.default_rng(seed)``, resample after resample: ``resample_indices`` returns them as
-  an (n_boot, n) array whose row b is resample b. A unit is whatever the caller indexes: a row, a run
+  an (n_boot, n) array whose row b is resample b; ``count_chunks`` draws the same a chunk of resamples at a
+  time (bounded memory for large fits). A unit is whatever the caller indexes: a row, a run
   (cluster bootstrap: all rows of a run move together) or a residual. The seed may also be a
   ``Generator`` already in use, to continue its stream (``default_rng`` returns it unchanged).
 * Strata. ``stratified_indices`` resamples each stratum on its own (every stratum keeps its size),
@@ -85,6 +86,24 @@ def resample_counts(n_rows: int, n_boot: int, seed: Seed, groups: np.ndarray | N
         return counts(resample_indices(n_rows, n_boot, seed), n_rows)
     labels, inverse = np.unique(groups, return_inverse=True)
     return counts(resample_indices(labels.size, n_boot, seed), labels.size)[:, inverse]
+
+
+def count_chunks(n_rows: int, n_boot: int, seed: Seed, per: int, groups: np.ndarray | None = None):
+    """:func:`resample_counts` a chunk at a time: yields (first resample, (b, n_rows) multiplicities) for
+    chunks of at most ``per`` resamples; the same draws as one call (one generator stream, resample after
+    resample), in O(per × n_rows) memory."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        units, inverse = n_rows, None
+    else:
+        labels, inverse = np.unique(groups, return_inverse=True)
+        units = labels.size
+    if units < 1:
+        raise FitError(f"a resample needs at least one unit to draw from, got {units}")
+    for lo in range(0, n_boot, per):
+        b = min(per, n_boot - lo)
+        w = counts(rng.integers(0, units, size=(b, units)), units)
+        yield lo, (w if inverse is None else w[:, inverse])
 
 
 def stratified_counts(strata: Sequence[np.ndarray], n_rows: int, n_boot: int, seed: Seed) -> np.ndarray:

@@ -2,7 +2,10 @@
 then L-BFGS-B refinement of the best distinct candidates.
 
 Running all starts together as arrays (one (P x P) solve per start per iteration) is what makes
-the 4,500-start Chinchilla grid take about a second instead of minutes.
+the 4,500-start Chinchilla grid take about a second instead of minutes. While starts × rows is at most
+:data:`EXHAUSTIVE_WORK` (and rows at most :data:`EXHAUSTIVE_ROWS`) every start descends on every row, in chunks of
+starts that fit the memory budget; above it the search screens the starts on a subsample and descends only the
+promising basins on all rows (:mod:`scalefit.fitting.screen`), in time linear in the rows.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
+from scalefit.fitting.chunked import MEMORY_BUDGET, bytes_per_row, value_and_gradient
 from scalefit.fitting.objective import Problem, psi
+
+EXHAUSTIVE_WORK = 2**21  # starts × rows up to which every start descends on every row (Epoch's fit: 1.08e6)
+EXHAUSTIVE_ROWS = 16384  # ... and rows up to which it does; larger fits also sum over row chunks
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class SearchResult:
     message: str  # optimiser's message for the final refinement
     finals: np.ndarray  # (n_starts,) objective at the end of each start's descent
     candidates: np.ndarray  # (k, P) distinct descent end points (fit space), best first
+    screen: dict | None = None  # large fits: what was screened on a subsample and what descended on all rows
 
 
 def batched_descent(
@@ -94,14 +101,19 @@ def batched_descent(
 
 
 def parallel_descent(
-    problem: Problem, theta0: np.ndarray, weights: np.ndarray | None = None, *, workers: int | None = None
+    problem: Problem, theta0: np.ndarray, weights: np.ndarray | None = None, *, workers: int | None = None,
+    budget: int = MEMORY_BUDGET,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`batched_descent` on chunks of the starts in threads (numpy releases the GIL); same result."""
+    """:func:`batched_descent` on chunks of the starts in threads (numpy releases the GIL); same result.
+
+    A chunk holds at most as many starts as ``budget`` bytes of (starts × rows) working arrays allow per thread.
+    """
     K = theta0.shape[0]
     workers = workers or min(4, os.cpu_count() or 1)
-    if workers < 2 or K < 256:
+    per = max(1, budget // (workers * bytes_per_row(1, theta0.shape[1]) * problem.y.size))
+    if (workers < 2 or K < 256) and K <= per:
         return batched_descent(problem, theta0, weights)
-    chunks = np.array_split(np.arange(K), workers)
+    chunks = np.array_split(np.arange(K), max(workers if K >= 256 else 1, -(-K // per)))
     w = None if weights is None else np.broadcast_to(weights, (K, problem.y.size))
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(lambda i: batched_descent(problem, theta0[i], None if w is None else w[i]), chunks))
@@ -110,10 +122,15 @@ def parallel_descent(
 
 def refine(problem: Problem, theta: np.ndarray, weights: np.ndarray | None = None):
     """L-BFGS-B from ``theta`` (fit space) with the analytic objective gradient; returns scipy's result."""
+    from scipy.optimize import minimize  # imported on first use: reading or predicting from a fit needs no scipy
+
     lo, hi = problem.fit_bounds
     w = np.ones(problem.y.size) if weights is None else weights
 
     def fun(t):
+        if problem.y.size > EXHAUSTIVE_ROWS:  # a large fit: sums over row chunks, in bounded memory
+            f, g = value_and_gradient(problem, t[None, :], weights)
+            return (float(f[0]), g[0]) if np.isfinite(f[0]) else (np.inf, np.zeros_like(t))
         t2 = t[None, :]
         pred = np.array(problem.predict(t2))
         r = problem.residuals_from(pred)
@@ -129,8 +146,23 @@ def refine(problem: Problem, theta: np.ndarray, weights: np.ndarray | None = Non
                     options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-12})
 
 
-def multi_start(problem: Problem, starts: np.ndarray, *, n_refine: int = 5, rtol: float = 1e-4) -> SearchResult:
-    """Descend from every start (natural units), refine the best few distinct optima, keep the best."""
+def multi_start(
+    problem: Problem, starts: np.ndarray, *, n_refine: int = 5, rtol: float = 1e-4, seed: int = 0
+) -> SearchResult:
+    """Descend from every start (natural units), refine the best few distinct optima, keep the best.
+
+    Above :data:`EXHAUSTIVE_WORK` starts × rows (or :data:`EXHAUSTIVE_ROWS` rows):
+    :func:`scalefit.fitting.screen.screened_search` (``seed`` draws its subsamples), linear in the rows.
+    """
+    if len(starts) * problem.y.size > EXHAUSTIVE_WORK or problem.y.size > EXHAUSTIVE_ROWS:
+        from scalefit.fitting.screen import screened_search
+
+        return screened_search(problem, starts, rtol=rtol, seed=seed)
+    return exhaustive_search(problem, starts, n_refine=n_refine, rtol=rtol)
+
+
+def exhaustive_search(problem: Problem, starts: np.ndarray, *, n_refine: int = 5, rtol: float = 1e-4) -> SearchResult:
+    """Every start (natural units) descends on every row; the best few distinct optima are refined."""
     theta0 = problem.to_fit(starts)
     theta, f = parallel_descent(problem, theta0)
     order = np.argsort(f)
