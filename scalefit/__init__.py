@@ -1,9 +1,13 @@
 """scalefit: fit scaling laws to run logs and predict loss, downstream error and hyperparameters at scale.
 
-Importing scalefit never imports torch or matplotlib.
+Importing scalefit never imports torch or matplotlib, nor scipy or pandas: the public names below are
+loaded on first use (PEP 562), so ``scalefit --help`` and ``scalefit laws`` start without them.
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -16,10 +20,20 @@ from scalefit.errors import (  # noqa: E402
     RunDataError,
     ScalefitError,
 )
-from scalefit.fitting import BacktestResult, FitResult, backtest, fit  # noqa: E402
-from scalefit.laws import Law, get_law, list_laws  # noqa: E402
-from scalefit.results import load  # noqa: E402
-from scalefit.runs import RunTable, read_runs  # noqa: E402
+
+# public name -> the module that defines it, imported when the name is first used
+_LAZY = {
+    "BacktestResult": "scalefit.fitting.api",
+    "FitResult": "scalefit.fitting.result",
+    "backtest": "scalefit.fitting.api",
+    "fit": "scalefit.fitting.api",
+    "Law": "scalefit.laws",
+    "get_law": "scalefit.laws",
+    "list_laws": "scalefit.laws",
+    "load": "scalefit.results",
+    "RunTable": "scalefit.runs.table",
+    "read_runs": "scalefit.runs.table",
+}
 
 __all__ = [
     "__version__",
@@ -41,3 +55,15 @@ __all__ = [
     "load",
     "read_runs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'scalefit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

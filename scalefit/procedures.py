@@ -12,9 +12,12 @@ use, so the registry costs nothing at start-up.
 
 from __future__ import annotations
 
+import ast
 import inspect
 from dataclasses import dataclass
 from importlib import import_module
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from scalefit.errors import FitError
@@ -35,7 +38,11 @@ class Procedure:
         return getattr(import_module(module), name)
 
     def options(self) -> list[str]:
-        """The keyword options the procedure takes (``where``, ``bootstrap``, its own ...)."""
+        """The keyword options the procedure takes (``where``, ``bootstrap``, its own ...); read from the
+        module's source when the function is defined there, so listing procedures imports none of them."""
+        static = _source_options(*self.function.split(":"))
+        if static is not None:
+            return static
         sig = inspect.signature(self.load())
         return [p.name for p in list(sig.parameters.values())[1:] if p.kind is not p.VAR_POSITIONAL]
 
@@ -47,6 +54,21 @@ class Procedure:
         if unknown:
             raise FitError(f"procedure {self.name!r} does not take {unknown}; it takes {self.options()}")
         return fn(data, **options)
+
+
+def _source_options(module: str, name: str) -> list[str] | None:
+    """The parameters after the first of function ``name`` as written in ``module``'s source (None when it is
+    not a plain ``def`` there); what ``inspect.signature`` would list, without importing the module."""
+    spec = find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if fn is None:
+        return None
+    a = fn.args
+    return [p.arg for p in [*a.posonlyargs, *a.args][1:]] + [p.arg for p in a.kwonlyargs] + (
+        [a.kwarg.arg] if a.kwarg else [])
 
 
 PROCEDURES: dict[str, Procedure] = {p.name: p for p in (
