@@ -38,9 +38,10 @@ def format_report(fit: FitResult, *, level: float = 0.95) -> str:
     )
     sc = se.get("screen")
     if sc:
-        lines.append(f"         (all {sc['starts']} starts descended on {sc['rows']:,} of {sc['of_rows']:,} rows; "
-                     f"the best {sc['basins']} distinct basins on {sc['confirm_rows']:,} rows; "
-                     f"{sc['descended_on_all_rows']} to convergence on all rows)")
+        confirm = "" if sc["confirm_rows"] == sc["of_rows"] else f" on {sc['confirm_rows']:,} rows, "
+        lines.append(f"         (all {sc['starts']} starts descended on a stratified {sc['rows']:,} of "
+                     f"{sc['of_rows']:,} rows; the best {sc['basins']} distinct basins{confirm}; "
+                     f"{sc['descended_on_all_rows']} of them to convergence on all rows)")
     ivals = fit.intervals(level=level)
     pct = f"{100 * level:g}%"
     n_boot = len(next(iter(fit.bootstrap.values()))) if fit.bootstrap else 0

@@ -101,7 +101,8 @@ def screened_search(problem: Problem, starts: np.ndarray, *, rtol: float = 1e-4,
         converged=bool(res.success) or abs(val - f_f[best]) <= 1e-9 * abs(f_f[best]),
         message=str(getattr(res, "message", "")), finals=f_s, candidates=th_f[np.argsort(f_f)],
         screen={"rows": int(screen.y.size), "of_rows": int(n), "starts": len(starts), "basins": len(picked),
-                "confirm_rows": int(confirm.y.size), "descended_on_all_rows": len(kept), "seed": seed},
+                "confirm_rows": int(confirm.y.size),
+                "descended_on_all_rows": len(picked) if confirm is problem else len(kept), "seed": seed},
     )
 
 
