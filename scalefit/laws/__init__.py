@@ -19,5 +19,6 @@ from scalefit.laws import nmt  # noqa: E402,F401  isort: skip
 from scalefit.laws import expr  # noqa: E402,F401  isort: skip
 from scalefit.laws import hparams  # noqa: E402,F401  isort: skip
 from scalefit.laws import lr_annealing  # noqa: E402,F401  isort: skip
+from scalefit.laws import data_constrained  # noqa: E402,F401  isort: skip
 
 __all__ = ["Derived", "Law", "Param", "get_law", "list_laws", "register"]

@@ -18,6 +18,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "depth": ("n_layers", "num_layers"),
     "step": ("steps", "iteration", "iter"),
     "Err": ("err", "error"),
+    "U_D": ("unique_tokens", "n_unique_tokens", "num_unique_tokens"),
+    "U_N": ("unique_params", "n_unique_params"),
 }
 
 SYMBOL_DOCS: dict[str, str] = {
@@ -32,6 +34,8 @@ SYMBOL_DOCS: dict[str, str] = {
     "depth": "number of layers",
     "step": "training step",
     "Err": "downstream error",
+    "U_D": "unique training tokens",
+    "U_N": "unique parameters (compute-optimal size for the unique tokens)",
 }
 
 # Symbols that are sizes or rates and must be strictly positive.

@@ -139,6 +139,15 @@ CASES: dict[str, Case] = {
         why="a valley of curvature ~0.01 nats per ln-unit^2 under 0.5% (~0.01 nat) noise: the centre is pinned "
         "only to ~0.1 ln-units, so the small D exponent of lr* (0.2) moves most; floor and curvatures within ~5%",
     ),
+    "data-constrained": Case(
+        true={"E": 1.8691, "A": 520.82, "B": 1487.7, "alpha": 0.35266, "beta": 0.35266, "R_D_star": 15.388,
+              "R_N_star": 5.3097},
+        ranges={"N": (1e7, 1e10), "D": (1e8, 1e12), "U_D": (1e7, 1e11)},
+        noisy_rtol={"E": 0.03, "A": 0.2, "B": 0.15, "alpha": 0.03, "beta": 0.03, "R_D_star": 0.04, "R_N_star": 0.3},
+        why="Muennighoff et al.'s C4 fit; unique tokens drawn independently, so about half the runs repeat data "
+        "(up to 1e5 epochs) and R_D_star is pinned; excess parameters only bend the largest models, so R_N_star "
+        "is the loosest (seen: R_N_star +12%, A +7%, the rest within 5%)",
+    ),
 }
 
 
