@@ -20,5 +20,8 @@ from scalefit.laws import expr  # noqa: E402,F401  isort: skip
 from scalefit.laws import hparams  # noqa: E402,F401  isort: skip
 from scalefit.laws import lr_annealing  # noqa: E402,F401  isort: skip
 from scalefit.laws import data_constrained  # noqa: E402,F401  isort: skip
+from scalefit.laws import moe  # noqa: E402,F401  isort: skip
+from scalefit.laws import vocab  # noqa: E402,F401  isort: skip
+from scalefit.laws import parscale  # noqa: E402,F401  isort: skip
 
 __all__ = ["Derived", "Law", "Param", "get_law", "list_laws", "register"]

@@ -20,6 +20,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "Err": ("err", "error"),
     "U_D": ("unique_tokens", "n_unique_tokens", "num_unique_tokens"),
     "U_N": ("unique_params", "n_unique_params"),
+    "E": ("num_experts", "n_experts", "experts", "expert_count"),
+    "P": ("parallel_size", "num_streams", "n_streams", "parallel_streams"),
+    "N_nv": ("non_vocab_parameters", "n_params_nonvocab", "non_vocab_params", "Non_vocab_parameters"),
+    "N_v": ("vocab_parameters", "n_params_vocab", "vocab_params"),
+    "H": ("num_characters", "n_characters", "characters"),
 }
 
 SYMBOL_DOCS: dict[str, str] = {
@@ -36,6 +41,11 @@ SYMBOL_DOCS: dict[str, str] = {
     "Err": "downstream error",
     "U_D": "unique training tokens",
     "U_N": "unique parameters (compute-optimal size for the unique tokens)",
+    "E": "number of experts",
+    "P": "parallel streams",
+    "N_nv": "non-vocabulary parameters",
+    "N_v": "vocabulary parameters",
+    "H": "training characters",
 }
 
 # Symbols that are sizes or rates and must be strictly positive.
