@@ -23,5 +23,7 @@ from scalefit.laws import data_constrained  # noqa: E402,F401  isort: skip
 from scalefit.laws import moe  # noqa: E402,F401  isort: skip
 from scalefit.laws import vocab  # noqa: E402,F401  isort: skip
 from scalefit.laws import parscale  # noqa: E402,F401  isort: skip
+from scalefit.laws import bnsl  # noqa: E402,F401  isort: skip
+from scalefit.laws import learning_curves  # noqa: E402,F401  isort: skip
 
 __all__ = ["Derived", "Law", "Param", "get_law", "list_laws", "register"]
