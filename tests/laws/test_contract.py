@@ -204,6 +204,20 @@ CASES: dict[str, Case] = {
         why="the implicit sigmoid spans 5.3 down to 1.76 over the range, so both plateaus are seen; alpha (the "
         "shape near eps_0) trades off with beta and c (seen: alpha -9%, beta -4%, c -2%)",
     ),
+    "rectified": Case(
+        true={"B": 300.0, "D_l": 100.0, "beta": 0.5, "E": 1.0},
+        ranges={"D": (1e2, 1e7)},
+        noisy_rtol={"B": 0.085, "D_l": 0.095, "beta": 0.015, "E": 0.008},
+        why="the pre-power to power transition (D^beta = D_l at D = 1e4) sits mid-range, so D_l is pinned, "
+        "trading off with B (seen: D_l -4%, B -3%)",
+    ),
+    "data-mixture": Case(
+        true={"c": 1.5, "t1": 0.8, "t2": -0.5, "t3": 0.2},
+        ranges={"r1": (0.05, 1.0), "r2": (0.05, 1.0), "r3": (0.05, 1.0)},
+        noisy_rtol={"c": 0.005, "t1": 0.02, "t2": 0.03, "t3": 0.09},
+        why="proportions drawn independently (off the simplex, which the simplex form does not need); the "
+        "smallest coefficient t3 = 0.2 has the largest relative error (seen: t3 +4%)",
+    ),
 }
 
 
