@@ -140,8 +140,10 @@ def describe_search(search: dict) -> str:
     s = search.get("screen")
     if not s:
         return f"exhaustive ({search['n_starts']} on all)"
-    confirm = "" if s["confirm_rows"] == s["of_rows"] else f" on {s['confirm_rows']};"
-    return f"{s['starts']} on {s['rows']} rows; {s['basins']} basins{confirm} {s['descended_on_all_rows']} on all"
+    if s["confirm_rows"] == s["of_rows"]:
+        return f"{s['starts']} on {s['rows']} rows; {s['basins']} basins on all"
+    return (f"{s['starts']} on {s['rows']} rows; {s['basins']} basins on {s['confirm_rows']}; "
+            f"{s['descended_on_all_rows']} on all")
 
 
 def bootstrap_rows(work: Path, n: int, n_boot: int, power_rows: int) -> dict:

@@ -61,7 +61,7 @@ def bootstrap_fits(
     for lo, w in count_chunks(n, n_boot, seed, per, groups):
         b = w.shape[0]
         theta0 = np.tile(starts, (b, 1))
-        weights = np.repeat(w, S, axis=0)
+        weights = w if S == 1 else np.repeat(w, S, axis=0)
         del w
         if n <= EXHAUSTIVE_ROWS:
             theta, f = parallel_descent(problem, theta0, weights, budget=budget)

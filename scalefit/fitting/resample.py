@@ -102,8 +102,15 @@ def count_chunks(n_rows: int, n_boot: int, seed: Seed, per: int, groups: np.ndar
         raise FitError(f"a resample needs at least one unit to draw from, got {units}")
     for lo in range(0, n_boot, per):
         b = min(per, n_boot - lo)
-        w = counts(rng.integers(0, units, size=(b, units)), units)
-        yield lo, (w if inverse is None else w[:, inverse])
+        # no local name holds a chunk: the caller's copy is the only one while it refits
+        yield lo, (_drawn_counts(rng, b, units) if inverse is None else _drawn_counts(rng, b, units)[:, inverse])
+
+
+def _drawn_counts(rng: np.random.Generator, b: int, units: int) -> np.ndarray:
+    """:func:`counts` of b fresh resamples of ``units`` units, offsetting the draws in place (one array fewer)."""
+    idx = rng.integers(0, units, size=(b, units))
+    idx += units * np.arange(b)[:, None]
+    return np.bincount(idx.ravel(), minlength=b * units).reshape(b, units).astype(float)
 
 
 def stratified_counts(strata: Sequence[np.ndarray], n_rows: int, n_boot: int, seed: Seed) -> np.ndarray:

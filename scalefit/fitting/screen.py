@@ -82,6 +82,9 @@ def screened_search(problem: Problem, starts: np.ndarray, *, rtol: float = 1e-4,
     confirm = part(problem, stratified_rows(problem.x, n, CONFIRM_ROWS, rng)) if n > CONFIRM_ROWS else problem
     th_c, f_c = chunked_descent(confirm, th_s[picked])
     kept = [i for i in basins(th_c, f_c, MAX_BASINS) if f_c[i] <= (1 + MARGIN) * np.min(f_c)]
+    if not kept:
+        return SearchResult(theta0[0], np.inf, len(starts), 0, starts[0], False,
+                            "no basin gave a finite objective on the confirming rows", f_s, theta0[:0])
     if confirm is problem:
         th_f, f_f = th_c[kept], f_c[kept]
     else:
