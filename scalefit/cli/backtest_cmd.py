@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from scalefit.cli._app import app
@@ -84,6 +83,8 @@ def backtest_command(
 ) -> None:
     """Fit on the rows outside --holdout, predict the held-out rows, report relative errors (per group with
     --group-by)."""
+    import pandas as pd
+
     from scalefit._io import refuse_input_overwrite
 
     out, flag = out_path(out, output)

@@ -14,14 +14,17 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 
 from scalefit.cli.common import echo_json, write_csv_atomic
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
 from scalefit.cli.option_groups import option
 from scalefit.cli.options import OptionError, opt_flag, procedure_options
+
+if TYPE_CHECKING:  # numpy loads when a curve is predicted, not with the CLI
+    import numpy as np
 
 _OPTIONS = {"lam", "fit_lambda", "skip_warmup"}
 
@@ -76,6 +79,8 @@ def predict_schedule(fit, *, label: str, lr: np.ndarray, out: Path | None, group
                      level: float, as_json: bool, points: int = 16) -> None:
     """Print (and with ``out`` save) the predicted curve of one schedule from an lr-annealing fit and its final
     loss."""
+    import numpy as np
+
     from scalefit.planning.lr_annealing import predict_curve
 
     with warnings.catch_warnings(record=True) as caught:
@@ -138,6 +143,8 @@ def _compare(fit, opts: ScheduleOptions, group: str | None, level: float) -> tup
 
 
 def _cmp_json(cmp, notes: list[str]) -> dict:
+    import numpy as np
+
     return {"schedules": cmp.table.replace({np.nan: None}).to_dict(orient="records"), "best": cmp.best,
             "best_wsd": cmp.best_wsd, "notes": notes}
 

@@ -8,7 +8,6 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
-from scalefit.laws import get_law, list_laws
 
 
 def _bound(v: float) -> str:
@@ -16,6 +15,8 @@ def _bound(v: float) -> str:
 
 
 def law_summary(name: str) -> dict:
+    from scalefit.laws import get_law
+
     law = get_law(name)
     return {
         "name": law.name,
@@ -48,6 +49,7 @@ def laws_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List the laws and the fitting procedures: equation or recipe, inputs, parameters, source."""
+    from scalefit.laws import list_laws
     from scalefit.procedures import PROCEDURES, list_procedures
 
     if name in PROCEDURES:

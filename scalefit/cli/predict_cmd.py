@@ -11,9 +11,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import typer
 
 from scalefit.cli._app import app
@@ -21,6 +20,9 @@ from scalefit.cli.common import echo_json, handle_errors, write_csv_atomic
 from scalefit.cli.option_groups import OUTPUT_ALIAS, given_options, option, out_path, with_options
 from scalefit.cli.options import OptionError, parse_floats
 from scalefit.cli.predict_kinds import USAGE, kind_predictions, with_map
+
+if TYPE_CHECKING:  # pandas loads when a prediction is made, not with the CLI
+    import pandas as pd
 
 _COMMON = {"at", "input_", "map_", "out", "output", "level", "as_json"}
 _SCHEDULE = {"schedule", "schedule_csv", "steps", "peak_lr", "warmup_frac", "decay_frac", "min_lr_ratio"}
@@ -30,6 +32,8 @@ ALLOWED = {"law": _COMMON | {"group", "chain", "seed"}, "curve": _COMMON | {"gro
 
 def points_frame(at: list[str] | None) -> pd.DataFrame:
     """``--at N=7e10 --at D=1.4e12,2e12`` -> a frame; single values broadcast against lists."""
+    import pandas as pd
+
     values = parse_floats(at, "--at")
     if not values:
         raise OptionError("give points with --at SYMBOL=VALUE (repeatable) or a CSV with --input")
@@ -44,6 +48,8 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
                   inputs: pd.DataFrame | None = None) -> pd.DataFrame:
     """The columns of ``frame`` plus ``{target}_pred`` (and ``_lower``/``_upper`` when bootstrapped), predicted
     from ``inputs`` (default: ``frame``); every group of a grouped fit unless ``group`` names one."""
+    import pandas as pd
+
     inputs = frame if inputs is None else inputs
     if fit.groups and group is None:
         col = fit.group_by
@@ -107,6 +113,8 @@ def _law_predictions(fit, frame, inputs, *, level, group, chain, seed) -> pd.Dat
 
 
 def _show(result: pd.DataFrame, notes: list[str], out: Path | None, as_json: bool) -> None:
+    import numpy as np
+
     if out is not None:
         write_csv_atomic(out, result)
     if as_json:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from scalefit.cli.options import OptionError
+
+if TYPE_CHECKING:  # numpy and pandas load when a prediction is made, not with the CLI
+    import numpy as np
+    import pandas as pd
 
 # What to give `scalefit predict` for each kind of result (said when an option does not apply).
 USAGE = {
@@ -61,6 +63,8 @@ def _symbols(inputs: pd.DataFrame, kind: str, path: Path) -> dict[str, np.ndarra
 
 
 def _frontier(result, path: Path, x: dict, level: float) -> dict:
+    import numpy as np
+
     from scalefit.planning.frontier import frontier_plan
 
     _, rows = frontier_plan(result, list(x["C"]), level=level)
@@ -99,6 +103,8 @@ def _lr_transfer(result, x: dict) -> dict:
 def kind_predictions(result, kind: str, path: Path, inputs: pd.DataFrame, frame: pd.DataFrame, *,
                      level: float) -> pd.DataFrame:
     """``frame`` plus the predictions of a frontier, hyperparameter or LR-transfer result at ``inputs``."""
+    import numpy as np
+
     x = _symbols(inputs, kind, path)
     if kind == "frontier":
         values = _frontier(result, path, x, level)
