@@ -54,10 +54,23 @@ def _backtests(req: FitRequest, holdout: str) -> dict:
 def _summary(bt, holdout: str) -> dict:
     return {"law": bt.fit.law, "holdout": holdout, "n_fit": bt.fit.stats["n"], "n_holdout": len(bt.rows),
             "mean_abs_rel_error": bt.mean_abs_rel_error, "max_abs_rel_error": bt.max_abs_rel_error,
-            "params": bt.fit.params, "rows": bt.rows.to_dict(orient="records")}
+            "scores": bt.scores, "params": bt.fit.params, "rows": bt.rows.to_dict(orient="records")}
+
+
+def _overall(results: dict) -> dict:
+    """Scores over the held-out rows of every group together (bands only when every group has one)."""
+    import pandas as pd
+
+    from scalefit.fitting.scores import scores
+
+    rows = pd.concat([bt.rows for bt in results.values()], ignore_index=True)
+    band = (rows["lower"], rows["upper"]) if all("lower" in bt.rows for bt in results.values()) else (None, None)
+    return scores(rows["actual"], rows["predicted"], *band)
 
 
 def _echo(bt, holdout: str, group: str | None) -> None:
+    from scalefit.fitting.scores import format_scores
+
     where = f" [{group}]" if group is not None else ""
     typer.echo(f"backtest {bt.fit.law}{where}: fitted on {bt.fit.stats['n']} rows, held out {len(bt.rows)} "
                f"({holdout})")
@@ -65,8 +78,7 @@ def _echo(bt, holdout: str, group: str | None) -> None:
     table = bt.rows.copy()
     table["rel_error"] = table["rel_error"].map(lambda v: f"{100 * v:+.2f}%")
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
-    typer.echo(f"mean |relative error| = {100 * bt.mean_abs_rel_error:.3f}%   "
-               f"max = {100 * bt.max_abs_rel_error:.3f}%")
+    typer.echo(format_scores(bt.scores))
 
 
 @app.command("backtest")
@@ -97,9 +109,18 @@ def backtest_command(
                                          for g, bt in results.items()], ignore_index=True))
     if as_json:
         echo_json(_summary(results[None], holdout) if None in results else
-                  {"group_by": fitting.group_by, "groups": {g: _summary(bt, holdout) for g, bt in results.items()}})
+                  {"group_by": fitting.group_by, "overall": _overall(results),
+                   "groups": {g: _summary(bt, holdout) for g, bt in results.items()}})
         return
     for i, (group, bt) in enumerate(results.items()):
         if i:
             typer.echo()
         _echo(bt, holdout, None if group is None else f"{fitting.group_by} = {group}")
+    if None not in results:
+        from scalefit.fitting.scores import format_scores
+
+        n = sum(len(bt.rows) for bt in results.values())
+        overall = _overall(results)
+        typer.echo(f"\noverall ({len(results)} groups, {n} held-out rows): mean |rel. error| = "
+                   f"{100 * overall['mean_abs_rel_error']:.3f}%   max = {100 * overall['max_abs_rel_error']:.3f}%   "
+                   + format_scores(overall, errors=False))

@@ -280,7 +280,7 @@ class BacktestResult:
     """Held-out evaluation: the fit on the kept rows and per-row errors on the held-out rows."""
 
     fit: FitResult  # the law fitted on the rows outside the holdout
-    rows: pd.DataFrame  # held-out rows: inputs, actual, predicted, relative error (and interval if bootstrapped)
+    rows: pd.DataFrame  # held-out rows: run name, inputs, actual, predicted, rel. error (+ interval if bootstrapped)
     holdout: str  # the holdout expression
 
     @property
@@ -290,6 +290,19 @@ class BacktestResult:
     @property
     def max_abs_rel_error(self) -> float:
         return float(np.max(np.abs(self.rows["rel_error"])))
+
+    @property
+    def scores(self) -> dict:
+        """R², RMSLE, NMSE, mean/max |rel. error| on the held-out rows; with a bootstrap, the 95% band's
+        coverage and mean width (:mod:`scalefit.fitting.scores`)."""
+        from scalefit.fitting.scores import scores
+
+        r = self.rows
+        band = (r["lower"], r["upper"]) if "lower" in r.columns else (None, None)
+        return scores(r["actual"], r["predicted"], *band)
+
+
+RUN_COLUMNS = ("run_id", "run", "name", "run_name")  # a column naming runs, shown in the per-row output
 
 
 def backtest(
@@ -312,7 +325,8 @@ def backtest(
         x = {s: res.values[s] for s in law_obj.inputs}
         pred = result.predict(x)
     actual = res.values[law_obj.target]
-    out = pd.DataFrame({"row": res.rows + 2, **x, "actual": actual, "predicted": pred,
+    names = next(({c: held.frame.loc[res.rows, c].to_numpy()} for c in RUN_COLUMNS if c in held.columns), {})
+    out = pd.DataFrame({"row": res.rows + 2, **names, **x, "actual": actual, "predicted": pred,
                         "rel_error": (pred - actual) / actual})
     if result.bootstrap:
         with warnings.catch_warnings():

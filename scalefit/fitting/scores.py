@@ -1,0 +1,77 @@
+"""Held-out scores as the scaling-law literature reports them, for backtests and law selection.
+
+On the held-out rows (truth ``y``, prediction ``p``):
+
+- ``r2``: 1 - sum((p - y)^2) / sum((y - mean y)^2) (NaN with fewer than 2 rows or constant ``y``);
+- ``rmsle``: sqrt(mean((ln p - ln y)^2)), the RMSE of log predictions (NaN where a value is not positive);
+- ``nmse``: mean((p - y)^2) / var(y), the MSE normalised by the truths' variance (= 1 - r2);
+- ``mean_abs_rel_error`` / ``max_abs_rel_error``: of |p - y| / |y|;
+- with a band [lo, hi] (a bootstrap interval): ``coverage``, the share of truths inside it, and
+  ``mean_band_width`` (hi - lo, target units) and ``mean_rel_band_width`` ((hi - lo) / p).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SCORE_NAMES = ("r2", "rmsle", "nmse", "mean_abs_rel_error", "max_abs_rel_error")
+BAND_NAMES = ("coverage", "mean_band_width", "mean_rel_band_width")
+
+
+def scores(actual, predicted, lower=None, upper=None) -> dict[str, float]:
+    """The scores above (floats; NaN where undefined), plus ``n``; band scores only when a band is given."""
+    y = np.asarray(actual, dtype=float).reshape(-1)
+    p = np.asarray(predicted, dtype=float).reshape(-1)
+    out: dict[str, float] = {"n": int(len(y))}
+    if len(y) == 0:
+        return {**out, **{k: float("nan") for k in SCORE_NAMES}}
+    err = p - y
+    mse = float(np.mean(err**2))
+    var = float(np.var(y))
+    with np.errstate(all="ignore"):
+        rel = np.abs(err) / np.abs(y)
+        logs = np.log(p) - np.log(y) if (y > 0).all() and (p > 0).all() else np.full_like(y, np.nan)
+    ok = len(y) >= 2 and var > 0
+    out["r2"] = 1.0 - mse / var if ok else float("nan")
+    out["rmsle"] = float(np.sqrt(np.mean(logs**2)))
+    out["nmse"] = mse / var if ok else float("nan")
+    out["mean_abs_rel_error"] = float(np.mean(rel))
+    out["max_abs_rel_error"] = float(np.max(rel))
+    if lower is not None and upper is not None:
+        out.update(band_scores(y, p, lower, upper))
+    return out
+
+
+def band_scores(actual, predicted, lower, upper) -> dict[str, float]:
+    """Coverage of the band [lower, upper] (share of truths inside, ends included) and its mean widths."""
+    y = np.asarray(actual, dtype=float).reshape(-1)
+    p = np.asarray(predicted, dtype=float).reshape(-1)
+    lo = np.asarray(lower, dtype=float).reshape(-1)
+    hi = np.asarray(upper, dtype=float).reshape(-1)
+    if len(y) == 0:
+        return {k: float("nan") for k in BAND_NAMES}
+    width = hi - lo
+    with np.errstate(all="ignore"):
+        return {
+            "coverage": float(np.mean((y >= lo) & (y <= hi))),
+            "mean_band_width": float(np.nanmean(width)),
+            "mean_rel_band_width": float(np.nanmean(width / np.abs(p))),
+        }
+
+
+def format_scores(s: dict, *, errors: bool = True) -> str:
+    """One line: mean/max |relative error| (unless ``errors=False``), R², RMSLE, NMSE, and the band's coverage
+    and mean width when present."""
+    def f(v: float, spec: str) -> str:
+        return "n/a" if v is None or not np.isfinite(v) else format(v, spec)
+
+    parts = [f"mean |relative error| = {f(100 * s['mean_abs_rel_error'], '.3f')}%   "
+             f"max = {f(100 * s['max_abs_rel_error'], '.3f')}%"] if errors else []
+    parts.append(f"R² = {f(s['r2'], '.4f')}   RMSLE = {f(s['rmsle'], '.4g')}   NMSE = {f(s['nmse'], '.4g')}")
+    if "coverage" in s:
+        parts.append(f"95% band coverage = {f(100 * s['coverage'], '.1f')}%   mean band width = "
+                     f"{f(s['mean_band_width'], '.4g')} ({f(100 * s['mean_rel_band_width'], '.2f')}%)")
+    return "   ".join(parts)
+
+
+__all__ = ["BAND_NAMES", "SCORE_NAMES", "band_scores", "format_scores", "scores"]
