@@ -4,8 +4,8 @@
 - ``LocalExecutor``: a ``concurrent.futures`` process pool (spawned workers) on this machine. With GPUs,
   each worker is pinned to one GPU (``CUDA_VISIBLE_DEVICES``), ``runs_per_gpu`` workers per GPU; without,
   one worker per core (or ``workers``), each with ``cores / workers`` torch threads.
-- ``SlurmExecutor``: ``submitit`` job arrays (partition, time limit, GPUs and CPUs per task, array
-  parallelism). Every task writes its run folder in the sweep folder, which must be on a filesystem the
+- ``SlurmExecutor`` (``sweeps/slurm.py``, importable from here): ``submitit`` job arrays with resources that
+  fit the partition. Every task writes its run folder in the sweep folder, which must be on a filesystem the
   nodes share. ``cluster="local"`` runs the same code path through submitit's local executor (tests, CI).
 
 Both call ``execute_run`` on each run and report through ``emit(kind, run, data)``: ``start``, ``log``
@@ -13,7 +13,8 @@ Both call ``execute_run`` on each run and report through ``emit(kind, run, data)
 message and never stops the sweep; a worker that dies (killed, out of memory) has its runs retried once.
 Local workers die with the sweep process however it dies (``_die_with_parent``), and an exception in the
 sweep process (Ctrl-C, SIGTERM turned into one by the CLI) kills them at once rather than at the end of
-their runs. Slurm jobs already submitted keep running; the next resume picks up their results.
+their runs. Ctrl-C cancels a Slurm sweep's job arrays; tasks left queued by a sweep process that was killed are
+waited for by the next call, not submitted twice.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from scalefit.errors import SweepError
 from scalefit.proxy.config import TrainConfig
 from scalefit.sweeps.store import failure_row, write_failure
 
-__all__ = ["Emit", "LocalExecutor", "SerialExecutor", "SlurmExecutor", "cpu_count", "execute_run", "gpu_count"]
+__all__ = ["Emit", "LocalExecutor", "SerialExecutor", "cpu_count", "execute_run", "gpu_count"]
 
 Emit = Callable[[str, Any, dict], None]
 MAX_ATTEMPTS = 2  # tries of a run whose worker process dies under it
@@ -279,72 +280,13 @@ def _drain(log_q: Any, running: dict, emit: Emit) -> None:
             emit("log", by_id[rid], row)
 
 
-# --------------------------------------------------------------------------- Slurm through submitit
+# --------------------------------------------------------------------------- Slurm (sweeps/slurm.py)
 
 
-@dataclass
-class SlurmExecutor:
-    """submitit job arrays on Slurm (or submitit's local executor with ``cluster="local"``)."""
+def __getattr__(name: str) -> Any:
+    """``SlurmExecutor`` lives in ``sweeps.slurm`` (which imports this module); importable from here too."""
+    if name == "SlurmExecutor":
+        from scalefit.sweeps.slurm import SlurmExecutor
 
-    partition: str | None = None  # Slurm partition (None: the cluster's default)
-    time_min: int = 60  # time limit of each task, minutes
-    gpus_per_task: int = 1  # GPUs per task (one run per task)
-    cpus_per_task: int = 8  # CPU cores per task
-    mem_gb: float | None = None  # memory per task (None: the cluster's default)
-    array_parallelism: int = 64  # tasks of the array running at once
-    account: str | None = None  # Slurm account
-    setup: list[str] = field(default_factory=list)  # shell lines run before each task (module load, venv)
-    extra: dict[str, Any] = field(default_factory=dict)  # more sbatch options (slurm_additional_parameters)
-    cluster: str | None = None  # None: Slurm; "local": submitit's local executor (tests, CI)
-    poll_s: float = 5.0  # seconds between checks of the jobs' state
-    threads: int = 0  # torch threads per task (0: cpus_per_task)
-
-    def executor(self, folder: Path):
-        try:
-            import submitit
-        except ImportError:  # pragma: no cover
-            raise SweepError("--executor slurm needs submitit: pip install submitit (or scalefit[train])") from None
-        try:
-            ex = submitit.AutoExecutor(folder=folder, cluster=self.cluster or "slurm")
-        except RuntimeError as exc:  # no srun/sbatch here
-            raise SweepError(f"cannot submit to Slurm: {exc}; use --executor local on this machine") from None
-        params: dict[str, Any] = {
-            "timeout_min": self.time_min, "gpus_per_node": self.gpus_per_task, "cpus_per_task": self.cpus_per_task,
-            "tasks_per_node": 1, "nodes": 1, "name": f"scalefit-{folder.parent.name}",
-            "slurm_array_parallelism": self.array_parallelism,
-        }  # fmt: skip
-        if self.mem_gb is not None:
-            params["mem_gb"] = self.mem_gb
-        if self.partition:
-            params["slurm_partition"] = self.partition
-        if self.account:
-            params["slurm_account"] = self.account
-        if self.setup:
-            params["slurm_setup"] = list(self.setup)
-        if self.extra:
-            params["slurm_additional_parameters"] = dict(self.extra)
-        ex.update_parameters(**params)
-        return ex
-
-    def execute(self, runs: list[Any], sweep_dir: Path, emit: Emit) -> None:
-        if not runs:
-            return
-        ex = self.executor(sweep_dir / "submitit")
-        threads = self.threads or self.cpus_per_task
-        n = len(runs)
-        jobs = ex.map_array(execute_run, [r.config.to_dict() for r in runs], [str(sweep_dir)] * n, [threads] * n)
-        waiting = dict(zip(jobs, runs))
-        for run in runs:
-            emit("start", run, {"job": "submitted"})
-        while waiting:
-            for job in [j for j in waiting if j.done()]:
-                run = waiting.pop(job)
-                try:
-                    row = job.result()
-                except Exception as exc:  # noqa: BLE001 - timeout, preemption, node failure: record it
-                    msg = f"slurm job {job.job_id} failed: {str(exc).strip().splitlines()[-1] if str(exc) else exc!r}"
-                    row = failure_row(run.config, run.run_id, msg)
-                    write_failure(sweep_dir, row, str(exc))
-                emit("done", run, row)
-            if waiting:
-                time.sleep(self.poll_s)
+        return SlurmExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,11 +32,16 @@ class Executor(Protocol):
 
 @dataclass(frozen=True)
 class SweepEvent:
-    """What the runner reports: ``plan``, ``start``, ``log`` (a curve row), ``done`` (a result row), ``end``."""
+    """What the runner reports: ``plan``, ``start``, ``log`` (a curve row), ``done`` (a result row), ``lost``, ``end``.
 
-    kind: str  # plan | start | log | done | end
+    ``lost``: the run's Slurm task ended without a result (cancelled, preempted, its node failed); the run stays
+    pending and the next call of the same sweep runs it again.
+    """
+
+    kind: str  # plan | start | log | done | lost | end
     run: PlannedRun | None = None  # the run concerned (None for plan and end)
-    data: dict[str, Any] = field(default_factory=dict)  # plan: counts; log: curve row; done: result row
+    data: dict[str, Any] = field(default_factory=dict)  # plan: counts; log: curve row; done: result row;
+    # lost: job, state, message
     estimate_s: float = 0.0  # estimated wall seconds of the run (start, done)
 
 
@@ -50,6 +55,7 @@ class SweepSummary:
     executed: list[str]  # run ids finished by this call, in completion order
     counts: dict[str, int]  # status -> runs, over the whole sweep after this call
     wall_s: float  # seconds this call took
+    lost: dict[str, str] = field(default_factory=dict)  # run_id -> why its Slurm task ended without a result
 
 
 def plan_sweep(spec: SweepSpec, out: str | Path) -> tuple[Path, list[PlannedRun]]:
@@ -90,7 +96,8 @@ def run_sweep(
     ``retry_failed`` also re-runs runs recorded as ``failed`` (diverged runs are results, never retried).
     ``add_runs`` lets a folder that holds another spec's runs take this spec's runs too (``sweep.folder``).
     ``on_event(SweepEvent)`` receives progress. Ctrl-C (KeyboardInterrupt) stops the executor, rewrites the
-    tables from the finished runs' folders and raises SweepInterrupted.
+    tables from the finished runs' folders and raises SweepInterrupted; its ``cancelled_jobs`` holds the Slurm
+    job ids the executor cancelled (empty for local executors).
     """
     t0 = time.perf_counter()
     sweep_dir, runs = plan_sweep(spec, out)
@@ -137,6 +144,7 @@ def _run(runs, sweep_dir, order, executor, retry_failed, emit_event, estimate_de
     emit_event(SweepEvent("plan", data={"planned": len(runs), "skipped": len(runs) - len(todo), "todo": len(todo),
                                         "estimate_s": sum(estimates[r.run_id] for r in todo)}))  # fmt: skip
     executed: list[str] = []
+    lost: dict[str, str] = {}
     before = {r.run_id: tables.results.get(r.run_id) for r in todo}  # failed rows of retried runs
 
     def emit(kind: str, run: PlannedRun, data: dict) -> None:
@@ -144,21 +152,26 @@ def _run(runs, sweep_dir, order, executor, retry_failed, emit_event, estimate_de
             tables.add(run.run_id, data)
             executed.append(run.run_id)
             tables.write()
+        elif kind == "lost":
+            lost[run.run_id] = str(data.get("message", "its job ended without a result"))
         emit_event(SweepEvent(kind, run, data, estimates[run.run_id]))
 
     try:
         if todo:
             executor.execute(todo, sweep_dir, emit)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         tables.reload()  # runs finished in the workers after the last table write
         tables.write()
         finished = sum(tables.results.get(rid) not in (None, old) for rid, old in before.items())
-        raise SweepInterrupted(finished, len(runs)) from None
+        interrupted = SweepInterrupted(finished, len(runs))
+        interrupted.cancelled_jobs = tuple(getattr(exc, "cancelled_jobs", ()))  # Slurm jobs the executor cancelled
+        raise interrupted from None
     counts: dict[str, int] = {}
     for run in runs:
         row = tables.results.get(run.run_id)
         status = "pending" if row is None else row.get("status", "failed")
         counts[status] = counts.get(status, 0) + 1
-    summary = SweepSummary(sweep_dir, len(runs), len(runs) - len(todo), executed, counts, time.perf_counter() - t0)
-    emit_event(SweepEvent("end", data={"counts": counts, "executed": len(executed)}))
+    summary = SweepSummary(sweep_dir, len(runs), len(runs) - len(todo), executed, counts, time.perf_counter() - t0,
+                           lost)  # fmt: skip
+    emit_event(SweepEvent("end", data={"counts": counts, "executed": len(executed), "lost": len(lost)}))
     return summary
