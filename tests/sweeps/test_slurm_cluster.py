@@ -194,3 +194,22 @@ def test_ctrl_c_cancels_the_array_and_says_so(tmp_path):
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130 and stdout.split() == ["cancelled", job]
     _wait_for(lambda: not _queued(job), timeout=15)
+
+
+def test_a_killed_sweep_is_resumed_by_waiting_for_its_queued_tasks(tmp_path):
+    out, cpus = tmp_path / "killed", partition_info(PARTITION).cpus
+    script = textwrap.dedent(f"""
+        from scalefit.sweeps.runner import run_sweep
+        from scalefit.sweeps.slurm import SlurmExecutor
+        from scalefit.sweeps.spec import parse_spec
+        spec = parse_spec({{"name": "s", "fixed": {TINY!r}, "grid": {{"shape": [[16, 1]], "lr": [1e-3, 2e-3]}}}})
+        run_sweep(spec, {str(out)!r}, executor=SlurmExecutor(partition={PARTITION!r}, cpus_per_task={cpus}))
+    """)  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    job = _wait_for(lambda: (out / "slurm_jobs.json").is_file() and read_jobs(out)[0]["job_id"], timeout=60)
+    proc.kill()  # SIGKILL: no chance to cancel; the array keeps running
+    proc.wait()
+    assert _queued(job)
+    summary = run_sweep(_spec(2), out, executor=SlurmExecutor(partition=PARTITION, cpus_per_task=cpus, poll_s=0.3))
+    assert summary.counts == {"ok": 2} and [j["job_id"] for j in read_jobs(out)] == [job]  # nothing resubmitted
+    assert len(list((out / "submitit").glob("*_submitted.pkl"))) == 2  # one submission per run
