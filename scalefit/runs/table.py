@@ -74,35 +74,36 @@ def read_runs(path: str | Path) -> RunTable:
         return RunTable.from_frame(_read_parquet(p), str(p))
     sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
     kind = "TSV" if sep == "\t" else "CSV"
-    text = _read_text(p, kind)
-    header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    data = _checked_bytes(p, kind)
+    first_line = data.split(b"\n", 1)[0].decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(first_line), delimiter=sep))
     dupes = [c for c, k in Counter(h.strip() for h in header).items() if k > 1]
     if dupes:
         raise RunDataError(f"{p}:1: duplicate column names {dupes}; rename them so each column is unique")
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+    try:  # pandas parses the checked bytes itself: no second, decoded copy of the file in memory
+        frame = pd.read_csv(io.BytesIO(data), sep=sep, skipinitialspace=True, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise RunDataError(f"{p}: not a valid {kind} file: {str(exc).strip()}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return RunTable.from_frame(frame, str(p))
 
 
-def _read_text(p: Path, kind: str) -> str:
-    """The file as UTF-8 text; binary files and other encodings are refused, never guessed."""
+def _checked_bytes(p: Path, kind: str) -> bytes:
+    """The file's bytes, checked to be UTF-8 text; binary files and other encodings are refused, never guessed."""
     data = p.read_bytes()
     if b"\x00" in data:
         raise RunDataError(f"{p}: binary file (it contains NUL bytes), not a {kind} run log")
     try:
-        text = data.decode("utf-8-sig")
+        blank = not data.decode("utf-8-sig").strip()  # validates; the decoded copy is dropped at once
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise RunDataError(
             f"{p}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as "
             f"UTF-8, e.g. `iconv -f latin1 -t utf-8 {p.name} > {p.stem}.utf8{p.suffix}`"
         ) from None
-    if not text.strip():
+    if blank:
         raise RunDataError(f"{p}: the file is empty; a run log needs a header row and one row per run")
-    return text
+    return data
 
 
 def _read_parquet(p: Path) -> pd.DataFrame:
