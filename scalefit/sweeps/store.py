@@ -7,6 +7,9 @@ Layout of a sweep folder ``DIR`` (its name is the runs' ``name``)::
     DIR/<run_id>/           one run (written by the trainer): config.json, curve.csv, result.json
     DIR/runs.csv            one row per finished run (canonical columns first), rewritten atomically
     DIR/curves.csv          one row per logged step of every finished run, with its run_id
+    DIR/slurm_jobs.json     Slurm only: the job arrays that may still be queued, task id -> run id (sweeps.slurm_jobs)
+    DIR/submitit/           Slurm only: submitit's pickles and the tasks' logs
+    DIR/<run_id>/slurm_task Slurm only: the task that finished the run (a requeued task returns its result)
 
 A run is finished when its ``result.json`` exists and parses; the trainer writes it last and atomically, so a
 run killed mid-way has none and is run again. A result.json that parses but is not a result row is refused
