@@ -19,6 +19,7 @@ from scalefit.cli import sweep_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import sweep_status_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import plot_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import curves_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import select_cmd  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

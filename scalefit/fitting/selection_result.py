@@ -1,0 +1,158 @@
+"""SelectionResult: the leaderboard of ``scalefit.fitting.select.select`` and the winner's full-data fit."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scalefit._frozen import freeze_fields, thaw
+from scalefit._schema import (
+    expect_fields,
+    expect_mapping,
+    expect_schema,
+    expect_str,
+    list_of,
+    load_result,
+    optional,
+)
+from scalefit.errors import FitError
+
+SCHEMA = "scalefit.select/1"
+SCORES = ("r2", "rmsle", "mean_abs_rel_error")
+
+
+@dataclass(frozen=True)
+class SelectionResult:
+    """Candidates ranked best first by mean validation RMSLE on the extrapolation folds; ``fit`` is the winner's
+    fit on all rows (None when every candidate failed)."""
+
+    board: list  # entries {law, law_options, objective, status, reason | r2, rmsle, mean_abs_rel_error, folds,
+    #               aic, bic, n_params, on_bounds, identifiability}, best first
+    along: str  # the scale symbol the folds extrapolate along
+    holdout: str | None  # the one holdout filter, when given instead of folds
+    folds: list  # what each fold holds out, e.g. "N > 3.2e9"
+    group_by: str | None  # folds and fits within each value of this column
+    objectives: list  # "huber" (robust, log residuals) and/or "mse" (least squares, raw)
+    data: dict  # source, n_rows, hash, where
+    fit: Any = None  # FitResult of the winner on all rows
+
+    def __post_init__(self) -> None:
+        fit = self.fit
+        object.__setattr__(self, "fit", None)
+        freeze_fields(self)
+        object.__setattr__(self, "fit", fit)
+
+    @property
+    def winner(self) -> dict | None:
+        return self.board[0] if self.board and self.board[0]["status"] == "ok" else None
+
+    def best_fit(self):
+        if self.fit is None:
+            raise FitError("no candidate could be fitted and scored; see the board's reasons")
+        return self.fit
+
+    def predict(self, inputs: Any, **kwargs: Any):
+        """The winner's prediction (see :meth:`FitResult.predict`)."""
+        return self.best_fit().predict(inputs, **kwargs)
+
+    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
+        """The winner's figure."""
+        return self.best_fit().plot(runs, ax=ax, **options)
+
+    def report(self) -> str:
+        return format_board(self)
+
+    def to_dict(self) -> dict:
+        d = {k: _nan_to_none(thaw(getattr(self, k))) for k in
+             ("board", "along", "holdout", "folds", "group_by", "objectives", "data")}
+        return {"schema": SCHEMA, **d, "fit": None if self.fit is None else json.loads(self.fit.to_json())}
+
+    def to_json(self) -> str:
+        from scalefit._io import json_default
+
+        return json.dumps(self.to_dict(), indent=2, default=json_default)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> SelectionResult:
+        from scalefit.fitting.result import fit_from_dict
+
+        expect_schema(d, (SCHEMA,), "a scalefit selection")
+        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+                          {"board": list_of(expect_mapping), "along": expect_str, "folds": list_of(expect_str),
+                           "objectives": list_of(expect_str), "data": expect_mapping},
+                          {"holdout": optional(expect_str), "group_by": optional(expect_str), "fit": optional(
+                              expect_mapping)}, closed=True)
+        for i, e in enumerate(f["board"]):
+            expect_fields(e, f"board.{i}", {"law": expect_str, "objective": expect_str, "status": expect_str})
+            for k in SCORES:
+                e[k] = float("nan") if e.get(k) is None else e[k]
+        if f.get("fit") is not None:
+            f["fit"] = fit_from_dict(f["fit"], "fit")
+        return cls(**f)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SelectionResult:
+        return load_result(path, cls.from_dict, what="selection file",
+                           hint=f"create one with `scalefit select RUNS.csv --json > {path}`")
+
+    def save(self, path: str | Path) -> Path:
+        from scalefit._io import write_text_atomic
+
+        return write_text_atomic(path, self.to_json() + "\n")
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_none(v) for v in obj]
+    return obj
+
+
+def _num(v: Any, spec: str) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else format(v, spec)
+
+
+def entry_name(e: dict) -> str:
+    """A board entry's law with its options, e.g. ``power(x=C)``; an ``expr`` law by its formula."""
+    opts = dict(e.get("law_options") or {})
+    if e["law"] == "expr":
+        return str(opts.get("formula", "expr"))
+    shown = ",".join(f"{k}={v}" for k, v in opts.items())
+    return e["law"] + (f"({shown})" if shown else "")
+
+
+def format_board(sel: SelectionResult) -> str:
+    """The leaderboard as a text table, failures last with their reason, then the winner."""
+    split = f"holdout {sel.holdout}" if sel.holdout else f"{len(sel.folds)} fold(s) along {sel.along}: " + \
+        ", ".join(sel.folds)
+    group = f", within each {sel.group_by}" if sel.group_by else ""
+    lines = [f"select on {sel.data['source']} ({sel.data['n_rows']} rows): validation on {split}{group}",
+             f"{'#':>2} {'law':<22} {'objective':<9} {'R²':>8} {'RMSLE':>9} {'|rel.err|':>9} {'AIC':>10} "
+             f"{'BIC':>10}  notes"]
+    for i, e in enumerate(sel.board, 1):
+        name = entry_name(e)
+        if e["status"] != "ok":
+            lines.append(f"{i:>2} {name:<22} {e['objective']:<9} failed: {e.get('reason', '')}")
+            continue
+        notes = []
+        if e.get("on_bounds"):
+            notes.append("on bounds: " + ",".join(e["on_bounds"]))
+        if e.get("identifiability"):
+            notes.append(f"{len(e['identifiability'])} identifiability warning(s)")
+        rel = None if e["mean_abs_rel_error"] is None else 100 * e["mean_abs_rel_error"]
+        lines.append(f"{i:>2} {name:<22} {e['objective']:<9} {_num(e['r2'], '.4f'):>8} {_num(e['rmsle'], '.5f'):>9} "
+                     f"{_num(rel, '.3f'):>8}% {_num(e.get('aic'), '.1f'):>10} {_num(e.get('bic'), '.1f'):>10}  "
+                     f"{'; '.join(notes)}")
+    w = sel.winner
+    lines.append(f"winner: {w['law']} ({w['objective']}), refitted on all rows" if w else
+                 "no candidate could be fitted and scored")
+    return "\n".join(lines)
+
+
+__all__ = ["SCHEMA", "SelectionResult", "entry_name", "format_board"]
