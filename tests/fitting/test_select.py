@@ -94,3 +94,21 @@ def test_round_trip_and_bad_options(chosen, runs, tmp_path):
         warnings.simplefilter("ignore")
         with pytest.raises(ScalefitError, match="nothing to fit"):
             select(runs, ["chinchilla"], holdout="N > 0")
+
+
+def test_the_selection_benchmark_runs_a_tiny_version():
+    """benchmarks/bench_select.py keeps working: two cases, their confusion table and success flags."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    try:
+        import bench_select
+    finally:
+        sys.path.pop(0)
+    results = bench_select.run_all(["chinchilla", "power"], seeds=[0], n_points=30)
+    assert [r["law"] for r in results] == ["chinchilla", "power"]
+    assert all(r["chosen"] in bench_select.LAWS and r["test_rmsle_generating"] < 0.05 for r in results)
+    assert all(isinstance(r["success"], bool) for r in results)
+    table = bench_select.confusion(results)
+    assert table.splitlines()[1].startswith("chinchilla") and "/1" in table
