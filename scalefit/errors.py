@@ -84,7 +84,8 @@ class SweepInterrupted(KeyboardInterrupt):
     A KeyboardInterrupt (not a ScalefitError), so that ``except Exception`` never swallows it.
     """
 
-    def __init__(self, finished: int, planned: int) -> None:
+    def __init__(self, finished: int, planned: int, cancelled_jobs: tuple[str, ...] = ()) -> None:
         super().__init__(f"interrupted: {finished} runs finished, re-run the same command to resume")
         self.finished = finished  # runs finished by the interrupted call
         self.planned = planned  # runs of the sweep's spec
+        self.cancelled_jobs = tuple(cancelled_jobs)  # Slurm jobs the executor cancelled (scancel)

@@ -126,10 +126,14 @@ class SlurmOptions:
     panel = "Slurm"
 
     partition: str = option(None, "--partition", help="Slurm partition.")
-    time_min: int = option(60, "--time", help="Slurm time limit per run, minutes.")
-    gpus_per_task: int = option(1, "--gpus-per-task", help="Slurm GPUs per run.")
-    cpus_per_task: int = option(8, "--cpus-per-task", help="Slurm CPUs per run.")
-    mem_gb: float = option(None, "--mem-gb", help="Slurm memory per run.")
+    time_min: int = option(None, "--time", help="Slurm time limit per run, minutes (default: 60, or the "
+                           "partition's limit if shorter).")  # fmt: skip
+    gpus_per_task: int = option(None, "--gpus-per-task", help="Slurm GPUs per run (default: 1 on a partition "
+                                "with GPUs, else 0).")  # fmt: skip
+    cpus_per_task: int = option(None, "--cpus-per-task", help="Slurm CPUs per run (default: 8, or the node's "
+                                "CPUs if fewer).")  # fmt: skip
+    mem_gb: float = option(None, "--mem-gb", help="Slurm memory per run, GB (default: node memory / runs per "
+                           "node).")  # fmt: skip
     array_parallelism: int = option(64, "--array-parallelism", help="Slurm array tasks at once.")
     account: str = option(None, "--account", help="Slurm account.")
     setup: list[str] = option(None, "--slurm-setup", metavar="LINE", help="Shell line run before each task "
@@ -167,9 +171,7 @@ def _executor(spec, name: str, local: LocalOptions, slurm: SlurmOptions, device:
     if name not in ("local", "slurm"):
         raise SweepError(f"unknown executor {name!r}; use local or slurm")
     if name == "slurm":
-        if device is None and spec.fixed.get("device", "auto") == "auto":  # the jobs run on the cluster's nodes
-            est_device = "cuda" if slurm.gpus_per_task > 0 else "cpu"
-        return slurm.executor(local.threads), slurm.array_parallelism, est_device
+        return _slurm_executor(spec, slurm, local, device, dry_run, est_device)
     if local.workers == 0:
         from scalefit.sweeps.executors import SerialExecutor
 
@@ -180,6 +182,22 @@ def _executor(spec, name: str, local: LocalOptions, slurm: SlurmOptions, device:
                        runs_per_gpu=local.runs_per_gpu, threads=local.threads)  # fmt: skip
     n_workers = len(ex.plan()[0]) if not (dry_run and est_device == "cuda") else (local.workers or 1)
     return ex, n_workers, est_device
+
+
+def _slurm_executor(spec, slurm: SlurmOptions, local: LocalOptions, device, dry_run: bool, est_device: str):
+    """The Slurm executor with its resources read from the partition (printed), and the device to estimate."""
+    ex = slurm.executor(local.threads)
+    try:
+        res = ex.resources()
+    except SweepError:
+        if not dry_run:
+            raise
+        res = None  # a dry run away from the cluster: estimate on the CPU
+    if res is not None and slurm.cluster in (None, "slurm"):
+        typer.echo(f"slurm: {res.describe()}", err=True)
+    if device is None and spec.fixed.get("device", "auto") == "auto":  # the jobs run on the cluster's nodes
+        est_device = "cuda" if res is not None and res.gpus_per_task > 0 else "cpu"
+    return ex, slurm.array_parallelism, est_device
 
 
 def _run(spec, out, ex, n_workers: int, est_device: str, *, retry_failed: bool, add_runs: bool,
@@ -194,8 +212,11 @@ def _run(spec, out, ex, n_workers: int, est_device: str, *, retry_failed: bool, 
                                 estimate_device=est_device)  # fmt: skip
         except KeyboardInterrupt as exc:  # SweepInterrupted once the sweep has started; SIGTERM arrives as one too
             finished = exc.finished if isinstance(exc, SweepInterrupted) else 0
+            jobs = tuple(getattr(exc, "cancelled_jobs", ()))
             _close(show)
-            typer.echo(f"interrupted: {finished} runs finished, re-run the same command to resume", err=True)
+            typer.echo(f"interrupted: cancelled Slurm job {', '.join(jobs)}; {finished} runs finished, re-run the same "
+                       "command to resume (finished runs are kept, only the missing ones are submitted)" if jobs else
+                       f"interrupted: {finished} runs finished, re-run the same command to resume", err=True)
             raise SystemExit(128 + received[-1]) from None
         finally:
             _close(show)
@@ -204,6 +225,9 @@ def _run(spec, out, ex, n_workers: int, est_device: str, *, retry_failed: bool, 
                    "executed": summary.executed, "counts": summary.counts, "wall_s": summary.wall_s})  # fmt: skip
         return
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
+    if getattr(summary, "lost", None):
+        typer.echo(f"{len(summary.lost)} runs were stopped by Slurm before they finished (cancelled, preempted, node "
+                   "failure); re-run the same command to run them again", err=True)
     typer.echo(f"{summary.sweep_dir.name}: ran {len(summary.executed)} runs in {summary.wall_s / 60:.1f} min "
                f"({summary.skipped} already done); {counts} -> {summary.sweep_dir / 'runs.csv'}")  # fmt: skip
 

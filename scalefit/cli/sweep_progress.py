@@ -103,6 +103,19 @@ class SweepProgress:
             self._echo(msg)
         self._refresh()
 
+    def _on_lost(self, event: SweepEvent) -> None:
+        """A run stopped by the scheduler (cancelled, preempted, node failure): pending again, not failed."""
+        self.todo -= 1
+        self.est_left -= event.estimate_s
+        self.current.pop(event.run.run_id, None)
+        msg = f"{event.run.run_id}: {event.data.get('message', 'stopped by the scheduler')} (left pending)"
+        if self._progress is not None:
+            self._progress.console.print(msg)
+            self._progress.update(self._task, total=max(self.todo, 0))
+        else:
+            self._echo(msg)
+        self._refresh()
+
     def _on_end(self, event: SweepEvent) -> None:
         self.close()
 

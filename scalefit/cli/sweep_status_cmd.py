@@ -21,8 +21,9 @@ def sweep_status_command(
     from scalefit.sweeps.store import sweep_status
 
     st = sweep_status(folder)
+    tasks, queue_error = _slurm_tasks(folder)
     if as_json:
-        echo_json(st.to_dict())
+        echo_json({**st.to_dict(), "slurm": [t.to_dict() for t in tasks]})
         return
     counts = ", ".join(f"{n} {k}" for k, n in st.counts.items())
     typer.echo(f"{st.name} ({st.source}): {st.planned} runs planned: {counts}; {st.wall_s / 60:.1f} min of run time")
@@ -31,5 +32,23 @@ def sweep_status_command(
         typer.echo(f"lowest loss: {b['loss']:.4f} ({b['run_id']}, N={b['n_params']:,}, D={b['n_tokens']:,})")
     for rid, msg in st.messages.items():
         typer.echo(f"  {rid}: {msg}")
+    if queue_error:
+        typer.echo(f"slurm: cannot read the queue ({queue_error})")
+    if tasks:
+        running = sum(t.state == "RUNNING" for t in tasks)
+        typer.echo(f"slurm: {running} running, {len(tasks) - running} queued")
+        for t in tasks:
+            typer.echo(f"  {t.task_id:<10} {t.state:<8} run {t.run_id}" + (f" ({t.reason})" if t.reason else ""))
     if st.counts.get("pending"):
         typer.echo("resume with the same sweep command; finished runs are skipped")
+
+
+def _slurm_tasks(folder: Path) -> tuple[list, str | None]:
+    """The sweep's Slurm tasks still queued or running, and why the queue could not be read (if so)."""
+    from scalefit.errors import SweepError
+    from scalefit.sweeps.slurm_jobs import slurm_jobs
+
+    try:
+        return slurm_jobs(folder), None
+    except SweepError as exc:
+        return [], str(exc)

@@ -163,9 +163,8 @@ def _run(runs, sweep_dir, order, executor, retry_failed, emit_event, estimate_de
         tables.reload()  # runs finished in the workers after the last table write
         tables.write()
         finished = sum(tables.results.get(rid) not in (None, old) for rid, old in before.items())
-        interrupted = SweepInterrupted(finished, len(runs))
-        interrupted.cancelled_jobs = tuple(getattr(exc, "cancelled_jobs", ()))  # Slurm jobs the executor cancelled
-        raise interrupted from None
+        # the Slurm jobs the executor cancelled, if any
+        raise SweepInterrupted(finished, len(runs), tuple(getattr(exc, "cancelled_jobs", ()))) from None
     counts: dict[str, int] = {}
     for run in runs:
         row = tables.results.get(run.run_id)

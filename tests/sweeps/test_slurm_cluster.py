@@ -213,3 +213,20 @@ def test_a_killed_sweep_is_resumed_by_waiting_for_its_queued_tasks(tmp_path):
     summary = run_sweep(_spec(2), out, executor=SlurmExecutor(partition=PARTITION, cpus_per_task=cpus, poll_s=0.3))
     assert summary.counts == {"ok": 2} and [j["job_id"] for j in read_jobs(out)] == [job]  # nothing resubmitted
     assert len(list((out / "submitit").glob("*_submitted.pkl"))) == 2  # one submission per run
+
+
+def test_cli_sweep_with_only_the_partition_and_status(tmp_path):
+    """`scalefit sweep SPEC --executor slurm --partition P` from the command line: resources read from the
+    partition (printed), every run finished, and `scalefit sweep-status` reports it."""
+    spec = tmp_path / "tiny.toml"
+    fixed = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in TINY.items())
+    spec.write_text(f'name = "tiny"\n[fixed]\n{fixed}\n[[grid]]\nshape = [[16, 1]]\nlr = [1e-3, 2e-3]\n')
+    out = tmp_path / "out"
+    cli = [sys.executable, "-c", "from scalefit.cli.app import main; main()"]
+    done = subprocess.run([*cli, "sweep", str(spec), "--out", str(out), "--executor", "slurm", "--partition",
+                           PARTITION, "--no-progress", "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"slurm: partition {PARTITION}" in done.stderr and "Traceback" not in done.stderr
+    assert len(pd.read_csv(out / "runs.csv")) == 2
+    status = subprocess.run([*cli, "sweep-status", str(out)], capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0 and "2 ok" in status.stdout, status.stdout + status.stderr
