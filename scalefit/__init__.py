@@ -6,8 +6,7 @@ loaded on first use (PEP 562), so ``scalefit --help`` and ``scalefit laws`` star
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from scalefit._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -57,13 +56,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'scalefit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names("scalefit", _LAZY, globals(), __all__)

@@ -6,8 +6,7 @@ The names below are imported on first use (PEP 562), so importing a light module
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from scalefit._lazy import lazy_names
 
 # public name -> the module that defines it
 _LAZY = {
@@ -24,13 +23,4 @@ _LAZY = {
 __all__ = ["BacktestResult", "FitResult", "Problem", "as_law", "as_table", "backtest", "fit", "fit_law"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'scalefit.fitting' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names("scalefit.fitting", _LAZY, globals(), __all__)

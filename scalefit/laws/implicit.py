@@ -112,7 +112,7 @@ class Implicit:
 
     residual: Residual  # g(y, x, p): increasing in y on the bracket, shapes broadcast like a formula's
     dg_dy: Residual  # dg/dy (y, x, p), > 0 on the bracket
-    dg_dp: Partials | None  # {param: dg/dparam (y, x, p)}; None for a law without an analytic gradient
+    dg_dp: Partials  # {param: dg/dparam (y, x, p)}
     bracket: Bracket  # (x, p) -> (lo, hi), the root lies strictly inside
     start: Bracket | None = None  # (x, p) -> first guess of the root (default: the bracket's midpoint)
 
@@ -127,8 +127,6 @@ class Implicit:
 
     def gradient(self, x: Mapping, p: Mapping) -> dict:
         """dy/dp = -(dg/dp) / (dg/dy) at the root (implicit function theorem)."""
-        if self.dg_dp is None:
-            raise NotImplementedError("this implicit law has no analytic parameter derivatives")
         y = self.formula(x, p)
         with np.errstate(all="ignore"):
             slope = self.dg_dy(y, x, p)
