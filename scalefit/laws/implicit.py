@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalefit.errors import LawError
+
 Residual = Callable[[np.ndarray, Mapping, Mapping], np.ndarray]  # g(y, x, p)
 Partials = Callable[[np.ndarray, Mapping, Mapping], dict]  # (y, x, p) -> {param: dg/dparam}
 Bracket = Callable[[Mapping, Mapping], tuple]  # (x, p) -> (lo, hi)
@@ -112,7 +114,7 @@ class Implicit:
 
     residual: Residual  # g(y, x, p): increasing in y on the bracket, shapes broadcast like a formula's
     dg_dy: Residual  # dg/dy (y, x, p), > 0 on the bracket
-    dg_dp: Partials  # {param: dg/dparam (y, x, p)}
+    dg_dp: Partials | None  # {param: dg/dparam (y, x, p)}; None: the law has no gradient (the fit uses none)
     bracket: Bracket  # (x, p) -> (lo, hi), the root lies strictly inside
     start: Bracket | None = None  # (x, p) -> first guess of the root (default: the bracket's midpoint)
 
@@ -127,6 +129,8 @@ class Implicit:
 
     def gradient(self, x: Mapping, p: Mapping) -> dict:
         """dy/dp = -(dg/dp) / (dg/dy) at the root (implicit function theorem)."""
+        if self.dg_dp is None:
+            raise LawError("this implicit law was built without its parameter derivatives (dg_dp); give them")
         y = self.formula(x, p)
         with np.errstate(all="ignore"):
             slope = self.dg_dy(y, x, p)

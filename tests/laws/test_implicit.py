@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scalefit.errors import LawError
 from scalefit.laws.implicit import Implicit, solve_increasing
 
 
@@ -82,5 +83,5 @@ def test_implicit_formula_and_gradient_match_the_explicit_law():
 def test_a_law_without_parameter_derivatives_has_no_gradient():
     imp = _power_law_written_implicitly()
     bare = Implicit(imp.residual, imp.dg_dy, None, imp.bracket)
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(LawError, match="without its parameter derivatives"):
         bare.gradient({"x": np.array([10.0])}, {"E": 1.0, "A": 2.0, "alpha": 0.5})
