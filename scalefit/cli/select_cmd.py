@@ -55,12 +55,15 @@ def select_command(
     map_: list[str] = typer.Option(None, "--map", metavar="SYMBOL=COLUMN", help="Which column feeds a symbol."),
     target: str = typer.Option(None, "--target", metavar="COLUMN", help="Column holding the fitted quantity."),
     where: str = typer.Option(None, "--where", metavar="EXPR", help="Row filter applied first."),
+    tolerance: float = typer.Option(0.05, "--tolerance", help="The winner: fewest parameters among candidates "
+                                    "within this share of the best validation RMSLE (0: the lowest RMSLE)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold fits' start subsample."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the winner's fit (on all rows) to this JSON file."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output: the whole selection."),
 ) -> None:
     """Fit every candidate law with each objective, score extrapolation to the largest runs, print the
-    leaderboard and keep the winner (lowest mean validation RMSLE) refitted on all rows."""
+    leaderboard and keep the winner (the simplest within --tolerance of the lowest mean validation RMSLE)
+    refitted on all rows."""
     from scalefit._io import refuse_input_overwrite
     from scalefit.fitting.select import select
     from scalefit.runs import parse_map
@@ -71,7 +74,7 @@ def select_command(
         refuse_input_overwrite(out, [runs], "--out")
     result = select(runs, _candidates(candidates, formula, param), along=along, folds=folds or 2,
                     fraction=fraction, holdout=holdout, objectives=_objectives(objectives), where=where,
-                    mapping=parse_map(map_), target=target, group_by=group_by, seed=seed)
+                    mapping=parse_map(map_), target=target, group_by=group_by, seed=seed, tolerance=tolerance)
     if out is not None:
         result.best_fit().save(out)
     if as_json:

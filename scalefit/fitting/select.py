@@ -129,13 +129,22 @@ def _on_bounds(law: Law, params: Mapping[str, float]) -> list[str]:
 
 
 def _full_stats(full) -> dict:
-    """AIC/BIC (summed over groups), parameters on bounds and identifiability messages of the full-data fit."""
+    """AIC/BIC (summed over groups), parameters on bounds and identifiability messages of the full-data fit.
+
+    AIC and BIC are computed from the log residuals (n ln(RMSE_log²) + 2k, + k ln n) whatever the objective, so
+    they compare across laws and objectives (a fit's own ``stats.aic`` uses its objective's residual space)."""
     parts = list(full.groups.values()) if full.groups else [full]
     law = full.law_spec
+    k = len(law.params)
+
+    def ic(f, penalty: float) -> float:
+        n = f.stats["n"]
+        return float(n * np.log(max(f.stats["rmse_log"], 1e-150) ** 2) + k * penalty)
+
     return {
-        "aic": float(sum(f.stats["aic"] for f in parts)),
-        "bic": float(sum(f.stats["bic"] for f in parts)),
-        "n_params": len(law.params),
+        "aic": float(sum(ic(f, 2.0) for f in parts)),
+        "bic": float(sum(ic(f, np.log(f.stats["n"])) for f in parts)),
+        "n_params": k,
         "on_bounds": sorted({p for f in parts for p in _on_bounds(law, f.params)}),
         "identifiability": [str(i["message"]) for f in parts for i in f.identifiability],
     }
@@ -180,6 +189,18 @@ def _rank_key(entry: dict) -> tuple:
     return (0 if np.isfinite(r) else 1, r if np.isfinite(r) else 0.0, e if np.isfinite(e) else np.inf)
 
 
+def _winner(board: list[dict], order: list[int], tolerance: float) -> int | None:
+    """The simplest candidate (fewest parameters, then lowest RMSLE) among those whose mean validation RMSLE is
+    within ``tolerance`` (relative) of the best; None when none was scored."""
+    if board[order[0]]["status"] != "ok":
+        return None
+    best = board[order[0]]
+    if not np.isfinite(best["rmsle"]):
+        return order[0]
+    near = [i for i in order if board[i]["status"] == "ok" and board[i]["rmsle"] <= (1 + tolerance) * best["rmsle"]]
+    return min(near, key=lambda i: (board[i]["n_params"], board[i]["rmsle"]))
+
+
 def select(
     data: RunsLike,
     candidates: Sequence[Law | str | tuple] | Law | str | None = None,
@@ -195,6 +216,7 @@ def select(
     group_by: str | None = None,
     fold_starts: int = 12,
     seed: int = 0,
+    tolerance: float = 0.05,
 ) -> SelectionResult:
     """Rank candidate laws × objectives by extrapolation backtests and keep the winner's full-data fit.
 
@@ -204,6 +226,8 @@ def select(
     fits raw values) and/or "mse" (raw residuals). fold_starts / seed: start-grid subsample of each fold fit.
     """
     _check(folds, fraction, objectives)
+    if not (np.isfinite(tolerance) and tolerance >= 0):
+        raise ScalefitError(f"tolerance={tolerance}: need a share >= 0 (0.05: within 5% of the best RMSLE)")
     mapping = dict(mapping or {})
     table = filter_rows(as_table(data), where, mapping=mapping)
     laws = _as_candidates(candidates, table, mapping, target)
@@ -220,12 +244,14 @@ def select(
             board.append(entry)
             fits.append(full)
     order = sorted(range(len(board)), key=lambda i: _rank_key(board[i]))
-    winner = order[0] if board[order[0]]["status"] == "ok" else None
+    winner = _winner(board, order, tolerance)
+    if winner is not None:
+        board[winner] = {**board[winner], "winner": True}
     return SelectionResult(
         board=[board[i] for i in order], along=along, holdout=holdout, folds=[f.what for f in splits[0][1]],
         group_by=group_by, objectives=list(objectives),
         data={"source": table.source, "n_rows": len(table), "hash": table.digest(), "where": where},
-        fit=None if winner is None else fits[winner],
+        fit=None if winner is None else fits[winner], tolerance=tolerance,
     )
 
 

@@ -12,6 +12,7 @@ from scalefit._frozen import freeze_fields, thaw
 from scalefit._schema import (
     expect_fields,
     expect_mapping,
+    expect_number,
     expect_schema,
     expect_str,
     list_of,
@@ -26,8 +27,9 @@ SCORES = ("r2", "rmsle", "mean_abs_rel_error")
 
 @dataclass(frozen=True)
 class SelectionResult:
-    """Candidates ranked best first by mean validation RMSLE on the extrapolation folds; ``fit`` is the winner's
-    fit on all rows (None when every candidate failed)."""
+    """Candidates ranked by mean validation RMSLE on the extrapolation folds (failures last); the winner (its
+    entry has ``winner: True``) is the one with the fewest parameters within ``tolerance`` of the best; ``fit`` is
+    its fit on all rows (None when every candidate failed)."""
 
     board: list  # entries {law, law_options, objective, status, reason | r2, rmsle, mean_abs_rel_error, folds,
     #               aic, bic, n_params, on_bounds, identifiability}, best first
@@ -38,6 +40,7 @@ class SelectionResult:
     objectives: list  # "huber" (robust, log residuals) and/or "mse" (least squares, raw)
     data: dict  # source, n_rows, hash, where
     fit: Any = None  # FitResult of the winner on all rows
+    tolerance: float = 0.0  # the winner: fewest parameters within this share of the best mean validation RMSLE
 
     def __post_init__(self) -> None:
         fit = self.fit
@@ -47,7 +50,7 @@ class SelectionResult:
 
     @property
     def winner(self) -> dict | None:
-        return self.board[0] if self.board and self.board[0]["status"] == "ok" else None
+        return next((e for e in self.board if e.get("winner")), None)
 
     def best_fit(self):
         if self.fit is None:
@@ -67,7 +70,7 @@ class SelectionResult:
 
     def to_dict(self) -> dict:
         d = {k: _nan_to_none(thaw(getattr(self, k))) for k in
-             ("board", "along", "holdout", "folds", "group_by", "objectives", "data")}
+             ("board", "along", "holdout", "folds", "group_by", "objectives", "data", "tolerance")}
         return {"schema": SCHEMA, **d, "fit": None if self.fit is None else json.loads(self.fit.to_json())}
 
     def to_json(self) -> str:
@@ -84,7 +87,7 @@ class SelectionResult:
                           {"board": list_of(expect_mapping), "along": expect_str, "folds": list_of(expect_str),
                            "objectives": list_of(expect_str), "data": expect_mapping},
                           {"holdout": optional(expect_str), "group_by": optional(expect_str), "fit": optional(
-                              expect_mapping)}, closed=True)
+                              expect_mapping), "tolerance": expect_number}, closed=True)
         for i, e in enumerate(f["board"]):
             expect_fields(e, f"board.{i}", {"law": expect_str, "objective": expect_str, "status": expect_str})
             for k in SCORES:
@@ -146,11 +149,15 @@ def format_board(sel: SelectionResult) -> str:
         if e.get("identifiability"):
             notes.append(f"{len(e['identifiability'])} identifiability warning(s)")
         rel = None if e["mean_abs_rel_error"] is None else 100 * e["mean_abs_rel_error"]
-        lines.append(f"{i:>2} {name:<22} {e['objective']:<9} {_num(e['r2'], '.4f'):>8} {_num(e['rmsle'], '.5f'):>9} "
+        mark = "*" if e.get("winner") else " "
+        lines.append(f"{i:>2}{mark}{name:<22} {e['objective']:<9} {_num(e['r2'], '.4f'):>8} "
+                     f"{_num(e['rmsle'], '.5f'):>9} "
                      f"{_num(rel, '.3f'):>8}% {_num(e.get('aic'), '.1f'):>10} {_num(e.get('bic'), '.1f'):>10}  "
                      f"{'; '.join(notes)}")
     w = sel.winner
-    lines.append(f"winner: {w['law']} ({w['objective']}), refitted on all rows" if w else
+    rule = f" (fewest parameters within {100 * sel.tolerance:g}% of the best RMSLE)" if sel.tolerance else ""
+    lines.append(f"winner (*): {entry_name(w)} ({w['objective']}){rule}, refitted on all rows; AIC/BIC from log "
+                 "residuals" if w else
                  "no candidate could be fitted and scored")
     return "\n".join(lines)
 

@@ -30,7 +30,7 @@ def test_leaderboard_and_winner_file(runs_csv, tmp_path):
                                    "E + A/N**alpha", "--param", "E=1:0:10", "--param", "A=100:0:1e6",
                                    "--param", "alpha=0.3:0:2", "--param", "beta=0.3:0:2", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "RMSLE" in res.output and "winner: chinchilla" in res.output and "E + A/N**alpha" in res.output
+    assert "RMSLE" in res.output and "winner (*): chinchilla" in res.output and "E + A/N**alpha" in res.output
     pred = CliRunner().invoke(app, ["predict", str(out), "--at", "N=1e10", "--at", "D=2e11"])
     assert pred.exit_code == 0, pred.output
 

@@ -46,12 +46,21 @@ def test_picks_the_generating_law_and_ranks_by_validation_rmsle(chosen, runs):
     assert abs(chosen.fit.params["alpha"] - TRUE["alpha"]) < 0.1
 
 
+def test_the_winner_is_the_simplest_near_the_best(runs):
+    strict = select(runs, ["chinchilla", "kaplan"], objectives=["huber"], tolerance=0.0)
+    assert strict.winner is strict.board[0] and strict.winner["law"] == "chinchilla"
+    loose = select(runs, ["chinchilla", "kaplan"], objectives=["huber"], tolerance=10.0)
+    assert loose.winner["law"] == "kaplan" and loose.fit.law == "kaplan"  # 4 parameters against 5
+    assert loose.board[0]["law"] == "chinchilla" and [e.get("winner", False) for e in loose.board] == [False, True]
+    assert "2*kaplan" in loose.report().replace(" ", "")
+
+
 def test_a_failing_candidate_is_on_the_board_not_an_error(chosen):
     failed = [e for e in chosen.board if e["status"] == "failed"]
     assert {e["law"] for e in failed} == {"data-constrained"} and len(failed) == 2
     assert all("U_D" in e["reason"] and "\n" not in e["reason"] for e in failed)
     assert chosen.board[-1]["status"] == "failed"  # failures rank last
-    assert "failed: " in chosen.report() and "winner: chinchilla (huber)" in chosen.report()
+    assert "failed: " in chosen.report() and "winner (*): chinchilla (huber)" in chosen.report()
 
 
 def test_folds_nest_outward_and_a_holdout_is_one_fold(runs):
