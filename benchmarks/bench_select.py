@@ -64,7 +64,7 @@ def _test_rmsle(law, objective: str, train, test) -> float:
     return scores(res.values["L"], fitted.predict({s: res.values[s] for s in fitted.law_spec.inputs}))["rmsle"]
 
 
-def run_case(name: str, seed: int, n_points: int = 60) -> dict:
+def run_case(name: str, seed: int, n_points: int = 60, options: dict | None = None) -> dict:
     """Select on the inner 80%, then score the winner and the generating law on the held-out top 20%."""
     from scalefit.fitting.select import select
     from scalefit.laws import get_law
@@ -77,7 +77,7 @@ def run_case(name: str, seed: int, n_points: int = 60) -> dict:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sel = select(train, candidates, along=along, seed=seed)
+        sel = select(train, candidates, along=along, seed=seed, **(options or {}))
         seconds = time.perf_counter() - t0
         win = sel.winner
         gen_law = get_law(name, **LAWS[name][0])
@@ -93,8 +93,9 @@ def _run(args: tuple) -> dict:
     return run_case(*args)
 
 
-def run_all(laws, seeds, n_points: int = 60, jobs: int = 1) -> list[dict]:
-    cases = [(name, seed, n_points) for seed in seeds for name in laws]
+def run_all(laws, seeds, n_points: int = 60, jobs: int = 1, options: dict | None = None) -> list[dict]:
+    """Every (law, seed) case; ``options`` go to ``select`` (default: its defaults)."""
+    cases = [(name, seed, n_points, options) for seed in seeds for name in laws]
     if jobs <= 1:
         return [run_case(*c) for c in cases]
     with ProcessPoolExecutor(jobs) as pool:
@@ -120,10 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10, help="seeds per generating law (default 10: 50 cases)")
     ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="worker processes")
     ap.add_argument("--json", action="store_true")
+    for opt, kind in (("--folds", int), ("--fraction", float), ("--tolerance", float)):
+        ap.add_argument(opt, type=kind, help=f"select's {opt[2:]} (default: select's default)")
     a = ap.parse_args(argv)
     seeds, n_points = (range(1), 40) if a.quick else (range(a.seeds), 60)
     t0 = time.perf_counter()
-    results = run_all(list(LAWS), seeds, n_points, a.jobs)
+    options = {k: v for k in ("folds", "fraction", "tolerance") if (v := getattr(a, k)) is not None}
+    results = run_all(list(LAWS), seeds, n_points, a.jobs, options)
     rate = sum(r["success"] for r in results) / len(results)
     if a.json:
         print(json.dumps({"success_rate": rate, "cases": results}, indent=2))

@@ -55,7 +55,7 @@ def select_command(
     map_: list[str] = typer.Option(None, "--map", metavar="SYMBOL=COLUMN", help="Which column feeds a symbol."),
     target: str = typer.Option(None, "--target", metavar="COLUMN", help="Column holding the fitted quantity."),
     where: str = typer.Option(None, "--where", metavar="EXPR", help="Row filter applied first."),
-    tolerance: float = typer.Option(0.05, "--tolerance", help="The winner: fewest parameters among candidates "
+    tolerance: float = typer.Option(0.10, "--tolerance", help="The winner: fewest parameters among candidates "
                                     "within this share of the best validation RMSLE (0: the lowest RMSLE)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold fits' start subsample."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the winner's fit (on all rows) to this JSON file."),

@@ -5,7 +5,9 @@ squares on raw values) on the inner rows of K nested extrapolation folds along o
 fold k fits the rows below the (1 - k·f) quantile of ``along`` and predicts the rows above (or one fold:
 ``holdout``, a row filter). Candidates are ranked by the mean validation RMSLE over folds; the board also
 shows R², mean |rel. error|, AIC/BIC of the full-data fit, parameters on bounds and identifiability
-findings. The winner's full-data fit is kept (``SelectionResult.fit``). Selection sees only the rows it is
+findings. The winner is the candidate with the fewest parameters among those within ``tolerance`` (10%) of
+the lowest RMSLE (nested laws tie within the noise; the simpler extrapolates as well); its full-data fit is
+kept (``SelectionResult.fit``). Selection sees only the rows it is
 given: pass it the training split of a benchmark, never the test split.
 """
 
@@ -216,7 +218,7 @@ def select(
     group_by: str | None = None,
     fold_starts: int = 12,
     seed: int = 0,
-    tolerance: float = 0.05,
+    tolerance: float = 0.10,
 ) -> SelectionResult:
     """Rank candidate laws × objectives by extrapolation backtests and keep the winner's full-data fit.
 
@@ -227,7 +229,7 @@ def select(
     """
     _check(folds, fraction, objectives)
     if not (np.isfinite(tolerance) and tolerance >= 0):
-        raise ScalefitError(f"tolerance={tolerance}: need a share >= 0 (0.05: within 5% of the best RMSLE)")
+        raise ScalefitError(f"tolerance={tolerance}: need a share >= 0 (0.1: within 10% of the best RMSLE)")
     mapping = dict(mapping or {})
     table = filter_rows(as_table(data), where, mapping=mapping)
     laws = _as_candidates(candidates, table, mapping, target)
