@@ -40,13 +40,16 @@ class _Fold:
 
 
 def candidate_laws(table: RunTable, mapping: Mapping[str, str] | None = None, target: str | None = None) -> list[Law]:
-    """Every library law (but ``expr``) whose inputs and target the table's columns provide, default options."""
+    """Every library law (but ``expr``) whose inputs and target the table's columns provide, default options;
+    with a ``target`` column, the loss laws (target symbol L) whose inputs the columns provide."""
     out = []
     for name in list_laws():
         if name == "expr":
             continue
         try:
             law = get_law(name)
+            if target and law.target != "L":
+                continue
             m = {**dict(mapping or {}), **({law.target: target} if target else {})}
             resolve(table, [*law.inputs, law.target], mapping=m)
         except FAILURES:
@@ -97,8 +100,9 @@ def _folds(table: RunTable, along: str, mapping, folds: int, fraction: float, ho
         for k in range(1, folds + 1):
             cut = float(np.quantile(v, 1 - k * fraction))
             held = index[np.isin(index, res.rows[v > cut])]
-            fits.append(_Fold(index.difference(held), held, f"{along} > {cut:.4g}"))
-    bad = [f.what for f in fits if len(f.fit) == 0 or len(f.held) == 0]
+            if len(held) and (not fits or len(held) != len(fits[-1].held)):  # ties in ``along``: fewer folds
+                fits.append(_Fold(index.difference(held), held, f"{along} > {cut:.4g}"))
+    bad = [f.what for f in fits if len(f.fit) == 0 or len(f.held) == 0] or ([] if fits else [f"top {fraction:g}"])
     if bad:
         raise ScalefitError(f"{table.source}: fold {bad[0]} leaves nothing to fit or nothing to predict "
                             f"({len(index)} rows); use fewer --folds or another --holdout")

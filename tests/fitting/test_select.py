@@ -85,6 +85,14 @@ def test_default_candidates_are_the_laws_the_columns_provide(runs):
     names = {law.name for law in candidate_laws(RunTable.from_frame(runs))}
     assert {"chinchilla", "kaplan", "overtrain"} <= names
     assert not names & {"expr", "data-constrained", "moe", "vocab", "nmt"}
+    with_target = {law.name for law in candidate_laws(RunTable.from_frame(runs), target="loss")}
+    assert "chinchilla" in with_target and all(get_law(n).target == "L" for n in with_target)
+
+
+def test_tied_folds_collapse_into_one(runs):
+    sel = select(runs.assign(n_params=np.where(runs["n_params"] > 5e9, 1.6e10, runs["n_params"])), ["chinchilla"],
+                 folds=3, fraction=0.1, objectives=["huber"])
+    assert len(sel.folds) == 1  # the top 10% and 20% are all tied at the largest N: only the top 30% holds out rows
 
 
 def test_round_trip_and_bad_options(chosen, runs, tmp_path):
