@@ -9,7 +9,7 @@ of the generating law's (fitted on the same rows with the default robust objecti
 table (generating law x chosen law) and the success rate; acceptance is >= 90% of 50 cases.
 
     python benchmarks/bench_select.py            # 10 seeds x 5 laws = 50 cases (minutes; --jobs to spread)
-    python benchmarks/bench_select.py --quick    # 1 seed x 5 laws, 40 runs each: a smoke test
+    python benchmarks/bench_select.py --quick    # 1 seed x 5 laws, 40 runs each: a smoke test (exit 0)
     python benchmarks/bench_select.py --json
 """
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nsuccess: {sum(r['success'] for r in results)}/{len(results)} = {100 * rate:.1f}% "
               f"(acceptance >= 90%); {time.perf_counter() - t0:.0f} s wall, "
               f"{np.mean([r['seconds'] for r in results]):.1f} s per select")
-    return 0 if rate >= 0.9 else 1
+    return 0 if a.quick or rate >= 0.9 else 1  # acceptance is judged on the full 50 cases, not the smoke
 
 
 if __name__ == "__main__":
