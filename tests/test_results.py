@@ -14,6 +14,7 @@ import scalefit
 from scalefit.errors import FitError, FitFileError
 from scalefit.fitting.lr_transfer_result import LRTransferResult
 from scalefit.fitting.result import FitResult
+from scalefit.fitting.selection_result import SelectionResult
 from scalefit.planning.frontier import FrontierResult
 from scalefit.planning.hparams import HparamFit
 from scalefit.procedures import PROCEDURES
@@ -65,6 +66,8 @@ CASES = {
                 HparamFit, {"N": [1e9], "D": [1e11]}),
     "lr-transfer": (lambda: scalefit.fit("lr-transfer", RUNS / "lr-transfer-cpu" / "runs.csv", bootstrap=20),
                     LRTransferResult, [1024]),
+    "select": (lambda: __import__("scalefit.fitting.select", fromlist=["select"]).select(
+        RUNS / "chinchilla-cpu" / "runs.csv", ["chinchilla", "kaplan"]), SelectionResult, {"N": [1e6], "D": [1e8]}),
     "lr-annealing": (lambda: scalefit.fit("lr-annealing", RUNS / "schedules-cpu", where="step >= 400").fit,
                      FitResult, None),
 }
