@@ -11,6 +11,7 @@ from __future__ import annotations
 from scalefit.expressions._dual import BINARY as DUAL_BINARY
 from scalefit.expressions._dual import FUNCTIONS, Dual
 from scalefit.expressions.check import (
+    BINOPS,
     CONSTANTS,
     FILTER_HELP,
     FORMULA_HELP,
@@ -23,6 +24,6 @@ from scalefit.expressions.check import (
 from scalefit.expressions.filters import evaluate_filter
 
 __all__ = [
-    "CONSTANTS", "DUAL_BINARY", "Dual", "FILTER_HELP", "FORMULA_HELP", "FUNCTIONS", "MAX_CHARS", "MAX_DEPTH",
+    "BINOPS", "CONSTANTS", "DUAL_BINARY", "Dual", "FILTER_HELP", "FORMULA_HELP", "FUNCTIONS", "MAX_CHARS", "MAX_DEPTH",
     "Checked", "check_filter", "check_formula", "evaluate_filter",
 ]  # fmt: skip

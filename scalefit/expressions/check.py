@@ -20,10 +20,12 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+import numpy as np
+
 from scalefit.errors import LawError, RunDataError, UnsafeFilterError, UnsafeFormulaError
 from scalefit.expressions._dual import FUNCTIONS
 
-CONSTANTS = ("pi",)
+CONSTANTS = {"pi": np.float64(np.pi)}  # named constants a formula or filter may use
 MAX_CHARS = 2000  # longest formula or filter accepted
 MAX_DEPTH = 100  # nesting depth of the expression tree
 MAX_LIST = 1000  # elements of an `in [...]` list
@@ -53,7 +55,8 @@ _UNSAFE_KINDS = (
     ((ast.Dict, ast.Set), "a dict or set"),
     ((ast.Compare, ast.BoolOp, ast.IfExp), "a comparison or condition"),
 )
-_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+# the arithmetic operators both grammars allow, with the numpy function that evaluates each
+BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide, ast.Pow: np.power}
 _SPELLED = {"BitAnd": "& (write `and`)", "BitOr": "| (write `or`)", "Invert": "~ (write `not`)",
             "MatMult": "@", "BitXor": "^ (write ** for a power)"}
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
@@ -192,7 +195,7 @@ class _Walker:
         handler(node, depth + 1)
 
     def _BinOp(self, node: ast.BinOp, depth: int) -> None:
-        if not isinstance(node.op, _BINOPS):
+        if type(node.op) not in BINOPS:
             raise self.refuse(node, f"the operator {_op_name(node.op)}")
         self.visit(node.left, depth)
         self.visit(node.right, depth)

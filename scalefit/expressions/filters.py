@@ -14,12 +14,10 @@ import numpy as np
 
 from scalefit.errors import RunDataError
 from scalefit.expressions._dual import FUNCTIONS
-from scalefit.expressions.check import Checked, check_filter
+from scalefit.expressions.check import BINOPS, CONSTANTS, Checked, check_filter
 
-_BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide, ast.Pow: np.power}
 _COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
             ast.Gt: operator.gt, ast.GtE: operator.ge}  # fmt: skip
-_CONSTANTS = {"pi": np.pi}
 
 
 def _number(v):
@@ -48,14 +46,14 @@ class _Evaluator:
         return getattr(self, f"_{type(node).__name__}")(node)
 
     def _Name(self, node: ast.Name):
-        return _CONSTANTS[node.id] if node.id in _CONSTANTS else self.lookup(node.id)
+        return CONSTANTS[node.id] if node.id in CONSTANTS else self.lookup(node.id)
 
     def _Constant(self, node: ast.Constant):
         return _number(node.value)
 
     def _BinOp(self, node: ast.BinOp):
         a, b = self.run(node.left), self.run(node.right)
-        return self._apply(_BINOPS[type(node.op)], [a, b], node)
+        return self._apply(BINOPS[type(node.op)], [a, b], node)
 
     def _UnaryOp(self, node: ast.UnaryOp):
         v = self.run(node.operand)

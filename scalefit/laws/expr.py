@@ -46,16 +46,14 @@ from asteval import Interpreter
 
 from scalefit import expressions
 from scalefit.errors import LawError
-from scalefit.expressions import DUAL_BINARY, FUNCTIONS, Dual
+from scalefit.expressions import BINOPS, CONSTANTS, DUAL_BINARY, FUNCTIONS, Dual
 from scalefit.laws.base import Law, Param
 from scalefit.laws.registry import register
 
-CONSTANTS = {"pi": np.float64(np.pi)}
 MAX_STARTS = 1024  # cap on the start grid built from the parameter specs
 DEFAULT_FORMULA = "E + A/N**alpha + B/D**beta"
 DEFAULT_PARAMS = ("E=1:0:10", "A=100:0:1e6", "B=100:0:1e6", "alpha=0.3:0:2", "beta=0.3:0:2")
 
-_BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide, ast.Pow: np.power}
 
 
 # ---- formula checking ------------------------------------------------------------------------
@@ -165,7 +163,7 @@ def _binop(interp: Interpreter, node: ast.BinOp):
     a, b = interp.run(node.left), interp.run(node.right)
     if isinstance(a, Dual) or isinstance(b, Dual):
         return DUAL_BINARY[type(node.op).__name__](a, b)
-    return _BINOPS[type(node.op)](a, b)
+    return BINOPS[type(node.op)](a, b)
 
 
 class FormulaEvaluator:
