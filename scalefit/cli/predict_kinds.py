@@ -23,7 +23,7 @@ USAGE = {
     "law": "--at SYMBOL=VALUE (e.g. --at N=7e10 --at D=1.4e12) or --input points.csv [--chain FIT]",
     "curve": "--schedule NAME --steps N --peak-lr LR (or --schedule-csv FILE), or --at/--input",
     "frontier": "--at C=FLOPS (e.g. --at C=1e24) or --input with a C column",
-    "hparams": "--at N=PARAMS --at D=TOKENS (e.g. --at N=1e9 --at D=1e11)",
+    "hparams": "--at N=PARAMS --at D=TOKENS [--at lr=LR --at B=BATCH] (e.g. --at N=1e9 --at D=1e11)",
     "lr-transfer": "--at width=W (e.g. --at width=1024)",
 }
 SYMBOLS = {"frontier": ["C"], "hparams": ["N", "D"], "lr-transfer": ["width"]}
@@ -62,6 +62,15 @@ def _symbols(inputs: pd.DataFrame, kind: str, path: Path) -> dict[str, np.ndarra
     return resolve(table, SYMBOLS[kind], positive=SYMBOLS[kind]).values
 
 
+def _optional_symbols(inputs: pd.DataFrame, symbols: list[str]) -> dict[str, np.ndarray]:
+    """Those of ``symbols`` the inputs give (by name or alias), checked positive."""
+    from scalefit.runs import RunTable, column_for, resolve
+
+    table = RunTable.from_frame(inputs, "<prediction inputs>")
+    present = [s for s in symbols if column_for(table, s, {}) is not None]
+    return resolve(table, present, positive=present).values if present else {}
+
+
 def _frontier(result, path: Path, x: dict, level: float) -> dict:
     import numpy as np
 
@@ -79,14 +88,36 @@ def _hparams(result, x: dict, level: float) -> dict:
     out = {}
     for key, value in result.predict(points).items():
         out[f"{key}_pred"] = value
-        fit = result.fits[key]
-        if fit.bootstrap:
-            inputs = {s: points[s] for s in fit.law_spec.inputs}
-            out[f"{key}_lower"], out[f"{key}_upper"] = fit.predict_interval(inputs, level=level)
+        out.update(_interval(result.fits[key], points, key, level))
+    out.update(_surface_loss(result, x, out, level))
     unit = result.data.get("provenance", {}).get("batch_unit")
     if unit:
         warnings.warn(f"B is in {unit}", stacklevel=2)
     return out
+
+
+def _interval(fit, points: dict, key: str, level: float) -> dict:
+    if not fit.bootstrap:
+        return {}
+    lower, upper = fit.predict_interval({s: points[s] for s in fit.law_spec.inputs}, level=level)
+    return {f"{key}_lower": lower, f"{key}_upper": upper}
+
+
+def _surface_loss(result, x: dict, out: dict, level: float) -> dict:
+    """The loss at (lr, B) from the fit's loss valley: at the given ``lr``/``B`` (``--at lr=3e-4 --at B=1e6``),
+    else at the recommended ones; nothing when the fit has no surface (then lr/B inputs are an error)."""
+    surface = result.fits.get("surface")
+    given = [s for s in ("lr", "B") if s in x]
+    if surface is None:
+        if given:
+            raise OptionError(f"this hyperparameter fit has no loss surface, so it cannot predict the loss at given "
+                              f"{'/'.join(given)}; refit with `scalefit fit hparams RUNS --opt surface=true`")
+        return {}
+    if not given:
+        warnings.warn("L_pred is the loss at the recommended lr and B (give --at lr=... --at B=... for another "
+                      "choice)", stacklevel=3)
+    points = {"N": x["N"], "D": x["D"], "lr": x.get("lr", out["lr_pred"]), "B": x.get("B", out["B_pred"])}
+    return {"L_pred": surface.predict(points), **_interval(surface, points, "L", level)}
 
 
 def _lr_transfer(result, x: dict) -> dict:
@@ -106,6 +137,8 @@ def kind_predictions(result, kind: str, path: Path, inputs: pd.DataFrame, frame:
     import numpy as np
 
     x = _symbols(inputs, kind, path)
+    if kind == "hparams":
+        x.update(_optional_symbols(inputs, ["lr", "B"]))
     if kind == "frontier":
         values = _frontier(result, path, x, level)
     elif kind == "hparams":

@@ -52,6 +52,38 @@ def test_plan_errors_are_one_line(hp_file, tmp_path):
     assert "--n-params applies to hyperparameter fits" in res.output and "other.json is a law fit" in res.output
 
 
+def test_predict_prices_a_given_lr_and_batch_on_the_loss_valley(hp_file, tmp_path):
+    _, out = hp_file
+    hf = HparamFit.load(out)
+    at = ["--at", "N=6e8", "--at", "D=3e10"]
+    res = runner.invoke(app, ["predict", str(out), *at, "--at", "lr=3e-3", "--at", "B=2e5", "--json"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)["predictions"][0]
+    surface = hf.fits["surface"]
+    expected = float(surface.predict({"N": 6e8, "D": 3e10, "lr": 3e-3, "B": 2e5})[0])
+    assert row["L_pred"] == pytest.approx(expected, rel=1e-12)
+    assert row["L_lower"] < row["L_pred"] < row["L_upper"]
+    # with no lr/B the loss is priced at the recommended ones, and a far-off lr costs more
+    best = json.loads(runner.invoke(app, ["predict", str(out), *at, "--json"]).stdout)["predictions"][0]
+    rec = float(surface.predict({"N": 6e8, "D": 3e10, "lr": best["lr_pred"], "B": best["B_pred"]})[0])
+    assert best["L_pred"] == pytest.approx(rec, rel=1e-12)
+    far = runner.invoke(app, ["predict", str(out), *at, "--at", f"lr={100 * best['lr_pred']}", "--json"])
+    assert json.loads(far.stdout)["predictions"][0]["L_pred"] > best["L_pred"]
+
+
+def test_predict_loss_needs_a_surface_and_a_positive_lr(hp_file, tmp_path):
+    csv, out = hp_file
+    res = runner.invoke(app, ["predict", str(out), "--at", "N=6e8", "--at", "D=3e10", "--at", "lr=-1"])
+    assert res.exit_code != 0 and "lr must be > 0" in res.output
+    flat = tmp_path / "flat.json"
+    assert runner.invoke(app, ["fit", "hparams", str(csv), "--target", "smooth loss", "--opt", f"seq_len={SEQ}",
+                               "--opt", "loo=false", "--opt", "surface=false", "--out", str(flat)]).exit_code == 0
+    res = runner.invoke(app, ["predict", str(flat), "--at", "N=6e8", "--at", "D=3e10", "--at", "lr=3e-3"])
+    assert res.exit_code != 0 and "no loss surface" in res.output
+    ok = runner.invoke(app, ["predict", str(flat), "--at", "N=6e8", "--at", "D=3e10", "--json"])
+    assert ok.exit_code == 0 and "L_pred" not in json.loads(ok.stdout)["predictions"][0]
+
+
 def test_fit_hparams_rejects_unknown_options(hp_file):
     csv, _ = hp_file
     res = runner.invoke(app, ["fit", "hparams", str(csv), "--opt", "band=0.1"])
