@@ -27,6 +27,8 @@ DTYPES = ("auto", "float32", "bfloat16")
 
 # Fields that change how a run executes but not what it computes; they are left out of the run id.
 EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads")
+# Boolean fields that also take "auto" (resolved from other fields by ``resolve``).
+AUTO_BOOLS = ("tied_embeddings",)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class TrainConfig:
     seq_len: int = 256  # context length in tokens
     mlp: str = "gelu"  # MLP kind: "gelu" or "swiglu"
     mlp_ratio: float = 4.0  # MLP hidden size / width (SwiGLU uses 2/3 of it)
-    tied_embeddings: bool = True  # share the token embedding with the readout
+    tied_embeddings: bool | str = "auto"  # share the token embedding with the readout (auto: tied SP, untied muP)
     qk_layernorm: bool = False  # LayerNorm on queries and keys (Wortsman et al. 2023)
     bias: bool = False  # biases in linear layers and LayerNorms
     init_std: float = 0.02  # init std of embeddings and (at base width) hidden matrices
@@ -111,10 +113,22 @@ class TrainConfig:
     def model_config(self) -> ModelConfig:
         """The model part of this config."""
         names = {f.name for f in fields(ModelConfig)}
-        return ModelConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+        values = {k: v for k, v in dataclasses.asdict(self).items() if k in names}
+        return ModelConfig(**{**values, "tied_embeddings": tied_default(self)})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def tied_embeddings_default(parametrization: str) -> bool:
+    """What ``tied_embeddings=auto`` means: tied under SP, untied under muP (README "Tied embeddings under muP")."""
+    return parametrization != "mup"
+
+
+def tied_default(cfg: TrainConfig) -> bool:
+    """``cfg.tied_embeddings`` with ``auto`` resolved by the parametrization."""
+    tied = cfg.tied_embeddings
+    return tied_embeddings_default(cfg.parametrization) if tied == "auto" else bool(tied)
 
 
 def allowed_keys() -> list[str]:
@@ -142,6 +156,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     if key not in types:
         raise ConfigError(f"unknown config key {key!r} in {source}; allowed keys: {', '.join(allowed_keys())}")
     want = types[key]
+    if key in AUTO_BOOLS:  # true, false or "auto"
+        return _auto_bool(key, value, source)
     if isinstance(value, str) and want is not str and source == "--set":
         value = _parse_text(key, value, want)
     ok = (
@@ -154,6 +170,16 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             f"config key {key!r} in {source} must be {want.__name__}, got {type(value).__name__} {value!r}"
         )
     return float(value) if want is float else value
+
+
+def _auto_bool(key: str, value: Any, source: str) -> bool | str:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, str) and source == "--set":
+        return _parse_text(key, value, bool)
+    if not isinstance(value, bool):
+        raise ConfigError(f"config key {key!r} in {source} must be true, false or \"auto\", got {value!r}")
+    return value
 
 
 def _parse_text(key: str, text: str, want: type) -> Any:
@@ -253,11 +279,13 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"eval_tokens {cfg.eval_tokens} must be at least seq_len {cfg.seq_len}")
     if cfg.compile and cfg.device == "cpu":
         raise ConfigError("compile=true is supported on CUDA only")
-    if cfg.parametrization == "mup" and cfg.tied_embeddings and cfg.width != cfg.base_width:
+    if cfg.tied_embeddings not in (True, False, "auto"):
+        raise ConfigError(f"tied_embeddings must be true, false or auto, got {cfg.tied_embeddings!r}")
+    if cfg.parametrization == "mup" and cfg.tied_embeddings is True and cfg.width != cfg.base_width:
         warnings.warn(
             "muP with tied embeddings: the 1/m readout multiplier also acts on the shared input embedding; on "
             "byte-level proxies this kept width 128 at the width-32 loss (2.27 vs 2.01 untied, base width 32). "
-            "Consider --set tied_embeddings=false",
+            "The default, tied_embeddings=auto, unties them under muP",
             ScalefitWarning,
             stacklevel=2,
         )
@@ -277,7 +305,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
             f"n_tokens {n_tokens} is less than one batch ({cfg.batch_size} x {cfg.seq_len} = {per_step} tokens); "
             "raise n_tokens/tokens_per_param or lower batch_size/seq_len"
         )
-    return dataclasses.replace(cfg, n_tokens=n_tokens)
+    return dataclasses.replace(cfg, n_tokens=n_tokens, tied_embeddings=tied_default(cfg))
 
 
 def run_id(cfg: TrainConfig) -> str:

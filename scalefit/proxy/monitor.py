@@ -10,31 +10,25 @@ import time
 
 import torch
 
-__all__ = ["Clock", "TrainLoss"]
+__all__ = ["Clock", "LossLog", "TrainLoss"]
 
 
-class TrainLoss:
-    """Training cross-entropy, summed on the device and read back only when checked (each read is a host sync).
+class LossLog:
+    """Host side of the training loss: checked window sums, the divergence test and the mean since the last row.
 
-    ``check`` reads the pending sum and tests for divergence; ``pop_mean`` gives the mean training loss over
-    the checked steps since the last curve row.
+    ``pending`` counts the steps added since the last check; ``close(window_sum, step)`` takes their summed loss
+    (read back from the device by the caller) and returns a message when the run diverged. ``TrainLoss`` keeps one
+    run's window on the device; the batched trainer keeps one window per member and one ``LossLog`` each.
     """
 
-    def __init__(self, device: torch.device, diverge_factor: float) -> None:
+    def __init__(self, diverge_factor: float) -> None:
         self.diverge_factor = diverge_factor
-        self.window = torch.zeros((), device=device)  # sum over the pending steps, on device
         self.pending = 0  # steps added since the last check
         self.first: float | None = None  # the first checked loss sum (step 1 alone): divergence reference
         self.log_sum, self.log_n = 0.0, 0  # checked sum and step count since the last curve row
 
-    def add(self, ce: torch.Tensor) -> None:
-        self.window += ce.detach()
-        self.pending += 1
-
-    def check(self, step: int) -> str:
-        """Read the pending steps back; a message when their mean loss is NaN/inf or over diverge_factor x the first."""
-        window = self.window.item()
-        self.window.zero_()
+    def close(self, window: float, step: int) -> str:
+        """Take the pending steps' loss sum; a message when their mean is NaN/inf or over diverge_factor x the first."""
         if self.first is None:
             self.first = window
         self.log_sum, self.log_n = self.log_sum + window, self.log_n + self.pending
@@ -49,6 +43,28 @@ class TrainLoss:
         mean = self.log_sum / max(self.log_n, 1)
         self.log_sum, self.log_n = 0.0, 0
         return mean
+
+
+class TrainLoss(LossLog):
+    """Training cross-entropy, summed on the device and read back only when checked (each read is a host sync).
+
+    ``check`` reads the pending sum and tests for divergence; ``pop_mean`` gives the mean training loss over
+    the checked steps since the last curve row.
+    """
+
+    def __init__(self, device: torch.device, diverge_factor: float) -> None:
+        super().__init__(diverge_factor)
+        self.window = torch.zeros((), device=device)  # sum over the pending steps, on device
+
+    def add(self, ce: torch.Tensor) -> None:
+        self.window += ce.detach()
+        self.pending += 1
+
+    def check(self, step: int) -> str:
+        """Read the pending steps back; a message when their mean loss is NaN/inf or over diverge_factor x the first."""
+        window = self.window.item()
+        self.window.zero_()
+        return self.close(window, step)
 
 
 class Clock:
