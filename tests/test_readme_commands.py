@@ -92,6 +92,7 @@ def workdir(tmp_path_factory):
                      n_points=60, noise=0.005, seed=0)
     frame["n_params_nonembed"] = frame["n_params"] * 0.9
     frame["dataset"] = ["c4", "rpj"] * 30
+    frame["loss_wiki"] = frame["loss"] * 1.1  # a second loss column (--target-glob 'loss*')
     frame.to_csv(root / "runs.csv", index=False)
     pd.DataFrame({"N": [7e10, 1e9], "D": [1.4e12, 2e10]}).to_csv(root / "points.csv", index=False)
     return root

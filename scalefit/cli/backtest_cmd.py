@@ -26,7 +26,7 @@ def _backtests(req: FitRequest, holdout: str) -> dict:
     from scalefit.fitting.api import as_law, as_table
     from scalefit.runs import filter_rows
 
-    runs, target = runs_and_target(req.runs, req.target, req.target_mean)
+    runs, target = runs_and_target(req.runs, req.target, req.target_mean, req.target_glob, command="backtest")
     kwargs = dict(holdout=holdout, mapping=req.mapping, target=target, bootstrap=req.bootstrap, seed=req.seed,
                   loss=req.loss, delta=req.delta, space=req.space, law_options=req.law_options,
                   bootstrap_by=req.bootstrap_by)

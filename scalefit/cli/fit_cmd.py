@@ -33,6 +33,7 @@ class FitRequest:
     law_options: dict = field(default_factory=dict)  # options that build the law
     bootstrap_by: str | None = None  # resample groups of rows (e.g. run_id) instead of rows
     target_mean: str | None = None  # glob(s) of accuracy columns whose 1 - mean is the target
+    target_glob: str | None = None  # fit the law to every column matching this glob (a multi-target fit)
 
 
 # How `scalefit fit NAME` turns its options (--opt KEY=VALUE ...) into the keyword options of each procedure
@@ -74,12 +75,25 @@ def law_options(name: str, x: str | None, formula: str | None, params: list[str]
     return options
 
 
-def runs_and_target(runs: Path, target: str | None, target_mean: str | None):
-    """The run log to fit and the target column: with ``--target-mean``, a table with the derived column."""
+def runs_and_target(runs: Path, target: str | None, target_mean: str | None, target_glob: str | None = None, *,
+                    command: str = "fit"):
+    """The run log to fit and the target column: with ``--target-mean``, a table with the derived column; with
+    ``--target A,B`` or ``--target-glob``, the table and the list of target columns (a multi-target fit, which
+    only `fit` makes: other commands take one target)."""
+    if sum(x is not None for x in (target, target_mean, target_glob)) > 1:
+        raise OptionError("use one of --target COLUMN[,COLUMN...], --target-glob GLOB or --target-mean GLOB")
+    if target_glob is not None or (target is not None and "," in target):
+        from scalefit.fitting.multi_target import target_columns
+        from scalefit.runs import read_runs
+
+        table = read_runs(runs)
+        columns = target_columns(table, target, target_glob)
+        if len(columns) > 1 and command != "fit":
+            raise OptionError(f"`scalefit {command}` takes one target column, got {columns}: run it once per "
+                              "target (--target COLUMN); `scalefit fit` fits several into one file")
+        return table, columns if len(columns) > 1 else columns[0]
     if target_mean is None:
         return runs, target
-    if target is not None:
-        raise OptionError("use either --target COLUMN or --target-mean GLOB, not both")
     from scalefit.runs import read_runs, with_mean_column
 
     return with_mean_column(read_runs(runs), target_mean)
@@ -91,7 +105,7 @@ def fit_law(req: FitRequest):
     from scalefit.errors import BoundWarning, ConvergenceWarning
     from scalefit.fitting import fit
 
-    runs, target = runs_and_target(req.runs, req.target, req.target_mean)
+    runs, target = runs_and_target(req.runs, req.target, req.target_mean, req.target_glob)
     with warnings.catch_warnings():
         # the report (and --json's search.warnings) carries these already
         warnings.simplefilter("ignore", (BoundWarning, ConvergenceWarning))
@@ -120,8 +134,10 @@ class FitOptions:
 
     map_: list[str] = option(None, "--map", metavar="SYMBOL=COLUMN", help="Which column feeds a law symbol, "
                              "e.g. --map N=n_params_nonembed (repeatable).")
-    target: str = option(None, "--target", metavar="COLUMN", help="Column holding the fitted quantity "
-                         "(default: loss).")
+    target: str = option(None, "--target", metavar="COLUMN[,COLUMN...]", help="Column holding the fitted "
+                         "quantity (default: loss); several, comma-separated: one fit per column, saved together.")
+    target_glob: str = option(None, "--target-glob", metavar="GLOB", help="Fit the law to every column matching "
+                              "GLOB (e.g. 'loss_*'), one fit per column, saved together.")
     target_mean: str = option(None, "--target-mean", metavar="GLOB", help="Fit 1 - the mean of columns matching "
                               "this glob (e.g. 'acc_*': accuracies -> average error) instead of --target.")
     where: str = option(None, "--where", metavar="EXPR", help='Row filter, e.g. "N >= 1e8 and loss < 4" '
@@ -150,7 +166,8 @@ class FitOptions:
         return FitRequest(
             name=name, runs=runs, mapping=parse_map(self.map_), target=self.target, where=self.where,
             group_by=self.group_by, bootstrap=self.bootstrap, seed=self.seed, loss=self.loss, delta=self.delta,
-            space=self.space, target_mean=self.target_mean, bootstrap_by=self.bootstrap_by,
+            space=self.space, target_mean=self.target_mean, target_glob=self.target_glob,
+            bootstrap_by=self.bootstrap_by,
             law_options=law_options(name, self.x, self.formula, self.param, self.opt),  # procedures read --opt too
         )
 

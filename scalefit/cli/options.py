@@ -69,8 +69,9 @@ def procedure_options(req, allowed: set[str], *, what: str = "loss", group_by: b
         raise OptionError(
             f"`scalefit fit {req.name}` does not take --opt {sorted(unknown)}; it takes {sorted(allowed)}"
         )
-    if req.target_mean is not None:
-        raise OptionError(f"`scalefit fit {req.name}` fits {what}; --target-mean does not apply (use --target COLUMN)")
+    if req.target_mean is not None or getattr(req, "target_glob", None) is not None:
+        option = "--target-mean" if req.target_mean is not None else "--target-glob"
+        raise OptionError(f"`scalefit fit {req.name}` fits {what}; {option} does not apply (use --target COLUMN)")
     if not group_by and req.group_by is not None:
         raise OptionError(f"`scalefit fit {req.name}` groups runs itself; --group-by does not apply")
     return opts

@@ -51,6 +51,8 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     import pandas as pd
 
     inputs = frame if inputs is None else inputs
+    if fit.targets and group is None:
+        return _each_target(fit, frame, level=level, inputs=inputs)
     if fit.groups and group is None:
         col = fit.group_by
         if col in frame.columns:
@@ -66,6 +68,16 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     if fit.select(group).bootstrap:
         lo, hi = fit.predict_interval(inputs, level=level, group=group)
         out[f"{target}_lower"], out[f"{target}_upper"] = lo, hi
+    return out
+
+
+def _each_target(fit, frame: pd.DataFrame, *, level: float, inputs: pd.DataFrame) -> pd.DataFrame:
+    """A multi-target fit: every target's predictions side by side, named ``<target column>_pred`` etc."""
+    out = frame.copy()
+    for target in fit.targets:
+        part = predict_frame(fit, frame, level=level, group=target, inputs=inputs)
+        for col in part.columns.difference(frame.columns, sort=False):
+            out[f"{target}_{str(col).rsplit('_', 1)[-1]}"] = part[col].to_numpy()
     return out
 
 

@@ -72,6 +72,10 @@ def select_command(
         raise OptionError("use either --holdout EXPR or --folds K, not both")
     if out is not None:
         refuse_input_overwrite(out, [runs], "--out")
+    if target is not None and "," in target:
+        from scalefit.cli.fit_cmd import runs_and_target
+
+        _, target = runs_and_target(runs, target, None, command="select")
     result = select(runs, _candidates(candidates, formula, param), along=along, folds=folds or 2,
                     fraction=fraction, holdout=holdout, objectives=_objectives(objectives), where=where,
                     mapping=parse_map(map_), target=target, group_by=group_by, seed=seed, tolerance=tolerance)

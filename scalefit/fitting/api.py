@@ -41,11 +41,19 @@ def fit(name: Law | str, data: RunsLike, **options: Any) -> Any:
     """Fit a law or run a fitting procedure: ``scalefit.fit("chinchilla", runs, bootstrap=1000)``,
     ``scalefit.fit("isoflop", runs)``. Laws (a name or a Law) go to :func:`fit_law` (options below); the names
     of :mod:`scalefit.procedures` (isoflop, envelope, hparams, lr-transfer, lr-annealing) to their function.
+    ``target=["loss_a", "loss_b"]`` fits the law to each column (:mod:`scalefit.fitting.multi_target`).
     """
     from scalefit.procedures import PROCEDURES
 
     if isinstance(name, str) and name in PROCEDURES:
         return PROCEDURES[name](data, **options)
+    target = options.get("target")
+    if target is not None and not isinstance(target, str):  # several target columns: one fit each
+        from scalefit.fitting.multi_target import fit_targets, target_columns
+
+        table = as_table(data)
+        return fit_targets(fit_law, as_law(name, options.pop("law_options", None)), table,
+                           target_columns(table, target), **{k: v for k, v in options.items() if k != "target"})
     return fit_law(name, data, **options)
 
 
@@ -65,6 +73,7 @@ def fit_law(
     starts: np.ndarray | None = None,
     law_options: Mapping[str, Any] | None = None,
     bootstrap_by: str | None = None,
+    calibrate: bool = True,
 ) -> FitResult:
     """Fit ``law`` to a run log; see DESIGN.md "Fits". Inputs are never mutated.
 
@@ -76,6 +85,7 @@ def fit_law(
     starts: (S, P) start points in natural units, overriding the law's start grid.
     bootstrap_by: resample whole groups of rows with equal values in this column (e.g. all checkpoints
     of a run); by default rows are resampled, or runs when a ``run_id`` column repeats across rows.
+    calibrate: calibrate prediction intervals on extrapolation folds (:mod:`scalefit.fitting.calibration`).
     """
     law = as_law(law, law_options)
     mapping = dict(mapping or {})
@@ -90,13 +100,13 @@ def fit_law(
         )
     opts = _Options(mapping, where, loss, delta, space, bootstrap, seed, starts, bootstrap_by)
     if group_by is None:
-        return _fit_one(law, table, opts)
+        return _calibrated(law, table, opts, calibrate)
     if group_by not in table.columns:
         raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
     groups = {}
     for value, rows in table.frame.groupby(group_by, sort=True).groups.items():
         sub = table.subset(rows)
-        groups[str(value)] = _fit_one(law, sub, replace(opts, group=f"{group_by} = {value}"))
+        groups[str(value)] = _calibrated(law, sub, replace(opts, group=f"{group_by} = {value}"), calibrate)
     first = next(iter(groups.values()))
     return FitResult(
         law=law.name, law_options=dict(law.options), params={}, stats={}, search={},
@@ -123,6 +133,13 @@ def _clusters(table: RunTable, by: str | None) -> tuple[np.ndarray | None, str |
     if by is None and "run_id" in table.columns and table.frame["run_id"].duplicated().any():
         by = "run_id"
     return (None, None) if by is None else (table.frame[by].astype(str).to_numpy(), by)
+
+
+def _calibrated(law: Law, table: RunTable, opts: _Options, calibrate: bool) -> FitResult:
+    from scalefit.fitting.calibration import with_calibration
+
+    result = _fit_one(law, table, opts)
+    return with_calibration(law, table, opts, result, _fit_one) if calibrate else result
 
 
 def _fit_one(law: Law, table: RunTable, opts: _Options) -> FitResult:
@@ -273,64 +290,3 @@ def _diagnose(law: Law, params: Mapping[str, float], search) -> list[tuple[str, 
     if search.n_starts >= 10 and search.n_reached == 1:
         notes.append(("only 1 start reached the best optimum; the optimum may be fragile", ConvergenceWarning))
     return notes
-
-
-@dataclass(frozen=True)
-class BacktestResult:
-    """Held-out evaluation: the fit on the kept rows and per-row errors on the held-out rows."""
-
-    fit: FitResult  # the law fitted on the rows outside the holdout
-    rows: pd.DataFrame  # held-out rows: run name, inputs, actual, predicted, rel. error (+ interval if bootstrapped)
-    holdout: str  # the holdout expression
-
-    @property
-    def mean_abs_rel_error(self) -> float:
-        return float(np.mean(np.abs(self.rows["rel_error"])))
-
-    @property
-    def max_abs_rel_error(self) -> float:
-        return float(np.max(np.abs(self.rows["rel_error"])))
-
-    @property
-    def scores(self) -> dict:
-        """R², RMSLE, NMSE, mean/max |rel. error| on the held-out rows; with a bootstrap, the 95% band's
-        coverage and mean width (:mod:`scalefit.fitting.scores`)."""
-        from scalefit.fitting.scores import scores
-
-        r = self.rows
-        band = (r["lower"], r["upper"]) if "lower" in r.columns else (None, None)
-        return scores(r["actual"], r["predicted"], *band)
-
-
-RUN_COLUMNS = ("run_id", "run", "name", "run_name")  # a column naming runs, shown in the per-row output
-
-
-def backtest(
-    law: Law | str, data: RunsLike, *, holdout: str, where: str | None = None, **kwargs: Any
-) -> BacktestResult:
-    """Fit on the rows outside ``holdout`` (an expression like ``"N >= 5e9"``) and predict the held-out rows."""
-    law_obj = as_law(law, kwargs.pop("law_options", None))
-    mapping = dict(kwargs.get("mapping") or {})
-    if kwargs.get("target") is not None:
-        mapping[law_obj.target] = kwargs["target"]
-    table = filter_rows(as_table(data), where, mapping=mapping)
-    held = filter_rows(table, holdout, mapping=mapping, option="--holdout")
-    kept_rows = table.frame.index.difference(held.frame.index)
-    if len(kept_rows) == 0:
-        raise RunDataError(f"--holdout {holdout!r} holds out every row; nothing is left to fit on")
-    result = fit_law(law_obj, table.subset(kept_rows), **kwargs)
-    res = resolve(held, [*law_obj.inputs, law_obj.target], mapping=mapping)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        x = {s: res.values[s] for s in law_obj.inputs}
-        pred = result.predict(x)
-    actual = res.values[law_obj.target]
-    names = next(({c: held.frame.loc[res.rows, c].to_numpy()} for c in RUN_COLUMNS if c in held.columns), {})
-    out = pd.DataFrame({"row": res.rows + 2, **names, **x, "actual": actual, "predicted": pred,
-                        "rel_error": (pred - actual) / actual})
-    if result.bootstrap:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lo, hi = result.predict_interval(x)
-        out["lower"], out["upper"] = lo, hi
-    return BacktestResult(result, out, holdout)

@@ -38,6 +38,7 @@ from scalefit.fitting.resample import tail_percent
 from scalefit.laws import Law, get_law
 
 SCHEMA = "scalefit.fit/1"
+INTERVALS = ("prediction", "mean")  # where a new run would land; the uncertainty of the fitted curve
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,16 @@ class FitResult:
     bootstrap: dict | None = None  # parameter name -> list of bootstrap estimates (None if not run)
     seed: int | None = None  # bootstrap seed
     groups: dict | None = None  # group value -> FitResult, when fitted with group_by
-    group_by: str | None = None  # the grouping column
+    group_by: str | None = None  # the grouping column ("target" for a multi-target fit)
+    targets: tuple | None = None  # a multi-target fit: the target columns, each fitted in ``groups[column]``
     version: str = field(default_factory=lambda: __import__("scalefit").__version__)  # scalefit version
     identifiability: list = field(default_factory=list)  # findings {check, params, message}; [] = identifiable
+    calibration: dict | None = None  # prediction-interval calibration (fitting/calibration.py); None: not run
 
     def __post_init__(self) -> None:
         """Every container read-only (``fit.params['E'] = 0`` raises): a result is data, fixed once fitted."""
-        for name in ("law_options", "params", "stats", "search", "data", "bootstrap", "groups", "identifiability"):
+        for name in ("law_options", "params", "stats", "search", "data", "bootstrap", "groups", "identifiability",
+                     "targets", "calibration"):
             object.__setattr__(self, name, freeze(getattr(self, name)))
 
     # ---- the law -------------------------------------------------------------------------
@@ -74,12 +78,17 @@ class FitResult:
             raise FitError("this fit has no groups (it was not fitted with group_by)")
         key = str(name)
         if key not in self.groups:
+            if self.targets:
+                raise FitError(f"no target {key!r} in this fit; targets are {list(self.targets)}")
             raise FitError(f"no group {key!r} in this fit; groups are {sorted(self.groups)}")
         return self.groups[key]
 
     def select(self, group: object | None = None) -> FitResult:
         """The one fit to use: ``group`` of a grouped fit (required there), else this fit itself."""
         if self.groups:
+            if group is None and self.targets:
+                raise FitError(f"this fit has one law per target; say which target (--group, or group= in the "
+                               f"library): one of {list(self.targets)}")
             if group is None:
                 raise FitError(
                     f"this fit is grouped by {self.group_by!r}; say which group: one of {sorted(self.groups)}"
@@ -132,9 +141,20 @@ class FitResult:
             return np.broadcast_to(res.law_spec.formula(x, p), (n_boot, n_points))
 
     def predict_interval(
-        self, inputs: Mapping[str, Any] | pd.DataFrame, *, level: float = 0.95, group: object | None = None
+        self, inputs: Mapping[str, Any] | pd.DataFrame, *, level: float = 0.95, group: object | None = None,
+        interval: str = "mean",
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Percentile bootstrap interval (lower, upper) of the prediction at ``inputs``."""
+        """Interval (lower, upper) at ``inputs``. ``interval="mean"`` (the default here, for compatibility): the
+        percentile bootstrap interval of the fitted curve; ``"prediction"``: where a new run there would land
+        (noise and extrapolation error, calibrated on extrapolation folds; :mod:`scalefit.fitting.calibration`).
+        """
+        if interval not in INTERVALS:
+            raise FitError(f"interval must be one of {list(INTERVALS)}, got {interval!r}")
+        if interval == "prediction":
+            from scalefit.fitting.calibration import prediction_band
+
+            res = self.select(group)
+            return prediction_band(res, res._inputs(inputs), level)
         s = self.samples(inputs, group=group)
         q = tail_percent(level)
         return np.nanpercentile(s, q, axis=0), np.nanpercentile(s, 100 - q, axis=0)
@@ -206,6 +226,10 @@ class FitResult:
         parts = {f"{self.group_by} = {k}: ": g for k, g in self.groups.items()} if self.groups else {"": self}
         for prefix, res in parts.items():
             lines += [f"warning: {prefix}{f['message']}" for f in res.identifiability]
+            if res.calibration:
+                from scalefit.fitting.calibration import describe
+
+                lines.append(f"{prefix}{describe(res.calibration)}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -240,11 +264,16 @@ class FitResult:
 
 # ---- validation of fit files ----------------------------------------------------------------------------------
 _FINDING = {"check": expect_str, "params": list_of(expect_str), "message": expect_str}
+_FOLD = {"fold": expect_str, "points": expect_int, "max_distance": expect_finite_number,
+         "scores": list_of(expect_finite_number)}
+_CALIBRATION = {"method": expect_str, "space": expect_str, "axes": list_of(expect_str), "folds": list_of(fields_of(_FOLD)),
+                "points": expect_int, "noise": expect_finite_number, "growth": expect_finite_number}
 _TOP = {"law": expect_str, "law_options": expect_mapping, "params": expect_mapping, "stats": expect_mapping,
         "search": expect_mapping, "data": expect_mapping}
 _TOP_OPTIONAL = {"bootstrap": optional(expect_mapping), "seed": optional(expect_int),
                  "groups": optional(expect_mapping), "group_by": optional(expect_str), "version": expect_str,
-                 "identifiability": list_of(fields_of(_FINDING))}
+                 "targets": optional(list_of(expect_str)),
+                 "identifiability": list_of(fields_of(_FINDING)), "calibration": optional(fields_of(_CALIBRATION))}
 _STATS = {"n": expect_int, "n_params": expect_int, "objective": expect_number, "loss": expect_str,
           "delta": expect_number, "space": expect_str, "rmse_log": expect_number, "aic": expect_number,
           "bic": expect_number, "rmse": expect_number}
@@ -272,6 +301,8 @@ def _checked_fields(d: Any, where: str) -> dict:
         fields["group_by"] = expect_str(fields.get("group_by"), f"{at}group_by")
         fields["params"] = mapping_of(expect_finite_number)(fields["params"], f"{at}params")
         fields["groups"] = {str(k): fit_from_dict(g, f"{at}groups.{k}") for k, g in fields["groups"].items()}
+        if fields.get("targets") is not None and set(fields["targets"]) != set(fields["groups"]):
+            raise FitFileError(f"{at}targets: {fields['targets']} are not the fit's groups {sorted(fields['groups'])}")
         return fields
     fields["params"] = _params(fields["params"], law, f"{at}params")
     fields["stats"] = expect_fields(fields["stats"], f"{at}stats", {}, _STATS)

@@ -114,7 +114,7 @@ def fitted_points(fit: FitResult, runs, group: object | None = None) -> Points |
 
     res = single(fit, group)
     table = as_table(runs)
-    if fit.groups:
+    if fit.groups and not fit.targets:  # a multi-target fit's parts read all rows, each its own target column
         col = fit.group_by
         if col not in table.columns:
             raise RunDataError(f"{table.source}: the fit is grouped by {col!r} but the runs have no such column; "

@@ -188,7 +188,9 @@ def _report_title(fit: FitResult, group: object | None, with_runs: bool) -> str:
     """The report's title: law, source and the number of fitted runs (of the one group drawn, if one)."""
     shown = single(fit, group) if group is not None else fit
     src = shown.data.get("source") or fit.data.get("source") or "?"
-    if group is None and fit.groups:
+    if group is None and fit.targets:
+        what = f"{fit.data.get('n_rows', '?')} runs of {src} ({len(fit.targets)} targets)"
+    elif group is None and fit.groups:
         n_runs = sum(int(g.data.get("n_rows", 0)) for g in fit.groups.values()) or fit.data.get("n_rows", "?")
         what = f"{n_runs} runs of {src} ({len(fit.groups)} groups by {fit.group_by})"
     else:

@@ -1,0 +1,65 @@
+"""Multi-target fits: one law fitted to each of several target columns, saved in one result.
+
+``scalefit fit chinchilla RUNS --target loss_c4,loss_wiki`` or ``--target-glob 'loss_*'`` (library:
+``fit_law(law, runs, target=["loss_c4", "loss_wiki"])``) fits the same form to every target column, on the
+same rows and with the same options, and returns a FitResult whose ``groups`` are keyed by target column
+(``targets`` lists them in order, ``group_by`` is ``"target"``): ``fit.select("loss_c4")`` is one target's
+fit, ``scalefit predict`` predicts every target together (one ``<column>_pred`` column each), and reports
+and plots show one part per target, as for a grouped fit.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from scalefit.errors import RunDataError
+from scalefit.fitting.result import FitResult
+from scalefit.runs import RunTable
+
+TARGET_GROUP = "target"  # the group_by of a multi-target fit
+
+
+def target_columns(table: RunTable, targets: str | Sequence[str] | None = None, glob: str | None = None) -> list[str]:
+    """The target columns asked for: a list, a comma-separated string (``"a,b"``; a column whose own name has a
+    comma is taken whole), or the columns matching ``glob`` — each an existing column, named once."""
+    if glob is not None and targets is not None:
+        raise RunDataError("give the targets either as --target A,B,... or as --target-glob PATTERN, not both")
+    cols = table.columns
+    if glob is not None:
+        found = [c for c in cols if fnmatch.fnmatchcase(str(c), glob)]
+        if not found:
+            raise RunDataError(f"{table.source}: --target-glob {glob!r} matches no column; columns are {cols}")
+        return found
+    if isinstance(targets, str):
+        targets = [targets] if targets in cols else [t.strip() for t in targets.split(",")]
+    names = list(targets or [])
+    if not names or any(not t for t in names):
+        raise RunDataError(f"empty target name in {targets!r}; say e.g. --target loss_a,loss_b")
+    missing = [t for t in names if t not in cols]
+    if missing:
+        raise RunDataError(f"{table.source}: no target column {missing}; columns are {cols}")
+    repeated = sorted({t for t in names if names.count(t) > 1})
+    if repeated:
+        raise RunDataError(f"target {repeated} named more than once")
+    return names
+
+
+def fit_targets(fit_one: Callable[..., FitResult], law: Any, table: RunTable, targets: Sequence[str],
+                **options: Any) -> FitResult:
+    """``fit_one(law, table, target=t, **options)`` for every target ``t``, as one multi-target FitResult."""
+    if options.get("group_by") is not None:
+        raise RunDataError("a multi-target fit cannot also be grouped (--group-by): fit each target with "
+                           "--target COLUMN --group-by COLUMN")
+    fits = {t: fit_one(law, table, target=t, **options) for t in targets}
+    first = fits[targets[0]]
+    data = {k: v for k, v in first.data.items() if k not in ("target", "provenance", "mapping", "ranges")}
+    return FitResult(
+        law=first.law, law_options=dict(first.law_options), params={}, stats={}, search={},
+        data={**data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
+        seed=first.seed, groups=fits, group_by=TARGET_GROUP, targets=tuple(targets),
+    )
+
+
+__all__ = ["TARGET_GROUP", "fit_targets", "target_columns"]
