@@ -62,8 +62,10 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
         parts = [predict_frame(fit, frame, level=level, group=g, inputs=inputs).assign(**{col: g})
                  for g in fit.groups]
         return pd.concat(parts, ignore_index=True)
+    from scalefit.planning.chain import prediction_label
+
     out = frame.copy()
-    target = fit.law_spec.target
+    target = prediction_label(fit.select(group))  # the symbol, or the fitted column (acc_mmlu_pred)
     out[f"{target}_pred"] = fit.predict(inputs, group=group)
     if fit.select(group).bootstrap:
         lo, hi = fit.predict_interval(inputs, level=level, group=group)
@@ -89,13 +91,17 @@ _PAIRING = {
 
 
 def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, group: str | None, seed: int):
-    """Predictions of ``fit`` fed into the fit in ``chain_json`` (e.g. loss -> downstream error)."""
+    """Predictions of ``fit`` fed into the fit in ``chain_json`` (e.g. loss -> downstream error): every group
+    (joined by name) unless ``group`` names one."""
     from scalefit.fitting import FitResult
-    from scalefit.planning.chain import chain_predict
+    from scalefit.planning.chain import chain_predict, chain_predict_groups
 
     second = FitResult.load(chain_json)
-    pred = chain_predict(fit, second, frame, level=level, seed=seed, group=group if fit.groups else None,
-                         second_group=group if second.groups else None)
+    if group is None:
+        pred = chain_predict_groups(fit, second, frame, level=level, seed=seed)
+    else:
+        pred = chain_predict(fit, second, frame, level=level, seed=seed, group=group if fit.groups else None,
+                             second_group=group if second.groups else None)
     if pred.pairing in _PAIRING:
         warnings.warn(_PAIRING[pred.pairing], stacklevel=2)
     return pred.frame

@@ -13,6 +13,7 @@ from scalefit.laws.registry import get_law, list_laws, register
 from scalefit.laws import chinchilla  # noqa: E402,F401  isort: skip
 from scalefit.laws import overtrain  # noqa: E402,F401  isort: skip
 from scalefit.laws import downstream  # noqa: E402,F401  isort: skip
+from scalefit.laws import downstream_acc  # noqa: E402,F401  isort: skip
 from scalefit.laws import kaplan  # noqa: E402,F401  isort: skip
 from scalefit.laws import power  # noqa: E402,F401  isort: skip
 from scalefit.laws import nmt  # noqa: E402,F401  isort: skip

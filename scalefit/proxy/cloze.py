@@ -9,6 +9,11 @@ Competition"), so that low-entropy distractors (runs of spaces or dashes) do not
 likelihood. ``err_cloze`` is the fraction of items it gets wrong (chance: 0.75). The set depends only
 on the validation split, the sequence length and a fixed seed, so it is the same for every run on a
 corpus.
+
+``cloze_metrics`` gives the two numbers the trainer logs at every checkpoint (curve rows), the inputs
+of the two-step "model ladder" (Bhagia et al. 2024): ``loss_cloze``, the task loss (mean negative
+log-likelihood per token of the true continuation given its context, nats), and ``acc_cloze``, the
+accuracy of the PMI pick (1 - err_cloze).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import torch.nn.functional as F
 
 from scalefit.errors import ConfigError
 
-__all__ = ["ClozeSet", "build_cloze", "err_cloze"]
+__all__ = ["ClozeSet", "build_cloze", "cloze_metrics", "err_cloze"]
 
 CLOZE_SEED = 20240101  # fixed on purpose: the same items for every run, whatever the run's seed
 N_CHOICES = 4
@@ -74,23 +79,44 @@ def _logprobs(model: torch.nn.Module, seqs: torch.Tensor, n_scored: int, device:
 
 
 @torch.no_grad()
-def choice_scores(model: torch.nn.Module, cloze: ClozeSet, device: torch.device, batch: int = 128):
-    """(items, 4) PMI score of each choice: log p(choice | context) - log p(choice | null token)."""
+def _choice_logprobs(model: torch.nn.Module, cloze: ClozeSet, device: torch.device, batch: int = 128):
+    """(items, 4) log p(choice | context) and (items, 4) log p(choice | null token)."""
     n, k, cont = cloze.choices.shape
     choices = torch.as_tensor(cloze.choices).reshape(n * k, cont)
     ctx = torch.as_tensor(cloze.contexts).repeat_interleave(k, dim=0)
     null = torch.full((n * k, 1), cloze.null_token, dtype=choices.dtype)
     conditional = _logprobs(model, torch.cat([ctx, choices], dim=1), cont, device, batch)
     unconditional = _logprobs(model, torch.cat([null, choices], dim=1), cont, device, batch)
-    return (conditional - unconditional).view(n, k)
+    return conditional.view(n, k), unconditional.view(n, k)
+
+
+def choice_scores(model: torch.nn.Module, cloze: ClozeSet, device: torch.device, batch: int = 128):
+    """(items, 4) PMI score of each choice: log p(choice | context) - log p(choice | null token)."""
+    conditional, unconditional = _choice_logprobs(model, cloze, device, batch)
+    return conditional - unconditional
+
+
+def _in_eval_mode(model: torch.nn.Module, fn):
+    was_training = model.training
+    model.eval()
+    try:
+        return fn()
+    finally:
+        model.train(was_training)
 
 
 def err_cloze(model: torch.nn.Module, cloze: ClozeSet, device: torch.device) -> float:
     """Fraction of items where the true continuation is not the most likely choice."""
-    was_training = model.training
-    model.eval()
-    try:
-        picks = choice_scores(model, cloze, device).argmax(dim=1).numpy()
-    finally:
-        model.train(was_training)
+    picks = _in_eval_mode(model, lambda: choice_scores(model, cloze, device).argmax(dim=1).numpy())
     return float((picks != cloze.answers).mean())
+
+
+def cloze_metrics(model: torch.nn.Module, cloze: ClozeSet, device: torch.device) -> dict[str, float]:
+    """``loss_cloze`` (nats per token of the true continuation given its context: the task loss) and
+    ``acc_cloze`` (share of items whose PMI pick is the true continuation), from one pass over the items."""
+    conditional, unconditional = _in_eval_mode(model, lambda: _choice_logprobs(model, cloze, device))
+    answers = torch.as_tensor(cloze.answers)
+    true_lp = conditional.gather(1, answers[:, None]).squeeze(1)
+    picks = (conditional - unconditional).argmax(dim=1)
+    cont = cloze.choices.shape[2]
+    return {"loss_cloze": float(-true_lp.mean() / cont), "acc_cloze": float((picks == answers).float().mean())}

@@ -7,7 +7,8 @@ measured at log-spaced steps and at the end; a run whose training loss turns NaN
 ``diverge_factor`` x its first loss stops with status ``diverged`` and keeps the curve so far.
 
 Outputs, each written atomically, in ``<out_dir>/<name>/<run_id>/``:
-``config.json`` (resolved config), ``curve.csv`` (step, tokens, lr, train_loss, loss, wall_s) and
+``config.json`` (resolved config), ``curve.csv`` (step, tokens, lr, train_loss, loss, wall_s, and with the
+cloze set on, the checkpoint's ``loss_cloze`` and ``acc_cloze`` from ``cloze.cloze_metrics``) and
 ``result.json`` (the run-log row; see ``RESULT_COLUMNS``).
 """
 
@@ -25,7 +26,7 @@ import torch
 
 from scalefit._io import write_csv_atomic, write_json_atomic
 from scalefit.errors import ConfigError, TrainingError
-from scalefit.proxy.cloze import ClozeSet, build_cloze, err_cloze
+from scalefit.proxy.cloze import ClozeSet, build_cloze, cloze_metrics, err_cloze
 from scalefit.proxy.config import ModelConfig, TrainConfig, resolve, run_id
 from scalefit.proxy.counting import count_params, flops_per_token
 from scalefit.proxy.data import Corpus, bits_per_byte, check_fits, eval_windows, load_corpus, sample_batch
@@ -45,6 +46,7 @@ RESULT_COLUMNS = (
 # Dense bf16 peak FLOP/s of known accelerators (vendor data sheets), matched against the device name.
 PEAK_BF16_FLOPS = (("H100 PCIe", 756e12), ("H100", 989.4e12), ("H200", 989.4e12), ("A100", 312e12))
 SYNC_EVERY = 8  # steps between host syncs for the divergence check
+CLOZE_CURVE_COLUMNS = ("loss_cloze", "acc_cloze")  # per-checkpoint downstream columns of curve.csv (cloze on)
 
 
 def pick_device(name: str) -> torch.device:
@@ -261,16 +263,15 @@ def _lr_at(run: _Run, step: int) -> float:
 def _curve_row(
     run: _Run, step: int, lr: float, train_loss: float, clock: Clock, *, evaluate_now: bool
 ) -> dict[str, Any]:
-    """One curve.csv row; the validation loss is NaN when not evaluated (a diverged run)."""
+    """One curve.csv row; the validation loss is NaN when not evaluated (a diverged run). With the cloze set
+    on, the checkpoint's downstream task loss and accuracy too (the inputs of `scalefit fit ladder`)."""
     loss = evaluate(run.model, run.windows, 2 * run.cfg.batch_size, run.autocast) if evaluate_now else float("nan")
-    return {
-        "step": step,
-        "tokens": step * run.per_step,
-        "lr": lr,
-        "train_loss": train_loss,
-        "loss": loss,
-        "wall_s": clock.wall_s(),
-    }
+    row = {"step": step, "tokens": step * run.per_step, "lr": lr, "train_loss": train_loss, "loss": loss,
+           "wall_s": clock.wall_s()}
+    if run.cloze is not None:
+        nan = {"loss_cloze": float("nan"), "acc_cloze": float("nan")}
+        row.update(cloze_metrics(run.model, run.cloze, run.device) if evaluate_now else nan)
+    return row
 
 
 def _summarise(run: _Run, curve: list[dict[str, Any]], steps: int, diverged: str, clock: Clock) -> dict[str, Any]:
@@ -318,4 +319,5 @@ def _summarise(run: _Run, curve: list[dict[str, Any]], steps: int, diverged: str
 def _frame(curve: list[dict[str, Any]]):
     import pandas as pd
 
-    return pd.DataFrame(curve, columns=["step", "tokens", "lr", "train_loss", "loss", "wall_s"])
+    columns = ["step", "tokens", "lr", "train_loss", "loss", "wall_s"]
+    return pd.DataFrame(curve, columns=columns + [c for c in CLOZE_CURVE_COLUMNS if curve and c in curve[0]])

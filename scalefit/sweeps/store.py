@@ -47,7 +47,8 @@ EXTRA_COLUMNS = (
     "tokens_per_param", "steps", "seq_len", "n_heads", "batch_tokens", "bits_per_byte", "train_loss",
     "flops_per_token", "mfu", "device", "message",
 )  # fmt: skip
-CURVE_COLUMNS = ("run_id", "n_params", "schedule", "step", "tokens", "lr", "train_loss", "loss", "wall_s")
+CURVE_COLUMNS = ("run_id", "n_params", "schedule", "step", "tokens", "lr", "train_loss", "loss", "wall_s",
+                 "loss_cloze", "acc_cloze")  # the last two: per-checkpoint cloze task loss/accuracy (cloze on)
 RUN_COLUMNS = CURVE_COLUMNS[:3]  # the columns curves.csv takes from each run's result row
 MANIFEST = "sweep.json"
 RESULT = "result.json"

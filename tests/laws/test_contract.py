@@ -67,6 +67,33 @@ CASES: dict[str, Case] = {
         why="an error sigmoid spanning 0.3-0.75 over the loss range with its midpoint inside it, so height, "
         "floor and midpoint are pinned by the two plateaus and the slope by the transition (seen: k -1%)",
     ),
+    "downstream-acc-sigmoid": Case(
+        true={"floor": 0.27, "ceiling": 0.82, "k": 3.0, "L0": 3.2},
+        ranges={"L": (1.5, 5.5)},
+        noisy_rtol={"floor": 0.05, "ceiling": 0.05, "k": 0.08, "L0": 0.02},
+        why="an accuracy sigmoid from near chance to 0.82 with its midpoint inside the loss range: both plateaus "
+        "pin floor and ceiling, the transition the slope and midpoint (as downstream-sigmoid, its mirror image)",
+    ),
+    "downstream-err-sigmoid": Case(
+        true={"floor": 0.3, "ceiling": 0.75, "k": 3.0, "L0": 3.2},
+        ranges={"L": (1.5, 5.5)},
+        noisy_rtol={"floor": 0.05, "ceiling": 0.05, "k": 0.08, "L0": 0.02},
+        why="downstream-sigmoid's case in the bounded parametrisation (floor 0.3, ceiling 0.75 = 1 - chance)",
+    ),
+    "downstream-acc-exp": Case(
+        true={"floor": 0.143, "ceiling": 0.7, "gamma": 0.71},
+        ranges={"L": (2.3, 6.0)},
+        noisy_rtol={"floor": 0.08, "ceiling": 0.1, "gamma": 0.1},
+        why="Gadre et al.'s 17-task fit as accuracy (floor = 1 - epsilon); the ceiling is the accuracy at L = 0, an "
+        "extrapolation below the data, so it and gamma trade off (d ln(ceiling - floor) = L d gamma)",
+    ),
+    "downstream-err-exp": Case(
+        true={"floor": 0.3, "ceiling": 0.857, "gamma": 0.71},
+        ranges={"L": (2.3, 6.0)},
+        noisy_rtol={"floor": 0.25, "ceiling": 0.02, "gamma": 0.1},
+        why="Gadre et al.'s plateau epsilon = 0.857 (ceiling) with an error of 0.3 at L = 0 (floor): the floor is an "
+        "extrapolation below the data, so it and gamma trade off, while the plateau is tight",
+    ),
     "chinchilla": Case(
         true={"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28},
         ranges={"N": (1e7, 1e10), "D": (1e8, 1e12)},
