@@ -22,9 +22,9 @@ from scalefit.errors import (  # noqa: E402
 
 # public name -> the module that defines it, imported when the name is first used
 _LAZY = {
-    "BacktestResult": "scalefit.fitting.api",
+    "BacktestResult": "scalefit.fitting.backtest",
     "FitResult": "scalefit.fitting.result",
-    "backtest": "scalefit.fitting.api",
+    "backtest": "scalefit.fitting.backtest",
     "fit": "scalefit.fitting.api",
     "Law": "scalefit.laws",
     "get_law": "scalefit.laws",

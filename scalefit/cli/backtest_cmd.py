@@ -1,12 +1,15 @@
-"""``scalefit backtest LAW RUNS.csv --holdout EXPR``: fit on the rest, report error on held-out runs.
+"""``scalefit backtest LAW RUNS.csv --holdout EXPR | --folds K``: fit on the rest, score the held-out runs.
 
 It takes `scalefit fit`'s options (declared once, :class:`scalefit.cli.fit_cmd.FitOptions`); with
-``--group-by COLUMN`` each group is backtested on its own (its rows outside --holdout fitted, its held-out
-rows predicted), one table and one error per group.
+``--group-by COLUMN`` each group is backtested on its own (its rows outside the held-out set fitted, its
+held-out rows predicted), with scores per group and overall. ``--folds K`` replaces one --holdout by K nested
+outward folds along ``--along`` (the folds of `scalefit select`), scored per fold and overall. Every
+held-out row gets its ``--interval`` (prediction by default; mean needs --bootstrap) at ``--level``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -14,113 +17,169 @@ import typer
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors, write_csv_atomic
 from scalefit.cli.fit_cmd import FitOptions, FitRequest, runs_and_target
-from scalefit.cli.option_groups import OUTPUT_ALIAS, out_path, with_options
+from scalefit.cli.option_groups import OUTPUT_ALIAS, option, out_path, with_options
 from scalefit.cli.options import OptionError
 
 
-def _backtests(req: FitRequest, holdout: str) -> dict:
-    """{group or None: BacktestResult}; groups whose holdout takes none or all of their rows are skipped."""
+@dataclass(frozen=True)
+class HeldOut:
+    """What is held out and how the held-out runs are scored."""
+
+    panel = "held-out runs and their intervals"
+
+    holdout: str = option(None, "--holdout", metavar="EXPR", help='Rows to hold out, e.g. "N >= 5e9".')
+    folds: int = option(None, "--folds", metavar="K", help="Instead of --holdout: K nested folds rolling "
+                        "outward along --along (fold k fits below the (1 - k·f) quantile, predicts above).")
+    fraction: float = option(0.1, "--fraction", help="--folds: the share f of rows each fold adds to the held out.")
+    along: str = option(None, "--along", metavar="SYMBOL", help="--folds: the scale axis (default: the first "
+                        "of N, C, D the law takes).")
+    interval: str = option("prediction", "--interval", help="prediction (where a new run would land: noise and "
+                           "extrapolation error, calibrated on the fitted rows), mean (bootstrap band of the "
+                           "fitted curve; needs --bootstrap) or none.")
+    level: float = option(0.95, "--level", help="Interval level.")
+
+    def spec(self) -> dict:
+        """The keyword arguments of :func:`scalefit.fitting.backtest.backtest` (or ``backtest_folds``)."""
+        from scalefit.errors import ScalefitError
+        from scalefit.fitting.folds import check_folds
+
+        if (self.holdout is None) == (self.folds is None):
+            raise OptionError("say what to hold out: --holdout EXPR or --folds K (one of them)")
+        if self.interval not in ("prediction", "mean", "none"):
+            raise OptionError(f"--interval {self.interval!r}: one of prediction, mean, none")
+        interval = None if self.interval == "none" else self.interval
+        if self.holdout is not None:
+            return {"holdout": self.holdout, "interval": interval, "level": self.level}
+        try:
+            check_folds(self.folds, self.fraction)
+        except ScalefitError as exc:
+            raise OptionError(f"--folds/--fraction: {exc}") from None
+        return {"folds": self.folds, "fraction": self.fraction, "along": self.along, "interval": interval,
+                "level": self.level}
+
+
+def _run(name: str, runs, spec: dict, **kwargs) -> list:
+    """The backtests of one run log: one for --holdout, one per fold for --folds."""
+    from scalefit.fitting.backtest import backtest, backtest_folds
+
+    if "holdout" in spec:
+        return [backtest(name, runs, **spec, **kwargs)]
+    return backtest_folds(name, runs, **spec, **kwargs)
+
+
+def _backtests(req: FitRequest, spec: dict) -> dict:
+    """{group or None: [BacktestResult, ...]}; groups whose holdout takes none or all of their rows (or that
+    have no fold) are skipped."""
     import warnings
 
-    from scalefit.fitting import backtest
+    from scalefit.errors import RunDataError
     from scalefit.fitting.api import as_law, as_table
     from scalefit.runs import filter_rows
 
     runs, target = runs_and_target(req.runs, req.target, req.target_mean, req.target_glob, command="backtest")
-    kwargs = dict(holdout=holdout, mapping=req.mapping, target=target, bootstrap=req.bootstrap, seed=req.seed,
-                  loss=req.loss, delta=req.delta, space=req.space, law_options=req.law_options,
-                  bootstrap_by=req.bootstrap_by)
+    if spec["interval"] == "mean" and not req.bootstrap:
+        raise OptionError("--interval mean is the bootstrap band of the fitted curve: add --bootstrap N")
+    kwargs = dict(mapping=req.mapping, target=target, bootstrap=req.bootstrap, seed=req.seed, loss=req.loss,
+                  delta=req.delta, space=req.space, law_options=req.law_options, bootstrap_by=req.bootstrap_by)
     if req.group_by is None:
-        return {None: backtest(req.name, runs, where=req.where, **kwargs)}
+        return {None: _run(req.name, runs, spec, where=req.where, **kwargs)}
     mapping = {**req.mapping, **({} if target is None else {as_law(req.name, req.law_options).target: target})}
     table = filter_rows(as_table(runs), req.where, mapping=mapping)
     if req.group_by not in table.columns:
         raise OptionError(f"{table.source}: --group-by {req.group_by!r} is not a column; columns are {table.columns}")
-    held = filter_rows(table, holdout, mapping=mapping, option="--holdout").frame.index
+    held = filter_rows(table, spec["holdout"], mapping=mapping, option="--holdout").frame.index \
+        if "holdout" in spec else None
     out = {}
     for value, rows in table.frame.groupby(req.group_by, sort=True).groups.items():
-        n_held = len(rows.intersection(held))
+        n_held = None if held is None else len(rows.intersection(held))
         if n_held in (0, len(rows)):
             warnings.warn(f"group {req.group_by} = {value}: --holdout holds out {n_held} of its {len(rows)} rows; "
                           "skipped (nothing to fit on or nothing to predict)", stacklevel=2)
             continue
-        out[str(value)] = backtest(req.name, table.subset(rows), **kwargs)
+        try:
+            out[str(value)] = _run(req.name, table.subset(rows), spec, **kwargs)
+        except RunDataError as exc:
+            warnings.warn(f"group {req.group_by} = {value}: skipped ({exc})", stacklevel=2)
     if not out:
-        raise OptionError(f"--holdout {holdout!r} leaves no group of --group-by {req.group_by!r} with rows to fit "
-                          "and rows to predict")
+        raise OptionError(f"no group of --group-by {req.group_by!r} has rows to fit and rows to predict")
     return out
 
 
-def _summary(bt, holdout: str) -> dict:
-    return {"law": bt.fit.law, "holdout": holdout, "n_fit": bt.fit.stats["n"], "n_holdout": len(bt.rows),
+def _summary(bt) -> dict:
+    return {"law": bt.fit.law, "holdout": bt.holdout, "n_fit": bt.fit.stats["n"], "n_holdout": len(bt.rows),
             "mean_abs_rel_error": bt.mean_abs_rel_error, "max_abs_rel_error": bt.max_abs_rel_error,
             "scores": bt.scores, "params": bt.fit.params, "rows": bt.rows.to_dict(orient="records")}
 
 
-def _overall(results: dict) -> dict:
-    """Scores over the held-out rows of every group together (bands only when every group has one)."""
-    import pandas as pd
-
-    from scalefit.fitting.scores import scores
-
-    rows = pd.concat([bt.rows for bt in results.values()], ignore_index=True)
-    band = (rows["lower"], rows["upper"]) if all("lower" in bt.rows for bt in results.values()) else (None, None)
-    return scores(rows["actual"], rows["predicted"], *band)
-
-
-def _echo(bt, holdout: str, group: str | None) -> None:
+def _echo(bt, group: str | None) -> None:
     from scalefit.fitting.scores import format_scores
 
     where = f" [{group}]" if group is not None else ""
     typer.echo(f"backtest {bt.fit.law}{where}: fitted on {bt.fit.stats['n']} rows, held out {len(bt.rows)} "
-               f"({holdout})")
+               f"({bt.holdout})")
     typer.echo("fitted: " + ", ".join(f"{k}={v:.5g}" for k, v in bt.fit.params.items()))
+    if bt.fit.calibration is not None and bt.interval == "prediction":
+        from scalefit.fitting.calibration import describe
+
+        typer.echo(describe(bt.fit.calibration))
     table = bt.rows.copy()
     table["rel_error"] = table["rel_error"].map(lambda v: f"{100 * v:+.2f}%")
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
     typer.echo(format_scores(bt.scores))
 
 
+def _echo_overall(what: str, scores: dict) -> None:
+    from scalefit.fitting.scores import format_scores
+
+    typer.echo(f"\noverall ({what}, {scores['n']} held-out rows): " + format_scores(scores))
+
+
 @app.command("backtest")
 @handle_errors
-@with_options(fitting=FitOptions)
+@with_options(fitting=FitOptions, held=HeldOut)
 def backtest_command(
     law: str = typer.Argument(..., help="Law name (see `scalefit laws`) or `expr`."),
     runs: Path = typer.Argument(..., help="Run log: CSV, TSV or Parquet."),
-    holdout: str = typer.Option(..., "--holdout", metavar="EXPR", help='Rows to hold out, e.g. "N >= 5e9".'),
     fitting: FitOptions = None,
+    held: HeldOut = None,
     out: Path = typer.Option(None, "--out", "-o", help="Write the per-row table to this CSV."),
     output: Path = OUTPUT_ALIAS,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Fit on the rows outside --holdout, predict the held-out rows, report relative errors (per group with
-    --group-by)."""
+    """Fit on the rows outside --holdout (or on each of --folds K outward folds), predict the held-out rows,
+    report errors, R², RMSLE, NMSE and the interval's coverage, width and interval score (per group with
+    --group-by, per fold with --folds, and overall)."""
     import pandas as pd
 
     from scalefit._io import refuse_input_overwrite
+    from scalefit.fitting.backtest import overall_scores
 
     out, flag = out_path(out, output)
     if out is not None:
         refuse_input_overwrite(out, [runs], flag)
-    results = _backtests(fitting.request(law, runs), holdout)
+    spec = held.spec()
+    results = _backtests(fitting.request(law, runs), spec)
+    folded = "folds" in spec
     if out is not None:
         col = fitting.group_by
-        write_csv_atomic(out, pd.concat([bt.rows.assign(**({} if g is None else {col: g}))
-                                         for g, bt in results.items()], ignore_index=True))
+        write_csv_atomic(out, pd.concat([bt.rows.assign(**({} if g is None else {col: g}),
+                                                       **({"fold": bt.holdout} if folded else {}))
+                                         for g, bts in results.items() for bt in bts], ignore_index=True))
+    every = [bt for bts in results.values() for bt in bts]
     if as_json:
-        echo_json(_summary(results[None], holdout) if None in results else
-                  {"group_by": fitting.group_by, "overall": _overall(results),
-                   "groups": {g: _summary(bt, holdout) for g, bt in results.items()}})
+        unit = (lambda bts: {"folds": [_summary(bt) for bt in bts], "overall": overall_scores(bts)}) if folded \
+            else (lambda bts: _summary(bts[0]))
+        echo_json(unit(results[None]) if None in results else
+                  {"group_by": fitting.group_by, "overall": overall_scores(every),
+                   "groups": {g: unit(bts) for g, bts in results.items()}})
         return
-    for i, (group, bt) in enumerate(results.items()):
-        if i:
-            typer.echo()
-        _echo(bt, holdout, None if group is None else f"{fitting.group_by} = {group}")
+    for i, (group, bts) in enumerate(results.items()):
+        for j, bt in enumerate(bts):
+            if i or j:
+                typer.echo()
+            _echo(bt, None if group is None else f"{fitting.group_by} = {group}")
+        if folded and len(bts) > 1:
+            _echo_overall(f"{len(bts)} folds" + ("" if group is None else f", {fitting.group_by} = {group}"),
+                          overall_scores(bts))
     if None not in results:
-        from scalefit.fitting.scores import format_scores
-
-        n = sum(len(bt.rows) for bt in results.values())
-        overall = _overall(results)
-        typer.echo(f"\noverall ({len(results)} groups, {n} held-out rows): mean |rel. error| = "
-                   f"{100 * overall['mean_abs_rel_error']:.3f}%   max = {100 * overall['max_abs_rel_error']:.3f}%   "
-                   + format_scores(overall, errors=False))
+        _echo_overall(f"{len(results)} groups", overall_scores(every))

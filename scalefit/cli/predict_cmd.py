@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # pandas loads when a prediction is made, not with the CLI
 
 _COMMON = {"at", "input_", "map_", "out", "output", "level", "as_json"}
 _SCHEDULE = {"schedule", "schedule_csv", "steps", "peak_lr", "warmup_frac", "decay_frac", "min_lr_ratio"}
-ALLOWED = {"law": _COMMON | {"group", "chain", "seed"}, "curve": _COMMON | {"group", "chain", "seed"} | _SCHEDULE,
+ALLOWED = {"law": _COMMON | {"group", "chain", "seed", "interval"},
+           "curve": _COMMON | {"group", "chain", "seed", "interval"} | _SCHEDULE,
            "frontier": _COMMON, "hparams": _COMMON, "lr-transfer": _COMMON - {"level"}}
 
 
@@ -45,9 +46,10 @@ def points_frame(at: list[str] | None) -> pd.DataFrame:
 
 
 def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None = None,
-                  inputs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The columns of ``frame`` plus ``{target}_pred`` (and ``_lower``/``_upper`` when bootstrapped), predicted
-    from ``inputs`` (default: ``frame``); every group of a grouped fit unless ``group`` names one."""
+                  inputs: pd.DataFrame | None = None, interval: str | None = "prediction") -> pd.DataFrame:
+    """The columns of ``frame`` plus ``{target}_pred`` and ``_lower``/``_upper`` (the ``interval`` at ``level``:
+    "prediction", "mean" when bootstrapped, None for none), predicted from ``inputs`` (default: ``frame``);
+    every group of a grouped fit unless ``group`` names one."""
     import pandas as pd
 
     inputs = frame if inputs is None else inputs
@@ -56,10 +58,10 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     if fit.groups and group is None:
         col = fit.group_by
         if col in frame.columns:
-            parts = [predict_frame(fit, frame.loc[sub.index], level=level, group=str(g), inputs=sub)
+            parts = [predict_frame(fit, frame.loc[sub.index], level=level, group=str(g), inputs=sub, interval=interval)
                      for g, sub in inputs.groupby(frame[col], sort=False)]
             return pd.concat(parts).loc[frame.index]
-        parts = [predict_frame(fit, frame, level=level, group=g, inputs=inputs).assign(**{col: g})
+        parts = [predict_frame(fit, frame, level=level, group=g, inputs=inputs, interval=interval).assign(**{col: g})
                  for g in fit.groups]
         return pd.concat(parts, ignore_index=True)
     from scalefit.planning.chain import prediction_label
@@ -67,8 +69,8 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     out = frame.copy()
     target = prediction_label(fit.select(group))  # the symbol, or the fitted column (acc_mmlu_pred)
     out[f"{target}_pred"] = fit.predict(inputs, group=group)
-    if fit.select(group).bootstrap:
-        lo, hi = fit.predict_interval(inputs, level=level, group=group)
+    if interval == "prediction" or (interval == "mean" and fit.select(group).bootstrap):
+        lo, hi = fit.predict_interval(inputs, level=level, group=group, interval=interval)
         out[f"{target}_lower"], out[f"{target}_upper"] = lo, hi
     return out
 
@@ -124,10 +126,16 @@ class CurveOptions:
     min_lr_ratio: float = option(0.1, "--min-lr-ratio", help="--schedule: final LR / peak LR.")
 
 
-def _law_predictions(fit, frame, inputs, *, level, group, chain, seed) -> pd.DataFrame:
+def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval="prediction") -> pd.DataFrame:
     if chain is not None:
         return chained_frame(fit, chain, inputs, level=level, group=group, seed=seed)
-    return predict_frame(fit, frame, level=level, group=group, inputs=inputs)
+    if interval not in ("prediction", "mean", "none"):
+        raise OptionError(f"--interval {interval!r}: one of prediction, mean, none")
+    if interval == "mean" and not any(f.bootstrap for f in (fit.groups or {None: fit}).values()):
+        raise OptionError("--interval mean is the bootstrap band of the fitted curve; this fit has no bootstrap "
+                          "(refit with --bootstrap N) — or ask for --interval prediction")
+    return predict_frame(fit, frame, level=level, group=group, inputs=inputs,
+                         interval=None if interval == "none" else interval)
 
 
 def _show(result: pd.DataFrame, notes: list[str], out: Path | None, as_json: bool) -> None:
@@ -158,7 +166,10 @@ def predict_command(
     out: Path = typer.Option(None, "--out", "-o", help="Write the input columns plus predictions to this CSV."),
     output: Path = OUTPUT_ALIAS,
     group: str = typer.Option(None, "--group", help="Group of a grouped fit (default: every group)."),
-    level: float = typer.Option(0.95, "--level", help="Interval level when the fit has a bootstrap."),
+    level: float = typer.Option(0.95, "--level", help="Interval level."),
+    interval: str = typer.Option("prediction", "--interval", help="Law fits: prediction (where a new run would "
+                                 "land: noise and extrapolation error, calibrated on the fit's extrapolation "
+                                 "folds), mean (bootstrap band of the fitted curve) or none."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     chain: Path = typer.Option(None, "--chain", help="A second fit taking this fit's target as input (e.g. a "
                                "downstream-error fit of L): predict through both, intervals from both bootstraps."),
@@ -183,7 +194,8 @@ def predict_command(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = (kind_predictions(result, kind, fit_json, inputs, frame, level=level) if kind not in ("law", "curve")
-                 else _law_predictions(result, frame, inputs, level=level, group=group, chain=chain, seed=seed))
+                 else _law_predictions(result, frame, inputs, level=level, group=group, chain=chain, seed=seed,
+                                       interval=interval))
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
         typer.echo(f"note: {note}", err=True)

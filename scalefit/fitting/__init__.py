@@ -10,10 +10,10 @@ from scalefit._lazy import lazy_names
 
 # public name -> the module that defines it
 _LAZY = {
-    "BacktestResult": "scalefit.fitting.api",
+    "BacktestResult": "scalefit.fitting.backtest",
     "as_law": "scalefit.fitting.api",
     "as_table": "scalefit.fitting.api",
-    "backtest": "scalefit.fitting.api",
+    "backtest": "scalefit.fitting.backtest",
     "fit": "scalefit.fitting.api",
     "fit_law": "scalefit.fitting.api",
     "Problem": "scalefit.fitting.objective",

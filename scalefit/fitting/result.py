@@ -266,8 +266,9 @@ class FitResult:
 _FINDING = {"check": expect_str, "params": list_of(expect_str), "message": expect_str}
 _FOLD = {"fold": expect_str, "points": expect_int, "max_distance": expect_finite_number,
          "scores": list_of(expect_finite_number)}
-_CALIBRATION = {"method": expect_str, "space": expect_str, "axes": list_of(expect_str), "folds": list_of(fields_of(_FOLD)),
-                "points": expect_int, "noise": expect_finite_number, "growth": expect_finite_number}
+_CALIBRATION = {"method": expect_str, "space": expect_str, "axes": list_of(expect_str),
+                "folds": list_of(fields_of(_FOLD)), "points": expect_int, "noise": expect_finite_number,
+                "growth": expect_finite_number}
 _TOP = {"law": expect_str, "law_options": expect_mapping, "params": expect_mapping, "stats": expect_mapping,
         "search": expect_mapping, "data": expect_mapping}
 _TOP_OPTIONAL = {"bootstrap": optional(expect_mapping), "seed": optional(expect_int),

@@ -22,6 +22,7 @@ import numpy as np
 
 from scalefit.errors import ScalefitError
 from scalefit.fitting.api import RunsLike, as_law, as_table, fit_law
+from scalefit.fitting.folds import check_folds, outward_folds
 from scalefit.fitting.scores import scores
 from scalefit.fitting.selection_result import SelectionResult
 from scalefit.laws import Law, get_law, list_laws
@@ -95,13 +96,10 @@ def _folds(table: RunTable, along: str, mapping, folds: int, fraction: float, ho
         fits = [_Fold(index.difference(held), held, holdout)]
     else:
         res = resolve(table, [along], mapping=mapping)
-        v = res.values[along]
         fits = []
-        for k in range(1, folds + 1):
-            cut = float(np.quantile(v, 1 - k * fraction))
-            held = index[np.isin(index, res.rows[v > cut])]
-            if len(held) and (not fits or len(held) != len(fits[-1].held)):  # ties in ``along``: fewer folds
-                fits.append(_Fold(index.difference(held), held, f"{along} > {cut:.4g}"))
+        for fold in outward_folds(res.values[along], along, folds, fraction):
+            held = index[np.isin(index, res.rows[fold.held])]
+            fits.append(_Fold(index.difference(held), held, fold.what))
     bad = [f.what for f in fits if len(f.fit) == 0 or len(f.held) == 0] or ([] if fits else [f"top {fraction:g}"])
     if bad:
         raise ScalefitError(f"{table.source}: fold {bad[0]} leaves nothing to fit or nothing to predict "
@@ -265,8 +263,7 @@ def _check(folds: int, fraction: float, objectives: Sequence[str]) -> None:
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown or not objectives:
         raise ScalefitError(f"objectives {list(objectives)}: each must be one of {sorted(OBJECTIVES)}")
-    if not (isinstance(folds, int) and folds >= 1 and 0 < fraction and folds * fraction < 1):
-        raise ScalefitError(f"folds={folds}, fraction={fraction}: need folds >= 1 and 0 < folds·fraction < 1")
+    check_folds(folds, fraction)
 
 
 __all__ = ["OBJECTIVES", "candidate_laws", "select"]

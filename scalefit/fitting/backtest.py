@@ -1,0 +1,146 @@
+"""``backtest``: fit on part of a run log, predict the rest, score the predictions and their intervals.
+
+One held-out set (``holdout``, a row filter such as ``"N >= 5e9"``) or K nested outward folds along a scale
+axis (:func:`backtest_folds`, the folds of ``scalefit select``: fold k fits the rows below the (1 − k·f)
+quantile and predicts the rows above). Every held-out row gets its prediction and, at ``level``, the
+``interval`` asked for: ``"prediction"`` (where a new run would land, :mod:`scalefit.fitting.calibration`,
+calibrated on the fitted rows only), ``"mean"`` (the bootstrap band of the fitted curve; needs a bootstrap)
+or ``None``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalefit.errors import FitError, RunDataError
+from scalefit.fitting.api import RunsLike, as_law, as_table, fit_law
+from scalefit.fitting.result import INTERVALS, FitResult
+from scalefit.laws import Law
+from scalefit.runs import RunTable, filter_rows, resolve
+
+RUN_COLUMNS = ("run_id", "run", "name", "run_name")  # a column naming runs, shown in the per-row output
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Held-out evaluation: the fit on the kept rows and per-row errors on the held-out rows."""
+
+    fit: FitResult  # the law fitted on the rows outside the holdout
+    rows: pd.DataFrame  # held-out rows: run name, inputs, actual, predicted, rel. error (+ lower/upper)
+    holdout: str  # the holdout expression (or the fold, e.g. "N > 3.2e9")
+    level: float = 0.95  # interval level
+    interval: str | None = "prediction"  # the interval in lower/upper: "prediction", "mean" or None
+
+    @property
+    def mean_abs_rel_error(self) -> float:
+        return float(np.mean(np.abs(self.rows["rel_error"])))
+
+    @property
+    def max_abs_rel_error(self) -> float:
+        return float(np.max(np.abs(self.rows["rel_error"])))
+
+    @property
+    def scores(self) -> dict:
+        """R², RMSLE, NMSE, mean/max |rel. error| on the held-out rows; with an interval, its coverage, mean
+        width and interval score (:mod:`scalefit.fitting.scores`)."""
+        return rows_scores(self.rows, self.level, self.interval)
+
+
+def rows_scores(rows: pd.DataFrame, level: float, interval: str | None) -> dict:
+    """The scores of held-out rows (actual, predicted, and lower/upper when an interval was computed)."""
+    from scalefit.fitting.scores import scores
+
+    band = (rows["lower"], rows["upper"]) if "lower" in rows.columns else (None, None)
+    out = scores(rows["actual"], rows["predicted"], *band, level=level)
+    return {**out, "interval": interval if band[0] is not None else None, "level": level}
+
+
+def _check_interval(interval: str | None, bootstrap: int) -> None:
+    if interval is not None and interval not in INTERVALS:
+        raise FitError(f"interval must be one of {list(INTERVALS)} or None, got {interval!r}")
+    if interval == "mean" and not bootstrap:
+        raise FitError("the mean interval is the bootstrap band of the fitted curve: give bootstrap=N "
+                       "(CLI: --bootstrap N), or ask for the prediction interval")
+
+
+def backtest(
+    law: Law | str, data: RunsLike, *, holdout: str, where: str | None = None, level: float = 0.95,
+    interval: str | None = "prediction", **kwargs: Any
+) -> BacktestResult:
+    """Fit on the rows outside ``holdout`` (an expression like ``"N >= 5e9"``) and predict the held-out rows,
+    with ``interval`` ("prediction", "mean" or None) at ``level``; ``kwargs`` go to :func:`fit_law`."""
+    law_obj = as_law(law, kwargs.pop("law_options", None))
+    _check_interval(interval, kwargs.get("bootstrap", 0))
+    mapping = _mapping(law_obj, kwargs)
+    table = filter_rows(as_table(data), where, mapping=mapping)
+    held = filter_rows(table, holdout, mapping=mapping, option="--holdout")
+    return _held_out(law_obj, table, held.frame.index, holdout, mapping, level, interval, kwargs)
+
+
+def _mapping(law: Law, kwargs: dict) -> dict:
+    mapping = dict(kwargs.get("mapping") or {})
+    if kwargs.get("target") is not None:
+        mapping[law.target] = kwargs["target"]
+    return mapping
+
+
+def _held_out(law: Law, table: RunTable, held_rows, what: str, mapping: dict, level: float,
+              interval: str | None, kwargs: dict) -> BacktestResult:
+    """Fit ``law`` on ``table`` outside ``held_rows`` (row labels) and predict those rows."""
+    kept_rows = table.frame.index.difference(held_rows)
+    if len(kept_rows) == 0:
+        raise RunDataError(f"--holdout {what!r} holds out every row; nothing is left to fit on")
+    result = fit_law(law, table.subset(kept_rows), calibrate=interval == "prediction", **kwargs)
+    held = table.subset(held_rows)
+    res = resolve(held, [*law.inputs, law.target], mapping=mapping)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = {s: res.values[s] for s in law.inputs}
+        pred = result.predict(x)
+    actual = res.values[law.target]
+    names = next(({c: held.frame.loc[res.rows, c].to_numpy()} for c in RUN_COLUMNS if c in held.columns), {})
+    out = pd.DataFrame({"row": res.rows + 2, **names, **x, "actual": actual, "predicted": pred,
+                        "rel_error": (pred - actual) / actual})
+    if interval is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lo, hi = result.predict_interval(x, level=level, interval=interval)
+        out["lower"], out["upper"] = lo, hi
+    return BacktestResult(result, out, what, level, interval)
+
+
+def backtest_folds(
+    law: Law | str, data: RunsLike, *, folds: int = 3, fraction: float = 0.1, along: str | None = None,
+    where: str | None = None, level: float = 0.95, interval: str | None = "prediction", **kwargs: Any
+) -> list[BacktestResult]:
+    """One backtest per nested outward fold along ``along`` (default: the first of N, C, D the law takes):
+    fold k fits the rows below the (1 − k·fraction) quantile and predicts the rows above."""
+    from scalefit.fitting.folds import outward_folds
+
+    law_obj = as_law(law, kwargs.pop("law_options", None))
+    _check_interval(interval, kwargs.get("bootstrap", 0))
+    mapping = _mapping(law_obj, kwargs)
+    table = filter_rows(as_table(data), where, mapping=mapping)
+    along = along or next((s for s in ("N", "C", "D") if s in law_obj.inputs), law_obj.inputs[0])
+    res = resolve(table, [along], mapping=mapping)
+    found = outward_folds(res.values[along], along, folds, fraction)
+    if not found:
+        raise RunDataError(f"{table.source}: no fold along {along} holds out any row ({len(table)} rows)")
+    return [_held_out(law_obj, table, res.rows[f.held], f.what, mapping, level, interval, kwargs) for f in found]
+
+
+def overall_scores(results: list[BacktestResult]) -> dict:
+    """Scores over the held-out rows of several backtests together (bands only when every one has a band)."""
+    rows = pd.concat([bt.rows for bt in results], ignore_index=True)
+    if not all("lower" in bt.rows for bt in results):
+        rows = rows.drop(columns=[c for c in ("lower", "upper") if c in rows.columns])
+    first = results[0]
+    return rows_scores(rows, first.level, first.interval)
+
+
+__all__ = ["RUN_COLUMNS", "BacktestResult", "backtest", "backtest_folds", "overall_scores", "rows_scores"]

@@ -1,0 +1,274 @@
+"""Prediction intervals that cover the truth when extrapolating, calibrated on the fit's own rows.
+
+A bootstrap band is the uncertainty of the fitted curve (``interval="mean"``). Where a new run at a scale
+would land (``interval="prediction"``) also depends on the run-to-run noise and on the error that
+extrapolating the law brings, which grows with the distance beyond the fitted range. Both are learnt from
+the rows given, never from a holdout:
+
+1. **Noise.** σ = 1.4826 × MAD of the in-sample residuals r (ln(pred/actual) for a log-space fit,
+   pred − actual for a raw-space one).
+2. **Rolling-origin extrapolation folds** (:mod:`scalefit.fitting.folds`): along each scale axis of the law
+   (N, C, D, M among its inputs, else every input that varies), fold k refits the law on the rows below the
+   (1 − k·f) quantile (K = 5 folds, f = 0.1) and predicts the rows above: out-of-fold residuals r at
+   distances d, the Euclidean norm over the inputs of the log-distance (e-folds) beyond the fold's fitted
+   range.
+3. **Error growth.** s(d) = sqrt(σ² + (g·d)²), g ≥ 0 the least-squares growth of r² − σ² on d².
+4. **Conformal multiplier, fold by fold.** Each fold's q_f is the ``level`` quantile of its normalised
+   scores |r| / s(d); the multiplier q is the ⌈(F+1)·level⌉-th smallest of the F folds' q_f (the largest
+   when F < 1/(1 − level) − 1). A fold is one extrapolation, so folds, not points, are the exchangeable
+   units: a new extrapolation needs a q_f above q with probability at most 1 − level. This is split-conformal
+   prediction adapted to extrapolation; it is conservative where the folds disagree.
+
+The prediction interval at inputs x is pred ± q·sqrt(s(d)² + σ_fit²) (in log units for a log-space fit),
+d the distance of x beyond the full fit's range and σ_fit the bootstrap spread of the fitted curve at x
+(0 without a bootstrap). The calibration is stored in the result (and its file), so ``predict`` and
+``plot`` reuse it; it says how many folds and points it rests on, and warns when they are too few.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from scalefit.errors import ConvergenceWarning, ScalefitError
+from scalefit.fitting.folds import outward_folds
+
+METHOD = "rolling-origin extrapolation folds"
+FOLDS, FRACTION = 5, 0.1  # fold k holds out the top k·10% along an axis, k = 1..5
+SCALE_SYMBOLS = ("N", "C", "D", "M")  # inputs whose larger values are larger scales
+DESCENDING = ("L",)  # inputs whose larger scales have smaller values (a loss feeding a downstream law)
+MIN_FOLDS, MIN_POINTS = 3, 20  # below these the calibration is flagged as too thin
+FOLD_STARTS = 12  # start-grid points (plus the full-data optimum) of each fold refit
+FAILURES = (ScalefitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+Refit = Callable[[np.ndarray], Callable[[dict], np.ndarray]]  # refit(mask) -> predictor of the rows in mask
+
+
+def scale_axes(x: Mapping[str, np.ndarray]) -> list[str]:
+    """The inputs to roll folds along: those of N, C, D, M with 3+ distinct values, else every such input."""
+    varying = [s for s, v in x.items() if np.unique(np.asarray(v)).size >= 3]
+    return [s for s in varying if s in SCALE_SYMBOLS] or varying
+
+
+def distance(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> np.ndarray:
+    """Extrapolation distance of each point: the Euclidean norm over the inputs of the distance beyond the
+    fitted range [lo, hi] (e-folds, ln(v/hi) or ln(lo/v), for positive inputs; in range widths otherwise)."""
+    total = None
+    for s, v in x.items():
+        v = np.asarray(v, dtype=float).reshape(-1)
+        if s not in ranges:
+            continue
+        lo, hi = (float(b) for b in ranges[s])
+        with np.errstate(all="ignore"):
+            if lo > 0 and np.all(v > 0):
+                beyond = np.maximum(np.log(v / hi), np.log(lo / v))
+            else:
+                beyond = np.maximum(v - hi, lo - v) / max(hi - lo, 1e-300)
+        b2 = np.clip(beyond, 0.0, None) ** 2
+        total = b2 if total is None else total + b2
+    n = len(next(iter(x.values()))) if x else 0
+    return np.zeros(n) if total is None else np.sqrt(total)
+
+
+def residuals(y, pred, space: str) -> np.ndarray:
+    """ln(pred/y) for a log-space fit, pred − y otherwise."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+    with np.errstate(all="ignore"):
+        return np.log(pred / y) if space == "log" else pred - y
+
+
+def noise_scale(r: np.ndarray) -> float:
+    """1.4826 × MAD of the finite residuals (robust to the outliers a Huber fit leaves); 0 when none."""
+    r = np.asarray(r, dtype=float)
+    r = r[np.isfinite(r)]
+    return float(1.4826 * np.median(np.abs(r - np.median(r)))) if r.size else 0.0
+
+
+def fold_residuals(x: Mapping[str, np.ndarray], y: np.ndarray, space: str, n_params: int,
+                   refit: Refit) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """[(fold, out-of-fold residuals, their distances)] over the scale axes' outward folds whose fit succeeds
+    (a fold needs n_params + 2 rows to fit)."""
+    out = []
+    for axis in scale_axes(x):
+        for fold in outward_folds(x[axis], axis, FOLDS, FRACTION, descending=axis in DESCENDING):
+            inside = ~fold.held
+            if inside.sum() < n_params + 2:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    predict = refit(inside)
+                    pred = np.asarray(predict({s: v[fold.held] for s, v in x.items()}), dtype=float)
+            except FAILURES:
+                continue
+            ranges = {s: (float(np.min(v[inside])), float(np.max(v[inside]))) for s, v in x.items()}
+            r = residuals(y[fold.held], pred, space)
+            d = distance({s: v[fold.held] for s, v in x.items()}, ranges)
+            ok = np.isfinite(r) & np.isfinite(d)
+            if ok.any():
+                out.append((fold.what, r[ok], d[ok]))
+    return out
+
+
+def growth(folds: list[tuple[str, np.ndarray, np.ndarray]], sigma: float) -> float:
+    """g >= 0 in s(d)² = σ² + (g·d)²: least squares of r² − σ² on d² over the out-of-fold points."""
+    if not folds:
+        return 0.0
+    r = np.concatenate([f[1] for f in folds])
+    d = np.concatenate([f[2] for f in folds])
+    d4 = float(np.sum(d**4))
+    return math.sqrt(max(0.0, float(np.sum((r**2 - sigma**2) * d**2)) / d4)) if d4 > 0 else 0.0
+
+
+def calibrate(x: Mapping[str, np.ndarray], y: np.ndarray, fitted: np.ndarray, space: str, n_params: int,
+              refit: Refit) -> dict:
+    """The calibration (a JSON-ready dict) of a fit on inputs ``x``, target ``y``, in-sample predictions
+    ``fitted``; ``refit(mask)`` fits the law on the rows where ``mask`` is true and returns its predictor."""
+    y = np.asarray(y, dtype=float)
+    sigma = noise_scale(residuals(y, fitted, space))
+    folds = fold_residuals(x, y, space, n_params, refit)
+    g = growth(folds, sigma)
+    cal = {"method": METHOD, "space": space, "axes": scale_axes(x), "noise": sigma, "growth": g,
+           "folds": [], "points": 0}
+    for what, r, d in folds:
+        score = np.abs(r) / scale(cal, d)
+        cal["folds"].append({"fold": what, "points": int(r.size), "max_distance": float(np.max(d)),
+                             "scores": [float(v) for v in np.sort(score)]})
+    cal["points"] = int(sum(f["points"] for f in cal["folds"]))
+    return cal
+
+
+def scale(calibration: Mapping, d) -> np.ndarray:
+    """s(d) = sqrt(σ² + (g·d)²) at distances ``d`` (σ floored at 1e-12)."""
+    d = np.asarray(d, dtype=float)
+    return np.sqrt(max(float(calibration["noise"]), 1e-12) ** 2 + (float(calibration["growth"]) * d) ** 2)
+
+
+def gaussian_quantile(level: float) -> float:
+    """The two-sided standard normal quantile (1.96 at 0.95)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def thin(calibration: Mapping | None) -> str | None:
+    """Why the calibration is too thin to trust (None when it is not)."""
+    if not calibration or "method" not in calibration:
+        return "this fit has no prediction-interval calibration (fitted with calibrate=False or by an older " \
+               "scalefit); the prediction interval uses the residual noise with a Gaussian multiplier"
+    folds, points = len(calibration["folds"]), calibration["points"]
+    if folds < MIN_FOLDS or points < MIN_POINTS:
+        return (f"the prediction interval is calibrated on only {folds} extrapolation folds and {points} "
+                f"out-of-fold points (fewer than {MIN_FOLDS} folds or {MIN_POINTS} points): too few to calibrate; "
+                "its multiplier is the Gaussian one or the largest fold's, whichever is larger")
+    return None
+
+
+def multiplier(calibration: Mapping, level: float) -> float:
+    """q at ``level``: the ⌈(F+1)·level⌉-th smallest of the folds' ``level`` quantiles of their scores (the
+    largest when there are too few folds), never below the Gaussian quantile when the calibration is thin."""
+    per_fold = sorted(float(np.quantile(f["scores"], level)) for f in calibration.get("folds", []) if f["scores"])
+    z = gaussian_quantile(level)
+    if not per_fold:
+        return z
+    k = min(len(per_fold), math.ceil((len(per_fold) + 1) * level))
+    q = per_fold[k - 1]
+    return max(q, z) if thin(calibration) else q
+
+
+def half_width(calibration: Mapping | None, d, level: float, spread=0.0) -> np.ndarray:
+    """Half-width of the prediction interval (log units for a log-space fit) at distances ``d``; a missing or
+    thin calibration is warned about (ConvergenceWarning)."""
+    note = thin(calibration)
+    if note:
+        warnings.warn(note, ConvergenceWarning, stacklevel=3)
+    cal = calibration or {"noise": 0.0, "growth": 0.0, "folds": []}
+    return multiplier(cal, level) * np.sqrt(scale(cal, d) ** 2 + np.asarray(spread, dtype=float) ** 2)
+
+
+def describe(calibration: Mapping) -> str:
+    """One line for a report: what the calibration rests on."""
+    return (f"prediction intervals: {calibration['method']} along {', '.join(calibration['axes']) or 'no axis'}; "
+            f"{len(calibration['folds'])} folds, {calibration['points']} out-of-fold points; noise "
+            f"{calibration['noise']:.3g}, error growth {calibration['growth']:.3g} per e-fold beyond the fitted "
+            f"range{'' if thin(calibration) is None else ' (too few to calibrate)'}")
+
+
+
+
+def with_calibration(law, table, opts, result):
+    """``result`` (a single fit of ``law`` to ``table`` with fit options ``opts``: mapping, loss, delta, space)
+    with its calibration. Each fold refit is the multi-start search of the same objective, started from the
+    full-data optimum plus a seeded subsample of the law's start grid (no bootstrap, no diagnostics)."""
+    from dataclasses import replace
+
+    from threadpoolctl import threadpool_limits
+
+    from scalefit.fitting.objective import Problem
+    from scalefit.fitting.search import multi_start
+    from scalefit.runs import resolve
+
+    res = resolve(table, [*law.inputs, law.target], mapping=opts.mapping)
+    x, y = {s: res.values[s] for s in law.inputs}, res.values[law.target]
+    grid = law.start_grid()
+    pick = grid[np.random.default_rng(0).choice(len(grid), size=min(FOLD_STARTS, len(grid)), replace=False)]
+    starts = np.vstack([[result.params[p] for p in law.param_names], pick])
+
+    def refit(mask: np.ndarray):
+        problem = Problem(law, {s: v[mask] for s, v in x.items()}, y[mask], loss=opts.loss, delta=opts.delta,
+                          space=opts.space)
+        search = multi_start(problem, starts)
+        if not np.isfinite(search.objective):
+            raise ScalefitError("no start gave a finite objective")
+        params = dict(zip(law.param_names, problem.to_natural(search.theta)[0]))
+        return lambda inputs: law(inputs, params)
+
+    with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
+        warnings.simplefilter("ignore")
+        fitted = np.asarray(law(x, result.params), dtype=float).reshape(-1)
+        return replace(result, calibration=calibrate(x, y, fitted, opts.space, len(law.params), refit))
+
+
+def fit_spread(result, x: Mapping[str, np.ndarray]) -> np.ndarray | float:
+    """The bootstrap spread (standard deviation; of log predictions for a log-space fit) of ``result``'s
+    fitted curve at resolved inputs ``x``; 0 without a bootstrap."""
+    if not result.bootstrap:
+        return 0.0
+    p = {k: np.asarray(v, dtype=float)[:, None] for k, v in result.bootstrap.items()}
+    with np.errstate(all="ignore"):
+        s = np.asarray(result.law_spec.formula(x, p), dtype=float)
+        s = np.log(s) if result.stats.get("space") == "log" else s
+        s = np.where(np.isfinite(s), s, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nan_to_num(np.nanstd(s, axis=0), nan=0.0)
+
+
+def prediction_band(result, x: Mapping[str, np.ndarray], level: float, center=None) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) at ``level`` of where a new run at resolved inputs ``x`` (symbol -> array) would land, for
+    one (ungrouped) fit ``result``: pred ± q·sqrt(s(d)² + σ_fit²), in log units for a log-space fit.
+
+    ``center`` replaces the fit's own predictions as the band's centre (a chained prediction passes the value
+    it propagated). This is the function other procedures call to give their predictions prediction intervals.
+    """
+    from scalefit.fitting.resample import tail_percent
+
+    tail_percent(level)  # refuses a level outside (0, 1)
+    if center is None:
+        center = np.asarray(result.law_spec(dict(x), result.params), dtype=float).reshape(-1)
+    center = np.asarray(center, dtype=float)
+    cal = result.calibration
+    if cal is None:  # fitted with calibrate=False or by an older scalefit: the fit's residual noise (warned)
+        cal = {"noise": float(result.stats.get("rmse_log" if result.stats.get("space") == "log" else "rmse", 0.0)),
+               "growth": 0.0, "folds": [], "points": 0}
+    hw = half_width(cal, distance(x, result.data.get("ranges", {})), level, fit_spread(result, x))
+    if result.stats.get("space") == "log":
+        return center * np.exp(-hw), center * np.exp(hw)
+    return center - hw, center + hw
+
+__all__ = ["METHOD", "calibrate", "describe", "distance", "half_width", "multiplier", "residuals", "scale",
+           "scale_axes", "thin", "with_calibration", "fit_spread",
+           "prediction_band"]
