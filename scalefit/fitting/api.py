@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,9 @@ from scalefit.fitting.bootstrap import bootstrap_fits, check_resamples
 from scalefit.fitting.identifiability import identifiability
 from scalefit.fitting.objective import Problem
 from scalefit.fitting.result import FitResult
+from scalefit.fitting.rows import RowOptions, fit_problem, prepare
+from scalefit.fitting.rows import clusters as row_clusters
+from scalefit.fitting.rows import summary as rows_summary
 from scalefit.fitting.search import multi_start
 from scalefit.laws import Law, get_law
 from scalefit.runs import RunTable, filter_rows, read_runs, resolve
@@ -74,6 +77,15 @@ def fit_law(
     law_options: Mapping[str, Any] | None = None,
     bootstrap_by: str | None = None,
     calibrate: bool = True,
+    params: Mapping[str, Any] | None = None,
+    fix: Mapping[str, float] | None = None,
+    anchors: Sequence[Mapping[str, float] | str] = (),
+    weight: str | None = None,
+    run: str | None = None,
+    reduce: str | None = None,
+    skip_first: float = 0.0,
+    smooth: int | None = None,
+    order: str | None = None,
 ) -> FitResult:
     """Fit ``law`` to a run log; see DESIGN.md "Fits". Inputs are never mutated.
 
@@ -86,19 +98,24 @@ def fit_law(
     bootstrap_by: resample whole groups of rows with equal values in this column (e.g. all checkpoints
     of a run); by default rows are resampled, or runs when a ``run_id`` column repeats across rows.
     calibrate: calibrate prediction intervals on extrapolation folds (:mod:`scalefit.fitting.calibration`).
+    params / fix: new (init, min, max) per parameter / parameters held fixed (:meth:`Law.constrained`).
+    anchors / weight / run / reduce / skip_first / smooth / order: fixed points kept in every resample, a row
+    weight column, the run key and per-run reducers of checkpoints (:mod:`scalefit.fitting.rows`).
     """
-    law = as_law(law, law_options)
+    law = as_law(law, law_options).constrained(params, fix)
     mapping = dict(mapping or {})
     if target is not None:
         mapping[law.target] = target
     space = space or ("log" if law.positive_target else "raw")
     check_resamples(bootstrap)  # a negative or unusable resample count: one line, before any work
     table = filter_rows(as_table(data), where, mapping=mapping)
+    table, rows = prepare(table, law, mapping, RowOptions(run, reduce, skip_first, smooth, order, weight,
+                                                          tuple(anchors)), space)
     if bootstrap_by is not None and bootstrap_by not in table.columns:
         raise RunDataError(
             f"{table.source}: --bootstrap-by {bootstrap_by!r} is not a column; columns are {table.columns}"
         )
-    opts = _Options(mapping, where, loss, delta, space, bootstrap, seed, starts, bootstrap_by)
+    opts = _Options(mapping, where, loss, delta, space, bootstrap, seed, starts, bootstrap_by, rows=rows)
     if group_by is None:
         return _calibrated(law, table, opts, calibrate)
     if group_by not in table.columns:
@@ -127,12 +144,7 @@ class _Options:
     starts: np.ndarray | None  # custom starts
     bootstrap_by: str | None  # resampling unit column
     group: str | None = None  # the group being fitted ("column = value"), named in identifiability warnings
-
-
-def _clusters(table: RunTable, by: str | None) -> tuple[np.ndarray | None, str | None]:
-    if by is None and "run_id" in table.columns and table.frame["run_id"].duplicated().any():
-        by = "run_id"
-    return (None, None) if by is None else (table.frame[by].astype(str).to_numpy(), by)
+    rows: RowOptions = RowOptions()  # run key, reducers, row weights and anchors (scalefit.fitting.rows)
 
 
 def _calibrated(law: Law, table: RunTable, opts: _Options, calibrate: bool) -> FitResult:
@@ -151,13 +163,12 @@ def _fit_one(law: Law, table: RunTable, opts: _Options) -> FitResult:
 def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult:
     """Resolve the columns, search the start grid, warn about what the optimum shows, bootstrap, summarise."""
     res, y = _resolve_target(law, table, opts)
-    x = {s: res.values[s] for s in law.inputs}
-    problem = Problem(law, x, y, loss=opts.loss, delta=opts.delta, space=opts.space)
+    problem = fit_problem(law, table, res, y, opts.rows, loss=opts.loss, delta=opts.delta, space=opts.space)
     search = _search(law, table, problem, opts.starts)
     natural = problem.to_natural(search.theta)[0]
     params = {name: float(v) for name, v in zip(law.param_names, natural)}
     notes, findings = _warn_about_optimum(law, params, search, problem, opts.group)
-    boot, unit = _bootstrap(law, table, problem, search, opts) if opts.bootstrap else (None, None)
+    boot, unit = _bootstrap(law, table, res.rows, problem, search, opts) if opts.bootstrap else (None, None)
     data = _data_summary(law, table, res, opts)
     if opts.bootstrap:
         data["bootstrap_unit"] = unit or "row"
@@ -180,7 +191,7 @@ def _resolve_target(law: Law, table: RunTable, opts: _Options):
             "non-positive values cannot be fitted in log space: use --space raw (space='raw')"
         )
     n_par = len(law.params)
-    if len(y) < n_par:
+    if len(y) + len(opts.rows.anchors) < n_par:
         raise RunDataError(
             f"{table.source}: {len(y)} rows but law {law.name!r} has {n_par} free parameters "
             f"({', '.join(law.param_names)}); a fit needs at least as many rows as parameters"
@@ -212,9 +223,9 @@ def _warn_about_optimum(law: Law, params: Mapping[str, float], search, problem: 
     return notes, findings
 
 
-def _bootstrap(law: Law, table: RunTable, problem: Problem, search, opts: _Options) -> tuple[dict, str | None]:
+def _bootstrap(law: Law, table: RunTable, rows, problem: Problem, search, opts: _Options) -> tuple[dict, str | None]:
     """Natural-unit bootstrap samples per parameter, and the resampled unit (a column, or None for rows)."""
-    clusters, unit = _clusters(table, opts.bootstrap_by)
+    clusters, unit = row_clusters(table, rows, opts.bootstrap_by, opts.rows.run)
     # Each resample starts from the optimum and from the next-best distinct optima of the search, so a
     # resample whose optimum lies in another basin (or off a collapsed parameter) can still reach it.
     starts = np.vstack([search.theta[None, :], search.candidates[1:3]])
@@ -225,8 +236,8 @@ def _bootstrap(law: Law, table: RunTable, problem: Problem, search, opts: _Optio
 
 def _fit_stats(problem: Problem, search, y: np.ndarray, opts: _Options) -> dict:
     """Objective, errors (RMSE in log and raw units) and information criteria at the optimum."""
-    pred = np.array(problem.predict(search.theta[None, :])[0])
-    r = problem.residuals_from(pred[None, :])[0]
+    pred = np.array(problem.predict(search.theta[None, :])[0])[: len(y)]  # the data rows, not the anchors
+    r = problem.residuals_from(pred[None, :])[0][: len(y)]
     with np.errstate(all="ignore"):
         r_log = np.log(pred) - np.log(y) if (y > 0).all() else r
     rss = float(np.sum(r * r))
@@ -269,6 +280,7 @@ def _data_summary(law: Law, table: RunTable, res, opts: _Options) -> dict:
         "provenance": dict(res.provenance),
         "mapping": dict(opts.mapping),
         "ranges": {s: [float(np.min(res.values[s])), float(np.max(res.values[s]))] for s in all_syms},
+        **rows_summary(opts.rows),
     }
 
 

@@ -46,8 +46,10 @@ def bootstrap_fits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Refit ``n_boot`` resamples from each fit-space start in ``starts`` (S, P).
 
-    ``groups`` (one label per row) resamples whole groups instead of rows. At most ``chunk`` descents (resamples
-    × starts) and ``budget`` bytes of multiplicities and working arrays are held at once.
+    ``groups`` (one label per data row) resamples whole groups instead of rows; the problem's anchor rows
+    (:attr:`~scalefit.fitting.objective.Problem.n_anchors`) are never drawn: every resample keeps each once.
+    At most ``chunk`` descents (resamples × starts) and ``budget`` bytes of multiplicities and working arrays
+    are held at once.
 
     Returns (n_boot, P) fit-space parameters and (n_boot,) objectives.
     """
@@ -58,7 +60,9 @@ def bootstrap_fits(
     best_theta = np.empty((n_boot, P))
     best_f = np.full(n_boot, np.inf)
     per = resamples_per_chunk(n, S, P, budget, chunk)
-    for lo, w in count_chunks(n, n_boot, seed, per, groups):
+    for lo, w in count_chunks(problem.n_data, n_boot, seed, per, groups):
+        if problem.n_anchors:  # anchors are in every resample, once: only the data rows are drawn
+            w = np.hstack([w, np.ones((w.shape[0], problem.n_anchors))])
         b = w.shape[0]
         theta0 = np.tile(starts, (b, 1))
         weights = w if S == 1 else np.repeat(w, S, axis=0)

@@ -45,7 +45,8 @@ def rows_per_chunk(k: int, p: int, budget: int = MEMORY_BUDGET, threads: int = 1
 def part(problem: Problem, rows: slice | np.ndarray) -> Problem:
     """``problem`` on a subset of its rows (a slice gives views, no copy)."""
     sub = Problem(problem.law, {s: v[rows] for s, v in problem.x.items()}, problem.y[rows],
-                  loss=problem.loss, delta=problem.delta, space=problem.space)
+                  loss=problem.loss, delta=problem.delta, space=problem.space,
+                  w=None if problem.w is None else problem.w[rows])
     if problem.space == "log":
         sub.__dict__["_log_y"] = problem._log_y[rows]  # seed the cached log target: computed once per fit
     return sub
@@ -64,7 +65,9 @@ def _columns(weights: np.ndarray | None, sl: slice, which: np.ndarray | None) ->
 
 def _robust(problem: Problem, r: np.ndarray, w: np.ndarray | None):
     """Per-residual loss, its derivative and IRLS weight (None: all ones), times ``w``: rho, psi and psi/r of
-    :mod:`scalefit.fitting.objective` in fewer passes (Huber: m = min(|r|, delta), rho = m (|r| - m/2))."""
+    :mod:`scalefit.fitting.objective` in fewer passes (Huber: m = min(|r|, delta), rho = m (|r| - m/2)); the
+    row weights of ``problem`` (a chunk of the rows) are applied here."""
+    w = problem.weighted(w)
     with np.errstate(all="ignore"):
         if problem.loss == "huber":
             a = np.abs(r)

@@ -45,6 +45,8 @@ class Problem:
     loss: str = "huber"  # "huber" or "mse"
     delta: float = 1e-3  # Huber threshold (in residual units)
     space: str = "log"  # residuals in "log" space (log pred - log y) or "raw"
+    w: np.ndarray | None = None  # (n,) row weights multiplying each row's loss term (None: all 1)
+    n_anchors: int = 0  # the last n_anchors rows are anchors: fixed points every bootstrap resample keeps
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -53,6 +55,21 @@ class Problem:
             raise FitError(f"unknown space {self.space!r}; choose one of {SPACES}")
         if not self.delta > 0:
             raise FitError(f"the Huber delta must be > 0, got {self.delta}")
+
+    def weighted(self, weights: np.ndarray | None) -> np.ndarray | None:
+        """``weights`` (None, (n,) or (K, n): e.g. bootstrap multiplicities) times the row weights :attr:`w`.
+
+        The objective is ``sum(w * weights * rho(r))``; every place that sums loss terms over rows (the descents,
+        the refinement, the row-chunked sums and :meth:`objective`) applies the row weights exactly once, here.
+        """
+        if self.w is None:
+            return weights
+        return self.w if weights is None else weights * self.w
+
+    @property
+    def n_data(self) -> int:
+        """Rows that are data (the rows before the anchors)."""
+        return self.y.size - self.n_anchors
 
     @property
     def is_log(self) -> np.ndarray:
@@ -102,11 +119,12 @@ class Problem:
         return np.log(self.y)
 
     def objective(self, theta: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """Sum over rows of ``weights * rho(residual)``, shape (K,); inf where invalid."""
-        return self.objective_from(self.residuals(theta), weights)
+        """Sum over rows of ``w * weights * rho(residual)`` (row weights included), shape (K,); inf where invalid."""
+        return self.objective_from(self.residuals(theta), self.weighted(weights))
 
     def objective_from(self, r: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """The objective for given (K, n) residuals ``r``; ``weights`` is (n,) or (K, n)."""
+        """The objective for given (K, n) residuals ``r``; ``weights`` is (n,) or (K, n), used as given (the
+        caller has applied :meth:`weighted`)."""
         terms = rho(r, self.loss, self.delta)
         f = (terms if weights is None else terms * weights).sum(axis=1)
         return np.where(np.isfinite(f), f, np.inf)

@@ -55,6 +55,7 @@ def batched_descent(
     theta = np.clip(np.array(theta0, dtype=float), *problem.fit_bounds)
     K, P = theta.shape
     n = problem.y.size
+    weights = problem.weighted(weights)  # with the row weights
     w_all = None if weights is None else np.broadcast_to(weights, (K, n))
     pred = np.array(problem.predict(theta))
     r = problem.residuals_from(pred)
@@ -125,10 +126,10 @@ def refine(problem: Problem, theta: np.ndarray, weights: np.ndarray | None = Non
     from scipy.optimize import minimize  # imported on first use: reading or predicting from a fit needs no scipy
 
     lo, hi = problem.fit_bounds
-    w = np.ones(problem.y.size) if weights is None else weights
+    w = problem.weighted(np.ones(problem.y.size) if weights is None else weights)  # with the row weights
 
     def fun(t):
-        if problem.y.size > EXHAUSTIVE_ROWS:  # a large fit: sums over row chunks, in bounded memory
+        if problem.y.size > EXHAUSTIVE_ROWS:  # a large fit: sums over row chunks (which weight), in bounded memory
             f, g = value_and_gradient(problem, t[None, :], weights)
             return (float(f[0]), g[0]) if np.isfinite(f[0]) else (np.inf, np.zeros_like(t))
         t2 = t[None, :]

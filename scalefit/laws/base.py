@@ -68,6 +68,7 @@ class Law:
     options: Mapping[str, object] = field(default_factory=dict)  # factory options that rebuild this law
     positive_target: bool = True  # the target is positive, so log-space fitting is the default
     description: str = ""  # longer note shown by `scalefit laws`
+    fixed: Mapping[str, float] = field(default_factory=dict)  # parameters held fixed (see :meth:`constrained`)
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params]
@@ -76,10 +77,20 @@ class Law:
         clash = set(names) & set(self.inputs)
         if clash:
             raise LawError(f"law {self.name!r}: {sorted(clash)} are both inputs and parameters")
+        clash = set(self.fixed) & (set(names) | set(self.inputs))
+        if clash:
+            raise LawError(f"law {self.name!r}: {sorted(clash)} are fixed and also free parameters or inputs")
 
     @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
+
+    def constrained(self, params: Mapping[str, object] | None = None, fix: Mapping[str, object] | None = None) -> Law:
+        """This law with new (init, min, max) for ``params`` and ``fix``'s parameters held fixed, e.g.
+        ``law.constrained(params={"b": (None, 0, 1)}, fix={"L0": 2.0})``; see :mod:`scalefit.laws.constraints`."""
+        from scalefit.laws.constraints import constrain
+
+        return constrain(self, params=params, fix=fix)
 
     def start_grid(self) -> np.ndarray:
         """All combinations of the parameters' start values, shape (n_starts, n_params), natural units."""

@@ -36,7 +36,12 @@ def get_law(name: str, **options: object) -> Law:
         close = difflib.get_close_matches(name, _FACTORIES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise LawError(f"unknown law {name!r}.{hint} Known laws: {', '.join(list_laws())}") from None
+    from scalefit.laws.constraints import OPTION, rebuild
+
+    options = dict(options)
+    constraints = options.pop(OPTION, None)  # a constrained law (--param/--fix) records them among its options
     try:
-        return factory(**options)
+        law = factory(**options)
     except TypeError as exc:
         raise LawError(f"law {name!r} does not take options {sorted(options)}: {exc}") from None
+    return law if constraints is None else rebuild(law, constraints)

@@ -50,6 +50,14 @@ SYMBOL_DOCS: dict[str, str] = {
     "H": "training characters",
 }
 
+# Columns that name the run a row (a checkpoint) belongs to, tried in order (`--run COLUMN` overrides).
+RUN_KEYS = ("run_id", "run", "run_name")
+
+# Symbols whose column orders a run's checkpoints, tried in order (`--order COLUMN` overrides), and the symbols
+# that are sizes or progress, never averaged or smoothed by the per-run reducers (scalefit.runs.reduce).
+ORDER_SYMBOLS = ("step", "D", "C")
+PROGRESS_SYMBOLS = ("N", "D", "C", "M", "step")
+
 # Symbols that are sizes or rates and must be strictly positive.
 POSITIVE = frozenset({"N", "D", "C", "M", "lr", "B", "width", "depth"})
 

@@ -1,0 +1,170 @@
+"""What rows a law fit sees: per-run reduction of checkpoints, row weights and anchors.
+
+* **Runs.** With a run key (``run=``, CLI ``--run COLUMN``; by default the first of ``run_id``, ``run``,
+  ``run_name`` present) the per-run reducers of :mod:`scalefit.runs.reduce` (``reduce``, ``skip_first``,
+  ``smooth``, ``order``) run on the rows left by ``where``, on the target column, before the fit; and the
+  bootstrap resamples runs (every row of a run together) whenever a run has several rows.
+* **Row weights** (``weight=COLUMN``): each row's Huber/MSE term is multiplied by its weight (finite, >= 0, not
+  all 0). Statistics (RMSE, AIC/BIC) stay unweighted over the data rows.
+* **Anchors** (``anchors=[{"L": 0, "Acc": 1}]``, CLI ``--anchor L=0,Acc=1``): fixed points in the law's symbols
+  (every input and the target), optionally with a ``weight`` (default 1, as one data row). They are appended to
+  the data rows of the objective and kept, once each, in every bootstrap resample (never drawn); the result
+  records them under ``data.anchors``, apart from ``n_rows``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from scalefit.errors import RunDataError
+from scalefit.fitting.objective import Problem
+from scalefit.laws import Law
+from scalefit.runs import RunTable, column_for, reduce_runs, run_column
+from scalefit.runs.reduce import order_column
+
+ANCHOR_WEIGHT = "weight"  # the key of an anchor's optional weight
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """The run, reducer, weight and anchor options of a law fit (see the module docstring)."""
+
+    run: str | None = None  # run key column (None: the default alias, if present)
+    reduce: str | None = None  # last | mean-last=K | min | max
+    skip_first: float = 0.0  # fraction of each run's first checkpoints dropped
+    smooth: int | None = None  # trailing moving-average window over a run's checkpoints
+    order: str | None = None  # column ordering a run's checkpoints (default: step, tokens, compute, file order)
+    weight: str | None = None  # row-weight column
+    anchors: tuple = field(default_factory=tuple)  # checked anchors: ({symbol: value}, weight) pairs
+
+    @property
+    def reduces(self) -> bool:
+        return self.reduce is not None or self.skip_first != 0 or self.smooth is not None
+
+
+def prepare(table: RunTable, law: Law, mapping: Mapping[str, str], opts: RowOptions, space: str
+            ) -> tuple[RunTable, RowOptions]:
+    """The rows to fit (reduced per run when asked) and the options with the run key resolved and the anchors
+    checked against ``law``; one-line RunDataError for a bad column, weight or anchor."""
+    key = run_column(table, opts.run)
+    order = order_column(table, opts.order) if opts.reduces else opts.order
+    if opts.reduces:
+        target = column_for(table, law.target, mapping)
+        table = reduce_runs(table, run=key, reduce=opts.reduce, skip_first=opts.skip_first, smooth=opts.smooth,
+                            order=order, columns=None if target is None else [target])
+    if opts.weight is not None and opts.weight not in table.columns:
+        raise RunDataError(f"{table.source}: --weight {opts.weight!r} is not a column; columns are {table.columns}")
+    anchors = check_anchors(law, opts.anchors, space)
+    return table, RowOptions(key, opts.reduce, opts.skip_first, opts.smooth, order, opts.weight, anchors)
+
+
+def parse_anchor(text: object) -> dict[str, float]:
+    """``"L=0,Acc=1"`` (optionally ``,weight=10``) -> ``{"L": 0.0, "Acc": 1.0}``; RunDataError otherwise."""
+    out: dict[str, float] = {}
+    for item in str(text).split(",") if isinstance(text, str) else [""]:
+        key, sep, value = item.partition("=")
+        try:
+            v = float(value) if sep and key.strip() else math.nan
+        except ValueError:
+            v = math.nan
+        if math.isnan(v):
+            raise RunDataError(f"--anchor {text!r}: expected SYMBOL=VALUE,... e.g. --anchor L=0,Acc=1")
+        if key.strip() in out:
+            raise RunDataError(f"--anchor {text!r}: {key.strip()} is given twice")
+        out[key.strip()] = v
+    return out
+
+
+def check_anchors(law: Law, anchors: Sequence[object], space: str) -> tuple:
+    """Each anchor as ({symbol: value} over the law's inputs and target, weight): every symbol given, no other
+    key, finite values, a positive target in log space, a finite weight > 0."""
+    symbols = [*law.inputs, law.target]
+    out = []
+    for a in anchors or ():
+        a = parse_anchor(a) if isinstance(a, str) else a
+        if isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], Mapping):  # already checked
+            a = {**a[0], ANCHOR_WEIGHT: a[1]}
+        if not isinstance(a, Mapping):
+            raise RunDataError(f"anchor {a!r}: expected a mapping of the law's symbols, e.g. {{'L': 0, 'Acc': 1}}")
+        shown = ",".join(f"{k}={v}" for k, v in a.items())
+        missing = [s for s in symbols if s not in a]
+        unknown = [k for k in a if k not in symbols and k != ANCHOR_WEIGHT]
+        if missing or unknown:
+            wrong = "; ".join([*(["missing " + ", ".join(missing)] if missing else []),
+                               *(["unknown " + ", ".join(unknown)] if unknown else [])])
+            raise RunDataError(f"--anchor {shown}: give every symbol of law {law.name!r} ({', '.join(symbols)}) "
+                               f"and optionally weight; {wrong}")
+        values = {s: _finite(a[s], shown, s) for s in symbols}
+        w = _finite(a.get(ANCHOR_WEIGHT, 1.0), shown, ANCHOR_WEIGHT)
+        if not w > 0:
+            raise RunDataError(f"--anchor {shown}: the weight must be > 0")
+        if space == "log" and not values[law.target] > 0:
+            raise RunDataError(f"--anchor {shown}: target {law.target} = {values[law.target]:g} cannot be fitted in "
+                               "log space; use --space raw (space='raw')")
+        out.append((values, w))
+    return tuple(out)
+
+
+def _finite(value: object, shown: str, key: str) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v):
+        raise RunDataError(f"--anchor {shown}: {key} = {value!r} is not a finite number")
+    return v
+
+
+def row_weights(table: RunTable, rows: np.ndarray, column: str) -> np.ndarray:
+    """The weight column at the fitted rows: finite, >= 0, not all 0 (RunDataError naming the row otherwise)."""
+    values = pd.to_numeric(table.frame.loc[rows, column], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RunDataError(f"{table.location(rows[i], column)}: weight {table.frame.loc[rows[i], column]!r} is not a "
+                           "finite number >= 0")
+    if not values.any():
+        raise RunDataError(f"{table.source}: every row's weight ({column}) is 0; nothing would be fitted")
+    return values
+
+
+def fit_problem(law: Law, table: RunTable, res, y: np.ndarray, opts: RowOptions, **objective) -> Problem:
+    """The Problem of the data rows ``res``/``y`` followed by the anchors, with the row and anchor weights."""
+    anchors = opts.anchors
+    x = {s: res.values[s] for s in law.inputs}
+    w = None if opts.weight is None else row_weights(table, res.rows, opts.weight)
+    if anchors:
+        x = {s: np.concatenate([v, [a[s] for a, _ in anchors]]) for s, v in x.items()}
+        y = np.concatenate([y, [a[law.target] for a, _ in anchors]])
+        aw = np.array([wt for _, wt in anchors])
+        if w is not None or (aw != 1).any():
+            w = np.concatenate([np.ones(y.size - len(anchors)) if w is None else w, aw])
+    return Problem(law, x, y, w=w, n_anchors=len(anchors), **objective)
+
+
+def clusters(table: RunTable, rows: np.ndarray, by: str | None,
+             run: str | None) -> tuple[np.ndarray | None, str | None]:
+    """Bootstrap units of the data rows: ``by`` (a column), else the run key when a run has several rows (the
+    historical default: ``run_id``), else rows (None)."""
+    if by is None:
+        key = run or ("run_id" if "run_id" in table.columns else None)
+        by = key if key is not None and table.frame.loc[rows, key].duplicated().any() else None
+    return (None, None) if by is None else (table.frame.loc[rows, by].astype(str).to_numpy(), by)
+
+
+def summary(opts: RowOptions) -> dict:
+    """What the result's ``data`` records about runs, weights and anchors (only what was used)."""
+    out: dict = {}
+    if opts.reduces:
+        out["runs"] = {"run": opts.run, "reduce": opts.reduce, "skip_first": opts.skip_first,
+                       "smooth": opts.smooth, "order": opts.order}
+    if opts.weight is not None:
+        out["weight"] = opts.weight
+    if opts.anchors:
+        out["anchors"] = [{**a, ANCHOR_WEIGHT: w} for a, w in opts.anchors]
+    return out
