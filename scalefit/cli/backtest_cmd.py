@@ -131,7 +131,9 @@ def _echo(bt, group: str | None) -> None:
 def _echo_overall(what: str, scores: dict) -> None:
     from scalefit.fitting.scores import format_scores
 
-    typer.echo(f"\noverall ({what}, {scores['n']} held-out rows): " + format_scores(scores))
+    typer.echo(f"\noverall ({what}, {scores['n']} held-out rows): mean |rel. error| = "
+               f"{100 * scores['mean_abs_rel_error']:.3f}%   max = {100 * scores['max_abs_rel_error']:.3f}%   "
+               + format_scores(scores, errors=False))
 
 
 @app.command("backtest")
