@@ -19,6 +19,7 @@ from scalefit.cli.common import echo_json, handle_errors, write_csv_atomic
 from scalefit.cli.fit_cmd import FitOptions, FitRequest, runs_and_target
 from scalefit.cli.option_groups import OUTPUT_ALIAS, option, out_path, with_options
 from scalefit.cli.options import OptionError
+from scalefit.cli.row_options import RowOptions, pre_reduced, with_row_options
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,10 @@ def _backtests(req: FitRequest, spec: dict) -> dict:
     runs, target = runs_and_target(req.runs, req.target, req.target_mean, req.target_glob, command="backtest")
     if spec["interval"] == "mean" and not req.bootstrap:
         raise OptionError("--interval mean is the bootstrap band of the fitted curve: add --bootstrap N")
+    runs, fit_rows = pre_reduced(req, runs, target)  # reduced per run before the split: both sides alike
     kwargs = dict(mapping=req.mapping, target=target, bootstrap=req.bootstrap, seed=req.seed, loss=req.loss,
-                  delta=req.delta, space=req.space, law_options=req.law_options, bootstrap_by=req.bootstrap_by)
+                  delta=req.delta, space=req.space, law_options=req.law_options, bootstrap_by=req.bootstrap_by,
+                  **fit_rows)
     if req.group_by is None:
         return {None: _run(req.name, runs, spec, where=req.where, **kwargs)}
     mapping = {**req.mapping, **({} if target is None else {as_law(req.name, req.law_options).target: target})}
@@ -138,11 +141,12 @@ def _echo_overall(what: str, scores: dict) -> None:
 
 @app.command("backtest")
 @handle_errors
-@with_options(fitting=FitOptions, held=HeldOut)
+@with_options(fitting=FitOptions, rows=RowOptions, held=HeldOut)
 def backtest_command(
     law: str = typer.Argument(..., help="Law name (see `scalefit laws`) or `expr`."),
     runs: Path = typer.Argument(..., help="Run log: CSV, TSV or Parquet."),
     fitting: FitOptions = None,
+    rows: RowOptions = None,
     held: HeldOut = None,
     out: Path = typer.Option(None, "--out", "-o", help="Write the per-row table to this CSV."),
     output: Path = OUTPUT_ALIAS,
@@ -160,7 +164,7 @@ def backtest_command(
     if out is not None:
         refuse_input_overwrite(out, [runs], flag)
     spec = held.spec()
-    results = _backtests(fitting.request(law, runs), spec)
+    results = _backtests(with_row_options(fitting.request(law, runs), rows), spec)
     folded = "folds" in spec
     if out is not None:
         col = fitting.group_by

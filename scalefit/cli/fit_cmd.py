@@ -13,6 +13,7 @@ from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
 from scalefit.cli.option_groups import option, with_options
 from scalefit.cli.options import OptionError, parse_pairs
+from scalefit.cli.row_options import RowOptions, with_row_options
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class FitRequest:
     bootstrap_by: str | None = None  # resample groups of rows (e.g. run_id) instead of rows
     target_mean: str | None = None  # glob(s) of accuracy columns whose 1 - mean is the target
     target_glob: str | None = None  # fit the law to every column matching this glob (a multi-target fit)
+    fit_rows: dict = field(default_factory=dict)  # fit_law's anchors, weight, run and reducers (cli.row_options)
 
 
 # How `scalefit fit NAME` turns its options (--opt KEY=VALUE ...) into the keyword options of each procedure
@@ -70,8 +72,12 @@ def law_options(name: str, x: str | None, formula: str | None, params: list[str]
             raise OptionError('`scalefit fit expr` needs --formula, e.g. --formula "E + A/N**alpha" --param E=1:0:10')
         options["formula"] = formula
         options["params"] = list(params or [])
-    elif formula or params:
-        raise OptionError(f"--formula/--param only apply to `scalefit fit expr`, not to {name!r}")
+    elif formula:
+        raise OptionError(f"--formula only applies to `scalefit fit expr`, not to {name!r}")
+    elif params:  # a built-in law: new starts and bounds (scalefit.laws.constraints), e.g. --param b=:0:1
+        from scalefit.laws.constraints import OPTION, parse_bounds
+
+        options[OPTION] = {"params": {k: list(v) for k, v in parse_bounds(params).items()}}
     return options
 
 
@@ -112,7 +118,7 @@ def fit_law(req: FitRequest):
         return fit(
             req.name, runs, target=target, mapping=req.mapping, where=req.where, group_by=req.group_by,
             loss=req.loss, delta=req.delta, space=req.space, bootstrap=req.bootstrap, seed=req.seed,
-            law_options=req.law_options, bootstrap_by=req.bootstrap_by,
+            law_options=req.law_options, bootstrap_by=req.bootstrap_by, **req.fit_rows,
         )
 
 
@@ -154,8 +160,9 @@ class FitOptions:
     x: str = option(None, "--x", metavar="SYMBOL", help="Input symbol of one-input laws such as `power` "
                     "(e.g. C or N).")
     formula: str = option(None, "--formula", help='`expr` only: e.g. "E + A/N**alpha + B/D**beta".')
-    param: list[str] = option(None, "--param", metavar="NAME=INIT[:MIN:MAX]", help="`expr` only: a parameter, "
-                              "repeatable.")
+    param: list[str] = option(None, "--param", metavar="NAME=INIT:MIN:MAX", help="A parameter's start and "
+                              "bounds, any part empty to keep the law's (b=:0:1); for `expr` it declares the "
+                              "parameter. Repeatable.")
     opt: list[str] = option(None, "--opt", metavar="KEY=VALUE", help="Law or procedure option (see "
                             "`scalefit laws NAME`), repeatable.")
 
@@ -174,11 +181,12 @@ class FitOptions:
 
 @app.command("fit")
 @handle_errors
-@with_options(fitting=FitOptions)
+@with_options(fitting=FitOptions, rows=RowOptions)
 def fit_command(
     law: str = typer.Argument(..., help="Law name (see `scalefit laws`), `expr`, or a procedure such as `isoflop`."),
     runs: Path = typer.Argument(..., help="Run log: CSV, TSV or Parquet, one row per run."),
     fitting: FitOptions = None,
+    rows: RowOptions = None,
     out: Path = typer.Option(None, "--out", "-o", help="Write the fit to this JSON file (atomically)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -187,7 +195,7 @@ def fit_command(
 
     if out is not None:
         refuse_input_overwrite(out, [runs], "--out")
-    req = fitting.request(law, runs)
+    req = with_row_options(fitting.request(law, runs), rows)
     if law in PROCEDURE_OPTIONS:
         result = PROCEDURE_OPTIONS[law](req)
         payload = result.to_dict()

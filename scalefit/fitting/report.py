@@ -25,6 +25,9 @@ def format_report(fit: FitResult, *, level: float = 0.95) -> str:
     lines.append(f"data     {d.get('source')} ({d.get('n_rows')} rows, hash {d.get('hash')})")
     if d.get("where"):
         lines.append(f"where    {d['where']}")
+    from scalefit.fitting.rows import describe
+
+    lines += describe(d)  # per-run reduction, row weights, anchors
     prov = d.get("provenance", {})
     if prov:
         lines.append("columns  " + ", ".join(f"{s} ← {src}" for s, src in prov.items()))
@@ -51,6 +54,7 @@ def format_report(fit: FitResult, *, level: float = 0.95) -> str:
     for name, value in fit.params.items():
         extra = f"   [{_fmt(ivals[name][0])}, {_fmt(ivals[name][1])}]" if name in ivals else ""
         lines.append(f"{name:<12}{_fmt(value):>14}{extra}")
+    lines += [f"{name:<12}{_fmt(value):>14}   (fixed)" for name, value in law.fixed.items()]
     scalar = [(k, dd) for k, dd in law.derived.items() if not dd.needs]
     if scalar:
         lines += ["", "derived"]

@@ -283,7 +283,8 @@ _SEARCH = {"n_starts": expect_int, "n_reached": expect_int, "converged": expect_
            "lambda_profile": list_of(pair)}
 _DATA = {"source": expect_str, "n_rows": expect_int, "hash": optional(expect_str), "where": expect_filter,
                   "target": expect_str, "provenance": mapping_of(expect_str), "mapping": mapping_of(expect_str),
-                  "ranges": mapping_of(pair), "bootstrap_unit": expect_str}
+                  "ranges": mapping_of(pair), "bootstrap_unit": expect_str,
+                  "anchors": list_of(mapping_of(expect_finite_number)), "weight": expect_str, "runs": expect_mapping}
 
 
 def fit_from_dict(d: Any, where: str = "") -> FitResult:

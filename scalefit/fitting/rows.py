@@ -168,3 +168,25 @@ def summary(opts: RowOptions) -> dict:
     if opts.anchors:
         out["anchors"] = [{**a, ANCHOR_WEIGHT: w} for a, w in opts.anchors]
     return out
+
+
+def describe(data: Mapping) -> list[str]:
+    """Report lines for a fit's ``data``: the per-run reduction, the row weights and the anchors."""
+    lines = []
+    runs = data.get("runs")
+    if runs:
+        steps = [f"skip the first {runs['skip_first']:g}" if runs.get("skip_first") else "",
+                 f"smooth over {runs['smooth']}" if runs.get("smooth") else "",
+                 f"reduce {runs['reduce']}" if runs.get("reduce") else ""]
+        lines.append(f"runs     per {runs['run']!r}, checkpoints by {runs.get('order') or 'file order'}: "
+                     + ", ".join(s for s in steps if s))
+    if data.get("weight"):
+        lines.append(f"weights  each row's loss term times column {data['weight']!r}")
+    anchors = data.get("anchors") or []
+    if anchors:
+        shown = "; ".join(",".join(f"{k}={v:g}" for k, v in a.items() if k != ANCHOR_WEIGHT)
+                          + (f" (weight {a[ANCHOR_WEIGHT]:g})" if a.get(ANCHOR_WEIGHT, 1) != 1 else "")
+                          for a in anchors)
+        lines.append(f"anchors  {len(anchors)} fixed point{'s' if len(anchors) > 1 else ''}, not in the rows, in "
+                     f"every resample: {shown}")
+    return lines

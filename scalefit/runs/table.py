@@ -1,4 +1,4 @@
-"""Reading run logs (CSV, TSV, Parquet) into a validated RunTable."""
+"""Reading run logs (CSV, TSV, JSON lines, Parquet) into a validated RunTable."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import RunDataError
+from scalefit.runs.jsonl import check_scalar_cells, read_jsonl
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")  # JSON-lines run logs: one object per line, no header line
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ class RunTable:
         return list(self.frame.columns)
 
     def location(self, row: int, column: str | None = None) -> str:
-        """``file:line[:column]`` for a data row (the header is line 1)."""
-        loc = f"{self.source}:{int(row) + 2}"
+        """``file:line[:column]`` for a data row (the header is line 1; a JSON-lines file has none)."""
+        loc = f"{self.source}:{int(row) + (1 if self.source.lower().endswith(JSONL_SUFFIXES) else 2)}"
         return f"{loc}:{column}" if column is not None else loc
 
     def subset(self, rows: np.ndarray | pd.Index) -> RunTable:
@@ -58,8 +61,9 @@ class RunTable:
 
 
 def read_runs(path: str | Path) -> RunTable:
-    """Read a run log from CSV, TSV (by ``.tsv``) or Parquet (by ``.parquet``), or a bundled dataset
-    (``dataset:NAME``, see :mod:`scalefit.datasets`). Nothing is written."""
+    """Read a run log from CSV, TSV (by ``.tsv``), JSON lines (by ``.jsonl``/``.ndjson``, see
+    :mod:`scalefit.runs.jsonl`) or Parquet (by ``.parquet``), or a bundled dataset (``dataset:NAME``, see
+    :mod:`scalefit.datasets`). Nothing is written."""
     from scalefit.datasets import dataset_path, is_dataset
 
     if is_dataset(path):
@@ -71,7 +75,11 @@ def read_runs(path: str | Path) -> RunTable:
     if p.is_dir():
         raise RunDataError(f"{p}: is a directory; pass the CSV inside it (e.g. {p / 'runs.csv'})")
     if p.suffix.lower() == ".parquet":
-        return RunTable.from_frame(_read_parquet(p), str(p))
+        frame = _read_parquet(p)
+        check_scalar_cells(frame, str(p))
+        return RunTable.from_frame(frame, str(p))
+    if p.suffix.lower() in JSONL_SUFFIXES:
+        return RunTable.from_frame(read_jsonl(p, _checked_bytes(p, "JSON-lines")), str(p))
     sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
     kind = "TSV" if sep == "\t" else "CSV"
     data = _checked_bytes(p, kind)

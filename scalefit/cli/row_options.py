@@ -1,0 +1,91 @@
+"""The options of `scalefit fit` and `scalefit backtest` that constrain a law and shape the rows it is fitted to:
+``--fix`` (with ``--param``, declared among the fitting options), ``--anchor``, ``--weight``, and the per-run
+reducers ``--run``, ``--reduce``, ``--skip-first``, ``--smooth``, ``--order`` (declared once, used by both)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from scalefit.cli.option_groups import option
+from scalefit.cli.options import OptionError
+
+ROW_PROCEDURES = frozenset({"ladder"})  # procedures that read these options (from FitRequest.fit_rows)
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """Constraints, anchors, row weights and per-run reducers of checkpoints."""
+
+    panel = "Constraints, anchors and checkpoints"
+
+    fix: list[str] = option(None, "--fix", metavar="NAME=VALUE", help="Hold a parameter fixed at VALUE (inside "
+                            "the law's bounds): no interval, not counted in AIC/BIC; repeatable.")
+    anchor: list[str] = option(None, "--anchor", metavar="SYM=V,...", help="A fixed point in the law's symbols, "
+                               "every input and the target (e.g. 'L=0,Acc=1', optionally ',weight=W'), in every fit "
+                               "and bootstrap resample; repeatable.")
+    weight: str = option(None, "--weight", metavar="COLUMN", help="Row weights (finite, >= 0): each row's loss "
+                         "term is multiplied by its weight.")
+    run: str = option(None, "--run", metavar="COLUMN", help="The column naming each row's run (default: run_id, "
+                      "run or run_name); the bootstrap resamples runs.")
+    reduce: str = option(None, "--reduce", metavar="last|mean-last=K|min|max", help="One row per run: its last "
+                         "checkpoint, the target averaged over its last K, or the target's min/max.")
+    skip_first: float = option(0.0, "--skip-first", metavar="FRACTION", help="Drop the first FRACTION of each "
+                               "run's checkpoints (by --order) before reducing.")
+    smooth: int = option(None, "--smooth", metavar="K", help="Trailing moving average of the target over each "
+                         "run's last K checkpoints.")
+    order: str = option(None, "--order", metavar="COLUMN", help="Column ordering a run's checkpoints (default: "
+                        "step, then tokens, then FLOPs, else file order).")
+
+    def fit_keywords(self) -> dict:
+        """The :func:`scalefit.fitting.fit_law` keywords given (anchors parsed; constraints go elsewhere)."""
+        from scalefit.fitting.rows import parse_anchor
+
+        given = {"anchors": [parse_anchor(a) for a in self.anchor or []], "weight": self.weight, "run": self.run,
+                 "reduce": self.reduce, "skip_first": self.skip_first, "smooth": self.smooth, "order": self.order}
+        return {k: v for k, v in given.items() if v not in (None, [], 0.0)}
+
+
+def with_row_options(req, rows: RowOptions | None):
+    """``req`` with ``--fix`` among its law's constraints and the other options in ``fit_rows``; refused for a
+    procedure that does not take them."""
+    from scalefit.laws.constraints import OPTION, parse_fixed
+
+    if rows is None:
+        return req
+    fixed = parse_fixed(rows.fix)
+    keywords = rows.fit_keywords()
+    law_options = dict(req.law_options)
+    constraints = dict(law_options.get(OPTION) or {})
+    if fixed:
+        constraints["fix"] = fixed
+    if constraints:
+        law_options[OPTION] = constraints
+    from scalefit.procedures import PROCEDURES
+
+    if req.name in PROCEDURES and req.name not in ROW_PROCEDURES and (constraints or keywords):
+        given = [o for o, v in (("--param", constraints.get("params")), ("--fix", fixed)) if v] + \
+            ["--" + k.rstrip("s").replace("_", "-") for k in keywords]
+        raise OptionError(f"{', '.join(given)} apply to law fits (and `ladder`), not to the procedure {req.name!r}")
+    return replace(req, law_options=law_options, fit_rows=keywords)
+
+
+def pre_reduced(req, runs, target: str | None):
+    """For `backtest`: the run log reduced per run before the holdout split (so fitted and held-out rows are
+    reduced alike), and the remaining fit_law keywords."""
+    keys = ("reduce", "skip_first", "smooth", "order")
+    asked = {k: v for k, v in req.fit_rows.items() if k in keys}
+    rest = {k: v for k, v in req.fit_rows.items() if k not in keys}
+    if not asked:
+        return runs, rest
+    from scalefit.fitting.api import as_law, as_table
+    from scalefit.runs import column_for, reduce_runs
+
+    table = as_table(runs)
+    law = as_law(req.name, req.law_options)
+    column = target or column_for(table, law.target, req.mapping)
+    if column is None:
+        raise OptionError(f"{table.source}: no column for the target {law.target}; say which with --target COLUMN")
+    return reduce_runs(table, run=rest.get("run"), columns=[column], **asked), rest
+
+
+__all__ = ["ROW_PROCEDURES", "RowOptions", "pre_reduced", "with_row_options"]
