@@ -15,13 +15,18 @@ Scaling Laws via Compute-Efficient Model Ladders", arXiv:2412.04403, Eq. 2, Acc(
 
 ``downstream-acc-exp`` (Gadre et al. 2024, "Language models scale reliably with over-training and on downstream
 tasks", arXiv:2403.08540, Eq. 5, Err = epsilon - k exp(-gamma L), written for accuracy with floor = 1 - epsilon
-and ceiling = 1 - epsilon + k, the accuracy at L = 0):
+and ceiling = 1 - epsilon + k exp(-gamma l_ref), the accuracy at L = l_ref):
 
-    Acc(L) = floor + (ceiling - floor) exp(-gamma L)
+    Acc(L) = floor + (ceiling - floor) exp(-gamma (L - l_ref))
 
-``downstream-err-exp``, Gadre et al.'s form itself (ceiling = epsilon, floor = epsilon - k, the error at L = 0):
+``downstream-err-exp``, Gadre et al.'s form itself (ceiling = epsilon, floor = epsilon - k exp(-gamma l_ref), the
+error at L = l_ref):
 
-    Err(L) = ceiling - (ceiling - floor) exp(-gamma L)
+    Err(L) = ceiling - (ceiling - floor) exp(-gamma (L - l_ref))
+
+The exponential forms stay in [0, 1] for every loss L >= l_ref (the option ``l_ref``, default 0). No model reaches
+a loss below the irreducible loss, so ``--opt l_ref=E`` (about 1.8 nats for C4) bounds what can happen without
+forbidding fits such as Gadre et al.'s, whose error would turn negative only below L = 1.32.
 
 Option ``chance`` (e.g. ``--opt chance=0.25`` for a 4-way multiple-choice task) fixes the chance level: the
 accuracy floor of the acc laws, the error ceiling 1 - chance of the err laws. Predictions of these laws are
@@ -65,13 +70,15 @@ def _sig_up(x, p):
 
 
 def _exp_down(x, p):
-    e = np.exp(-p["gamma"] * x["L"])
-    return e, {"gamma": -x["L"] * e}
+    u = x["L"] - p["l_ref"]
+    e = np.exp(-p["gamma"] * u)
+    return e, {"gamma": -u * e}
 
 
 def _exp_up(x, p):
-    e = np.exp(-p["gamma"] * x["L"])
-    return 1.0 - e, {"gamma": x["L"] * e}
+    u = x["L"] - p["l_ref"]
+    e = np.exp(-p["gamma"] * u)
+    return 1.0 - e, {"gamma": u * e}
 
 
 _SIGMOID_PARAMS = (
@@ -91,13 +98,13 @@ _FORMS = {
         "Bhagia et al. 2024, Establishing Task Scaling Laws via Compute-Efficient Model Ladders (step 2)",
         "error as the loss falls", "error as the loss grows (1 - chance)"),
     "downstream-acc-exp": (
-        "Acc", _exp_down, _EXP_PARAMS, "Acc = floor + (ceiling - floor)*exp(-gamma*L)",
+        "Acc", _exp_down, _EXP_PARAMS, "Acc = floor + (ceiling - floor)*exp(-gamma*(L - l_ref))",
         "Gadre et al. 2024, Language models scale reliably with over-training and on downstream tasks (Eq. 5)",
-        "accuracy as the loss grows (chance)", "accuracy at L = 0"),
+        "accuracy as the loss grows (chance)", "accuracy at L = l_ref (default 0)"),
     "downstream-err-exp": (
-        "Err", _exp_up, _EXP_PARAMS, "Err = ceiling - (ceiling - floor)*exp(-gamma*L)",
+        "Err", _exp_up, _EXP_PARAMS, "Err = ceiling - (ceiling - floor)*exp(-gamma*(L - l_ref))",
         "Gadre et al. 2024, Language models scale reliably with over-training and on downstream tasks (Eq. 5)",
-        "error at L = 0", "error as the loss grows (1 - chance)"),
+        "error at L = l_ref (default 0)", "error as the loss grows (1 - chance)"),
 }
 COLUMN_NAMED = frozenset(_FORMS)  # laws whose predictions are named after the fitted column, not the symbol
 
@@ -115,9 +122,21 @@ def _chance(name: str, chance: object) -> float | None:
     return v
 
 
-def _build(name: str, chance: object = None) -> Law:
+def _l_ref(name: str, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = math.nan
+    if isinstance(value, bool) or not math.isfinite(v) or "exp" not in name:
+        what = "a finite loss (e.g. l_ref=1.8)" if "exp" in name else "not an option of the sigmoid laws"
+        raise LawError(f"law {name!r}: option l_ref is {what}, got {value!r}")
+    return v
+
+
+def _build(name: str, chance: object = None, l_ref: object = None) -> Law:
     target, shape, shape_params, equation, source, floor_doc, ceiling_doc = _FORMS[name]
     level = _chance(name, chance)
+    ref = 0.0 if l_ref is None else _l_ref(name, l_ref)
     fixed = {} if level is None else ({"floor": level} if target == "Acc" else {"ceiling": 1.0 - level})
     bounds = (
         Param("floor", _FLOOR, 0.0, 1.0, doc=floor_doc),
@@ -126,12 +145,12 @@ def _build(name: str, chance: object = None) -> Law:
     params = tuple(p for p in bounds if p.name not in fixed) + shape_params
 
     def formula(x, p):
-        q = {**fixed, **p}
+        q = {**fixed, **p, "l_ref": ref}
         t, _ = shape(x, q)
         return q["floor"] + (q["ceiling"] - q["floor"]) * t
 
     def gradient(x, p):
-        q = {**fixed, **p}
+        q = {**fixed, **p, "l_ref": ref}
         t, dt = shape(x, q)
         span = q["ceiling"] - q["floor"]
         out = {"floor": 1.0 - t, "ceiling": t, **{k: span * v for k, v in dt.items()}}
@@ -141,7 +160,7 @@ def _build(name: str, chance: object = None) -> Law:
     return Law(
         name=name, equation=equation, source=source, inputs=("L",), target=target, params=params,
         formula=formula, gradient=gradient, positive_target=False,
-        options={} if level is None else {"chance": level},
+        options={**({} if level is None else {"chance": level}), **({} if l_ref is None else {"l_ref": ref})},
         description=(
             f"Input L is a loss (--map L=COLUMN); target {target} an {'accuracy' if target == 'Acc' else 'error'} "
             f"column (--target COLUMN). floor and ceiling stay in [0, 1], so predictions do too; --opt chance=C "
@@ -151,20 +170,20 @@ def _build(name: str, chance: object = None) -> Law:
 
 
 @register("downstream-acc-sigmoid")
-def downstream_acc_sigmoid(chance: object = None) -> Law:
-    return _build("downstream-acc-sigmoid", chance)
+def downstream_acc_sigmoid(chance: object = None, l_ref: object = None) -> Law:
+    return _build("downstream-acc-sigmoid", chance, l_ref)
 
 
 @register("downstream-err-sigmoid")
-def downstream_err_sigmoid(chance: object = None) -> Law:
-    return _build("downstream-err-sigmoid", chance)
+def downstream_err_sigmoid(chance: object = None, l_ref: object = None) -> Law:
+    return _build("downstream-err-sigmoid", chance, l_ref)
 
 
 @register("downstream-acc-exp")
-def downstream_acc_exp(chance: object = None) -> Law:
-    return _build("downstream-acc-exp", chance)
+def downstream_acc_exp(chance: object = None, l_ref: object = None) -> Law:
+    return _build("downstream-acc-exp", chance, l_ref)
 
 
 @register("downstream-err-exp")
-def downstream_err_exp(chance: object = None) -> Law:
-    return _build("downstream-err-exp", chance)
+def downstream_err_exp(chance: object = None, l_ref: object = None) -> Law:
+    return _build("downstream-err-exp", chance, l_ref)
