@@ -86,6 +86,28 @@ def lr_transfer() -> dict:
             "mup_slope": mup["slope"], "mup_lo": mup["bootstrap_interval"][0], "mup_hi": mup["bootstrap_interval"][1]}
 
 
+SELECT_LAWS = ("chinchilla", "overtrain", "kaplan")
+
+
+def selection() -> dict:
+    """The leaderboard of the README's `scalefit select` command on the Epoch data (3 laws x 2 objectives)."""
+    d = cli(f"select {EPOCH} --candidates {','.join(SELECT_LAWS)}")
+    first = d["board"][0]["folds"]
+    out = {"winner": next(f"{e['law']} ({e['objective']})" for e in d["board"] if e.get("winner")),
+           "n1": first[0]["n"], "n2": first[1]["n"]}
+    for rank, e in enumerate(d["board"], 1):
+        key = f"{e['law']}_{e['objective']}"
+        out.update({f"{key}_rank": rank, f"{key}_r2": e["r2"], f"{key}_rmsle": e["rmsle"],
+                    f"{key}_mare": 100 * e["mean_abs_rel_error"], f"{key}_aic": e["aic"], f"{key}_bic": e["bic"]})
+    return out
+
+
+def _board_row(law: str, objective: str) -> str:
+    k = f"{law}_{objective}"
+    return (f"| {{{k}_rank}} | {law} | {objective} | {{{k}_r2:.3f}} | {{{k}_rmsle:.4f}} | {{{k}_mare:.2f}}% | "
+            f"{{{k}_aic:.0f}} | {{{k}_bic:.0f}} |")
+
+
 def _sci(x: float, digits: int) -> str:
     """``7.4e10``, ``1.01827e-3``: scientific notation without the ``+``/leading zeros of Python's."""
     mant, exp = f"{x:.{digits}e}".split("e")
@@ -221,6 +243,9 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "{curve:.2f}% over its curve from step {start}), with λ fitted ({lam:.3f}; the default 0.999 gives "
         "{fixed_err:+.1f}%)",
     ]),
+    (selection, [*(_board_row(law, obj) for law in SELECT_LAWS for obj in ("huber", "mse")),
+                 "80% quantiles of N, predict the {n1} and {n2} runs above)",
+                 "The winner, refitted on all 240 runs and written to `best.json`, is {winner}"]),
     (sweeps, [
         f"| `{name}` | {{{name.replace('-', '_')}_runs}} | {what} | {{{name.replace('-', '_')}_sum:.1f}} min | "
         f"{{{name.replace('-', '_')}_max:.1f}} min |"
@@ -241,9 +266,12 @@ def render(only: str | None = None) -> list[tuple[str, str]]:
 
 
 def pattern(template: str) -> re.Pattern:
-    """A regex matching the template with any number in each field (to find the sentence to rewrite)."""
-    parts = re.split(r"\{[^{}]+\}", template)
-    return re.compile(r"[-+−]?[0-9][0-9.,eE+\-k]*".join(re.escape(p) for p in parts))
+    """A regex matching the template with any number in each formatted field (``{x:.2f}``) and any text on one
+    line in each plain field (``{winner}``, ``{N_opt}``): to find the sentence to rewrite."""
+    parts = re.split(r"(\{[^{}]+\})", template)
+    number, text = r"[-+−]?[0-9][0-9.,eE+\-k]*", r"[^\n]+?"
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else (number if ":" in p else text)
+                              for i, p in enumerate(parts)))
 
 
 def main() -> int:
