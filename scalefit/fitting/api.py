@@ -295,8 +295,8 @@ def _diagnose(law: Law, params: Mapping[str, float], search) -> list[tuple[str, 
                                   "beyond it (widen the bound or check the data)", BoundWarning))
         if p.log and p.lower == 0 and 0 < v < 1e-6 * min(g for g in p.grid if g > 0):
             notes.append((f"{p.name} = {v:.3g} collapsed towards 0 (its starts were >= {min(p.grid):.3g}): the data do "
-                          "not determine this term; fix it, add runs that constrain it, or read the law as having "
-                          "one term fewer", BoundWarning))
+                          f"not determine this term; fix it at 0 (--fix {p.name}=0; fix={{'{p.name}': 0}}), add runs "
+                          "that constrain it, or read the law as having one term fewer", BoundWarning))
     if not search.converged:
         notes.append((f"the local refinement did not converge: {search.message}", ConvergenceWarning))
     if search.n_starts >= 10 and search.n_reached == 1:

@@ -107,8 +107,8 @@ def _distinct_values(problem: Problem, theta: np.ndarray, distinct: dict[str, in
             "check": "distinct-values",
             "params": named,
             "message": f"{s} takes {n} distinct {values} in {problem.y.size} rows: the data cannot determine "
-                       f"{', '.join(named)}, which {how} {s}; add runs at other {s}, or fit a law with fewer "
-                       f"parameters in {s}",
+                       f"{', '.join(named)}, which {how} {s}; add runs at other {s}, fix {named[0]} (--fix "
+                       f"{named[0]}=VALUE), or fit a law with fewer parameters in {s}",
         })
     return out
 
@@ -139,5 +139,6 @@ def _jacobian_finding(problem: Problem, theta: np.ndarray) -> dict | None:
         "message": f"the data cannot separate {', '.join(named)}: the residual Jacobian at the optimum has rank "
                    f"{rank} of {len(law.params)} (column-scaled condition number {cond_text} > {MAX_CONDITION:g}), "
                    "so moving these parameters together leaves the fit unchanged; add runs that vary what they "
-                   "depend on, or fix one of them",
+                   f"depend on, or fix one of them (--fix {named[0]}=VALUE; fix={{'{named[0]}': VALUE}} in the "
+                   "library)",
     }

@@ -126,7 +126,7 @@ def row_weights(table: RunTable, rows: np.ndarray, column: str) -> np.ndarray:
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise RunDataError(f"{table.location(rows[i], column)}: weight {table.frame.loc[rows[i], column]!r} is not a "
+        raise RunDataError(f"{table.location(rows[i], column)}: weight {table.frame.loc[rows[i], column]!s} is not a "
                            "finite number >= 0")
     if not values.any():
         raise RunDataError(f"{table.source}: every row's weight ({column}) is 0; nothing would be fitted")

@@ -121,8 +121,11 @@ def _triple(name: str, value: object) -> tuple:
 
 
 def _value(name: str, value: object) -> float:
-    v = _number(value, value, f"--fix {name}=")
-    if v is None or not math.isfinite(v):
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v):
         raise LawError(f"--fix {name}={value}: a fixed value must be a finite number")
     return v
 
