@@ -92,18 +92,22 @@ _PAIRING = {
 }
 
 
-def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, group: str | None, seed: int):
+def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, group: str | None, seed: int,
+                  interval: str = "prediction"):
     """Predictions of ``fit`` fed into the fit in ``chain_json`` (e.g. loss -> downstream error): every group
-    (joined by name) unless ``group`` names one."""
+    (joined by name) unless ``group`` names one; ``interval="prediction"`` widens both stages' bootstrap draws
+    by their calibrated noise and extrapolation error (:func:`scalefit.fitting.calibration.prediction_widen`)."""
     from scalefit.fitting import FitResult
+    from scalefit.fitting.calibration import prediction_widen
     from scalefit.planning.chain import chain_predict, chain_predict_groups
 
     second = FitResult.load(chain_json)
+    widen = prediction_widen(level, seed) if interval == "prediction" else None
     if group is None:
-        pred = chain_predict_groups(fit, second, frame, level=level, seed=seed)
+        pred = chain_predict_groups(fit, second, frame, level=level, seed=seed, widen=widen)
     else:
         pred = chain_predict(fit, second, frame, level=level, seed=seed, group=group if fit.groups else None,
-                             second_group=group if second.groups else None)
+                             second_group=group if second.groups else None, widen=widen)
     if pred.pairing in _PAIRING:
         warnings.warn(_PAIRING[pred.pairing], stacklevel=2)
     return pred.frame
@@ -128,7 +132,7 @@ class CurveOptions:
 
 def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval="prediction") -> pd.DataFrame:
     if chain is not None:
-        return chained_frame(fit, chain, inputs, level=level, group=group, seed=seed)
+        return chained_frame(fit, chain, inputs, level=level, group=group, seed=seed, interval=interval)
     if interval not in ("prediction", "mean", "none"):
         raise OptionError(f"--interval {interval!r}: one of prediction, mean, none")
     if interval == "mean" and not any(f.bootstrap for f in (fit.groups or {None: fit}).values()):

@@ -10,8 +10,9 @@ the rows given, never from a holdout:
 2. **Rolling-origin extrapolation folds** (:mod:`scalefit.fitting.folds`): along each scale axis of the law
    (N, C, D, M among its inputs, else every input that varies), fold k refits the law on the rows below the
    (1 − k·f) quantile (K = 5 folds, f = 0.1) and predicts the rows above: out-of-fold residuals r at
-   distances d, the Euclidean norm over the inputs of the log-distance (e-folds) beyond the fold's fitted
-   range.
+   distances d beyond the fold's fitted range, measured in fitted spans (:func:`distance`: the Euclidean
+   norm over the inputs of ln(v/hi) / ln(hi/lo)), so that folds fitted on narrower ranges than the full
+   fit are comparable with it.
 3. **Error growth.** s(d) = sqrt(σ² + (g·d)²), g ≥ 0 the least-squares growth of r² − σ² on d².
 4. **Conformal multiplier, fold by fold.** Each fold's q_f is the ``level`` quantile of its normalised
    scores |r| / s(d); the multiplier q is the ⌈(F+1)·level⌉-th smallest of the F folds' q_f (the largest
@@ -19,9 +20,11 @@ the rows given, never from a holdout:
    units: a new extrapolation needs a q_f above q with probability at most 1 − level. This is split-conformal
    prediction adapted to extrapolation; it is conservative where the folds disagree.
 
-The prediction interval at inputs x is pred ± q·sqrt(s(d)² + σ_fit²) (in log units for a log-space fit),
-d the distance of x beyond the full fit's range and σ_fit the bootstrap spread of the fitted curve at x
-(0 without a bootstrap). The calibration is stored in the result (and its file), so ``predict`` and
+The prediction interval at inputs x is pred ± max(q·s(d), z·σ_fit) (in log units for a log-space fit), d the
+distance of x beyond the full fit's range, σ_fit the bootstrap spread of the fitted curve at x (0 without a
+bootstrap) and z the Gaussian quantile: the folds' errors already hold the parameter uncertainty of a fit on
+fewer rows, so the bootstrap spread is not added to them; it only keeps the prediction interval from being
+narrower than the mean interval. The calibration is stored in the result (and its file), so ``predict`` and
 ``plot`` reuse it; it says how many folds and points it rests on, and warns when they are too few.
 """
 
@@ -41,6 +44,7 @@ FOLDS, FRACTION = 5, 0.1  # fold k holds out the top k·10% along an axis, k = 1
 SCALE_SYMBOLS = ("N", "C", "D", "M")  # inputs whose larger values are larger scales
 DESCENDING = ("L",)  # inputs whose larger scales have smaller values (a loss feeding a downstream law)
 MIN_FOLDS, MIN_POINTS = 3, 20  # below these the calibration is flagged as too thin
+SPAN_FLOOR = 0.1  # smallest fitted span (e-folds, or range units) a distance is measured in
 FOLD_STARTS = 12  # start-grid points (plus the full-data optimum) of each fold refit
 FAILURES = (ScalefitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 
@@ -54,8 +58,12 @@ def scale_axes(x: Mapping[str, np.ndarray]) -> list[str]:
 
 
 def distance(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> np.ndarray:
-    """Extrapolation distance of each point: the Euclidean norm over the inputs of the distance beyond the
-    fitted range [lo, hi] (e-folds, ln(v/hi) or ln(lo/v), for positive inputs; in range widths otherwise)."""
+    """Extrapolation distance of each point, in fitted spans: the Euclidean norm over the inputs of the distance
+    beyond the fitted range [lo, hi] divided by the range's width, both on a log scale for positive inputs
+    (ln(v/hi) / ln(hi/lo)), linear otherwise; widths floored at 0.1 (e-folds or range units).
+
+    Dividing by the span makes a fold fitted on a narrow range and a full fit on a wide one comparable: one
+    e-fold beyond a fit over one e-fold is a far bolder extrapolation than one e-fold beyond a fit over five."""
     total = None
     for s, v in x.items():
         v = np.asarray(v, dtype=float).reshape(-1)
@@ -64,10 +72,10 @@ def distance(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> np.nd
         lo, hi = (float(b) for b in ranges[s])
         with np.errstate(all="ignore"):
             if lo > 0 and np.all(v > 0):
-                beyond = np.maximum(np.log(v / hi), np.log(lo / v))
+                beyond, span = np.maximum(np.log(v / hi), np.log(lo / v)), np.log(hi / lo)
             else:
-                beyond = np.maximum(v - hi, lo - v) / max(hi - lo, 1e-300)
-        b2 = np.clip(beyond, 0.0, None) ** 2
+                beyond, span = np.maximum(v - hi, lo - v), hi - lo
+        b2 = (np.clip(beyond, 0.0, None) / max(span, SPAN_FLOOR)) ** 2
         total = b2 if total is None else total + b2
     n = len(next(iter(x.values()))) if x else 0
     return np.zeros(n) if total is None else np.sqrt(total)
@@ -186,15 +194,15 @@ def half_width(calibration: Mapping | None, d, level: float, spread=0.0) -> np.n
     if note:
         warnings.warn(note, ConvergenceWarning, stacklevel=3)
     cal = calibration or {"noise": 0.0, "growth": 0.0, "folds": []}
-    return multiplier(cal, level) * np.sqrt(scale(cal, d) ** 2 + np.asarray(spread, dtype=float) ** 2)
+    return np.maximum(multiplier(cal, level) * scale(cal, d), gaussian_quantile(level) * np.asarray(spread, float))
 
 
 def describe(calibration: Mapping) -> str:
     """One line for a report: what the calibration rests on."""
     return (f"prediction intervals: {calibration['method']} along {', '.join(calibration['axes']) or 'no axis'}; "
             f"{len(calibration['folds'])} folds, {calibration['points']} out-of-fold points; noise "
-            f"{calibration['noise']:.3g}, error growth {calibration['growth']:.3g} per e-fold beyond the fitted "
-            f"range{'' if thin(calibration) is None else ' (too few to calibrate)'}")
+            f"{calibration['noise']:.3g}, error growth {calibration['growth']:.3g} per fitted span of "
+            f"extrapolation{'' if thin(calibration) is None else ' (too few to calibrate)'}")
 
 
 
@@ -249,7 +257,7 @@ def fit_spread(result, x: Mapping[str, np.ndarray]) -> np.ndarray | float:
 
 def prediction_band(result, x: Mapping[str, np.ndarray], level: float, center=None) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) at ``level`` of where a new run at resolved inputs ``x`` (symbol -> array) would land, for
-    one (ungrouped) fit ``result``: pred ± q·sqrt(s(d)² + σ_fit²), in log units for a log-space fit.
+    one (ungrouped) fit ``result``: pred ± max(q·s(d), z·σ_fit), in log units for a log-space fit.
 
     ``center`` replaces the fit's own predictions as the band's centre (a chained prediction passes the value
     it propagated). This is the function other procedures call to give their predictions prediction intervals.
@@ -269,6 +277,29 @@ def prediction_band(result, x: Mapping[str, np.ndarray], level: float, center=No
         return center * np.exp(-hw), center * np.exp(hw)
     return center - hw, center + hw
 
+
+def prediction_widen(level: float = 0.95, seed: int = 0):
+    """A ``widen(fit, x, samples)`` for sample-based intervals (:func:`scalefit.planning.chain.chain_predict`):
+    each (draws, points) bootstrap draw of ``fit``'s prediction at inputs ``x`` gets a seeded normal error of
+    scale sqrt(h² − (z·σ_fit)²)/z (h the prediction half-width at the point, σ_fit the draws' own spread, z
+    the Gaussian quantile), multiplied in for a log-space fit, added otherwise, so that the draws' ``level``
+    percentile interval is about the prediction interval pred ± h."""
+    rng = np.random.default_rng(seed)
+    z = gaussian_quantile(level)
+
+    def widen(fit, x: Mapping[str, np.ndarray], samples: np.ndarray) -> np.ndarray:
+        cal = fit.calibration or {"noise": float(fit.stats.get("rmse_log" if fit.stats.get("space") == "log"
+                                                                 else "rmse", 0.0)), "growth": 0.0, "folds": []}
+        hw = half_width(cal, distance(dict(x), fit.data.get("ranges", {})), level)
+        log = fit.stats.get("space") == "log"
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            spread = np.nan_to_num(np.nanstd(np.log(samples) if log else samples, axis=0), nan=0.0)
+            e = rng.standard_normal(np.shape(samples)) * np.sqrt(np.clip(hw**2 - (z * spread) ** 2, 0, None)) / z
+            return samples * np.exp(e) if log else samples + e
+
+    return widen
+
 __all__ = ["METHOD", "calibrate", "describe", "distance", "half_width", "multiplier", "residuals", "scale",
            "scale_axes", "thin", "with_calibration", "fit_spread",
-           "prediction_band"]
+           "prediction_band", "prediction_widen"]

@@ -197,13 +197,16 @@ def central_params(res: FitResult) -> dict[str, np.ndarray]:
     return {k: np.array([[v]], dtype=float) for k, v in res.params.items()}
 
 
-def band(res: FitResult, inputs: Mapping[str, np.ndarray], level: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """Percentile bootstrap band of the prediction at ``inputs`` (extrapolation is intended, so not warned)."""
-    if not res.bootstrap:
+def band(res: FitResult, inputs: Mapping[str, np.ndarray], level: float,
+         interval: str = "mean") -> tuple[np.ndarray, np.ndarray] | None:
+    """The band at ``inputs`` (extrapolation is intended, so not warned): ``"mean"``, the percentile bootstrap
+    band of the fitted curve (None without a bootstrap); ``"prediction"``, where a new run would land (None
+    when the fit has no calibration)."""
+    if not (res.bootstrap if interval == "mean" else res.calibration):
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)
-        return res.predict_interval(dict(inputs), level=level)
+        return res.predict_interval(dict(inputs), level=level, interval=interval)
 
 
 def percentiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -29,16 +29,20 @@ def draw_one(ax, res, pts: Points | None, *, to: float | None, level: float) -> 
                 label="extrapolation")
         ax.axvspan(hi, end * (1.3 if logx else 1.0), color="0.6", alpha=0.12, lw=0, zorder=0, gid="extrapolation",
                    label=f"beyond the fitted {sym}")
+    pb = band(res, {sym: grid}, level, "prediction")
+    if pb is not None:
+        ax.fill_between(grid, *pb, color="C0", alpha=0.15, lw=0, zorder=1, gid="prediction-band",
+                        label=f"{100 * level:g}% prediction interval (a new run)")
     b = band(res, {sym: grid}, level)
     if b is not None:
-        ax.fill_between(grid, *b, color="C0", alpha=0.2, lw=0, zorder=1, gid="bootstrap-band",
-                        label=f"{100 * level:g}% bootstrap band")
+        ax.fill_between(grid, *b, color="C0", alpha=0.25, lw=0, zorder=2, gid="bootstrap-band",
+                        label=f"{100 * level:g}% mean interval (bootstrap band of the curve)")
     if pts is not None:
         ax.scatter(pts.x[sym], pts.y, s=26, color="C1", edgecolors="k", linewidths=0.4, zorder=4, gid="runs",
                    label=f"runs (n = {len(pts)})")
     if to is not None:
         y_t = float(np.asarray(law({sym: np.array([to])}, res.params)).reshape(-1)[0])
-        bt = band(res, {sym: np.array([to])}, level)
+        bt = band(res, {sym: np.array([to])}, level, "prediction") or band(res, {sym: np.array([to])}, level)
         yerr = None if bt is None else [[y_t - bt[0][0]], [bt[1][0] - y_t]]
         text = f"prediction at {sym} = {to:.3g}:\n{law.target} = {fmt(y_t)}"
         if bt is not None:
