@@ -14,14 +14,20 @@ Derived:
     N_eff(N, E) = N^(1 + (b log E + c log N log E)/(a log N))   the effective parameter count: the dense size
                                            with the same loss (Clark et al.'s EPC idea, here for this fit)
 
-The saturating-expert variant of the paper (Ê, with E_start, E_max) is not provided: its published
-constants could not be checked here.
+With ``--opt saturating=true`` E enters through the paper's saturating transformation (Clark et al. Eq. 7)
+
+    Ê = 1 / (1/(E - 1 + (1/E_start - 1/E_max)^-1) + 1/E_max)
+
+which is about E - 1 + E_start for few experts and approaches E_max for many: the benefit of more experts
+levels off. E_start and E_max are fitted (E_start < E_max). The paper's own constants are not checked here
+(its tables could not be verified offline); the form is tested by its limits and by recovery.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from scalefit.errors import LawError
 from scalefit.laws.base import Derived, Law, Param
 from scalefit.laws.registry import register
 
@@ -31,21 +37,37 @@ _C_GRID = (-0.005, 0.005)
 _D_GRID = (0.0, 2.0, 4.0)
 
 
-def _logs(x):
-    return np.log(x["N"]), np.log(x["E"])
+def saturated(E, e_start, e_max):  # noqa: N803 (the paper's symbols)
+    """Clark et al.'s saturating expert count Ê(E); NaN unless 0 < E_start < E_max."""
+    with np.errstate(all="ignore"):
+        k = np.where((e_start > 0) & (e_max > e_start), e_start * e_max / (e_max - e_start), np.nan)
+        return 1.0 / (1.0 / (np.asarray(E, dtype=float) - 1.0 + k) + 1.0 / e_max)
+
+
+def _logs(x, p):
+    le = np.log(saturated(x["E"], p["E_start"], p["E_max"])) if "E_start" in p else np.log(x["E"])
+    return np.log(x["N"]), le
 
 
 def formula(x, p):
-    """L = exp(a log N + b log E + c log N log E + d)."""
-    ln, le = _logs(x)
+    """L = exp(a log N + b log E + c log N log E + d) (E -> Ê when saturating)."""
+    ln, le = _logs(x, p)
     return np.exp(p["a"] * ln + p["b"] * le + p["c"] * ln * le + p["d"])
 
 
 def gradient(x, p):
     """dL/dparam = L * d(log L)/dparam."""
-    ln, le = _logs(x)
+    ln, le = _logs(x, p)
     y = formula(x, p)
-    return {"a": y * ln, "b": y * le, "c": y * ln * le, "d": y}
+    out = {"a": y * ln, "b": y * le, "c": y * ln * le, "d": y}
+    if "E_start" in p:
+        s, m = p["E_start"], p["E_max"]
+        e_hat = np.exp(le)
+        u = x["E"] - 1.0 + s * m / (m - s)
+        slope = y * (p["b"] + p["c"] * ln) * e_hat / (u * u)  # dL/dlog Ê * dÊ/du / Ê
+        out["E_start"] = slope * m * m / (m - s) ** 2
+        out["E_max"] = slope * (-s * s / (m - s) ** 2) + y * (p["b"] + p["c"] * ln) * e_hat / (m * m)
+    return out
 
 
 def n_cutoff(p):
@@ -61,23 +83,49 @@ def expert_slope(p, N):  # noqa: N803 (the paper's symbols)
 
 def n_eff(p, N, E):  # noqa: N803
     """The dense parameter count with the same predicted loss as N with E experts."""
-    ln, le = np.log(np.asarray(N, dtype=float)), np.log(np.asarray(E, dtype=float))
+    ln, le = _logs({"N": np.asarray(N, dtype=float), "E": np.asarray(E, dtype=float)}, p)
+    if "E_start" in p:  # the dense model (E = 1) has Ê = E_start, not 1
+        le1 = np.log(saturated(1.0, p["E_start"], p["E_max"]))
+        dense = p["a"] * ln + p["b"] * le1 + p["c"] * ln * le1
+        target = p["a"] * ln + p["b"] * le + p["c"] * ln * le
+        return np.exp((target - p["b"] * le1) / (p["a"] + p["c"] * le1)) if np.all(np.isfinite(dense)) else np.nan
     return np.exp(ln + (p["b"] * le + p["c"] * ln * le) / p["a"])
 
 
+_SATURATION = (
+    Param("E_start", (1.5, 5.0), 1e-3, 1e3, log=True, doc="saturating form: Ê at E = 1 (where saturation starts)"),
+    Param("E_max", (64.0, 512.0), 1.0, 1e6, log=True, doc="saturating form: the expert count Ê approaches"),
+)
+
+
+def _saturating_option(value: object) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "1.0", "true", "yes"):
+        return True
+    if text in ("0", "0.0", "false", "no"):
+        return False
+    raise LawError(f"law 'moe': saturating must be true or false, got {value!r}")
+
+
 @register("moe")
-def moe() -> Law:
+def moe(saturating: object = False) -> Law:
+    sat = _saturating_option(saturating)
+    e = "Ê" if sat else "E"
     return Law(
         name="moe",
-        equation="L = exp(a*log(N) + b*log(E) + c*log(N)*log(E) + d)",
-        source="Clark et al. 2022, Unified Scaling Laws for Routed Language Models (Eq. 1)",
+        equation=f"L = exp(a*log(N) + b*log({e}) + c*log(N)*log({e}) + d)"
+        + (", Ê = 1/(1/(E - 1 + (1/E_start - 1/E_max)^-1) + 1/E_max)" if sat else ""),
+        source="Clark et al. 2022, Unified Scaling Laws for Routed Language Models (Eq. 1"
+        + ("; saturating Ê, Eq. 7)" if sat else ")"),
         inputs=("N", "E"),
         params=(
             Param("a", _A_GRID, -2.0, 2.0, doc="dense-size exponent (log L per log N at E = 1)"),
             Param("b", _B_GRID, -2.0, 2.0, doc="expert exponent (log L per log E at N = 1)"),
             Param("c", _C_GRID, -1.0, 1.0, doc="interaction: change of the expert slope per log N"),
             Param("d", _D_GRID, -50.0, 50.0, doc="log loss at N = E = 1 (intercept)"),
+            *(_SATURATION if sat else ()),
         ),
+        options={"saturating": sat} if sat else {},
         formula=formula,
         gradient=gradient,
         derived={
