@@ -236,8 +236,9 @@ def _bootstrap(law: Law, table: RunTable, rows, problem: Problem, search, opts: 
 
 def _fit_stats(problem: Problem, search, y: np.ndarray, opts: _Options) -> dict:
     """Objective, errors (RMSE in log and raw units) and information criteria at the optimum."""
-    pred = np.array(problem.predict(search.theta[None, :])[0])[: len(y)]  # the data rows, not the anchors
-    r = problem.residuals_from(pred[None, :])[0][: len(y)]
+    pred = np.array(problem.predict(search.theta[None, :])[0])
+    r = problem.residuals_from(pred[None, :])[0][: len(y)]  # the data rows, not the anchors
+    pred = pred[: len(y)]
     with np.errstate(all="ignore"):
         r_log = np.log(pred) - np.log(y) if (y > 0).all() else r
     rss = float(np.sum(r * r))
