@@ -87,6 +87,10 @@ PROCEDURES: dict[str, Procedure] = {p.name: p for p in (
     Procedure("lr-annealing", "scalefit.planning.lr_annealing:fit_curves",
               "the lr-annealing law fitted to whole loss curves: areas S1, S2 computed from each run's schedule",
               "Tissue et al. 2024", "FitResult (law lr-annealing; CurveFit from the library)"),
+    Procedure("ladder", "scalefit.planning.ladder:ladder",
+              "model ladder: task loss L(N, D) per task on each run's last checkpoint, then a sigmoid Acc(L) on "
+              "all checkpoints (anchored at L=0, Acc=1); predicts each task's accuracy at a larger N, D",
+              "Bhagia et al. 2024, model ladders", "LadderResult"),
 )}
 
 

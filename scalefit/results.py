@@ -30,6 +30,7 @@ RESULT_TYPES: dict[str, str] = {
     "scalefit.hparams/1": "scalefit.planning.hparams:HparamFit",
     "scalefit.lr-transfer/1": "scalefit.fitting.lr_transfer_result:LRTransferResult",
     "scalefit.select/1": "scalefit.fitting.selection_result:SelectionResult",
+    "scalefit.ladder/1": "scalefit.planning.ladder_result:LadderResult",
 }
 
 

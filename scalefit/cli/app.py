@@ -15,6 +15,7 @@ from scalefit.cli import backtest_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import simulate_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import isoflop_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import hparams_cmd  # noqa: E402,F401  isort: skip
+from scalefit.cli import ladder_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import sweep_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import sweep_status_cmd  # noqa: E402,F401  isort: skip
 from scalefit.cli import plot_cmd  # noqa: E402,F401  isort: skip

@@ -11,6 +11,7 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.ladder_options import LadderOptions, with_ladder_options
 from scalefit.cli.option_groups import option, with_options
 from scalefit.cli.options import OptionError, parse_pairs
 from scalefit.cli.row_options import RowOptions, with_row_options
@@ -181,12 +182,13 @@ class FitOptions:
 
 @app.command("fit")
 @handle_errors
-@with_options(fitting=FitOptions, rows=RowOptions)
+@with_options(fitting=FitOptions, rows=RowOptions, ladder=LadderOptions)
 def fit_command(
     law: str = typer.Argument(..., help="Law name (see `scalefit laws`), `expr`, or a procedure such as `isoflop`."),
     runs: Path = typer.Argument(..., help="Run log: CSV, TSV or Parquet, one row per run."),
     fitting: FitOptions = None,
     rows: RowOptions = None,
+    ladder: LadderOptions = None,
     out: Path = typer.Option(None, "--out", "-o", help="Write the fit to this JSON file (atomically)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -195,7 +197,7 @@ def fit_command(
 
     if out is not None:
         refuse_input_overwrite(out, [runs], "--out")
-    req = with_row_options(fitting.request(law, runs), rows)
+    req = with_ladder_options(with_row_options(fitting.request(law, runs), rows), ladder)
     if law in PROCEDURE_OPTIONS:
         result = PROCEDURE_OPTIONS[law](req)
         payload = result.to_dict()

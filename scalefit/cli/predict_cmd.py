@@ -28,7 +28,7 @@ _COMMON = {"at", "input_", "map_", "out", "output", "level", "as_json"}
 _SCHEDULE = {"schedule", "schedule_csv", "steps", "peak_lr", "warmup_frac", "decay_frac", "min_lr_ratio"}
 ALLOWED = {"law": _COMMON | {"group", "chain", "seed", "interval"},
            "curve": _COMMON | {"group", "chain", "seed", "interval"} | _SCHEDULE,
-           "frontier": _COMMON, "hparams": _COMMON, "lr-transfer": _COMMON - {"level"}}
+           "frontier": _COMMON, "hparams": _COMMON, "lr-transfer": _COMMON - {"level"}, "ladder": _COMMON}
 
 
 def points_frame(at: list[str] | None) -> pd.DataFrame:

@@ -25,8 +25,9 @@ USAGE = {
     "frontier": "--at C=FLOPS (e.g. --at C=1e24) or --input with a C column",
     "hparams": "--at N=PARAMS --at D=TOKENS [--at lr=LR --at B=BATCH] (e.g. --at N=1e9 --at D=1e11)",
     "lr-transfer": "--at width=W (e.g. --at width=1024)",
+    "ladder": "--at N=PARAMS --at D=TOKENS (e.g. --at N=1e9 --at D=2e10) or --input with N and D columns",
 }
-SYMBOLS = {"frontier": ["C"], "hparams": ["N", "D"], "lr-transfer": ["width"]}
+SYMBOLS = {"frontier": ["C"], "hparams": ["N", "D"], "lr-transfer": ["width"], "ladder": ["N", "D"]}
 
 
 def _stored_mapping(result) -> dict:
@@ -131,12 +132,24 @@ def _lr_transfer(result, x: dict) -> dict:
     return {f"lr_opt_{k}": v for k, v in replace(result, params=lines).predict(x["width"]).items()}
 
 
+def _ladder(result, x: dict, frame: pd.DataFrame, level: float) -> pd.DataFrame:
+    import pandas as pd
+
+    pred = result.predict(pd.DataFrame({"N": x["N"], "D": x["D"]}), level=level).drop(columns=["N", "D"])
+    n_tasks = len(result.tasks)
+    rows = frame.loc[frame.index.repeat(n_tasks)].reset_index(drop=True)
+    order = pred.assign(point=list(range(len(frame))) * n_tasks).sort_values("point", kind="stable")
+    return pd.concat([rows, order.drop(columns="point").reset_index(drop=True)], axis=1)
+
+
 def kind_predictions(result, kind: str, path: Path, inputs: pd.DataFrame, frame: pd.DataFrame, *,
                      level: float) -> pd.DataFrame:
     """``frame`` plus the predictions of a frontier, hyperparameter or LR-transfer result at ``inputs``."""
     import numpy as np
 
     x = _symbols(inputs, kind, path)
+    if kind == "ladder":  # one row per (point, task): the task loss and the accuracy, chained
+        return _ladder(result, x, frame, level)
     if kind == "hparams":
         x.update(_optional_symbols(inputs, ["lr", "B"]))
     if kind == "frontier":

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from scalefit.cli.options import OptionError
 
-KINDS = ("law", "curve", "frontier", "hparams", "lr-transfer")
+KINDS = ("law", "curve", "frontier", "hparams", "lr-transfer", "ladder")
 _PLURAL = {"law": "law fits", "curve": "lr-annealing fits", "frontier": "frontier (isoflop/envelope) fits",
-           "hparams": "hyperparameter fits", "lr-transfer": "LR-transfer fits"}
+           "hparams": "hyperparameter fits", "lr-transfer": "LR-transfer fits", "ladder": "model ladders"}
 
 
 def kind_of(result) -> str:
@@ -23,7 +23,10 @@ def kind_of(result) -> str:
     from scalefit.fitting.lr_transfer_result import LRTransferResult
     from scalefit.planning.frontier import FrontierResult
     from scalefit.planning.hparams import HparamFit
+    from scalefit.planning.ladder_result import LadderResult
 
+    if isinstance(result, LadderResult):
+        return "ladder"
     if isinstance(result, FitResult):
         return "curve" if result.law == "lr-annealing" else "law"
     for cls, name in ((FrontierResult, "frontier"), (HparamFit, "hparams"), (LRTransferResult, "lr-transfer")):
@@ -41,12 +44,14 @@ def describe(result, path: Path | str) -> str:
         "frontier": lambda: f"an {result.method} frontier",
         "hparams": lambda: "a hyperparameter fit",
         "lr-transfer": lambda: "an LR-transfer fit",
+        "ladder": lambda: f"a model ladder (tasks {', '.join(result.tasks)})",
     }[kind]()
     return f"{Path(path).name} is {what}"
 
 
 _MADE_BY = {"curve": "`scalefit fit lr-annealing`", "frontier": "`scalefit fit isoflop` or `scalefit fit envelope`",
-            "hparams": "`scalefit fit hparams`", "lr-transfer": "`scalefit fit lr-transfer`"}
+            "hparams": "`scalefit fit hparams`", "lr-transfer": "`scalefit fit lr-transfer`",
+            "ladder": "`scalefit fit ladder`"}
 
 
 def _owners(name: str, allowed: Mapping[str, set[str]]) -> str:
@@ -65,7 +70,7 @@ def refuse_other_options(result, path: Path | str, given: Mapping[str, str], all
     kind = kind_of(result)
     if kind not in allowed:
         raise OptionError(f"`scalefit {command}` does not apply to {describe(result, path).split(' is ', 1)[1]} "
-                          f"({Path(path).name}): {usage[kind]}")
+                          f"({Path(path).name}): {usage.get(kind, 'see `scalefit ' + command + ' --help`')}")
     for name, flag in given.items():
         if name not in allowed[kind]:
             owner = (needs or {}).get(name) or f"applies to {_owners(name, allowed)}"

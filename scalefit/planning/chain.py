@@ -14,8 +14,8 @@ group of the other (one loss curve into per-task accuracy laws). Prediction colu
 say what they predict (``acc_mmlu_pred``; :data:`scalefit.laws.downstream_acc.COLUMN_NAMED`).
 
 ``widen``: a seam for prediction (rather than mean) intervals. A callable ``widen(fit, x, samples)`` receives
-each stage's fit, its inputs (symbol -> array) and its (draws, points) samples, and returns samples of the same
-shape (e.g. with the run-to-run noise and extrapolation error of a calibrated fit added); the first stage's
+each stage's fit, its inputs at the points (symbol -> (points,) array; for the chained stage, the first stage's
+point prediction) and its (draws, points) samples, and returns samples of the same shape (e.g. with the run-to-run noise and extrapolation error of a calibrated fit added); the first stage's
 widened samples feed the second stage, so the widening propagates. ``None`` leaves the bootstrap samples as
 they are (mean intervals).
 """
@@ -162,7 +162,7 @@ def _joint_samples(one: FitResult, two: FitResult, frame: pd.DataFrame, loss: np
     with np.errstate(all="ignore"):
         err_s = np.broadcast_to(two.law_spec.formula({mid: loss_s}, par), loss_s.shape)
     if widen is not None:
-        err_s = np.asarray(widen(two, {mid: loss_s}, np.array(err_s)), dtype=float)
+        err_s = np.asarray(widen(two, {mid: np.asarray(loss, dtype=float)}, np.array(err_s)), dtype=float)
     return loss_s, err_s, how
 
 

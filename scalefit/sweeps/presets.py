@@ -107,6 +107,17 @@ PRESETS: dict[str, dict[str, Any]] = {
             {"params": 4e7, "M": 20, "lr": _LRS_HP, "batch_size": [16, 32, 64, 128]},
         ],
     },
+    "ladder-cpu": {
+        "description": "Model ladder (Bhagia et al.): 4 sizes (11k-71k params) x 3 token multipliers (M = 10, 20, "
+        "40), cloze task loss and accuracy at 9 checkpoints each, plus a held-out 119k-param target at M = 20",
+        # The ladder's two steps read the curve rows: task loss L(N, D) at each run's last checkpoint, then
+        # acc(L) over all checkpoints. 256 cloze items: the accuracy's sampling s.e. is ~0.03 a checkpoint.
+        "fixed": {**_CPU, "n_evals": 8, "cloze_items": 256},
+        "grid": [
+            {"shape": [[16, 2], [24, 2], [32, 2], [48, 2]], "M": [10, 20, 40]},
+            {"shape": [[64, 2]], "M": 20},
+        ],
+    },
     "schedules-cpu": {
         "description": "Loss curves of one model (123k params, 1,200 steps) under constant, cosine and WSD schedules",
         "fixed": {  # the runs the lr-annealing law's README example and benchmark are fitted on

@@ -109,14 +109,14 @@ def test_widen_seam_propagates_through_both_stages(fits):
     seen = []
 
     def widen(fit, x, samples):
-        seen.append((fit.law, sorted(x), samples.shape))
+        seen.append((fit.law, sorted(x), samples.shape, np.shape(next(iter(x.values())))))
         return samples + (0.5 if fit.law == "power" else 0.0)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain = chain_predict(loss, acc, {"N": [1e9]}, group="arc", second_group="arc").frame
         wide = chain_predict(loss, acc, {"N": [1e9]}, group="arc", second_group="arc", widen=widen).frame
-    assert seen == [("power", ["N"], (40, 1)), ("downstream-acc-sigmoid", ["L"], (40, 1))]
+    assert seen == [("power", ["N"], (40, 1), (1,)), ("downstream-acc-sigmoid", ["L"], (40, 1), (1,))]
     assert wide.L_lower[0] == pytest.approx(plain.L_lower[0] + 0.5)
     assert wide.acc_upper[0] < plain.acc_upper[0]  # a higher loss feeds a lower accuracy
     assert wide.acc_pred[0] == plain.acc_pred[0]  # point predictions are not touched

@@ -1,0 +1,42 @@
+"""``scalefit fit ladder RUNS --loss-cols 'bpb_*' --acc-cols 'acc_*'``: the two-step model ladder.
+
+A thin adapter from `scalefit fit`'s request to :func:`scalefit.planning.ladder.ladder`. Options:
+``--loss-cols``/``--acc-cols`` (globs over a wide log, tasks paired by name; with ``--task-col COLUMN``, a long
+log's two columns), ``--map N=COL --map D=COL``, ``--where``, ``--bootstrap`` (default 200 here: the intervals
+need it), ``--seed``, and ``--opt skip_first=0.1`` (each run's earliest checkpoints left out of step 2),
+``anchor=true`` (the ideal point L=0, Acc=1), ``chance=0.25`` (the accuracy floor), ``run=COLUMN`` (the run key),
+``target_n=N``, ``target_d=D`` (the model the figure marks).
+"""
+
+from __future__ import annotations
+
+from scalefit.cli.fit_cmd import FitRequest, register_procedure
+from scalefit.cli.options import OptionError, opt_flag, opt_number, procedure_options
+
+_ALLOWED = {"loss_cols", "acc_cols", "task", "skip_first", "anchor", "chance", "run", "target_n", "target_d"}
+
+
+@register_procedure("ladder")
+def fit_ladder_procedure(req: FitRequest):
+    from scalefit.fitting import fit
+
+    opts = procedure_options(req, _ALLOWED, what="task losses and accuracies (--loss-cols/--acc-cols)",
+                             group_by=False)
+    if req.target is not None:
+        raise OptionError("`scalefit fit ladder` takes its columns from --loss-cols and --acc-cols, not --target")
+    missing = [f for f, k in (("--loss-cols", "loss_cols"), ("--acc-cols", "acc_cols")) if k not in opts]
+    if missing:
+        raise OptionError(f"`scalefit fit ladder` needs {' and '.join(missing)}, e.g. --loss-cols 'bpb_*' "
+                          "--acc-cols 'acc_*' (or --task-col TASK --loss-cols LOSS --acc-cols ACC)")
+    target = {s: opt_number(opts, f"target_{s.lower()}", None) for s in ("N", "D")}
+    if (target["N"] is None) != (target["D"] is None):
+        raise OptionError("give the target model with both --opt target_n=N and --opt target_d=D")
+    run = opts.get("run")
+    return fit(
+        "ladder", req.runs, loss_cols=str(opts["loss_cols"]), acc_cols=str(opts["acc_cols"]),
+        task=None if opts.get("task") is None else str(opts["task"]), mapping=req.mapping, where=req.where,
+        run=None if run is None else str(run), skip_first=opt_number(opts, "skip_first", 0.1),
+        anchor=opt_flag(opts, "anchor", True), chance=opt_number(opts, "chance", None),
+        bootstrap=req.bootstrap if req.bootstrap else 200, seed=req.seed,
+        target=target if target["N"] is not None else None,
+    )
