@@ -17,6 +17,7 @@ from scalefit.fitting.result import FitResult
 from scalefit.fitting.selection_result import SelectionResult
 from scalefit.planning.frontier import FrontierResult
 from scalefit.planning.hparams import HparamFit
+from scalefit.planning.ladder_result import LadderResult
 from scalefit.procedures import PROCEDURES
 from scalefit.results import RESULT_TYPES, Result, load
 
@@ -70,6 +71,9 @@ CASES = {
         RUNS / "chinchilla-cpu" / "runs.csv", ["chinchilla", "kaplan"]), SelectionResult, {"N": [1e6], "D": [1e8]}),
     "lr-annealing": (lambda: scalefit.fit("lr-annealing", RUNS / "schedules-cpu", where="step >= 400").fit,
                      FitResult, None),
+    "ladder": (lambda: scalefit.fit("ladder", RUNS / "ladder-cpu" / "curves.csv", loss_cols="loss_*",
+                                    acc_cols="acc_*", where="n_params < 1e5", bootstrap=20),
+               LadderResult, None),  # predict (a frame with a task column): tests/fitting/test_ladder.py
 }
 
 

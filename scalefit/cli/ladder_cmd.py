@@ -3,9 +3,9 @@
 A thin adapter from `scalefit fit`'s request to :func:`scalefit.planning.ladder.ladder`. Options:
 ``--loss-cols``/``--acc-cols`` (globs over a wide log, tasks paired by name; with ``--task-col COLUMN``, a long
 log's two columns), ``--map N=COL --map D=COL``, ``--where``, ``--bootstrap`` (default 200 here: the intervals
-need it), ``--seed``, and ``--opt skip_first=0.1`` (each run's earliest checkpoints left out of step 2),
-``anchor=true`` (the ideal point L=0, Acc=1), ``chance=0.25`` (the accuracy floor), ``run=COLUMN`` (the run key),
-``target_n=N``, ``target_d=D`` (the model the figure marks).
+need it), ``--seed``, the row options ``--run COLUMN`` (the run key) and ``--skip-first F`` (each run's earliest
+checkpoints left out of step 2; default 0.1 here), and ``--opt anchor=true`` (the ideal point L=0, Acc=1),
+``chance=0.25`` (the accuracy floor), ``target_n=N``, ``target_d=D`` (the model the figure marks).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
 from scalefit.cli.options import OptionError, opt_flag, opt_number, procedure_options
 
-_ALLOWED = {"loss_cols", "acc_cols", "task", "skip_first", "anchor", "chance", "run", "target_n", "target_d"}
+_ALLOWED = {"loss_cols", "acc_cols", "task", "anchor", "chance", "target_n", "target_d"}
+_ROWS = {"run", "skip_first"}  # the row options the ladder reads (step 1 reduces to each run's last checkpoint itself)
 
 
 @register_procedure("ladder")
@@ -31,11 +32,16 @@ def fit_ladder_procedure(req: FitRequest):
     target = {s: opt_number(opts, f"target_{s.lower()}", None) for s in ("N", "D")}
     if (target["N"] is None) != (target["D"] is None):
         raise OptionError("give the target model with both --opt target_n=N and --opt target_d=D")
-    run = opts.get("run")
+    rows = dict(req.fit_rows)
+    other = sorted(set(rows) - _ROWS)
+    if other:
+        flag = "--" + other[0].rstrip("s").replace("_", "-")
+        raise OptionError(f"`scalefit fit ladder` takes --run and --skip-first, not {flag}; step 1 uses each run's "
+                          "last checkpoint, step 2 the (L=0, Acc=1) anchor (--opt anchor=false to drop it)")
     return fit(
         "ladder", req.runs, loss_cols=str(opts["loss_cols"]), acc_cols=str(opts["acc_cols"]),
         task=None if opts.get("task") is None else str(opts["task"]), mapping=req.mapping, where=req.where,
-        run=None if run is None else str(run), skip_first=opt_number(opts, "skip_first", 0.1),
+        run=rows.get("run"), skip_first=rows.get("skip_first", 0.1),
         anchor=opt_flag(opts, "anchor", True), chance=opt_number(opts, "chance", None),
         bootstrap=req.bootstrap if req.bootstrap else 200, seed=req.seed,
         target=target if target["N"] is not None else None,

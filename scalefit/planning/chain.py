@@ -15,8 +15,9 @@ say what they predict (``acc_mmlu_pred``; :data:`scalefit.laws.downstream_acc.CO
 
 ``widen``: a seam for prediction (rather than mean) intervals. A callable ``widen(fit, x, samples)`` receives
 each stage's fit, its inputs at the points (symbol -> (points,) array; for the chained stage, the first stage's
-point prediction) and its (draws, points) samples, and returns samples of the same shape (e.g. with the run-to-run noise and extrapolation error of a calibrated fit added); the first stage's
-widened samples feed the second stage, so the widening propagates. ``None`` leaves the bootstrap samples as
+point prediction) and its (draws, points) samples, and returns samples of the same shape (e.g. with the
+run-to-run noise and extrapolation error of a calibrated fit added); the first stage's widened samples feed
+the second stage, so the widening propagates. ``None`` leaves the bootstrap samples as
 they are (mean intervals).
 """
 

@@ -1,0 +1,111 @@
+"""The model ladder procedure (scalefit.planning.ladder): recovery, wide and long logs, the result protocol."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalefit
+from scalefit.errors import FitFileError, RunDataError
+from scalefit.planning.ladder import ladder, long_table
+from scalefit.planning.ladder_result import LadderResult
+from scalefit.runs import RunTable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+try:
+    import bench_ladder
+finally:
+    sys.path.pop(0)
+
+
+def _ladder(*args, **kwargs) -> LadderResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ladder(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    runs, truth = bench_ladder.draw(3)
+    second = runs.assign(bpb_easy=runs.bpb_task * 0.8, acc_easy=np.clip(runs.acc_task + 0.05, 0, 1))
+    return second, truth, _ladder(second, loss_cols="bpb_*", acc_cols="acc_*", bootstrap=60, seed=1)
+
+
+def test_recovers_the_generating_laws_and_predicts_the_target(synthetic):
+    _, truth, res = synthetic
+    assert res.tasks == ["easy", "task"]
+    step1, step2 = res.loss_fit.group("task"), res.acc_fit.group("task")
+    assert step1.stats["n"] == 16 and step2.stats["n"] == 16 * 9  # the last checkpoints; all but the first 10%
+    assert step1.predict(bench_ladder.TARGET)[0] == pytest.approx(
+        bench_ladder.task_loss(truth, **bench_ladder.TARGET), rel=0.03)
+    assert step2.params["L0"] == pytest.approx(truth["L0"], rel=0.05)
+    assert step2.params["k"] == pytest.approx(truth["k"], rel=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = res.predict(bench_ladder.TARGET)
+    assert list(pred.task) == ["easy", "task"]
+    row = pred[pred.task == "task"].iloc[0]
+    true_acc = bench_ladder.accuracy(truth, bench_ladder.task_loss(truth, **bench_ladder.TARGET))
+    assert row.acc_lower <= true_acc <= row.acc_upper and abs(row.acc_pred - true_acc) < 0.05
+    assert 0 <= row.acc_lower <= row.acc_pred <= row.acc_upper <= 1
+
+
+def test_result_protocol_round_trip_and_plot(synthetic, tmp_path):
+    _, _, res = synthetic
+    path = res.save(tmp_path / "ladder.json")
+    back = scalefit.load(path)
+    assert isinstance(back, LadderResult) and back.to_dict() == res.to_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pd.testing.assert_frame_equal(back.predict({"N": [7e9], "D": [4e12]}), res.predict({"N": [7e9], "D": [4e12]}))
+    assert "step 2 (downstream-acc-sigmoid" in back.report() and "== task = easy ==" in back.report()
+    with pytest.raises(TypeError):
+        back.options["skip_first"] = 0.5
+    bad = res.to_dict()
+    bad["data"]["tasks"] = ["easy", "task", "mmlu"]
+    with pytest.raises(FitFileError, match="no group for task 'mmlu'"):
+        LadderResult.from_dict(bad)
+    fig = back.plot()
+    assert len(fig.axes) >= 4
+    from scalefit.plotting import pyplot
+
+    pyplot().close(fig)
+
+
+def test_long_format_with_a_task_column_gives_the_same_fit(synthetic):
+    runs, _, res = synthetic
+    long = pd.concat([runs.assign(task=t, bpb=runs[f"bpb_{t}"], acc=runs[f"acc_{t}"]) for t in ("easy", "task")])
+    other = _ladder(long.drop(columns=["bpb_task", "acc_task", "bpb_easy", "acc_easy"]), loss_cols="bpb",
+                    acc_cols="acc", task="task", bootstrap=60, seed=1)
+    assert other.tasks == res.tasks
+    for t in res.tasks:
+        assert other.loss_fit.group(t).params == pytest.approx(dict(res.loss_fit.group(t).params), rel=1e-6)
+        assert other.acc_fit.group(t).params == pytest.approx(dict(res.acc_fit.group(t).params), rel=1e-6)
+
+
+def test_bad_logs_are_one_line_errors(synthetic):
+    runs, _, _ = synthetic
+    with pytest.raises(RunDataError, match="task 'easy' has a --acc-cols column .* but no --loss-cols"):
+        _ladder(runs.drop(columns="bpb_easy"), loss_cols="bpb_*", acc_cols="acc_*")
+    with pytest.raises(RunDataError, match="'loss_\\*' matches no column"):
+        _ladder(runs, loss_cols="loss_*", acc_cols="acc_*")
+    with pytest.raises(RunDataError, match="needs a run key"):
+        long_table(RunTable.from_frame(runs.drop(columns="run_id")), loss_cols="bpb_*", acc_cols="acc_*")
+    with pytest.raises(RunDataError, match="--task-col 'kind' is not a column"):
+        _ladder(runs, loss_cols="bpb_task", acc_cols="acc_task", task="kind")
+    with pytest.raises(RunDataError, match="no column for N"):
+        _ladder(runs.drop(columns="n_params"), loss_cols="bpb_*", acc_cols="acc_*")
+
+
+def test_the_benchmark_runs_a_quick_version(capsys):
+    assert bench_ladder.main(["--quick", "--json"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    assert out["draws"] == 3 and 0 <= out["coverage"] <= 1 and len(out["cases"]) == 3
+    assert all(c["acc_lower"] <= c["acc_pred"] <= c["acc_upper"] for c in out["cases"])
