@@ -1,6 +1,7 @@
 """The options of `scalefit fit` and `scalefit backtest` that constrain a law and shape the rows it is fitted to:
-``--fix`` (with ``--param``, declared among the fitting options), ``--anchor``, ``--weight``, and the per-run
-reducers ``--run``, ``--reduce``, ``--skip-first``, ``--smooth``, ``--order`` (declared once, used by both)."""
+``--fix`` (with ``--param``, declared among the fitting options), ``--anchor``, ``--weight``, and the run key and
+per-run reducers ``--run``, ``--reduce``, ``--skip-first``, ``--smooth``, ``--order`` (declared once; `select`
+takes the reducers alone)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,11 @@ ROW_PROCEDURES = frozenset({"ladder"})  # procedures that read these options (fr
 
 
 @dataclass(frozen=True)
-class RowOptions:
-    """Constraints, anchors, row weights and per-run reducers of checkpoints."""
+class ReduceOptions:
+    """The run key and the per-run reducers of checkpoints (scalefit.runs.reduce)."""
 
-    panel = "Constraints, anchors and checkpoints"
+    panel = "Runs and checkpoints"
 
-    fix: list[str] = option(None, "--fix", metavar="NAME=VALUE", help="Hold a parameter fixed at VALUE (inside "
-                            "the law's bounds): no interval, not counted in AIC/BIC; repeatable.")
-    anchor: list[str] = option(None, "--anchor", metavar="SYM=V,...", help="A fixed point in the law's symbols, "
-                               "every input and the target (e.g. 'L=0,Acc=1', optionally ',weight=W'), in every fit "
-                               "and bootstrap resample; repeatable.")
-    weight: str = option(None, "--weight", metavar="COLUMN", help="Row weights (finite, >= 0): each row's loss "
-                         "term is multiplied by its weight.")
     run: str = option(None, "--run", metavar="COLUMN", help="The column naming each row's run (default: run_id, "
                       "run or run_name); the bootstrap resamples runs.")
     reduce: str = option(None, "--reduce", metavar="last|mean-last=K|min|max", help="One row per run: its last "
@@ -36,13 +30,50 @@ class RowOptions:
     order: str = option(None, "--order", metavar="COLUMN", help="Column ordering a run's checkpoints (default: "
                         "step, then tokens, then FLOPs, else file order).")
 
+    def reducers(self) -> dict:
+        """The reducers given, as :func:`scalefit.runs.reduce_runs` keywords."""
+        given = {"reduce": self.reduce, "skip_first": self.skip_first, "smooth": self.smooth, "order": self.order}
+        return {k: v for k, v in given.items() if v not in (None, 0.0)}
+
+    def reduced(self, runs, target: str | None, mapping: dict, symbol: str = "L"):
+        """``runs`` reduced per run (:func:`reduced_runs`), or ``runs`` itself when no reducer is given."""
+        return reduced_runs(runs, target, mapping, symbol, self.run, self.reducers())
+
+
+def reduced_runs(runs, target: str | None, mapping: dict, symbol: str, run: str | None, reducers: dict):
+    """``runs`` reduced per run on the target column (``target``, else the column feeding ``symbol``)."""
+    if not reducers:
+        return runs
+    from scalefit.fitting.api import as_table
+    from scalefit.runs import column_for, reduce_runs
+
+    table = as_table(runs)
+    column = target or column_for(table, symbol, mapping)
+    if column is None:
+        raise OptionError(f"{table.source}: no column for the target {symbol}; say which with --target COLUMN")
+    return reduce_runs(table, run=run, columns=[column], **reducers)
+
+
+@dataclass(frozen=True)
+class RowOptions(ReduceOptions):
+    """Constraints, anchors, row weights, and the run key and reducers."""
+
+    panel = "Constraints, anchors and checkpoints"
+
+    fix: list[str] = option(None, "--fix", metavar="NAME=VALUE", help="Hold a parameter fixed at VALUE (inside "
+                            "the law's bounds): no interval, not counted in AIC/BIC; repeatable.")
+    anchor: list[str] = option(None, "--anchor", metavar="SYM=V,...", help="A fixed point in the law's symbols, "
+                               "every input and the target (e.g. 'L=0,Acc=1', optionally ',weight=W'), in every fit "
+                               "and bootstrap resample; repeatable.")
+    weight: str = option(None, "--weight", metavar="COLUMN", help="Row weights (finite, >= 0): each row's loss "
+                         "term is multiplied by its weight.")
+
     def fit_keywords(self) -> dict:
         """The :func:`scalefit.fitting.fit_law` keywords given (anchors parsed; constraints go elsewhere)."""
         from scalefit.fitting.rows import parse_anchor
 
-        given = {"anchors": [parse_anchor(a) for a in self.anchor or []], "weight": self.weight, "run": self.run,
-                 "reduce": self.reduce, "skip_first": self.skip_first, "smooth": self.smooth, "order": self.order}
-        return {k: v for k, v in given.items() if v not in (None, [], 0.0)}
+        given = {"anchors": [parse_anchor(a) for a in self.anchor or []], "weight": self.weight, "run": self.run}
+        return {**{k: v for k, v in given.items() if v not in (None, [])}, **self.reducers()}
 
 
 def with_row_options(req, rows: RowOptions | None):
@@ -71,21 +102,16 @@ def with_row_options(req, rows: RowOptions | None):
 
 def pre_reduced(req, runs, target: str | None):
     """For `backtest`: the run log reduced per run before the holdout split (so fitted and held-out rows are
-    reduced alike), and the remaining fit_law keywords."""
+    reduced alike), and the fit_law keywords left."""
+    from scalefit.fitting.api import as_law
+
     keys = ("reduce", "skip_first", "smooth", "order")
     asked = {k: v for k, v in req.fit_rows.items() if k in keys}
     rest = {k: v for k, v in req.fit_rows.items() if k not in keys}
     if not asked:
         return runs, rest
-    from scalefit.fitting.api import as_law, as_table
-    from scalefit.runs import column_for, reduce_runs
-
-    table = as_table(runs)
-    law = as_law(req.name, req.law_options)
-    column = target or column_for(table, law.target, req.mapping)
-    if column is None:
-        raise OptionError(f"{table.source}: no column for the target {law.target}; say which with --target COLUMN")
-    return reduce_runs(table, run=rest.get("run"), columns=[column], **asked), rest
+    symbol = as_law(req.name, req.law_options).target
+    return reduced_runs(runs, target, req.mapping, symbol, rest.get("run"), asked), rest
 
 
-__all__ = ["ROW_PROCEDURES", "RowOptions", "pre_reduced", "with_row_options"]
+__all__ = ["ROW_PROCEDURES", "ReduceOptions", "RowOptions", "pre_reduced", "with_row_options"]

@@ -13,7 +13,9 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.option_groups import with_options
 from scalefit.cli.options import OptionError
+from scalefit.cli.row_options import ReduceOptions
 
 
 def _candidates(names: str | None, formulas: list[str] | None, params: list[str] | None) -> list | None:
@@ -33,6 +35,7 @@ def _objectives(text: str) -> list[str]:
 
 @app.command("select")
 @handle_errors
+@with_options(checkpoints=ReduceOptions)
 def select_command(
     runs: Path = typer.Argument(..., help="Run log: CSV, TSV or Parquet (only these rows inform the choice)."),
     candidates: str = typer.Option(None, "--candidates", metavar="LAW[,LAW...]", help="Laws to compare "
@@ -60,6 +63,7 @@ def select_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the fold fits' start subsample."),
     out: Path = typer.Option(None, "--out", "-o", help="Write the winner's fit (on all rows) to this JSON file."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output: the whole selection."),
+    checkpoints: ReduceOptions = None,
 ) -> None:
     """Fit every candidate law with each objective, score extrapolation to the largest runs, print the
     leaderboard and keep the winner (the simplest within --tolerance of the lowest mean validation RMSLE)
@@ -76,7 +80,8 @@ def select_command(
         from scalefit.cli.fit_cmd import runs_and_target
 
         _, target = runs_and_target(runs, target, None, command="select")
-    result = select(runs, _candidates(candidates, formula, param), along=along, folds=folds or 2,
+    data = checkpoints.reduced(runs, target, parse_map(map_))  # one row per run (--reduce ...) before the folds
+    result = select(data, _candidates(candidates, formula, param), along=along, folds=folds or 2,
                     fraction=fraction, holdout=holdout, objectives=_objectives(objectives), where=where,
                     mapping=parse_map(map_), target=target, group_by=group_by, seed=seed, tolerance=tolerance)
     if out is not None:
