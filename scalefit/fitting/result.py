@@ -78,21 +78,18 @@ class FitResult:
             raise FitError("this fit has no groups (it was not fitted with group_by)")
         key = str(name)
         if key not in self.groups:
-            if self.targets:
-                raise FitError(f"no target {key!r} in this fit; targets are {list(self.targets)}")
-            raise FitError(f"no group {key!r} in this fit; groups are {sorted(self.groups)}")
+            what = f"target {key!r} in this fit; targets are {list(self.targets)}" if self.targets else (
+                f"group {key!r} in this fit; groups are {sorted(self.groups)}")
+            raise FitError(f"no {what}")
         return self.groups[key]
 
     def select(self, group: object | None = None) -> FitResult:
         """The one fit to use: ``group`` of a grouped fit (required there), else this fit itself."""
         if self.groups:
-            if group is None and self.targets:
-                raise FitError(f"this fit has one law per target; say which target (--group, or group= in the "
-                               f"library): one of {list(self.targets)}")
             if group is None:
-                raise FitError(
-                    f"this fit is grouped by {self.group_by!r}; say which group: one of {sorted(self.groups)}"
-                )
+                raise FitError(f"this fit has one law per target; say which target (--group, or group= in the "
+                               f"library): one of {list(self.targets)}" if self.targets else
+                               f"this fit is grouped by {self.group_by!r}; say which group: one of {sorted(self.groups)}")
             return self.group(group)
         return self
 
