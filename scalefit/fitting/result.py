@@ -89,7 +89,8 @@ class FitResult:
             if group is None:
                 raise FitError(f"this fit has one law per target; say which target (--group, or group= in the "
                                f"library): one of {list(self.targets)}" if self.targets else
-                               f"this fit is grouped by {self.group_by!r}; say which group: one of {sorted(self.groups)}")
+                               f"this fit is grouped by {self.group_by!r}; say which group: one of "
+                               f"{sorted(self.groups)}")
             return self.group(group)
         return self
 
