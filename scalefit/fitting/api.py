@@ -287,13 +287,16 @@ def _data_summary(law: Law, table: RunTable, res, opts: _Options) -> dict:
 
 def _diagnose(law: Law, params: Mapping[str, float], search) -> list[tuple[str, type]]:
     notes = []
+    chosen = (law.options.get("constraints") or {}).get("params") or {}  # bounds set with --param
     for p in law.params:
         v = params[p.name]
-        for bound, side in ((p.lower, "lower"), (p.upper, "upper")):
+        for bound, side, by_user in ((p.lower, "lower", (chosen.get(p.name) or [0, None])[1] is not None),
+                                     (p.upper, "upper", (chosen.get(p.name) or [0, 0, None])[2] is not None)):
             if np.isfinite(bound) and abs(v - bound) <= 1e-6 * max(1.0, abs(bound)):
                 if not (p.log and bound == 0 and v > 0):
+                    why = "(set by --param)" if by_user else "(widen the bound or check the data)"
                     notes.append((f"{p.name} = {v:.6g} sits on its {side} bound {bound:g}; the optimum may lie "
-                                  "beyond it (widen the bound or check the data)", BoundWarning))
+                                  f"beyond it {why}", BoundWarning))
         if p.log and p.lower == 0 and 0 < v < 1e-6 * min(g for g in p.grid if g > 0):
             notes.append((f"{p.name} = {v:.3g} collapsed towards 0 (its starts were >= {min(p.grid):.3g}): the data do "
                           f"not determine this term; fix it at 0 (--fix {p.name}=0; fix={{'{p.name}': 0}}), add runs "
