@@ -159,6 +159,50 @@ def gadre() -> dict:
             "e_small": rel_err[0], "e_big": rel_err[1]}
 
 
+def uncertainty() -> dict:
+    """The calibration table: synthetic (bench_calibration.py's committed JSON), Epoch's N >= 5e9 holdout and
+    Gadre's two held-out over-training runs, each with the 95% mean and prediction intervals."""
+    syn = json.loads((REPO / "benchmarks/results/bench_calibration.json").read_text())
+    out = {"syn_draws": syn["draws"], "syn_runs": syn["held_out_runs"], "syn_err": 100 * syn["mean_abs_rel_error"]}
+    for kind in ("mean", "prediction"):
+        k = kind[:4]
+        s = syn[kind]
+        out.update({f"syn_{k}_cov": 100 * s["coverage"], f"syn_{k}_w": 100 * s["mean_rel_width"],
+                    f"syn_{k}_is": 100 * s["rel_interval_score"]})
+        bt = cli(f'backtest chinchilla {EPOCH} --holdout "N >= 5e9" --bootstrap 400 --interval {kind}')["scores"]
+        out.update({f"ep_{k}_cov": 100 * bt["coverage"], f"ep_{k}_w": 100 * bt["mean_rel_band_width"],
+                    f"ep_{k}_is": 100 * bt["rel_interval_score"], "ep_err": 100 * bt["mean_abs_rel_error"],
+                    "ep_n": bt["n"]})
+    out["ep_ratio"] = out["ep_pred_w"] / out["ep_err"]
+    out.update({f"ep_{k}_hits": round(out[f"ep_{k}_cov"] * out["ep_n"] / 100) for k in ("mean", "pred")})
+    return {**out, **_gadre_intervals()}
+
+
+def _gadre_intervals() -> dict:
+    """Gadre's loss fit (5 runs, as in gadre()) and its intervals at the two held-out runs."""
+    from scalefit.fitting import fit
+    from scalefit.fitting.scores import band_scores
+    from scalefit.runs import read_runs
+
+    runs = read_runs("dataset:gadre-overtrain").frame
+    rpj = runs[runs.dataset == "rpj"]
+    held = rpj[(rpj.N > 5e9) | ((rpj.N > 1e9) & (rpj.M == 640))]
+    where = "dataset == 'rpj' and ((M == 20 and N < 1e9) or (N < 2e7 and M == 320))"
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = fit("overtrain", runs, target="loss_c4_val", where=where, loss="mse", space="raw", bootstrap=400)
+        x, y = {"N": held.N.to_numpy(), "D": held.D.to_numpy()}, held.loss_c4_val.to_numpy()
+        pred = loss.predict(x)
+        for kind in ("mean", "prediction"):
+            s = band_scores(y, pred, *loss.predict_interval(x, interval=kind))
+            out.update({f"ga_{kind[:4]}_cov": 100 * s["coverage"], f"ga_{kind[:4]}_w": 100 * s["mean_rel_band_width"],
+                        f"ga_{kind[:4]}_is": 100 * s["rel_interval_score"]})
+    out.update({"ga_err": 100 * float(np.mean(np.abs(pred / y - 1))), "ga_fit_rows": loss.stats["n"],
+                "ga_folds": len(loss.calibration["folds"])})
+    return out
+
+
 def schedules() -> dict:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from schedule_prediction import check
@@ -236,6 +280,17 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "scalefit gives E = {E:.3f},\na = {a:.1f}, b = {b:.1f}, η = {eta:.4f} (paper 1.84, 212, 367, 0.136)",
         "1.4B M=640 run within {l_small:+.2f}% and of the 6.9B M=20 run within {l_big:+.2f}% (paper 0.7% each), "
         "and their\n17-task error within {e_small:+.2f}% and {e_big:+.2f}% (paper 3.6%, 0.05%)",
+    ]),
+    (uncertainty, [
+        "| synthetic, {syn_draws} draws ({syn_runs} runs) | {syn_err:.2f}% | {syn_mean_cov:.1f}% | {syn_mean_w:.2f}% | "
+        "{syn_mean_is:.2f}% | {syn_pred_cov:.1f}% | {syn_pred_w:.2f}% | {syn_pred_is:.2f}% |",
+        "| Epoch, N ≥ 5e9 ({ep_n} runs) | {ep_err:.2f}% | {ep_mean_cov:.1f}% | {ep_mean_w:.2f}% | {ep_mean_is:.2f}% | "
+        "{ep_pred_cov:.1f}% | {ep_pred_w:.2f}% | {ep_pred_is:.2f}% |",
+        "| Gadre, 2 over-trained runs | {ga_err:.2f}% | {ga_mean_cov:.0f}% | {ga_mean_w:.2f}% | {ga_mean_is:.2f}% | "
+        "{ga_pred_cov:.0f}% | {ga_pred_w:.2f}% | {ga_pred_is:.2f}% |",
+        "the prediction band is {ep_ratio:.1f} times the mean |relative error|, and it covers\n"
+        "{ep_pred_hits} of the {ep_n} held-out runs where the bootstrap band covers {ep_mean_hits}.",
+        "fitted on {ga_fit_rows} runs, {ga_folds} extrapolation folds",
     ]),
     (schedules, [
         "`runs/schedules-cpu` ({n_params} parameters, {steps:,} steps), the\nlaw predicts the held-out WSD run's "
