@@ -163,6 +163,8 @@ class LocalOptions:
                           "cores); 0: in this process.")  # fmt: skip
     runs_per_gpu: int = option(1, "--runs-per-gpu", help="Local: concurrent runs per GPU.")
     threads: int = option(None, "--threads", help="Torch threads per worker (default: cores / workers).")
+    batch_runs: int = option(None, "--batch-runs", help="Train up to K runs of one shape as one batched model "
+                             "(1: off; default: 1 on CPU, by model size on a GPU).")  # fmt: skip
 
 
 def _executor(spec, name: str, local: LocalOptions, slurm: SlurmOptions, device: str | None, dry_run: bool):
@@ -171,15 +173,20 @@ def _executor(spec, name: str, local: LocalOptions, slurm: SlurmOptions, device:
     if name not in ("local", "slurm"):
         raise SweepError(f"unknown executor {name!r}; use local or slurm")
     if name == "slurm":
+        if local.batch_runs not in (None, 1):
+            raise SweepError("--batch-runs is for the local executor; Slurm runs each run as its own task")
         return _slurm_executor(spec, slurm, local, device, dry_run, est_device)
+    if local.batch_runs is not None and local.batch_runs < 1:
+        raise SweepError(f"--batch-runs must be at least 1, got {local.batch_runs}")
     if local.workers == 0:
         from scalefit.sweeps.executors import SerialExecutor
 
-        return SerialExecutor(threads=local.threads or 0), 1, est_device
+        return SerialExecutor(threads=local.threads or 0, batch_runs=local.batch_runs), 1, est_device
     from scalefit.sweeps.executors import LocalExecutor
 
     ex = LocalExecutor(workers=local.workers, device=device or spec.fixed.get("device", "auto"),
-                       runs_per_gpu=local.runs_per_gpu, threads=local.threads)  # fmt: skip
+                       runs_per_gpu=local.runs_per_gpu, threads=local.threads,
+                       batch_runs=local.batch_runs)  # fmt: skip
     n_workers = len(ex.plan()[0]) if not (dry_run and est_device == "cuda") else (local.workers or 1)
     return ex, n_workers, est_device
 

@@ -81,6 +81,10 @@ def train_command(
     ),
     out: str = typer.Option("runs", "--out", "-o", help="Runs folder; the run goes to OUT/NAME/RUN_ID/."),
     run: RunOptions = None,
+    vary: list[str] = typer.Option(
+        [], "--vary", metavar="KEY=V1,V2,...", help="Train one run per combination of these values as ONE batched "
+        "model (repeatable): lr, seed, schedule, init_std, n_tokens, ... (the runs share their shape)."
+    ),  # fmt: skip
     as_json: bool = typer.Option(False, "--json", help="Print the result row as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the loss curve while training."),
 ) -> None:
@@ -89,6 +93,10 @@ def train_command(
     Settings apply in order: defaults, --config TOML, the options below, then --set KEY=VALUE.
     """
     runs_dir = check_out_folder(out, "--out")
+    if vary:
+        _train_batched([make_config(config, run.given(), sets + extra) for extra in _combinations(vary)], runs_dir,
+                       as_json=as_json, quiet=quiet)  # fmt: skip
+        return
     cfg = make_config(config, run.given(), sets)
 
     from scalefit.proxy.config import resolve, run_id
@@ -110,6 +118,44 @@ def train_command(
     if as_json:
         echo_json(result)
     else:
+        _echo_result(result, run_dir)
+
+
+def _combinations(vary: list[str]) -> list[list[str]]:
+    """``--vary KEY=V1,V2`` options as lists of ``--set`` strings, one per combination (first key slowest)."""
+    import itertools
+
+    from scalefit.proxy.group import PER_MEMBER
+
+    axes = []
+    for item in vary:
+        key, sep, values = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not values.strip():
+            raise ConfigError(f"--vary expects KEY=V1,V2,..., got {item!r}")
+        if key not in PER_MEMBER:
+            raise ConfigError(f"--vary {key}: runs trained as one batched model may differ only in "
+                              f"{', '.join(PER_MEMBER)}")  # fmt: skip
+        axes.append([f"{key}={v.strip()}" for v in values.split(",") if v.strip()])
+    return [list(combo) for combo in itertools.product(*axes)]
+
+
+def _train_batched(configs: list, runs_dir: Path, *, as_json: bool, quiet: bool) -> None:
+    """Train the configs as one batched model; one result line per member (or a JSON list)."""
+    from scalefit.proxy.batched import train_batch
+    from scalefit.proxy.config import run_id
+
+    dirs = [runs_dir / c.name / run_id(c) for c in configs]
+
+    def show(i: int, row: dict) -> None:
+        typer.echo(f"[{i + 1}/{len(configs)}] step {row['step']:>7}  lr {row['lr']:.3g}  train {row['train_loss']:.4f}"
+                   f"  val {row['loss']:.4f}  {row['wall_s']:.1f}s", err=True)  # fmt: skip
+
+    results = train_batch(configs, runs_dir, on_log=None if quiet or as_json else show)
+    if as_json:
+        echo_json(results)
+        return
+    for result, run_dir in zip(results, dirs):
         _echo_result(result, run_dir)
 
 

@@ -9,11 +9,14 @@ to float rounding (tests/proxy/test_batched.py). A member that reaches its token
 out at its own step and leaves the batch; the others continue undisturbed.
 
 tokens/s in a member's result is its own share of the training throughput (the batch's aggregate tokens/s is
-the sum over members); ``wall_s`` is the time since the batch started.
+the sum over members), and its ``wall_s`` is its share of the batch's wall time (each second split evenly
+among the members training then), so summed over a sweep's runs.csv both mean what they mean for single runs.
+Curve rows' ``wall_s`` is the time since the batch started.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,8 @@ class _Batch:
         self.window = torch.zeros(len(self.runs), device=self.device)  # per active member, on device
         self.curves: list[list[dict[str, Any]]] = [[] for _ in self.runs]
         self.results: list[dict[str, Any] | None] = [None] * len(self.runs)
+        self.share_s = [0.0] * len(self.runs)  # each member's share of the wall time so far
+        self.mark = self.clock.start  # wall time accounted up to here
 
     def train(self) -> list[dict[str, Any]]:
         self.clock.resume()
@@ -140,6 +145,8 @@ class _Batch:
         for i in leaving:
             run = self.runs[i]
             result = _summarise(run, self.curves[i], step, diverged.get(i, ""), self.clock)
+            self._account()
+            result["wall_s"] = self.share_s[i]
             write_csv_atomic(run.run_dir / "curve.csv", _frame(self.curves[i]))
             write_json_atomic(run.run_dir / "result.json", result)
             self.results[i] = result
@@ -152,3 +159,10 @@ class _Batch:
             self.opt.select(keep)
             self.window = self.window[torch.tensor(keep, device=self.device)]
         self.clock.resume()
+
+    def _account(self) -> None:
+        """Split the wall time since the last call evenly among the members still in the batch."""
+        now = time.perf_counter()
+        for i in self.active:
+            self.share_s[i] += (now - self.mark) / len(self.active)
+        self.mark = now

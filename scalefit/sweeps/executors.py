@@ -8,9 +8,12 @@
   fit the partition. Every task writes its run folder in the sweep folder, which must be on a filesystem the
   nodes share. ``cluster="local"`` runs the same code path through submitit's local executor (tests, CI).
 
-Both call ``execute_run`` on each run and report through ``emit(kind, run, data)``: ``start``, ``log``
-(a curve row, local only), ``done`` (the result row). A run that raises is recorded as ``failed`` with its
-message and never stops the sweep; a worker that dies (killed, out of memory) has its runs retried once.
+Runs of one shape are packed into batches that train as one model (``sweeps.batching``; ``batch_runs``: at most
+K per batch, 1 turns it off, None takes the default for the device and model size); local executors only.
+Both call ``execute_run`` on each run (``batching.execute_batch`` on each batch) and report through
+``emit(kind, run, data)``: ``start``, ``log`` (a curve row, local only), ``done`` (the result row). A run that
+raises is recorded as ``failed`` with its message and never stops the sweep; a worker that dies (killed, out of
+memory) has its runs retried once.
 Local workers die with the sweep process however it dies (``_die_with_parent``), and an exception in the
 sweep process (Ctrl-C, SIGTERM turned into one by the CLI) kills them at once rather than at the end of
 their runs. Ctrl-C cancels a Slurm sweep's job arrays; tasks left queued by a sweep process that was killed are
@@ -101,13 +104,24 @@ class SerialExecutor:
     """Runs one after another in this process (``--workers 0``): for debugging (pdb works) and tests."""
 
     threads: int = 0  # torch threads (0: leave torch's default)
+    batch_runs: int | None = None  # runs per batched model (sweeps.batching); None: default for the device
 
     def execute(self, runs: list[Any], sweep_dir: Path, emit: Emit) -> None:
-        for run in runs:
-            emit("start", run, {})
-            on_log = lambda row, run=run: emit("log", run, row)  # noqa: E731
-            row = execute_run(run.config.to_dict(), str(sweep_dir), self.threads, on_log)
-            emit("done", run, row)
+        from scalefit.sweeps.batching import RunBatch, execute_batch, members, pack
+
+        device = "cuda" if any(r.config.device != "cpu" for r in runs) and gpu_count() else "cpu"
+        for unit in pack(runs, self.batch_runs, device):
+            group = {r.run_id: r for r in members(unit)}
+            for run in group.values():
+                emit("start", run, {})
+            if isinstance(unit, RunBatch):
+                on_log = lambda rid, row, group=group: emit("log", group[rid], row)  # noqa: E731
+                rows = execute_batch([r.config.to_dict() for r in unit.runs], str(sweep_dir), self.threads, on_log)
+            else:
+                on_log = lambda row, run=unit: emit("log", run, row)  # noqa: E731
+                rows = [execute_run(unit.config.to_dict(), str(sweep_dir), self.threads, on_log)]
+            for run, row in zip(group.values(), rows):
+                emit("done", run, row)
 
 
 # --------------------------------------------------------------------------- local process pool
@@ -166,6 +180,27 @@ def _pool_task(config: dict[str, Any], sweep_dir: str, rid: str) -> dict[str, An
     return execute_run(config, sweep_dir, _WORKER.get("threads", 0), on_log)
 
 
+def _pool_batch(configs: list[dict[str, Any]], sweep_dir: str) -> list[dict[str, Any]]:
+    from scalefit.sweeps.batching import execute_batch
+
+    logs = _WORKER.get("logs")
+
+    def on_log(rid: str, row: dict) -> None:
+        if logs is not None:
+            logs.put((rid, row))
+
+    return execute_batch(configs, sweep_dir, _WORKER.get("threads", 0), on_log)
+
+
+def _submit(pool: ProcessPoolExecutor, unit: Any, sweep_dir: Path) -> Any:
+    """Submit a run (its result row) or a batch (its members' rows) to the pool."""
+    from scalefit.sweeps.batching import RunBatch
+
+    if isinstance(unit, RunBatch):
+        return pool.submit(_pool_batch, [r.config.to_dict() for r in unit.runs], str(sweep_dir))
+    return pool.submit(_pool_task, unit.config.to_dict(), str(sweep_dir), unit.run_id)
+
+
 @dataclass
 class LocalExecutor:
     """Process pool on this machine: GPUs when there are any (and ``device`` allows), else CPU cores."""
@@ -176,6 +211,7 @@ class LocalExecutor:
     threads: int | None = None  # torch threads per worker; default: cores / workers (at most 4 with GPUs)
     poll_s: float = 0.2  # how often the live loss is forwarded
     gpus: int = field(default=-1, repr=False)  # visible GPUs (-1: detect)
+    batch_runs: int | None = None  # runs per batched model (sweeps.batching); None: default for the device
 
     def plan(self) -> tuple[list[str | None], int]:
         """Per-worker GPU slots (None = CPU) and torch threads per worker."""
@@ -200,9 +236,11 @@ class LocalExecutor:
     def execute(self, runs: list[Any], sweep_dir: Path, emit: Emit) -> None:
         import multiprocessing as mp
 
+        from scalefit.sweeps.batching import pack
+
         slots, threads = self.plan()
         ctx = mp.get_context("spawn")  # fresh interpreters: safe with torch and CUDA
-        pending = deque(runs)
+        pending = deque(pack(runs, self.batch_runs, "cpu" if slots[0] is None else "cuda"))
         attempts: dict[str, int] = {}
         while pending:
             slot_q, log_q = ctx.Queue(), ctx.Queue()
@@ -219,42 +257,57 @@ class LocalExecutor:
                 pool.shutdown(wait=True, cancel_futures=True)
 
     def _drive(self, pool, pending, attempts, sweep_dir, emit, log_q, width) -> None:
-        """Keep ``width`` runs in flight until done; return early (to get a new pool) when a worker dies."""
+        """Keep ``width`` units (runs or batches) in flight until done; return early (to get a new pool) when a
+        worker dies."""
+        from scalefit.sweeps.batching import members
+
         running: dict[Any, Any] = {}
         while pending or running:
             while pending and len(running) < width:
-                run = pending.popleft()
+                unit = pending.popleft()
                 try:
-                    fut = pool.submit(_pool_task, run.config.to_dict(), str(sweep_dir), run.run_id)
+                    fut = _submit(pool, unit, sweep_dir)
                 except BrokenProcessPool:  # a worker died while idle
-                    pending.appendleft(run)
+                    pending.appendleft(unit)
                     return self._requeue(list(running.values()), pending, attempts, sweep_dir, emit)
-                attempts[run.run_id] = attempts.get(run.run_id, 0) + 1
-                running[fut] = run
-                emit("start", run, {})
+                attempts[unit.run_id] = attempts.get(unit.run_id, 0) + 1
+                running[fut] = unit
+                for run in members(unit):
+                    emit("start", run, {})
             done, _ = wait(list(running), timeout=self.poll_s, return_when=FIRST_COMPLETED)
             _drain(log_q, running, emit)
             broken = []
             for fut in done:
-                run = running.pop(fut)
+                unit = running.pop(fut)
                 try:
-                    emit("done", run, fut.result())
+                    rows = fut.result()
                 except BrokenProcessPool:
-                    broken.append(run)
+                    broken.append(unit)
+                    continue
+                for run, row in zip(members(unit), rows if isinstance(rows, list) else [rows]):
+                    emit("done", run, row)
             if broken:  # the pool is unusable: every run in flight is lost with it
                 return self._requeue(broken + list(running.values()), pending, attempts, sweep_dir, emit)
 
     @staticmethod
     def _requeue(lost, pending, attempts, sweep_dir, emit) -> None:
-        """Put runs lost with a dead worker back in front of the queue, or fail them after MAX_ATTEMPTS."""
-        for run in reversed(lost):
-            if attempts[run.run_id] >= MAX_ATTEMPTS:
+        """Put units lost with a dead worker back in front of the queue, or fail them after MAX_ATTEMPTS; a batch's
+        members that had finished before the worker died keep their result."""
+        from scalefit.sweeps.batching import members, remaining
+
+        for unit in reversed(lost):
+            left = remaining(unit, sweep_dir, emit)
+            if left is None:
+                continue
+            if attempts[unit.run_id] >= MAX_ATTEMPTS:
                 msg = f"worker process died {MAX_ATTEMPTS} times while running it (killed, or out of memory)"
-                row = failure_row(run.config, run.run_id, msg)
-                write_failure(sweep_dir, row)
-                emit("done", run, row)
+                for run in members(left):
+                    row = failure_row(run.config, run.run_id, msg)
+                    write_failure(sweep_dir, row)
+                    emit("done", run, row)
             else:
-                pending.appendleft(run)
+                attempts[left.run_id] = attempts[unit.run_id]
+                pending.appendleft(left)
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -270,7 +323,9 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 def _drain(log_q: Any, running: dict, emit: Emit) -> None:
     import queue
 
-    by_id = {run.run_id: run for run in running.values()}
+    from scalefit.sweeps.batching import members
+
+    by_id = {run.run_id: run for unit in running.values() for run in members(unit)}
     while True:
         try:
             rid, row = log_q.get_nowait()

@@ -120,3 +120,20 @@ def test_members_must_share_the_shape():
     # tied_embeddings=auto is compared resolved: explicit false equals auto under muP
     mup = tiny(parametrization="mup", base_width=16)
     assert group_key(mup) == group_key(dataclasses.replace(mup, tied_embeddings=False))
+
+
+def test_train_cli_vary_trains_one_batch(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalefit.cli.app import app
+
+    args = ["train", "--corpus", "pydoc", "--width", "32", "--depth", "1", "--heads", "2", "--seq-len", "32",
+            "--batch-size", "4", "--tokens", "1024", "--threads", "1", "--set", "cloze_items=0", "--set",
+            "eval_tokens=256", "--out", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--vary", "lr=1e-3,3e-3", "--vary", "seed=0,1", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["lr"], r["seed"]) for r in rows] == [(1e-3, 0), (1e-3, 1), (3e-3, 0), (3e-3, 1)]
+    assert len({r["run_id"] for r in rows}) == 4 and all((tmp_path / "proxy" / r["run_id"]).is_dir() for r in rows)
+    bad = CliRunner().invoke(app, [*args, "--vary", "width=32,64"])
+    assert bad.exit_code != 0 and "may differ only in" in bad.output
