@@ -201,3 +201,32 @@ def test_collapse_warning_names_the_option():
         fit_law("chinchilla", pd.DataFrame({"N": n, "D": d, "loss": loss}), calibrate=False)
     texts = [str(w.message) for w in caught]
     assert any("--fix" in t for t in texts), texts
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"fix": {"alpha": -1}}, "outside the law's domain"),
+    ({"fix": {"gamma": 1}}, "has no free parameter 'gamma'"),
+    ({"params": {"alpha": [None, 0.5, 0.2]}}, "min 0.5 must be below max 0.2"),
+    ({"params": {"alpha": "__import__('os')"}}, "is not a number"),
+    ({"evil": 1}, "must be an object with 'params' and/or 'fix'"),
+    ("fix", "must be an object with 'params' and/or 'fix'"),
+])
+def test_a_tampered_constraint_record_in_a_fit_file_is_a_one_line_error(record, message, tmp_path):
+    from scalefit.errors import FitFileError
+
+    rng = np.random.default_rng(0)
+    n, d = np.geomspace(1e8, 1e10, 20), np.geomspace(1e9, 1e11, 20)[rng.permutation(20)]
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_law("chinchilla", pd.DataFrame({"N": n, "D": d, "loss": 1.7 + 400 / n**0.34 + 410 / d**0.28}),
+                      fix={"E": 1.7}, calibrate=False)
+    payload = fit.to_dict()
+    payload["law_options"]["constraints"] = record
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(FitFileError) as err:
+        scalefit.load(path)
+    assert "cannot rebuild law 'chinchilla' from the file" in str(err.value) and message in str(err.value)
+    assert "\n" not in str(err.value)
