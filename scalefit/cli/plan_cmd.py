@@ -110,8 +110,8 @@ def _plan_law(fit, opts: AllocationOptions, group: str | None, level: float, as_
         body = {"group_by": fit.group_by, "groups": plans} if every else plans[group]
         echo_json({"law": fit.law, "level": level, **body})
         return
-    typer.echo(f"compute-optimal allocation ({fit.law}; C = 6ND; intervals {100 * level:g}% bootstrap where "
-               "available)")
+    typer.echo(f"compute-optimal allocation ({fit.law}; C = 6ND; {100 * level:g}% bootstrap intervals where "
+               "available: mean intervals, the uncertainty of the fitted law, not of a run)")
     for g, plan in plans.items():
         if every:
             typer.echo(f"\n{fit.group_by} = {g}")

@@ -49,7 +49,7 @@ def format_report(fit: FitResult, *, level: float = 0.95) -> str:
     ivals = fit.intervals(level=level)
     pct = f"{100 * level:g}%"
     n_boot = len(next(iter(fit.bootstrap.values()))) if fit.bootstrap else 0
-    head = f"{'parameter':<12}{'value':>14}" + (f"   {pct} interval (bootstrap n={n_boot})" if ivals else "")
+    head = f"{'parameter':<12}{'value':>14}" + (f"   {pct} interval (mean: bootstrap n={n_boot})" if ivals else "")
     lines += ["", head]
     for name, value in fit.params.items():
         extra = f"   [{_fmt(ivals[name][0])}, {_fmt(ivals[name][1])}]" if name in ivals else ""
