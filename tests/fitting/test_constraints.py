@@ -230,3 +230,21 @@ def test_a_tampered_constraint_record_in_a_fit_file_is_a_one_line_error(record, 
         scalefit.load(path)
     assert "cannot rebuild law 'chinchilla' from the file" in str(err.value) and message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_reproduction_fixing_epochs_E_and_alpha_gives_back_their_A_B_beta():
+    """Epoch AI's replication of Chinchilla (Besiroglu et al. 2024: E=1.8172, A=477.8, B=2143.9, alpha=0.3473,
+    beta=0.3672, objective 1.0183e-3) on the bundled data: holding E and alpha at their published values, the fit
+    of the other three lands on their published values; bounds that contain the optimum change nothing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        held = fit_law("chinchilla", "dataset:epoch-chinchilla", where="loss < 3.44",
+                       fix={"E": 1.8172, "alpha": 0.3473}, calibrate=False)
+        bounded = fit_law("chinchilla", "dataset:epoch-chinchilla", where="loss < 3.44",
+                          params={"alpha": (None, 0.3, 0.4), "beta": (None, 0.3, 0.45)}, calibrate=False)
+    assert held.stats["n"] == 240 and held.stats["n_params"] == 3
+    for k, v in {"A": 477.8, "B": 2143.9, "beta": 0.3672}.items():
+        assert held.params[k] == pytest.approx(v, rel=0.01), k
+    assert held.stats["objective"] == pytest.approx(1.0183e-3, rel=2e-3)
+    for k, v in {"E": 1.8172, "A": 477.8, "B": 2143.9, "alpha": 0.3473, "beta": 0.3672}.items():
+        assert bounded.params[k] == pytest.approx(v, rel=0.01), k
