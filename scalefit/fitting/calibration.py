@@ -45,6 +45,7 @@ SCALE_SYMBOLS = ("N", "C", "D", "M")  # inputs whose larger values are larger sc
 DESCENDING = ("L",)  # inputs whose larger scales have smaller values (a loss feeding a downstream law)
 MIN_FOLDS, MIN_POINTS = 3, 20  # below these the calibration is flagged as too thin
 SPAN_FLOOR = 0.1  # smallest fitted span (e-folds, or range units) a distance is measured in
+MAX_ROWS = 20_000  # a larger fit is calibrated on a seeded subsample of this many rows
 FOLD_STARTS = 12  # start-grid points (plus the full-data optimum) of each fold refit
 FAILURES = (ScalefitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 
@@ -221,6 +222,9 @@ def with_calibration(law, table, opts, result):
 
     res = resolve(table, [*law.inputs, law.target], mapping=opts.mapping)
     x, y = {s: res.values[s] for s in law.inputs}, res.values[law.target]
+    if y.size > MAX_ROWS:  # a large fit calibrates on a seeded subsample: the folds need scales, not every row
+        keep = np.sort(np.random.default_rng(0).choice(y.size, MAX_ROWS, replace=False))
+        x, y = {s: v[keep] for s, v in x.items()}, y[keep]
     grid = law.start_grid()
     pick = grid[np.random.default_rng(0).choice(len(grid), size=min(FOLD_STARTS, len(grid)), replace=False)]
     starts = np.vstack([[result.params[p] for p in law.param_names], pick])
