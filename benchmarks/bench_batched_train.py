@@ -85,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=60, help="training steps per run")
+    parser.add_argument("--steps", type=int, default=40, help="training steps per run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10 steps, 1 repeat (a smoke test, not a measurement)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
