@@ -159,3 +159,21 @@ def test_widen_turns_bootstrap_draws_into_about_the_prediction_interval():
         drawn = cal.prediction_widen(0.95, seed=0)(f, x, np.array(f.samples(x)))
     wlo, whi = np.percentile(drawn, [2.5, 97.5], axis=0)
     assert np.allclose(whi - wlo, hi - lo, rtol=0.25)
+
+
+def test_epoch_holdout_acceptance():
+    """Issue 16's acceptance on Epoch's Chinchilla extraction: the 95% prediction interval, calibrated on the
+    runs below 5e9 parameters only, covers >= 85% of the 17 held-out runs at a mean width of at most 4 times the
+    mean |relative error|; the bootstrap band of the curve covers 2 of them (as the issue measured)."""
+    from scalefit.fitting import backtest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = backtest("chinchilla", "dataset:epoch-chinchilla", where="loss < 3.44", holdout="N >= 5e9",
+                      bootstrap=100, seed=0)
+        mlo, mhi = bt.fit.predict_interval({"N": bt.rows.N, "D": bt.rows.D}, interval="mean")
+    s = bt.scores
+    assert s["n"] == 17 and s["coverage"] >= 0.85
+    assert s["mean_rel_band_width"] <= 4 * s["mean_abs_rel_error"]
+    y = bt.rows.actual
+    assert ((y >= mlo) & (y <= mhi)).sum() <= 3
