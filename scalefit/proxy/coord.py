@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from scalefit.proxy.config import ModelConfig
+from scalefit.proxy.config import ModelConfig, tied_embeddings_default
 from scalefit.proxy.data import load_corpus, sample_batch
 from scalefit.proxy.model import GPT, lm_loss
 from scalefit.proxy.mup import param_groups
@@ -61,7 +61,7 @@ def coord_check(
     for width in widths:
         cfg = ModelConfig(
             width=width, depth=depth, n_heads=n_heads, seq_len=seq_len, parametrization=parametrization,
-            base_width=base,
+            base_width=base, tied_embeddings=tied_embeddings_default(parametrization),
         )  # fmt: skip
         model = GPT(cfg, seed=seed)
         opt = torch.optim.AdamW(param_groups(model, cfg, lr, 0.0), lr=lr, betas=(0.9, 0.95))

@@ -137,3 +137,16 @@ def test_train_cli_vary_trains_one_batch(tmp_path):
     assert len({r["run_id"] for r in rows}) == 4 and all((tmp_path / "proxy" / r["run_id"]).is_dir() for r in rows)
     bad = CliRunner().invoke(app, [*args, "--vary", "width=32,64"])
     assert bad.exit_code != 0 and "may differ only in" in bad.output
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_batched_members_match_single_runs_and_compile(tmp_path):
+    configs = [tiny(device="cuda", dtype="float32", lr=lr, seed=i) for i, lr in enumerate((1e-3, 3e-3, 2e-3))]
+    for cfg, row in zip(configs, train_batch(configs, tmp_path / "b")):
+        alone = train_run(cfg, tmp_path / "a")
+        assert row["status"] == alone["status"] == "ok"
+        assert row["loss"] == pytest.approx(alone["loss"], rel=1e-3)  # cuBLAS batched vs plain kernels
+    compiled = [tiny(device="cuda", compile=True, lr=lr, seed=i) for i, lr in enumerate((1e-3, 3e-3))]
+    rows = train_batch(compiled, tmp_path / "c")  # bf16 autocast (dtype auto on CUDA), torch.compile
+    assert all(r["status"] == "ok" and r["tokens_per_s"] > 0 and r["device"].startswith("cuda") for r in rows)

@@ -89,3 +89,30 @@ def test_mup_with_tied_embeddings_warns_off_base_width():
         warnings.simplefilter("error")
         validate(TrainConfig(parametrization="mup", width=256, base_width=128, n_heads=4, tied_embeddings=False))
         validate(TrainConfig(parametrization="mup", width=128, base_width=128, n_heads=4, tied_embeddings=True))
+
+
+def test_tied_embeddings_auto_ties_sp_and_unties_mup(tmp_path):
+    import warnings
+
+    from scalefit.proxy.config import validate
+
+    sp, mup = TrainConfig(), TrainConfig(parametrization="mup", width=256, base_width=128)
+    assert sp.tied_embeddings == "auto"
+    assert sp.model_config().tied_embeddings is True and mup.model_config().tied_embeddings is False
+    assert resolve(sp).tied_embeddings is True and resolve(mup).tied_embeddings is False
+    # SP run ids are those of the former default (tied), so committed SP runs keep their folders
+    assert run_id(sp) == run_id(TrainConfig(tied_embeddings=True))
+    assert run_id(mup) == run_id(TrainConfig(parametrization="mup", width=256, base_width=128, tied_embeddings=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default under muP does not warn
+        validate(mup)
+    assert make_config(sets=["tied_embeddings=auto"]).tied_embeddings == "auto"
+    assert make_config(sets=["tied_embeddings=false"]).tied_embeddings is False
+    toml = tmp_path / "c.toml"
+    toml.write_text("tied_embeddings = true\n")
+    assert make_config(toml).tied_embeddings is True
+    with pytest.raises(ConfigError, match="tied_embeddings"):
+        make_config(sets=["tied_embeddings=maybe"])
+    toml.write_text("tied_embeddings = 1\n")
+    with pytest.raises(ConfigError, match="true, false or"):
+        make_config(toml)
