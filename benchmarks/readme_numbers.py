@@ -229,6 +229,30 @@ SWEEPS = {
 }
 
 
+LADDER = ("fit ladder runs/ladder-cpu/curves.csv --loss-cols 'loss_*' --acc-cols 'acc_*' --where \"n_params < 1e5\" "
+          "--opt chance=0.25 --opt target_n=119104 --opt target_d=2381824 --bootstrap 200")
+
+
+def ladder() -> dict:
+    """The CPU ladder by the README's commands (the 119k-param run held out), and the synthetic benchmark's coverage
+    from its committed output (benchmarks/results/bench_ladder.json: `python benchmarks/bench_ladder.py --json`)."""
+    cli(f"{LADDER} --out {_tmp('ladder.json')}")
+    pred = cli(f"predict {_tmp('ladder.json')} --at N=119104 --at D=2381824")["predictions"][0]
+    curves = pd.read_csv(REPO / "runs" / "ladder-cpu" / "curves.csv")
+    last = curves.sort_values("step").groupby("run_id").tail(1)
+    target = last[last.n_params == 119104].iloc[0]
+    rungs = last[last.n_params < 1e5]
+    items = json.loads((REPO / "runs" / "ladder-cpu" / target.run_id / "config.json").read_text())["cloze_items"]
+    bench = json.loads((REPO / "benchmarks" / "results" / "bench_ladder.json").read_text())
+    acc = float(target.acc_cloze)
+    return {"runs": len(rungs), "n_min": _kilo(rungs.n_params.min()), "n_max": _kilo(rungs.n_params.max()),
+            "n_target": _kilo(target.n_params), "L": pred["L_pred"], "L_lo": pred["L_lower"], "L_hi": pred["L_upper"],
+            "L_act": float(target.loss_cloze), "acc": pred["acc_pred"], "acc_lo": pred["acc_lower"],
+            "acc_hi": pred["acc_upper"], "acc_act": acc, "items": items, "se": (acc * (1 - acc) / items) ** 0.5,
+            "draws": bench["draws"], "coverage": 100 * bench["coverage"], "cov_meas": 100 * bench["coverage_measured"],
+            "bench_err": bench["mean_abs_acc_error"], "bench_width": bench["mean_interval_width"]}
+
+
 def sweeps() -> dict:
     out = {}
     for name in SWEEPS:
@@ -301,6 +325,15 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
     (selection, [*(_board_row(law, obj) for law in SELECT_LAWS for obj in ("huber", "mse")),
                  "80% quantiles of N, predict the {n1} and {n2} runs above)",
                  "The winner, refitted on all 240 runs and written to `best.json`, is {winner}"]),
+    (ladder, [
+        "On the committed CPU ladder ({runs} runs of {n_min}–{n_max} parameters; the {n_target}-parameter run "
+        "held out),\nthe ladder predicts that run's cloze task loss at {L:.3f} (95% interval {L_lo:.3f}–{L_hi:.3f}; "
+        "logged {L_act:.3f})\nand its accuracy at {acc:.3f} ({acc_lo:.3f}–{acc_hi:.3f}; measured {acc_act:.3f} on "
+        "{items} items, sampling\ns.e. {se:.3f}).",
+        "On {draws} synthetic ladders the 95% interval covers the held-out 7B model's true accuracy in\n"
+        "{coverage:.0f}% of draws ({cov_meas:.0f}% of a noisy measurement of it; mean |error| {bench_err:.3f}, "
+        "mean width\n{bench_width:.3f}).",
+    ]),
     (sweeps, [
         f"| `{name}` | {{{name.replace('-', '_')}_runs}} | {what} | {{{name.replace('-', '_')}_sum:.1f}} min | "
         f"{{{name.replace('-', '_')}_max:.1f}} min |"

@@ -44,13 +44,15 @@ def _step1(ax, result, task: str, pred, level: float) -> None:
     for size, color in zip(sizes, colors):
         sel = N == size
         ax.scatter(6 * N[sel] * D[sel], L[sel], color=color, s=36, zorder=3, label=f"N = {fmt(size)}")
-        d = np.geomspace(D.min() / 2, d_hi, 100)
+        d = np.geomspace(D[sel].min() / 1.5, d_hi, 100)
         _curve(ax, fit, {"N": np.full_like(d, size), "D": d}, 6 * size * d, color, level)
     if pred is not None:
         n_t, d_t = float(pred["N"]), float(pred["D"])
-        d = np.geomspace(D.min() / 2, d_hi, 100)
+        d = np.geomspace(min(d_t, D.max()) / 3, d_hi, 100)
         _curve(ax, fit, {"N": np.full_like(d, n_t), "D": d}, 6 * n_t * d, colors[-1], level, dashed=True)
         _marker(ax, 6 * n_t * d_t, pred, "L", f"target N = {fmt(n_t)}, D = {fmt(d_t)}")
+    low = min(L.min(), float(pred["L_pred"])) if pred is not None else L.min()
+    ax.set_ylim(0.85 * low, 1.25 * L.max())
     ax.set_xscale("log")
     ax.set_xlabel("training compute C = 6ND (FLOPs)")
     ax.set_ylabel(f"task loss ({task})")

@@ -108,13 +108,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
     },
     "ladder-cpu": {
-        "description": "Model ladder (Bhagia et al.): 4 sizes (11k-71k params) x 3 token multipliers (M = 10, 20, "
-        "40), cloze task loss and accuracy at 9 checkpoints each, plus a held-out 119k-param target at M = 20",
+        "description": "Model ladder (Bhagia et al.): 4 sizes (11k-71k params) x 3 token multipliers (M = 20, 40, "
+        "80), cloze task loss and accuracy at 9 checkpoints each, plus a held-out 119k-param target at M = 20",
         # The ladder's two steps read the curve rows: task loss L(N, D) at each run's last checkpoint, then
         # acc(L) over all checkpoints. 256 cloze items: the accuracy's sampling s.e. is ~0.03 a checkpoint.
         "fixed": {**_CPU, "n_evals": 8, "cloze_items": 256},
         "grid": [
-            {"shape": [[16, 2], [24, 2], [32, 2], [48, 2]], "M": [10, 20, 40]},
+            {"shape": [[16, 2], [24, 2], [32, 2], [48, 2]], "M": [20, 40, 80]},  # M = 10 ran < 220 steps: too early
             {"shape": [[64, 2]], "M": 20},
         ],
     },
