@@ -22,9 +22,9 @@ from scalefit.errors import (  # noqa: E402
 
 # public name -> the module that defines it, imported when the name is first used
 _LAZY = {
-    "BacktestResult": "scalefit.fitting.backtest",
+    "BacktestResult": "scalefit.fitting.backtesting",
     "FitResult": "scalefit.fitting.result",
-    "backtest": "scalefit.fitting.backtest",
+    "backtest": "scalefit.fitting.backtesting",
     "fit": "scalefit.fitting.api",
     "Law": "scalefit.laws",
     "get_law": "scalefit.laws",

@@ -40,7 +40,7 @@ class HeldOut:
     level: float = option(0.95, "--level", help="Interval level.")
 
     def spec(self) -> dict:
-        """The keyword arguments of :func:`scalefit.fitting.backtest.backtest` (or ``backtest_folds``)."""
+        """The keyword arguments of :func:`scalefit.fitting.backtesting.backtest` (or ``backtest_folds``)."""
         from scalefit.errors import ScalefitError
         from scalefit.fitting.folds import check_folds
 
@@ -61,7 +61,7 @@ class HeldOut:
 
 def _run(name: str, runs, spec: dict, **kwargs) -> list:
     """The backtests of one run log: one for --holdout, one per fold for --folds."""
-    from scalefit.fitting.backtest import backtest, backtest_folds
+    from scalefit.fitting.backtesting import backtest, backtest_folds
 
     if "holdout" in spec:
         return [backtest(name, runs, **spec, **kwargs)]
@@ -104,7 +104,9 @@ def _backtests(req: FitRequest, spec: dict) -> dict:
         except RunDataError as exc:
             warnings.warn(f"group {req.group_by} = {value}: skipped ({exc})", stacklevel=2)
     if not out:
-        raise OptionError(f"no group of --group-by {req.group_by!r} has rows to fit and rows to predict")
+        what = f"--holdout {spec['holdout']!r}" if "holdout" in spec else f"--folds {spec['folds']}"
+        raise OptionError(f"{what} leaves no group of --group-by {req.group_by!r} with rows to fit and rows to "
+                          "predict")
     return out
 
 
@@ -158,7 +160,7 @@ def backtest_command(
     import pandas as pd
 
     from scalefit._io import refuse_input_overwrite
-    from scalefit.fitting.backtest import overall_scores
+    from scalefit.fitting.backtesting import overall_scores
 
     out, flag = out_path(out, output)
     if out is not None:

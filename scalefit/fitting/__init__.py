@@ -10,10 +10,10 @@ from scalefit._lazy import lazy_names
 
 # public name -> the module that defines it
 _LAZY = {
-    "BacktestResult": "scalefit.fitting.backtest",
+    "BacktestResult": "scalefit.fitting.backtesting",
     "as_law": "scalefit.fitting.api",
     "as_table": "scalefit.fitting.api",
-    "backtest": "scalefit.fitting.backtest",
+    "backtest": "scalefit.fitting.backtesting",
     "fit": "scalefit.fitting.api",
     "fit_law": "scalefit.fitting.api",
     "Problem": "scalefit.fitting.objective",

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scalefit.cli.app import app
-from scalefit.fitting.backtest import backtest_folds
+from scalefit.fitting.backtesting import backtest_folds
 from scalefit.fitting.folds import outward_folds
 
 POWER = dict(E=1.5, A=60.0, alpha=0.15)
