@@ -77,15 +77,9 @@ def fit_law(
     law_options: Mapping[str, Any] | None = None,
     bootstrap_by: str | None = None,
     calibrate: bool = True,
-    params: Mapping[str, Any] | None = None,
-    fix: Mapping[str, float] | None = None,
-    anchors: Sequence[Mapping[str, float] | str] = (),
-    weight: str | None = None,
-    run: str | None = None,
-    reduce: str | None = None,
-    skip_first: float = 0.0,
-    smooth: int | None = None,
-    order: str | None = None,
+    params: Mapping[str, Any] | None = None, fix: Mapping[str, float] | None = None,
+    anchors: Sequence[Mapping[str, float] | str] = (), weight: str | None = None, run: str | None = None,
+    reduce: str | None = None, skip_first: float = 0.0, smooth: int | None = None, order: str | None = None,
 ) -> FitResult:
     """Fit ``law`` to a run log; see DESIGN.md "Fits". Inputs are never mutated.
 
@@ -98,9 +92,8 @@ def fit_law(
     bootstrap_by: resample whole groups of rows with equal values in this column (e.g. all checkpoints
     of a run); by default rows are resampled, or runs when a ``run_id`` column repeats across rows.
     calibrate: calibrate prediction intervals on extrapolation folds (:mod:`scalefit.fitting.calibration`).
-    params / fix: new (init, min, max) per parameter / parameters held fixed (:meth:`Law.constrained`).
-    anchors / weight / run / reduce / skip_first / smooth / order: fixed points kept in every resample, a row
-    weight column, the run key and per-run reducers of checkpoints (:mod:`scalefit.fitting.rows`).
+    params / fix: (init, min, max) per parameter / parameters held fixed (:meth:`Law.constrained`). anchors /
+    weight / run / reduce / skip_first / smooth / order: see :mod:`scalefit.fitting.rows`.
     """
     law = as_law(law, law_options).constrained(params, fix)
     mapping = dict(mapping or {})
@@ -108,14 +101,9 @@ def fit_law(
         mapping[law.target] = target
     space = space or ("log" if law.positive_target else "raw")
     check_resamples(bootstrap)  # a negative or unusable resample count: one line, before any work
-    table = filter_rows(as_table(data), where, mapping=mapping)
-    table, rows = prepare(table, law, mapping, RowOptions(run, reduce, skip_first, smooth, order, weight,
-                                                          tuple(anchors)), space)
-    if bootstrap_by is not None and bootstrap_by not in table.columns:
-        raise RunDataError(
-            f"{table.source}: --bootstrap-by {bootstrap_by!r} is not a column; columns are {table.columns}"
-        )
-    opts = _Options(mapping, where, loss, delta, space, bootstrap, seed, starts, bootstrap_by, rows=rows)
+    row_opts = RowOptions(run, reduce, skip_first, smooth, order, weight, tuple(anchors), bootstrap_by)
+    table, row_opts = prepare(filter_rows(as_table(data), where, mapping=mapping), law, mapping, row_opts, space)
+    opts = _Options(mapping, where, loss, delta, space, bootstrap, seed, starts, bootstrap_by, rows=row_opts)
     if group_by is None:
         return _calibrated(law, table, opts, calibrate)
     if group_by not in table.columns:

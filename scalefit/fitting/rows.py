@@ -41,6 +41,7 @@ class RowOptions:
     order: str | None = None  # column ordering a run's checkpoints (default: step, tokens, compute, file order)
     weight: str | None = None  # row-weight column
     anchors: tuple = field(default_factory=tuple)  # checked anchors: ({symbol: value}, weight) pairs
+    bootstrap_by: str | None = None  # the column whose groups of rows the bootstrap resamples (checked here)
 
     @property
     def reduces(self) -> bool:
@@ -57,10 +58,12 @@ def prepare(table: RunTable, law: Law, mapping: Mapping[str, str], opts: RowOpti
         target = column_for(table, law.target, mapping)
         table = reduce_runs(table, run=key, reduce=opts.reduce, skip_first=opts.skip_first, smooth=opts.smooth,
                             order=order, columns=None if target is None else [target])
-    if opts.weight is not None and opts.weight not in table.columns:
-        raise RunDataError(f"{table.source}: --weight {opts.weight!r} is not a column; columns are {table.columns}")
+    for option, column in (("--weight", opts.weight), ("--bootstrap-by", opts.bootstrap_by)):
+        if column is not None and column not in table.columns:
+            raise RunDataError(f"{table.source}: {option} {column!r} is not a column; columns are {table.columns}")
     anchors = check_anchors(law, opts.anchors, space)
-    return table, RowOptions(key, opts.reduce, opts.skip_first, opts.smooth, order, opts.weight, anchors)
+    return table, RowOptions(key, opts.reduce, opts.skip_first, opts.smooth, order, opts.weight, anchors,
+                             opts.bootstrap_by)
 
 
 def parse_anchor(text: object) -> dict[str, float]:
