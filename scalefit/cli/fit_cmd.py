@@ -131,6 +131,7 @@ def summary(result) -> dict:
         d["groups"] = {k: summary(g) for k, g in result.groups.items()}
     else:
         d["intervals"] = result.intervals()
+        d["fixed"] = dict(result.law_spec.fixed)  # parameters held by --fix: no interval, not free
         d["derived"] = {k: float(result.derived(k)) for k, v in result.law_spec.derived.items() if not v.needs}
     return d
 

@@ -61,6 +61,13 @@ def test_fit_with_every_option_and_the_saved_file_predicts(ckpt, tmp_path):
     assert str(round(expected, 2))[:4] in pred.output
 
 
+def test_fit_json_lists_fixed_parameters(ckpt):
+    res = CliRunner().invoke(app, ["fit", "chinchilla", str(ckpt), "--reduce", "last", "--fix", "E=1.8", "--json"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["fixed"] == {"E": 1.8} and "E" not in payload["params"] and "E" not in payload["intervals"]
+
+
 def test_backtest_takes_constraints(ckpt):
     res = CliRunner().invoke(app, ["backtest", "chinchilla", str(ckpt), "--reduce", "last", "--fix", "E=1.8",
                                    "--holdout", "N >= 5e8", "--json"])
