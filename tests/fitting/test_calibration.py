@@ -177,3 +177,21 @@ def test_epoch_holdout_acceptance():
     assert s["mean_rel_band_width"] <= 4 * s["mean_abs_rel_error"]
     y = bt.rows.actual
     assert ((y >= mlo) & (y <= mhi)).sum() <= 3
+
+
+def test_chained_prediction_interval_is_wider_than_the_mean_one():
+    from scalefit.planning.chain import chain_predict
+
+    where = "dataset == 'rpj' and N < 2e9"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = fit_law("overtrain", "dataset:gadre-overtrain", target="loss_c4_val", where=where, loss="mse",
+                       space="raw", bootstrap=30)
+        err = fit_law("downstream", "dataset:gadre-overtrain", target="err_avg17", mapping={"L": "loss_c4_val"},
+                      where=where, loss="mse", space="raw", bootstrap=30)
+        at = {"N": [6.9e9], "M": [20.0]}
+        mean = chain_predict(loss, err, at).frame.iloc[0]
+        pred = chain_predict(loss, err, at, widen=cal.prediction_widen(0.95)).frame.iloc[0]
+    for col in ("L", "Err"):
+        assert pred[f"{col}_lower"] < mean[f"{col}_lower"] and pred[f"{col}_upper"] > mean[f"{col}_upper"]
+    assert pred["Err_pred"] == mean["Err_pred"]  # the point prediction is unchanged
