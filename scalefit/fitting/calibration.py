@@ -238,10 +238,15 @@ def with_calibration(law, table, opts, result):
         params = dict(zip(law.param_names, problem.to_natural(search.theta)[0]))
         return lambda inputs: law(inputs, params)
 
-    with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
-        warnings.simplefilter("ignore")
-        fitted = np.asarray(law(x, result.params), dtype=float).reshape(-1)
-        return replace(result, calibration=calibrate(x, y, fitted, opts.space, len(law.params), refit))
+    try:
+        with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
+            warnings.simplefilter("ignore")
+            fitted = np.asarray(law(x, result.params), dtype=float).reshape(-1)
+            return replace(result, calibration=calibrate(x, y, fitted, opts.space, len(law.params), refit))
+    except (*FAILURES, TypeError, KeyError, IndexError) as exc:  # a law whose inputs cannot be cut into folds
+        warnings.warn(f"prediction intervals could not be calibrated ({exc}); they will use the residual noise",
+                      ConvergenceWarning, stacklevel=4)
+        return result
 
 
 def fit_spread(result, x: Mapping[str, np.ndarray]) -> np.ndarray | float:
