@@ -210,28 +210,31 @@ def describe(calibration: Mapping) -> str:
 
 def with_calibration(law, table, opts, result):
     """``result`` (a single fit of ``law`` to ``table`` with fit options ``opts``: mapping, loss, delta, space)
-    with its calibration. Each fold refit is the multi-start search of the same objective, started from the
-    full-data optimum plus a seeded subsample of the law's start grid (no bootstrap, no diagnostics)."""
+    with its calibration. Each fold refit is the multi-start search of the same objective (row weights and
+    anchors included), started from the full-data optimum plus a seeded subsample of the law's start grid (no
+    bootstrap, no diagnostics)."""
     from dataclasses import replace
+    from types import SimpleNamespace
 
     from threadpoolctl import threadpool_limits
 
-    from scalefit.fitting.objective import Problem
+    from scalefit.fitting.rows import RowOptions, fit_problem
     from scalefit.fitting.search import multi_start
     from scalefit.runs import resolve
 
     res = resolve(table, [*law.inputs, law.target], mapping=opts.mapping)
-    x, y = {s: res.values[s] for s in law.inputs}, res.values[law.target]
+    x, y, rows = {s: res.values[s] for s in law.inputs}, res.values[law.target], res.rows
     if y.size > MAX_ROWS:  # a large fit calibrates on a seeded subsample: the folds need scales, not every row
         keep = np.sort(np.random.default_rng(0).choice(y.size, MAX_ROWS, replace=False))
-        x, y = {s: v[keep] for s, v in x.items()}, y[keep]
+        x, y, rows = {s: v[keep] for s, v in x.items()}, y[keep], rows[keep]
     grid = law.start_grid()
     pick = grid[np.random.default_rng(0).choice(len(grid), size=min(FOLD_STARTS, len(grid)), replace=False)]
     starts = np.vstack([[result.params[p] for p in law.param_names], pick])
 
-    def refit(mask: np.ndarray):
-        problem = Problem(law, {s: v[mask] for s, v in x.items()}, y[mask], loss=opts.loss, delta=opts.delta,
-                          space=opts.space)
+    def refit(mask: np.ndarray):  # the fit's own objective: its row weights and anchors too
+        sub = SimpleNamespace(values={s: v[mask] for s, v in x.items()}, rows=rows[mask])
+        problem = fit_problem(law, table, sub, y[mask], getattr(opts, "rows", None) or RowOptions(), loss=opts.loss,
+                              delta=opts.delta, space=opts.space)
         search = multi_start(problem, starts)
         if not np.isfinite(search.objective):
             raise ScalefitError("no start gave a finite objective")
