@@ -70,4 +70,4 @@ def test_backtest_target_mean_and_conflicts(runner, runs_csv):
     assert res.exit_code == 0, res.output
     assert "mean |relative error|" in res.output
     res = runner.invoke(app, ["fit", "downstream", str(runs_csv), "--target-mean", "acc_*", "--target", "acc_x"])
-    assert res.exit_code == 1 and "not both" in res.output
+    assert res.exit_code == 1 and "use one of --target" in res.output and "--target-mean GLOB" in res.output
