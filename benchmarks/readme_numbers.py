@@ -264,6 +264,24 @@ def sweeps() -> dict:
     return out
 
 
+def batched_train() -> dict:
+    """Batched vs sequential training on CPU, from the committed output of bench_batched_train.py --json."""
+    bench = json.loads((REPO / "benchmarks" / "results" / "bench_batched_train.json").read_text())
+    return {"w32": bench["ratio_w32_k8"], "w128": bench["ratio_w128_k8"], "k1": bench["ratio_k1"]}
+
+
+def gpu_batch_runs() -> dict:
+    """The GPU default of --batch-runs by model size (scalefit.sweeps.batching.GPU_BATCH_RUNS)."""
+    from scalefit.sweeps.batching import GPU_BATCH_RUNS
+
+    (n1, k1), (n2, k2), (n3, k3) = GPU_BATCH_RUNS
+    return {"k1": k1, "k2": k2, "k3": k3, "n1": _millions(n1), "n2": _millions(n2), "n3": _millions(n3)}
+
+
+def _millions(n: float) -> str:
+    return f"{n / 1e6:g}M"
+
+
 _TMP: list = []
 
 
@@ -338,6 +356,15 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         f"| `{name}` | {{{name.replace('-', '_')}_runs}} | {what} | {{{name.replace('-', '_')}_sum:.1f}} min | "
         f"{{{name.replace('-', '_')}_max:.1f}} min |"
         for name, what in SWEEPS.items()
+    ]),
+    (batched_train, [
+        "On one CPU thread (seq 128, batch 16, depth 2), K = 8 batched members train at {w32:.2f}x the aggregate\n"
+        "tokens/s of the same eight runs one by one at width 32 and at {w128:.2f}x at width 128; one member alone\n"
+        "runs at {k1:.2f}x the single-run trainer (`benchmarks/bench_batched_train.py`).",
+    ]),
+    (gpu_batch_runs, [
+        "The default is 1 on CPU, and on a GPU {k1}, {k2} or {k3} members for models of up to {n1}, {n2} or {n3}\n"
+        "parameters (larger ones train alone);",
     ]),
 ]
 
