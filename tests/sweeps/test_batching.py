@@ -88,3 +88,39 @@ def test_cli_batch_runs_option(tmp_path):
                              "--json"])  # fmt: skip
     assert ok.exit_code == 0, ok.output
     assert pd.read_csv(tmp_path / "s" / "runs.csv")["status"].tolist() == ["ok", "ok"]
+
+
+def test_local_pool_trains_batches_like_serial_runs(tmp_path):
+    from scalefit.sweeps.executors import LocalExecutor
+
+    spec = parse_spec({"name": "t", "fixed": TINY, "grid": [{"shape": [[16, 1]], "lr": [1e-3, 3e-3, 1e-2]}]})
+    serial = run_sweep(spec, tmp_path / "a" / "t", executor=SerialExecutor(batch_runs=1))
+    events = []
+    pool = run_sweep(spec, tmp_path / "b" / "t", executor=LocalExecutor(workers=2, device="cpu", batch_runs=2),
+                     on_event=events.append)  # fmt: skip
+    assert serial.counts == pool.counts == {"ok": 3} and sorted(pool.executed) == sorted(serial.executed)
+    a, b = (pd.read_csv(tmp_path / x / "t" / "runs.csv") for x in ("a", "b"))
+    pd.testing.assert_series_equal(a["loss"], b["loss"], rtol=1e-4)
+    kinds = [(e.kind, e.run.run_id) for e in events if e.kind in ("start", "done")]
+    assert sorted(rid for k, rid in kinds if k == "start") == sorted(rid for k, rid in kinds if k == "done")
+    assert {e.run.run_id for e in events if e.kind == "log"} == set(a["run_id"])  # live curve rows of every member
+
+
+def test_a_dead_workers_batch_keeps_its_finished_members(tmp_path):
+    from scalefit.sweeps.batching import remaining
+
+    spec = parse_spec({"name": "t", "fixed": TINY, "grid": [{"shape": [[16, 1]], "lr": [1e-3, 3e-3, 1e-2]}]})
+    out = tmp_path / "t"
+    run_sweep(spec, out, executor=SerialExecutor(batch_runs=3))
+    _, runs = plan_sweep(spec, out)
+    (out / runs[1].run_id / "result.json").unlink()
+    (out / runs[2].run_id / "result.json").unlink()
+    done = []
+    left = remaining(RunBatch(tuple(runs)), out, lambda kind, run, row: done.append((kind, run.run_id)))
+    assert done == [("done", runs[0].run_id)]
+    assert isinstance(left, RunBatch) and [r.run_id for r in left.runs] == [runs[1].run_id, runs[2].run_id]
+    (out / runs[1].run_id).rename(tmp_path / "moved")  # one left: a plain run, not a batch of one
+    run_sweep(spec, out, executor=SerialExecutor(batch_runs=1))
+    (out / runs[2].run_id / "result.json").unlink()
+    assert remaining(RunBatch(tuple(runs)), out, lambda *a: None) == runs[2]
+    assert remaining(runs[0], out, lambda *a: None) == runs[0]  # a plain run is run again whole
