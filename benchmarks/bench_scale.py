@@ -1,6 +1,7 @@
 """The fitting engine at real log sizes, and CLI start-up, measured in one invocation.
 
     python benchmarks/bench_scale.py [--sizes 240,10000,100000,1000000] [--bootstrap 1000] [--json]
+    python benchmarks/bench_scale.py --save benchmarks/results/bench_scale.json   # the README's Scale table
 
 1. Start-up: ``scalefit --help``, ``scalefit laws`` and ``scalefit predict FIT --at ...`` against the baseline
    ``python -c "import numpy"`` (each the fastest of --repeat runs); predict must not import scipy.
@@ -221,6 +222,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of the baselines and the 240-row fit (fastest)")
     ap.add_argument("--workdir", type=Path, help="keep the logs here (default: a temporary folder)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
+    ap.add_argument("--save", type=Path, help="also write the JSON results here (the README's Scale table is "
+                    "rendered from benchmarks/results/bench_scale.json by readme_numbers.py)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_scale_"))
@@ -238,6 +241,9 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     res["machine"]["load_after"] = [round(v, 2) for v in os.getloadavg()]
     res["checks"] = checks(res)
+    if args.save is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(res, indent=2) + "\n")
     if args.json:
         print(json.dumps(res, indent=2))
     else:

@@ -108,6 +108,31 @@ def _board_row(law: str, objective: str) -> str:
             f"{{{k}_aic:.0f}} | {{{k}_bic:.0f}} |")
 
 
+SCALE_JSON = REPO / "benchmarks" / "results" / "bench_scale.json"
+SCALE_ROWS = (240, 10_000, 100_000, 1_000_000)
+
+
+def scale() -> dict:
+    """The README's Scale table: the committed output of ``benchmarks/bench_scale.py --save`` (minutes to run)."""
+    res = json.loads(SCALE_JSON.read_text())
+    rows = {r["rows"]: r for r in res["scale"]}
+    out = {"load": max(res["machine"]["load_before"][0], res["machine"]["load_after"][0])}
+    for n in SCALE_ROWS:
+        r = rows[n]
+        out.update({f"wall_{n}": r["wall_s"], f"ratio_{n}": r["ratio"], f"rss_{n}": r["rss_mb"],
+                    f"alpha_{n}": 100 * r["alpha_err"], f"beta_{n}": 100 * r["beta_err"]})
+    s, b = res["startup"]["times_s"], res["extra"]["bootstrap"]
+    out.update({"numpy": s["import numpy"], "help": s["scalefit --help"], "laws": s["scalefit laws"],
+                "predict": s["scalefit predict --at"], "boot_rows": b["rows"], "boot_n": b["resamples"],
+                "boot_wall": b["wall_s"], "boot_rss": b["rss_mb"]})
+    return out
+
+
+def _scale_row(n: int) -> str:
+    return (f"| {n:,} | {{wall_{n}:.1f}} s | {{ratio_{n}:.1f}}× | {{rss_{n}:,.0f}} MB | {{alpha_{n}:+.2f}}% | "
+            f"{{beta_{n}:+.2f}}% |")
+
+
 def _sci(x: float, digits: int) -> str:
     """``7.4e10``, ``1.01827e-3``: scientific notation without the ``+``/leading zeros of Python's."""
     mant, exp = f"{x:.{digits}e}".split("e")
@@ -237,7 +262,8 @@ def ladder() -> dict:
     """The CPU ladder by the README's commands (the 119k-param run held out), and the synthetic benchmark's coverage
     from its committed output (benchmarks/results/bench_ladder.json: `python benchmarks/bench_ladder.py --json`)."""
     cli(f"{LADDER} --out {_tmp('ladder.json')}")
-    pred = cli(f"predict {_tmp('ladder.json')} --at N=119104 --at D=2381824")["predictions"][0]
+    pred = cli(f"predict {_tmp('ladder.json')} --at N=119104 --at D=2381824 --interval mean")["predictions"][0]
+    wide = cli(f"predict {_tmp('ladder.json')} --at N=119104 --at D=2381824")["predictions"][0]
     curves = pd.read_csv(REPO / "runs" / "ladder-cpu" / "curves.csv")
     last = curves.sort_values("step").groupby("run_id").tail(1)
     target = last[last.n_params == 119104].iloc[0]
@@ -248,7 +274,9 @@ def ladder() -> dict:
     return {"runs": len(rungs), "n_min": _kilo(rungs.n_params.min()), "n_max": _kilo(rungs.n_params.max()),
             "n_target": _kilo(target.n_params), "L": pred["L_pred"], "L_lo": pred["L_lower"], "L_hi": pred["L_upper"],
             "L_act": float(target.loss_cloze), "acc": pred["acc_pred"], "acc_lo": pred["acc_lower"],
-            "acc_hi": pred["acc_upper"], "acc_act": acc, "items": items, "se": (acc * (1 - acc) / items) ** 0.5,
+            "acc_hi": pred["acc_upper"], "acc_act": acc, "L_plo": wide["L_lower"], "L_phi": wide["L_upper"],
+            "acc_plo": wide["acc_lower"], "acc_phi": wide["acc_upper"], "items": items,
+            "se": (acc * (1 - acc) / items) ** 0.5,
             "draws": bench["draws"], "coverage": 100 * bench["coverage"], "cov_meas": 100 * bench["coverage_measured"],
             "bench_err": bench["mean_abs_acc_error"], "bench_width": bench["mean_interval_width"]}
 
@@ -343,12 +371,17 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
     (selection, [*(_board_row(law, obj) for law in SELECT_LAWS for obj in ("huber", "mse")),
                  "80% quantiles of N, predict the {n1} and {n2} runs above)",
                  "The winner, refitted on all 240 runs and written to `best.json`, is {winner}"]),
+    *([] if not SCALE_JSON.exists() else [(scale, [*(_scale_row(n) for n in SCALE_ROWS),
+             "`--bootstrap {boot_n}` on {boot_rows:,} rows: {boot_wall:.0f} s, peak {boot_rss:,.0f} MB",
+             "`scalefit --help` {help:.2f} s, `scalefit laws` {laws:.2f} s and `scalefit predict FIT --at …` "
+             "{predict:.2f} s, against {numpy:.2f} s for `python -c \"import numpy\"`"])]),
     (ladder, [
         "On the committed CPU ladder ({runs} runs of {n_min}–{n_max} parameters; the {n_target}-parameter run "
-        "held out),\nthe ladder predicts that run's cloze task loss at {L:.3f} (95% interval {L_lo:.3f}–{L_hi:.3f}; "
-        "logged {L_act:.3f})\nand its accuracy at {acc:.3f} ({acc_lo:.3f}–{acc_hi:.3f}; measured {acc_act:.3f} on "
-        "{items} items, sampling\ns.e. {se:.3f}).",
-        "On {draws} synthetic ladders the 95% interval covers the held-out 7B model's true accuracy in\n"
+        "held out),\nthe ladder predicts that run's cloze task loss at {L:.3f} (95% prediction interval "
+        "{L_plo:.3f}–{L_phi:.3f}, mean interval\n{L_lo:.3f}–{L_hi:.3f}; logged {L_act:.3f}) and its accuracy at "
+        "{acc:.3f} (prediction {acc_plo:.3f}–{acc_phi:.3f}, mean\n{acc_lo:.3f}–{acc_hi:.3f}; measured {acc_act:.3f} "
+        "on {items} items, sampling s.e. {se:.3f}).",
+        "On {draws} synthetic ladders the 95% mean interval covers the held-out 7B model's true accuracy in\n"
         "{coverage:.0f}% of draws ({cov_meas:.0f}% of a noisy measurement of it; mean |error| {bench_err:.3f}, "
         "mean width\n{bench_width:.3f}).",
     ]),

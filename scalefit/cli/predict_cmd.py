@@ -28,7 +28,8 @@ _COMMON = {"at", "input_", "map_", "out", "output", "level", "as_json"}
 _SCHEDULE = {"schedule", "schedule_csv", "steps", "peak_lr", "warmup_frac", "decay_frac", "min_lr_ratio"}
 ALLOWED = {"law": _COMMON | {"group", "chain", "seed", "interval"},
            "curve": _COMMON | {"group", "chain", "seed", "interval"} | _SCHEDULE,
-           "frontier": _COMMON, "hparams": _COMMON, "lr-transfer": _COMMON - {"level"}, "ladder": _COMMON}
+           "frontier": _COMMON, "hparams": _COMMON, "lr-transfer": _COMMON - {"level"},
+           "ladder": _COMMON | {"interval", "seed"}}
 
 
 def points_frame(at: list[str] | None) -> pd.DataFrame:
@@ -197,7 +198,8 @@ def predict_command(
     frame, inputs = _points(at, input_, map_, result)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = (kind_predictions(result, kind, fit_json, inputs, frame, level=level) if kind not in ("law", "curve")
+        table = (kind_predictions(result, kind, fit_json, inputs, frame, level=level, interval=interval, seed=seed)
+                 if kind not in ("law", "curve")
                  else _law_predictions(result, frame, inputs, level=level, group=group, chain=chain, seed=seed,
                                        interval=interval))
     notes = sorted({str(w.message) for w in caught})

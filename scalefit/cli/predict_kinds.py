@@ -132,10 +132,18 @@ def _lr_transfer(result, x: dict) -> dict:
     return {f"lr_opt_{k}": v for k, v in replace(result, params=lines).predict(x["width"]).items()}
 
 
-def _ladder(result, x: dict, frame: pd.DataFrame, level: float) -> pd.DataFrame:
+def _ladder(result, x: dict, frame: pd.DataFrame, level: float, interval: str, seed: int) -> pd.DataFrame:
+    """Both steps per task; ``interval="prediction"`` (the default) widens both fits' bootstrap draws by their
+    calibrated run-to-run and extrapolation error, ``"mean"`` keeps the bootstrap band of the fitted curves."""
     import pandas as pd
 
-    pred = result.predict(pd.DataFrame({"N": x["N"], "D": x["D"]}), level=level).drop(columns=["N", "D"])
+    from scalefit.fitting.calibration import prediction_widen
+
+    if interval not in ("prediction", "mean"):
+        raise OptionError(f"--interval {interval!r}: a ladder gives prediction or mean intervals")
+    widen = prediction_widen(level, seed) if interval == "prediction" else None
+    pred = result.predict(pd.DataFrame({"N": x["N"], "D": x["D"]}), level=level, seed=seed,
+                          widen=widen).drop(columns=["N", "D"])
     n_tasks = len(result.tasks)
     rows = frame.loc[frame.index.repeat(n_tasks)].reset_index(drop=True)
     order = pred.assign(point=list(range(len(frame))) * n_tasks).sort_values("point", kind="stable")
@@ -143,13 +151,13 @@ def _ladder(result, x: dict, frame: pd.DataFrame, level: float) -> pd.DataFrame:
 
 
 def kind_predictions(result, kind: str, path: Path, inputs: pd.DataFrame, frame: pd.DataFrame, *,
-                     level: float) -> pd.DataFrame:
+                     level: float, interval: str = "prediction", seed: int = 0) -> pd.DataFrame:
     """``frame`` plus the predictions of a frontier, hyperparameter or LR-transfer result at ``inputs``."""
     import numpy as np
 
     x = _symbols(inputs, kind, path)
     if kind == "ladder":  # one row per (point, task): the task loss and the accuracy, chained
-        return _ladder(result, x, frame, level)
+        return _ladder(result, x, frame, level, interval, seed)
     if kind == "hparams":
         x.update(_optional_symbols(inputs, ["lr", "B"]))
     if kind == "frontier":

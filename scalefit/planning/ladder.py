@@ -114,7 +114,7 @@ def ladder(
         if column_for(long, s, maps) is None:
             raise RunDataError(f"{table.source}: no column for {s} (the ladder's L(N, D)); name it with "
                                f"--map {s}=COLUMN")
-    common = {"group_by": TASK, "run": RUN, "bootstrap": bootstrap, "seed": seed, "calibrate": False}
+    common = {"group_by": TASK, "run": RUN, "bootstrap": bootstrap, "seed": seed, "calibrate": True}
     loss_fit, notes1 = _quiet_fit("chinchilla", long, target=TASK_LOSS, mapping=maps, reduce="last", **common)
     acc_fit, notes2 = _quiet_fit("downstream-acc-sigmoid", long, target=TASK_ACC, mapping={"L": TASK_LOSS},
                                  skip_first=skip_first, anchors=[{"L": 0.0, "Acc": 1.0}] if anchor else (),

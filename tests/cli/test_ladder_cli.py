@@ -49,6 +49,23 @@ def test_predict_gives_loss_and_accuracy_per_task_with_intervals(fitted):
     assert csv.exit_code == 0 and (tmp / "p.csv").read_text().startswith("N,D,task,L_pred")
 
 
+def test_prediction_intervals_contain_the_mean_ones_and_are_the_default(fitted):
+    _, out, _ = fitted
+    at = ["--at", "N=7e9", "--at", "D=4e12", "--json"]
+    runs = {k: json.loads(runner.invoke(app, ["predict", str(out), *at, *extra]).stdout)["predictions"][0]
+            for k, extra in (("default", []), ("prediction", ["--interval", "prediction"]),
+                             ("mean", ["--interval", "mean"]))}
+    assert runs["default"] == runs["prediction"]
+    wide, mean = runs["prediction"], runs["mean"]
+    assert wide["acc_pred"] == mean["acc_pred"] and wide["L_pred"] == mean["L_pred"]
+    for k in ("L", "acc"):  # the prediction band holds the mean band (it is never narrower than the bootstrap's)
+        assert wide[f"{k}_lower"] <= mean[f"{k}_lower"] and wide[f"{k}_upper"] >= mean[f"{k}_upper"]
+    # and the accuracy's is wider: the sigmoid's own run-to-run noise and extrapolation error are added
+    assert wide["acc_upper"] - wide["acc_lower"] > 1.2 * (mean["acc_upper"] - mean["acc_lower"])
+    bad = runner.invoke(app, ["predict", str(out), *at, "--interval", "none"])
+    assert bad.exit_code != 0 and "prediction or mean" in bad.output
+
+
 def test_plot_draws_both_steps(fitted):
     tmp, out, _ = fitted
     res = runner.invoke(app, ["plot", str(out), "--out", str(tmp / "ladder.png")])
