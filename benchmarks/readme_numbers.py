@@ -371,10 +371,10 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
     (selection, [*(_board_row(law, obj) for law in SELECT_LAWS for obj in ("huber", "mse")),
                  "80% quantiles of N, predict the {n1} and {n2} runs above)",
                  "The winner, refitted on all 240 runs and written to `best.json`, is {winner}"]),
-    *([] if not SCALE_JSON.exists() else [(scale, [*(_scale_row(n) for n in SCALE_ROWS),
+    (scale, [*(_scale_row(n) for n in SCALE_ROWS),
              "`--bootstrap {boot_n}` on {boot_rows:,} rows: {boot_wall:.0f} s, peak {boot_rss:,.0f} MB",
              "`scalefit --help` {help:.2f} s, `scalefit laws` {laws:.2f} s and `scalefit predict FIT --at …` "
-             "{predict:.2f} s, against {numpy:.2f} s for `python -c \"import numpy\"`"])]),
+             "{predict:.2f} s, against {numpy:.2f} s for `python -c \"import numpy\"`"]),
     (ladder, [
         "On the committed CPU ladder ({runs} runs of {n_min}–{n_max} parameters; the {n_target}-parameter run "
         "held out),\nthe ladder predicts that run's cloze task loss at {L:.3f} (95% prediction interval "
