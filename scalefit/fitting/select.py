@@ -166,7 +166,7 @@ def _score_entry(law: Law, objective: str, table: RunTable, opts: dict) -> tuple
             for fold in folds:
                 start_from = full.select(units) if full.groups else full
                 starts = _fold_starts(start_from, law, opts["fold_starts"], opts["seed"])
-                fitted = fit_law(law, table.subset(fold.fit), starts=starts, **fit_kw)
+                fitted = fit_law(law, table.subset(fold.fit), starts=starts, calibrate=False, **fit_kw)
                 fold_scores.append({"fold": fold.what, **({"group": units} if units is not None else {}),
                                     **_predict_scores(fitted, law, table, fold.held, opts["mapping"])})
     except FAILURES as exc:

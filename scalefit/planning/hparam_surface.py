@@ -65,7 +65,7 @@ def fit_surface(frame: pd.DataFrame, cells: pd.DataFrame, fits: Mapping[str, Fit
                                  f"{source} (cell minima)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        floor = fit_law("chinchilla", minima).params
+        floor = fit_law("chinchilla", minima, calibrate=False).params  # starts only
     n_ref, d_ref = reference_scales(rows)
     law = get_law("lr-bsz", n_ref=n_ref, d_ref=d_ref)
     starts = best_descents(law, rows, surface_starts(floor, fits["lr"].params, fits["B"].params, n_ref, d_ref))

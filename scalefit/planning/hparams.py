@@ -90,7 +90,7 @@ def _fit_law(key: str, table: pd.DataFrame, source: str, bootstrap: int, seed: i
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exponents near the (wide) bounds are reported by the check below
         return fit_law(name, RunTable.from_frame(table, source), loss="mse", law_options={"target": target},
-                   bootstrap=bootstrap, seed=seed)
+                   bootstrap=bootstrap, seed=seed, calibrate=False)  # lr*/B* laws: their intervals are mean ones
 
 
 def _law_rows(frame: pd.DataFrame, cells: pd.DataFrame, fit_on: str, tol: float) -> pd.DataFrame:

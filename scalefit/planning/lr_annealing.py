@@ -139,13 +139,14 @@ def _profile_lambda(table, lambdas, skip_warmup, fit_kwargs) -> tuple[float, lis
     grid = sorted({float(v) for v in lambdas})
     if not grid or any(not 0 < v < 1 for v in grid):
         raise FitError(f"the lambda grid must hold values in (0, 1), got {grid}")
-    opts = {k: v for k, v in fit_kwargs.items() if k != "bootstrap"}
+    opts = {k: v for k, v in fit_kwargs.items() if k not in ("bootstrap", "calibrate")}
     profile: list[tuple[float, float]] = []
     starts: list[np.ndarray] = []
 
     def run(v: float) -> None:
         kw = dict(opts, starts=np.vstack(starts)) if starts else opts
-        res = fit_law(get_law(LAW, lam=v), prepare_curves(table, v, skip_warmup=skip_warmup), **kw)
+        res = fit_law(get_law(LAW, lam=v), prepare_curves(table, v, skip_warmup=skip_warmup), calibrate=False,
+                      **kw)
         profile.append((v, _objective(res)))
         starts.append(_best_params(res))
 
