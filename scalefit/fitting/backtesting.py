@@ -104,7 +104,7 @@ def _held_out(law: Law, table: RunTable, held_rows, what: str, mapping: dict, le
         pred = result.predict(x)
     actual = res.values[law.target]
     names = next(({c: held.frame.loc[res.rows, c].to_numpy()} for c in RUN_COLUMNS if c in held.columns), {})
-    out = pd.DataFrame({"row": res.rows + 2, **names, **x, "actual": actual, "predicted": pred,
+    out = pd.DataFrame({"row": held.line(np.asarray(res.rows)), **names, **x, "actual": actual, "predicted": pred,
                         "rel_error": (pred - actual) / actual})
     if interval is not None:
         with warnings.catch_warnings():

@@ -45,9 +45,13 @@ class RunTable:
     def columns(self) -> list[str]:
         return list(self.frame.columns)
 
+    def line(self, row: int | np.ndarray) -> int | np.ndarray:
+        """The file line of data row(s) ``row`` (the header is line 1; a JSON-lines file has none)."""
+        return row + (1 if self.source.lower().endswith(JSONL_SUFFIXES) else 2)
+
     def location(self, row: int, column: str | None = None) -> str:
-        """``file:line[:column]`` for a data row (the header is line 1; a JSON-lines file has none)."""
-        loc = f"{self.source}:{int(row) + (1 if self.source.lower().endswith(JSONL_SUFFIXES) else 2)}"
+        """``file:line[:column]`` for a data row."""
+        loc = f"{self.source}:{self.line(int(row))}"
         return f"{loc}:{column}" if column is not None else loc
 
     def subset(self, rows: np.ndarray | pd.Index) -> RunTable:

@@ -40,6 +40,27 @@ def test_a_jsonl_log_fits_like_the_same_csv(tmp_path):
     assert b.data["source"] == str(jsonl)
 
 
+def test_backtest_rows_are_the_file_lines_of_csv_and_jsonl(tmp_path):
+    from scalefit.fitting import backtest
+
+    frame = simulate(get_law("chinchilla"), {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28},
+                     n_points=30, seed=3)
+    csv = tmp_path / "runs.csv"
+    frame.to_csv(csv, index=False)
+    jsonl = _write(tmp_path, "".join(json.dumps(r) + "\n" for r in frame.to_dict(orient="records")))
+    big = int(np.argmax(frame["n_params"].to_numpy()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path, header in ((csv, 1), (jsonl, 0)):
+            rows = backtest("chinchilla", path, holdout=f"N >= {frame['n_params'].max()}", interval=None).rows
+            line = int(rows["row"].iloc[0])  # the 1-based file line of the held-out run
+            assert line == big + 1 + header
+            text = path.read_text().splitlines()[line - 1]
+            value = (json.loads(text)["n_params"] if header == 0
+                     else float(text.split(",")[list(frame).index("n_params")]))
+            assert value == pytest.approx(frame["n_params"].iloc[big])
+
+
 def test_sparse_keys_null_bom_and_crlf(tmp_path):
     path = _write(tmp_path, '\ufeff{"run_id": "a", "step": 1, "loss": 3.2}\r\n'
                             '{"run_id": "a", "step": 2, "loss": null, "acc": 0.4}\r\n\n\n')
