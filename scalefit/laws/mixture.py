@@ -83,6 +83,7 @@ def data_mixture(n: int = 3, simplex: bool = True) -> Law:
                  for j, t in enumerate(ts, start=1)} if simplex else {},
         options={"n": n, "simplex": simplex},
         description=f"Loss of one validation domain against the proportions {', '.join(rs)} of {n} training domains "
-        "(columns r1, r2, ...). Fit one law per validation domain. "
+        "(columns r1, r2, ...). Fit one law per validation domain; several at once with --target-glob 'loss_*' "
+        "(one result, predicted together). "
         + ("Simplex form: k is folded into the t_j (proportions sum to 1)." if simplex else "Free scale k."),
     )

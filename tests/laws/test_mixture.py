@@ -44,3 +44,28 @@ def test_recovers_from_mixtures_on_the_simplex(seed):
     true = {"c": 1.5, "t1": 1.5, "t2": -1.0, "t3": 0.5, "t4": 2.0}
     rtol = {"c": 0.04, "t1": 0.03, "t2": 0.12, "t3": 0.12, "t4": 0.02}
     assert_recovers(law, true, {}, rtol, seed=seed, inputs=_mixtures(4, 120, seed, concentration=0.5))
+
+
+def test_several_validation_domains_in_one_multi_target_fit():
+    import warnings
+
+    import pandas as pd
+
+    from scalefit.fitting import fit
+
+    law, rng = get_law("data-mixture"), np.random.default_rng(4)
+    x = _mixtures(3, 80, seed=4)
+    truth = {"loss_web": {"c": 2.0, "t1": 0.5, "t2": -1.0, "t3": 0.2},
+             "loss_code": {"c": 1.5, "t1": -0.8, "t2": 0.9, "t3": 0.1}}
+    frame = pd.DataFrame(x)
+    for col, p in truth.items():
+        frame[col] = law(x, p) * np.exp(0.003 * rng.standard_normal(80))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit("data-mixture", frame, target=list(truth))
+    assert res.targets == tuple(truth)
+    for col, p in truth.items():
+        got = res.select(col).params
+        assert got["c"] == pytest.approx(p["c"], rel=0.05)
+        for t in ("t1", "t2", "t3"):
+            assert got[t] == pytest.approx(p[t], abs=0.1)
