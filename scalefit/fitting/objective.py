@@ -75,7 +75,7 @@ class Problem:
     def is_log(self) -> np.ndarray:
         return np.array([p.log for p in self.law.params])
 
-    @property
+    @cached_property
     def fit_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds in fit space."""
         lo = np.array([p.lower for p in self.law.params], dtype=float)

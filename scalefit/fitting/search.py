@@ -82,9 +82,9 @@ def batched_descent(
             irls = np.ones_like(ri)
         if w is not None:
             ps, irls = ps * w, irls * w
-        g = np.einsum("kpn,kn->kp", J, ps)
-        H = np.einsum("kpn,kn,kqn->kpq", J, irls, J, optimize=True)
-        diag = np.einsum("kpp->kp", H)
+        g = (J @ ps[:, :, None])[:, :, 0]
+        H = (J * irls[:, None, :]) @ J.transpose(0, 2, 1)
+        diag = np.diagonal(H, axis1=1, axis2=2)
         A = H + (lam[idx, None] * diag + 1e-12)[:, :, None] * eye
         step = -np.linalg.solve(A, g[:, :, None])[:, :, 0]
         cand = np.clip(th + step, *problem.fit_bounds)
