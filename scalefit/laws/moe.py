@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalefit.errors import LawError
 from scalefit.laws.base import Derived, Law, Param
+from scalefit.laws.factory_options import bool_option
 from scalefit.laws.registry import register
 
 _A_GRID = (-0.15, -0.05)
@@ -98,18 +98,9 @@ _SATURATION = (
 )
 
 
-def _saturating_option(value: object) -> bool:
-    text = str(value).strip().lower()
-    if text in ("1", "1.0", "true", "yes"):
-        return True
-    if text in ("0", "0.0", "false", "no"):
-        return False
-    raise LawError(f"law 'moe': saturating must be true or false, got {value!r}")
-
-
 @register("moe")
 def moe(saturating: object = False) -> Law:
-    sat = _saturating_option(saturating)
+    sat = bool_option("moe", "saturating", saturating)
     e = "Ê" if sat else "E"
     return Law(
         name="moe",
