@@ -99,11 +99,11 @@ def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, g
     (joined by name) unless ``group`` names one; ``interval="prediction"`` widens both stages' bootstrap draws
     by their calibrated noise and extrapolation error (:func:`scalefit.fitting.calibration.prediction_widen`)."""
     from scalefit.fitting import FitResult
-    from scalefit.fitting.calibration import prediction_widen
+    from scalefit.fitting.calibration import widen_for
     from scalefit.planning.chain import chain_predict, chain_predict_groups
 
     second = FitResult.load(chain_json)
-    widen = prediction_widen(level, seed) if interval == "prediction" else None
+    widen = widen_for(interval, level, seed)
     if group is None:
         pred = chain_predict_groups(fit, second, frame, level=level, seed=seed, widen=widen)
     else:

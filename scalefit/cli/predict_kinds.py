@@ -137,13 +137,12 @@ def _ladder(result, x: dict, frame: pd.DataFrame, level: float, interval: str, s
     calibrated run-to-run and extrapolation error, ``"mean"`` keeps the bootstrap band of the fitted curves."""
     import pandas as pd
 
-    from scalefit.fitting.calibration import prediction_widen
+    from scalefit.fitting.calibration import widen_for
 
     if interval not in ("prediction", "mean"):
         raise OptionError(f"--interval {interval!r}: a ladder gives prediction or mean intervals")
-    widen = prediction_widen(level, seed) if interval == "prediction" else None
     pred = result.predict(pd.DataFrame({"N": x["N"], "D": x["D"]}), level=level, seed=seed,
-                          widen=widen).drop(columns=["N", "D"])
+                          widen=widen_for(interval, level, seed)).drop(columns=["N", "D"])
     n_tasks = len(result.tasks)
     rows = frame.loc[frame.index.repeat(n_tasks)].reset_index(drop=True)
     order = pred.assign(point=list(range(len(frame))) * n_tasks).sort_values("point", kind="stable")

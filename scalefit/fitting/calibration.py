@@ -290,6 +290,12 @@ def prediction_band(result, x: Mapping[str, np.ndarray], level: float, center=No
     return center - hw, center + hw
 
 
+def widen_for(interval: str, level: float = 0.95, seed: int = 0):
+    """The ``widen`` of a sample-based (chained or ladder) prediction: :func:`prediction_widen` for
+    ``interval="prediction"``, None (the bootstrap band) otherwise."""
+    return prediction_widen(level, seed) if interval == "prediction" else None
+
+
 def prediction_widen(level: float = 0.95, seed: int = 0):
     """A ``widen(fit, x, samples)`` for sample-based intervals (:func:`scalefit.planning.chain.chain_predict`):
     each (draws, points) bootstrap draw of ``fit``'s prediction at inputs ``x`` gets a seeded normal error of
@@ -314,4 +320,4 @@ def prediction_widen(level: float = 0.95, seed: int = 0):
 
 __all__ = ["METHOD", "calibrate", "describe", "distance", "half_width", "multiplier", "residuals", "scale",
            "scale_axes", "thin", "with_calibration", "fit_spread",
-           "prediction_band", "prediction_widen"]
+           "prediction_band", "prediction_widen", "widen_for"]
