@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from scalefit.cli.app import app
 from scalefit.errors import FitError
-from scalefit.fitting import fit
 from scalefit.planning.chain import chain_predict, chain_predict_groups
+from tests.planning.test_chain import _fit
 
 runner = CliRunner()
 TASKS = {"arc": (2.0, 158.0, 0.30, 0.25, 0.9, 4.0, 3.0), "mmlu": (2.4, 200.0, 0.32, 0.25, 0.7, 3.0, 3.4)}
@@ -37,12 +37,6 @@ def _runs(seed=0):
             L = _loss(task, N) * (1 + 0.003 * rng.standard_normal())
             rows.append({"task": task, "N": N, "loss": L, "acc": _acc(task, L) + 0.005 * rng.standard_normal()})
     return pd.DataFrame(rows)
-
-
-def _fit(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
