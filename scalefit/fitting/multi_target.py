@@ -10,28 +10,26 @@ and plots show one part per target, as for a grouped fit.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from scalefit.errors import RunDataError
 from scalefit.fitting.result import FitResult
 from scalefit.runs import RunTable
+from scalefit.runs.derive import matching_columns
 
 TARGET_GROUP = "target"  # the group_by of a multi-target fit
 
 
 def target_columns(table: RunTable, targets: str | Sequence[str] | None = None, glob: str | None = None) -> list[str]:
     """The target columns asked for: a list, a comma-separated string (``"a,b"``; a column whose own name has a
-    comma is taken whole), or the columns matching ``glob`` — each an existing column, named once."""
+    comma is taken whole), or the columns matching ``glob`` (comma-separated globs) — each an existing column,
+    named once."""
     if glob is not None and targets is not None:
         raise RunDataError("give the targets either as --target A,B,... or as --target-glob PATTERN, not both")
-    cols = table.columns
     if glob is not None:
-        found = [c for c in cols if fnmatch.fnmatchcase(str(c), glob)]
-        if not found:
-            raise RunDataError(f"{table.source}: --target-glob {glob!r} matches no column; columns are {cols}")
-        return found
+        return matching_columns(table, glob, "--target-glob")
+    cols = table.columns
     if isinstance(targets, str):
         targets = [targets] if targets in cols else [t.strip() for t in targets.split(",")]
     names = list(targets or [])

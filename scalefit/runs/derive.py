@@ -27,17 +27,17 @@ def mean_column_name(pattern: str, *, as_error: bool = True) -> str:
     return f"{'1-' if as_error else ''}mean({pattern.strip()})"
 
 
-def matching_columns(table: RunTable, pattern: str) -> list[str]:
-    """Columns matching any of the comma-separated globs (case-sensitive), in table order."""
+def matching_columns(table: RunTable, pattern: str, option: str = "--target-mean") -> list[str]:
+    """Columns matching any of the comma-separated globs (case-sensitive), in table order; errors name ``option``."""
     globs = [g.strip() for g in pattern.split(",") if g.strip()]
     if not globs:
-        raise RunDataError(f"--target-mean {pattern!r}: give a column glob such as 'acc_*'")
+        raise RunDataError(f"{option} {pattern!r}: give a column glob such as 'acc_*'")
     cols = [c for c in table.columns if any(fnmatch.fnmatchcase(c, g) for g in globs)]
     if not cols:
         stems = {re.split(r"[*?\[]", g)[0].lower() for g in globs}
         near = [c for c in table.columns if any(s and s[:3] in c.lower() for s in stems)][:12]
         hint = f"; columns with similar names: {near}" if near else f"; columns are {table.columns}"
-        raise RunDataError(f"{table.source}: --target-mean {pattern!r} matches no column{hint}")
+        raise RunDataError(f"{table.source}: {option} {pattern!r} matches no column{hint}")
     return cols
 
 
