@@ -1,4 +1,5 @@
-"""Start-up: importing scalefit and the light commands load only what they use (no scipy, pandas for import).
+"""Start-up: importing scalefit and the light commands load only what they use (no scipy, pandas for import;
+a command imports its own module, not every command's; Typer's pydantic layer only for a number typed in).
 
 Checked in fresh subprocesses, by what ends up in ``sys.modules`` (times live in benchmarks/bench_scale.py).
 """
@@ -10,7 +11,8 @@ import subprocess
 import sys
 import warnings
 
-HEAVY = ("scipy", "pandas", "matplotlib", "torch", "numpy")
+HEAVY = ("scipy", "pandas", "matplotlib", "torch", "numpy", "pydantic", "scalefit.cli.fit_cmd",
+         "scalefit.cli.train_cmd")
 
 
 def _modules_after(code: str) -> dict:
@@ -28,6 +30,7 @@ def _cli(*args: str) -> str:
 
 def test_import_scalefit_loads_no_heavy_package():
     assert not any(_modules_after("import scalefit").values())  # not even numpy: errors.py only
+    assert not any(_modules_after("import scalefit.cli.app").values())  # the commands load on use
 
 
 def test_public_names_load_on_first_use():
@@ -39,9 +42,18 @@ def test_public_names_load_on_first_use():
 
 
 def test_help_loads_no_heavy_package_and_laws_only_numpy():
-    assert not any(_modules_after(_cli("--help")).values())
-    loaded = _modules_after(_cli("laws"))
-    assert loaded["numpy"] and not any(v for k, v in loaded.items() if k != "numpy")
+    loaded = _modules_after(_cli("--help"))  # the listing needs every command module, nothing heavy
+    assert loaded["scalefit.cli.fit_cmd"] and not any(v for k, v in loaded.items() if not k.startswith("scalefit"))
+    for args in (["laws"], ["laws", "chinchilla", "--json"]):
+        loaded = _modules_after(_cli(*args))
+        assert loaded["numpy"] and not any(v for k, v in loaded.items() if k != "numpy"), args
+
+
+def test_a_typed_number_still_goes_through_typers_coercion():
+    code = ("import sys\nfrom scalefit.cli.app import main\nsys.argv = ['scalefit', 'simulate', 'chinchilla', "
+            "'--points', 'many']\ntry:\n    main()\nexcept SystemExit as exc:\n    print(exc.code)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.stdout.strip() == "2" and "Invalid value for '--points'" in res.stderr, res.stderr
 
 
 def test_predict_loads_no_scipy(tmp_path):
@@ -55,4 +67,4 @@ def test_predict_loads_no_scipy(tmp_path):
         warnings.simplefilter("ignore")
         fit("chinchilla", runs, starts=law.start_grid()[::50]).save(tmp_path / "fit.json")
     loaded = _modules_after(_cli("predict", str(tmp_path / "fit.json"), "--at", "N=7e10", "--at", "D=1.4e12"))
-    assert not loaded["scipy"] and not loaded["matplotlib"] and not loaded["torch"]
+    assert not loaded["scipy"] and not loaded["matplotlib"] and not loaded["torch"] and not loaded["pydantic"]

@@ -1,34 +1,68 @@
-"""Entry point of the ``scalefit`` command: imports every command module, then runs the app."""
+"""Entry point of the ``scalefit`` command.
+
+Each command module attaches its commands to the Typer app on import. ``main()`` imports only the module of the
+command being run (``scalefit laws`` does not import the fit, train or sweep commands: start-up is part of
+every call), and every module when the command is not known yet (``--help``, a typo, shell completion).
+``scalefit.cli.app.app`` — the app with every command, as tests and ``CliRunner`` use it — loads them all.
+"""
 
 from __future__ import annotations
 
-from scalefit.cli._app import app
+import os
+import sys
+from importlib import import_module
+from typing import Any
 
-# Each module attaches its commands to `app` on import (one line per module).
-from scalefit.cli import laws_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import datasets_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import train_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import fit_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import predict_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import plan_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import backtest_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import simulate_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import isoflop_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import hparams_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import ladder_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import sweep_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import sweep_status_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import plot_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import curves_cmd  # noqa: E402,F401  isort: skip
-from scalefit.cli import select_cmd  # noqa: E402,F401  isort: skip
+# command -> the module that defines it (scalefit.cli.<module>); tests check this against the registered commands
+COMMAND_MODULES = {
+    "laws": "laws_cmd",
+    "datasets": "datasets_cmd",
+    "train": "train_cmd",
+    "coord-check": "train_cmd",
+    "fit": "fit_cmd",
+    "predict": "predict_cmd",
+    "plan": "plan_cmd",
+    "backtest": "backtest_cmd",
+    "simulate": "simulate_cmd",
+    "sweep": "sweep_cmd",
+    "sweep-status": "sweep_status_cmd",
+    "plot": "plot_cmd",
+    "select": "select_cmd",
+}
+
+
+def load_commands(names: list[str] | None = None) -> Any:
+    """Import the modules of the commands ``names`` (every command when None) and return the Typer app."""
+    from scalefit.cli._app import app
+
+    for module in dict.fromkeys(COMMAND_MODULES[n] for n in (names or COMMAND_MODULES)):
+        import_module(f"scalefit.cli.{module}")
+    return app
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The command ``argv`` (without the program name) runs when its first word names one (an old spelling
+    as the group resolves it); None when it starts with a root option or names no known command."""
+    from scalefit.cli._app import RENAMED
+
+    if not argv or argv[0].startswith("-") or any(k.endswith("_COMPLETE") for k in os.environ):
+        return None  # root options (--help, --version, completion) or no command: the whole app
+    name = RENAMED.get(tuple(argv[:2]), argv[0])
+    return name if name in COMMAND_MODULES else None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return load_commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Run the CLI; a usage error (unknown option, a value of the wrong type) is one line, exit code 2."""
-    import sys
-
     import typer
 
+    command = command_of(sys.argv[1:])
+    app = load_commands([command] if command else None)
     try:
         code = app(standalone_mode=False)
     except typer.Abort:
@@ -43,4 +77,4 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "command_of", "load_commands", "main"]  # noqa: F822  app: __getattr__

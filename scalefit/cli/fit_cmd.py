@@ -57,6 +57,19 @@ def register_procedure(name: str) -> Callable:
     return deco
 
 
+# The modules whose register_procedure calls fill PROCEDURE_OPTIONS (imported when `fit` first needs them).
+PROCEDURE_MODULES = ("isoflop_cmd", "hparams_cmd", "ladder_cmd", "curves_cmd")
+
+
+def procedure_parser(name: str) -> Callable[[FitRequest], Any] | None:
+    """The CLI option parsing of procedure ``name`` (None for a law)."""
+    from importlib import import_module
+
+    for module in PROCEDURE_MODULES:
+        import_module(f"scalefit.cli.{module}")
+    return PROCEDURE_OPTIONS.get(name)
+
+
 def law_options(name: str, x: str | None, formula: str | None, params: list[str] | None,
                 opts: list[str] | None) -> dict:
     """The law factory options given on the command line."""
@@ -199,8 +212,9 @@ def fit_command(
     if out is not None:
         refuse_input_overwrite(out, [runs], "--out")
     req = with_ladder_options(with_row_options(fitting.request(law, runs), rows), ladder)
-    if law in PROCEDURE_OPTIONS:
-        result = PROCEDURE_OPTIONS[law](req)
+    parse = procedure_parser(law)
+    if parse is not None:
+        result = parse(req)
         payload = result.to_dict()
     else:
         result = fit_law(req)
