@@ -20,7 +20,7 @@ from scalefit.fitting.result import FitResult
 from scalefit.fitting.rows import RowOptions, fit_problem, prepare
 from scalefit.fitting.rows import clusters as row_clusters
 from scalefit.fitting.rows import summary as rows_summary
-from scalefit.fitting.search import multi_start
+from scalefit.fitting.search import multi_starts
 from scalefit.laws import Law, get_law
 from scalefit.runs import RunTable, filter_rows, read_runs, resolve
 
@@ -108,10 +108,7 @@ def fit_law(
         return _calibrated(law, table, opts, calibrate)
     if group_by not in table.columns:
         raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
-    groups = {}
-    for value, rows in table.frame.groupby(group_by, sort=True).groups.items():
-        sub = table.subset(rows)
-        groups[str(value)] = _calibrated(law, sub, replace(opts, group=f"{group_by} = {value}"), calibrate)
+    groups = _fit_groups(law, table, group_by, opts, calibrate)
     first = next(iter(groups.values()))
     return FitResult(
         law=law.name, law_options=dict(law.options), params={}, stats={}, search={},
@@ -145,26 +142,57 @@ def _calibrated(law: Law, table: RunTable, opts: _Options, calibrate: bool) -> F
 def _fit_one(law: Law, table: RunTable, opts: _Options) -> FitResult:
     # The search runs its own threads over tiny matrices; BLAS threads on top only oversubscribe the cores.
     with threadpool_limits(1, user_api="blas"):
-        return _fit_one_serial_blas(law, table, opts)
+        fit = _Prepared.of(law, table, opts)
+        return fit.result(_searches(law, [fit], opts.starts)[0])
 
 
-def _fit_one_serial_blas(law: Law, table: RunTable, opts: _Options) -> FitResult:
-    """Resolve the columns, search the start grid, warn about what the optimum shows, bootstrap, summarise."""
-    res, y = _resolve_target(law, table, opts)
-    problem = fit_problem(law, table, res, y, opts.rows, loss=opts.loss, delta=opts.delta, space=opts.space)
-    search = _search(law, table, problem, opts.starts)
-    natural = problem.to_natural(search.theta)[0]
-    params = {name: float(v) for name, v in zip(law.param_names, natural)}
-    notes, findings = _warn_about_optimum(law, params, search, problem, opts.group)
-    boot, unit = _bootstrap(law, table, res.rows, problem, search, opts) if opts.bootstrap else (None, None)
-    data = _data_summary(law, table, res, opts)
-    if opts.bootstrap:
-        data["bootstrap_unit"] = unit or "row"
-    return FitResult(
-        law=law.name, law_options=dict(law.options), params=params, stats=_fit_stats(problem, search, y, opts),
-        search=_search_summary(law, search, notes), data=data, bootstrap=boot,
-        seed=opts.seed if opts.bootstrap else None, identifiability=findings,
-    )
+def _fit_groups(law: Law, table: RunTable, group_by: str, opts: _Options, calibrate: bool) -> dict[str, FitResult]:
+    """One fit per value of ``group_by``: the groups' start grids descend together (one engine pass,
+    :func:`scalefit.fitting.search.multi_starts`), then each group is diagnosed, bootstrapped and calibrated."""
+    from scalefit.fitting.calibration import with_calibration
+
+    with threadpool_limits(1, user_api="blas"):
+        fits = {str(value): _Prepared.of(law, table.subset(rows), replace(opts, group=f"{group_by} = {value}"))
+                for value, rows in table.frame.groupby(group_by, sort=True).groups.items()}
+        searches = _searches(law, list(fits.values()), opts.starts)
+        results = {value: fit.result(search) for (value, fit), search in zip(fits.items(), searches)}
+    if not calibrate:
+        return results
+    return {value: with_calibration(law, fits[value].table, fits[value].opts, r) for value, r in results.items()}
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One fit before its search: its rows, options, resolved columns, target and objective."""
+
+    law: Law
+    table: RunTable
+    opts: _Options
+    res: Any  # resolved columns (scalefit.runs.resolve)
+    y: np.ndarray
+    problem: Problem
+
+    @classmethod
+    def of(cls, law: Law, table: RunTable, opts: _Options) -> _Prepared:
+        res, y = _resolve_target(law, table, opts)
+        problem = fit_problem(law, table, res, y, opts.rows, loss=opts.loss, delta=opts.delta, space=opts.space)
+        return cls(law, table, opts, res, y, problem)
+
+    def result(self, search) -> FitResult:
+        """Warn about what the optimum shows, bootstrap, summarise."""
+        law, table, opts, problem = self.law, self.table, self.opts, self.problem
+        natural = problem.to_natural(search.theta)[0]
+        params = {name: float(v) for name, v in zip(law.param_names, natural)}
+        notes, findings = _warn_about_optimum(law, params, search, problem, opts.group)
+        boot, unit = _bootstrap(law, table, self.res.rows, problem, search, opts) if opts.bootstrap else (None, None)
+        data = _data_summary(law, table, self.res, opts)
+        if opts.bootstrap:
+            data["bootstrap_unit"] = unit or "row"
+        return FitResult(
+            law=law.name, law_options=dict(law.options), params=params,
+            stats=_fit_stats(problem, search, self.y, opts), search=_search_summary(law, search, notes), data=data,
+            bootstrap=boot, seed=opts.seed if opts.bootstrap else None, identifiability=findings,
+        )
 
 
 def _resolve_target(law: Law, table: RunTable, opts: _Options):
@@ -187,21 +215,24 @@ def _resolve_target(law: Law, table: RunTable, opts: _Options):
     return res, y
 
 
-def _search(law: Law, table: RunTable, problem: Problem, starts: np.ndarray | None):
-    """Multi-start search from the law's start grid (or ``starts``); FitError when no start is finite."""
+def _searches(law: Law, fits: list[_Prepared], starts: np.ndarray | None) -> list:
+    """Multi-start search of each fit from the law's start grid (or ``starts``), together; FitError when no
+    start of a fit is finite."""
     grid = law.start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
-    search = multi_start(problem, grid)
-    if not np.isfinite(search.objective):
-        raise FitError(
-            f"law {law.name!r}: no start gave a finite objective on {table.source}; check the data's scale "
-            "and the parameter bounds, or pass better starts"
-        )
-    return search
+    searches = multi_starts([f.problem for f in fits], [grid] * len(fits))
+    for fit, search in zip(fits, searches):
+        if not np.isfinite(search.objective):
+            where = f" ({fit.opts.group})" if fit.opts.group else ""
+            raise FitError(
+                f"law {law.name!r}: no start gave a finite objective on {fit.table.source}{where}; check the "
+                "data's scale and the parameter bounds, or pass better starts"
+            )
+    return searches
 
 
 def _warn_about_optimum(law: Law, params: Mapping[str, float], search, problem: Problem, group: str | None):
     """Warn (bounds, convergence, identifiability) and return the notes and identifiability findings."""
-    # stacklevel 4: this helper, _fit_one_serial_blas, _fit_one, then the caller of _fit_one.
+    # stacklevel 4: this helper, _Prepared.result, _fit_one (or _fit_groups), then their caller.
     notes = _diagnose(law, params, search)
     for note, cls in notes:
         warnings.warn(note, cls, stacklevel=4)

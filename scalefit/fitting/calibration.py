@@ -49,7 +49,8 @@ MAX_ROWS = 20_000  # a larger fit is calibrated on a seeded subsample of this ma
 FOLD_STARTS = 12  # start-grid points (plus the full-data optimum) of each fold refit
 FAILURES = (ScalefitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 
-Refit = Callable[[np.ndarray], Callable[[dict], np.ndarray]]  # refit(mask) -> predictor of the rows in mask
+# refit(masks) -> for each row mask, the predictor of the law fitted on those rows (None where that fit failed)
+Refit = Callable[[list[np.ndarray]], list[Callable[[dict], np.ndarray] | None]]
 
 
 def scale_axes(x: Mapping[str, np.ndarray]) -> list[str]:
@@ -99,26 +100,29 @@ def noise_scale(r: np.ndarray) -> float:
 def fold_residuals(x: Mapping[str, np.ndarray], y: np.ndarray, space: str, n_params: int,
                    refit: Refit) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """[(fold, out-of-fold residuals, their distances)] over the scale axes' outward folds whose fit succeeds
-    (a fold needs n_params + 2 rows to fit)."""
+    (a fold needs n_params + 2 rows to fit); every fold is refitted in one ``refit`` call."""
+    folds = [(fold, ~fold.held) for axis in scale_axes(x)
+             for fold in outward_folds(x[axis], axis, FOLDS, FRACTION, descending=axis in DESCENDING)]
+    folds = [(fold, inside) for fold, inside in folds if inside.sum() >= n_params + 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictors = refit([inside for _, inside in folds]) if folds else []
     out = []
-    for axis in scale_axes(x):
-        for fold in outward_folds(x[axis], axis, FOLDS, FRACTION, descending=axis in DESCENDING):
-            inside = ~fold.held
-            if inside.sum() < n_params + 2:
-                continue
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    predict = refit(inside)
-                    pred = np.asarray(predict({s: v[fold.held] for s, v in x.items()}), dtype=float)
-            except FAILURES:
-                continue
-            ranges = {s: (float(np.min(v[inside])), float(np.max(v[inside]))) for s, v in x.items()}
-            r = residuals(y[fold.held], pred, space)
-            d = distance({s: v[fold.held] for s, v in x.items()}, ranges)
-            ok = np.isfinite(r) & np.isfinite(d)
-            if ok.any():
-                out.append((fold.what, r[ok], d[ok]))
+    for (fold, inside), predict in zip(folds, predictors):
+        if predict is None:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pred = np.asarray(predict({s: v[fold.held] for s, v in x.items()}), dtype=float)
+        except FAILURES:
+            continue
+        ranges = {s: (float(np.min(v[inside])), float(np.max(v[inside]))) for s, v in x.items()}
+        r = residuals(y[fold.held], pred, space)
+        d = distance({s: v[fold.held] for s, v in x.items()}, ranges)
+        ok = np.isfinite(r) & np.isfinite(d)
+        if ok.any():
+            out.append((fold.what, r[ok], d[ok]))
     return out
 
 
@@ -135,7 +139,7 @@ def growth(folds: list[tuple[str, np.ndarray, np.ndarray]], sigma: float) -> flo
 def calibrate(x: Mapping[str, np.ndarray], y: np.ndarray, fitted: np.ndarray, space: str, n_params: int,
               refit: Refit) -> dict:
     """The calibration (a JSON-ready dict) of a fit on inputs ``x``, target ``y``, in-sample predictions
-    ``fitted``; ``refit(mask)`` fits the law on the rows where ``mask`` is true and returns its predictor."""
+    ``fitted``; ``refit(masks)`` fits the law on the rows of each mask and returns their predictors."""
     y = np.asarray(y, dtype=float)
     sigma = noise_scale(residuals(y, fitted, space))
     folds = fold_residuals(x, y, space, n_params, refit)
@@ -206,20 +210,18 @@ def describe(calibration: Mapping) -> str:
             f"extrapolation{'' if thin(calibration) is None else ' (too few to calibrate)'}")
 
 
-
-
 def with_calibration(law, table, opts, result):
     """``result`` (a single fit of ``law`` to ``table`` with fit options ``opts``: mapping, loss, delta, space)
     with its calibration. Each fold refit is the multi-start search of the same objective (row weights and
     anchors included), started from the full-data optimum plus a seeded subsample of the law's start grid (no
-    bootstrap, no diagnostics)."""
+    bootstrap, no diagnostics); the folds' searches run together."""
     from dataclasses import replace
     from types import SimpleNamespace
 
     from threadpoolctl import threadpool_limits
 
     from scalefit.fitting.rows import RowOptions, fit_problem
-    from scalefit.fitting.search import multi_start
+    from scalefit.fitting.search import multi_starts
     from scalefit.runs import resolve
 
     res = resolve(table, [*law.inputs, law.target], mapping=opts.mapping)
@@ -231,15 +233,26 @@ def with_calibration(law, table, opts, result):
     pick = grid[np.random.default_rng(0).choice(len(grid), size=min(FOLD_STARTS, len(grid)), replace=False)]
     starts = np.vstack([[result.params[p] for p in law.param_names], pick])
 
-    def refit(mask: np.ndarray):  # the fit's own objective: its row weights and anchors too
+    def problem(mask: np.ndarray):  # the fit's own objective: its row weights and anchors too
         sub = SimpleNamespace(values={s: v[mask] for s, v in x.items()}, rows=rows[mask])
-        problem = fit_problem(law, table, sub, y[mask], getattr(opts, "rows", None) or RowOptions(), loss=opts.loss,
-                              delta=opts.delta, space=opts.space)
-        search = multi_start(problem, starts)
+        return fit_problem(law, table, sub, y[mask], getattr(opts, "rows", None) or RowOptions(), loss=opts.loss,
+                           delta=opts.delta, space=opts.space)
+
+    def predictor(problem, search):
         if not np.isfinite(search.objective):
-            raise ScalefitError("no start gave a finite objective")
+            return None
         params = dict(zip(law.param_names, problem.to_natural(search.theta)[0]))
         return lambda inputs: law(inputs, params)
+
+    def refit(masks: list[np.ndarray]) -> list:  # the folds' searches descend together (one engine pass)
+        problems = [_alone(lambda m=m: problem(m)) for m in masks]
+        live = [p for p in problems if p is not None]
+        try:
+            searches = iter(multi_starts(live, [starts] * len(live)))
+            return [None if p is None else predictor(p, next(searches)) for p in problems]
+        except FAILURES:  # one fold broke the joint search: each fold alone, a failing one left out
+            return [None if p is None else _alone(lambda p=p: predictor(p, multi_starts([p], [starts])[0]))
+                    for p in problems]
 
     try:
         with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
@@ -250,6 +263,14 @@ def with_calibration(law, table, opts, result):
         warnings.warn(f"prediction intervals could not be calibrated ({exc}); they will use the residual noise",
                       ConvergenceWarning, stacklevel=4)
         return result
+
+
+def _alone(fit: Callable):
+    """``fit()``, or None when it fails."""
+    try:
+        return fit()
+    except FAILURES:
+        return None
 
 
 def fit_spread(result, x: Mapping[str, np.ndarray]) -> np.ndarray | float:

@@ -3,6 +3,11 @@
 ``Problem`` binds a law to data. Parameters live in *fit space*: log(value) for parameters the law
 marks ``log=True``, the value itself otherwise. Every method takes ``theta`` of shape ``(K, P)`` and
 works on ``K`` parameter sets at once.
+
+The data are usually one set of rows shared by the K parameter sets (``y`` of shape (n,)). They may instead be
+one set of rows per parameter set (``y``, every input and the row weights of shape (K, n)): the starts of
+several fits descending together (:mod:`scalefit.fitting.stack`); :meth:`Problem.for_starts` picks the rows of
+some of them.
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ class Problem:
     """A law, its data and the objective options; evaluates residuals, objective and Jacobians."""
 
     law: Law  # the law being fitted
-    x: dict  # symbol -> (n,) inputs
-    y: np.ndarray  # (n,) target
+    x: dict  # symbol -> (n,) inputs, or (K, n): one row set per parameter set
+    y: np.ndarray  # (n,) target, or (K, n)
     loss: str = "huber"  # "huber" or "mse"
     delta: float = 1e-3  # Huber threshold (in residual units)
     space: str = "log"  # residuals in "log" space (log pred - log y) or "raw"
@@ -67,11 +72,27 @@ class Problem:
         return self.w if weights is None else weights * self.w
 
     @property
+    def n_rows(self) -> int:
+        """Rows each parameter set is evaluated on."""
+        return self.y.shape[-1]
+
+    def for_starts(self, idx: np.ndarray) -> Problem:
+        """The problem of the parameter sets ``idx``: itself when every set shares the rows, else their rows."""
+        if self.y.ndim == 1:
+            return self
+        sub = Problem(self.law, {s: v[idx] for s, v in self.x.items()}, self.y[idx], loss=self.loss,
+                      delta=self.delta, space=self.space, w=None if self.w is None else self.w[idx])
+        for cached in ("fit_bounds", "is_log", "_log_y"):  # computed once, for every step's view
+            if cached in self.__dict__:
+                sub.__dict__[cached] = self.__dict__[cached][idx] if cached == "_log_y" else self.__dict__[cached]
+        return sub
+
+    @property
     def n_data(self) -> int:
         """Rows that are data (the rows before the anchors)."""
         return self.y.size - self.n_anchors
 
-    @property
+    @cached_property
     def is_log(self) -> np.ndarray:
         return np.array([p.log for p in self.law.params])
 
@@ -101,7 +122,7 @@ class Problem:
         """Law values at the data, shape (K, n)."""
         with np.errstate(all="ignore"):
             out = self.law.formula(self.x, self._params(self.to_natural(theta)))
-        return np.broadcast_to(out, (theta.shape[0], self.y.size))
+        return np.broadcast_to(out, (theta.shape[0], self.n_rows))
 
     def residuals(self, theta: np.ndarray) -> np.ndarray:
         """(K, n) residuals; NaN or inf where the law is invalid (e.g. non-positive in log space)."""
@@ -138,7 +159,7 @@ class Problem:
         natural = self.to_natural(theta)
         if pred is None:
             pred = self.predict(theta)
-        K, n, P = theta.shape[0], self.y.size, theta.shape[1]
+        K, n, P = theta.shape[0], self.n_rows, theta.shape[1]
         J = np.empty((K, P, n))
         log_space = self.space == "log"
         with np.errstate(all="ignore"):
