@@ -19,6 +19,9 @@
    fastest), each the fastest of --repeat; and the largest relative difference of the groups' objectives.
    Scenarios (--groups): Chinchilla's 4,500-start grid on 20 groups of 30 rows, and the 3-parameter power law's
    210 starts on 200 groups of 20 rows (e.g. one fit per downstream task or data mixture).
+5. Recovery at the smallest size, over seeds: how often a fit of a --sizes[0]-row log (seeds 0..N-1 of
+   ``scalefit simulate``, 1% noise) has alpha and beta both within 2% of the truth, and the spread of their errors
+   (the sampling error of the estimate itself, which no search can remove).
 
 Targets (issue 12): alpha, beta within 2% (from 10^4 rows; on 240 rows, where 1% noise alone moves alpha by
 about 5%, the truth inside the 95% bootstrap interval); the reference objective reached (gap <= 1e-9); peak RSS
@@ -196,6 +199,24 @@ def grouped_one(name: str, repeat: int) -> dict:
             "max_objective_rel_diff": diff}
 
 
+def recovery(n_rows: int, seeds: int) -> dict:
+    """Stage 5: alpha and beta errors of the default fit on ``seeds`` independent logs of ``n_rows`` rows."""
+    import scalefit
+    from scalefit.laws import get_law
+    from scalefit.laws.simulate import simulate as draw
+
+    law = get_law("chinchilla")
+    errs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for seed in range(seeds):
+            p = scalefit.fit(law, draw(law, TRUE, n_points=n_rows, noise=0.01, seed=seed), calibrate=False).params
+            errs.append((p["alpha"] / TRUE["alpha"] - 1, p["beta"] / TRUE["beta"] - 1))
+    e = np.array(errs)
+    return {"rows": n_rows, "seeds": seeds, "both_within_2pct": int(np.sum(np.all(np.abs(e) <= 0.02, axis=1))),
+            "alpha_err_sd": float(np.std(e[:, 0])), "beta_err_sd": float(np.std(e[:, 1]))}
+
+
 def _fastest_call(fn, repeat: int) -> tuple:
     best, value = float("inf"), None
     for _ in range(repeat):
@@ -236,6 +257,11 @@ def print_table(res: dict) -> None:
         label = f"{g['law']}: {g['groups']} x {g['rows_per_group']} rows"
         print(f"  {label:<28}{g['grouped_s']:10.2f}{g['loop_s']:9.2f}{g['speedup']:9.1f}x"
               f"{g['max_objective_rel_diff']:15.1e}")
+    if res.get("recovery"):
+        r = res["recovery"]
+        print(f"\nrecovery on {r['rows']} rows over {r['seeds']} seeds: alpha and beta both within 2% in "
+              f"{r['both_within_2pct']}; error s.d. alpha {100 * r['alpha_err_sd']:.1f}%, beta "
+              f"{100 * r['beta_err_sd']:.1f}%")
     print("\nchecks: " + ", ".join(f"{k}: {'pass' if v else 'FAIL'}" for k, v in res["checks"].items()))
 
 
@@ -273,6 +299,7 @@ def main() -> int:
     ap.add_argument("--exhaustive-max", type=int, default=10_000,
                     help="largest log whose reference also descends every start on every row")
     ap.add_argument("--groups", default="chinchilla,power", help="grouped-fit scenarios (empty: none)")
+    ap.add_argument("--recovery-seeds", type=int, default=40, help="logs of the smallest size for stage 5 (0: none)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of the baselines and the 240-row fit (fastest)")
     ap.add_argument("--workdir", type=Path, help="keep the logs here (default: a temporary folder)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
@@ -291,6 +318,7 @@ def main() -> int:
         res["startup"] = startup(work, max(args.repeat, 5))
         res["extra"] = bootstrap_rows(work, args.bootstrap_rows, args.bootstrap, args.power_rows)
         res["groups"] = grouped([g for g in args.groups.split(",") if g], args.repeat)
+        res["recovery"] = recovery(sizes[0], args.recovery_seeds) if args.recovery_seeds else None
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

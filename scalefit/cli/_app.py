@@ -45,7 +45,7 @@ def plain_type(param: Any) -> str:
 
 @dataclass(frozen=True)
 class _DeferredRuntime(RuntimeParam):
-    """Typer's coercion of one parameter, without pydantic for absent values, text and paths."""
+    """Typer's coercion of one parameter, without pydantic for absent values, text, paths and typed defaults."""
 
     descriptor: TypeDescriptor | None = None
 

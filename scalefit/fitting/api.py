@@ -148,8 +148,9 @@ def _fit_one(law: Law, table: RunTable, opts: _Options) -> FitResult:
 
 def _fit_groups(law: Law, table: RunTable, group_by: str, opts: _Options, calibrate: bool) -> dict[str, FitResult]:
     """One fit per value of ``group_by``: the groups' start grids descend together (one engine pass,
-    :func:`scalefit.fitting.search.multi_starts`), then each group is diagnosed, bootstrapped and calibrated."""
-    from scalefit.fitting.calibration import with_calibration
+    :func:`scalefit.fitting.search.multi_starts`), each group is diagnosed and bootstrapped, and the fold refits
+    of all the groups' calibrations descend together too."""
+    from scalefit.fitting.calibration import with_calibrations
 
     with threadpool_limits(1, user_api="blas"):
         fits = {str(value): _Prepared.of(law, table.subset(rows), replace(opts, group=f"{group_by} = {value}"))
@@ -158,7 +159,8 @@ def _fit_groups(law: Law, table: RunTable, group_by: str, opts: _Options, calibr
         results = {value: fit.result(search) for (value, fit), search in zip(fits.items(), searches)}
     if not calibrate:
         return results
-    return {value: with_calibration(law, fits[value].table, fits[value].opts, r) for value, r in results.items()}
+    calibrated = with_calibrations(law, [(fits[value].table, fits[value].opts, r) for value, r in results.items()])
+    return dict(zip(results, calibrated))
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from scalefit.errors import ConvergenceWarning, ScalefitError
-from scalefit.fitting.folds import outward_folds
+from scalefit.fitting.folds import OutwardFold, outward_folds
 
 METHOD = "rolling-origin extrapolation folds"
 FOLDS, FRACTION = 5, 0.1  # fold k holds out the top k·10% along an axis, k = 1..5
@@ -49,8 +50,7 @@ MAX_ROWS = 20_000  # a larger fit is calibrated on a seeded subsample of this ma
 FOLD_STARTS = 12  # start-grid points (plus the full-data optimum) of each fold refit
 FAILURES = (ScalefitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 
-# refit(masks) -> for each row mask, the predictor of the law fitted on those rows (None where that fit failed)
-Refit = Callable[[list[np.ndarray]], list[Callable[[dict], np.ndarray] | None]]
+Predictor = Callable[[dict], np.ndarray]  # a refitted law: inputs -> predictions
 
 
 def scale_axes(x: Mapping[str, np.ndarray]) -> list[str]:
@@ -97,16 +97,18 @@ def noise_scale(r: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(r - np.median(r)))) if r.size else 0.0
 
 
-def fold_residuals(x: Mapping[str, np.ndarray], y: np.ndarray, space: str, n_params: int,
-                   refit: Refit) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """[(fold, out-of-fold residuals, their distances)] over the scale axes' outward folds whose fit succeeds
-    (a fold needs n_params + 2 rows to fit); every fold is refitted in one ``refit`` call."""
+def fold_masks(x: Mapping[str, np.ndarray], n_params: int) -> list[tuple[OutwardFold, np.ndarray]]:
+    """The scale axes' outward folds that keep enough rows to fit (n_params + 2), with the mask of those rows."""
     folds = [(fold, ~fold.held) for axis in scale_axes(x)
              for fold in outward_folds(x[axis], axis, FOLDS, FRACTION, descending=axis in DESCENDING)]
-    folds = [(fold, inside) for fold, inside in folds if inside.sum() >= n_params + 2]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        predictors = refit([inside for _, inside in folds]) if folds else []
+    return [(fold, inside) for fold, inside in folds if inside.sum() >= n_params + 2]
+
+
+def fold_residuals(x: Mapping[str, np.ndarray], y: np.ndarray, space: str,
+                   folds: list[tuple[OutwardFold, np.ndarray]], predictors: list[Predictor | None],
+                   ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """[(fold, out-of-fold residuals, their distances)] over the ``folds`` whose refit succeeded:
+    ``predictors[i]`` is the law refitted on fold i's rows (None where that fit failed)."""
     out = []
     for (fold, inside), predict in zip(folds, predictors):
         if predict is None:
@@ -136,13 +138,13 @@ def growth(folds: list[tuple[str, np.ndarray, np.ndarray]], sigma: float) -> flo
     return math.sqrt(max(0.0, float(np.sum((r**2 - sigma**2) * d**2)) / d4)) if d4 > 0 else 0.0
 
 
-def calibrate(x: Mapping[str, np.ndarray], y: np.ndarray, fitted: np.ndarray, space: str, n_params: int,
-              refit: Refit) -> dict:
+def calibrate(x: Mapping[str, np.ndarray], y: np.ndarray, fitted: np.ndarray, space: str,
+              folds: list[tuple[OutwardFold, np.ndarray]], predictors: list[Predictor | None]) -> dict:
     """The calibration (a JSON-ready dict) of a fit on inputs ``x``, target ``y``, in-sample predictions
-    ``fitted``; ``refit(masks)`` fits the law on the rows of each mask and returns their predictors."""
+    ``fitted``, from its :func:`fold_masks` ``folds`` and the law refitted on each (``predictors``)."""
     y = np.asarray(y, dtype=float)
     sigma = noise_scale(residuals(y, fitted, space))
-    folds = fold_residuals(x, y, space, n_params, refit)
+    folds = fold_residuals(x, y, space, folds, predictors)
     g = growth(folds, sigma)
     cal = {"method": METHOD, "space": space, "axes": scale_axes(x), "noise": sigma, "growth": g,
            "folds": [], "points": 0}
@@ -212,65 +214,109 @@ def describe(calibration: Mapping) -> str:
 
 def with_calibration(law, table, opts, result):
     """``result`` (a single fit of ``law`` to ``table`` with fit options ``opts``: mapping, loss, delta, space)
-    with its calibration. Each fold refit is the multi-start search of the same objective (row weights and
-    anchors included), started from the full-data optimum plus a seeded subsample of the law's start grid (no
-    bootstrap, no diagnostics); the folds' searches run together."""
+    with its calibration (:func:`with_calibrations`)."""
+    return with_calibrations(law, [(table, opts, result)])[0]
+
+
+def with_calibrations(law, fits: list[tuple]) -> list:
+    """Each of ``fits`` ((table, opts, result): fits of one law, e.g. a grouped fit's groups) with its
+    calibration. Each fold refit is the multi-start search of the fit's own objective (row weights and anchors
+    included), started from the full-data optimum plus a seeded subsample of the law's start grid (no bootstrap,
+    no diagnostics); every fold of every fit descends in one stacked search. A fit whose inputs cannot be cut
+    into folds keeps its result, with a warning that its intervals use the residual noise."""
     from dataclasses import replace
-    from types import SimpleNamespace
 
     from threadpoolctl import threadpool_limits
 
-    from scalefit.fitting.rows import RowOptions, fit_problem
+    outcomes = []
+    with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
+        warnings.simplefilter("ignore")
+        plans = [_attempt(lambda f=f: _Plan.of(law, *f)) for f in fits]
+        jobs = [(plan, k) for plan in plans if isinstance(plan, _Plan) for k, p in enumerate(plan.problems)
+                if p is not None]
+        for (plan, k), predict in zip(jobs, _refit(law, [plan.problems[k] for plan, k in jobs],
+                                                   [plan.starts for plan, _ in jobs])):
+            plan.predictors[k] = predict
+        for (_, opts, _), plan in zip(fits, plans):
+            outcomes.append(plan if not isinstance(plan, _Plan) else _attempt(lambda p=plan, o=opts: calibrate(
+                p.x, p.y, p.fitted, o.space, p.folds, p.predictors)))
+    out = []
+    for (_, _, result), cal in zip(fits, outcomes):
+        if isinstance(cal, Exception):
+            warnings.warn(f"prediction intervals could not be calibrated ({cal}); they will use the residual noise",
+                          ConvergenceWarning, stacklevel=5)
+        out.append(result if isinstance(cal, Exception) else replace(result, calibration=cal))
+    return out
+
+
+@dataclass
+class _Plan:
+    """One fit's calibration before its fold refits: rows, starts, folds and the folds' problems."""
+
+    x: dict
+    y: np.ndarray
+    fitted: np.ndarray  # in-sample predictions of the full fit
+    starts: np.ndarray  # (S, P) natural units: the full-data optimum, then grid points
+    folds: list  # fold_masks
+    problems: list  # per fold: its Problem (the fit's own objective on the fold's rows), None if it failed
+    predictors: list  # per fold: the refitted law (filled in by with_calibrations), None if it failed
+
+    @classmethod
+    def of(cls, law, table, opts, result) -> _Plan:
+        from types import SimpleNamespace
+
+        from scalefit.fitting.rows import RowOptions, fit_problem
+        from scalefit.runs import resolve
+
+        res = resolve(table, [*law.inputs, law.target], mapping=opts.mapping)
+        x, y, rows = {s: res.values[s] for s in law.inputs}, res.values[law.target], res.rows
+        if y.size > MAX_ROWS:  # a large fit calibrates on a seeded subsample: the folds need scales, not every row
+            keep = np.sort(np.random.default_rng(0).choice(y.size, MAX_ROWS, replace=False))
+            x, y, rows = {s: v[keep] for s, v in x.items()}, y[keep], rows[keep]
+        grid = law.start_grid()
+        pick = grid[np.random.default_rng(0).choice(len(grid), size=min(FOLD_STARTS, len(grid)), replace=False)]
+        starts = np.vstack([[result.params[p] for p in law.param_names], pick])
+        fitted = np.asarray(law(x, result.params), dtype=float).reshape(-1)
+        folds = fold_masks(x, len(law.params))
+
+        def problem(mask: np.ndarray):  # the fit's own objective: its row weights and anchors too
+            sub = SimpleNamespace(values={s: v[mask] for s, v in x.items()}, rows=rows[mask])
+            return fit_problem(law, table, sub, y[mask], getattr(opts, "rows", None) or RowOptions(),
+                               loss=opts.loss, delta=opts.delta, space=opts.space)
+
+        problems = [_attempt(lambda m=inside: problem(m), FAILURES) for _, inside in folds]
+        problems = [None if isinstance(p, Exception) else p for p in problems]
+        return cls(x, y, fitted, starts, folds, problems, [None] * len(folds))
+
+
+def _refit(law, problems: list, starts: list) -> list[Predictor | None]:
+    """The law refitted on each problem (its starts), all in one stacked search; if that search fails, each
+    problem alone, a failing one None."""
     from scalefit.fitting.search import multi_starts
-    from scalefit.runs import resolve
 
-    res = resolve(table, [*law.inputs, law.target], mapping=opts.mapping)
-    x, y, rows = {s: res.values[s] for s in law.inputs}, res.values[law.target], res.rows
-    if y.size > MAX_ROWS:  # a large fit calibrates on a seeded subsample: the folds need scales, not every row
-        keep = np.sort(np.random.default_rng(0).choice(y.size, MAX_ROWS, replace=False))
-        x, y, rows = {s: v[keep] for s, v in x.items()}, y[keep], rows[keep]
-    grid = law.start_grid()
-    pick = grid[np.random.default_rng(0).choice(len(grid), size=min(FOLD_STARTS, len(grid)), replace=False)]
-    starts = np.vstack([[result.params[p] for p in law.param_names], pick])
-
-    def problem(mask: np.ndarray):  # the fit's own objective: its row weights and anchors too
-        sub = SimpleNamespace(values={s: v[mask] for s, v in x.items()}, rows=rows[mask])
-        return fit_problem(law, table, sub, y[mask], getattr(opts, "rows", None) or RowOptions(), loss=opts.loss,
-                           delta=opts.delta, space=opts.space)
-
-    def predictor(problem, search):
+    def predictor(problem, search) -> Predictor | None:
         if not np.isfinite(search.objective):
             return None
         params = dict(zip(law.param_names, problem.to_natural(search.theta)[0]))
         return lambda inputs: law(inputs, params)
 
-    def refit(masks: list[np.ndarray]) -> list:  # the folds' searches descend together (one engine pass)
-        problems = [_alone(lambda m=m: problem(m)) for m in masks]
-        live = [p for p in problems if p is not None]
-        try:
-            searches = iter(multi_starts(live, [starts] * len(live)))
-            return [None if p is None else predictor(p, next(searches)) for p in problems]
-        except FAILURES:  # one fold broke the joint search: each fold alone, a failing one left out
-            return [None if p is None else _alone(lambda p=p: predictor(p, multi_starts([p], [starts])[0]))
-                    for p in problems]
-
     try:
-        with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
-            warnings.simplefilter("ignore")
-            fitted = np.asarray(law(x, result.params), dtype=float).reshape(-1)
-            return replace(result, calibration=calibrate(x, y, fitted, opts.space, len(law.params), refit))
-    except (*FAILURES, TypeError, KeyError, IndexError) as exc:  # a law whose inputs cannot be cut into folds
-        warnings.warn(f"prediction intervals could not be calibrated ({exc}); they will use the residual noise",
-                      ConvergenceWarning, stacklevel=4)
-        return result
-
-
-def _alone(fit: Callable):
-    """``fit()``, or None when it fails."""
-    try:
-        return fit()
+        return [predictor(p, s) for p, s in zip(problems, multi_starts(problems, starts))]
     except FAILURES:
-        return None
+        alone = [_attempt(lambda p=p, s=s: predictor(p, multi_starts([p], [s])[0]), FAILURES)
+                 for p, s in zip(problems, starts)]
+        return [None if isinstance(a, Exception) else a for a in alone]
+
+
+_SKIPPED = (*FAILURES, TypeError, KeyError, IndexError)  # a fit whose inputs cannot be cut into folds, say
+
+
+def _attempt(fn: Callable, errors: tuple = _SKIPPED):
+    """``fn()``, or the exception it raised (one of ``errors``)."""
+    try:
+        return fn()
+    except errors as exc:
+        return exc
 
 
 def fit_spread(result, x: Mapping[str, np.ndarray]) -> np.ndarray | float:

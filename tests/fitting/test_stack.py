@@ -142,3 +142,17 @@ def test_a_group_with_no_finite_start_is_named():
     starts = np.full((1, 5), np.nan)
     with pytest.raises(FitError, match=r"no start gave a finite objective .*\(g = g0\)"):
         fit("chinchilla", runs, group_by="g", calibrate=False, starts=starts)
+
+
+def test_a_grouped_fits_calibrations_equal_each_groups_own():
+    runs = _groups(n_groups=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grouped = fit("chinchilla", runs, group_by="g")
+        for g, rows in runs.groupby("g"):
+            own, part = fit("chinchilla", rows.drop(columns="g")).calibration, grouped.group(g).calibration
+            assert [f["fold"] for f in part["folds"]] == [f["fold"] for f in own["folds"]] and part["points"] > 0
+            assert part["noise"] == pytest.approx(own["noise"], rel=1e-6)
+            assert part["growth"] == pytest.approx(own["growth"], rel=1e-4, abs=1e-9)
+            for a, b in zip(part["folds"], own["folds"]):
+                np.testing.assert_allclose(a["scores"], b["scores"], rtol=1e-4, atol=1e-9)
