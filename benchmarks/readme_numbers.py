@@ -125,6 +125,13 @@ def scale() -> dict:
     out.update({"numpy": s["import numpy"], "help": s["scalefit --help"], "laws": s["scalefit laws"],
                 "predict": s["scalefit predict --at"], "boot_rows": b["rows"], "boot_n": b["resamples"],
                 "boot_wall": b["wall_s"], "boot_rss": b["rss_mb"]})
+    r = res["recovery"]
+    out.update({"rec_seeds": r["seeds"], "rec_alpha": 100 * r["alpha_err_sd"], "rec_beta": 100 * r["beta_err_sd"],
+                "rec_within": r["both_within_2pct"]})
+    for g in res["groups"]:
+        k = f"g_{g['law']}"
+        out.update({f"{k}_groups": g["groups"], f"{k}_rows": g["rows_per_group"], f"{k}_s": g["grouped_s"],
+                    f"{k}_x": g["speedup"], f"{k}_loop": g["loop_s"]})
     return out
 
 
@@ -374,7 +381,13 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
     (scale, [*(_scale_row(n) for n in SCALE_ROWS),
              "`--bootstrap {boot_n}` on {boot_rows:,} rows: {boot_wall:.0f} s, peak {boot_rss:,.0f} MB",
              "`scalefit --help` {help:.2f} s, `scalefit laws` {laws:.2f} s and `scalefit predict FIT --at …` "
-             "{predict:.2f} s, against {numpy:.2f} s for `python -c \"import numpy\"`"]),
+             "{predict:.2f} s, against {numpy:.2f} s for `python -c \"import numpy\"`",
+             "over {rec_seeds:d} seeds of that log the\nerrors have s.d. {rec_alpha:.1f}% for α and "
+             "{rec_beta:.1f}% for β, and both are within 2% in {rec_within:d} of them",
+             "{g_chinchilla_groups:d} Chinchilla groups of {g_chinchilla_rows:d} rows fit in {g_chinchilla_s:.1f} s "
+             "(a loop fitting them one by one: {g_chinchilla_loop:.1f} s, {g_chinchilla_x:.1f}× longer), and\n"
+             "{g_power_groups:d} power-law groups of {g_power_rows:d} rows in {g_power_s:.1f} s (the loop: "
+             "{g_power_loop:.1f} s, {g_power_x:.1f}×)"]),
     (ladder, [
         "On the committed CPU ladder ({runs} runs of {n_min}–{n_max} parameters; the {n_target}-parameter run "
         "held out),\nthe ladder predicts that run's cloze task loss at {L:.3f} (95% prediction interval "
