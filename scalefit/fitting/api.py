@@ -133,7 +133,7 @@ class _Options:
 
 
 def _calibrated(law: Law, table: RunTable, opts: _Options, calibrate: bool) -> FitResult:
-    from scalefit.fitting.calibration import with_calibration
+    from scalefit.fitting.calibrate_fits import with_calibration
 
     result = _fit_one(law, table, opts)
     return with_calibration(law, table, opts, result) if calibrate else result
@@ -150,7 +150,7 @@ def _fit_groups(law: Law, table: RunTable, group_by: str, opts: _Options, calibr
     """One fit per value of ``group_by``: the groups' start grids descend together (one engine pass,
     :func:`scalefit.fitting.search.multi_starts`), each group is diagnosed and bootstrapped, and the fold refits
     of all the groups' calibrations descend together too."""
-    from scalefit.fitting.calibration import with_calibrations
+    from scalefit.fitting.calibrate_fits import with_calibrations
 
     with threadpool_limits(1, user_api="blas"):
         fits = {str(value): _Prepared.of(law, table.subset(rows), replace(opts, group=f"{group_by} = {value}"))
