@@ -52,11 +52,10 @@ def fit(name: Law | str, data: RunsLike, **options: Any) -> Any:
         return PROCEDURES[name](data, **options)
     target = options.get("target")
     if target is not None and not isinstance(target, str):  # several target columns: one fit each
-        from scalefit.fitting.multi_target import fit_targets, target_columns
+        from scalefit.fitting.multi_target import target_columns
 
-        table = as_table(data)
-        return fit_targets(fit_law, as_law(name, options.pop("law_options", None)), table,
-                           target_columns(table, target), **{k: v for k, v in options.items() if k != "target"})
+        data = as_table(data)
+        options["target"] = target_columns(data, target)
     return fit_law(name, data, **options)
 
 
@@ -64,7 +63,7 @@ def fit_law(
     law: Law | str,
     data: RunsLike,
     *,
-    target: str | None = None,
+    target: str | Sequence[str] | None = None,
     mapping: Mapping[str, str] | None = None,
     where: str | None = None,
     group_by: str | None = None,
@@ -83,7 +82,8 @@ def fit_law(
 ) -> FitResult:
     """Fit ``law`` to a run log; see DESIGN.md "Fits". Inputs are never mutated.
 
-    target: column for the law's target symbol (default: resolved by alias, e.g. ``loss``).
+    target: column for the law's target symbol (default: resolved by alias, e.g. ``loss``); a list of columns
+    fits the law to each, searched together, into one multi-target result (:mod:`scalefit.fitting.multi_target`).
     mapping: symbol -> column overrides (``{"N": "n_params"}``). where: row filter expression.
     group_by: fit the same law separately for each value of this column.
     loss / delta / space: objective (sum of Huber(delta) on log residuals by default).
@@ -96,16 +96,16 @@ def fit_law(
     weight / run / reduce / skip_first / smooth / order: see :mod:`scalefit.fitting.rows`.
     """
     law = as_law(law, law_options).constrained(params, fix)
-    mapping = dict(mapping or {})
-    if target is not None:
-        mapping[law.target] = target
     space = space or ("log" if law.positive_target else "raw")
     check_resamples(bootstrap)  # a negative or unusable resample count: one line, before any work
     row_opts = RowOptions(run, reduce, skip_first, smooth, order, weight, tuple(anchors), bootstrap_by)
-    table, row_opts = prepare(filter_rows(as_table(data), where, mapping=mapping), law, mapping, row_opts, space)
-    opts = _Options(mapping, where, loss, delta, space, bootstrap, seed, starts, bootstrap_by, rows=row_opts)
+    base = _Options(dict(mapping or {}), where, loss, delta, space, bootstrap, seed, starts, bootstrap_by,
+                    rows=row_opts)
+    if target is not None and not isinstance(target, str):
+        return _fit_targets(law, as_table(data), list(target), base, group_by, calibrate)
+    table, opts = _rows_for(law, as_table(data), target, base)
     if group_by is None:
-        return _calibrated(law, table, opts, calibrate)
+        return _fit_many(law, [(table, opts)], calibrate)[0]
     if group_by not in table.columns:
         raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
     groups = _fit_groups(law, table, group_by, opts, calibrate)
@@ -115,6 +115,27 @@ def fit_law(
         data={**first.data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
         seed=seed if bootstrap else None, groups=groups, group_by=group_by,
     )
+
+
+def _rows_for(law: Law, table: RunTable, target: str | None, base: _Options) -> tuple[RunTable, _Options]:
+    """The rows a fit of ``target`` sees (filtered, reduced, with anchors) and its options."""
+    mapping = dict(base.mapping)
+    if target is not None:
+        mapping[law.target] = target
+    table, rows = prepare(filter_rows(table, base.where, mapping=mapping), law, mapping, base.rows, base.space)
+    return table, replace(base, mapping=mapping, rows=rows)
+
+
+def _fit_targets(law: Law, table: RunTable, targets: list[str], base: _Options, group_by: str | None,
+                 calibrate: bool) -> FitResult:
+    """The law fitted to each target column, searched (and calibrated) together, as one multi-target result."""
+    from scalefit.fitting.multi_target import targets_result
+
+    if group_by is not None:
+        raise RunDataError("a multi-target fit cannot also be grouped (--group-by): fit each target with "
+                           "--target COLUMN --group-by COLUMN")
+    fits = _fit_many(law, [_rows_for(law, table, t, base) for t in targets], calibrate)
+    return targets_result(table, dict(zip(targets, fits)))
 
 
 @dataclass(frozen=True)
@@ -132,35 +153,25 @@ class _Options:
     rows: RowOptions = RowOptions()  # run key, reducers, row weights and anchors (scalefit.fitting.rows)
 
 
-def _calibrated(law: Law, table: RunTable, opts: _Options, calibrate: bool) -> FitResult:
-    from scalefit.fitting.calibrate_fits import with_calibration
-
-    result = _fit_one(law, table, opts)
-    return with_calibration(law, table, opts, result) if calibrate else result
-
-
-def _fit_one(law: Law, table: RunTable, opts: _Options) -> FitResult:
-    # The search runs its own threads over tiny matrices; BLAS threads on top only oversubscribe the cores.
-    with threadpool_limits(1, user_api="blas"):
-        fit = _Prepared.of(law, table, opts)
-        return fit.result(_searches(law, [fit], opts.starts)[0])
-
-
 def _fit_groups(law: Law, table: RunTable, group_by: str, opts: _Options, calibrate: bool) -> dict[str, FitResult]:
-    """One fit per value of ``group_by``: the groups' start grids descend together (one engine pass,
-    :func:`scalefit.fitting.search.multi_starts`), each group is diagnosed and bootstrapped, and the fold refits
-    of all the groups' calibrations descend together too."""
+    """One fit per value of ``group_by`` (:func:`_fit_many`)."""
+    values = table.frame.groupby(group_by, sort=True).groups
+    parts = [(table.subset(rows), replace(opts, group=f"{group_by} = {value}")) for value, rows in values.items()]
+    return dict(zip(map(str, values), _fit_many(law, parts, calibrate)))
+
+
+def _fit_many(law: Law, parts: list[tuple[RunTable, _Options]], calibrate: bool) -> list[FitResult]:
+    """One fit per (rows, options): their start grids descend together (one engine pass,
+    :func:`scalefit.fitting.search.multi_starts`), each is diagnosed and bootstrapped, and the fold refits of
+    all their calibrations descend together too."""
     from scalefit.fitting.calibrate_fits import with_calibrations
 
     with threadpool_limits(1, user_api="blas"):
-        fits = {str(value): _Prepared.of(law, table.subset(rows), replace(opts, group=f"{group_by} = {value}"))
-                for value, rows in table.frame.groupby(group_by, sort=True).groups.items()}
-        searches = _searches(law, list(fits.values()), opts.starts)
-        results = {value: fit.result(search) for (value, fit), search in zip(fits.items(), searches)}
+        fits = [_Prepared.of(law, table, opts) for table, opts in parts]
+        results = [fit.result(search) for fit, search in zip(fits, _searches(law, fits, parts[0][1].starts))]
     if not calibrate:
         return results
-    calibrated = with_calibrations(law, [(fits[value].table, fits[value].opts, r) for value, r in results.items()])
-    return dict(zip(results, calibrated))
+    return with_calibrations(law, [(fit.table, fit.opts, r) for fit, r in zip(fits, results)])
 
 
 @dataclass(frozen=True)
@@ -234,7 +245,7 @@ def _searches(law: Law, fits: list[_Prepared], starts: np.ndarray | None) -> lis
 
 def _warn_about_optimum(law: Law, params: Mapping[str, float], search, problem: Problem, group: str | None):
     """Warn (bounds, convergence, identifiability) and return the notes and identifiability findings."""
-    # stacklevel 4: this helper, _Prepared.result, _fit_one (or _fit_groups), then their caller.
+    # stacklevel 4: this helper, _Prepared.result, _fit_many, then fit_law (or _fit_groups, _fit_targets).
     notes = _diagnose(law, params, search)
     for note, cls in notes:
         warnings.warn(note, cls, stacklevel=4)

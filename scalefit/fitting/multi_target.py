@@ -5,13 +5,13 @@
 same rows and with the same options, and returns a FitResult whose ``groups`` are keyed by target column
 (``targets`` lists them in order, ``group_by`` is ``"target"``): ``fit.select("loss_c4")`` is one target's
 fit, ``scalefit predict`` predicts every target together (one ``<column>_pred`` column each), and reports
-and plots show one part per target, as for a grouped fit.
+and plots show one part per target, as for a grouped fit. The targets' searches and calibrations run together
+(one engine pass, like a grouped fit's groups: ``scalefit.fitting.api._fit_many``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from scalefit.errors import RunDataError
 from scalefit.fitting.result import FitResult
@@ -44,20 +44,16 @@ def target_columns(table: RunTable, targets: str | Sequence[str] | None = None, 
     return names
 
 
-def fit_targets(fit_one: Callable[..., FitResult], law: Any, table: RunTable, targets: Sequence[str],
-                **options: Any) -> FitResult:
-    """``fit_one(law, table, target=t, **options)`` for every target ``t``, as one multi-target FitResult."""
-    if options.get("group_by") is not None:
-        raise RunDataError("a multi-target fit cannot also be grouped (--group-by): fit each target with "
-                           "--target COLUMN --group-by COLUMN")
-    fits = {t: fit_one(law, table, target=t, **options) for t in targets}
+def targets_result(table: RunTable, fits: dict[str, FitResult]) -> FitResult:
+    """One multi-target FitResult of the per-target ``fits`` (in target order) of a law to ``table``."""
+    targets = tuple(fits)
     first = fits[targets[0]]
     data = {k: v for k, v in first.data.items() if k not in ("target", "provenance", "mapping", "ranges")}
     return FitResult(
         law=first.law, law_options=dict(first.law_options), params={}, stats={}, search={},
         data={**data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
-        seed=first.seed, groups=fits, group_by=TARGET_GROUP, targets=tuple(targets),
+        seed=first.seed, groups=fits, group_by=TARGET_GROUP, targets=targets,
     )
 
 
-__all__ = ["TARGET_GROUP", "fit_targets", "target_columns"]
+__all__ = ["TARGET_GROUP", "target_columns", "targets_result"]
