@@ -132,10 +132,13 @@ class CurveOptions:
 
 
 def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval="prediction") -> pd.DataFrame:
-    if chain is not None:
-        return chained_frame(fit, chain, inputs, level=level, group=group, seed=seed, interval=interval)
     if interval not in ("prediction", "mean", "none"):
         raise OptionError(f"--interval {interval!r}: one of prediction, mean, none")
+    if chain is not None:
+        pred = chained_frame(fit, chain, inputs, level=level, group=group, seed=seed, interval=interval)
+        if interval == "none":  # the chained points without their interval columns
+            pred = pred.drop(columns=[c for c in pred.columns if c.endswith(("_lower", "_upper"))])
+        return pred
     if interval == "mean" and not any(f.bootstrap for f in (fit.groups or {None: fit}).values()):
         raise OptionError("--interval mean is the bootstrap band of the fitted curve; this fit has no bootstrap "
                           "(refit with --bootstrap N) — or ask for --interval prediction")

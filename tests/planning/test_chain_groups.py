@@ -136,3 +136,17 @@ def test_cli_chains_every_group_from_an_input_file(fits, tmp_path):
                               "--at", "N=1e9"])
     assert bad.exit_code == 1 and "hellaswag" in bad.output and "Traceback" not in bad.output
     assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_cli_chain_takes_the_interval_option_like_a_plain_predict(fits, tmp_path):
+    _, loss, acc, _ = fits
+    loss.save(tmp_path / "loss.json")
+    acc.save(tmp_path / "acc.json")
+    base = ["predict", str(tmp_path / "loss.json"), "--chain", str(tmp_path / "acc.json"), "--at", "N=1e9",
+            "--group", "arc", "--json"]
+    plain = runner.invoke(app, [*base, "--interval", "none"])
+    assert plain.exit_code == 0, plain.output
+    (row,) = json.loads(plain.stdout)["predictions"]
+    assert "acc_pred" in row and not [k for k in row if k.endswith(("_lower", "_upper"))]
+    bad = runner.invoke(app, [*base, "--interval", "wide"])
+    assert bad.exit_code == 1 and "--interval 'wide': one of prediction, mean, none" in bad.output
