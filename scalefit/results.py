@@ -16,9 +16,10 @@ validates it; a result file is data, never code. Types are imported when first n
 
 from __future__ import annotations
 
+import json
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from scalefit.errors import FitFileError
 
@@ -47,6 +48,33 @@ class Result(Protocol):
     def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any: ...
 
 
+class ResultFile:
+    """``to_json``, ``save`` and ``load`` for a result type with ``to_dict``/``from_dict``: its file is the
+    schema-tagged JSON of ``to_dict()``, written atomically, and ``load`` reads and validates it once.
+    ``FILE_KIND`` ("ladder file") and ``FILE_HINT`` (with ``{path}``) say in load's errors what the file is and
+    how to make one."""
+
+    FILE_KIND: ClassVar[str] = "fit file"
+    FILE_HINT: ClassVar[str] = "create one with `scalefit fit LAW RUNS.csv --out {path}`"
+
+    def to_json(self) -> str:
+        from scalefit._io import json_default
+
+        return json.dumps(self.to_dict(), indent=2, default=json_default)  # type: ignore[attr-defined]
+
+    def save(self, path: str | Path) -> Path:
+        from scalefit._io import write_text_atomic
+
+        return write_text_atomic(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        from scalefit._schema import load_result
+
+        return load_result(path, cls.from_dict, what=cls.FILE_KIND,  # type: ignore[attr-defined]
+                           hint=cls.FILE_HINT.format(path=path))
+
+
 def result_type(schema: object) -> type:
     """The result class for a ``schema`` tag; FitFileError naming the known tags otherwise."""
     if not isinstance(schema, str) or schema not in RESULT_TYPES:
@@ -66,8 +94,7 @@ def load(path: str | Path) -> Result:
     """Read any scalefit result file (fit, isoflop/envelope, hparams, lr-transfer), once, validated."""
     from scalefit._schema import load_result
 
-    return load_result(path, from_dict, what="fit file",
-                       hint=f"create one with `scalefit fit LAW RUNS.csv --out {path}`")
+    return load_result(path, from_dict, what=ResultFile.FILE_KIND, hint=ResultFile.FILE_HINT.format(path=path))
 
 
-__all__ = ["RESULT_TYPES", "Result", "from_dict", "load", "result_type"]
+__all__ = ["RESULT_TYPES", "Result", "ResultFile", "from_dict", "load", "result_type"]

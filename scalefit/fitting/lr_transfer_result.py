@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,12 +22,12 @@ from scalefit._schema import (
     expect_str,
     fields_of,
     list_of,
-    load_result,
     mapping_of,
     optional,
     pair,
 )
 from scalefit.errors import FitError
+from scalefit.results import ResultFile
 
 SCHEMA = "scalefit.lr-transfer/1"
 _WIDTH = {"width": expect_number, "lr_opt": expect_number, "how": expect_str, "lr_argmin": expect_number,
@@ -54,8 +52,11 @@ _OPTIONS = {"half_window": expect_int, "bootstrap": expect_int, "seed": expect_i
 
 
 @dataclass(frozen=True)
-class LRTransferResult:
+class LRTransferResult(ResultFile):
     """Per parametrization: optimum per width, slope of log2 eta* vs log2 width, sensitivity, target LR."""
+
+    FILE_KIND = "LR-transfer result"
+    FILE_HINT = "create it with `scalefit fit lr-transfer RUNS.csv --out {path}`"
 
     params: dict  # parametrization -> {"widths": [...], "slope", "intercept", "slope_interval", ...}
     curves: list  # one dict per (param, width, lr): mean loss over seeds, n_seeds, n_failed, L0
@@ -156,12 +157,3 @@ class LRTransferResult:
             source=f["source"],
         )
 
-    def save(self, path: str | Path) -> Path:
-        from scalefit._io import json_default, write_text_atomic
-
-        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=json_default) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> LRTransferResult:
-        return load_result(path, cls.from_dict, what="LR-transfer result",
-                           hint=f"create it with `scalefit fit lr-transfer RUNS.csv --out {path}`")

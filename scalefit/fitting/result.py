@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +25,6 @@ from scalefit._schema import (
     expect_str,
     fields_of,
     list_of,
-    load_result,
     mapping_of,
     optional,
     pair,
@@ -36,14 +33,18 @@ from scalefit._schema import (
 from scalefit.errors import ExtrapolationWarning, FitError, FitFileError, ScalefitError
 from scalefit.fitting.resample import tail_percent
 from scalefit.laws import Law, get_law
+from scalefit.results import ResultFile
 
 SCHEMA = "scalefit.fit/1"
 INTERVALS = ("prediction", "mean")  # where a new run would land; the uncertainty of the fitted curve
 
 
 @dataclass(frozen=True)
-class FitResult:
+class FitResult(ResultFile):
     """A fitted law. Parameters are natural units; ``bootstrap`` holds one sample list per parameter."""
+
+    FILE_KIND = "fit file"
+    FILE_HINT = "create one with `scalefit fit LAW RUNS.csv --out {path}`"
 
     law: str  # registry name of the law
     law_options: dict  # factory options that rebuild the law (e.g. the formula of an `expr` law)
@@ -236,11 +237,6 @@ class FitResult:
         d["groups"] = None if self.groups is None else {k: g.to_dict() for k, g in self.groups.items()}
         return {"schema": SCHEMA, **d}
 
-    def to_json(self) -> str:
-        from scalefit._io import json_default
-
-        return json.dumps(self.to_dict(), indent=2, default=json_default)
-
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FitResult:
         """A FitResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
@@ -249,15 +245,6 @@ class FitResult:
     @classmethod
     def from_json(cls, text: str) -> FitResult:
         return cls.from_dict(parse_json(text, "fit JSON"))
-
-    @classmethod
-    def load(cls, path: str | Path) -> FitResult:
-        return load_result(path, cls.from_dict, hint=f"create one with `scalefit fit LAW RUNS.csv --out {path}`")
-
-    def save(self, path: str | Path) -> Path:
-        from scalefit._io import write_text_atomic
-
-        return write_text_atomic(path, self.to_json() + "\n")
 
 
 # ---- validation of fit files ----------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from scalefit._frozen import freeze_fields, thaw
@@ -16,20 +15,23 @@ from scalefit._schema import (
     expect_schema,
     expect_str,
     list_of,
-    load_result,
     optional,
 )
 from scalefit.errors import FitError
+from scalefit.results import ResultFile
 
 SCHEMA = "scalefit.select/1"
 SCORES = ("r2", "rmsle", "mean_abs_rel_error")
 
 
 @dataclass(frozen=True)
-class SelectionResult:
+class SelectionResult(ResultFile):
     """Candidates ranked by mean validation RMSLE on the extrapolation folds (failures last); the winner (its
     entry has ``winner: True``) is the one with the fewest parameters within ``tolerance`` of the best; ``fit`` is
     its fit on all rows (None when every candidate failed)."""
+
+    FILE_KIND = "selection file"
+    FILE_HINT = "create one with `scalefit select RUNS.csv --json > {path}`"
 
     board: list  # entries {law, law_options, objective, status, reason | r2, rmsle, mean_abs_rel_error, folds,
     #               aic, bic, n_params, on_bounds, identifiability}, best first
@@ -73,11 +75,6 @@ class SelectionResult:
              ("board", "along", "holdout", "folds", "group_by", "objectives", "data", "tolerance")}
         return {"schema": SCHEMA, **d, "fit": None if self.fit is None else json.loads(self.fit.to_json())}
 
-    def to_json(self) -> str:
-        from scalefit._io import json_default
-
-        return json.dumps(self.to_dict(), indent=2, default=json_default)
-
     @classmethod
     def from_dict(cls, d: Any) -> SelectionResult:
         from scalefit.fitting.result import fit_from_dict
@@ -95,16 +92,6 @@ class SelectionResult:
         if f.get("fit") is not None:
             f["fit"] = fit_from_dict(f["fit"], "fit")
         return cls(**f)
-
-    @classmethod
-    def load(cls, path: str | Path) -> SelectionResult:
-        return load_result(path, cls.from_dict, what="selection file",
-                           hint=f"create one with `scalefit select RUNS.csv --json > {path}`")
-
-    def save(self, path: str | Path) -> Path:
-        from scalefit._io import write_text_atomic
-
-        return write_text_atomic(path, self.to_json() + "\n")
 
 
 def _nan_to_none(obj: Any) -> Any:

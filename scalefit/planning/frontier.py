@@ -29,13 +29,13 @@ from scalefit._schema import (
     expect_str,
     fields_of,
     list_of,
-    load_result,
     mapping_of,
     optional,
     pair,
     schema_of,
 )
 from scalefit.errors import FitError, FitFileError
+from scalefit.results import ResultFile
 from scalefit.runs import filter_rows, resolve
 
 SCHEMAS = ("scalefit.isoflop/1", "scalefit.envelope/1")
@@ -81,8 +81,11 @@ def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float
 
 
 @dataclass(frozen=True)
-class FrontierResult:
+class FrontierResult(ResultFile):
     """Compute-optimal points and the power laws N*(C) = k_N C^a, D*(C) = k_D C^b through them."""
+
+    FILE_KIND = "isoflop/envelope fit"
+    FILE_HINT = "create it with `scalefit fit isoflop RUNS.csv --out {path}`"
 
     method: str  # "isoflop" (Approach 2) or "envelope" (Approach 1)
     points: list  # one dict per compute budget / envelope point: C, N_opt, D_opt, L_opt, ... (+ intervals)
@@ -170,11 +173,6 @@ class FrontierResult:
     def to_dict(self) -> dict:
         return {"schema": f"scalefit.{self.method}/1", **plain_fields(self)}
 
-    def save(self, path: str | Path) -> Path:
-        from scalefit._io import write_json_atomic
-
-        return write_json_atomic(path, self.to_dict())
-
     @classmethod
     def from_dict(cls, d) -> FrontierResult:
         """A FrontierResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
@@ -189,11 +187,6 @@ class FrontierResult:
         if f.get("bootstrap") is not None:
             f["bootstrap"] = _bootstrap_samples(f["bootstrap"])
         return cls(**f)
-
-    @classmethod
-    def load(cls, path: str | Path) -> FrontierResult:
-        return load_result(path, cls.from_dict, what="isoflop/envelope fit",
-                           hint=f"create it with `scalefit fit isoflop RUNS.csv --out {path}`")
 
 
 def _bootstrap_samples(d: dict) -> dict:

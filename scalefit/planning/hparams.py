@@ -18,7 +18,6 @@ The result, :class:`HparamFit`, is data: ``recommend(N, D)``, ``report()``, ``sa
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,7 +40,6 @@ from scalefit._schema import (
     expect_str,
     fields_of,
     list_of,
-    load_result,
     mapping_of,
     optional,
     schema_of,
@@ -50,6 +48,7 @@ from scalefit.errors import FitError, FitFileError, RunDataError
 from scalefit.fitting import FitResult, as_table, fit_law
 from scalefit.fitting.hparam_cells import BAND_TOL, REFINE_TOL, band_mask, cell_optima, nearest_run
 from scalefit.fitting.result import fit_from_dict
+from scalefit.results import ResultFile
 from scalefit.runs import RunTable, filter_rows, resolve
 
 SCHEMA = "scalefit.hparams/1"
@@ -166,8 +165,11 @@ def fit_hparams(
 
 
 @dataclass(frozen=True)
-class HparamFit:
+class HparamFit(ResultFile):
     """Per-cell optima, the fitted hyperparameter laws (and loss valley), and the recommendation check."""
+
+    FILE_KIND = "hyperparameter fit"
+    FILE_HINT = "create it with `scalefit fit hparams RUNS.csv --out {path}`"
 
     cells: list  # one dict per (N, D) cell (see hparam_cells.cell_optima)
     fits: dict  # "lr", "B" (Step Law), "lr_C", "B_C" (compute form), optional "surface" -> FitResult
@@ -237,16 +239,6 @@ class HparamFit:
                    options=expect_fields(f["options"], "options", _OPTIONS),
                    data=expect_fields(f["data"], "data", _DATA),
                    check=list_of(fields_of(_CHECK))(f["check"], "check"))
-
-    def save(self, path: str | Path) -> Path:
-        from scalefit._io import json_default, write_text_atomic
-
-        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=json_default) + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> HparamFit:
-        return load_result(path, cls.from_dict, what="hyperparameter fit",
-                           hint=f"create it with `scalefit fit hparams RUNS.csv --out {path}`")
 
 
 _CELL = {k: expect_number for k in ("N", "D", "loss_min", "lr_argmin", "B_argmin", "lr_opt", "B_opt", "band_lr_min",

@@ -7,10 +7,8 @@ two fits per task with intervals from both bootstraps; ``plot`` draws the two st
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,20 +22,23 @@ from scalefit._schema import (
     expect_schema,
     expect_str,
     list_of,
-    load_result,
     mapping_of,
     parse_json,
 )
 from scalefit.errors import FitFileError
 from scalefit.fitting.result import FitResult, fit_from_dict
+from scalefit.results import ResultFile
 
 SCHEMA = "scalefit.ladder/1"
 _POINT_KEYS = ("N", "D", "L", "ckpt_L", "ckpt_Acc")
 
 
 @dataclass(frozen=True)
-class LadderResult:
+class LadderResult(ResultFile):
     """The ladder's step-1 (task loss) and step-2 (accuracy) fits, grouped by task; see the module docstring."""
+
+    FILE_KIND = "ladder file"
+    FILE_HINT = "create one with `scalefit fit ladder RUNS.csv --out {path}`"
 
     loss_fit: FitResult  # chinchilla L(N, D) per task, on each run's last checkpoint
     acc_fit: FitResult  # downstream-acc-sigmoid Acc(L) per task, on the kept checkpoints (+ the anchor)
@@ -94,11 +95,6 @@ class LadderResult:
                 "options": thaw(self.options), "data": thaw(self.data), "points": thaw(self.points),
                 "notes": list(self.notes), "version": self.version}
 
-    def to_json(self) -> str:
-        from scalefit._io import json_default
-
-        return json.dumps(self.to_dict(), indent=2, default=json_default)
-
     @classmethod
     def from_dict(cls, d: Any) -> LadderResult:
         """A LadderResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
@@ -122,15 +118,6 @@ class LadderResult:
     def from_json(cls, text: str) -> LadderResult:
         return cls.from_dict(parse_json(text, "ladder JSON"))
 
-    @classmethod
-    def load(cls, path: str | Path) -> LadderResult:
-        return load_result(path, cls.from_dict, what="ladder file",
-                           hint=f"create one with `scalefit fit ladder RUNS.csv --out {path}`")
-
-    def save(self, path: str | Path) -> Path:
-        from scalefit._io import write_text_atomic
-
-        return write_text_atomic(path, self.to_json() + "\n")
 
     def target_prediction(self, level: float = 0.95) -> pd.DataFrame | None:
         """The prediction at the stored target model (``options.target``), None when there is none."""
