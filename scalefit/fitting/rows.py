@@ -24,6 +24,7 @@ import pandas as pd
 from scalefit.errors import RunDataError
 from scalefit.fitting.objective import Problem
 from scalefit.laws import Law
+from scalefit.laws.factory_options import as_number
 from scalefit.runs import RunTable, column_for, reduce_runs, run_column
 from scalefit.runs.reduce import order_column
 
@@ -114,10 +115,7 @@ def check_anchors(law: Law, anchors: Sequence[object], space: str) -> tuple:
 
 
 def _finite(value: object, shown: str, key: str) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = math.nan
+    v = as_number(value)
     if not math.isfinite(v):
         raise RunDataError(f"--anchor {shown}: {key} = {value!r} is not a finite number")
     return v

@@ -26,6 +26,7 @@ import numpy as np
 
 from scalefit.errors import LawError
 from scalefit.laws.base import Derived, Law, Param
+from scalefit.laws.factory_options import as_number
 
 OPTION = "constraints"  # the factory option under which a constrained law records its constraints
 Bounds = Mapping[str, object]  # name -> (init, min, max) with None for "the law's own", or a spec string's value
@@ -121,10 +122,7 @@ def _triple(name: str, value: object) -> tuple:
 
 
 def _value(name: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = math.nan
+    v = as_number(value)
     if not math.isfinite(v):
         raise LawError(f"--fix {name}={value}: a fixed value must be a finite number")
     return v

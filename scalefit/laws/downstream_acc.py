@@ -42,6 +42,7 @@ import numpy as np
 
 from scalefit.errors import LawError
 from scalefit.laws.base import Law, Param
+from scalefit.laws.factory_options import as_number
 from scalefit.laws.registry import register
 
 _FLOOR = (0.0, 0.25, 0.5)
@@ -112,22 +113,16 @@ COLUMN_NAMED = frozenset(_FORMS)  # laws whose predictions are named after the f
 def _chance(name: str, chance: object) -> float | None:
     if chance is None:
         return None
-    try:
-        v = float(chance)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = math.nan
-    if isinstance(chance, bool) or not 0.0 <= v <= 1.0:
+    v = as_number(chance)
+    if not 0.0 <= v <= 1.0:
         raise LawError(f"law {name!r}: option chance must be a number from 0 to 1 (e.g. chance=0.25 for 4 "
                        f"choices), got {chance!r}")
     return v
 
 
 def _l_ref(name: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = math.nan
-    if isinstance(value, bool) or not math.isfinite(v) or "exp" not in name:
+    v = as_number(value)
+    if not math.isfinite(v) or "exp" not in name:
         what = "a finite loss (e.g. l_ref=1.8)" if "exp" in name else "not an option of the sigmoid laws"
         raise LawError(f"law {name!r}: option l_ref is {what}, got {value!r}")
     return v

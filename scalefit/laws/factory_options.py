@@ -1,4 +1,4 @@
-"""Checked factory options shared by the law families: a symbol name, a whole count, a yes/no flag.
+"""Checked factory options shared by the law families: a symbol name, a number, a whole count, a yes/no flag.
 
 Options reach a factory from Python, from a fit file (JSON) or from the command line (``--opt n=3``
 arrives as the float 3.0, ``--opt simplex=false`` as the string "false"), so each checker accepts those
@@ -27,13 +27,21 @@ def symbol_option(law: str, name: str, value: object, reserved: tuple[str, ...])
     return value
 
 
+def as_number(value: object) -> float:
+    """``value`` as a float (3, 3.0, "3", "1e8" and so on); NaN for anything else, a bool included, so that the
+    caller's range check refuses it with its own message."""
+    if isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def int_option(law: str, name: str, value: object, lo: int, hi: int) -> int:
     """A whole number in [lo, hi] (3, 3.0 and "3" all give 3)."""
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = math.nan
-    if isinstance(value, bool) or not (math.isfinite(v) and v == int(v) and lo <= v <= hi):
+    v = as_number(value)
+    if not (math.isfinite(v) and v == int(v) and lo <= v <= hi):
         raise LawError(f"law {law!r}: option {name} must be a whole number from {lo} to {hi}, got {value!r}")
     return int(v)
 

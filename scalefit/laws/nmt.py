@@ -28,6 +28,7 @@ import numpy as np
 
 from scalefit.errors import LawError
 from scalefit.laws.base import Derived, Law, Param
+from scalefit.laws.factory_options import as_number
 from scalefit.laws.registry import register
 
 _ALPHA_GRID = tuple(float(np.exp(v)) for v in (-3.0, -1.5, 0.0, 1.0))
@@ -71,10 +72,7 @@ def nd_opt(p, N):
 
 
 def _ref(name: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = math.nan
+    v = as_number(value)
     if not (math.isfinite(v) and v > 0):
         raise LawError(f"law 'nmt': option {name} must be a positive number of parameters (e.g. 1e8), got {value!r}")
     return v
