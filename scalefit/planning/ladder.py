@@ -18,7 +18,6 @@ loss and one accuracy column.
 
 from __future__ import annotations
 
-import fnmatch
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +28,7 @@ from scalefit.errors import RunDataError
 from scalefit.fitting.api import RunsLike, as_table, fit_law
 from scalefit.planning.ladder_result import LadderResult
 from scalefit.runs import RunTable, column_for, filter_rows, run_column
+from scalefit.runs.derive import matching_columns
 
 # columns of the long table; predictions are named L_pred (step 1) and acc_pred (step 2, after the fitted column)
 RUN, TASK, TASK_LOSS, TASK_ACC = "ladder_run", "task", "task_loss", "acc"
@@ -36,9 +36,9 @@ RUN, TASK, TASK_LOSS, TASK_ACC = "ladder_run", "task", "task_loss", "acc"
 
 def _glob_tasks(table: RunTable, pattern: str, option: str) -> dict[str, str]:
     """task name -> column for the columns matching ``pattern`` (the name is what the ``*`` matched)."""
-    cols = [c for c in table.columns if fnmatch.fnmatchcase(c, pattern)]
-    if not cols:
-        raise RunDataError(f"{table.source}: {option} {pattern!r} matches no column; columns are {table.columns}")
+    if "," in pattern:  # the task names come from one glob's *
+        raise RunDataError(f"{option} {pattern!r}: give one glob whose * stands for the task name, e.g. 'acc_*'")
+    cols = matching_columns(table, pattern, option)
     head, _, tail = pattern.partition("*")
     out = {}
     for c in cols:

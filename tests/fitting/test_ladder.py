@@ -96,6 +96,8 @@ def test_bad_logs_are_one_line_errors(synthetic):
         _ladder(runs.drop(columns="bpb_easy"), loss_cols="bpb_*", acc_cols="acc_*")
     with pytest.raises(RunDataError, match="'loss_\\*' matches no column"):
         _ladder(runs, loss_cols="loss_*", acc_cols="acc_*")
+    with pytest.raises(RunDataError, match="one glob whose \\* stands for the task name"):
+        _ladder(runs, loss_cols="bpb_*,x_*", acc_cols="acc_*")
     with pytest.raises(RunDataError, match="needs a run key"):
         long_table(RunTable.from_frame(runs.drop(columns="run_id")), loss_cols="bpb_*", acc_cols="acc_*")
     with pytest.raises(RunDataError, match="--task-col 'kind' is not a column"):
