@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import FitError
+from scalefit.fitting.resample import percentile_interval
 from scalefit.fitting.result import FitResult
 from scalefit.laws.downstream_acc import COLUMN_NAMED
 
@@ -124,12 +125,9 @@ def chain_predict(
     loss_s, err_s, how = _joint_samples(one, two, frame, loss, mid, seed, widen)
     if loss_s is None:
         return ChainPrediction(out, mid, two.law_spec.target, 0, "none", level, labels=(lab1, lab2))
-    q = 100 * (1 - level) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if how != "second only" or widen is not None:
-            out[f"{lab1}_lower"], out[f"{lab1}_upper"] = np.nanpercentile(loss_s, [q, 100 - q], axis=0)
-        out[f"{lab2}_lower"], out[f"{lab2}_upper"] = np.nanpercentile(err_s, [q, 100 - q], axis=0)
+    if how != "second only" or widen is not None:
+        out[f"{lab1}_lower"], out[f"{lab1}_upper"] = percentile_interval(loss_s, level, axis=0)
+    out[f"{lab2}_lower"], out[f"{lab2}_upper"] = percentile_interval(err_s, level, axis=0)
     cols = [c for c in out.columns if c not in frame.columns]
     rank = {"pred": 0, "lower": 1, "upper": 2}
     order = sorted(cols, key=lambda c: (not c.startswith(lab1 + "_"), rank[c.rsplit("_", 1)[1]]))

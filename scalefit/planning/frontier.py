@@ -114,12 +114,14 @@ class FrontierResult(ResultFile):
             raise FitError("no bootstrap in this fit; rerun with --bootstrap N for intervals")
         c = np.atleast_1d(np.asarray(C, dtype=float))[None, :]
         b = {k: np.asarray(v, dtype=float)[:, None] for k, v in self.bootstrap.items()}
+        from scalefit.fitting.resample import percentile_interval as interval
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             n = b["k_N"] * c ** b["a"]
             d = b["k_D"] * c ** b["b"]
-            q = 100 * (1 - (self.level if level is None else level)) / 2
-            return tuple(np.nanpercentile(n, [q, 100 - q], axis=0)), tuple(np.nanpercentile(d, [q, 100 - q], axis=0))
+        level = self.level if level is None else level
+        return interval(n, level, axis=0), interval(d, level, axis=0)
 
     def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
         """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
