@@ -79,7 +79,8 @@ def _params(n):
     ]
     for i in range(1, n + 1):
         params += [
-            Param(f"c{i}", g["c"], -5.0, 5.0, doc=f"change of the exponent at break {i}"),
+            # +-10: published fits go past 5 (Caballero et al.'s 4-digit addition: c1 = 5.66)
+            Param(f"c{i}", g["c"], -10.0, 10.0, doc=f"change of the exponent at break {i}"),
             Param(f"d{i}", g["d"], 0.0, np.inf, log=True, doc=f"location of break {i} (units of x)"),
             Param(f"f{i}", g["f"], 1e-3, 100.0, log=True, doc=f"sharpness of break {i} (small = sharp)"),
         ]
