@@ -164,21 +164,14 @@ def _build(name: str, chance: object = None, l_ref: object = None) -> Law:
     )
 
 
-@register("downstream-acc-sigmoid")
-def downstream_acc_sigmoid(chance: object = None, l_ref: object = None) -> Law:
-    return _build("downstream-acc-sigmoid", chance, l_ref)
+def _factory(name: str):
+    """The registered factory of form ``name``: its options are chance and l_ref."""
+
+    def factory(chance: object = None, l_ref: object = None) -> Law:
+        return _build(name, chance, l_ref)
+
+    return factory
 
 
-@register("downstream-err-sigmoid")
-def downstream_err_sigmoid(chance: object = None, l_ref: object = None) -> Law:
-    return _build("downstream-err-sigmoid", chance, l_ref)
-
-
-@register("downstream-acc-exp")
-def downstream_acc_exp(chance: object = None, l_ref: object = None) -> Law:
-    return _build("downstream-acc-exp", chance, l_ref)
-
-
-@register("downstream-err-exp")
-def downstream_err_exp(chance: object = None, l_ref: object = None) -> Law:
-    return _build("downstream-err-exp", chance, l_ref)
+for _name in _FORMS:
+    register(_name)(_factory(_name))
