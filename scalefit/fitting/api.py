@@ -166,6 +166,7 @@ def _fit_many(law: Law, parts: list[tuple[RunTable, _Options]], calibrate: bool)
     all their calibrations descend together too."""
     from scalefit.fitting.calibrate_fits import with_calibrations
 
+    # The search runs its own threads over tiny matrices; BLAS threads on top only oversubscribe the cores.
     with threadpool_limits(1, user_api="blas"):
         fits = [_Prepared.of(law, table, opts) for table, opts in parts]
         results = [fit.result(search) for fit, search in zip(fits, _searches(law, fits, parts[0][1].starts))]

@@ -82,9 +82,11 @@ class Problem:
             return self
         sub = Problem(self.law, {s: v[idx] for s, v in self.x.items()}, self.y[idx], loss=self.loss,
                       delta=self.delta, space=self.space, w=None if self.w is None else self.w[idx])
-        for cached in ("fit_bounds", "is_log", "_log_y"):  # computed once, for every step's view
+        for cached in ("fit_bounds", "is_log"):  # computed once, not again for every step's view
             if cached in self.__dict__:
-                sub.__dict__[cached] = self.__dict__[cached][idx] if cached == "_log_y" else self.__dict__[cached]
+                sub.__dict__[cached] = self.__dict__[cached]
+        if "_log_y" in self.__dict__:
+            sub.__dict__["_log_y"] = self._log_y[idx]
         return sub
 
     @property

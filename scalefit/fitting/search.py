@@ -12,7 +12,6 @@ linear in the rows.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalefit.fitting.chunked import MEMORY_BUDGET, bytes_per_row, value_and_gradient
+from scalefit.fitting.chunked import workers as default_workers
 from scalefit.fitting.objective import Problem, psi
 
 EXHAUSTIVE_WORK = 2**21  # starts × rows up to which every start descends on every row (Epoch's fit: 1.08e6)
@@ -115,7 +115,7 @@ def parallel_descent(
     A chunk holds at most as many starts as ``budget`` bytes of (starts × rows) working arrays allow per thread.
     """
     K = theta0.shape[0]
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or default_workers()
     chunks = start_chunks(K, bytes_per_row(1, theta0.shape[1]) * problem.n_rows, workers, budget)
     w = None if weights is None else np.broadcast_to(weights, (K, problem.n_rows))
     return in_threads(lambda i: batched_descent(problem.for_starts(i), theta0[i], None if w is None else w[i]),

@@ -14,7 +14,6 @@ zeros; sums may round differently in the last bit), so a stacked search finds wh
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +22,7 @@ import numpy as np
 
 from scalefit.errors import FitError
 from scalefit.fitting.chunked import MEMORY_BUDGET, bytes_per_row
+from scalefit.fitting.chunked import workers as default_workers
 from scalefit.fitting.objective import Problem
 
 
@@ -84,7 +84,7 @@ def stacked_descent(problems: Sequence[Problem], theta0s: Sequence[np.ndarray], 
     if theta0.shape[0] == 0:
         return [(theta0, np.zeros(0)) for _ in sizes]
     owners = np.repeat(np.arange(len(sizes)), sizes)
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or default_workers()
     data = 0 if len(sizes) == 1 else 8 * (len(stack.problems[0].x) + 3)  # gathered inputs, y, log y, w per row
     chunks = start_chunks(theta0.shape[0], (bytes_per_row(1, theta0.shape[1]) + data) * stack.n_rows, workers,
                           budget)
