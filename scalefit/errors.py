@@ -89,3 +89,18 @@ class SweepInterrupted(KeyboardInterrupt):
         self.finished = finished  # runs finished by the interrupted call
         self.planned = planned  # runs of the sweep's spec
         self.cancelled_jobs = tuple(cancelled_jobs)  # Slurm jobs the executor cancelled (scancel)
+
+
+class CheckpointError(ScalefitError, ValueError):
+    """A mid-run checkpoint cannot resume this run: another config, another scalefit version, or unreadable."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A proxy run stopped on a signal (Slurm's warning before its time limit, preemption) after writing its
+    checkpoint; running it again resumes from there. A KeyboardInterrupt, so ``except Exception`` never swallows it.
+    """
+
+    def __init__(self, step: int, checkpoint: str) -> None:
+        super().__init__(f"stopped on a signal after step {step}; checkpoint {checkpoint}: run again to resume")
+        self.step = step  # the last step the checkpoint holds
+        self.checkpoint = checkpoint  # its path
