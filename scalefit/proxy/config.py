@@ -24,9 +24,11 @@ MLPS = ("gelu", "swiglu")
 TOKENIZERS = ("byte", "bpe")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16")
+SHARDS = ("ddp", "fsdp")
 
 # Fields that change how a run executes but not what it computes; they are left out of the run id.
-EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads")
+EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads", "devices", "shard", "micro_batch",
+                    "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "deterministic")
 # Boolean fields that also take "auto" (resolved from other fields by ``resolve``).
 AUTO_BOOLS = ("tied_embeddings",)
 
@@ -109,6 +111,13 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (CUDA only)
     peak_flops: float = 0.0  # device peak FLOP/s for MFU; 0 looks up known GPUs
     threads: int = 0  # CPU threads for torch during the run; 0 keeps torch's default (use 1 per parallel job)
+    devices: int = 1  # devices (GPUs; CPU processes with gloo) training the run; each reads its share of every batch
+    shard: str = "ddp"  # how several devices hold the model: "ddp" (replicas) or "fsdp" (FSDP2 fully_shard)
+    micro_batch: int = 0  # sequences per forward pass on each device (gradient accumulation); 0: batch_size/devices
+    checkpoint_every: int = 0  # steps between mid-run checkpoints (0: none by steps)
+    checkpoint_minutes: float = 30.0  # minutes between mid-run checkpoints (0: none by time)
+    keep_checkpoints: bool = False  # keep the run's last checkpoint when it finishes (deleted otherwise)
+    deterministic: bool = False  # torch deterministic algorithms (bitwise-exact resume on GPU; slower)
 
     def model_config(self) -> ModelConfig:
         """The model part of this config."""
@@ -250,6 +259,7 @@ def validate(cfg: TrainConfig) -> None:
         ("tokenizer", TOKENIZERS),
         ("device", DEVICES),
         ("dtype", DTYPES),
+        ("shard", SHARDS),
     ):
         _choice(cfg, key, allowed)
     check_name(cfg.name, "name")
@@ -273,6 +283,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("wsd needs warmup_frac + decay_frac <= 1")
     if cfg.threads < 0:
         raise ConfigError(f"threads must be >= 0, got {cfg.threads}")
+    _check_devices(cfg)
     if cfg.grad_clip < 0 or cfg.z_loss < 0 or cfg.weight_decay < 0 or cfg.cloze_items < 0:
         raise ConfigError("grad_clip, z_loss, weight_decay and cloze_items must be >= 0")
     if cfg.eval_tokens < cfg.seq_len:
@@ -289,6 +300,21 @@ def validate(cfg: TrainConfig) -> None:
             ScalefitWarning,
             stacklevel=2,
         )
+
+
+def _check_devices(cfg: TrainConfig) -> None:
+    """Several devices share every global batch evenly; checkpoint intervals are non-negative."""
+    if cfg.devices < 1 or cfg.micro_batch < 0 or cfg.checkpoint_every < 0:
+        raise ConfigError("devices must be >= 1, micro_batch and checkpoint_every >= 0")
+    if not (math.isfinite(cfg.checkpoint_minutes) and cfg.checkpoint_minutes >= 0):
+        raise ConfigError(f"checkpoint_minutes must be >= 0, got {cfg.checkpoint_minutes}")
+    if cfg.batch_size % cfg.devices:
+        raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by devices {cfg.devices} (each device reads "
+                          f"batch_size/devices sequences of every batch); use a multiple of {cfg.devices}")
+    share = cfg.batch_size // cfg.devices
+    if cfg.micro_batch and share % cfg.micro_batch:
+        raise ConfigError(f"micro_batch {cfg.micro_batch} does not divide the {share} sequences each device reads "
+                          "per step (batch_size/devices)")
 
 
 def resolve(cfg: TrainConfig) -> TrainConfig:
