@@ -1,12 +1,27 @@
-"""Atomic file output: every file scalefit writes goes through here (temp file + rename)."""
+"""Atomic file output: every file scalefit writes goes through here (temp file + rename).
+
+What every write guarantees (:func:`atomic_path`):
+
+- only regular files are written: an output that is a device, FIFO or socket, a link to one, or a path in
+  ``/proc``, ``/sys`` or directly in ``/dev`` is refused in one line (``--out /dev/full`` never replaces the
+  device, ``--out /dev/stdout`` never replaces the link);
+- an existing output keeps its permission bits (a 0600 file stays 0600); a new one gets what ``open()`` gives;
+- with ``within=DIR`` no component between ``DIR`` and the file (the file included) may be a symbolic link, so a
+  link planted in a sweep folder never sends a write outside it;
+- hidden ``.NAME.XXXXXXXX.tmp`` files of our own left by a killed write (kill -9) are removed by the next write to
+  ``NAME``; a temp file still being written is kept (its writer holds a lock on it).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +29,16 @@ from typing import Any
 
 from scalefit.errors import OutputPathError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 _UMASK_LOCK = threading.Lock()
+_PSEUDO = (Path("/proc"), Path("/sys"))  # kernel pseudo file systems: never a place for an output
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+STALE_AGE_S = 24 * 3600  # without flock (Windows), a temp file older than this counts as left by a killed write
 
 
 def _umask() -> int:
@@ -29,9 +53,61 @@ def check_output_file(path: str | Path, option: str = "--out") -> Path:
     """``path`` as an output file: refuse an empty path and an existing folder (``--out .``)."""
     if str(path).strip() == "":
         raise OutputPathError(f"{option} is empty; give a file name, e.g. {option} fit.json")
+    if str(path) == "-":
+        raise OutputPathError(f"{option} -: this command writes a file, not stdout; give a file name, "
+                              f"e.g. {option} out.json")
     p = Path(path)
     if p.is_dir():
         raise OutputPathError(f"{option} {str(path)!r} is a folder; give a file name inside it, e.g. {p / 'out.json'}")
+    problem = special_file_problem(p)
+    if problem:
+        raise OutputPathError(f"{option} {str(path)!r} {problem}; scalefit writes only regular files, "
+                              "give a file path (e.g. out.json)")
+    return p
+
+
+def _in_pseudo(p: Path) -> bool:
+    return any(p == root or root in p.parents for root in _PSEUDO) or p.parent == Path("/dev")
+
+
+def special_file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be replaced by an output file, or None: it is (or links to) a device, FIFO or socket,
+    or lies in /proc, /sys or directly in /dev. Links are followed hop by hop (never replaced blindly)."""
+    start = p = Path(os.path.abspath(path))
+    for _ in range(40):  # the kernel's own limit on links in a chain
+        what = "lies in" if p == start else f"links to {str(p)!r}, in"
+        if _in_pseudo(p):
+            return f"{what} {p.parent}, a system folder of devices and kernel files"
+        try:
+            st = os.lstat(p)
+        except OSError:  # does not exist (yet), or cannot be read: the write itself will say
+            return None
+        if not stat.S_ISLNK(st.st_mode):
+            kind = next((name for test, name in _KINDS if test(st.st_mode)), None)
+            if kind is None:
+                return None
+            return f"is {kind}" if p == start else f"links to {str(p)!r}, {kind}"
+        p = Path(os.path.abspath(p.parent / os.readlink(p)))
+    return "is a chain of too many symbolic links"
+
+
+def check_no_links(path: str | Path, within: str | Path) -> Path:
+    """``path`` when no component between ``within`` and it (``path`` included) is a symbolic link.
+
+    OutputPathError otherwise: a link inside a folder scalefit owns (a sweep folder, a run folder) could send
+    the write anywhere on the machine, so it is never followed.
+    """
+    p, root = Path(path), Path(within)
+    try:
+        rel = p.relative_to(root)
+    except ValueError:
+        raise OutputPathError(f"{p} lies outside {root}; scalefit writes a run's files only inside it") from None
+    part = root
+    for name in rel.parts:
+        part = part / name
+        if part.is_symlink():
+            raise OutputPathError(f"{part} is a symbolic link (to {os.readlink(part)!r}); scalefit never follows a "
+                                  f"link inside {root} (the write could land outside it): remove the link")
     return p
 
 
@@ -60,25 +136,74 @@ def refuse_input_overwrite(out: str | Path, inputs: Iterable[str | Path | None],
     return p
 
 
+def _stale_temps(folder: Path, name: str) -> Iterator[Path]:
+    """Our own hidden temp files for ``name`` in ``folder`` (``.NAME.XXXXXXXX.tmp`` and ``.tmp.FMT``)."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp(\.[A-Za-z0-9]+)?")
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            yield Path(entry.path)
+
+
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    """Remove the temp files a killed write of ``name`` left; a temp file whose writer still runs is kept."""
+    for tmp in _stale_temps(folder, name):
+        try:
+            if fcntl is None:  # pragma: no cover - no flock: only clearly old files
+                if time.time() - tmp.stat().st_mtime > STALE_AGE_S:
+                    tmp.unlink()
+                continue
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a live writer: BlockingIOError
+                tmp.unlink()
+            finally:
+                os.close(fd)
+        except OSError:  # in use, gone already, or not ours to remove
+            continue
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits an output at ``path`` gets: the existing regular file's, else ``open()``'s."""
+    try:
+        st = os.stat(path)
+        if stat.S_ISREG(st.st_mode):
+            return stat.S_IMODE(st.st_mode) & 0o777
+    except OSError:
+        pass
+    return 0o666 & ~_umask()
+
+
 @contextmanager
-def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_path(path: str | Path, suffix: str = ".tmp", *, within: str | Path | None = None) -> Iterator[Path]:
     """A temp path in ``path``'s folder, renamed onto ``path`` when the block ends without error.
 
-    The file gets the mode a plain ``open()`` would give (0644 under umask 022), not mkstemp's 0600.
-    A write that fails (disk full, permissions) raises OutputPathError naming the path; the temp file is
-    removed and ``path`` is left as it was.
+    See the module doc for what is refused and kept: only regular files, the existing file's mode (a new file
+    gets what a plain ``open()`` gives, 0644 under umask 022, not mkstemp's 0600), no link below ``within``,
+    stale temp files removed. A write that fails (disk full, permissions) raises OutputPathError naming the
+    path; the temp file is removed and ``path`` is left as it was.
     """
     path = check_output_file(path, "output")
+    if within is not None:
+        check_no_links(path, within)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(path.parent, path.name)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-        os.close(fd)
     except OSError as exc:
         raise OutputPathError(f"{path}: cannot write here: {exc.strerror or exc}") from None
     tmp = Path(tmp)
+    if fcntl is None:  # pragma: no cover - Windows: no lock, and an open file cannot be renamed
+        os.close(fd)
+        fd = None
     try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # marks the temp file as in use until we are done
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -86,24 +211,30 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename; returns the path."""
+def write_text_atomic(path: str | Path, text: str, *, within: str | Path | None = None) -> Path:
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename; returns the path.
+
+    ``within``: a folder scalefit owns that holds ``path``; no link below it is followed (see :func:`atomic_path`).
+    """
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, within=within) as tmp:
         tmp.write_text(text)
     return path
 
 
-def write_json_atomic(path: str | Path, obj: Any) -> Path:
+def write_json_atomic(path: str | Path, obj: Any, *, within: str | Path | None = None) -> Path:
     """Write ``obj`` as indented JSON, atomically."""
-    return write_text_atomic(path, json.dumps(obj, indent=2, default=json_default) + "\n")
+    return write_text_atomic(path, json.dumps(obj, indent=2, default=json_default) + "\n", within=within)
 
 
-def write_csv_atomic(path: str | Path, frame: Any) -> Path:
+def write_csv_atomic(path: str | Path, frame: Any, *, within: str | Path | None = None) -> Path:
     """Write a pandas DataFrame as CSV (no index), atomically."""
-    return write_text_atomic(path, frame.to_csv(index=False))
+    return write_text_atomic(path, frame.to_csv(index=False), within=within)
 
 
 def json_default(o: Any) -> Any:

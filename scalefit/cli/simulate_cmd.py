@@ -20,7 +20,7 @@ def simulate_command(
     noise: float = typer.Option(0.01, "--noise", help="Std. dev. of multiplicative log-normal noise."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     x: str = typer.Option(None, "--x", help="Input symbol of one-input laws such as `power`."),
-    out: Path = typer.Option(None, "--out", "-o", help="Write the CSV here (default: stdout)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write the CSV here (default, or `-`: stdout)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists (refused otherwise)."),
 ) -> None:
     """Draw a synthetic run log from a law (IsoFLOP-style grid for laws in N and D)."""
@@ -29,6 +29,7 @@ def simulate_command(
     from scalefit.laws import get_law
     from scalefit.laws.simulate import simulate
 
+    out = None if out is not None and str(out) == "-" else out  # `--out -`: stdout, as without --out
     if out is not None and check_output_file(out).exists() and not overwrite:
         raise OutputPathError(f"--out {str(out)!r} exists (a run log?); simulate never replaces a file unless "
                               "--overwrite is given: choose another path or add --overwrite")
