@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scalefit.errors import FitFileError, ScalefitError
+from scalefit.errors import ArgumentTypeError, ConfigError, FitFileError, ScalefitError
 
 MAX_BYTES = 64 * 2**20  # result files larger than this are refused unread
 MAX_DEPTH = 64  # JSON nested deeper than this is refused (scalefit's own files nest < 12 levels)
@@ -256,3 +256,54 @@ def expect_schema(d: Any, schemas: tuple[str, ...], what: str) -> str:
         raise FitFileError(f"not {what} (schema {_show(schema) if schema is not None else 'missing'}, "
                            f"expected {expected})")
     return schema
+
+
+# ---- library arguments ----------------------------------------------------------------------------------------
+# The same checks for a library call's keyword arguments: a wrong Python type is an ArgumentTypeError (a TypeError)
+# naming the argument, a value out of range a ConfigError (a ValueError); the CLI passes its options through them,
+# so both print the same message.
+MAX_SEED = 2**63 - 1
+
+
+def _type_name(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def expect_argument(value: Any, name: str, types: type | tuple[type, ...], expected: str) -> Any:
+    """``value`` when it is an instance of ``types``; ArgumentTypeError naming ``name`` otherwise."""
+    if not isinstance(value, types):
+        raise ArgumentTypeError(f"{name} must be {expected}, got {_type_name(value)}")
+    return value
+
+
+def whole_argument(value: Any, name: str, lo: int = 0, hi: int | None = None) -> int:
+    """A whole number (an int, or a float/numpy number equal to one) in [lo, hi]."""
+    if isinstance(value, bool) or not _is_number(value) or not math.isfinite(value) or not float(value).is_integer():
+        raise ArgumentTypeError(f"{name} must be a whole number, got {_type_name(value)}")
+    v = int(value)
+    if v < lo or (hi is not None and v > hi):
+        upper = f" and <= {hi}" if hi is not None else ""
+        raise ConfigError(f"{name} {v}: must be a whole number >= {lo}{upper}")
+    return v
+
+
+def seed_argument(value: Any, name: str = "seed") -> int:
+    """A random seed: a whole number from 0 to 2**63 - 1 (numpy refuses negative seeds)."""
+    return whole_argument(value, name, 0, MAX_SEED)
+
+
+def number_argument(value: Any, name: str, *, lo: float | None = None, finite: bool = True) -> float:
+    """A real number (finite unless ``finite=False``), >= ``lo`` when given."""
+    if isinstance(value, bool) or not _is_number(value):
+        raise ArgumentTypeError(f"{name} must be a number, got {_type_name(value)}")
+    v = float(value)
+    if (finite and not math.isfinite(v)) or (lo is not None and not v >= lo):
+        raise ConfigError(f"{name} {v:g}: must be a finite number" + (f" >= {lo:g}" if lo is not None else ""))
+    return v
+
+
+def _is_number(value: Any) -> bool:
+    import numbers
+
+    return isinstance(value, numbers.Real)

@@ -51,6 +51,11 @@ class SweepError(ScalefitError, RuntimeError):
     """A sweep spec is invalid or a sweep directory is inconsistent."""
 
 
+class ArgumentTypeError(ScalefitError, TypeError):
+    """A library function got an argument of the wrong Python type (``bootstrap=1.5``, ``mapping="N=x"``); the
+    message names the argument and the type it takes."""
+
+
 class ScalefitWarning(UserWarning):
     """Base class of scalefit's warnings."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +12,19 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from scalefit._schema import expect_argument, seed_argument, whole_argument
 from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, IdentifiabilityWarning, RunDataError
-from scalefit.fitting.bootstrap import bootstrap_fits, check_resamples
+from scalefit.fitting.bootstrap import bootstrap_fits
 from scalefit.fitting.identifiability import identifiability
 from scalefit.fitting.objective import Problem
 from scalefit.fitting.result import FitResult
-from scalefit.fitting.rows import RowOptions, fit_problem, prepare
+from scalefit.fitting.rows import fit_problem
 from scalefit.fitting.rows import clusters as row_clusters
 from scalefit.fitting.rows import summary as rows_summary
 from scalefit.fitting.search import multi_starts
+from scalefit.fitting.spec import FitSpec
 from scalefit.laws import Law, get_law
-from scalefit.runs import RunTable, filter_rows, read_runs, resolve
+from scalefit.runs import RunTable, check_mapping, read_runs, resolve
 
 RunsLike = RunTable | pd.DataFrame | str | Path
 
@@ -33,10 +35,13 @@ def as_table(data: RunsLike) -> RunTable:
         return data
     if isinstance(data, pd.DataFrame):
         return RunTable.from_frame(data)
+    expect_argument(data, "data", (str, Path), "a run log: a path, a pandas DataFrame or a RunTable")
     return read_runs(data)
 
 
 def as_law(law: Law | str, options: Mapping[str, Any] | None = None) -> Law:
+    expect_argument(law, "law", (Law, str), "a law name such as 'chinchilla' or a Law")
+    expect_argument(options or {}, "law_options", Mapping, "a dict of law options")
     return get_law(law, **dict(options or {})) if isinstance(law, str) else law
 
 
@@ -95,125 +100,117 @@ def fit_law(
     params / fix: (init, min, max) per parameter / parameters held fixed (:meth:`Law.constrained`). anchors /
     weight / run / reduce / skip_first / smooth / order: see :mod:`scalefit.fitting.rows`.
     """
-    law = as_law(law, law_options).constrained(params, fix)
-    space = space or ("log" if law.positive_target else "raw")
-    check_resamples(bootstrap)  # a negative or unusable resample count: one line, before any work
-    row_opts = RowOptions(run, reduce, skip_first, smooth, order, weight, tuple(anchors), bootstrap_by)
-    base = _Options(dict(mapping or {}), where, loss, delta, space, bootstrap, seed, starts, bootstrap_by,
-                    rows=row_opts)
-    if target is not None and not isinstance(target, str):
-        return _fit_targets(law, as_table(data), list(target), base, group_by, calibrate)
-    table, opts = _rows_for(law, as_table(data), target, base)
-    if group_by is None:
-        return _fit_many(law, [(table, opts)], calibrate)[0]
-    if group_by not in table.columns:
-        raise RunDataError(f"{table.source}: --group-by {group_by!r} is not a column; columns are {table.columns}")
-    groups = _fit_groups(law, table, group_by, opts, calibrate)
-    first = next(iter(groups.values()))
-    return FitResult(
-        law=law.name, law_options=dict(law.options), params={}, stats={}, search={},
-        data={**first.data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
-        seed=seed if bootstrap else None, groups=groups, group_by=group_by,
-    )
+    law = as_law(law, law_options)
+    for name, value in (("params", params), ("fix", fix)):
+        expect_argument(value or {}, name, Mapping, "a dict keyed by parameter name")
+    law = law.constrained(params, fix)
+    mapping = check_mapping(mapping, [*law.inputs, law.target, *_filter_names(where)], f"law {law.name!r}")
+    bootstrap, seed = whole_argument(bootstrap, "bootstrap"), seed_argument(seed)
+    several = target is not None and not isinstance(target, str)
+    spec = FitSpec(law, target=None if several else target, mapping=dict(mapping or {}), where=where, loss=loss,
+                   delta=delta, space=space, bootstrap=bootstrap, seed=seed, bootstrap_by=bootstrap_by,
+                   calibrate=calibrate, starts=starts, run=run, reduce=reduce, skip_first=skip_first, smooth=smooth,
+                   order=order, weight=weight, anchors=tuple(anchors))
+    if several:
+        if group_by is not None:
+            raise RunDataError("a multi-target fit cannot also be grouped (--group-by): fit each target with "
+                               "--target COLUMN --group-by COLUMN")
+        return spec.fit_targets(data, list(target))
+    return spec.fit(data) if group_by is None else spec.fit_groups(data, group_by)
 
 
-def _rows_for(law: Law, table: RunTable, target: str | None, base: _Options) -> tuple[RunTable, _Options]:
-    """The rows a fit of ``target`` sees (filtered, reduced, with anchors) and its options."""
-    mapping = dict(base.mapping)
-    if target is not None:
-        mapping[law.target] = target
-    table, rows = prepare(filter_rows(table, base.where, mapping=mapping), law, mapping, base.rows, base.space)
-    return table, replace(base, mapping=mapping, rows=rows)
+def _filter_names(where: object) -> list[str]:
+    """The names a row filter uses (symbols it may resolve through --map); none when there is no filter."""
+    from scalefit.expressions import check_filter
+
+    return [] if where is None else list(check_filter(where).names)
 
 
-def _fit_targets(law: Law, table: RunTable, targets: list[str], base: _Options, group_by: str | None,
-                 calibrate: bool) -> FitResult:
-    """The law fitted to each target column, searched (and calibrated) together, as one multi-target result."""
-    from scalefit.fitting.multi_target import targets_result
-
-    if group_by is not None:
-        raise RunDataError("a multi-target fit cannot also be grouped (--group-by): fit each target with "
-                           "--target COLUMN --group-by COLUMN")
-    fits = _fit_many(law, [_rows_for(law, table, t, base) for t in targets], calibrate)
-    return targets_result(table, dict(zip(targets, fits)))
-
-
-@dataclass(frozen=True)
-class _Options:
-    mapping: dict  # symbol -> column
-    where: str | None  # row filter (recorded)
-    loss: str  # huber | mse
-    delta: float  # Huber threshold
-    space: str  # log | raw
-    bootstrap: int  # resamples
-    seed: int  # bootstrap seed
-    starts: np.ndarray | None  # custom starts
-    bootstrap_by: str | None  # resampling unit column
-    group: str | None = None  # the group being fitted ("column = value"), named in identifiability warnings
-    rows: RowOptions = RowOptions()  # run key, reducers, row weights and anchors (scalefit.fitting.rows)
-
-
-def _fit_groups(law: Law, table: RunTable, group_by: str, opts: _Options, calibrate: bool) -> dict[str, FitResult]:
-    """One fit per value of ``group_by`` (:func:`_fit_many`)."""
-    values = table.frame.groupby(group_by, sort=True).groups
-    parts = [(table.subset(rows), replace(opts, group=f"{group_by} = {value}")) for value, rows in values.items()]
-    return dict(zip(map(str, values), _fit_many(law, parts, calibrate)))
-
-
-def _fit_many(law: Law, parts: list[tuple[RunTable, _Options]], calibrate: bool) -> list[FitResult]:
-    """One fit per (rows, options): their start grids descend together (one engine pass,
-    :func:`scalefit.fitting.search.multi_starts`), each is diagnosed and bootstrapped, and the fold refits of
-    all their calibrations descend together too."""
+def fit_parts(parts: list[tuple[RunTable, FitSpec, str | None]], spec: FitSpec,
+              specs: Sequence[FitSpec] | None = None) -> list[FitResult]:
+    """One fit per (prepared rows, prepared spec, group label) of ``spec`` (:meth:`FitSpec.prepare`): their
+    start grids descend together (one engine pass, :func:`scalefit.fitting.search.multi_starts`), each is
+    diagnosed and bootstrapped, and the fold refits of all their calibrations descend together too. Each result
+    records ``spec`` (or its own of ``specs``, for a multi-target fit)."""
     from scalefit.fitting.calibrate_fits import with_calibrations
 
     # The search runs its own threads over tiny matrices; BLAS threads on top only oversubscribe the cores.
     with threadpool_limits(1, user_api="blas"):
-        fits = [_Prepared.of(law, table, opts) for table, opts in parts]
-        results = [fit.result(search) for fit, search in zip(fits, _searches(law, fits, parts[0][1].starts))]
-    if not calibrate:
+        fits = [_Prepared.of(table, prepared, group) for table, prepared, group in parts]
+        searches = _searches(fits)
+        results = [fit.result(search, own) for fit, search, own in zip(fits, searches, specs or [spec] * len(fits))]
+    if not spec.calibrate:
         return results
-    return with_calibrations(law, [(fit.table, fit.opts, r) for fit, r in zip(fits, results)])
+    return with_calibrations([(fit.table, fit.spec, r) for fit, r in zip(fits, results)])
+
+
+def refit_parts(jobs: Sequence[tuple[FitSpec, RunTable]]) -> list:
+    """:meth:`FitSpec.refit` of several specs (of one law): the parameters of each (spec, table) fitted (one
+    stacked search; if that fails, each alone), or the exception of a table that could not be fitted."""
+    from scalefit.fitting.calibration import FAILURES
+
+    def attempt(fn):
+        try:
+            return fn()
+        except (*FAILURES, TypeError, KeyError, IndexError) as exc:
+            return exc
+
+    fits = [attempt(lambda s=s, t=t: _Prepared.of(*s.prepare(t), None)) for s, t in jobs]
+    ok = [f for f in fits if isinstance(f, _Prepared)]
+    with threadpool_limits(1, user_api="blas"):
+        found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points() for f in ok]))
+        if isinstance(found, Exception):
+            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points()])[0]) for f in ok]
+    searches = dict(zip(map(id, ok), found))
+
+    def params(fit):
+        search = searches[id(fit)]
+        if isinstance(search, Exception) or not np.isfinite(search.objective):
+            return search if isinstance(search, Exception) else FitError("no start gave a finite objective")
+        return dict(zip(fit.spec.law.param_names, map(float, fit.problem.to_natural(search.theta)[0])))
+
+    return [f if isinstance(f, Exception) else params(f) for f in fits]
 
 
 @dataclass(frozen=True)
 class _Prepared:
-    """One fit before its search: its rows, options, resolved columns, target and objective."""
+    """One fit before its search: its rows, prepared spec, resolved columns, target and objective."""
 
-    law: Law
     table: RunTable
-    opts: _Options
+    spec: FitSpec  # prepared (FitSpec.prepare): mapping with the target, run key resolved, anchors checked
+    group: str | None  # the group being fitted ("column = value"), named in warnings
     res: Any  # resolved columns (scalefit.runs.resolve)
     y: np.ndarray
     problem: Problem
 
     @classmethod
-    def of(cls, law: Law, table: RunTable, opts: _Options) -> _Prepared:
-        res, y = _resolve_target(law, table, opts)
-        problem = fit_problem(law, table, res, y, opts.rows, loss=opts.loss, delta=opts.delta, space=opts.space)
-        return cls(law, table, opts, res, y, problem)
+    def of(cls, table: RunTable, spec: FitSpec, group: str | None) -> _Prepared:
+        res, y = _resolve_target(spec.law, table, spec)
+        problem = fit_problem(spec.law, table, res, y, spec, loss=spec.loss, delta=spec.delta, space=spec.space)
+        return cls(table, spec, group, res, y, problem)
 
-    def result(self, search) -> FitResult:
-        """Warn about what the optimum shows, bootstrap, summarise."""
-        law, table, opts, problem = self.law, self.table, self.opts, self.problem
+    def result(self, search, asked: FitSpec) -> FitResult:
+        """Warn about what the optimum shows, bootstrap, summarise (``asked``: the spec as given, recorded)."""
+        law, table, spec, problem = asked.law, self.table, self.spec, self.problem
         natural = problem.to_natural(search.theta)[0]
         params = {name: float(v) for name, v in zip(law.param_names, natural)}
-        notes, findings = _warn_about_optimum(law, params, search, problem, opts.group)
-        boot, unit = _bootstrap(law, table, self.res.rows, problem, search, opts) if opts.bootstrap else (None, None)
-        data = _data_summary(law, table, self.res, opts)
-        if opts.bootstrap:
+        notes, findings = _warn_about_optimum(law, params, search, problem, self.group)
+        boot, unit = _bootstrap(law, table, self.res.rows, problem, search, spec) if spec.bootstrap else (None, None)
+        data = _data_summary(law, table, self.res, spec, asked)
+        if spec.bootstrap:
             data["bootstrap_unit"] = unit or "row"
         return FitResult(
             law=law.name, law_options=dict(law.options), params=params,
-            stats=_fit_stats(problem, search, self.y, opts), search=_search_summary(law, search, notes), data=data,
-            bootstrap=boot, seed=opts.seed if opts.bootstrap else None, identifiability=findings,
+            stats=_fit_stats(problem, search, self.y, spec), search=_search_summary(law, search, notes), data=data,
+            bootstrap=boot, seed=spec.seed if spec.bootstrap else None, identifiability=findings, spec=asked,
         )
 
 
-def _resolve_target(law: Law, table: RunTable, opts: _Options):
+def _resolve_target(law: Law, table: RunTable, spec: FitSpec):
     """The resolved inputs and target, refusing a target the objective's space cannot take and too few rows."""
-    res = resolve(table, [*law.inputs, law.target], mapping=opts.mapping)
+    res = resolve(table, [*law.inputs, law.target], mapping=spec.columns)
     y = res.values[law.target]
-    if opts.space == "log" and (y <= 0).any():
+    if spec.space == "log" and (y <= 0).any():
         i = int(np.flatnonzero(y <= 0)[0])
         col = res.provenance[law.target]
         raise RunDataError(
@@ -221,7 +218,7 @@ def _resolve_target(law: Law, table: RunTable, opts: _Options):
             "non-positive values cannot be fitted in log space: use --space raw (space='raw')"
         )
     n_par = len(law.params)
-    if len(y) + len(opts.rows.anchors) < n_par:
+    if len(y) + len(spec.anchors) < n_par:
         raise RunDataError(
             f"{table.source}: {len(y)} rows but law {law.name!r} has {n_par} free parameters "
             f"({', '.join(law.param_names)}); a fit needs at least as many rows as parameters"
@@ -229,45 +226,44 @@ def _resolve_target(law: Law, table: RunTable, opts: _Options):
     return res, y
 
 
-def _searches(law: Law, fits: list[_Prepared], starts: np.ndarray | None) -> list:
-    """Multi-start search of each fit from the law's start grid (or ``starts``), together; FitError when no
-    start of a fit is finite."""
-    grid = law.start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
-    searches = multi_starts([f.problem for f in fits], [grid] * len(fits))
+def _searches(fits: list[_Prepared]) -> list:
+    """Multi-start search of each fit from its spec's starts, together; FitError when no start of a fit is
+    finite."""
+    searches = multi_starts([f.problem for f in fits], [f.spec.start_points() for f in fits])
     for fit, search in zip(fits, searches):
         if not np.isfinite(search.objective):
-            where = f" ({fit.opts.group})" if fit.opts.group else ""
+            where = f" ({fit.group})" if fit.group else ""
             raise FitError(
-                f"law {law.name!r}: no start gave a finite objective on {fit.table.source}{where}; check the "
-                "data's scale and the parameter bounds, or pass better starts"
+                f"law {fit.spec.law.name!r}: no start gave a finite objective on {fit.table.source}{where}; check "
+                "the data's scale and the parameter bounds, or pass better starts"
             )
     return searches
 
 
 def _warn_about_optimum(law: Law, params: Mapping[str, float], search, problem: Problem, group: str | None):
     """Warn (bounds, convergence, identifiability) and return the notes and identifiability findings."""
-    # stacklevel 4: this helper, _Prepared.result, _fit_many, then fit_law (or _fit_groups, _fit_targets).
+    # stacklevel 6: this helper, _Prepared.result, fit_parts, FitSpec.fit (or fit_groups, fit_targets), fit_law.
     notes = _diagnose(law, params, search)
     for note, cls in notes:
-        warnings.warn(note, cls, stacklevel=4)
+        warnings.warn(note, cls, stacklevel=6)
     findings = identifiability(problem, search.theta)
     for f in findings:
-        warnings.warn(f"{group}: {f['message']}" if group else f["message"], IdentifiabilityWarning, stacklevel=4)
+        warnings.warn(f"{group}: {f['message']}" if group else f["message"], IdentifiabilityWarning, stacklevel=6)
     return notes, findings
 
 
-def _bootstrap(law: Law, table: RunTable, rows, problem: Problem, search, opts: _Options) -> tuple[dict, str | None]:
+def _bootstrap(law: Law, table: RunTable, rows, problem: Problem, search, spec: FitSpec) -> tuple[dict, str | None]:
     """Natural-unit bootstrap samples per parameter, and the resampled unit (a column, or None for rows)."""
-    clusters, unit = row_clusters(table, rows, opts.bootstrap_by, opts.rows.run)
+    clusters, unit = row_clusters(table, rows, spec.bootstrap_by, spec.run)
     # Each resample starts from the optimum and from the next-best distinct optima of the search, so a
     # resample whose optimum lies in another basin (or off a collapsed parameter) can still reach it.
     starts = np.vstack([search.theta[None, :], search.candidates[1:3]])
-    bt, _ = bootstrap_fits(problem, starts, opts.bootstrap, opts.seed, groups=clusters)
+    bt, _ = bootstrap_fits(problem, starts, spec.bootstrap, spec.seed, groups=clusters)
     nat = problem.to_natural(bt)
     return {name: nat[:, j].tolist() for j, name in enumerate(law.param_names)}, unit
 
 
-def _fit_stats(problem: Problem, search, y: np.ndarray, opts: _Options) -> dict:
+def _fit_stats(problem: Problem, search, y: np.ndarray, spec: FitSpec) -> dict:
     """Objective, errors (RMSE in log and raw units) and information criteria at the optimum."""
     pred = np.array(problem.predict(search.theta[None, :])[0])
     r = problem.residuals_from(pred[None, :])[0][: len(y)]  # the data rows, not the anchors
@@ -280,9 +276,9 @@ def _fit_stats(problem: Problem, search, y: np.ndarray, opts: _Options) -> dict:
         "n": n,
         "n_params": n_par,
         "objective": float(search.objective),
-        "loss": opts.loss,
-        "delta": opts.delta,
-        "space": opts.space,
+        "loss": spec.loss,
+        "delta": spec.delta,
+        "space": spec.space,
         "rmse_log": float(np.sqrt(np.mean(r_log**2))),
         "rmse": float(np.sqrt(np.mean((pred - y) ** 2))),
         "aic": float(n * np.log(max(rss, 1e-300) / n) + 2 * n_par),
@@ -302,19 +298,19 @@ def _search_summary(law: Law, search, notes: list[tuple[str, type]]) -> dict:
     }
 
 
-def _data_summary(law: Law, table: RunTable, res, opts: _Options) -> dict:
+def _data_summary(law: Law, table: RunTable, res, spec: FitSpec, asked: FitSpec) -> dict:
     """What was fitted: source, rows, hash, filter, target, column provenance, mapping and input ranges."""
     all_syms = [*law.inputs, law.target]
     return {
         "source": table.source,
         "n_rows": len(res.values[law.target]),
         "hash": table.digest(),
-        "where": opts.where,
+        "where": asked.where,
         "target": law.target,
         "provenance": dict(res.provenance),
-        "mapping": dict(opts.mapping),
+        "mapping": dict(spec.mapping),
         "ranges": {s: [float(np.min(res.values[s])), float(np.max(res.values[s]))] for s in all_syms},
-        **rows_summary(opts.rows),
+        **rows_summary(asked.replace(run=spec.run, order=spec.order, anchors=spec.anchors)),
     }
 
 

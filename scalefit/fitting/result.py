@@ -30,13 +30,45 @@ from scalefit._schema import (
     pair,
     parse_json,
 )
-from scalefit.errors import ExtrapolationWarning, FitError, FitFileError, ScalefitError
+from scalefit.errors import (
+    ArgumentTypeError,
+    ExtrapolationWarning,
+    FitError,
+    FitFileError,
+    PlanInputError,
+    RunDataError,
+    ScalefitError,
+)
 from scalefit.fitting.resample import tail_percent
 from scalefit.laws import Law, get_law
 from scalefit.results import ResultFile
 
 SCHEMA = "scalefit.fit/1"
 INTERVALS = ("prediction", "mean")  # where a new run would land; the uncertainty of the fitted curve
+
+
+def point_columns(points: object, name: str) -> dict[str, np.ndarray]:
+    """``{"N": 7e10, "D": [1e12, 2e12]}`` as equal-length float arrays (a scalar repeats); ArgumentTypeError for
+    what is not a mapping of numbers, RunDataError for lists of different lengths, both naming ``name``."""
+    if not isinstance(points, Mapping):
+        raise ArgumentTypeError(f"{name} must be a dict of symbol -> value(s) or a DataFrame, e.g. "
+                                f"{{'N': 7e10, 'D': 1.4e12}}, got {type(points).__name__}")
+    out = {}
+    for k, v in points.items():
+        try:
+            out[k] = np.atleast_1d(np.asarray(v, dtype=float))
+        except (TypeError, ValueError):
+            raise ArgumentTypeError(f"{name}[{k!r}] must be a number or a list of numbers, got "
+                                    f"{type(v).__name__} {str(v)[:40]!r}") from None
+        if out[k].ndim != 1:
+            raise ArgumentTypeError(f"{name}[{k!r}] must be a number or a flat list of numbers, got shape "
+                                    f"{out[k].shape}")
+    lengths = {len(v) for v in out.values()} - {1}
+    if len(lengths) > 1:
+        raise RunDataError(f"{name}: lists of different lengths ({', '.join(f'{k}: {len(v)}' for k, v in out.items())})"
+                           "; give one value per point for every symbol (or a single value to repeat)")
+    n = lengths.pop() if lengths else 1
+    return {k: np.repeat(v, n) if len(v) == 1 else v for k, v in out.items()}
 
 
 @dataclass(frozen=True)
@@ -60,6 +92,7 @@ class FitResult(ResultFile):
     version: str = field(default_factory=lambda: __import__("scalefit").__version__)  # scalefit version
     identifiability: list = field(default_factory=list)  # findings {check, params, message}; [] = identifiable
     calibration: dict | None = None  # prediction-interval calibration (fitting/calibration.py); None: not run
+    spec: Any = None  # the FitSpec it was fitted with (scalefit.fitting.spec); None in files from before specs
 
     def __post_init__(self) -> None:
         """Every container read-only (``fit.params['E'] = 0`` raises): a result is data, fixed once fitted."""
@@ -99,9 +132,7 @@ class FitResult(ResultFile):
     def _inputs(self, inputs: Mapping[str, Any] | pd.DataFrame) -> dict[str, np.ndarray]:
         from scalefit.runs import RunTable, resolve
 
-        frame = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
-            {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()}
-        )
+        frame = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(point_columns(inputs, "inputs"))
         table = RunTable.from_frame(frame, "<prediction inputs>")
         mapping = {s: c for s, c in self.data.get("mapping", {}).items() if c in frame.columns}
         x = resolve(table, self.law_spec.inputs, mapping=mapping).values
@@ -208,6 +239,10 @@ class FitResult(ResultFile):
         missing = [k for k in d.needs if k not in extra]
         if missing:
             raise FitError(f"{name} needs {missing} (e.g. C=1e24 for a compute budget)")
+        for k, v in point_columns({k: extra[k] for k in d.needs}, name).items():
+            if not (np.isfinite(v) & (v > 0)).all():
+                bad = v[~(np.isfinite(v) & (v > 0))][0]
+                raise PlanInputError(f"{name}: {k}={bad:g} must be > 0 (a finite, positive number), e.g. {k}=1e24")
         return d
 
     def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
@@ -233,9 +268,9 @@ class FitResult(ResultFile):
 
     def to_dict(self) -> dict:
         """A plain JSON-ready dict (mutable: a copy, not a view of this result)."""
-        d = {f.name: thaw(getattr(self, f.name)) for f in fields(self) if f.name != "groups"}
+        d = {f.name: thaw(getattr(self, f.name)) for f in fields(self) if f.name not in ("groups", "spec")}
         d["groups"] = None if self.groups is None else {k: g.to_dict() for k, g in self.groups.items()}
-        return {"schema": SCHEMA, **d}
+        return {"schema": SCHEMA, **d, **({"spec": self.spec.to_dict()} if self.spec is not None else {})}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FitResult:
@@ -259,7 +294,8 @@ _TOP = {"law": expect_str, "law_options": expect_mapping, "params": expect_mappi
 _TOP_OPTIONAL = {"bootstrap": optional(expect_mapping), "seed": optional(expect_int),
                  "groups": optional(expect_mapping), "group_by": optional(expect_str), "version": expect_str,
                  "targets": optional(list_of(expect_str)),
-                 "identifiability": list_of(fields_of(_FINDING)), "calibration": optional(fields_of(_CALIBRATION))}
+                 "identifiability": list_of(fields_of(_FINDING)), "calibration": optional(fields_of(_CALIBRATION)),
+                 "spec": optional(lambda value, where: _spec(value, where))}
 _STATS = {"n": expect_int, "n_params": expect_int, "objective": expect_number, "loss": expect_str,
           "delta": expect_number, "space": expect_str, "rmse_log": expect_number, "aic": expect_number,
           "bic": expect_number, "rmse": expect_number}
@@ -297,6 +333,13 @@ def _checked_fields(d: Any, where: str) -> dict:
     if fields.get("bootstrap") is not None:
         fields["bootstrap"] = _bootstrap(fields["bootstrap"], law, f"{at}bootstrap")
     return fields
+
+
+def _spec(value: Any, where: str):
+    """The stored FitSpec, rebuilt (every field checked)."""
+    from scalefit.fitting.spec import FitSpec
+
+    return FitSpec.from_dict(value, where)
 
 
 def _law(name: str, options: dict, at: str) -> Law:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scalefit.errors import RunDataError
+from scalefit.errors import ArgumentTypeError, RunDataError
 from scalefit.expressions import check_filter, evaluate_filter
 from scalefit.runs.aliases import ALIASES, DERIVATIONS, POSITIVE
 from scalefit.runs.table import RunTable
@@ -31,14 +31,41 @@ class Resolved:
 
 
 def parse_map(items: Iterable[str] | None) -> dict[str, str]:
-    """Parse ``SYMBOL=COLUMN`` strings (from ``--map``) into a dict."""
+    """Parse ``SYMBOL=COLUMN`` strings (from ``--map``) into a dict; a symbol mapped twice is refused."""
     out: dict[str, str] = {}
     for item in items or ():
         sym, sep, col = item.partition("=")
         if not sep or not sym.strip() or not col.strip():
             raise RunDataError(f"--map {item!r}: expected SYMBOL=COLUMN, e.g. --map N=n_params")
+        if sym.strip() in out:
+            raise RunDataError(f"--map {sym.strip()} is given twice ({sym.strip()}={out[sym.strip()]} and "
+                               f"{sym.strip()}={col.strip()}); map each symbol to one column")
         out[sym.strip()] = col.strip()
     return out
+
+
+def check_mapping(mapping: object, symbols: Iterable[str], what: str) -> dict[str, str]:
+    """``mapping`` (symbol -> column) as a dict, refusing a symbol that ``what`` (e.g. "law 'chinchilla'") does not
+    use: neither one of ``symbols`` nor a symbol they are derived from (``C`` for ``N``, ``D``). TypeError for a
+    mapping that is not a dict of strings (``mapping="N=x"``)."""
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in mapping.items()):
+        raise ArgumentTypeError(f"mapping must be a dict of symbol -> column names, e.g. {{'N': 'n_params'}}, "
+                                f"got {type(mapping).__name__} {str(mapping)[:60]!r}")
+    known = list(dict.fromkeys(symbols))
+    stack = list(known)
+    while stack:
+        for needs, _, _ in DERIVATIONS.get(stack.pop(), ()):
+            new = [s for s in needs if s not in known]
+            known += new
+            stack += new
+    unknown = [s for s in mapping if s not in known]
+    if unknown:
+        raise RunDataError(f"--map {unknown[0]}={mapping[unknown[0]]}: {what} has no symbol {unknown[0]!r}; its "
+                           f"symbols are {known} (symbols are case-sensitive)")
+    return dict(mapping)
 
 
 def column_for(table: RunTable, symbol: str, mapping: Mapping[str, str]) -> str | None:
@@ -165,7 +192,7 @@ def filter_rows(
     The filter is data: it is parsed and whitelisted by :func:`scalefit.expressions.check_filter` and
     evaluated over the columns, never by ``eval``. ``option`` names it in errors (``--holdout``).
     """
-    if where is None or (isinstance(where, str) and not where.strip()):
+    if where is None:
         return table
     checked = check_filter(where, option)
     columns = {name: _filter_column(table, name, mapping, option, checked.text) for name in checked.names}
