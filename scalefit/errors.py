@@ -15,6 +15,11 @@ class RunDataError(ScalefitError, ValueError):
     """A run log cannot be read or does not hold what a law needs."""
 
 
+class TrackerError(RunDataError):
+    """A tracker's store (TensorBoard event files, an MLflow tracking store, W&B runs) cannot be read: empty, corrupt,
+    missing, written by a newer version, or holding a metric that is not a number; or its library is not installed."""
+
+
 class LawError(ScalefitError, ValueError):
     """A law is unknown, or its definition (formula, parameters) is invalid."""
 
@@ -74,6 +79,11 @@ class ExtrapolationWarning(ScalefitWarning):
 
 class IdentifiabilityWarning(ScalefitWarning):
     """The data cannot determine some fitted parameters (a constant input, identical rows, a singular Jacobian)."""
+
+
+class StitchWarning(ScalefitWarning):
+    """Parts of a run (a resumed run's tracker runs or event files) log the same steps; the latest part's rows
+    were kept and the others dropped."""
 
 
 class PlanInputError(FitError, ValueError):
