@@ -65,6 +65,10 @@ class ScalefitWarning(UserWarning):
     """Base class of scalefit's warnings."""
 
 
+class DroppedRowsWarning(ScalefitWarning):
+    """Rows of the run log take no part in the result (e.g. an empty --group-by cell); says how many and where."""
+
+
 class ConvergenceWarning(ScalefitWarning):
     """The optimiser did not converge, or too few starts reached the best optimum."""
 

@@ -107,6 +107,8 @@ def reduce_runs(table: RunTable, *, run: str | None = None, reduce: str | None =
     by = order_column(table, order)
     cols = _checked_metrics(table, key, by, columns)
     frame = _ordered(table, key, by)
+    if by is not None:
+        _refuse_conflicting_checkpoints(table, frame, key, by)
     if skip:
         pos = frame.groupby(key, sort=False).cumcount()
         size = frame.groupby(key, sort=False)[key].transform("size")
@@ -169,6 +171,32 @@ def _ordered(table: RunTable, key: str, by: str | None) -> pd.DataFrame:
                                "number; fix it or choose the order column with --order COLUMN")
     first = pd.Series(pd.factorize(frame[key])[0], index=frame.index)
     return frame.iloc[np.lexsort((np.arange(len(frame)), rank.to_numpy(dtype=float), first.to_numpy()))]
+
+
+def _refuse_conflicting_checkpoints(table: RunTable, frame: pd.DataFrame, key: str, by: str) -> None:
+    """RunDataError naming both lines when a run logs the same checkpoint twice with different values (which one
+    is "last" would otherwise depend on the row order); repeated identical rows are kept."""
+    same = frame.duplicated([key, by], keep=False).to_numpy()
+    if not same.any():
+        return
+    rows = frame[same]
+    for _, group in rows.groupby([key, by], sort=False):
+        values = group.drop(columns=[key, by])
+        differs = values.ne(values.iloc[0]) & ~(values.isna() & values.iloc[0].isna())
+        conflict = differs.any(axis=1).to_numpy()
+        if conflict.any():
+            first, second = group.index[0], group.index[int(np.flatnonzero(conflict)[0])]
+            column = values.columns[differs.loc[second].to_numpy()][0]
+            a, b, run, at = (_plain(v) for v in (values.loc[first, column], values.loc[second, column],
+                                                 group[key].iloc[0], group[by].iloc[0]))
+            raise RunDataError(
+                f"{table.location(first)} and {table.location(second)}: run {run!r} logs {by} {at!r} twice with "
+                f"different {column!r} ({a!r} vs {b!r}); remove one of the two rows (or give each run its own key)")
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _reduced(frame: pd.DataFrame, key: str, cols: list[str], reducer: Reducer) -> pd.DataFrame:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scalefit.errors import ArgumentTypeError, RunDataError
+from scalefit.errors import ArgumentTypeError, DroppedRowsWarning, RunDataError
 from scalefit.expressions import check_filter, evaluate_filter
 from scalefit.runs.aliases import ALIASES, DERIVATIONS, POSITIVE
 from scalefit.runs.table import RunTable
@@ -66,6 +68,24 @@ def check_mapping(mapping: object, symbols: Iterable[str], what: str) -> dict[st
         raise RunDataError(f"--map {unknown[0]}={mapping[unknown[0]]}: {what} has no symbol {unknown[0]!r}; its "
                            f"symbols are {known} (symbols are case-sensitive)")
     return dict(mapping)
+
+
+def group_rows(table: RunTable, by: str) -> dict[Any, pd.Index]:
+    """The row labels of each value of column ``by`` (sorted); rows with an empty cell belong to no group, and a
+    DroppedRowsWarning says how many and where (pandas' groupby would leave them out without a word)."""
+    if by not in table.columns:
+        raise RunDataError(f"{table.source}: --group-by {by!r} is not a column; columns are {table.columns}")
+    cells = table.frame[by]
+    empty = cells.isna().to_numpy() | (cells.map(lambda v: isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
+    if empty.all():
+        raise RunDataError(f"{table.source}: --group-by {by!r}: every row's {by} cell is empty; nothing to group")
+    if empty.any():
+        rows = table.frame.index[empty]
+        lines = ", ".join(str(table.line(int(r))) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        warnings.warn(f"{table.source}: --group-by {by!r}: {len(rows)} of {len(table)} rows have an empty {by} cell "
+                      f"(line{'s' * (len(rows) > 1)} {lines}) and are left out of every group; fill the cells or "
+                      f"drop the rows with --where", DroppedRowsWarning, stacklevel=3)
+    return table.frame[~empty].groupby(by, sort=True).groups
 
 
 def column_for(table: RunTable, symbol: str, mapping: Mapping[str, str]) -> str | None:
