@@ -16,7 +16,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "B": ("batch_size", "bs", "global_bs"),
     "width": ("d_model", "hidden_size"),
     "depth": ("n_layers", "num_layers"),
-    "step": ("steps", "iteration", "iter"),
+    "step": ("steps", "iteration", "iter", "_step", "global_step", "Step"),
     "Err": ("err", "error"),
     "Acc": ("acc", "accuracy"),
     "U_D": ("unique_tokens", "n_unique_tokens", "num_unique_tokens"),
@@ -50,8 +50,18 @@ SYMBOL_DOCS: dict[str, str] = {
     "H": "training characters",
 }
 
-# Columns that name the run a row (a checkpoint) belongs to, tried in order (`--run COLUMN` overrides).
-RUN_KEYS = ("run_id", "run", "run_name")
+# Columns that name the run a row (a checkpoint) belongs to, tried in order (`--run COLUMN` overrides); `Name` is
+# a W&B export's run name, `run_uuid` an MLflow export's run id.
+RUN_KEYS = ("run_id", "run", "run_name", "Name", "run_uuid")
+
+# Trackers' column prefixes (scalefit.runs.trackers: `config.`; MLflow's search_runs/CSV export: `params.`,
+# `metrics.`; W&B exports: `summary.`): a symbol not found by name or alias is looked up under each, in order, so
+# `config.n_params` feeds N and `metrics.loss` feeds L.
+TRACKER_PREFIXES = ("config.", "params.", "metrics.", "summary.")
+
+# Trackers' time columns, kept as they are (never a law input): W&B `_runtime` (seconds since the run started) and
+# `_timestamp`, TensorBoard `wall_time` (seconds since the epoch), MLflow `timestamp` (milliseconds since the epoch).
+TRACKER_TIME_COLUMNS = ("_runtime", "_timestamp", "wall_time", "timestamp")
 
 # Symbols whose column orders a run's checkpoints, tried in order (`--order COLUMN` overrides), and the symbols
 # that are sizes or progress, never averaged or smoothed by the per-run reducers (scalefit.runs.reduce).

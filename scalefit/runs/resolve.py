@@ -12,7 +12,7 @@ import pandas as pd
 
 from scalefit.errors import ArgumentTypeError, DroppedRowsWarning, RunDataError
 from scalefit.expressions import check_filter, evaluate_filter
-from scalefit.runs.aliases import ALIASES, DERIVATIONS, POSITIVE
+from scalefit.runs.aliases import ALIASES, DERIVATIONS, POSITIVE, TRACKER_PREFIXES
 from scalefit.runs.table import RunTable
 
 
@@ -104,6 +104,10 @@ def column_for(table: RunTable, symbol: str, mapping: Mapping[str, str]) -> str 
     for alias in ALIASES.get(symbol, ()):
         if alias.lower() in lower:
             return lower[alias.lower()]
+    for prefix in TRACKER_PREFIXES:  # a tracker's config.n_params, params.lr, metrics.loss
+        for name in (symbol, *ALIASES.get(symbol, ())):
+            if (prefix + name).lower() in lower:
+                return lower[(prefix + name).lower()]
     return None
 
 

@@ -67,9 +67,14 @@ class RunTable:
 def read_runs(path: str | Path) -> RunTable:
     """Read a run log from CSV, TSV (by ``.tsv``), JSON lines (by ``.jsonl``/``.ndjson``, see
     :mod:`scalefit.runs.jsonl`) or Parquet (by ``.parquet``), or a bundled dataset (``dataset:NAME``, see
-    :mod:`scalefit.datasets`). Nothing is written."""
+    :mod:`scalefit.datasets`), or a tracker's store (``tb:PATH``, ``mlflow:URI#EXPERIMENT``, ``wandb:PATH`` or
+    ``wandb:ENTITY/PROJECT``, a folder of event files or W&B runs; ``?stitch=COLUMN`` joins resumed runs; see
+    :mod:`scalefit.runs.trackers`). Nothing is written."""
     from scalefit.datasets import dataset_path, is_dataset
+    from scalefit.runs import trackers
 
+    if trackers.kind(path) is not None:
+        return trackers.read_tracker(path)
     if is_dataset(path):
         table = read_runs(dataset_path(path))
         return RunTable(table.frame, str(path))

@@ -1,0 +1,144 @@
+"""Weights & Biases run folders (``wandb:PATH``): the ``run-*.wandb`` transaction logs that ``wandb`` writes
+(``WANDB_MODE=offline``, or beside any synced run), read with the wandb package's own reader.
+
+The reader is the ``wandb-core`` binary shipped in the wandb wheel (``wandb leet inspect --json``: every record of
+the log as one JSON object per line; no network, no telemetry). Every history row is read, never a sample. A W&B
+run resumed offline writes one folder per resume (same run id): each folder is a part, stitched by run id.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalefit.errors import TrackerError
+from scalefit.runs.trackers.parts import Part
+
+RUN_GLOB = "run-*.wandb"
+_HISTORY = b'"type":"history"'
+_SKIP = frozenset({"_step"})  # history keys that are not columns (`_step` becomes `step`)
+
+
+def run_files(path: Path) -> list[Path]:
+    """The transaction logs under ``path`` (a ``.wandb`` file, a run folder, a ``wandb/`` folder or its parent)."""
+    if not path.exists():
+        raise TrackerError(f"wandb:{path}: no such folder; pass a wandb folder (the one holding offline-run-* or "
+                           "run-* folders) or wandb:ENTITY/PROJECT")
+    files = [path] if path.is_file() else sorted(path.rglob(RUN_GLOB))
+    if not files:
+        raise TrackerError(f"wandb:{path}: no W&B runs (no {RUN_GLOB} file under it); point wandb: at the folder "
+                           "that holds wandb/ (WANDB_DIR) or at wandb/ itself")
+    return files
+
+
+def read_parts(path: Path) -> list[Part]:
+    """One part per transaction log: its config, every history row."""
+    core = _core(path)
+    return [part for f in run_files(path) if (part := _read(core, f)) is not None]
+
+
+def _core(path: Path) -> str:
+    try:
+        from wandb.util import get_core_path
+    except ImportError as exc:
+        raise TrackerError(f"wandb:{path}: reading W&B runs needs wandb: pip install 'scalefit[wandb]' "
+                           f"({exc})") from None
+    return get_core_path()
+
+
+def _read(core: str, f: Path) -> Part | None:
+    cmd = [core, "leet", "inspect", "--no-observability", "--json", "--run-file", str(f), str(f.parent.parent)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    run: dict = {}
+    config: dict = {}
+    steps: list[int] = []
+    rows: list[dict] = []
+    try:
+        for line in proc.stdout:
+            if line.find(_HISTORY, 0, 48) >= 0:
+                record = json.loads(line)
+                item = record["history"]["item"]
+                step = item.get("_step", record["history"].get("step", {}).get("num", len(steps)))
+                steps.append(int(step))
+                rows.append(item)
+                continue
+            record = json.loads(line)
+            kind = record.get("type")
+            if kind == "run":
+                run = record["run"]
+                config.update(run.get("config", {}).get("update", {}))
+            elif kind == "config":
+                config.update(record["config"].get("update", {}))
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode("utf-8", "replace")
+        proc.stderr.close()
+        code = proc.wait()
+    if code != 0:
+        why = err.strip().splitlines()[-1].removeprefix("Error: ") if err.strip() else f"exit code {code}"
+        hint = _upgrade_hint() if "newer" in why else "the file is damaged or not a W&B run log: move it out"
+        raise TrackerError(f"{f}: cannot read this W&B run ({why}); {hint}")
+    if not rows:
+        return None
+    config.pop("_wandb", None)
+    metrics = history_frame(rows, steps, f)
+    run_id = run.get("run_id") or f.stem.removeprefix("run-")
+    start = _seconds(run.get("start_time")) or f.stat().st_mtime
+    name = run.get("display_name") or run_id
+    if run.get("run_group"):
+        config.setdefault("wandb_group", run["run_group"])
+    return Part(run_id, name, str(f.parent), start, metrics, config)
+
+
+def history_frame(rows: list[dict], steps: list[int], f: Path) -> pd.DataFrame:
+    """History rows as columns: numbers kept, media (``{"_type": ...}``) skipped, anything else refused."""
+    frame = pd.DataFrame.from_records(rows)
+    frame = frame.drop(columns=[c for c in _SKIP if c in frame.columns])
+    out = {"step": np.asarray(steps, dtype=np.int64)}
+    for col in frame.columns:
+        values = frame[col]
+        if values.dtype != object:
+            out[col] = values.to_numpy()
+            continue
+        media = values.map(lambda v: isinstance(v, dict) and "_type" in v)
+        if media.any():
+            continue
+        numeric = pd.to_numeric(values, errors="coerce")
+        bad = numeric.isna() & values.notna() & ~values.map(_is_nan_text)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise TrackerError(f"{f}: step {steps[i]}: metric {col!r} is {values.iloc[i]!r}, not a number "
+                               f"({int(bad.sum())} such points); log numbers only, or drop the metric from the run")
+        out[col] = numeric.to_numpy(dtype=float)
+    return pd.DataFrame(out)
+
+
+def _is_nan_text(v: object) -> bool:
+    return isinstance(v, str) and v in ("NaN", "Infinity", "-Infinity")
+
+
+def _upgrade_hint() -> str:
+    try:
+        import wandb
+
+        have = wandb.__version__
+    except ImportError:
+        have = "none"
+    return f"upgrade wandb (installed: {have}): pip install -U wandb"
+
+
+def _seconds(iso: object) -> float | None:
+    if not isinstance(iso, str):
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+__all__ = ["RUN_GLOB", "history_frame", "read_parts", "run_files"]
