@@ -4,6 +4,7 @@ On the held-out rows (truth ``y``, prediction ``p``):
 
 - ``r2``: 1 - sum((p - y)^2) / sum((y - mean y)^2) (NaN with fewer than 2 rows or constant ``y``);
 - ``rmsle``: sqrt(mean((ln p - ln y)^2)), the RMSE of log predictions (NaN where a value is not positive);
+- ``rmse``: sqrt(mean((p - y)^2)), in target units (defined for targets of any sign);
 - ``nmse``: mean((p - y)^2) / var(y), the MSE normalised by the truths' variance (= 1 - r2);
 - ``mean_abs_rel_error`` / ``max_abs_rel_error``: of |p - y| / |y|;
 - with a band [lo, hi] at level 1 - a (a prediction or bootstrap interval): ``coverage``, the share of truths
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SCORE_NAMES = ("r2", "rmsle", "nmse", "mean_abs_rel_error", "max_abs_rel_error")
+SCORE_NAMES = ("r2", "rmsle", "rmse", "nmse", "mean_abs_rel_error", "max_abs_rel_error")
 BAND_NAMES = ("coverage", "mean_band_width", "mean_rel_band_width", "interval_score", "rel_interval_score")
 
 
@@ -37,6 +38,7 @@ def scores(actual, predicted, lower=None, upper=None, *, level: float = 0.95) ->
     ok = len(y) >= 2 and var > 0
     out["r2"] = 1.0 - mse / var if ok else float("nan")
     out["rmsle"] = float(np.sqrt(np.mean(logs**2)))
+    out["rmse"] = float(np.sqrt(mse))
     out["nmse"] = mse / var if ok else float("nan")
     out["mean_abs_rel_error"] = float(np.mean(rel))
     out["max_abs_rel_error"] = float(np.max(rel))

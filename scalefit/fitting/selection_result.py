@@ -21,28 +21,33 @@ from scalefit.errors import FitError
 from scalefit.results import ResultFile
 
 SCHEMA = "scalefit.select/1"
-SCORES = ("r2", "rmsle", "mean_abs_rel_error")
+SET_SCHEMA = "scalefit.select-set/1"
+SCORES = ("r2", "rmsle", "rmse", "mean_abs_rel_error")
+METRIC_NAMES = {"rmsle": "RMSLE", "rmse": "RMSE"}
 
 
 @dataclass(frozen=True)
 class SelectionResult(ResultFile):
-    """Candidates ranked by mean validation RMSLE on the extrapolation folds (failures last); the winner (its
-    entry has ``winner: True``) is the one with the fewest parameters within ``tolerance`` of the best; ``fit`` is
-    its fit on all rows (None when every candidate failed)."""
+    """Candidates ranked by their mean validation ``metric`` (RMSLE for a positive target, RMSE otherwise) on the
+    extrapolation folds (failures last); the winner (its entry has ``winner: True``) is the one with the fewest
+    parameters within ``tolerance`` of the best (non-degenerate first); ``fit`` is its fit on all rows (None
+    when every candidate failed)."""
 
     FILE_KIND = "selection file"
     FILE_HINT = "create one with `scalefit select RUNS.csv --json > {path}`"
 
     board: list  # entries {law, law_options, objective, status, reason | r2, rmsle, mean_abs_rel_error, folds,
-    #               aic, bic, n_params, on_bounds, identifiability}, best first
-    along: str  # the scale symbol the folds extrapolate along
+    #               rmse, aic, bic, n_params, on_bounds, vanished, cancelling, identifiability}, best first
+    along: str  # the axis the folds extrapolate along: a symbol, a column or "mixture"
     holdout: str | None  # the one holdout filter, when given instead of folds
-    folds: list  # what each fold holds out, e.g. "N > 3.2e9"
+    folds: list  # what each fold holds out, e.g. "N > 3.2e9 (top 1 of 9 values, 54 of 193 rows)"
     group_by: str | None  # folds and fits within each value of this column
     objectives: list  # "huber" (robust, log residuals) and/or "mse" (least squares, raw)
     data: dict  # source, n_rows, hash, where
     fit: Any = None  # FitResult of the winner on all rows
-    tolerance: float = 0.0  # the winner: fewest parameters within this share of the best mean validation RMSLE
+    tolerance: float = 0.0  # the winner: fewest parameters within this share of the best mean validation score
+    metric: str = "rmsle"  # the score that ranked the board: rmsle (positive target) or rmse
+    notes: list = ()  # how the axis or the metric was chosen, when not as asked
 
     def __post_init__(self) -> None:
         fit = self.fit
@@ -72,7 +77,7 @@ class SelectionResult(ResultFile):
 
     def to_dict(self) -> dict:
         d = {k: _nan_to_none(thaw(getattr(self, k))) for k in
-             ("board", "along", "holdout", "folds", "group_by", "objectives", "data", "tolerance")}
+             ("board", "along", "holdout", "folds", "group_by", "objectives", "data", "tolerance", "metric", "notes")}
         return {"schema": SCHEMA, **d, "fit": None if self.fit is None else json.loads(self.fit.to_json())}
 
     @classmethod
@@ -84,7 +89,8 @@ class SelectionResult(ResultFile):
                           {"board": list_of(expect_mapping), "along": expect_str, "folds": list_of(expect_str),
                            "objectives": list_of(expect_str), "data": expect_mapping},
                           {"holdout": optional(expect_str), "group_by": optional(expect_str), "fit": optional(
-                              expect_mapping), "tolerance": expect_number}, closed=True)
+                              expect_mapping), "tolerance": expect_number, "metric": expect_str,
+                           "notes": list_of(expect_str)}, closed=True)
         for i, e in enumerate(f["board"]):
             expect_fields(e, f"board.{i}", {"law": expect_str, "objective": expect_str, "status": expect_str})
             for k in SCORES:
@@ -119,34 +125,56 @@ def entry_name(e: dict) -> str:
 
 def format_board(sel: SelectionResult) -> str:
     """The leaderboard as a text table, failures last with their reason, then the winner."""
+    from scalefit.fitting.degeneracy import findings
+
     split = f"holdout {sel.holdout}" if sel.holdout else f"{len(sel.folds)} fold(s) along {sel.along}: " + \
-        ", ".join(sel.folds)
+        "; ".join(sel.folds)
     group = f", within each {sel.group_by}" if sel.group_by else ""
-    lines = [f"select on {sel.data['source']} ({sel.data['n_rows']} rows): validation on {split}{group}",
-             f"{'#':>2} {'law':<22} {'objective':<9} {'R²':>8} {'RMSLE':>9} {'|rel.err|':>9} {'AIC':>10} "
+    target = f" [target {sel.data['target']}]" if sel.data.get("target") else ""
+    metric = METRIC_NAMES.get(sel.metric, sel.metric)
+    lines = [f"select on {sel.data['source']}{target} ({sel.data['n_rows']} rows): validation on {split}{group}",
+             *(f"note: {n}" for n in sel.notes),
+             f"ranked by mean validation {metric}",
+             f"{'#':>2} {'law':<22} {'objective':<9} {'R²':>8} {metric:>9} {'|rel.err|':>9} {'AIC':>10} "
              f"{'BIC':>10}  notes"]
     for i, e in enumerate(sel.board, 1):
         name = entry_name(e)
         if e["status"] != "ok":
             lines.append(f"{i:>2} {name:<22} {e['objective']:<9} failed: {e.get('reason', '')}")
             continue
-        notes = []
-        if e.get("on_bounds"):
-            notes.append("on bounds: " + ",".join(e["on_bounds"]))
+        notes = findings(e)
         if e.get("identifiability"):
             notes.append(f"{len(e['identifiability'])} identifiability warning(s)")
         rel = None if e["mean_abs_rel_error"] is None else 100 * e["mean_abs_rel_error"]
         mark = "*" if e.get("winner") else " "
         lines.append(f"{i:>2}{mark}{name:<22} {e['objective']:<9} {_num(e['r2'], '.4f'):>8} "
-                     f"{_num(e['rmsle'], '.5f'):>9} "
+                     f"{_num(e.get(sel.metric), '.5f' if sel.metric == 'rmsle' else '.4g'):>9} "
                      f"{_num(rel, '.3f'):>8}% {_num(e.get('aic'), '.1f'):>10} {_num(e.get('bic'), '.1f'):>10}  "
                      f"{'; '.join(notes)}")
     w = sel.winner
-    rule = f" (fewest parameters within {100 * sel.tolerance:g}% of the best RMSLE)" if sel.tolerance else ""
-    lines.append(f"winner (*): {entry_name(w)} ({w['objective']}){rule}, refitted on all rows; AIC/BIC from log "
-                 "residuals" if w else
-                 "no candidate could be fitted and scored")
+    rule = f" (fewest parameters within {100 * sel.tolerance:g}% of the best {metric})" if sel.tolerance else ""
+    space = "log" if sel.metric == "rmsle" else "raw"
+    warn = "; DEGENERATE: " + "; ".join(findings(w)) if w and findings(w) else ""
+    lines.append(f"winner (*): {entry_name(w)} ({w['objective']}){rule}, refitted on all rows; AIC/BIC from "
+                 f"{space} residuals{warn}" if w else "no candidate could be fitted and scored")
     return "\n".join(lines)
 
 
-__all__ = ["SCHEMA", "SelectionResult", "entry_name", "format_board"]
+class SelectionSet(dict):
+    """One :class:`SelectionResult` per target column (``select --target a,b``): target -> selection."""
+
+    def report(self) -> str:
+        return "\n\n".join(sel.report() for sel in self.values())
+
+    def to_dict(self) -> dict:
+        return {"schema": SET_SCHEMA, "targets": {t: sel.to_dict() for t, sel in self.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> SelectionSet:
+        expect_schema(d, (SET_SCHEMA,), "a scalefit selection set")
+        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "", {"targets": expect_mapping},
+                          closed=True)
+        return cls({str(t): SelectionResult.from_dict(v) for t, v in f["targets"].items()})
+
+
+__all__ = ["SCHEMA", "SET_SCHEMA", "SelectionResult", "SelectionSet", "entry_name", "format_board"]

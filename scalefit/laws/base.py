@@ -70,6 +70,7 @@ class Law:
     positive_target: bool = True  # the target is positive, so log-space fitting is the default
     description: str = ""  # longer note shown by `scalefit laws`
     fixed: Mapping[str, float] = field(default_factory=dict)  # parameters held fixed (see :meth:`constrained`)
+    along: str | None = None  # the axis its folds hold out when not its scale axis (N, C, D, M), e.g. "mixture"
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params]

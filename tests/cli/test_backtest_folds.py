@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from scalefit.cli.app import app
 from scalefit.fitting.backtesting import backtest_folds
-from scalefit.fitting.folds import outward_folds
+from scalefit.fitting.folds import group_folds, outward_folds
 
 POWER = dict(E=1.5, A=60.0, alpha=0.15)
 
@@ -39,9 +39,31 @@ def test_outward_folds_are_nested_and_match_select():
     folds = outward_folds(v, "N", 3, 0.1)
     assert [int(f.held.sum()) for f in folds] == [2, 4, 6]
     assert all((a.held <= b.held).all() for a, b in zip(folds, folds[1:]))  # nested
-    assert folds[0].what == f"N > {np.quantile(v, 0.9):.4g}"
+    assert folds[0].what == "N > 18" and folds[0].describe() == "N > 18 (top 2 of 20 values, 2 of 20 rows)"
     tied = outward_folds(np.array([1.0] * 10 + [2.0] * 5 + [3.0] * 5), "N", 3, 0.1)
-    assert [int(f.held.sum()) for f in tied] == [5]  # ties: the top 10% and 20% hold out nothing, one fold
+    assert [int(f.held.sum()) for f in tied] == [5]  # cut between values: the top size, then 2 must stay to fit
+
+
+def test_folds_cut_between_distinct_values_when_the_largest_size_holds_30_percent():
+    sizes = np.repeat([1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9], [14, 14, 14, 14, 14, 30])  # 30 of 100 rows at 3.2e9
+    folds = outward_folds(sizes, "N", 3, 0.1)
+    assert [int(f.held.sum()) for f in folds] == [30, 44, 58]  # the top 1, 2, 3 sizes: never inside a tie
+    assert [f.cut for f in folds] == [1.6e9, 8e8, 4e8]
+    assert all(np.array_equal(f.held, sizes > f.cut) for f in folds)
+    assert len(outward_folds(sizes, "N", 9, 0.1)) == 4  # as many folds as the distinct values allow (2 stay)
+    desc = outward_folds(sizes[::-1] * 0 + np.repeat([3.0, 2.5, 2.0, 1.5], 25), "L", 2, 0.1, descending=True)
+    assert [f.what for f in desc] == ["L < 2", "L < 2.5"] and int(desc[0].held.sum()) == 25
+
+
+def test_group_folds_leave_one_out_or_deal_keys_round_robin():
+    keys = [(0.2, 0.8), (0.5, 0.5), (0.2, 0.8), (1.0, 0.0)]
+    loo = group_folds(keys, "mixture")
+    assert [f.held.tolist() for f in loo] == [[True, False, True, False], [False, True, False, False],
+                                               [False, False, False, True]]
+    assert loo[0].describe() == "mixture = (0.2, 0.8) (1 of 3 values, 2 of 4 rows)"
+    two = group_folds(keys, "mixture", 2)
+    assert [int(f.held.sum()) for f in two] == [3, 1] and not (two[0].held & two[1].held).any()
+    assert group_folds([(1.0, 0.0)] * 3, "mixture") == []  # one mixture: nothing to hold out
 
 
 def test_coverage_known_by_construction(runs_csv):

@@ -60,16 +60,19 @@ def test_a_failing_candidate_is_on_the_board_not_an_error(chosen):
     assert {e["law"] for e in failed} == {"data-constrained"} and len(failed) == 2
     assert all("U_D" in e["reason"] and "\n" not in e["reason"] for e in failed)
     assert chosen.board[-1]["status"] == "failed"  # failures rank last
-    assert "failed: " in chosen.report() and "winner (*): chinchilla (huber)" in chosen.report()
+    assert "failed: " in chosen.report() and "winner (*): chinchilla (" in chosen.report()
 
 
 def test_folds_nest_outward_and_a_holdout_is_one_fold(runs):
     n = runs["n_params"].to_numpy()
     sel = select(runs, ["chinchilla"], folds=3, fraction=0.1, objectives=["huber"])
-    cuts = [float(f.split("> ")[1]) for f in sel.folds]
-    assert cuts == sorted(cuts, reverse=True) and cuts[0] == pytest.approx(np.quantile(n, 0.9), rel=1e-3)
+    cuts = [float(f.split("> ")[1].split(" ")[0]) for f in sel.folds]
+    assert cuts == sorted(cuts, reverse=True)
+    assert all(np.min(np.abs(n / c - 1)) < 1e-3 for c in cuts)  # each cut is a fitted value: between values
     held = [f["n"] for f in sel.board[0]["folds"]]
-    assert held == sorted(held) and held[-1] == int((n > np.quantile(n, 0.7)).sum())
+    assert held == sorted(held) and held == [int((n > c * (1 + 1e-3)).sum()) for c in cuts]
+    assert all(abs(h / len(n) - 0.1 * k) < 0.05 for k, h in enumerate(held, 1))  # about k·10% of the rows
+    assert all(f"{h} of {len(n)} rows" in f for h, f in zip(held, sel.folds))  # the board says what was held out
     one = select(runs, ["chinchilla"], holdout="N > 1e10", objectives=["mse"])
     assert one.folds == ["N > 1e10"] and one.board[0]["folds"][0]["n"] == int((n > 1e10).sum())
     assert one.board[0]["objective"] == "mse" and one.fit.stats["loss"] == "mse"
@@ -89,10 +92,18 @@ def test_default_candidates_are_the_laws_the_columns_provide(runs):
     assert "chinchilla" in with_target and all(get_law(n).target == "L" for n in with_target)
 
 
-def test_tied_folds_collapse_into_one(runs):
-    sel = select(runs.assign(n_params=np.where(runs["n_params"] > 5e9, 1.6e10, runs["n_params"])), ["chinchilla"],
-                 folds=3, fraction=0.1, objectives=["huber"])
-    assert len(sel.folds) == 1  # the top 10% and 20% are all tied at the largest N: only the top 30% holds out rows
+def test_folds_cut_between_tied_values(runs):
+    tied = runs.assign(n_params=np.where(runs["n_params"] > 5e9, 1.6e10, runs["n_params"]))  # 15 of 60 rows at one N
+    sel = select(tied, ["chinchilla"], folds=3, fraction=0.1, objectives=["huber"])
+    n = tied["n_params"].to_numpy()
+    held = [f["n"] for f in sel.board[0]["folds"]]
+    assert len(sel.folds) == 3 and held[0] == 15 and held == sorted(held) and len(set(held)) == 3
+    top = sorted(set(n))[::-1]
+    assert held == [int((n >= top[k]).sum()) for k in range(3)]  # fold k: the k largest sizes, never part of one
+    assert sel.folds[0].startswith(f"N > {top[1]:.4g} (top 1 of {len(top)} values, 15 of 60 rows)")
+    few = tied.assign(n_params=np.where(n > 3e9, 1.6e10, 1e9))  # two sizes: one held out leaves one to fit
+    with pytest.raises(ScalefitError, match="too few distinct values"):
+        select(few, ["chinchilla"], objectives=["huber"])
 
 
 def test_round_trip_and_bad_options(chosen, runs, tmp_path):

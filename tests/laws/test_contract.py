@@ -245,6 +245,12 @@ CASES: dict[str, Case] = {
         why="proportions drawn independently (off the simplex, which the simplex form does not need); the "
         "smallest coefficient t3 = 0.2 has the largest relative error (seen: t3 +4%)",
     ),
+    "data-mixture-linear": Case(
+        true={"t1": 2.5, "t2": 3.1, "t3": 2.2},
+        ranges={"r1": (0.05, 1.0), "r2": (0.05, 1.0), "r3": (0.05, 1.0)},
+        noisy_rtol={"t1": 0.02, "t2": 0.02, "t3": 0.02},
+        why="linear in every coefficient and the proportions drawn independently: each t_j is pinned to about 1%",
+    ),
 }
 
 
