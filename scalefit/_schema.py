@@ -283,8 +283,8 @@ def whole_argument(value: Any, name: str, lo: int = 0, hi: int | None = None) ->
         raise ArgumentTypeError(f"{name} must be a whole number, got {_type_name(value)}")
     v = int(value)
     if v < lo or (hi is not None and v > hi):
-        upper = f" and <= {hi}" if hi is not None else ""
-        raise ConfigError(f"{name} {v}: must be a whole number >= {lo}{upper}")
+        upper = "" if hi is None else " to 2**63 - 1" if hi == MAX_SEED else f" to {hi}"
+        raise ConfigError(f"{name} {v}: must be a whole number {'from ' + str(lo) + upper if upper else f'>= {lo}'}")
     return v
 
 

@@ -16,6 +16,9 @@ def parse_pairs(items: list[str] | None, option: str) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise OptionError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} N=7e10")
+        if key.strip() in out:
+            raise OptionError(f"{option} {key.strip()} is given twice ({key.strip()}={out[key.strip()]} and "
+                              f"{item.strip()}); give each key once (a list of values: {key.strip()}=V1,V2)")
         out[key.strip()] = value.strip()
     return out
 

@@ -134,6 +134,8 @@ class CurveOptions:
 def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval="prediction") -> pd.DataFrame:
     if interval not in ("prediction", "mean", "none"):
         raise OptionError(f"--interval {interval!r}: one of prediction, mean, none")
+    if group is not None and not fit.groups:
+        raise OptionError(f"--group {group}: this fit is not grouped (one law for every run); drop --group")
     if chain is not None:
         pred = chained_frame(fit, chain, inputs, level=level, group=group, seed=seed, interval=interval)
         if interval == "none":  # the chained points without their interval columns
@@ -221,9 +223,31 @@ def _points(at, input_, map_, result) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise OptionError("--map says which column of an --input file feeds a symbol; --at names the symbols")
     if input_ is None:
         frame = points_frame(at)
+        _refuse_unused_points(result, frame)
         return frame, frame
     table = read_runs(input_)
     return table.frame, with_map(table, map_, result)
+
+
+def _refuse_unused_points(result, frame: pd.DataFrame) -> None:
+    """OptionError for an ``--at`` symbol a law fit's prediction does not use (``--at C=1`` beside N and D would be
+    printed beside a prediction made without it)."""
+    from scalefit.errors import ScalefitError
+    from scalefit.fitting.result import FitResult
+    from scalefit.runs import RunTable, resolve
+
+    if not isinstance(result, FitResult) or len(frame.columns) < 2:
+        return
+    fit = next(iter(result.groups.values())) if result.groups else result
+    law = fit.law_spec
+    for symbol in [c for c in frame.columns if c not in law.inputs]:  # an input given by name is always used
+        try:
+            resolve(RunTable.from_frame(frame.drop(columns=[symbol]), "--at"), law.inputs)
+        except ScalefitError:
+            continue  # the prediction needs it
+        raise OptionError(f"--at {symbol}: law {law.name!r} predicts from {', '.join(law.inputs)}, which the other "
+                          f"--at values give; {symbol} would be shown but not used: drop --at {symbol} (or give it "
+                          "instead of an input it derives)")
 
 
 def _predict_curve(result, curve: CurveOptions, *, at, input_, chain, out, group, level, as_json) -> None:

@@ -170,6 +170,10 @@ class LocalOptions:
 def _executor(spec, name: str, local: LocalOptions, slurm: SlurmOptions, device: str | None, dry_run: bool):
     """(executor, number of workers, device the estimate assumes)."""
     est_device = _estimate_device(spec, device)
+    for flag, value, least in (("--threads", local.threads, 0), ("--workers", local.workers, 0),
+                               ("--runs-per-gpu", local.runs_per_gpu, 1)):
+        if value is not None and value < least:
+            raise SweepError(f"{flag} must be >= {least}, got {value}")
     if name not in ("local", "slurm"):
         raise SweepError(f"unknown executor {name!r}; use local or slurm")
     if name == "slurm":

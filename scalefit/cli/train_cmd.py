@@ -50,8 +50,9 @@ class RunOptions:
 
     def given(self) -> dict:
         """The config keys set by these options."""
-        if self.n_tokens is not None and not float(self.n_tokens).is_integer():
-            raise ConfigError(f"--tokens must be a whole number of tokens, got {self.n_tokens}")
+        if self.n_tokens is not None and not (float(self.n_tokens).is_integer() and self.n_tokens >= 1):
+            raise ConfigError(f"--tokens must be a whole number of tokens >= 1, got {self.n_tokens:g} (leave it out "
+                              "to train M x n_params tokens)")
         keys = {k: v for k, v in asdict(self).items() if v is not None}
         if "n_tokens" in keys:
             keys["n_tokens"] = int(keys["n_tokens"])

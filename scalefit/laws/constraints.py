@@ -201,3 +201,29 @@ def rebuild(law: Law, record: object) -> Law:
     if not isinstance(record, Mapping) or set(record) - {"params", "fix"}:
         raise LawError(f"option {OPTION!r} must be an object with 'params' and/or 'fix', got {record!r}")
     return constrain(law, params=record.get("params") or {}, fix=record.get("fix") or {})
+
+
+def check_values(law: Law, params: Mapping[str, object], what: str, *, every: bool = True) -> dict[str, float]:
+    """``params`` as floats, each a parameter of ``law``, finite and inside its bounds (all of them when ``every``);
+    LawError naming ``what`` (``simulate chinchilla``, ``fit.json: params``) otherwise."""
+    if not isinstance(params, Mapping):
+        raise LawError(f"{what}: expected parameter values by name, e.g. {{'E': 1.69}}, got {type(params).__name__}")
+    names = list(law.param_names)
+    unknown = [k for k in params if k not in names]
+    if unknown:
+        raise LawError(f"{what}: law {law.name!r} has no parameter {unknown[0]!r}; its parameters are {names}")
+    missing = [p for p in names if p not in params]
+    if every and missing:
+        raise LawError(f"{what}: missing parameters {missing}; give all of {names}")
+    out = {}
+    for p in law.params:
+        if p.name not in params:
+            continue
+        v = as_number(params[p.name])
+        if not math.isfinite(v):
+            raise LawError(f"{what}: {p.name}={params[p.name]!r} must be a finite number")
+        if not p.lower <= v <= p.upper:
+            raise LawError(f"{what}: {p.name}={v:g} is outside the law's domain for {p.name}, "
+                           f"[{p.lower:g}, {p.upper:g}]")
+        out[p.name] = v
+    return out

@@ -29,12 +29,13 @@ def simulate(
     trained at compute budgets log-spaced in the C range (D = C/6N), keeping D within its range.
     Columns are scalefit's canonical ones (``n_params``, ``n_tokens``, ``flops``, ``loss``).
     """
-    missing = [p for p in law.param_names if p not in params]
-    if missing:
-        raise LawError(f"simulate {law.name}: missing parameters {missing}; give all of {list(law.param_names)}")
-    if n_points < 1 or noise < 0:
-        raise LawError("simulate: n_points must be >= 1 and noise >= 0")
-    rng = np.random.default_rng(seed)
+    from scalefit._schema import number_argument, seed_argument, whole_argument
+    from scalefit.laws.constraints import check_values
+
+    params = check_values(law, params, f"simulate {law.name}")
+    n_points = whole_argument(n_points, "n_points", 1)
+    noise = number_argument(noise, "noise", lo=0.0)
+    rng = np.random.default_rng(seed_argument(seed))
     r = {**DEFAULT_RANGES, **(ranges or {})}
     if set(law.inputs) == {"N", "D"}:
         x = _isoflop(r, n_points)
@@ -43,7 +44,15 @@ def simulate(
         for s in law.inputs:
             lo, hi = r.get(s, r["x"])
             x[s] = np.exp(rng.uniform(np.log(lo), np.log(hi), n_points))
-    y = np.asarray(law(x, params), dtype=float) * np.exp(noise * rng.standard_normal(len(next(iter(x.values())))))
+    with np.errstate(all="ignore"):  # checked below
+        y = np.asarray(law(x, params), dtype=float) * np.exp(noise * rng.standard_normal(len(next(iter(x.values())))))
+    bad = ~np.isfinite(y) | ((y <= 0) if law.positive_target else False)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        at = ", ".join(f"{s}={v[i]:.4g}" for s, v in x.items())
+        raise LawError(f"simulate {law.name}: the simulated {law.target} is {y[i]:g} at {at} ({int(bad.sum())} of "
+                       f"{len(y)} points{'; the target must be > 0' if law.positive_target else ''}); check the "
+                       f"parameters {params} and the noise {noise:g}")
     cols = {"N": "n_params", "D": "n_tokens", "C": "flops"}
     frame = pd.DataFrame({cols.get(s, s): v for s, v in x.items()})
     if "N" in x and "D" in x:

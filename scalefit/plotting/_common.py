@@ -305,10 +305,27 @@ def figure_format(path: str | Path) -> str:
     return fmt_
 
 
+MAX_PIXELS = 10**8  # a figure of more pixels is refused before drawing (20000 dpi ran out of memory)
+
+
+def check_dpi(fig, dpi: object) -> int:
+    """``dpi`` as a whole number >= 1 at which ``fig`` has at most :data:`MAX_PIXELS` pixels; ConfigError otherwise."""
+    from scalefit._schema import whole_argument
+
+    dpi = whole_argument(dpi, "dpi", 1)
+    w, h = fig.get_size_inches()
+    if w * h * dpi**2 > MAX_PIXELS:
+        most = int((MAX_PIXELS / (w * h)) ** 0.5)
+        raise ConfigError(f"dpi {dpi}: the {w:.3g} x {h:.3g} inch figure would be {w * dpi:,.0f} x {h * dpi:,.0f} "
+                          f"pixels, more than {MAX_PIXELS:,}; use a dpi of at most {most}")
+    return dpi
+
+
 def save_figure(fig, path: str | Path, *, dpi: int = 150) -> Path:
     """Write ``fig`` to ``path`` atomically (temp file in the same folder, then rename); the format is the suffix."""
     path = Path(path)
     fmt_ = figure_format(path)
+    dpi = check_dpi(fig, dpi)
     with atomic_path(path, suffix=f".tmp.{fmt_}") as tmp:
         tight = None if fig.get_layout_engine() is not None else "tight"  # a layout engine already fits the page
         fig.savefig(tmp, format=fmt_, dpi=dpi, bbox_inches=tight)

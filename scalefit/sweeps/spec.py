@@ -132,9 +132,12 @@ def parse_spec(data: dict[str, Any], *, source: str = "<spec>", name: str | None
     unknown = [k for k in data if k not in TOP_KEYS]
     if unknown:
         raise SweepError(f"{source}: unknown top-level key {unknown[0]!r}; allowed: {', '.join(TOP_KEYS)}")
-    fixed = dict(data.get("fixed", {}))
+    if not data.get("fixed") and not data.get("grid"):
+        raise SweepError(f"{source}: the spec sets no runs (no [fixed] or [grid] table); give at least one, e.g. "
+                         "[fixed] width = 64, depth = 2, tokens = 2e6 (or use --preset NAME)")
     if not isinstance(data.get("fixed", {}), dict):
-        raise SweepError(f"{source}: [fixed] must be a table of options")
+        raise SweepError(f"{source}: [fixed] must be a table of options, got {data['fixed']!r}")
+    fixed = dict(data.get("fixed", {}))
     _check_table(fixed, f"{source} [fixed]")
     for key, value in fixed.items():
         if isinstance(value, list) and key != "shape" or (key == "shape" and value and isinstance(value[0], list)):
@@ -204,6 +207,9 @@ def _merge(fixed: dict[str, Any], combo: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+MAX_TOKENS = 1e15  # training tokens of one proxy run, at most (beyond any proxy budget; keeps counts in int64)
+
+
 def _plan_one(spec: SweepSpec, values: dict[str, Any], where: str) -> PlannedRun:
     options = {k: v for k, v in values.items() if k not in SWEEP_KEYS}
     if "shape" in values:
@@ -231,6 +237,9 @@ def _plan_one(spec: SweepSpec, values: dict[str, Any], where: str) -> PlannedRun
     batch = cfg.batch_size * cfg.seq_len
     if not (raw > 0 and math.isfinite(raw)):
         raise SweepError(f"{where}: the training length must be positive, got {raw:g} tokens")
+    if raw > MAX_TOKENS:
+        raise SweepError(f"{where}: {raw:.3g} tokens is more than a proxy run can train ({MAX_TOKENS:.0e}); "
+                         "lower tokens, flops or M")
     n_tokens = int(round(raw / batch)) * batch
     if n_tokens < batch:
         raise SweepError(

@@ -34,7 +34,7 @@ def test_wrong_law_or_data_type(frame, law, data, name):
 
 
 def test_negative_seed_is_a_value_error_before_any_work(frame):
-    with pytest.raises(ValueError, match=r"^seed -1: must be a whole number >= 0"):
+    with pytest.raises(ValueError, match=r"^seed -1: must be a whole number from 0 to 2\*\*63 - 1"):
         scalefit.fit("chinchilla", frame, bootstrap=5, seed=-1)
     with pytest.raises(ValueError, match=r"^bootstrap -2"):
         scalefit.fit("chinchilla", frame, bootstrap=-2)

@@ -73,6 +73,7 @@ def test_conflicting_checkpoints_refused_by_the_cli(folder, frame):
     (["--map", "N=n_params", "--map", "N=n_tokens"], "--map N is given twice (N=n_params and N=n_tokens)"),
     (["--where", ""], "--where: a filter must be a non-empty string"),
     (["--where", "   "], "--where: a filter must be a non-empty string"),
+    (["--seed", "-1", "--bootstrap", "5"], "seed -1: must be a whole number from 0 to 2**63 - 1"),
 ])
 def test_fit_options_are_never_ignored(folder, args, contains):
     refused(["fit", "chinchilla", "runs.csv", *args, "--out", "f.json"], folder, contains=contains)
