@@ -24,20 +24,54 @@ LOSSES = ("huber", "mse")
 SPACES = ("log", "raw")
 
 
+def robust(r: np.ndarray, loss: str, delta: float, w: np.ndarray | None = None):
+    """The one robust loss: per-residual loss terms, their derivative psi and IRLS weight psi/r (None: all ones
+    for ``mse``), each times the weights ``w`` when given. Huber: with m = min(|r|, delta), rho = m (|r| - m/2)
+    (``r²/2`` inside delta, ``delta(|r| - delta/2)`` outside), psi = sign(r) m, irls = delta / max(|r|, delta);
+    ``mse``: rho = r²/2, psi = r. Non-finite residuals give non-finite terms (the objective is then inf)."""
+    with np.errstate(all="ignore"):
+        if loss == "huber":
+            a = np.abs(r)
+            m = np.minimum(a, delta)
+            terms, ps, irls = m * (a - 0.5 * m), np.copysign(m, r), delta / np.maximum(a, delta)
+        else:
+            terms, ps, irls = 0.5 * r * r, r, None
+        if w is not None:
+            terms, ps, irls = terms * w, ps * w, (w if irls is None else irls * w)
+    return terms, ps, irls
+
+
 def rho(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
-    """Per-residual loss: Huber (``r²/2`` inside delta, ``delta(|r| - delta/2)`` outside) or ``r²/2``."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if loss == "mse":
-            return 0.5 * r * r
-        a = np.abs(r)
-        return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+    """Per-residual loss of :func:`robust`: Huber (``r²/2`` inside delta, ``delta(|r| - delta/2)`` outside) or
+    ``r²/2``."""
+    return robust(r, loss, delta)[0]
 
 
 def psi(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
-    """Derivative of :func:`rho` with respect to the residual."""
-    if loss == "mse":
-        return r
-    return np.clip(r, -delta, delta)
+    """Derivative of :func:`rho` with respect to the residual (of :func:`robust`)."""
+    return robust(r, loss, delta)[1]
+
+
+def normal_terms(problem: Problem, theta: np.ndarray, w: np.ndarray | None = None, *, hessian: bool = True):
+    """Objective (K,), gradient (K, P), Gauss-Newton / IRLS matrix (K, P, P; None without ``hessian``) and a
+    finite flag (K,) of the parameter sets ``theta`` (K, P) on ``problem``'s rows: sums of w·rho, J·w·psi and
+    J·w·irls·Jᵀ, with ``w`` the extra weights (None, (n,) or (K, n)) times the row weights. The flag is False
+    where the gradient or matrix is not finite (a descent refuses such a step); the objective is inf where
+    it is not finite. Every descent and refinement evaluates the objective through this one function."""
+    pred = np.asarray(problem.predict(theta))
+    r = problem.residuals_from(pred)
+    with np.errstate(all="ignore"):  # a trial step may overflow; its objective is then inf and it is refused
+        J = problem.jacobian(theta, pred)
+        terms, ps, irls = robust(r, problem.loss, problem.delta, problem.weighted(w))
+        f = terms.sum(axis=1)
+        g = np.matmul(J, ps[:, :, None])[:, :, 0]
+        ok = np.isfinite(g).all(axis=1)
+        H = None
+        if hessian:
+            irls = None if irls is None else np.broadcast_to(irls, r.shape)  # weights may be (n,): shared rows
+            H = np.matmul(J if irls is None else J * irls[:, None, :], J.transpose(0, 2, 1))
+            ok &= np.isfinite(H).all(axis=(1, 2))
+    return np.where(np.isfinite(f), f, np.inf), g, H, ok
 
 
 @dataclass(frozen=True)
@@ -148,8 +182,7 @@ class Problem:
     def objective_from(self, r: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """The objective for given (K, n) residuals ``r``; ``weights`` is (n,) or (K, n), used as given (the
         caller has applied :meth:`weighted`)."""
-        terms = rho(r, self.loss, self.delta)
-        f = (terms if weights is None else terms * weights).sum(axis=1)
+        f = robust(r, self.loss, self.delta, weights)[0].sum(axis=1)
         return np.where(np.isfinite(f), f, np.inf)
 
     def jacobian(self, theta: np.ndarray, pred: np.ndarray | None = None) -> np.ndarray:

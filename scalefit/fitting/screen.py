@@ -25,14 +25,15 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit.fitting.chunked import chunked_descent, part
+from scalefit.fitting.descent import DISTINCT, distinct_optima, finish, rows_for, same_optimum
 from scalefit.fitting.objective import Problem
-from scalefit.fitting.search import SearchResult, parallel_descent, refine
+from scalefit.fitting.search import SearchResult, parallel_descent
 
 SCREEN_ROWS = 512  # rows every start descends on
 CONFIRM_ROWS = 16384  # rows the kept basins descend on before the full data
 MAX_BASINS = 8  # distinct basins kept after screening
 MARGIN = 0.1  # a confirmed basin this much (relative) above the best stops there
-BASIN_TOL = 1e-3  # end points this close in fit space (max abs difference) are one basin
+BASIN_TOL = DISTINCT  # end points this close in fit space (max abs difference) are one basin
 BASIN_RTOL = 1e-6  # ... and so are end points whose objectives agree this closely (a flat valley)
 
 
@@ -50,22 +51,12 @@ def stratified_rows(x: dict, n: int, m: int, seed: int | np.random.Generator) ->
 
 def same_basin(theta: np.ndarray, f: np.ndarray, i: int) -> np.ndarray:
     """(K,) booleans: which end points of ``theta`` (K, P) with objectives ``f`` share end point i's basin."""
-    close = np.max(np.abs(theta - theta[i]), axis=1) <= BASIN_TOL
-    level = np.abs(f - f[i]) <= BASIN_RTOL * abs(f[i])
-    return close | level
+    return same_optimum(theta, f, i, BASIN_RTOL)
 
 
 def basins(theta: np.ndarray, f: np.ndarray, k: int) -> list[int]:
     """Up to ``k`` end points, best first, each the best of a basin the earlier ones are not in (finite only)."""
-    picked: list[int] = []
-    free = np.isfinite(f)
-    for i in np.argsort(f, kind="stable"):
-        if len(picked) >= k or not np.isfinite(f[i]):
-            break
-        if free[i]:
-            picked.append(int(i))
-            free &= ~same_basin(theta, f, i)
-    return picked
+    return distinct_optima(theta, f, k, level_rtol=BASIN_RTOL)
 
 
 def screened_search(problem: Problem, starts: np.ndarray, *, rtol: float = 1e-4, seed: int = 0) -> SearchResult:
@@ -90,10 +81,8 @@ def screened_search(problem: Problem, starts: np.ndarray, *, rtol: float = 1e-4,
     else:
         th_f, f_f = chunked_descent(problem, th_c[kept])
     best = int(np.argmin(f_f))
-    res = refine(problem, th_f[best])
-    val, theta = float(res.fun), np.asarray(res.x, dtype=float)
-    if not val <= f_f[best]:  # refinement never makes things worse
-        val, theta = float(f_f[best]), th_f[best]
+    done = finish(rows_for(problem), th_f[best], float(f_f[best]))
+    val, theta = done.objective, done.theta
     # a screened basin reached the best optimum when the kept basin it confirmed into did, on all rows
     reached_kept = [kept[j] for j in range(len(kept)) if f_f[j] <= val + max(rtol * abs(val), 1e-12)]
     reached = [b for b in range(len(picked)) if any(same_basin(th_c, f_c, r)[b] for r in reached_kept)]
@@ -101,8 +90,7 @@ def screened_search(problem: Problem, starts: np.ndarray, *, rtol: float = 1e-4,
     return SearchResult(
         theta=theta, objective=val, n_starts=len(starts), n_reached=max(n_reached, 1),
         best_start=np.asarray(starts[picked[kept[best]]], dtype=float),
-        converged=bool(res.success) or abs(val - f_f[best]) <= 1e-9 * abs(f_f[best]),
-        message=str(getattr(res, "message", "")), finals=f_s, candidates=th_f[np.argsort(f_f)],
+        converged=done.converged, message=done.message, finals=f_s, candidates=th_f[np.argsort(f_f)],
         screen={"rows": int(screen.y.size), "of_rows": int(n), "starts": len(starts), "basins": len(picked),
                 "confirm_rows": int(confirm.y.size),
                 "descended_on_all_rows": len(picked) if confirm is problem else len(kept), "seed": seed},

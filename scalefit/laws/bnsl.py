@@ -23,7 +23,7 @@ import numpy as np
 
 from scalefit.laws.base import Derived, Law, Param
 from scalefit.laws.factory_options import int_option, symbol_option
-from scalefit.laws.registry import register
+from scalefit.laws.registry import nests, register
 
 # one break: 3 x 4 x 3 x 4 x 7 x 3 = 3,024 starts; two breaks keep fewer values per parameter
 _GRIDS = {
@@ -106,3 +106,20 @@ def bnsl(x: str = "D", breaks: int = 1) -> Law:
         description=f"Smoothly broken power law in x = {sym} with {n} break(s) (option breaks=1|2; option x picks "
         "the symbol). a, b, d_i, f_i are fitted as logarithms.",
     )
+
+
+_NO_BREAK = {"d": 1e9, "f": 1.0}  # a break with c_i = 0 multiplies by 1 wherever it sits
+
+
+def _one_break_fewer(options):
+    return {"x": options.get("x", "D"), "breaks": 1} if options.get("breaks", 1) == 2 else None
+
+
+def _power_in_x(options):
+    return {"x": options.get("x", "D")} if options.get("breaks", 1) == 1 else None
+
+
+nests("bnsl", "bnsl", options=_one_break_fewer, embed=lambda p, x: {**p, "c2": 0.0, "d2": _NO_BREAK["d"],
+                                                                      "f2": _NO_BREAK["f"]})
+nests("bnsl", "power", options=_power_in_x, embed=lambda p, x: {"a": p["E"], "b": p["A"], "c0": p["alpha"],
+                                                                "c1": 0.0, "d1": _NO_BREAK["d"], "f1": _NO_BREAK["f"]})

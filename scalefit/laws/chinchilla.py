@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit.laws.base import Derived, Law, Param
-from scalefit.laws.registry import register
+from scalefit.laws.registry import TINY, nests, register
 
 _EXP_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 _E_GRID = tuple(float(np.exp(v)) for v in (-1.0, -0.5, 0.0, 0.5, 1.0))
@@ -97,3 +97,9 @@ def chinchilla() -> Law:
         },
         description="Fitted in log-sum-exp form (log E, log A, log B) with Huber loss on log L.",
     )
+
+
+nests("chinchilla", "power", options=lambda o: {"x": "N"},
+      embed=lambda p, x: {"E": p["E"], "A": p["A"], "alpha": p["alpha"], "B": TINY, "beta": 0.0})
+nests("chinchilla", "power", options=lambda o: {"x": "D"},
+      embed=lambda p, x: {"E": p["E"], "A": TINY, "alpha": 0.0, "B": p["A"], "beta": p["alpha"]})

@@ -24,7 +24,7 @@ import numpy as np
 from scalefit.laws.base import Derived, Law, Param
 from scalefit.laws.factory_options import symbol_option
 from scalefit.laws.implicit import Implicit
-from scalefit.laws.registry import register
+from scalefit.laws.registry import TINY, nests, register
 
 SOURCE = "Alabdulmohsin et al. 2022, Revisiting Neural Scaling Laws in Language and Vision"
 _BETA_GRID = (1.0, 10.0, 100.0, 1e3, 1e4)
@@ -163,3 +163,21 @@ def m4(x: str = "D") -> Law:
                 lambda p, L: ((L - p["eps_inf"]) / ((p["eps_0"] - L) ** p["alpha"] * p["beta"])) ** (1.0 / p["c"]),
                 "Implicit sigmoid-like learning curve between eps_0 and eps_inf (M4), solved for L by a "
                 "bracketed root finder.")
+
+
+def _same_x(options):
+    return {"x": options.get("x", "D")}
+
+
+def _m4_from_m2(p, x):
+    """M2 as M4: alpha = 0, and eps_0 (which then only bounds the root) above every prediction on the rows."""
+    xs = np.asarray(next(iter(x.values())), dtype=float)
+    with np.errstate(all="ignore"):
+        top = float(np.nanmax(p["eps_inf"] + p["beta"] * np.exp(p["c"] * np.log(xs))))
+    return {**p, "alpha": 0.0, "eps_0": 2.0 * top if np.isfinite(top) and top > 0 else np.nan}
+
+
+nests("alabdulmohsin-m2", "alabdulmohsin-m1", options=_same_x, embed=lambda p, x: {**p, "eps_inf": TINY})
+nests("alabdulmohsin-m3", "alabdulmohsin-m1", options=_same_x,
+      embed=lambda p, x: {"beta": p["beta"], "c": -p["c"], "gamma": TINY})
+nests("alabdulmohsin-m4", "alabdulmohsin-m2", options=_same_x, embed=_m4_from_m2)

@@ -34,7 +34,7 @@ def test_recovers_chinchilla_parameters(fitted):
     assert p["E"] == pytest.approx(TRUE["E"], rel=0.03)
     assert p["alpha"] == pytest.approx(TRUE["alpha"], abs=0.03)
     assert p["beta"] == pytest.approx(TRUE["beta"], abs=0.02)
-    assert fitted.search["n_starts"] == 4500 and fitted.search["n_reached"] >= 2
+    assert fitted.search["n_starts"] == 4500 + 2 and fitted.search["n_reached"] >= 2  # + the nested power optima
 
 
 def test_noise_free_recovery_is_exact():

@@ -95,7 +95,7 @@ def test_a_grouped_fit_equals_its_groups_fitted_one_by_one():
             assert part.stats["objective"] == pytest.approx(alone.stats["objective"], rel=1e-9)
             for name in CHIN.param_names:
                 assert part.params[name] == pytest.approx(alone.params[name], rel=1e-5), (g, name)
-            assert part.search["n_starts"] == 4500 and part.data["n_rows"] == len(rows)
+            assert part.search["n_starts"] == alone.search["n_starts"] and part.data["n_rows"] == len(rows)
 
 
 def test_groups_recover_their_own_parameters():
@@ -139,9 +139,10 @@ def test_bad_stacks_are_refused():
 
 def test_a_group_with_no_finite_start_is_named():
     runs = _groups(n_groups=2)
-    starts = np.full((1, 5), np.nan)
+    starts = np.full((1, 4), np.nan)
+    # beta held at 0.28: neither nested power law's optimum (beta = 0, or beta = its alpha) is a start of this law
     with pytest.raises(FitError, match=r"no start gave a finite objective .*\(g = g0\)"):
-        fit("chinchilla", runs, group_by="g", calibrate=False, starts=starts)
+        fit("chinchilla", runs, group_by="g", calibrate=False, starts=starts, fix={"beta": 0.28})
 
 
 def test_a_grouped_fits_calibrations_equal_each_groups_own():
