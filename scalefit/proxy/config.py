@@ -28,7 +28,7 @@ SHARDS = ("ddp", "fsdp")
 
 # Fields that change how a run executes but not what it computes; they are left out of the run id.
 EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads", "devices", "shard", "micro_batch",
-                    "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "deterministic")
+                    "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "deterministic", "log")
 # Boolean fields that also take "auto" (resolved from other fields by ``resolve``).
 AUTO_BOOLS = ("tied_embeddings",)
 
@@ -118,6 +118,7 @@ class TrainConfig:
     checkpoint_minutes: float = 30.0  # minutes between mid-run checkpoints (0: none by time)
     keep_checkpoints: bool = False  # keep the run's last checkpoint when it finishes (deleted otherwise)
     deterministic: bool = False  # torch deterministic algorithms (bitwise-exact resume on GPU; slower)
+    log: str = ""  # trackers the run logs to: tensorboard, mlflow, wandb, comma-separated (W&B offline by default)
 
     def model_config(self) -> ModelConfig:
         """The model part of this config."""

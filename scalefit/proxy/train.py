@@ -33,6 +33,7 @@ from scalefit.proxy.data import Corpus, bits_per_byte, check_fits, eval_windows,
 from scalefit.proxy.model import GPT, lm_loss
 from scalefit.proxy.monitor import Clock, TrainLoss
 from scalefit.proxy.mup import param_groups
+from scalefit.proxy.trackers import tracking
 from scalefit.schedules import lr_multiplier, phase_steps
 
 __all__ = ["RESULT_COLUMNS", "log_steps", "pick_device", "train_run"]
@@ -104,7 +105,8 @@ def train_run(
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     try:
-        return _train(config, Path(out_dir), on_log)
+        with tracking(config, Path(out_dir), on_log) as log:  # --log tensorboard|mlflow|wandb
+            return log.finish(_train(config, Path(out_dir), log.on_log))
     finally:
         torch.set_num_threads(threads)
 
