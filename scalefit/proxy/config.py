@@ -179,6 +179,10 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         raise ConfigError(
             f"config key {key!r} in {source} must be {want.__name__}, got {type(value).__name__} {value!r}"
         )
+    if want is float and not math.isfinite(value):
+        raise ConfigError(f"config key {key!r} in {source} must be a finite number, got {value!r}")
+    if key == "seed" and value < 0:
+        raise ConfigError(f"config key 'seed' in {source} must be >= 0, got {value}")
     return float(value) if want is float else value
 
 
