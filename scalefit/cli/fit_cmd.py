@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 from scalefit.cli.ladder_options import LadderOptions, with_ladder_options
 from scalefit.cli.option_groups import option, with_options
 from scalefit.cli.options import OptionError, parse_pairs
@@ -176,8 +176,9 @@ class FitOptions:
                     "(e.g. C or N).")
     formula: str = option(None, "--formula", help='`expr` only: e.g. "E + A/N**alpha + B/D**beta".')
     param: list[str] = option(None, "--param", metavar="NAME=INIT:MIN:MAX", help="A parameter's start and "
-                              "bounds, any part empty to keep the law's (b=:0:1); for `expr` it declares the "
-                              "parameter. Repeatable.")
+                              "bounds, any part empty to keep the law's (b=:0:1); INIT is added to the law's "
+                              "start grid (it does not replace it); for `expr` it declares the parameter. "
+                              "Repeatable.")
     opt: list[str] = option(None, "--opt", metavar="KEY=VALUE", help="Law or procedure option (see "
                             "`scalefit laws NAME`), repeatable.")
 
@@ -224,6 +225,6 @@ def fit_command(
     if as_json:
         echo_json(payload)
     else:
-        typer.echo(result.report())
+        echo(result.report())
         if out is not None:
-            typer.echo(f"\nwrote {out}")
+            echo(f"\nwrote {out}")

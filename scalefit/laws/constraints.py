@@ -5,7 +5,9 @@
 
 ``params`` maps a parameter to ``(init, min, max)``; any of the three may be None (CLI: empty), keeping the law's
 own: ``b=:0:1`` keeps b's start grid (the starts inside [0, 1]; a start inside the range when none is) and bounds
-it to [0, 1]; ``b=0.5`` starts b at 0.5 alone. New bounds may widen the law's own (a parameter optimised in log
+it to [0, 1]; ``b=0.5`` adds 0.5 to b's start grid (first, beside the law's starts inside b's bounds: a start a
+user gives widens the search, it never narrows it; to search from given points alone, pass ``starts=`` to
+``scalefit.fit``). New bounds may widen the law's own (a parameter optimised in log
 space keeps ``min >= 0``). ``fix`` holds a parameter at a value inside the law's own bounds: it leaves the free
 parameters (no start, no bound, no bootstrap interval, not counted in AIC/BIC), and the formula, its gradient
 and the derived quantities see it as a constant.
@@ -147,7 +149,10 @@ def _bounded(p: Param, triple: tuple) -> Param:
         raise LawError(f"{where}: init {init:g} lies outside [{lo:g}, {hi:g}]")
     if init is not None and p.log and init <= 0:
         raise LawError(f"{where}: {p.name} is optimised in log space, so its init must be > 0, got {init:g}")
-    grid = (init,) if init is not None else _grid_within(p, lo, hi)
+    if init is None:
+        grid = _grid_within(p, lo, hi)
+    else:  # the user's start first, then the law's own starts inside the bounds
+        grid = (init, *(g for g in p.grid if lo <= g <= hi and not (p.log and g <= 0) and g != init))
     return replace(p, grid=grid, lower=lo, upper=hi)
 
 

@@ -113,7 +113,8 @@ def test_start_grid_and_bounds_override():
     spec = {p.name: p for p in c.params}
     assert (spec["alpha"].lower, spec["alpha"].upper) == (0.2, 0.4)
     assert all(0.2 <= g <= 0.4 for g in spec["alpha"].grid)  # the law's starts inside the new range (here none)
-    assert spec["beta"].grid == (0.3,) and (spec["beta"].lower, spec["beta"].upper) == (0.0, 5.0)
+    # a given start is added to the law's starts (first), it does not replace them
+    assert spec["beta"].grid == (0.3, *law.params[4].grid) and (spec["beta"].lower, spec["beta"].upper) == (0.0, 5.0)
     assert spec["E"].grid == tuple(g for g in law.params[0].grid if 0.5 <= g <= 3)
     wider = law.constrained(params={"alpha": (None, None, 10)})  # bounds may widen the law's own
     assert {p.name: p for p in wider.params}["alpha"].upper == 10
