@@ -29,7 +29,7 @@ from scalefit.proxy.config import TrainConfig, run_id
 from scalefit.proxy.counting import count_params
 from scalefit.proxy.group import group_key
 from scalefit.sweeps.spec import PlannedRun
-from scalefit.sweeps.store import failure_row, read_result, write_failure
+from scalefit.sweeps.store import failure_row, read_result, run_dir, write_failure
 
 __all__ = ["GPU_BATCH_RUNS", "RunBatch", "default_batch_runs", "execute_batch", "members", "pack", "remaining"]
 
@@ -100,6 +100,8 @@ def execute_batch(
     if bad:
         raise SweepError(f"run name {bad[0]!r} does not match the sweep folder {folder}")
     rids = [run_id(c) for c in cfgs]
+    for rid in rids:
+        run_dir(folder, rid)  # a run folder that is a link is refused before the trainer writes into it
     t0 = time.perf_counter()
     done: dict[int, dict[str, Any]] = {}  # members that left the batch with a result
     try:

@@ -35,7 +35,7 @@ from typing import Any
 
 from scalefit.errors import SweepError
 from scalefit.proxy.config import TrainConfig
-from scalefit.sweeps.store import failure_row, write_failure
+from scalefit.sweeps.store import failure_row, run_dir, write_failure
 
 __all__ = ["Emit", "LocalExecutor", "SerialExecutor", "cpu_count", "execute_run", "gpu_count"]
 
@@ -84,6 +84,7 @@ def execute_run(
     folder = Path(sweep_dir)
     if cfg.name != folder.name:
         raise SweepError(f"run name {cfg.name!r} does not match the sweep folder {folder}")
+    run_dir(folder, run_id(cfg))  # a run folder that is a link is refused before the trainer writes into it
     t0 = time.perf_counter()
     try:
         _set_threads(threads)

@@ -40,7 +40,7 @@ from scalefit.sweeps.slurm_resources import (
     never_runs,
     resolve_resources,
 )
-from scalefit.sweeps.store import failure_row, read_result, write_failure
+from scalefit.sweeps.store import failure_row, read_result, run_dir, write_failure
 
 __all__ = ["SlurmExecutor", "slurm_task"]
 
@@ -70,7 +70,7 @@ def slurm_task(config: dict[str, Any], sweep_dir: str, threads: int, rid: str) -
     env = os.environ
     task = (f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}" if env.get("SLURM_ARRAY_TASK_ID")
             else env.get("SLURM_JOB_ID", ""))  # fmt: skip
-    mark = Path(sweep_dir) / rid / TASK_MARK
+    mark = run_dir(Path(sweep_dir), rid) / TASK_MARK  # a linked run folder is refused, never followed
     if task and mark.is_file() and mark.read_text().strip() == task:
         row = read_result(Path(sweep_dir), rid)
         if row is not None:
@@ -82,7 +82,7 @@ def slurm_task(config: dict[str, Any], sweep_dir: str, threads: int, rid: str) -
         row = {**row, "message": f"slurm task {task} {TIMED_OUT}"}
         write_failure(Path(sweep_dir), row)
     if task:
-        write_text_atomic(mark, task + "\n")
+        write_text_atomic(mark, task + "\n", within=sweep_dir)
     return row
 
 

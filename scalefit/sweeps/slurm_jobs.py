@@ -64,7 +64,7 @@ def live_tasks(jobs: list[dict]) -> dict[str, tuple[str, str, str]] | None:
 def record_jobs(sweep_dir: Path, old: list[dict], live: set[str], new: dict | None = None) -> list[dict]:
     """Write the record: the ``old`` arrays that still have a task in ``live`` (task ids queued), then ``new``."""
     kept = [j for j in old if any(task in live for task in j["tasks"])] + ([new] if new else [])
-    write_json_atomic(Path(sweep_dir) / JOBS, {"jobs": kept})
+    write_json_atomic(Path(sweep_dir) / JOBS, {"jobs": kept}, within=sweep_dir)
     return kept
 
 

@@ -22,12 +22,23 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scalefit._io import write_csv_atomic, write_json_atomic, write_text_atomic
-from scalefit._schema import expect_fields, expect_number, expect_str, fields_of, list_of, optional, read_json
+from scalefit._schema import (
+    expect_fields,
+    expect_finite_number,
+    expect_int,
+    expect_number,
+    expect_str,
+    fields_of,
+    list_of,
+    optional,
+    read_json,
+)
 from scalefit.errors import FitFileError, SweepError
 from scalefit.proxy.config import TrainConfig
 from scalefit.proxy.paths import name_problem
@@ -54,12 +65,22 @@ MANIFEST = "sweep.json"
 RESULT = "result.json"
 STATUSES = ("ok", "diverged", "failed")  # what a result.json may record
 RESULT_FIELDS = {"run_id": expect_str, "status": expect_str, "loss": optional(expect_number)}
+# fields sweep-status reads besides those (a hand-edited "wall_s": "abc" is refused, not a traceback)
+RESULT_OPTIONAL = {"wall_s": optional(expect_finite_number), "n_params": optional(expect_int),
+                   "n_tokens": optional(expect_int), "message": optional(expect_str)}
 MANIFEST_FIELDS = {"name": expect_str, "runs": list_of(fields_of({"run_id": expect_str}))}
 MANIFEST_OPTIONAL = {"specs": list_of(fields_of({"source": expect_str, "fingerprint": expect_str}))}
 
 
 def run_dir(sweep_dir: Path, rid: str) -> Path:
-    return sweep_dir / rid
+    """``sweep_dir/rid``; SweepError when it is a symbolic link or not a folder (never followed, never written)."""
+    path = Path(sweep_dir) / rid
+    if path.is_symlink():
+        raise SweepError(f"{path} is a symbolic link (to {os.readlink(path)!r}); a sweep never follows a link for a "
+                         f"run folder (its files would land outside {sweep_dir}): remove the link to run it here")
+    if path.exists() and not path.is_dir():
+        raise SweepError(f"{path} is not a folder; remove it to run that run here")
+    return path
 
 
 def read_result(sweep_dir: Path, rid: str) -> dict[str, Any] | None:
@@ -74,7 +95,7 @@ def read_result(sweep_dir: Path, rid: str) -> dict[str, Any] | None:
     except FitFileError:  # absent, empty, truncated, not JSON: the run has not finished
         return None
     try:
-        checked = expect_fields(row, "", RESULT_FIELDS)
+        checked = expect_fields(row, "", RESULT_FIELDS, RESULT_OPTIONAL)
         if checked["run_id"] != rid:
             raise FitFileError(f"run_id {checked['run_id']!r} is not its folder's {rid!r}")
         if checked["status"] not in STATUSES:
@@ -124,8 +145,8 @@ def write_failure(sweep_dir: Path, row: dict[str, Any], traceback_text: str = ""
     """Record a failed run: ``result.json`` (status failed) and, when given, ``error.txt`` with the traceback."""
     folder = run_dir(sweep_dir, row["run_id"])
     if traceback_text:
-        write_text_atomic(folder / "error.txt", traceback_text)
-    write_json_atomic(folder / RESULT, row)
+        write_text_atomic(folder / "error.txt", traceback_text, within=sweep_dir)
+    write_json_atomic(folder / RESULT, row, within=sweep_dir)
 
 
 def fingerprint(run_ids: list[str]) -> str:
@@ -143,6 +164,7 @@ def write_manifest(sweep_dir: Path, *, name: str, specs: list[dict[str, Any]], r
     write_json_atomic(
         sweep_dir / MANIFEST,
         {"name": name, "source": " + ".join(s["source"] for s in specs), "specs": specs, "runs": runs},
+        within=sweep_dir,
     )  # no timestamp: re-runs rewrite it unchanged
 
 
@@ -179,7 +201,7 @@ def write_tables(sweep_dir: Path, rows: list[dict[str, Any]], curves: dict[str, 
     import pandas as pd
 
     if rows:
-        write_csv_atomic(sweep_dir / "runs.csv", _runs_frame(rows))
+        write_csv_atomic(sweep_dir / "runs.csv", _runs_frame(rows), within=sweep_dir)
     parts = []
     for row in rows:
         curve = curves.get(row["run_id"])
@@ -191,7 +213,8 @@ def write_tables(sweep_dir: Path, rows: list[dict[str, Any]], curves: dict[str, 
             parts.append(part)
     if parts:
         frame = pd.concat(parts, ignore_index=True)
-        write_csv_atomic(sweep_dir / "curves.csv", frame[[c for c in CURVE_COLUMNS if c in frame.columns]])
+        write_csv_atomic(sweep_dir / "curves.csv", frame[[c for c in CURVE_COLUMNS if c in frame.columns]],
+                         within=sweep_dir)
 
 
 @dataclass(frozen=True)

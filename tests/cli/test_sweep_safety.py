@@ -122,6 +122,32 @@ def test_a_lock_file_symlink_is_not_followed(tmp_path):
     refused(tmp_path, ["sweep", str(spec), "--out", str(out), "--workers", "0"], ".lock", inputs=[spec, victim])
 
 
+@pytest.mark.parametrize("status", [False, True])
+def test_a_run_folder_that_is_a_link_is_never_followed(finished, tmp_path, status):
+    """`ln -s /tmp/outside OUT/<run_id>` then resume (or sweep-status): one line, nothing written outside."""
+    spec, out = copy(finished, tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    rid = sorted(p.name for p in out.iterdir() if p.is_dir())[0]
+    shutil.rmtree(out / rid)
+    (out / rid).symlink_to(outside)
+    args = ["sweep-status", str(out)] if status else ["sweep", str(spec), "--out", str(out), "--workers", "0"]
+    refused(tmp_path, args, f"{rid} is a symbolic link", inputs=[spec, out / "runs.csv"],
+            out=None if status else out)
+    assert list(outside.iterdir()) == [] and (out / rid).is_symlink()
+
+
+def test_a_table_that_is_a_link_is_never_followed(finished, tmp_path):
+    spec, out = copy(finished, tmp_path)
+    victim = tmp_path / "victim.csv"
+    victim.write_text("precious\n")
+    (out / "runs.csv").unlink()
+    (out / "runs.csv").symlink_to(victim)
+    refused(tmp_path, ["sweep", str(spec), "--out", str(out), "--workers", "0"], "runs.csv is a symbolic link",
+            inputs=[spec, victim], out=out)
+    assert (out / "runs.csv").is_symlink()
+
+
 # --------------------------------------------------------------------------- names and output folders
 
 
