@@ -21,6 +21,8 @@ from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 from typer._param_types import coerce_cli_path
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from scalefit.cli.common import echo
+
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 SHORT_FLAGS = (
@@ -125,7 +127,7 @@ class PlainGroup(TyperGroup):
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple:
         new = RENAMED.get(tuple(args[:2]))
         if new is not None:
-            typer.echo(f"note: `{ctx.command_path} {' '.join(args[:2])}` is now `{ctx.command_path} {new}`; "
+            echo(f"note: `{ctx.command_path} {' '.join(args[:2])}` is now `{ctx.command_path} {new}`; "
                        "the old spelling goes in the next release", err=True)
             args = [new, *args[2:]]
         return super().resolve_command(ctx, args)
@@ -154,7 +156,7 @@ def _version(value: bool) -> None:
     if value:
         from scalefit import __version__
 
-        typer.echo(f"scalefit {__version__}")
+        echo(f"scalefit {__version__}")
         raise typer.Exit()
 
 

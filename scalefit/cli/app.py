@@ -61,18 +61,20 @@ def main() -> None:
     """Run the CLI; a usage error (unknown option, a value of the wrong type) is one line, exit code 2."""
     import typer
 
+    from scalefit.cli.common import echo
+
     command = command_of(sys.argv[1:])
     app = load_commands([command] if command else None)
     try:
         code = app(standalone_mode=False)
     except typer.Abort:
-        typer.echo("interrupted", err=True)
+        echo("interrupted", err=True)
         sys.exit(130)
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
         where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
         message = " ".join(exc.format_message().split())
         if message:  # empty when the help was shown instead (`scalefit` alone)
-            typer.echo(f"error: {message}{where}", err=True)
+            echo(f"error: {message}{where}", err=True)
         sys.exit(getattr(exc, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)
 

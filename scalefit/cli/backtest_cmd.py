@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors, write_csv_atomic
+from scalefit.cli.common import echo, echo_json, handle_errors, write_csv_atomic
 from scalefit.cli.fit_cmd import FitOptions, FitRequest, runs_and_target
 from scalefit.cli.option_groups import OUTPUT_ALIAS, option, out_path, with_options
 from scalefit.cli.options import OptionError
@@ -120,23 +120,23 @@ def _echo(bt, group: str | None) -> None:
     from scalefit.fitting.scores import format_scores
 
     where = f" [{group}]" if group is not None else ""
-    typer.echo(f"backtest {bt.fit.law}{where}: fitted on {bt.fit.stats['n']} rows, held out {len(bt.rows)} "
+    echo(f"backtest {bt.fit.law}{where}: fitted on {bt.fit.stats['n']} rows, held out {len(bt.rows)} "
                f"({bt.holdout})")
-    typer.echo("fitted: " + ", ".join(f"{k}={v:.5g}" for k, v in bt.fit.params.items()))
+    echo("fitted: " + ", ".join(f"{k}={v:.5g}" for k, v in bt.fit.params.items()))
     if bt.fit.calibration is not None and bt.interval == "prediction":
         from scalefit.fitting.calibration import describe
 
-        typer.echo(describe(bt.fit.calibration))
+        echo(describe(bt.fit.calibration))
     table = bt.rows.copy()
     table["rel_error"] = table["rel_error"].map(lambda v: f"{100 * v:+.2f}%")
-    typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
-    typer.echo(format_scores(bt.scores))
+    echo(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    echo(format_scores(bt.scores))
 
 
 def _echo_overall(what: str, scores: dict) -> None:
     from scalefit.fitting.scores import format_scores
 
-    typer.echo(f"\noverall ({what}, {scores['n']} held-out rows): mean |rel. error| = "
+    echo(f"\noverall ({what}, {scores['n']} held-out rows): mean |rel. error| = "
                f"{100 * scores['mean_abs_rel_error']:.3f}%   max = {100 * scores['max_abs_rel_error']:.3f}%   "
                + format_scores(scores, errors=False))
 
@@ -184,7 +184,7 @@ def backtest_command(
     for i, (group, bts) in enumerate(results.items()):
         for j, bt in enumerate(bts):
             if i or j:
-                typer.echo()
+                echo()
             _echo(bt, None if group is None else f"{fitting.group_by} = {group}")
         if folded and len(bts) > 1:
             _echo_overall(f"{len(bts)} folds" + ("" if group is None else f", {fitting.group_by} = {group}"),

@@ -1,10 +1,17 @@
-"""Helpers shared by CLI commands: one-line errors, warnings on stderr, JSON output."""
+"""Helpers shared by CLI commands: one-line errors, warnings on stderr, JSON output, and :func:`echo`.
+
+Everything the CLI prints goes through :func:`echo` (or :func:`printable` where rich draws it): text that came
+from data (a CSV cell, a column name, a message in a run's result.json) may hold terminal control sequences
+(``ESC[2J`` clears the screen, ``ESC]0;...`` retitles the window, a bare ``\\r`` overwrites the line) or bidi
+overrides that reorder what is shown; they are printed as visible escapes (``\\x1b``), never sent to the terminal.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +21,28 @@ import typer
 from scalefit._io import json_default, write_csv_atomic, write_json_atomic, write_text_atomic
 from scalefit.errors import ScalefitError
 
-__all__ = ["echo_json", "handle_errors", "write_csv_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["echo", "echo_json", "handle_errors", "printable", "write_csv_atomic", "write_json_atomic",
+           "write_text_atomic"]
+
+# C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI), bidi embeddings/overrides/isolates
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\r": "\\r", "\x1b": "\\x1b"}
+
+
+def _escape(match: re.Match) -> str:
+    c = match.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def printable(text: Any) -> str:
+    """``text`` with every terminal control character shown as a visible escape (``\\x1b``, ``\\r``, ``\\u202e``);
+    tabs and newlines are kept."""
+    return _CONTROL.sub(_escape, str(text))
+
+
+def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print ``message`` (stdout, or stderr with ``err``) with control characters escaped (see :func:`printable`)."""
+    typer.echo(printable(message), err=err, nl=nl)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
-
-from scalefit.cli.common import echo_json, write_csv_atomic
+from scalefit.cli.common import echo, echo_json, write_csv_atomic
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
 from scalefit.cli.option_groups import option
 from scalefit.cli.options import OptionError, opt_flag, procedure_options
@@ -71,7 +69,7 @@ def schedule_from_options(
 def _notes(caught) -> list[str]:
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        echo(f"note: {note}", err=True)
     return notes
 
 
@@ -98,12 +96,12 @@ def predict_schedule(fit, *, label: str, lr: np.ndarray, out: Path | None, group
     valid = curve[curve["L_pred"].notna()]
     picks = np.unique(np.round(np.geomspace(valid["step"].iloc[0], len(curve), points)).astype(int))
     shown = curve[curve["step"].isin(picks)]
-    typer.echo(f"predicted loss curve: {label}; lambda = {fit.select(group).law_spec.options.get('lam')}")
-    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    echo(f"predicted loss curve: {label}; lambda = {fit.select(group).law_spec.options.get('lam')}")
+    echo(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     ci = f" [{final['L_lower']:.4f}, {final['L_upper']:.4f}] ({100 * level:g}% bootstrap)" if has_ci else ""
-    typer.echo(f"\nfinal loss after {len(curve)} updates: {final['L_pred']:.4f}{ci}")
+    echo(f"\nfinal loss after {len(curve)} updates: {final['L_pred']:.4f}{ci}")
     if out is not None:
-        typer.echo(f"wrote {len(curve)} steps to {out}")
+        echo(f"wrote {len(curve)} steps to {out}")
 
 
 @dataclass(frozen=True)
@@ -150,13 +148,13 @@ def _cmp_json(cmp, notes: list[str]) -> dict:
 
 
 def _echo_cmp(cmp) -> None:
-    typer.echo(cmp.table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
+    echo(cmp.table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
     b = cmp.best
-    typer.echo(f"\nbest: {b['schedule']}" + (f" (decay {b['decay_frac']:g})" if b["schedule"] == "wsd" else "")
+    echo(f"\nbest: {b['schedule']}" + (f" (decay {b['decay_frac']:g})" if b["schedule"] == "wsd" else "")
                + f", final loss {b['L_final']:.4f}")
     if cmp.best_wsd is not None:
         w = cmp.best_wsd
-        typer.echo(f"best WSD decay fraction: {w['decay_frac']:g} (final loss {w['L_final']:.4f})")
+        echo(f"best WSD decay fraction: {w['decay_frac']:g} (final loss {w['L_final']:.4f})")
 
 
 def plan_schedules(fit, opts: ScheduleOptions, *, group: str | None, level: float, as_json: bool) -> None:
@@ -171,9 +169,9 @@ def plan_schedules(fit, opts: ScheduleOptions, *, group: str | None, level: floa
                 else _cmp_json(*results[group]))
         echo_json({"steps": opts.steps, "peak_lr": opts.peak_lr, **body})
         return
-    typer.echo(f"schedules for {opts.steps} updates at peak lr {opts.peak_lr:g} (warmup {opts.warmup_frac:g}, "
+    echo(f"schedules for {opts.steps} updates at peak lr {opts.peak_lr:g} (warmup {opts.warmup_frac:g}, "
                f"min lr ratio {opts.min_lr_ratio:g}), by predicted final loss")
     for g, (cmp, _) in results.items():
         if every:
-            typer.echo(f"\n{fit.group_by} = {g}")
+            echo(f"\n{fit.group_by} = {g}")
         _echo_cmp(cmp)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 
 
 @app.command("datasets")
@@ -26,12 +26,12 @@ def datasets_command(
         echo_json([{**asdict(d), "ref": PREFIX + d.name, "path": str(d.path)} for d in chosen])
         return
     for d in chosen:
-        typer.echo(f"{PREFIX}{d.name}  ({d.rows} rows) {d.title}")
-        typer.echo(f"    source:    {d.source}")
-        typer.echo(f"    licence:   {d.licence}")
-        typer.echo(f"    reference: {d.reference}")
-        typer.echo(f"    example:   {d.example}")
+        echo(f"{PREFIX}{d.name}  ({d.rows} rows) {d.title}")
+        echo(f"    source:    {d.source}")
+        echo(f"    licence:   {d.licence}")
+        echo(f"    reference: {d.reference}")
+        echo(f"    example:   {d.example}")
         if name:
             from scalefit.runs import read_runs
 
-            typer.echo(f"    columns:   {', '.join(read_runs(PREFIX + d.name).columns)}")
+            echo(f"    columns:   {', '.join(read_runs(PREFIX + d.name).columns)}")

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 from scalefit.cli.ladder_options import LadderOptions, with_ladder_options
 from scalefit.cli.option_groups import option, with_options
 from scalefit.cli.options import OptionError, parse_pairs
@@ -225,6 +225,6 @@ def fit_command(
     if as_json:
         echo_json(payload)
     else:
-        typer.echo(result.report())
+        echo(result.report())
         if out is not None:
-            typer.echo(f"\nwrote {out}")
+            echo(f"\nwrote {out}")

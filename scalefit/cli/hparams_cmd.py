@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scalefit.cli.common import echo
 from scalefit.cli.fit_cmd import FitRequest, register_procedure
 from scalefit.cli.option_groups import option
 from scalefit.cli.options import OptionError, opt_flag, opt_number, procedure_options
@@ -78,7 +79,6 @@ class HparamOptions:
 
 def plan_hparams(hf, opts: HparamOptions, *, level: float, as_json: bool) -> None:
     """`scalefit plan HPARAMS.json --n-params N --n-tokens D [--lr LR] [--batch-size B]`."""
-    import typer
 
     from scalefit.cli.common import echo_json
     from scalefit.planning.hparam_plan import format_recommendation
@@ -90,4 +90,4 @@ def plan_hparams(hf, opts: HparamOptions, *, level: float, as_json: bool) -> Non
     if as_json:
         echo_json(rec)
     else:
-        typer.echo(format_recommendation(rec))
+        echo(format_recommendation(rec))

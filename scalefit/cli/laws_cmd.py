@@ -7,7 +7,7 @@ import math
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 
 
 def _bound(v: float) -> str:
@@ -62,16 +62,16 @@ def laws_command(
         echo_json(summaries[0] if name else summaries + procedures)
         return
     for s in summaries:
-        typer.echo(f"{s['name']}: {s['equation']}")
-        typer.echo(f"    inputs: {', '.join(s['inputs'])} -> {s['target']}    source: {s['source']}")
+        echo(f"{s['name']}: {s['equation']}")
+        echo(f"    inputs: {', '.join(s['inputs'])} -> {s['target']}    source: {s['source']}")
         params = ", ".join(f"{p['name']}∈[{_bound(p['lower'])}, {_bound(p['upper'])}]" for p in s["parameters"])
-        typer.echo(f"    parameters: {params}")
+        echo(f"    parameters: {params}")
         if s["derived"]:
-            typer.echo(f"    derived: {', '.join(s['derived'])}")
+            echo(f"    derived: {', '.join(s['derived'])}")
         if name and s["description"]:
-            typer.echo(f"    {s['description']}")
+            echo(f"    {s['description']}")
     if procedures:
-        typer.echo("\nprocedures (scalefit fit NAME RUNS; scalefit.fit(NAME, runs, ...)):")
+        echo("\nprocedures (scalefit fit NAME RUNS; scalefit.fit(NAME, runs, ...)):")
         _echo_procedures(procedures, False)
 
 
@@ -80,7 +80,7 @@ def _echo_procedures(items: list[dict], as_json: bool, one: bool = False) -> Non
         echo_json(items[0] if one else items)
         return
     for p in items:
-        typer.echo(f"{p['name']}: {p['summary']}")
-        typer.echo(f"    source: {p['source']}    result: {p['result']}")
+        echo(f"{p['name']}: {p['summary']}")
+        echo(f"    source: {p['source']}    result: {p['result']}")
         if one:
-            typer.echo(f"    options: {', '.join(p['options'])}")
+            echo(f"    options: {', '.join(p['options'])}")

@@ -19,6 +19,7 @@ from typing import Any
 
 import typer
 
+from scalefit.cli.common import echo
 from scalefit.cli.options import OptionError
 
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
@@ -86,7 +87,7 @@ def out_path(out: Path | None, output: Path | None) -> tuple[Path | None, str]:
         return out, "--out"
     if out is not None:
         raise OptionError("--output is the old name of --out; give --out only")
-    typer.echo("note: --output is now --out; the old name goes in the next release", err=True)
+    echo("note: --output is now --out; the old name goes in the next release", err=True)
     return output, "--output"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 from scalefit.cli.curves_cmd import ScheduleOptions, plan_schedules
 from scalefit.cli.hparams_cmd import HparamOptions, plan_hparams
 from scalefit.cli.option_groups import given_options, option, with_options
@@ -65,10 +65,10 @@ def _plan_frontier(path: Path, compute: list[float], level: float, as_json: bool
     if as_json:
         echo_json({"method": result.method, "level": level, "compute_optimal": rows})
         return
-    typer.echo(f"compute-optimal allocation from {result.method} power laws: "
+    echo(f"compute-optimal allocation from {result.method} power laws: "
                f"N* = {result.k_N:.4g} C^{result.a:.4f}, D* = {result.k_D:.4g} C^{result.b:.4f}")
     for row in rows:
-        typer.echo(f"C = {row['C']:.4g} FLOPs\n  N*        {_fmt(row, 'N_opt')} parameters\n"
+        echo(f"C = {row['C']:.4g} FLOPs\n  N*        {_fmt(row, 'N_opt')} parameters\n"
                    f"  D*        {_fmt(row, 'D_opt')} tokens\n  D*/N*     {row['tokens_per_param']:.4g}")
 
 
@@ -86,13 +86,13 @@ def _echo_allocation(plan: dict, level: float) -> None:
     from scalefit.planning.overtrain import overtrain_table
 
     for row in plan["compute_optimal"]:
-        typer.echo(f"C = {row['C']:.4g} FLOPs")
-        typer.echo(f"  N*        {_fmt(row, 'N_opt')} parameters")
-        typer.echo(f"  D*        {_fmt(row, 'D_opt')} tokens")
-        typer.echo(f"  D*/N*     {_fmt(row, 'tokens_per_param')} tokens per parameter")
-        typer.echo(f"  loss      {_fmt(row, 'loss_opt')}")
+        echo(f"C = {row['C']:.4g} FLOPs")
+        echo(f"  N*        {_fmt(row, 'N_opt')} parameters")
+        echo(f"  D*        {_fmt(row, 'D_opt')} tokens")
+        echo(f"  D*/N*     {_fmt(row, 'tokens_per_param')} tokens per parameter")
+        echo(f"  loss      {_fmt(row, 'loss_opt')}")
     if "overtrain" in plan:
-        typer.echo("\n" + overtrain_table(plan["overtrain"], level=level))
+        echo("\n" + overtrain_table(plan["overtrain"], level=level))
 
 
 def _plan_law(fit, opts: AllocationOptions, group: str | None, level: float, as_json: bool) -> None:
@@ -110,11 +110,11 @@ def _plan_law(fit, opts: AllocationOptions, group: str | None, level: float, as_
         body = {"group_by": fit.group_by, "groups": plans} if every else plans[group]
         echo_json({"law": fit.law, "level": level, **body})
         return
-    typer.echo(f"compute-optimal allocation ({fit.law}; C = 6ND; {100 * level:g}% bootstrap intervals where "
+    echo(f"compute-optimal allocation ({fit.law}; C = 6ND; {100 * level:g}% bootstrap intervals where "
                "available: mean intervals, the uncertainty of the fitted law, not of a run)")
     for g, plan in plans.items():
         if every:
-            typer.echo(f"\n{fit.group_by} = {g}")
+            echo(f"\n{fit.group_by} = {g}")
         _echo_allocation(plan, level)
 
 

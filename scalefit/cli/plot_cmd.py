@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 from scalefit.cli.options import OptionError
 
 
@@ -57,4 +57,4 @@ def plot_command(
     if as_json:
         echo_json({"out": str(path)})
     else:
-        typer.echo(str(path))
+        echo(str(path))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors, write_csv_atomic
+from scalefit.cli.common import echo, echo_json, handle_errors, write_csv_atomic
 from scalefit.cli.option_groups import OUTPUT_ALIAS, given_options, option, out_path, with_options
 from scalefit.cli.options import OptionError, parse_floats
 from scalefit.cli.predict_kinds import USAGE, kind_predictions, with_map
@@ -156,9 +156,9 @@ def _show(result: pd.DataFrame, notes: list[str], out: Path | None, as_json: boo
     if as_json:
         echo_json({"predictions": result.replace({np.nan: None}).to_dict(orient="records"), "notes": notes})
     elif out is not None:
-        typer.echo(f"wrote {len(result)} predictions to {out}")
+        echo(f"wrote {len(result)} predictions to {out}")
     else:
-        typer.echo(result.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        echo(result.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
 
 
 @app.command("predict")
@@ -209,7 +209,7 @@ def predict_command(
                                        interval=interval))
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        echo(f"note: {note}", err=True)
     _show(table, notes, out, as_json)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 from scalefit.cli.option_groups import with_options
 from scalefit.cli.options import OptionError
 from scalefit.cli.row_options import ReduceOptions
@@ -89,6 +89,6 @@ def select_command(
     if as_json:
         echo_json(result.to_dict())
         return
-    typer.echo(result.report())
+    echo(result.report())
     if out is not None:
-        typer.echo(f"wrote {out} (the winner's fit)")
+        echo(f"wrote {out} (the winner's fit)")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import handle_errors, write_csv_atomic
+from scalefit.cli.common import echo, handle_errors, write_csv_atomic
 from scalefit.cli.options import parse_params
 
 
@@ -37,7 +37,7 @@ def simulate_command(
     law_obj = get_law(law, **({"x": x} if x else {}))
     frame = simulate(law_obj, parse_params(params), n_points=n_points, noise=noise, seed=seed)
     if out is None:
-        typer.echo(frame.to_csv(index=False), nl=False)
+        echo(frame.to_csv(index=False), nl=False)
     else:
         write_csv_atomic(out, frame)
-        typer.echo(f"wrote {len(frame)} runs to {out}")
+        echo(f"wrote {len(frame)} runs to {out}")

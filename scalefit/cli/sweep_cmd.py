@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 from scalefit.cli.option_groups import option, with_options
 from scalefit.errors import SweepError, SweepInterrupted
 
@@ -97,25 +97,25 @@ def _dry_run(spec, out: str | Path, device: str, workers: int, as_json: bool) ->
         echo_json({"name": sweep_dir.name, "out": str(sweep_dir), "device": device, "workers": workers,
                    "estimate_total_s": total, "estimate_wall_s": wall, "runs": rows})  # fmt: skip
         return
-    typer.echo(f"{spec.source}: {spec.description}" if spec.description else spec.source)
-    typer.echo(f"{len(rows)} runs -> {out}")
-    typer.echo(f"{'run_id':<13}{'width':>6}{'depth':>6}{'N':>12}{'D':>15}{'M':>8}{'C (FLOPs)':>11}{'lr':>9}"
+    echo(f"{spec.source}: {spec.description}" if spec.description else spec.source)
+    echo(f"{len(rows)} runs -> {out}")
+    echo(f"{'run_id':<13}{'width':>6}{'depth':>6}{'N':>12}{'D':>15}{'M':>8}{'C (FLOPs)':>11}{'lr':>9}"
                f"{'B':>5}  {'param':<5} {'schedule':<9}{'est':>7}  grid")  # fmt: skip
     for r in rows:
-        typer.echo(
+        echo(
             f"{r['run_id']:<13}{r['width']:>6}{r['depth']:>6}{r['n_params']:>12,}{r['n_tokens']:>15,}{r['M']:>8.1f}"
             f"{r['flops']:>11.3g}{r['lr']:>9.3g}{r['batch_size']:>5}  {r['parametrization']:<5} {r['schedule']:<9}"
             f"{r['estimate_s']:>6.0f}s  {r['where']} {r['axes']}"
         )
     model = DEVICE_MODELS["cuda" if device == "cuda" else "cpu"]
     basis = "one idle core per worker" if model.measured else "ASSUMED GPU throughput, not measured"
-    typer.echo(f"total: {sum(r['flops'] for r in rows):.3g} FLOPs; estimated {total / 60:.1f} min of {device} "
+    echo(f"total: {sum(r['flops'] for r in rows):.3g} FLOPs; estimated {total / 60:.1f} min of {device} "
                f"worker time, about {wall / 60:.1f} min with {workers} worker{'s' * (workers != 1)} "
                f"({basis})")  # fmt: skip
     heavy = [r for r in rows if r["epochs"] and r["epochs"] > 1]
     if heavy:
         worst = max(r["epochs"] for r in heavy)
-        typer.echo(f"note: {len(heavy)} runs see their corpus more than once (up to {worst:.1f} epochs); "
+        echo(f"note: {len(heavy)} runs see their corpus more than once (up to {worst:.1f} epochs); "
                    "a larger corpus (--set corpus=PATH) avoids repetition effects")  # fmt: skip
 
 
@@ -205,7 +205,7 @@ def _slurm_executor(spec, slurm: SlurmOptions, local: LocalOptions, device, dry_
             raise
         res = None  # a dry run away from the cluster: estimate on the CPU
     if res is not None and slurm.cluster in (None, "slurm"):
-        typer.echo(f"slurm: {res.describe()}", err=True)
+        echo(f"slurm: {res.describe()}", err=True)
     if device is None and spec.fixed.get("device", "auto") == "auto":  # the jobs run on the cluster's nodes
         est_device = "cuda" if res is not None and res.gpus_per_task > 0 else "cpu"
     return ex, slurm.array_parallelism, est_device
@@ -225,7 +225,7 @@ def _run(spec, out, ex, n_workers: int, est_device: str, *, retry_failed: bool, 
             finished = exc.finished if isinstance(exc, SweepInterrupted) else 0
             jobs = tuple(getattr(exc, "cancelled_jobs", ()))
             _close(show)
-            typer.echo(f"interrupted: cancelled Slurm job {', '.join(jobs)}; {finished} runs finished, re-run the same "
+            echo(f"interrupted: cancelled Slurm job {', '.join(jobs)}; {finished} runs finished, re-run the same "
                        "command to resume (finished runs are kept, only the missing ones are submitted)" if jobs else
                        f"interrupted: {finished} runs finished, re-run the same command to resume", err=True)
             raise SystemExit(128 + received[-1]) from None
@@ -237,9 +237,9 @@ def _run(spec, out, ex, n_workers: int, est_device: str, *, retry_failed: bool, 
         return
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
     if getattr(summary, "lost", None):
-        typer.echo(f"{len(summary.lost)} runs were stopped by Slurm before they finished (cancelled, preempted, node "
+        echo(f"{len(summary.lost)} runs were stopped by Slurm before they finished (cancelled, preempted, node "
                    "failure); re-run the same command to run them again", err=True)
-    typer.echo(f"{summary.sweep_dir.name}: ran {len(summary.executed)} runs in {summary.wall_s / 60:.1f} min "
+    echo(f"{summary.sweep_dir.name}: ran {len(summary.executed)} runs in {summary.wall_s / 60:.1f} min "
                f"({summary.skipped} already done); {counts} -> {summary.sweep_dir / 'runs.csv'}")  # fmt: skip
 
 
@@ -268,7 +268,7 @@ def sweep_command(
 
     if list_presets:
         for name, doc in presets().items():
-            typer.echo(f"{name:<18}{doc}")
+            echo(f"{name:<18}{doc}")
         return
     spec = _load(spec_path, preset, sets)
     if device is not None:
@@ -276,7 +276,7 @@ def sweep_command(
     if show_spec:
         from scalefit.sweeps.spec import spec_to_toml
 
-        typer.echo(spec_to_toml(spec), nl=False)
+        echo(spec_to_toml(spec), nl=False)
         return
     out = Path("runs") / spec.name if out is None else out
     ex, n_workers, est_device = _executor(spec, executor, local, slurm, device, dry_run)

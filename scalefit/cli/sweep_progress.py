@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+from scalefit.cli.common import echo, printable
 from scalefit.sweeps.runner import SweepEvent
 
 __all__ = ["SweepProgress"]
@@ -63,9 +64,10 @@ class SweepProgress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._progress = Progress(
-                BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), console=Console(stderr=True)
+                BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}", markup=False),
+                console=Console(stderr=True),
             )
-            self._task = self._progress.add_task(self.line(), total=self.todo)
+            self._task = self._progress.add_task(printable(self.line()), total=self.todo)
             self._progress.start()
 
     def _on_start(self, event: SweepEvent) -> None:
@@ -97,7 +99,7 @@ class SweepProgress:
         if status != "ok" and row.get("message"):
             msg += f": {row['message']}"
         if self._progress is not None:
-            self._progress.console.print(msg)
+            self._print(msg)
             self._progress.update(self._task, advance=1)
         else:
             self._echo(msg)
@@ -110,7 +112,7 @@ class SweepProgress:
         self.current.pop(event.run.run_id, None)
         msg = f"{event.run.run_id}: {event.data.get('message', 'stopped by the scheduler')} (left pending)"
         if self._progress is not None:
-            self._progress.console.print(msg)
+            self._print(msg)
             self._progress.update(self._task, total=max(self.todo, 0))
         else:
             self._echo(msg)
@@ -127,7 +129,11 @@ class SweepProgress:
 
     def _refresh(self) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, description=self.line())
+            self._progress.update(self._task, description=printable(self.line()))
+
+    def _print(self, text: str) -> None:
+        """A line above the live bar: data-derived text escaped, never read as rich markup (``[red]``)."""
+        self._progress.console.print(printable(text), markup=False, highlight=False, emoji=False)
 
     def _echo(self, text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
+        echo(text, err=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 
 
 @app.command("sweep-status")
@@ -26,21 +26,21 @@ def sweep_status_command(
         echo_json({**st.to_dict(), "slurm": [t.to_dict() for t in tasks]})
         return
     counts = ", ".join(f"{n} {k}" for k, n in st.counts.items())
-    typer.echo(f"{st.name} ({st.source}): {st.planned} runs planned: {counts}; {st.wall_s / 60:.1f} min of run time")
+    echo(f"{st.name} ({st.source}): {st.planned} runs planned: {counts}; {st.wall_s / 60:.1f} min of run time")
     if st.best:
         b = st.best
-        typer.echo(f"lowest loss: {b['loss']:.4f} ({b['run_id']}, N={b['n_params']:,}, D={b['n_tokens']:,})")
+        echo(f"lowest loss: {b['loss']:.4f} ({b['run_id']}, N={b['n_params']:,}, D={b['n_tokens']:,})")
     for rid, msg in st.messages.items():
-        typer.echo(f"  {rid}: {msg}")
+        echo(f"  {rid}: {msg}")
     if queue_error:
-        typer.echo(f"slurm: cannot read the queue ({queue_error})")
+        echo(f"slurm: cannot read the queue ({queue_error})")
     if tasks:
         running = sum(t.state == "RUNNING" for t in tasks)
-        typer.echo(f"slurm: {running} running, {len(tasks) - running} queued")
+        echo(f"slurm: {running} running, {len(tasks) - running} queued")
         for t in tasks:
-            typer.echo(f"  {t.task_id:<10} {t.state:<8} run {t.run_id}" + (f" ({t.reason})" if t.reason else ""))
+            echo(f"  {t.task_id:<10} {t.state:<8} run {t.run_id}" + (f" ({t.reason})" if t.reason else ""))
     if st.counts.get("pending"):
-        typer.echo("resume with the same sweep command; finished runs are skipped")
+        echo("resume with the same sweep command; finished runs are skipped")
 
 
 def _slurm_tasks(folder: Path) -> tuple[list, str | None]:

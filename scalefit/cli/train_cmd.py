@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from scalefit.cli._app import app
-from scalefit.cli.common import echo_json, handle_errors
+from scalefit.cli.common import echo, echo_json, handle_errors
 from scalefit.cli.option_groups import option, with_options
 from scalefit.errors import ConfigError
 from scalefit.proxy.config import PARAMETRIZATIONS, key_docs, make_config
@@ -63,13 +63,13 @@ def _echo_result(result: dict, run_dir: Path) -> None:
     def fmt(key: str, spec: str = ".4f") -> str:
         return "n/a" if result[key] is None else format(result[key], spec)
 
-    typer.echo(
+    echo(
         f"{result['status']}: loss {fmt('loss')} nats ({fmt('bits_per_byte')} bits/byte), err_cloze "
         f"{fmt('err_cloze', '.3f')}, N={result['n_params']:,}, D={result['n_tokens']:,}, "
         f"{fmt('tokens_per_s', ',.0f')} tokens/s, {result['wall_s']:.1f}s -> {run_dir}"
     )
     if result["message"]:
-        typer.echo(result["message"])
+        echo(result["message"])
 
 
 @app.command("train", epilog=_keys_epilog())
@@ -108,8 +108,8 @@ def train_command(
 
     def show(row: dict) -> None:
         if row["step"] == 1:
-            typer.echo(f"training {run_dir} ({resolved.n_tokens:,} tokens)", err=True)
-        typer.echo(
+            echo(f"training {run_dir} ({resolved.n_tokens:,} tokens)", err=True)
+        echo(
             f"step {row['step']:>7}  tokens {row['tokens']:>11,}  lr {row['lr']:.3g}  "
             f"train {row['train_loss']:.4f}  val {row['loss']:.4f}  {row['wall_s']:.1f}s",
             err=True,
@@ -149,7 +149,7 @@ def _train_batched(configs: list, runs_dir: Path, *, as_json: bool, quiet: bool)
     dirs = [runs_dir / c.name / run_id(c) for c in configs]
 
     def show(i: int, row: dict) -> None:
-        typer.echo(f"[{i + 1}/{len(configs)}] step {row['step']:>7}  lr {row['lr']:.3g}  train {row['train_loss']:.4f}"
+        echo(f"[{i + 1}/{len(configs)}] step {row['step']:>7}  lr {row['lr']:.3g}  train {row['train_loss']:.4f}"
                    f"  val {row['loss']:.4f}  {row['wall_s']:.1f}s", err=True)  # fmt: skip
 
     results = train_batch(configs, runs_dir, on_log=None if quiet or as_json else show)
@@ -215,12 +215,12 @@ def coord_check_command(
         echo_json({"widths": ws, "steps": steps, "base_width": ws[0], **report})
         return
     for kind, rep in report.items():
-        typer.echo(f"{kind}: mean |activation| after {steps} steps (base width {ws[0]}); slope = d log / d log width")
-        typer.echo(f"    {'layer':<14}" + "".join(f"{w:>10}" for w in ws) + f"{'slope':>9}")
+        echo(f"{kind}: mean |activation| after {steps} steps (base width {ws[0]}); slope = d log / d log width")
+        echo(f"    {'layer':<14}" + "".join(f"{w:>10}" for w in ws) + f"{'slope':>9}")
         for layer, slope in rep["slopes"].items():
-            typer.echo(f"    {layer:<14}" + "".join(f"{rep['l1'][layer][w]:>10.3g}" for w in ws) + f"{slope:>9.2f}")
+            echo(f"    {layer:<14}" + "".join(f"{rep['l1'][layer][w]:>10.3g}" for w in ws) + f"{slope:>9.2f}")
     if plot is not None:
-        typer.echo(f"plot: {plot}")
+        echo(f"plot: {plot}")
 
 
 def _plot(frames: dict, steps: int, path: Path) -> None:
