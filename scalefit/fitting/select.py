@@ -218,7 +218,7 @@ def _score_entry(law: Law, objective: str, table: RunTable, opts: dict) -> tuple
     if not opts["positive"]:
         fit_kw["space"] = "raw"
     try:
-        full = fit_law(law, table, group_by=opts["group_by"], **fit_kw)
+        full = fit_law(law, table, group_by=opts["group_by"], calibrate=False, **fit_kw)  # the winner's: below
         entry.update(_full_stats(full, table, opts["mapping"], opts["positive"]))
         fold_scores = []
         for units, folds in opts["splits"]:
@@ -299,6 +299,7 @@ def select(
     seed: int = 0,
     tolerance: float = 0.10,
     law_options: Mapping[str, Any] | None = None,
+    calibrate: bool = True,
 ) -> SelectionResult:
     """Rank candidate laws × objectives by extrapolation backtests and keep the winner's full-data fit.
 
@@ -308,7 +309,7 @@ def select(
     2 rolling-origin folds, leave-one-out group folds up to 10) and f, the share each rolling fold adds.
     holdout: one fold instead, the rows this filter selects. objectives: "huber" (log residuals unless the law
     fits raw values or the target is not positive) and/or "mse" (raw residuals). fold_starts / seed: start-grid
-    subsample of each fold fit.
+    subsample of each fold fit. calibrate: calibrate the kept fit's prediction intervals (10 fold refits).
     """
     _check(1 if folds is None else folds, fraction, objectives)
     if not (np.isfinite(tolerance) and tolerance >= 0):
@@ -331,7 +332,7 @@ def select(
                 warnings.simplefilter("ignore")
                 entry, full = _score_entry(law, objective, table, opts)
             board.append(entry)
-            fits.append(full)
+            fits.append(None if full is None else (law, objective, law_map))
     order = sorted(range(len(board)), key=lambda i: _rank_key(board[i], metric))
     winner = _winner(board, order, tolerance, metric)
     if winner is not None:
@@ -344,8 +345,18 @@ def select(
         group_by=group_by, objectives=list(objectives),
         data={"source": table.source, "n_rows": len(table), "hash": table.digest(), "where": where,
               **({"target": target} if target else {})},
-        fit=None if winner is None else fits[winner], tolerance=tolerance, metric=metric, notes=notes,
+        fit=None if winner is None else _final_fit(*fits[winner], table, group_by, positive, calibrate),
+        tolerance=tolerance, metric=metric, notes=notes,
     )
+
+
+def _final_fit(law: Law, objective: str, mapping, table: RunTable, group_by, positive: bool, calibrate: bool):
+    """The winner refitted on all rows with its prediction intervals calibrated (the candidates' full fits skip
+    the calibration, 10 fold refits each, which only the kept fit needs)."""
+    kw = {**OBJECTIVES[objective], **({} if positive else {"space": "raw"})}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_law(law, table, group_by=group_by, mapping=mapping, calibrate=calibrate, **kw)
 
 
 def _natural(symbol: str) -> tuple:
