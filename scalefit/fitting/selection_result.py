@@ -10,10 +10,12 @@ from typing import Any
 from scalefit._frozen import freeze_fields, thaw
 from scalefit._schema import (
     expect_fields,
+    expect_filter,
     expect_mapping,
     expect_number,
     expect_schema,
     expect_str,
+    fields_of,
     list_of,
     optional,
 )
@@ -87,8 +89,8 @@ class SelectionResult(ResultFile):
         expect_schema(d, (SCHEMA,), "a scalefit selection")
         f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
                           {"board": list_of(expect_mapping), "along": expect_str, "folds": list_of(expect_str),
-                           "objectives": list_of(expect_str), "data": expect_mapping},
-                          {"holdout": optional(expect_str), "group_by": optional(expect_str), "fit": optional(
+                           "objectives": list_of(expect_str), "data": fields_of({}, {"where": expect_filter})},
+                          {"holdout": expect_filter, "group_by": optional(expect_str), "fit": optional(
                               expect_mapping), "tolerance": expect_number, "metric": expect_str,
                            "notes": list_of(expect_str)}, closed=True)
         for i, e in enumerate(f["board"]):

@@ -17,10 +17,12 @@ import pandas as pd
 from scalefit._frozen import freeze, thaw
 from scalefit._schema import (
     expect_fields,
+    expect_filter,
     expect_mapping,
     expect_number_list,
     expect_schema,
     expect_str,
+    fields_of,
     list_of,
     mapping_of,
     parse_json,
@@ -100,7 +102,8 @@ class LadderResult(ResultFile):
         """A LadderResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
         expect_schema(d, (SCHEMA,), "a scalefit ladder")
         f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
-                          {"loss_fit": expect_mapping, "acc_fit": expect_mapping, "options": expect_mapping,
+                          {"loss_fit": expect_mapping, "acc_fit": expect_mapping,
+                           "options": fields_of({}, {"where": expect_filter}),
                            "data": expect_mapping, "points": expect_mapping},
                           {"notes": list_of(expect_str), "version": expect_str}, closed=True)
         loss_fit, acc_fit = fit_from_dict(f["loss_fit"], "loss_fit"), fit_from_dict(f["acc_fit"], "acc_fit")
