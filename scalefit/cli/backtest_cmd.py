@@ -29,11 +29,12 @@ class HeldOut:
     panel = "held-out runs and their intervals"
 
     holdout: str = option(None, "--holdout", metavar="EXPR", help='Rows to hold out, e.g. "N >= 5e9".')
-    folds: int = option(None, "--folds", metavar="K", help="Instead of --holdout: K nested folds rolling "
-                        "outward along --along (fold k fits below the (1 - k·f) quantile, predicts above).")
+    folds: int = option(None, "--folds", metavar="K", help="Instead of --holdout: K folds along --along, rolling "
+                        "outward (fold k holds out about the top k·f of the rows, cut between distinct values; "
+                        "fewer when the values run out) or, on a categorical axis or mixtures, K group folds.")
     fraction: float = option(0.1, "--fraction", help="--folds: the share f of rows each fold adds to the held out.")
-    along: str = option(None, "--along", metavar="SYMBOL", help="--folds: the scale axis (default: the first "
-                        "of N, C, D the law takes).")
+    along: str = option(None, "--along", metavar="SYMBOL|COLUMN", help="--folds: the axis (default: the law's "
+                        "own: the first of N, C, D, M it takes, 'mixture' for the data-mixture laws).")
     interval: str = option("prediction", "--interval", help="prediction (where a new run would land: noise and "
                            "extrapolation error, calibrated on the fitted rows), mean (bootstrap band of the "
                            "fitted curve; needs --bootstrap) or none.")

@@ -118,20 +118,24 @@ def backtest_folds(
     law: Law | str, data: RunsLike, *, folds: int = 3, fraction: float = 0.1, along: str | None = None,
     where: str | None = None, level: float = 0.95, interval: str | None = "prediction", **kwargs: Any
 ) -> list[BacktestResult]:
-    """One backtest per nested outward fold along ``along`` (default: the first of N, C, D the law takes):
-    fold k fits the rows below the (1 − k·fraction) quantile and predicts the rows above."""
-    from scalefit.fitting.folds import outward_folds
+    """One backtest per fold along ``along`` (default: the law's axis, :func:`scalefit.fitting.folds.law_axis`, else
+    its first input): rolling-origin folds cut between distinct values (fold k holds out about the top k·fraction
+    of the rows), or group folds over mixtures or a categorical column (:func:`scalefit.fitting.folds.table_folds`).
+    Each backtest's ``what`` says what its fold held out."""
+    from scalefit.fitting.folds import MIXTURE, law_axis, table_folds
 
     law_obj = as_law(law, kwargs.pop("law_options", None))
     _check_interval(interval, kwargs.get("bootstrap", 0))
     mapping = _mapping(law_obj, kwargs)
     table = filter_rows(as_table(data), where, mapping=mapping)
-    along = along or next((s for s in ("N", "C", "D") if s in law_obj.inputs), law_obj.inputs[0])
-    res = resolve(table, [along], mapping=mapping)
-    found = outward_folds(res.values[along], along, folds, fraction)
+    along = along or law_axis(law_obj) or law_obj.inputs[0]
+    keys = law_obj.inputs if along == MIXTURE else ()
+    found = table_folds(table, along, mapping=mapping, folds=folds, fraction=fraction, keys=keys)
     if not found:
-        raise RunDataError(f"{table.source}: no fold along {along} holds out any row ({len(table)} rows)")
-    return [_held_out(law_obj, table, res.rows[f.held], f.what, mapping, level, interval, kwargs) for f in found]
+        raise RunDataError(f"{table.source}: {along} has too few distinct values to hold some out and keep 2 to fit "
+                           f"({len(table)} rows); give --holdout EXPR or another --along")
+    rows = table.frame.index.to_numpy()
+    return [_held_out(law_obj, table, rows[f.held], f.describe(), mapping, level, interval, kwargs) for f in found]
 
 
 def overall_scores(results: list[BacktestResult]) -> dict:
