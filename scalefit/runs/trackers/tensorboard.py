@@ -20,7 +20,7 @@ from scalefit.errors import StitchWarning, TrackerError
 from scalefit.runs.trackers.parts import Part, wide
 
 EVENT_GLOB = "events.out.tfevents.*"
-_LOADER_LOG = "tensorboard.backend.event_processing.event_file_loader"
+_LOADER_LOG = "tensorboard"  # tensorboard.util.tb_logging: the event-file loader logs its read errors here
 
 
 def event_files(spec: str) -> dict[str, list[Path]]:
