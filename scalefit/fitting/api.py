@@ -18,8 +18,8 @@ from scalefit.fitting.bootstrap import bootstrap_fits
 from scalefit.fitting.identifiability import identifiability
 from scalefit.fitting.objective import Problem
 from scalefit.fitting.result import FitResult
-from scalefit.fitting.rows import fit_problem
 from scalefit.fitting.rows import clusters as row_clusters
+from scalefit.fitting.rows import fit_problem
 from scalefit.fitting.rows import summary as rows_summary
 from scalefit.fitting.search import multi_starts
 from scalefit.fitting.spec import FitSpec
@@ -158,9 +158,9 @@ def refit_parts(jobs: Sequence[tuple[FitSpec, RunTable]]) -> list:
     fits = [attempt(lambda s=s, t=t: _Prepared.of(*s.prepare(t), None)) for s, t in jobs]
     ok = [f for f in fits if isinstance(f, _Prepared)]
     with threadpool_limits(1, user_api="blas"):
-        found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points() for f in ok]))
+        found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points(f.problem) for f in ok]))
         if isinstance(found, Exception):
-            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points()])[0]) for f in ok]
+            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points(f.problem)])[0]) for f in ok]
     searches = dict(zip(map(id, ok), found))
 
     def params(fit):
@@ -229,7 +229,7 @@ def _resolve_target(law: Law, table: RunTable, spec: FitSpec):
 def _searches(fits: list[_Prepared]) -> list:
     """Multi-start search of each fit from its spec's starts, together; FitError when no start of a fit is
     finite."""
-    searches = multi_starts([f.problem for f in fits], [f.spec.start_points() for f in fits])
+    searches = multi_starts([f.problem for f in fits], [f.spec.start_points(f.problem) for f in fits])
     for fit, search in zip(fits, searches):
         if not np.isfinite(search.objective):
             where = f" ({fit.group})" if fit.group else ""

@@ -6,7 +6,7 @@ same rows and with the same options, and returns a FitResult whose ``groups`` ar
 (``targets`` lists them in order, ``group_by`` is ``"target"``): ``fit.select("loss_c4")`` is one target's
 fit, ``scalefit predict`` predicts every target together (one ``<column>_pred`` column each), and reports
 and plots show one part per target, as for a grouped fit. The targets' searches and calibrations run together
-(one engine pass, like a grouped fit's groups: ``scalefit.fitting.api._fit_many``).
+(one engine pass, like a grouped fit's groups: ``scalefit.fitting.api.fit_parts``).
 """
 
 from __future__ import annotations
@@ -44,15 +44,16 @@ def target_columns(table: RunTable, targets: str | Sequence[str] | None = None, 
     return names
 
 
-def targets_result(table: RunTable, fits: dict[str, FitResult]) -> FitResult:
-    """One multi-target FitResult of the per-target ``fits`` (in target order) of a law to ``table``."""
+def targets_result(table: RunTable, fits: dict[str, FitResult], spec=None) -> FitResult:
+    """One multi-target FitResult of the per-target ``fits`` (in target order) of a law to ``table`` with
+    ``spec`` (each target's fit records its own, with its target)."""
     targets = tuple(fits)
     first = fits[targets[0]]
     data = {k: v for k, v in first.data.items() if k not in ("target", "provenance", "mapping", "ranges")}
     return FitResult(
         law=first.law, law_options=dict(first.law_options), params={}, stats={}, search={},
         data={**data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
-        seed=first.seed, groups=fits, group_by=TARGET_GROUP, targets=targets,
+        seed=first.seed, groups=fits, group_by=TARGET_GROUP, targets=targets, spec=spec,
     )
 
 

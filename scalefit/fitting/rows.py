@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,28 +31,10 @@ from scalefit.runs.reduce import order_column
 ANCHOR_WEIGHT = "weight"  # the key of an anchor's optional weight
 
 
-@dataclass(frozen=True)
-class RowOptions:
-    """The run, reducer, weight and anchor options of a law fit (see the module docstring)."""
-
-    run: str | None = None  # run key column (None: the default alias, if present)
-    reduce: str | None = None  # last | mean-last=K | min | max
-    skip_first: float = 0.0  # fraction of each run's first checkpoints dropped
-    smooth: int | None = None  # trailing moving-average window over a run's checkpoints
-    order: str | None = None  # column ordering a run's checkpoints (default: step, tokens, compute, file order)
-    weight: str | None = None  # row-weight column
-    anchors: tuple = field(default_factory=tuple)  # checked anchors: ({symbol: value}, weight) pairs
-    bootstrap_by: str | None = None  # the column whose groups of rows the bootstrap resamples (checked here)
-
-    @property
-    def reduces(self) -> bool:
-        return self.reduce is not None or self.skip_first != 0 or self.smooth is not None
-
-
-def prepare(table: RunTable, law: Law, mapping: Mapping[str, str], opts: RowOptions, space: str
-            ) -> tuple[RunTable, RowOptions]:
-    """The rows to fit (reduced per run when asked) and the options with the run key resolved and the anchors
-    checked against ``law``; one-line RunDataError for a bad column, weight or anchor."""
+def prepare(table: RunTable, law: Law, mapping: Mapping[str, str], opts, space: str) -> tuple[RunTable, Any]:
+    """The rows to fit (reduced per run when asked) and the options (a :class:`scalefit.fitting.spec.FitSpec`)
+    with the run key resolved and the anchors checked against ``law``; one-line RunDataError for a bad column,
+    weight or anchor."""
     key = run_column(table, opts.run)
     order = order_column(table, opts.order) if opts.reduces else opts.order
     if opts.reduces:
@@ -63,8 +45,7 @@ def prepare(table: RunTable, law: Law, mapping: Mapping[str, str], opts: RowOpti
         if column is not None and column not in table.columns:
             raise RunDataError(f"{table.source}: {option} {column!r} is not a column; columns are {table.columns}")
     anchors = check_anchors(law, opts.anchors, space)
-    return table, RowOptions(key, opts.reduce, opts.skip_first, opts.smooth, order, opts.weight, anchors,
-                             opts.bootstrap_by)
+    return table, opts.replace(run=key, order=order, anchors=anchors)
 
 
 def parse_anchor(text: object) -> dict[str, float]:
@@ -134,7 +115,7 @@ def row_weights(table: RunTable, rows: np.ndarray, column: str) -> np.ndarray:
     return values
 
 
-def fit_problem(law: Law, table: RunTable, res, y: np.ndarray, opts: RowOptions, **objective) -> Problem:
+def fit_problem(law: Law, table: RunTable, res, y: np.ndarray, opts, **objective) -> Problem:
     """The Problem of the data rows ``res``/``y`` followed by the anchors, with the row and anchor weights."""
     anchors = opts.anchors
     x = {s: res.values[s] for s in law.inputs}
@@ -158,7 +139,7 @@ def clusters(table: RunTable, rows: np.ndarray, by: str | None,
     return (None, None) if by is None else (table.frame.loc[rows, by].astype(str).to_numpy(), by)
 
 
-def summary(opts: RowOptions) -> dict:
+def summary(opts) -> dict:
     """What the result's ``data`` records about runs, weights and anchors (only what was used)."""
     out: dict = {}
     if opts.reduces:

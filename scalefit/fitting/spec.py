@@ -1,0 +1,267 @@
+"""FitSpec: how a law fit is made, as one immutable, serialisable value.
+
+A spec holds everything but the rows: the law (its factory options, bounds and fixed parameters ride in
+``law.options``), the target column and symbol -> column ``mapping``, the row filter ``where``, the objective
+(``loss``, ``delta``, ``space``), the rows' shaping (run key, per-run reducers, row weights, anchors:
+:mod:`scalefit.fitting.rows`), the start policy, the bootstrap and whether to calibrate prediction intervals.
+
+    spec = FitSpec.of("chinchilla", where="loss < 3.44", bootstrap=1000)
+    fit = spec.fit(runs)                       # one FitResult; fit.spec == spec
+    groups = spec.fit_groups(runs, "dataset")  # one per value of a column (a grouped FitResult)
+    spec.replace(loss="mse")                   # a new spec (``get_params`` / ``clone`` in scikit-learn terms)
+
+Every command builds one (the CLI, ``select``, ``backtest``, the calibration, procedures), and a fold refit is
+``spec.for_folds().refit(train_tables)``: the same objective and rows on the training rows alone, started only
+from the law's start grid (a seeded subsample of it), never from an optimum fitted on held-out rows. The fit
+file stores the spec (``to_dict``) and :func:`scalefit.load` rebuilds it (``from_dict``, every field checked).
+
+Start policy (``starts``): None, every point of the law's start grid; an integer K, the K grid points with the
+lowest objective on the rows being fitted (a screen: one evaluation per grid point, no descent; the fold
+refits' policy, so a fold's starts depend on its training rows alone); an (S, P) array, those starts in natural
+units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from scalefit._frozen import freeze, thaw
+from scalefit.errors import FitError, FitFileError, ScalefitError
+from scalefit.fitting.objective import LOSSES, SPACES
+from scalefit.laws import Law, get_law
+
+FOLD_STARTS = 24  # screened start-grid points of a calibration fold refit (12 miss the basin of the Epoch folds)
+
+
+@dataclass(frozen=True, repr=False)
+class FitSpec:
+    """How a law is fitted to rows (see the module docstring); build with :meth:`of`."""
+
+    law: Law  # the law, constraints (--param, --fix) included in its options
+    target: str | None = None  # column of the law's target symbol (None: resolved by alias)
+    mapping: Mapping = field(default_factory=dict)  # symbol -> column
+    where: str | None = None  # row filter expression
+    loss: str = "huber"  # huber | mse
+    delta: float = 1e-3  # Huber threshold
+    space: str | None = None  # log | raw residuals (None: log for a positive target)
+    bootstrap: int = 0  # resamples (0: none)
+    seed: int = 0  # seed of the bootstrap
+    bootstrap_by: str | None = None  # resample groups of rows with equal values in this column
+    calibrate: bool = True  # calibrate prediction intervals on extrapolation folds
+    starts: Any = None  # start policy: None (the law's grid), int K (the K best grid points), (S, P) starts
+    run: str | None = None  # run key column (None: run_id, run or run_name when present)
+    reduce: str | None = None  # last | mean-last=K | min | max, per run
+    skip_first: float = 0.0  # fraction of each run's first checkpoints dropped
+    smooth: int | None = None  # trailing moving-average window over a run's checkpoints
+    order: str | None = None  # column ordering a run's checkpoints
+    weight: str | None = None  # row-weight column
+    anchors: tuple = ()  # fixed points in the law's symbols ({symbol: value[, weight]}, or checked pairs)
+
+    def __post_init__(self) -> None:
+        from scalefit.fitting.bootstrap import check_resamples
+        from scalefit.fitting.rows import parse_anchor
+
+        if not isinstance(self.law, Law):
+            raise FitError(f"FitSpec.law must be a Law, got {type(self.law).__name__}; use FitSpec.of(name, ...)")
+        if self.loss not in LOSSES:  # the objective's own words (scalefit.fitting.objective.Problem)
+            raise FitError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
+        space = self.space or ("log" if self.law.positive_target else "raw")
+        if space not in SPACES:
+            raise FitError(f"unknown space {space!r}; choose one of {SPACES}")
+        check_resamples(self.bootstrap)
+        set_ = object.__setattr__.__get__(self)
+        set_("space", space)
+        set_("mapping", freeze(dict(self.mapping or {})))
+        set_("starts", _start_policy(self.starts, len(self.law.param_names)))
+        set_("anchors", tuple(freeze(parse_anchor(a)) if isinstance(a, str) else freeze(dict(a))
+                              if isinstance(a, Mapping) else a for a in self.anchors or ()))  # others: refused on use
+
+    @classmethod
+    def of(cls, law: Law | str, *, law_options: Mapping[str, Any] | None = None,
+           params: Mapping[str, Any] | None = None, fix: Mapping[str, float] | None = None, **fields: Any) -> FitSpec:
+        """The spec of ``law`` (a name, with ``law_options``, or a Law) with starts/bounds ``params`` and
+        parameters held fixed ``fix`` (:meth:`Law.constrained`); ``fields`` are the spec's other fields."""
+        base = get_law(law, **dict(law_options or {})) if isinstance(law, str) else law
+        return cls(base.constrained(params, fix), **fields)
+
+    # ---- the value ------------------------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> FitSpec:
+        """A copy with ``changes`` (the spec is immutable)."""
+        return dataclasses.replace(self, **changes)
+
+    def get_params(self) -> dict:
+        """The spec's fields as plain values (scikit-learn style; :meth:`to_dict` is the same, JSON-ready)."""
+        return self.to_dict()
+
+    @property
+    def reduces(self) -> bool:
+        """Whether the rows are reduced per run before the fit."""
+        return self.reduce is not None or self.skip_first != 0 or self.smooth is not None
+
+    @cached_property
+    def columns(self) -> dict:
+        """symbol -> column: the mapping, with the target column for the law's target symbol."""
+        return {**self.mapping, **({self.law.target: self.target} if self.target is not None else {})}
+
+    def start_points(self, problem: Any) -> np.ndarray:
+        """The (S, P) start points in natural units of a search of ``problem`` (the rows being fitted): the
+        start policy applied (an integer K: the K points of the law's start grid with the lowest objective on
+        those rows, ties kept in grid order)."""
+        if self.starts is None:
+            return self.law.start_grid()
+        if isinstance(self.starts, int):
+            return screened_starts(problem, self.law.start_grid(), self.starts)
+        return np.array(self.starts, dtype=float)
+
+    def for_folds(self, n_starts: int = FOLD_STARTS) -> FitSpec:
+        """The spec of a fold refit: this fit's objective and rows, from the ``n_starts`` best points of the law's
+        start grid on the fold's training rows, with no bootstrap and no calibration (its held-out rows are never
+        seen: nothing of the full fit is reused)."""
+        return self.replace(starts=n_starts, bootstrap=0, calibrate=False)
+
+    # ---- fitting ---------------------------------------------------------------------------------------------
+    def fit(self, data: Any) -> Any:
+        """The law fitted to ``data`` (a RunTable, a DataFrame or a path): one FitResult."""
+        from scalefit.fitting.api import as_table, fit_parts
+
+        table, spec = self.prepare(as_table(data))
+        return fit_parts([(table, spec, None)], self)[0]
+
+    def fit_groups(self, data: Any, by: str) -> Any:
+        """One fit per value of column ``by``, searched (and calibrated) together: a grouped FitResult."""
+        from scalefit.fitting.api import as_table, fit_parts
+        from scalefit.fitting.result import FitResult
+        from scalefit.runs import group_rows
+
+        table, spec = self.prepare(as_table(data))
+        values = group_rows(table, by)  # a RunDataError for a missing column, a warning for empty cells
+        parts = [(table.subset(rows), spec, f"{by} = {value}") for value, rows in values.items()]
+        groups = dict(zip(map(str, values), fit_parts(parts, self)))
+        first = next(iter(groups.values()))
+        return FitResult(
+            law=self.law.name, law_options=dict(self.law.options), params={}, stats={}, search={},
+            data={**first.data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
+            seed=self.seed if self.bootstrap else None, groups=groups, group_by=by, spec=self,
+        )
+
+    def fit_targets(self, data: Any, targets: Sequence[str]) -> Any:
+        """The law fitted to each target column, searched (and calibrated) together: a multi-target FitResult."""
+        from scalefit.fitting.api import as_table, fit_parts
+        from scalefit.fitting.multi_target import targets_result
+
+        table = as_table(data)
+        specs = [self.replace(target=t) for t in targets]
+        fits = fit_parts([(*s.prepare(table), None) for s in specs], self, specs)
+        return targets_result(table, dict(zip(targets, fits)), self)
+
+    def prepare(self, table: Any) -> tuple[Any, FitSpec]:
+        """The rows this spec fits (filtered, reduced per run) and the spec that fits exactly those rows: the
+        target folded into the mapping, the run key resolved, the anchors checked, nothing left to filter or
+        reduce (so ``prepared.fit(rows.subset(...))`` fits a subset of the same rows the same way)."""
+        from scalefit.fitting.rows import prepare
+        from scalefit.runs import filter_rows
+
+        rows, shaped = prepare(filter_rows(table, self.where, mapping=self.columns), self.law, self.columns, self,
+                               self.space)
+        return rows, shaped.replace(target=None, mapping=self.columns, where=None, reduce=None, skip_first=0.0,
+                                    smooth=None)
+
+    def refit(self, tables: Sequence[Any]) -> list:
+        """The law's parameters ({name: value}) on each of ``tables`` (fold training rows), all in one stacked
+        search with this spec's starts; an entry is the exception for a table that could not be fitted. No
+        bootstrap, calibration or diagnostics: what a fold needs to predict its held-out rows."""
+        from scalefit.fitting.api import refit_parts
+
+        return refit_parts([(self, t) for t in tables])
+
+    # ---- serialisation ---------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """A plain JSON-ready dict (law by name and factory options)."""
+        out = {f.name: thaw(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "law"}
+        out["starts"] = self.starts if not isinstance(self.starts, tuple) else [list(s) for s in self.starts]
+        out["anchors"] = [{**a[0], "weight": a[1]} if isinstance(a, tuple) else thaw(a) for a in self.anchors]
+        return {"law": self.law.name, "law_options": thaw(self.law.options), **out}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "spec") -> FitSpec:
+        """A FitSpec from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
+        from scalefit._schema import expect_fields, expect_mapping, expect_str
+
+        known = {f.name for f in dataclasses.fields(cls)} | {"law_options"}
+        d = expect_fields(d, where, {"law": expect_str, "law_options": expect_mapping},
+                          {k: _loose for k in known - {"law", "law_options"}}, closed=True)
+        try:
+            law = get_law(d.pop("law"), **d.pop("law_options"))
+            return cls(law, **{k: _field_value(k, v, f"{where}.{k}") for k, v in d.items()})
+        except FitFileError:
+            raise
+        except (ScalefitError, TypeError, ValueError) as exc:
+            raise FitFileError(f"{where}: {' '.join(str(exc).split())}") from None
+
+    def __repr__(self) -> str:
+        """``FitSpec('chinchilla', where='loss < 3.44', bootstrap=1000)``: the fields that differ from the
+        defaults."""
+        default = FitSpec(self.law)
+        shown = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+                 if f.name != "law" and getattr(self, f.name) != getattr(default, f.name)]
+        options = f", law_options={thaw(self.law.options)!r}" if self.law.options else ""
+        return f"FitSpec({self.law.name!r}{options}{''.join(', ' + s for s in shown)})"
+
+
+SCREEN_WORK = 2**20  # start-rows evaluated at once when screening a start grid
+
+
+def screened_starts(problem: Any, grid: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` points of ``grid`` (natural units) with the lowest objective on ``problem``'s rows (one
+    evaluation each, in chunks of starts of bounded memory); the first ``k`` when none is finite."""
+    theta = problem.to_fit(grid)
+    per = max(1, SCREEN_WORK // max(problem.n_rows, 1))
+    f = np.concatenate([problem.objective(theta[i:i + per]) for i in range(0, len(theta), per)])
+    return grid[np.sort(np.argsort(f, kind="stable")[:k])]
+
+
+def _start_policy(starts: Any, n_params: int) -> Any:
+    """None, a positive int, or a tuple of P-tuples of floats (an (S, P) array made immutable)."""
+    if starts is None:
+        return None
+    if isinstance(starts, (int, np.integer)) and not isinstance(starts, bool):
+        if starts < 1:
+            raise FitError(f"starts={starts}: a number of start-grid points must be >= 1")
+        return int(starts)
+    a = np.atleast_2d(np.asarray(starts, dtype=float))
+    if a.ndim != 2 or a.shape[1] != n_params or a.shape[0] == 0:
+        raise FitError(f"starts: expected an (S, {n_params}) array of start points, got shape {a.shape}")
+    return tuple(tuple(float(v) for v in row) for row in a)
+
+
+def _loose(value: Any, where: str) -> Any:
+    return value  # each field is checked by _field_value and by FitSpec itself
+
+
+_TYPES = {"target": str, "where": str, "loss": str, "space": str, "bootstrap_by": str, "run": str, "reduce": str,
+          "order": str, "weight": str, "bootstrap": int, "seed": int, "smooth": int, "calibrate": bool,
+          "delta": float, "skip_first": float, "mapping": dict, "anchors": list}
+
+
+def _field_value(name: str, value: Any, where: str) -> Any:
+    """A stored spec field, type-checked (None allowed where the field may be unset)."""
+    from scalefit._schema import expect_bool, expect_finite_number, expect_int, expect_mapping, expect_str, list_of
+
+    if value is None and name not in ("loss", "delta", "bootstrap", "seed", "calibrate", "skip_first"):
+        return None
+    check = {str: expect_str, int: expect_int, bool: expect_bool, float: expect_finite_number, dict: expect_mapping,
+             list: list_of(expect_mapping)}.get(_TYPES.get(name))
+    if check is not None:
+        return check(value, where)
+    if name == "starts" and not isinstance(value, (int, list)):
+        raise FitFileError(f"{where}: expected null, a number of start points or a list of start points")
+    return value
+
+
+__all__ = ["FOLD_STARTS", "FitSpec"]
