@@ -70,6 +70,11 @@ def _in_pseudo(p: Path) -> bool:
     return any(p == root or root in p.parents for root in _PSEUDO) or p.parent == Path("/dev")
 
 
+def special_kind(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is a device, FIFO or socket ("a character device"), else None."""
+    return next((name for test, name in _KINDS if test(mode)), None)
+
+
 def special_file_problem(path: str | Path) -> str | None:
     """Why ``path`` cannot be replaced by an output file, or None: it is (or links to) a device, FIFO or socket,
     or lies in /proc, /sys or directly in /dev. Links are followed hop by hop (never replaced blindly)."""
@@ -83,7 +88,7 @@ def special_file_problem(path: str | Path) -> str | None:
         except OSError:  # does not exist (yet), or cannot be read: the write itself will say
             return None
         if not stat.S_ISLNK(st.st_mode):
-            kind = next((name for test, name in _KINDS if test(st.st_mode)), None)
+            kind = special_kind(st.st_mode)
             if kind is None:
                 return None
             return f"is {kind}" if p == start else f"links to {str(p)!r}, {kind}"

@@ -21,6 +21,8 @@ import functools
 import importlib.util
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,9 @@ from scalefit.errors import ConfigError, TrainingError
 
 __all__ = [
     "KJV_VALIDATION_BOOKS",
+    "MAX_TEXT_BYTES",
     "Corpus",
+    "check_corpus",
     "eval_windows",
     "load_corpus",
     "sample_batch",
@@ -41,6 +45,7 @@ KJV_VALIDATION_BOOKS = ("Ruth", "Ecclesiastes", "Jonah", "Mark", "Philippians", 
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".text")
 VAL_FRACTION = 0.05
 SEPARATOR = "\n\n"
+MAX_TEXT_BYTES = 2**30  # a text corpus is read into memory whole (about 5x its size at the peak); .bin has no cap
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,62 @@ def _bin_corpus(spec: str, path: Path, vocab_size: int) -> Corpus:
     return Corpus(spec, train, val, vocab_size, None)
 
 
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def corpus_problem(spec: str) -> str | None:
+    """What makes the corpus ``spec`` unusable before anything is read, or None (also for a path that does not
+    exist here: that is refused when the corpus is loaded, so a spec can name a path of the machine that trains).
+
+    A corpus path must be a regular file or a folder of regular files (never a device, FIFO or socket, e.g.
+    ``/dev/zero``), and a text corpus at most :data:`MAX_TEXT_BYTES` in all (``.bin`` ids are memory-mapped).
+    """
+    from scalefit._io import special_kind
+
+    if spec in ("kjv", "pydoc"):
+        return None
+    path = Path(spec)
+    what = "a corpus is a .txt/.md/.jsonl/.bin file or a folder of such files"
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        total = 0
+        for p in sorted(path.rglob("*")):
+            try:
+                info = os.stat(p)
+            except OSError:  # a dangling link: not part of the corpus
+                continue
+            mode, size = info.st_mode, info.st_size
+            kind = special_kind(mode)
+            if kind and p.suffix in (*TEXT_SUFFIXES, ".bin", ".jsonl"):
+                return f"holds {str(p)!r}, {kind}; {what}, regular files only"
+            if stat.S_ISREG(mode) and p.suffix in TEXT_SUFFIXES:
+                total += size
+        if total > MAX_TEXT_BYTES:
+            return (f"holds {_gib(total)} of text, more than the {_gib(MAX_TEXT_BYTES)} a text corpus may be (it is "
+                    "read into memory whole); pre-tokenize it into train.bin and val.bin (memory-mapped, no limit)")
+        return None
+    kind = special_kind(st.st_mode)
+    if kind or not stat.S_ISREG(st.st_mode):
+        return f"is {kind or 'not a regular file'}; {what}"
+    if path.suffix != ".bin" and st.st_size > MAX_TEXT_BYTES:
+        return (f"is {_gib(st.st_size)} of text, more than the {_gib(MAX_TEXT_BYTES)} a text corpus may be (it is "
+                "read into memory whole); pre-tokenize it into a .bin file of token ids (memory-mapped, no limit)")
+    return None
+
+
+def check_corpus(spec: str) -> None:
+    """ConfigError naming the corpus when :func:`corpus_problem` finds one (before any byte is read)."""
+    problem = corpus_problem(spec)
+    if problem:
+        raise ConfigError(f"corpus {spec!r} {problem}")
+
+
 @functools.lru_cache(maxsize=8)
 def load_corpus(spec: str = "kjv", tokenizer: str = "byte", vocab_size: int = 256) -> Corpus:
     """Load, split and tokenize a corpus (cached per process; arrays are read-only)."""
@@ -203,6 +264,7 @@ def load_corpus(spec: str = "kjv", tokenizer: str = "byte", vocab_size: int = 25
         raise ConfigError(
             f"corpus {spec!r} not found: use 'kjv', 'pydoc', or an existing text/JSONL/.bin file or folder"
         )
+    check_corpus(spec)
     if path.suffix == ".bin" or (path.is_dir() and (path / "train.bin").is_file()):
         return _bin_corpus(spec, path, vocab_size)
     train_docs, val_docs = _documents(spec)

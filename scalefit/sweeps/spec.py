@@ -31,6 +31,7 @@ from scalefit._io import read_toml
 from scalefit.errors import ConfigError, SweepError
 from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig, allowed_keys, make_config, run_id
 from scalefit.proxy.counting import count_params, flops_per_token
+from scalefit.proxy.data import corpus_problem
 from scalefit.proxy.paths import check_name
 from scalefit.sweeps.shapes import DEFAULT_ASPECT, shape_for_params
 
@@ -270,6 +271,10 @@ def expand(spec: SweepSpec) -> list[PlannedRun]:
                 )
             seen[planned.run_id] = planned
             runs.append(planned)
+    for corpus in dict.fromkeys(r.config.corpus for r in runs):  # a device or an oversized text: refused up front
+        problem = corpus_problem(corpus)
+        if problem:
+            raise SweepError(f"{spec.source}: corpus {corpus!r} {problem}")
     return runs
 
 
