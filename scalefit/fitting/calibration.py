@@ -59,14 +59,14 @@ def scale_axes(x: Mapping[str, np.ndarray]) -> list[str]:
     return [s for s in varying if s in SCALE_SYMBOLS] or varying
 
 
-def distance(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> np.ndarray:
-    """Extrapolation distance of each point, in fitted spans: the Euclidean norm over the inputs of the distance
+def distances(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """Extrapolation distance of each point along each input with a fitted range, in fitted spans: the distance
     beyond the fitted range [lo, hi] divided by the range's width, both on a log scale for positive inputs
-    (ln(v/hi) / ln(hi/lo)), linear otherwise; widths floored at 0.1 (e-folds or range units).
+    (ln(v/hi) / ln(hi/lo)), linear otherwise; widths floored at 0.1 (e-folds or range units); 0 inside.
 
     Dividing by the span makes a fold fitted on a narrow range and a full fit on a wide one comparable: one
     e-fold beyond a fit over one e-fold is a far bolder extrapolation than one e-fold beyond a fit over five."""
-    total = None
+    out = {}
     for s, v in x.items():
         v = np.asarray(v, dtype=float).reshape(-1)
         if s not in ranges:
@@ -77,10 +77,30 @@ def distance(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> np.nd
                 beyond, span = np.maximum(np.log(v / hi), np.log(lo / v)), np.log(hi / lo)
             else:
                 beyond, span = np.maximum(v - hi, lo - v), hi - lo
-        b2 = (np.clip(beyond, 0.0, None) / max(span, SPAN_FLOOR)) ** 2
-        total = b2 if total is None else total + b2
+        out[s] = np.clip(beyond, 0.0, None) / max(span, SPAN_FLOOR)
+    return out
+
+
+def distance(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> np.ndarray:
+    """Extrapolation distance of each point, in fitted spans: the Euclidean norm over the inputs of
+    :func:`distances`."""
+    per_input = distances(x, ranges)
     n = len(next(iter(x.values()))) if x else 0
-    return np.zeros(n) if total is None else np.sqrt(total)
+    return np.sqrt(sum(d**2 for d in per_input.values())) if per_input else np.zeros(n)
+
+
+def decades(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> dict[str, float]:
+    """How far the inputs ``x`` go beyond the fitted ``ranges``, in decades (log10) per positive input with a
+    range (0 inside it): the numbers an extrapolation warning quotes."""
+    out = {}
+    for s, v in x.items():
+        v = np.asarray(v, dtype=float).reshape(-1)
+        if s not in ranges or not v.size:
+            continue
+        lo, hi = (float(b) for b in ranges[s])
+        if lo > 0 and np.all(v > 0):
+            out[s] = float(np.max(np.clip(np.maximum(np.log10(v / hi), np.log10(lo / v)), 0.0, None)))
+    return out
 
 
 def residuals(y, pred, space: str) -> np.ndarray:
@@ -106,8 +126,8 @@ def fold_masks(x: Mapping[str, np.ndarray], n_params: int) -> list[tuple[Outward
 
 def fold_residuals(x: Mapping[str, np.ndarray], y: np.ndarray, space: str,
                    folds: list[tuple[OutwardFold, np.ndarray]], predictors: list[Predictor | None],
-                   ) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """[(fold, out-of-fold residuals, their distances)] over the ``folds`` whose refit succeeded:
+                   ) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+    """[(fold, out-of-fold residuals, their distances per input)] over the ``folds`` whose refit succeeded:
     ``predictors[i]`` is the law refitted on fold i's rows (None where that fit failed)."""
     out = []
     for (fold, inside), predict in zip(folds, predictors):
@@ -121,21 +141,27 @@ def fold_residuals(x: Mapping[str, np.ndarray], y: np.ndarray, space: str,
             continue
         ranges = {s: (float(np.min(v[inside])), float(np.max(v[inside]))) for s, v in x.items()}
         r = residuals(y[fold.held], pred, space)
-        d = distance({s: v[fold.held] for s, v in x.items()}, ranges)
-        ok = np.isfinite(r) & np.isfinite(d)
+        d = distances({s: v[fold.held] for s, v in x.items()}, ranges)
+        ok = np.isfinite(r) & np.all([np.isfinite(v) for v in d.values()], axis=0)
         if ok.any():
-            out.append((fold.what, r[ok], d[ok]))
+            out.append((fold.what, r[ok], {s: v[ok] for s, v in d.items()}))
     return out
 
 
-def growth(folds: list[tuple[str, np.ndarray, np.ndarray]], sigma: float) -> float:
-    """g >= 0 in s(d)² = σ² + (g·d)²: least squares of r² − σ² on d² over the out-of-fold points."""
+def growth(folds: list[tuple[str, np.ndarray, Mapping[str, np.ndarray]]], sigma: float) -> float:
+    """g >= 0 in s(d)² = σ² + (g·d)²: least squares of r² − σ² on d² over the out-of-fold points, d the
+    Euclidean norm of the per-input distances."""
     if not folds:
         return 0.0
     r = np.concatenate([f[1] for f in folds])
-    d = np.concatenate([f[2] for f in folds])
+    d = np.concatenate([_norm(f[2], f[1].size) for f in folds])
     d4 = float(np.sum(d**4))
     return math.sqrt(max(0.0, float(np.sum((r**2 - sigma**2) * d**2)) / d4)) if d4 > 0 else 0.0
+
+
+def _norm(d: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """The Euclidean norm of per-input distances (zeros for none)."""
+    return np.sqrt(sum(np.asarray(v, float) ** 2 for v in d.values())) if d else np.zeros(n)
 
 
 def calibrate(x: Mapping[str, np.ndarray], y: np.ndarray, fitted: np.ndarray, space: str,
@@ -150,16 +176,20 @@ def calibrate(x: Mapping[str, np.ndarray], y: np.ndarray, fitted: np.ndarray, sp
            "folds": [], "points": 0}
     for what, r, d in folds:
         score = np.abs(r) / scale(cal, d)
-        cal["folds"].append({"fold": what, "points": int(r.size), "max_distance": float(np.max(d)),
+        cal["folds"].append({"fold": what, "points": int(r.size), "max_distance": float(np.max(_norm(d, r.size))),
                              "scores": [float(v) for v in np.sort(score)]})
     cal["points"] = int(sum(f["points"] for f in cal["folds"]))
     return cal
 
 
 def scale(calibration: Mapping, d) -> np.ndarray:
-    """s(d) = sqrt(σ² + (g·d)²) at distances ``d`` (σ floored at 1e-12)."""
+    """s(d) = sqrt(σ² + (g·d)²) at distances ``d`` (an array of :func:`distance`, or per-input
+    :func:`distances`; σ floored at 1e-12)."""
+    noise2 = max(float(calibration["noise"]), 1e-12) ** 2
+    if isinstance(d, Mapping):
+        d = _norm(d, 0)
     d = np.asarray(d, dtype=float)
-    return np.sqrt(max(float(calibration["noise"]), 1e-12) ** 2 + (float(calibration["growth"]) * d) ** 2)
+    return np.sqrt(noise2 + (float(calibration["growth"]) * d) ** 2)
 
 
 def gaussian_quantile(level: float) -> float:
@@ -278,6 +308,6 @@ def prediction_widen(level: float = 0.95, seed: int = 0):
 
     return widen
 
-__all__ = ["METHOD", "calibrate", "describe", "distance", "half_width", "multiplier", "residuals", "scale",
-           "scale_axes", "thin", "fold_masks", "fold_residuals", "fit_spread",
+__all__ = ["METHOD", "calibrate", "decades", "describe", "distance", "distances", "half_width", "multiplier",
+           "residuals", "scale", "scale_axes", "thin", "fold_masks", "fold_residuals", "fit_spread",
            "prediction_band", "prediction_widen", "widen_for"]
