@@ -47,6 +47,9 @@ class RunOptions:
     compile: bool = option(None, "--compile/--no-compile", help="torch.compile the model (CUDA only).")
     threads: int = option(None, "--threads", help="CPU threads for torch (default: torch's; use 1 per job when "
                           "runs share cores).")
+    devices: int = option(None, "--devices", help="Devices training the run (GPUs, or CPU processes), launched with "
+                          "torch.distributed; same global batch and curve whatever the count (default 1). "
+                          "--set shard=fsdp shards the model (FSDP2) instead of replicating it (DDP).")
 
     def given(self) -> dict:
         """The config keys set by these options."""
@@ -115,7 +118,15 @@ def train_command(
             err=True,
         )
 
-    result = train_run(cfg, runs_dir, on_log=None if quiet or as_json else show)
+    from scalefit.errors import RunInterrupted
+    from scalefit.proxy.checkpoint import stop_on
+
+    stop_on()  # `sbatch --signal=USR1@90` and friends: checkpoint, then stop
+    try:
+        result = train_run(cfg, runs_dir, on_log=None if quiet or as_json else show)
+    except RunInterrupted as exc:
+        typer.echo(f"scalefit train: {exc}", err=True)
+        raise typer.Exit(130) from None
     if as_json:
         echo_json(result)
     else:

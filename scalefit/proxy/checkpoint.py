@@ -28,15 +28,19 @@ from scalefit._io import atomic_path
 from scalefit.errors import CheckpointError
 from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig
 
-__all__ = ["FILE", "FORMAT", "Checkpoints", "disk_usage", "identity", "load", "stop_on", "stop_requested"]
+__all__ = ["FILE", "FORMAT", "STOP_SIGNALS", "Checkpoints", "disk_usage", "identity", "load", "stop_on",
+           "stop_requested"]  # fmt: skip
 
 FILE = "checkpoint.pt"
 FORMAT = 1  # layout of the checkpoint's dict; a change refuses older checkpoints
+STOP_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)  # what `sbatch --signal` sends before the time limit (and submitit)
 _STOP: dict[str, int] = {"signal": 0}  # the stop signal received (0: none)
 
 
 def stop_on(*signums: int) -> None:
-    """Checkpoint after the current step and stop when one of ``signums`` arrives (main thread only)."""
+    """Checkpoint after the current step and stop (``RunInterrupted``) when one of ``signums`` arrives (default
+    ``STOP_SIGNALS``); main thread only."""
+    signums = signums or STOP_SIGNALS
 
     def handler(signum: int, frame: Any) -> None:
         _STOP["signal"] = signum

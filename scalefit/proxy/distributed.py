@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import torch.distributed as tdist
 
 from scalefit import errors
 from scalefit.errors import ConfigError, TrainingError
+from scalefit.proxy.checkpoint import STOP_SIGNALS, stop_on
 
 __all__ = ["Dist", "check_devices", "from_env", "group", "launch_local"]
 
@@ -111,7 +113,6 @@ def _free_port() -> int:
 def _die_with_parent() -> None:
     """Linux: the kernel kills this worker when the launching process dies (kill -9 included)."""
     import ctypes
-    import signal
     import sys
 
     if sys.platform.startswith("linux"):
@@ -121,6 +122,7 @@ def _die_with_parent() -> None:
 
 def _worker(rank: int, world: int, port: int, fn: Callable, args: tuple, rows: Any) -> None:
     _die_with_parent()
+    stop_on()  # the launcher forwards its stop signals here
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
     fn(*args, on_log=rows.put if rank == 0 and rows is not None else None)
@@ -148,6 +150,14 @@ def launch_local(fn: Callable, args: tuple, world: int, on_log: Callable[[dict],
             except queue.Empty:
                 return
 
+    def relay(signum: int, frame: Any) -> None:
+        for p in procs.processes:
+            if p.is_alive() and p.pid is not None:
+                os.kill(p.pid, signum)
+
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: no relay
+        previous = {s: signal.signal(s, relay) for s in STOP_SIGNALS}
     try:
         while not procs.join(timeout=POLL_S):
             forward()
@@ -158,6 +168,8 @@ def launch_local(fn: Callable, args: tuple, world: int, on_log: Callable[[dict],
         raise TrainingError(f"a device process of the run died ({exc}); run it again to resume from its last "
                             "checkpoint") from None
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         for p in procs.processes:
             if p.is_alive():
                 p.kill()

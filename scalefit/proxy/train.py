@@ -152,6 +152,9 @@ def _launch(config: TrainConfig, out_dir: Path, on_log: Callable[[dict], None] |
     run_dir = out_dir / cfg.name / run_id(cfg)
     checkpoint.load(run_dir, cfg)  # another config's or version's checkpoint: refused here, in one line
     distributed.launch_local(train_run, (config, str(out_dir)), cfg.devices, on_log)
+    if not (run_dir / "result.json").is_file():  # the workers stopped on a signal after checkpointing
+        data = checkpoint.load(run_dir, cfg)
+        raise RunInterrupted(int(data["step"]) if data else 0, str(run_dir / checkpoint.FILE))
     return json.loads((run_dir / "result.json").read_text())
 
 
@@ -305,7 +308,7 @@ def _build(cfg: TrainConfig, out_dir: Path, dist: Dist | None = None) -> _Run:
         write_json_atomic(run_dir / "config.json", {"run_id": rid, **cfg.to_dict(), "device_resolved": str(device)})
     ddp = _distribute(model, cfg, dist, device)
     opt = torch.optim.AdamW(
-        param_groups(model, mcfg, cfg.lr, cfg.weight_decay),
+        param_groups(model, mcfg, cfg.lr, cfg.weight_decay, eps=cfg.eps),  # muP/CompleteP: epsilon per group
         betas=(cfg.beta1, cfg.beta2),
         eps=cfg.eps,
         fused=device.type == "cuda",
