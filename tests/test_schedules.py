@@ -33,3 +33,16 @@ def test_shapes_after_warmup():
 def test_no_warmup_starts_at_peak():
     assert lr(0, "cosine", warmup=0) == 1.0
     assert lr(0, "wsd", warmup=0, decay=0) == 1.0
+
+
+def test_wsd_one_minus_sqrt_cooldown_and_decay_to_zero():
+    def sq(step, **kw):
+        return lr_multiplier(step, total=100, schedule="wsd", warmup=10, decay=20, cooldown="1-sqrt", **kw)
+
+    assert [sq(s) for s in (10, 50, 79)] == [1.0, 1.0, 1.0]
+    assert sq(99) == pytest.approx(0.1) and sq(99, min_ratio=0.0) == 0.0
+    # 1 - sqrt(p) of the way down: a quarter of the cooldown already goes half of the way
+    quarter = 79 + 20 * 0.25
+    assert sq(quarter) == pytest.approx(1 - 0.9 * 0.5) and lr(quarter, "wsd") == pytest.approx(1 - 0.9 * 0.25)
+    assert all(sq(s) <= lr(s, "wsd") for s in range(80, 100))  # below the linear cooldown throughout
+    assert all(sq(s) >= sq(s + 1) for s in range(80, 99))

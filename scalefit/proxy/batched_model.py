@@ -17,13 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from scalefit.proxy.config import ModelConfig
-from scalefit.proxy.model import GPT
-from scalefit.proxy.mup import attention_scale, param_groups, readout_multiplier
+from scalefit.proxy.model import GPT, apply_rope, norm, rope_tables
+from scalefit.proxy.mup import attention_scale, param_groups, readout_multiplier, residual_multiplier
 
 __all__ = ["BatchedAdamW", "batched_loss", "clip_grad_norms", "forward", "select", "stack"]
-
-LN_EPS = 1e-5  # torch.nn.LayerNorm's default, as in model.py
-
 
 def stack(models: Sequence[GPT]) -> dict[str, torch.Tensor]:
     """The members' parameters stacked into ``[K, ...]`` leaves; each member's parameters become views of them."""
@@ -45,13 +42,11 @@ def select(params: dict[str, torch.Tensor], models: Sequence[GPT], keep: list[in
     return out
 
 
-def _ln(x: torch.Tensor, params: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
-    """LayerNorm over the last dim with per-member gain (and bias): weights ``[K, C]``, x ``[K, ..., C]``."""
-    y = F.layer_norm(x, x.shape[-1:], eps=LN_EPS)
+def _ln(x: torch.Tensor, params: dict[str, torch.Tensor], prefix: str, cfg: ModelConfig) -> torch.Tensor:
+    """The layout's norm (``model.norm``) with per-member gains: weights ``[K, C]``, x ``[K, ..., C]``."""
     shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (x.shape[-1],)
-    y = y * params[prefix + ".weight"].view(shape)
     bias = params.get(prefix + ".bias")
-    return y if bias is None else y + bias.view(shape)
+    return norm(x, cfg, params[prefix + ".weight"].view(shape), None if bias is None else bias.view(shape))
 
 
 def _linear(x: torch.Tensor, params: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
@@ -68,8 +63,11 @@ def _attention(x: torch.Tensor, params: dict[str, torch.Tensor], prefix: str, cf
     heads, d_head = cfg.n_heads, cfg.d_head
     q, kk, v = (z.reshape(k, b, t, heads, d_head) for z in _linear(x, params, prefix + ".qkv").split(c, dim=3))
     if cfg.qk_layernorm:
-        q, kk = _ln(q, params, prefix + ".q_norm"), _ln(kk, params, prefix + ".k_norm")
+        q, kk = _ln(q, params, prefix + ".q_norm", cfg), _ln(kk, params, prefix + ".k_norm", cfg)
     q, kk, v = (z.reshape(k * b, t, heads, d_head).transpose(1, 2) for z in (q, kk, v))
+    if cfg.arch != "gpt2":
+        cos, sin = rope_tables(t, d_head, str(x.device))
+        q, kk = apply_rope(q, cos, sin), apply_rope(kk, cos, sin)
     y = F.scaled_dot_product_attention(q, kk, v, is_causal=True, scale=attention_scale(cfg))
     return _linear(y.transpose(1, 2).reshape(k, b, t, c), params, prefix + ".proj")
 
@@ -89,12 +87,21 @@ def forward(params: dict[str, torch.Tensor], idx: torch.Tensor, cfg: ModelConfig
     k, _, t = idx.shape
     wte = params["wte.weight"]  # [K, vocab, C]
     offsets = (torch.arange(k, device=idx.device) * cfg.vocab_size).view(k, 1, 1)
-    x = F.embedding(idx + offsets, wte.reshape(-1, cfg.width)) + params["wpe.weight"][:, None, :t]
+    x = F.embedding(idx + offsets, wte.reshape(-1, cfg.width))
+    if cfg.arch == "gpt2":
+        x = x + params["wpe.weight"][:, None, :t]
+    if cfg.input_mult != 1.0:
+        x = x * cfg.input_mult
+    branch_mult = residual_multiplier(cfg)
     for i in range(cfg.depth):
         prefix = f"blocks.{i}"
-        x = x + _attention(_ln(x, params, prefix + ".ln_1"), params, prefix + ".attn", cfg)
-        x = x + _mlp(_ln(x, params, prefix + ".ln_2"), params, prefix + ".mlp", cfg)
-    x = _ln(x, params, "ln_f")
+        for norm_name, name, branch in ((".ln_1", ".attn", _attention), (".ln_2", ".mlp", _mlp)):
+            if cfg.arch == "olmo2":  # OLMo 2: the branch's output is normalised before the residual add
+                y = _ln(branch(x, params, prefix + name, cfg), params, prefix + norm_name, cfg)
+            else:
+                y = branch(_ln(x, params, prefix + norm_name, cfg), params, prefix + name, cfg)
+            x = x + (y if branch_mult == 1.0 else y * branch_mult)
+    x = _ln(x, params, "ln_f", cfg)
     weight = wte if cfg.tied_embeddings else params["lm_head.weight"]
     b = x.shape[1]
     logits = torch.bmm(x.reshape(k, b * t, cfg.width), weight.transpose(1, 2)).view(k, b, t, cfg.vocab_size)
@@ -133,16 +140,17 @@ def clip_grad_norms(params: Sequence[torch.Tensor], max_norm: float) -> torch.Te
 class BatchedAdamW:
     """AdamW over ``[K, ...]`` parameters with per-member learning rates; muP multipliers per parameter.
 
-    ``lr_mult`` and weight decay come from ``mup.param_groups`` of one member (all members share the shape).
+    ``lr_mult``, weight decay and epsilon come from ``mup.param_groups`` of one member (all members share the shape).
     ``step(params, lrs)`` applies one update with member k's peak-times-schedule learning rate ``lrs[k]``.
     """
 
     def __init__(self, params: dict[str, torch.Tensor], member: GPT, weight_decay: float, betas: tuple[float, float],
                  eps: float) -> None:  # fmt: skip
         names = {id(p): n for n, p in member.named_parameters()}
-        groups = param_groups(member, member.cfg, 1.0, weight_decay)
+        groups = param_groups(member, member.cfg, 1.0, weight_decay, eps=eps)
         self.settings = {names[id(p)]: (g["lr_mult"], g["weight_decay"]) for g in groups for p in g["params"]}
-        self.betas, self.eps, self.t = betas, eps, 0
+        self.eps = {names[id(p)]: g["eps"] for g in groups for p in g["params"]}  # muP/CompleteP: per group
+        self.betas, self.t = betas, 0
         self.exp_avg = {n: torch.zeros_like(p) for n, p in params.items()}
         self.exp_avg_sq = {n: torch.zeros_like(p) for n, p in params.items()}
 
@@ -167,7 +175,7 @@ class BatchedAdamW:
         torch._foreach_addcmul_(vs, gs, gs, 1 - beta2)
         denom = torch._foreach_sqrt(vs)
         torch._foreach_div_(denom, bc2_sqrt)
-        torch._foreach_add_(denom, self.eps)
+        torch._foreach_add_(denom, [self.eps[n] for n in names])
         updates = torch._foreach_div(ms, denom)
         torch._foreach_mul_(updates, [_per_member(rates[self.settings[n]][1], p) for n, p in zip(names, ps)])
         torch._foreach_add_(ps, updates)

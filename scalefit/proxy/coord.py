@@ -1,24 +1,32 @@
-"""Coordinate check (Yang et al. 2022, "Tensor Programs V", §D): activation scale per layer vs width.
+"""Coordinate check (Yang et al. 2022, "Tensor Programs V", §D): activation scale per layer vs width or depth.
 
-Train a few AdamW steps at several widths and record the mean absolute coordinate of every layer's
-output. Under muP the curves are flat in width (slope ~0 on log-log axes); under SP they grow, which is
-why SP's best learning rate shifts with width. ``coord_slopes`` gives the log-log slope per layer.
+Train a few AdamW steps at several widths (or depths) and record the mean absolute coordinate of every layer's
+output. Under muP the curves are flat in width (slope ~0 on log-log axes); under SP they grow, which is why SP's
+best learning rate shifts with width. Under CompleteP (``base_depth``) the residual stream is flat in depth too.
+``coord_slopes`` gives the log-log slope per layer. Any model option (``arch``, ``mlp``, ``tied_embeddings``,
+``qk_layernorm``, ``bias``, ``init_std``, ``base_n_heads``, ``mup_attention`` …) can be checked through
+``options``; the optimizer groups are the trainer's (``mup.param_groups`` with epsilon and weight decay).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+from scalefit.errors import ConfigError
 from scalefit.proxy.config import ModelConfig, tied_embeddings_default
 from scalefit.proxy.data import load_corpus, sample_batch
 from scalefit.proxy.model import GPT, lm_loss
 from scalefit.proxy.mup import param_groups
 
-__all__ = ["coord_check", "coord_slopes"]
+__all__ = ["coord_check", "coord_check_depth", "coord_slopes"]
+
+EPS = 1e-8  # AdamW epsilon of the check (the trainer's default)
 
 
 def _hooks(model: GPT, store: dict[str, float]) -> list:
@@ -31,9 +39,41 @@ def _hooks(model: GPT, store: dict[str, float]) -> list:
     modules = {"embedding": model.wte}
     for i, block in enumerate(model.blocks):
         modules |= {f"block{i}.attn": block.attn, f"block{i}.mlp": block.mlp, f"block{i}": block}
+    modules["last_block"] = model.blocks[-1]
     handles = [m.register_forward_hook(record(name)) for name, m in modules.items()]
     handles.append(model.register_forward_hook(record("logits")))
     return handles
+
+
+def _model_config(options: Mapping[str, Any] | None, **shape: Any) -> ModelConfig:
+    allowed = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(options or {}) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown model option(s) {', '.join(unknown)} for the coordinate check; "
+                          f"allowed: {', '.join(sorted(allowed))}")
+    values = {**shape, **(options or {})}
+    values.setdefault("tied_embeddings", tied_embeddings_default(values.get("parametrization", "sp")))
+    return ModelConfig(**values)
+
+
+def _measure(cfg: ModelConfig, *, steps: int, lr: float, batch_size: int, data, seed: int) -> list[dict]:
+    model = GPT(cfg, seed=seed)
+    opt = torch.optim.AdamW(param_groups(model, cfg, lr, 0.0, eps=EPS), lr=lr, betas=(0.9, 0.95), eps=EPS)
+    store: dict[str, float] = {}
+    handles = _hooks(model, store)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for step in range(steps + 1):
+        batch = torch.from_numpy(sample_batch(data.train, batch_size, cfg.seq_len, rng))
+        loss = lm_loss(model(batch[:, :-1]), batch[:, 1:])[0]
+        rows += [{"step": step, "layer": k, "l1": v} for k, v in store.items()]
+        if step < steps:
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    for h in handles:
+        h.remove()
+    return rows
 
 
 def coord_check(
@@ -49,43 +89,66 @@ def coord_check(
     batch_size: int = 8,
     corpus: str = "pydoc",
     seed: int = 0,
+    options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Mean |activation| per layer (rows: width, step, layer, l1) over ``steps`` AdamW steps.
 
     Step t's row is measured in the forward pass after t updates, on that step's batch (the same batches
-    at every width). ``base_width`` defaults to the smallest width.
+    at every width). ``base_width`` defaults to the smallest width; ``options`` sets any other model field.
     """
     data = load_corpus(corpus)
     base = base_width or min(widths)
     rows = []
     for width in widths:
-        cfg = ModelConfig(
-            width=width, depth=depth, n_heads=n_heads, seq_len=seq_len, parametrization=parametrization,
-            base_width=base, tied_embeddings=tied_embeddings_default(parametrization),
-        )  # fmt: skip
-        model = GPT(cfg, seed=seed)
-        opt = torch.optim.AdamW(param_groups(model, cfg, lr, 0.0), lr=lr, betas=(0.9, 0.95))
-        store: dict[str, float] = {}
-        handles = _hooks(model, store)
-        rng = np.random.default_rng(seed)
-        for step in range(steps + 1):
-            batch = torch.from_numpy(sample_batch(data.train, batch_size, seq_len, rng))
-            loss = lm_loss(model(batch[:, :-1]), batch[:, 1:])[0]
-            rows += [{"width": width, "step": step, "layer": k, "l1": v} for k, v in store.items()]
-            if step < steps:
-                loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-        for h in handles:
-            h.remove()
+        cfg = _model_config(options, width=width, depth=depth, n_heads=n_heads, seq_len=seq_len,
+                            parametrization=parametrization, base_width=base)
+        rows += [{"width": width, **r} for r in _measure(cfg, steps=steps, lr=lr, batch_size=batch_size,
+                                                          data=data, seed=seed)]
     return pd.DataFrame(rows)
 
 
-def coord_slopes(frame: pd.DataFrame, step: int | None = None) -> dict[str, float]:
-    """Slope of log(mean |activation|) against log(width) per layer, at ``step`` (default: the last)."""
+def coord_check_depth(
+    depths: Sequence[int],
+    *,
+    width: int = 64,
+    parametrization: str = "mup",
+    base_depth: int | None = None,
+    steps: int = 5,
+    lr: float = 1e-2,
+    n_heads: int = 4,
+    seq_len: int = 64,
+    batch_size: int = 8,
+    corpus: str = "pydoc",
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The coordinate check along depth (rows: depth, step, layer, l1) at one width.
+
+    ``base_depth`` (default: the smallest depth) turns CompleteP's depth scaling on; ``base_depth=0`` checks the
+    parametrization without it. ``last_block`` is the residual stream leaving the last block.
+    """
+    data = load_corpus(corpus)
+    base = min(depths) if base_depth is None else base_depth
+    rows = []
+    for depth in depths:
+        cfg = _model_config(options, width=width, depth=depth, n_heads=n_heads, seq_len=seq_len,
+                            parametrization=parametrization, base_width=width, base_depth=base)
+        rows += [{"depth": depth, **r} for r in _measure(cfg, steps=steps, lr=lr, batch_size=batch_size,
+                                                          data=data, seed=seed)]
+    return pd.DataFrame(rows)
+
+
+def coord_slopes(frame: pd.DataFrame, step: int | None = None, axis: str | None = None) -> dict[str, float]:
+    """Slope of log(mean |activation|) against log(width) (or depth) per layer, at ``step`` (default: the last).
+
+    ``axis`` defaults to ``depth`` for a depth check's frame, else ``width``; a layer measured at fewer than two
+    values of the axis (a block only the deeper models have) has no slope.
+    """
+    axis = axis or ("depth" if "depth" in frame.columns else "width")
     step = int(frame["step"].max()) if step is None else step
     at = frame[frame["step"] == step]
     out = {}
     for layer, g in at.groupby("layer", sort=False):
-        out[layer] = float(np.polyfit(np.log(g["width"]), np.log(g["l1"]), 1)[0])
+        if g[axis].nunique() >= 2:
+            out[layer] = float(np.polyfit(np.log(g[axis]), np.log(g["l1"]), 1)[0])
     return out

@@ -4,8 +4,8 @@ No torch here: counts are closed-form in the shape, and the tests check them aga
 tensors and against published sizes (GPT-2 small: 124,439,808 parameters).
 
 Non-embedding parameters follow Kaplan et al. (2020, "Scaling Laws for Neural Language Models", §2.1):
-everything except the token and position embeddings (and, when untied, the readout matrix, which is
-the same vocab x width embedding-like table).
+everything except the token and (learned, gpt2 layout) position embeddings (and, when untied, the readout
+matrix, which is the same vocab x width embedding-like table). RoPE (llama, olmo2 layouts) has no parameters.
 
 Training FLOPs per token follow Kaplan et al. (2020), Table 1 and Eq. 2.2: the forward pass costs
 ``2N + 2 n_layer n_ctx d_attn`` (the second term is causal attention: query-key logits and the weighted
@@ -35,7 +35,8 @@ def _block_params(cfg: ModelConfig) -> int:
 def count_params(cfg: ModelConfig) -> dict[str, int]:
     """Parameter counts: ``n_params`` (all, tied readout counted once), ``n_params_nonembed``, ``n_embed``."""
     d = cfg.width
-    n_embed = cfg.vocab_size * d + cfg.seq_len * d + (0 if cfg.tied_embeddings else cfg.vocab_size * d)
+    positions = cfg.seq_len * d if cfg.arch == "gpt2" else 0  # learned positions; RoPE has no parameters
+    n_embed = cfg.vocab_size * d + positions + (0 if cfg.tied_embeddings else cfg.vocab_size * d)
     n_nonembed = cfg.depth * _block_params(cfg) + d * (1 + int(cfg.bias))  # blocks + final LayerNorm
     return {"n_params": n_embed + n_nonembed, "n_params_nonembed": n_nonembed, "n_embed": n_embed}
 

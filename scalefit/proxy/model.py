@@ -1,30 +1,78 @@
-"""Decoder-only transformer LM: pre-norm blocks, causal SDPA attention, GELU or SwiGLU MLP.
+"""Decoder-only transformer LM: causal SDPA attention, GELU or SwiGLU MLP, three block layouts.
 
-GPT-2 layout (learned position embeddings, LayerNorm before attention and MLP, final LayerNorm) with the
-options small-model studies use: tied or untied readout, qk-layernorm and z-loss (Wortsman et al. 2023,
-"Small-scale proxies for large-scale Transformer training instabilities"), SP or muP (see ``mup.py``).
+``arch`` picks the layout:
+
+- ``gpt2``: learned position embeddings, LayerNorm before attention and MLP, final LayerNorm (Radford et al.);
+- ``llama``: rotary position embeddings (RoPE, Su et al. 2021; half-split rotation, base 10,000), RMSNorm before
+  attention and MLP and at the end, no biases (Touvron et al. 2023); use with ``mlp="swiglu"`` and untied
+  embeddings for the Llama recipe;
+- ``olmo2``: the llama layout with OLMo 2's norm order, each branch's output normalised before it is added to
+  the residual stream (``x + norm(f(x))``, OLMo Team 2024), usually with ``qk_layernorm`` and ``z_loss``.
+
+Options small-model studies use: tied or untied readout, per-head qk-norm (LayerNorm for gpt2, RMSNorm
+otherwise; Wortsman et al. 2023, "Small-scale proxies for large-scale Transformer training instabilities"), z-loss,
+SP, muP and CompleteP multipliers (see ``mup.py``). The batched model (``batched_model.py``) runs the same layouts
+through the functions defined here (``norm``, ``rope_tables``, ``apply_rope``).
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from scalefit.proxy.config import ModelConfig
-from scalefit.proxy.mup import attention_scale, init_parameters, readout_multiplier
+from scalefit.proxy.mup import attention_scale, init_parameters, readout_multiplier, residual_multiplier
 
-__all__ = ["GPT", "lm_loss"]
+__all__ = ["GPT", "apply_rope", "lm_loss", "norm", "rope_tables"]
+
+NORM_EPS = 1e-5  # LayerNorm's and RMSNorm's epsilon (torch.nn.LayerNorm's default)
+ROPE_BASE = 10000.0
+
+
+def _norm_module(cfg: ModelConfig, dim: int) -> nn.Module:
+    if cfg.arch == "gpt2":
+        return nn.LayerNorm(dim, eps=NORM_EPS, bias=cfg.bias)
+    return nn.RMSNorm(dim, eps=NORM_EPS)
+
+
+def norm(x: torch.Tensor, cfg: ModelConfig, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The layout's norm over the last dim without its gain (LayerNorm for gpt2, RMSNorm otherwise), then the gain.
+
+    ``weight`` (and ``bias``) broadcast against ``x``; the batched model passes per-member gains this way.
+    """
+    y = F.layer_norm(x, x.shape[-1:], eps=NORM_EPS) if cfg.arch == "gpt2" else F.rms_norm(x, x.shape[-1:], eps=NORM_EPS)
+    y = y * weight
+    return y if bias is None else y + bias
+
+
+@functools.lru_cache(maxsize=16)
+def rope_tables(seq_len: int, d_head: int, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosines and sines ``[seq_len, d_head/2]`` of RoPE's rotation angles ``t * base^(-2i/d_head)`` (fp32)."""
+    inv_freq = ROPE_BASE ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)
+    angles = torch.arange(seq_len, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    return angles.cos().float().to(device), angles.sin().float().to(device)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate the two halves of the last dim of ``x`` ``[..., T, d_head]`` by the position angles."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
 
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        self.cfg = cfg
         self.n_heads, self.d_head = cfg.n_heads, cfg.d_head
         self.qkv = nn.Linear(cfg.width, 3 * cfg.width, bias=cfg.bias)
         self.proj = nn.Linear(cfg.width, cfg.width, bias=cfg.bias)
-        self.q_norm = nn.LayerNorm(cfg.d_head, bias=cfg.bias) if cfg.qk_layernorm else None
-        self.k_norm = nn.LayerNorm(cfg.d_head, bias=cfg.bias) if cfg.qk_layernorm else None
+        self.q_norm = _norm_module(cfg, cfg.d_head) if cfg.qk_layernorm else None
+        self.k_norm = _norm_module(cfg, cfg.d_head) if cfg.qk_layernorm else None
         self.scale = attention_scale(cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -32,6 +80,9 @@ class Attention(nn.Module):
         q, k, v = (z.view(b, t, self.n_heads, self.d_head).transpose(1, 2) for z in self.qkv(x).split(c, dim=2))
         if self.q_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
+        if self.cfg.arch != "gpt2":
+            cos, sin = rope_tables(t, self.d_head, str(x.device))
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
@@ -57,14 +108,22 @@ class MLP(nn.Module):
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(cfg.width, bias=cfg.bias)
+        self.ln_1 = _norm_module(cfg, cfg.width)
         self.attn = Attention(cfg)
-        self.ln_2 = nn.LayerNorm(cfg.width, bias=cfg.bias)
+        self.ln_2 = _norm_module(cfg, cfg.width)
         self.mlp = MLP(cfg)
+        self.post_norm = cfg.arch == "olmo2"
+        self.branch_mult = residual_multiplier(cfg)
+
+    def _branch(self, y: torch.Tensor) -> torch.Tensor:
+        return y if self.branch_mult == 1.0 else y * self.branch_mult
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
+        if self.post_norm:
+            x = x + self._branch(self.ln_1(self.attn(x)))
+            return x + self._branch(self.ln_2(self.mlp(x)))
+        x = x + self._branch(self.attn(self.ln_1(x)))
+        return x + self._branch(self.mlp(self.ln_2(x)))
 
 
 class GPT(nn.Module):
@@ -75,9 +134,9 @@ class GPT(nn.Module):
         self.cfg = cfg
         with torch.device(device):
             self.wte = nn.Embedding(cfg.vocab_size, cfg.width)
-            self.wpe = nn.Embedding(cfg.seq_len, cfg.width)
+            self.wpe = nn.Embedding(cfg.seq_len, cfg.width) if cfg.arch == "gpt2" else None
             self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
-            self.ln_f = nn.LayerNorm(cfg.width, bias=cfg.bias)
+            self.ln_f = _norm_module(cfg, cfg.width)
             self.lm_head = None if cfg.tied_embeddings else nn.Linear(cfg.width, cfg.vocab_size, bias=False)
         self.readout_mult = readout_multiplier(cfg)
         if str(device) != "meta":
@@ -85,7 +144,9 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         t = idx.shape[1]
-        x = self.wte(idx) + self.wpe.weight[:t]
+        x = self.wte(idx) if self.wpe is None else self.wte(idx) + self.wpe.weight[:t]
+        if self.cfg.input_mult != 1.0:
+            x = x * self.cfg.input_mult
         for block in self.blocks:
             x = block(x)
         x = self.ln_f(x)

@@ -414,7 +414,8 @@ def _lr_at(run: _Run, step: int) -> float:
     """Peak learning rate x the schedule's multiplier for 1-based ``step``."""
     cfg = run.cfg
     mult = lr_multiplier(
-        step - 1, total=run.total, schedule=cfg.schedule, warmup=run.warmup, min_ratio=cfg.min_lr_ratio, decay=run.decay
+        step - 1, total=run.total, schedule=cfg.schedule, warmup=run.warmup, min_ratio=cfg.min_lr_ratio,
+        decay=run.decay, cooldown=cfg.cooldown,
     )
     return cfg.lr * mult
 

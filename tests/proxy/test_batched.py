@@ -93,7 +93,7 @@ def test_optimizer_matches_adamw_per_member_lr():
     opt = bm.BatchedAdamW(params, members[0], 0.1, (0.9, 0.95), 1e-8)
     from scalefit.proxy.mup import param_groups
 
-    opts = [torch.optim.AdamW(param_groups(m, cfg, lr, 0.1), betas=(0.9, 0.95), eps=1e-8) for m, lr in
+    opts = [torch.optim.AdamW(param_groups(m, cfg, lr, 0.1, eps=1e-8), betas=(0.9, 0.95)) for m, lr in
             zip(alone, (1e-2, 3e-3))]  # fmt: skip
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):
