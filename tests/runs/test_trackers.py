@@ -156,10 +156,10 @@ def test_chinchilla_fit_equals_the_fit_on_the_same_data_as_csv(store, stitched, 
     starts = np.array([[1.5, 300.0, 1500.0, 0.3, 0.3], [2.0, 500.0, 2500.0, 0.4, 0.4]])  # E, A, B, alpha, beta
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        on_tracker = fit("chinchilla", stitched[0], where="step > 1800", starts=starts)
+        on_tracker = fit("chinchilla", stitched[0], where="step > 1800", starts=starts, calibrate=False)
         csv = tmp_path / "same.csv"
         kept.rename(columns={"name": "run_id"}).to_csv(csv, index=False)
-        on_csv = fit("chinchilla", csv, where="step > 1800", starts=starts)
+        on_csv = fit("chinchilla", csv, where="step > 1800", starts=starts, calibrate=False)
     assert on_tracker.stats["n"] == on_csv.stats["n"] == 6 * 200
     assert abs(on_tracker.stats["objective"] - on_csv.stats["objective"]) <= 1e-12 * max(1.0, on_csv.stats[
         "objective"])
@@ -230,7 +230,7 @@ def test_wandb_folder_from_a_newer_version_and_a_non_numeric_metric(tmp_path):
     data = bytearray(f.read_bytes())
     data[6] = 0x02  # the transaction log's format version: one this wandb does not know
     f.write_bytes(bytes(data))
-    _cli_fails(f"wandb:{tmp_path}", tmp_path, "a newer wandb version is required to read this file; upgrade wandb")
+    _cli_fails(f"wandb:{tmp_path}", tmp_path, "(a newer wandb version is required to read this file); upgrade wandb")
 
 
 def test_plain_folder_and_aliases(tmp_path):
