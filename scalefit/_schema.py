@@ -207,6 +207,33 @@ def pair(value: Any, where: str) -> list[float]:
     return expect_number_list(value, where, length=2)
 
 
+def ordered_pair(value: Any, where: str) -> list[float]:
+    """Two finite numbers, the first not above the second (a range [lo, hi])."""
+    lo, hi = expect_number_list(value, where, finite=True, length=2)
+    if lo > hi:
+        raise FitFileError(f"{where}: expected a range [low, high], got [{lo:g}, {hi:g}] (low above high)")
+    return [lo, hi]
+
+
+def choice(*choices: str) -> Checker:
+    """One of ``choices`` (a string enum such as ``stats.space``)."""
+    def check(value: Any, where: str) -> str:
+        if value not in choices:
+            raise _fail(where, f"one of {', '.join(map(repr, choices))}", value)
+        return value
+    return check
+
+
+def in_range(lo: float, hi: float = math.inf) -> Checker:
+    """A finite number in [lo, hi]."""
+    def check(value: Any, where: str) -> float:
+        v = expect_finite_number(value, where)
+        if not lo <= v <= hi:
+            raise _fail(where, f"a number in [{lo:g}, {hi:g}]", value)
+        return v
+    return check
+
+
 def expect_filter(value: Any, where: str) -> str | None:
     """A stored row filter: null or a string that passes the safe filter checker."""
     if value is None:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from scalefit._frozen import freeze, thaw
 from scalefit._schema import (
+    choice,
     expect_bool,
     expect_fields,
     expect_filter,
@@ -24,9 +25,11 @@ from scalefit._schema import (
     expect_schema,
     expect_str,
     fields_of,
+    in_range,
     list_of,
     mapping_of,
     optional,
+    ordered_pair,
     pair,
     parse_json,
 )
@@ -286,9 +289,11 @@ class FitResult(ResultFile):
 _FINDING = {"check": expect_str, "params": list_of(expect_str), "message": expect_str}
 _FOLD = {"fold": expect_str, "points": expect_int, "max_distance": expect_finite_number,
          "scores": list_of(expect_finite_number)}
-_CALIBRATION = {"method": expect_str, "space": expect_str, "axes": list_of(expect_str),
-                "folds": list_of(fields_of(_FOLD)), "points": expect_int, "noise": expect_finite_number,
-                "growth": expect_finite_number}
+# a log-space error beyond 10 (a factor e^10 ≈ 22,000) is no calibration scalefit writes; raw-space ones are finite
+MAX_LOG_SCALE = 10.0
+_CALIBRATION = {"method": expect_str, "space": choice("log", "raw"), "axes": list_of(expect_str),
+                "folds": list_of(fields_of(_FOLD)), "points": expect_int, "noise": in_range(0.0),
+                "growth": in_range(0.0)}
 _TOP = {"law": expect_str, "law_options": expect_mapping, "params": expect_mapping, "stats": expect_mapping,
         "search": expect_mapping, "data": expect_mapping}
 _TOP_OPTIONAL = {"bootstrap": optional(expect_mapping), "seed": optional(expect_int),
@@ -296,15 +301,15 @@ _TOP_OPTIONAL = {"bootstrap": optional(expect_mapping), "seed": optional(expect_
                  "targets": optional(list_of(expect_str)),
                  "identifiability": list_of(fields_of(_FINDING)), "calibration": optional(fields_of(_CALIBRATION)),
                  "spec": optional(lambda value, where: _spec(value, where))}
-_STATS = {"n": expect_int, "n_params": expect_int, "objective": expect_number, "loss": expect_str,
-          "delta": expect_number, "space": expect_str, "rmse_log": expect_number, "aic": expect_number,
+_STATS = {"n": expect_int, "n_params": expect_int, "objective": expect_number, "loss": choice("huber", "mse"),
+          "delta": in_range(0.0), "space": choice("log", "raw"), "rmse_log": expect_number, "aic": expect_number,
           "bic": expect_number, "rmse": expect_number}
 _SEARCH = {"n_starts": expect_int, "n_reached": expect_int, "converged": expect_bool,
            "best_start": mapping_of(expect_number), "message": expect_str, "warnings": list_of(expect_str),
            "lambda_profile": list_of(pair)}
 _DATA = {"source": expect_str, "n_rows": expect_int, "hash": optional(expect_str), "where": expect_filter,
                   "target": expect_str, "provenance": mapping_of(expect_str), "mapping": mapping_of(expect_str),
-                  "ranges": mapping_of(pair), "bootstrap_unit": expect_str,
+                  "ranges": mapping_of(ordered_pair), "bootstrap_unit": expect_str,
                   "anchors": list_of(mapping_of(expect_finite_number)), "weight": expect_str, "runs": expect_mapping}
 
 
@@ -329,6 +334,7 @@ def _checked_fields(d: Any, where: str) -> dict:
         return fields
     fields["params"] = _params(fields["params"], law, f"{at}params")
     fields["stats"] = expect_fields(fields["stats"], f"{at}stats", {}, _STATS)
+    _check_calibration(fields.get("calibration"), f"{at}calibration")
     fields["search"] = expect_fields(fields["search"], f"{at}search", {}, _SEARCH)
     if fields.get("bootstrap") is not None:
         fields["bootstrap"] = _bootstrap(fields["bootstrap"], law, f"{at}bootstrap")
@@ -363,9 +369,24 @@ def _same_names(d: dict, law: Law, where: str, what: str) -> None:
 
 
 def _params(d: dict, law: Law, where: str) -> dict:
-    """Every parameter of the law, each a finite number (a NaN parameter would predict NaN silently)."""
+    """Every parameter of the law, each a finite number inside the law's bounds (a NaN parameter would predict NaN
+    silently, alpha=-3 a loss of 1e34)."""
     _same_names(d, law, where, "parameter")
-    return {k: expect_finite_number(d[k], f"{where}.{k}") for k in law.param_names}
+    out = {k: expect_finite_number(d[k], f"{where}.{k}") for k in law.param_names}
+    for p in law.params:
+        if not p.lower <= out[p.name] <= p.upper:
+            raise FitFileError(f"{where}.{p.name}: {out[p.name]:g} is outside the bounds of law {law.name!r} for "
+                               f"{p.name}, [{p.lower:g}, {p.upper:g}]")
+    return out
+
+
+def _check_calibration(cal: Any, where: str) -> None:
+    """A log-space calibration's noise and growth are errors in log units: at most :data:`MAX_LOG_SCALE`."""
+    if cal and cal["space"] == "log":
+        for key in ("noise", "growth"):
+            if cal[key] > MAX_LOG_SCALE:
+                raise FitFileError(f"{where}.{key}: {cal[key]:g} is not a calibration scalefit writes (a log-space "
+                                   f"error above {MAX_LOG_SCALE:g}, i.e. a factor of more than e^{MAX_LOG_SCALE:g})")
 
 
 def _bootstrap(d: dict, law: Law, where: str) -> dict:

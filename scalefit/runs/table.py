@@ -92,8 +92,12 @@ def read_runs(path: str | Path) -> RunTable:
     sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
     kind = "TSV" if sep == "\t" else "CSV"
     data = _checked_bytes(p, kind)
-    first_line = data.split(b"\n", 1)[0].decode("utf-8-sig")
-    header = next(csv.reader(io.StringIO(first_line), delimiter=sep))
+    first_line = (data.splitlines() or [b""])[0].decode("utf-8-sig")  # \n, \r\n or a lone \r ends it
+    try:
+        header = next(csv.reader(io.StringIO(first_line), delimiter=sep), [])
+    except csv.Error as exc:
+        raise RunDataError(f"{p}:1: cannot read the header row ({exc}); a {kind} run log starts with a row of "
+                           "column names") from None
     dupes = [c for c, k in Counter(h.strip() for h in header).items() if k > 1]
     if dupes:
         raise RunDataError(f"{p}:1: duplicate column names {dupes}; rename them so each column is unique")
