@@ -28,5 +28,6 @@ from scalefit.laws import bnsl  # noqa: E402,F401  isort: skip
 from scalefit.laws import learning_curves  # noqa: E402,F401  isort: skip
 from scalefit.laws import rectified  # noqa: E402,F401  isort: skip
 from scalefit.laws import mixture  # noqa: E402,F401  isort: skip
+from scalefit.laws import downstream_compute  # noqa: E402,F401  isort: skip
 
 __all__ = ["Derived", "Law", "Param", "get_law", "list_laws", "register"]
