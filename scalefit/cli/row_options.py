@@ -29,6 +29,19 @@ class ReduceOptions:
                          "run's last K checkpoints.")
     order: str = option(None, "--order", metavar="COLUMN", help="Column ordering a run's checkpoints (default: "
                         "step, then tokens, then FLOPs, else file order).")
+    stitch: str = option(None, "--stitch", metavar="COLUMN", help="Join the runs that share COLUMN's value (a "
+                         "resumed run logged as several tracker runs, e.g. config.name) into one; a step logged "
+                         "twice keeps the later part's row (reported). Same as RUNS?stitch=COLUMN.")
+
+    def source(self, runs):
+        """The run-log reference with ``--stitch`` applied (``RUNS?stitch=COLUMN``)."""
+        if self.stitch is None:
+            return runs
+        from pathlib import Path
+
+        from scalefit.runs.trackers import with_stitch
+
+        return Path(with_stitch(runs, self.stitch)) if isinstance(runs, Path) else with_stitch(runs, self.stitch)
 
     def reducers(self) -> dict:
         """The reducers given, as :func:`scalefit.runs.reduce_runs` keywords."""
@@ -83,6 +96,7 @@ def with_row_options(req, rows: RowOptions | None):
 
     if rows is None:
         return req
+    req = replace(req, runs=rows.source(req.runs))
     fixed = parse_fixed(rows.fix)
     keywords = rows.fit_keywords()
     law_options = dict(req.law_options)

@@ -134,7 +134,7 @@ def select_command(
         refuse_input_overwrite(out, [runs], "--out")
     mapping = parse_map(map_)
     options = {k: _number(v) for k, v in parse_pairs(opt, "--opt").items()}
-    data, target = runs_and_target(runs, target, None, target_glob, command="fit")
+    data, target = runs_and_target(checkpoints.source(runs), target, None, target_glob, command="fit")
     targets = target if isinstance(target, list) else None
     if targets and checkpoints.reducers():  # one row per run (--reduce ...) before the folds, every target reduced
         from scalefit.runs import reduce_runs

@@ -255,6 +255,8 @@ def sweep_command(
     local: LocalOptions = None,
     device: str = typer.Option(None, "--device", help="auto, cpu or cuda (default: the spec's, else auto)."),
     sets: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Set a fixed option of every run."),
+    log: str = typer.Option(None, "--log", metavar="TRACKERS", help="Log every run to tensorboard, mlflow and/or "
+                            "wandb (comma-separated; the sweep as one group; W&B offline unless WANDB_MODE=online)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Also re-run runs recorded as failed."),
     add_runs: bool = typer.Option(False, "--add-runs", help="Add this spec's runs to a --out folder that holds "
                                   "another spec's runs (runs.csv keeps every row)."),  # fmt: skip
@@ -270,7 +272,7 @@ def sweep_command(
         for name, doc in presets().items():
             echo(f"{name:<18}{doc}")
         return
-    spec = _load(spec_path, preset, sets)
+    spec = _load(spec_path, preset, [*sets, f"log={log}"] if log is not None else sets)
     if device is not None:
         spec = _with_device(spec, device)
     if show_spec:

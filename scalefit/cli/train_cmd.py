@@ -47,6 +47,8 @@ class RunOptions:
     compile: bool = option(None, "--compile/--no-compile", help="torch.compile the model (CUDA only).")
     threads: int = option(None, "--threads", help="CPU threads for torch (default: torch's; use 1 per job when "
                           "runs share cores).")
+    log: str = option(None, "--log", metavar="TRACKERS", help="Also log the run to tensorboard, mlflow and/or "
+                      "wandb (comma-separated; W&B offline unless WANDB_MODE=online).")
     devices: int = option(None, "--devices", help="Devices training the run (GPUs, or CPU processes), launched with "
                           "torch.distributed; same global batch and curve whatever the count (default 1). "
                           "--set shard=fsdp shards the model (FSDP2) instead of replicating it (DDP).")
