@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scalefit._budget import check_work
 from scalefit.errors import FitError
 from scalefit.fitting.chunked import MEMORY_BUDGET, bytes_per_row, chunked_descent
 from scalefit.fitting.objective import Problem
@@ -26,9 +27,8 @@ def check_resamples(n_boot: int) -> None:
     """One-line FitError, before any work, for a resample count that is negative or more than a fit can use."""
     if n_boot < 0:
         raise FitError(f"bootstrap must be >= 0, got {n_boot}")
-    if n_boot > MAX_RESAMPLES:
-        raise FitError(f"--bootstrap {n_boot:,}: at most {MAX_RESAMPLES:,} resamples are allowed (their samples "
-                       "are kept in the result; percentile intervals settle by 10,000): use --bootstrap 1000")
+    check_work("--bootstrap", n_boot, FitError, "use --bootstrap 1000", most=MAX_RESAMPLES, unit="resamples",
+               why="their samples are kept in the result; percentile intervals settle by 10,000")
 
 
 def resamples_per_chunk(n_rows: int, n_starts: int, n_params: int, budget: int = MEMORY_BUDGET,

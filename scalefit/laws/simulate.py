@@ -7,11 +7,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from scalefit._budget import WORK_BYTES, check_work
 from scalefit.errors import LawError
 from scalefit.laws.base import Law
 
 # Default design: an IsoFLOP-style grid of model sizes and compute budgets, as in Hoffmann et al.
 DEFAULT_RANGES = {"N": (7e7, 1.6e10), "C": (6e18, 3e21), "D": (2e8, 3e11), "x": (1e18, 1e22)}
+
+
+POINT_BYTES = 256  # memory per simulated run: its columns, their temporaries and its CSV text (~200 measured)
 
 
 def simulate(
@@ -34,6 +38,8 @@ def simulate(
 
     params = check_values(law, params, f"simulate {law.name}")
     n_points = whole_argument(n_points, "n_points", 1)
+    most = WORK_BYTES // POINT_BYTES
+    check_work("--points", n_points, LawError, f"use --points {most:,} or fewer", nbytes=n_points * POINT_BYTES)
     noise = number_argument(noise, "noise", lo=0.0)
     rng = np.random.default_rng(seed_argument(seed))
     r = {**DEFAULT_RANGES, **(ranges or {})}

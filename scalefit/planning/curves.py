@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalefit._budget import WORK_BYTES, WORK_STEPS, check_work
 from scalefit._schema import expect_fields, expect_finite_number, expect_int, expect_str, optional, read_json
-from scalefit.errors import FitFileError, RunDataError
+from scalefit.errors import FitFileError, PlanInputError, RunDataError
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas
 from scalefit.runs.table import RunTable, read_runs
 from scalefit.schedules import lr_multiplier, phase_steps
@@ -42,11 +43,13 @@ def schedule_lr(
     warmup_steps: int = 0,
     decay_steps: int = 0,
     min_lr_ratio: float = DEFAULT_MIN_LR_RATIO,
+    option: str = "--steps",
 ) -> np.ndarray:
     """The LR of each of ``steps`` updates (update 1 first) for a named schedule, exactly as the trainer runs it.
 
     Linear warmup over ``warmup_steps``, then cosine / linear decay to ``min_lr_ratio * peak_lr``, constant,
-    or wsd (stable, then a linear decay over the last ``decay_steps``); see ``scalefit.schedules``.
+    or wsd (stable, then a linear decay over the last ``decay_steps``); see ``scalefit.schedules``. ``steps`` is
+    checked against the work budget first (``option`` names it in the one-line error).
     """
     if schedule not in SCHEDULES:
         raise RunDataError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)} or give a CSV")
@@ -58,11 +61,24 @@ def schedule_lr(
             f"schedule {schedule}: need 0 <= warmup_steps ({warmup_steps}) < steps ({steps}), "
             f"0 <= decay_steps ({decay_steps}) <= steps and 0 <= min_lr_ratio ({min_lr_ratio}) <= 1"
         )
+    check_schedule_work(steps, option=option)
     mult = [
         lr_multiplier(i, total=steps, schedule=schedule, warmup=warmup_steps, min_ratio=min_lr_ratio, decay=decay_steps)
         for i in range(steps)
     ]
     return float(peak_lr) * np.asarray(mult, dtype=float)
+
+
+SCHEDULE_BYTES = 48  # memory per update of a schedule being built (a Python float in a list, then the array)
+
+
+def check_schedule_work(steps: int, *, schedules: int = 1, per_step_bytes: int = SCHEDULE_BYTES,
+                        option: str = "--steps") -> None:
+    """PlanInputError before any work when ``schedules`` schedules of ``steps`` updates (built one update at a
+    time, ``per_step_bytes`` each) are over the work budget (:func:`scalefit._budget.check_work`)."""
+    most = max(1, min(WORK_STEPS, WORK_BYTES // per_step_bytes) // schedules)
+    check_work(option, steps, PlanInputError, f"use {option} {most:,} or fewer", nbytes=steps * schedules *
+               per_step_bytes, steps=steps * schedules)
 
 
 def trainer_schedule(
@@ -168,6 +184,7 @@ def run_schedule(table: RunTable, rows: pd.DataFrame, run: str = "<run>") -> np.
         str(meta["schedule"]), int(meta["total_steps"]), float(meta["peak_lr"]),
         warmup_steps=int(meta["warmup_steps"]), decay_steps=int(meta.get("decay_steps", 0)),
         min_lr_ratio=float(meta.get("min_lr_ratio", DEFAULT_MIN_LR_RATIO)),
+        option=f"{table.source}: run {run!r}: total_steps",
     )
     steps = _steps(table, rows)
     if steps.max() > lr.size:

@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalefit.errors import FitError, RunDataError
+from scalefit._budget import WORK_BYTES, check_work
+from scalefit.errors import FitError, PlanInputError, RunDataError
 from scalefit.fitting.api import fit_law
 from scalefit.fitting.resample import tail_percent
 from scalefit.fitting.result import FitResult
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas, warmup_end
-from scalefit.planning.curves import SCHEDULES, read_curves, trainer_schedule, with_areas
+from scalefit.planning.curves import SCHEDULES, check_schedule_work, read_curves, trainer_schedule, with_areas
 from scalefit.planning.inputs import fraction, positive, steps_count
 from scalefit.runs import RunTable, filter_rows
 
@@ -215,6 +216,11 @@ def predict_curve(fit: FitResult, lr: np.ndarray, *, level: float = 0.95, group:
     lr = np.asarray(lr, dtype=float)
     if lr.ndim != 1 or lr.size == 0 or not np.isfinite(lr).all() or (lr < 0).any():
         raise RunDataError("the schedule must be a non-empty 1-D array of finite learning rates >= 0")
+    n_boot = len(next(iter(single.bootstrap.values()))) if single.bootstrap else 0
+    per_step = 8 * (12 + 2 * n_boot)  # the curve's columns, and every bootstrap fit's prediction at every update
+    check_work("--steps", lr.size, PlanInputError, f"use --steps {max(1, WORK_BYTES // per_step):,} or fewer"
+               + (f" (the fit's {n_boot:,} bootstrap samples each predict every update)" if n_boot else ""),
+               nbytes=lr.size * per_step)
     s1, s2 = areas(lr, lam)
     out = pd.DataFrame({"step": np.arange(1, lr.size + 1), "lr": lr, "S1": s1, "S2": s2})
     ok = np.arange(lr.size) >= warmup_end(lr)
@@ -263,6 +269,8 @@ def compare_schedules(
     decay_fracs = [fraction(f, "a WSD decay fraction", "--decay-fracs") for f in decay_fracs]
     q = tail_percent(level)
     single, lam = _lam(fit, group)
+    n_schedules = sum(len(decay_fracs) if name == "wsd" else 1 for name in schedules if name in SCHEDULES)
+    check_schedule_work(steps, schedules=max(1, n_schedules + len(extra or {})))  # before building any of them
     candidates: list[tuple[str, float | None, np.ndarray]] = []
     for name in schedules:
         if name not in SCHEDULES:

@@ -86,3 +86,78 @@ def test_usable_corpora_pass_the_check(tmp_path):
     (tmp_path / "link.txt").symlink_to("a.txt")
     for spec in ("kjv", "pydoc", "a.txt", "ids.bin", "folder", "link.txt", "not-here-yet.txt"):
         assert corpus_problem(str(tmp_path / spec) if spec not in ("kjv", "pydoc") else spec) is None, spec
+
+
+# --------------------------------------------------------------------------- the work budget
+
+PARAMS = "E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28"
+
+
+@pytest.fixture
+def curve_files(tmp_path):
+    import numpy as np
+
+    from scalefit.fitting.result import FitResult
+
+    params = {"L0": 3.0, "A": 0.4, "alpha": 0.5, "C": 0.05}
+    plain = FitResult(law="lr-annealing", law_options={"lam": 0.999}, params=params, stats={}, search={}, data={})
+    (tmp_path / "curve.json").write_text(plain.to_json())
+    rng = np.random.default_rng(0)
+    boot = {k: list(v * (1 + 0.01 * rng.standard_normal(200))) for k, v in params.items()}
+    (tmp_path / "boot.json").write_text(FitResult(law="lr-annealing", law_options={"lam": 0.999}, params=params,
+                                                  stats={}, search={}, data={}, bootstrap=boot).to_json())
+    return tmp_path
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """A regression must fail here, not build a billion-step schedule or point table."""
+    import scalefit.laws.simulate as sim
+    import scalefit.planning.curves as curves
+
+    def boom(*_a, **_k):
+        raise AssertionError("the work started before the budget check")
+
+    monkeypatch.setattr(curves, "lr_multiplier", boom)
+    monkeypatch.setattr(sim, "_isoflop", boom)
+
+
+@pytest.mark.parametrize("points", ["10000000000", "5000000"])
+def test_simulate_points_beyond_the_budget_are_one_line(tmp_path, no_work, points):
+    line = refused(["simulate", "chinchilla", "--params", PARAMS, "--points", points, "--out", "runs.csv"], tmp_path,
+                   contains=f"--points {int(points):,}: it needs about")
+    assert "use --points 4,194,304 or fewer" in line
+
+
+@pytest.mark.parametrize("args,found", [
+    (["predict", "curve.json", "--schedule", "cosine", "--steps", "1000000000", "--peak-lr", "1e-3"],
+     "--steps 1,000,000,000: it needs about 44.7 GiB of memory"),
+    (["predict", "curve.json", "--schedule", "wsd", "--steps", "30000000", "--peak-lr", "1e-3"],
+     "30,000,000 steps one at a time"),
+    (["plan", "curve.json", "--compare-schedules", "--steps", "1000000000", "--peak-lr", "1e-3"],
+     "--steps 1,000,000,000: it needs about"),
+    (["plan", "curve.json", "--compare-schedules", "--steps", "2000000", "--peak-lr", "1e-3"],
+     "30,000,000 steps one at a time"),  # 15 schedules (12 WSD decay fractions) of 2M updates
+])
+def test_schedule_steps_beyond_the_budget_are_one_line_before_any_work(curve_files, no_work, args, found):
+    line = refused(args, curve_files, contains=found)
+    assert "or fewer" in line
+
+
+def test_a_bootstrapped_curve_counts_its_samples_in_the_budget(curve_files):
+    """200 bootstrap fits each predicting 500,000 updates: over the budget, refused after the (cheap) schedule."""
+    line = refused(["predict", "boot.json", "--schedule", "cosine", "--steps", "500000", "--peak-lr", "1e-3"],
+                   curve_files, contains="--steps 500,000: it needs about")
+    assert "or fewer (the fit's 200 bootstrap samples each predict every update)" in line
+
+
+def test_within_the_budget_the_work_is_done(curve_files):
+    from scalefit.fitting.result import FitResult
+    from scalefit.laws import get_law
+    from scalefit.laws.simulate import simulate
+    from scalefit.planning.lr_annealing import compare_schedules
+
+    assert len(simulate(get_law("chinchilla"), {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28},
+                        n_points=5000)) == 5000
+    fit = FitResult.load(curve_files / "curve.json")
+    assert compare_schedules(fit, steps=2000, peak_lr=1e-3).steps == 2000
