@@ -4,6 +4,8 @@
 - ``LocalExecutor``: a ``concurrent.futures`` process pool (spawned workers) on this machine. With GPUs,
   each worker is pinned to one GPU (``CUDA_VISIBLE_DEVICES``), ``runs_per_gpu`` workers per GPU; without,
   one worker per core (or ``workers``), each with ``cores / workers`` torch threads.
+  Runs with ``devices > 1`` train first, one at a time, each on that many devices of the machine
+  (``proxy.distributed`` launches their processes).
 - ``SlurmExecutor`` (``sweeps/slurm.py``, importable from here): ``submitit`` job arrays with resources that
   fit the partition. Every task writes its run folder in the sweep folder, which must be on a filesystem the
   nodes share. ``cluster="local"`` runs the same code path through submitit's local executor (tests, CI).
@@ -240,6 +242,12 @@ class LocalExecutor:
         from scalefit.sweeps.batching import pack
 
         slots, threads = self.plan()
+        wide = [r for r in runs if r.config.devices > 1]  # runs on several devices: one at a time, all devices
+        if wide:
+            SerialExecutor(threads=0, batch_runs=1).execute(wide, sweep_dir, emit)
+            runs = [r for r in runs if r.config.devices <= 1]
+            if not runs:
+                return
         ctx = mp.get_context("spawn")  # fresh interpreters: safe with torch and CUDA
         pending = deque(pack(runs, self.batch_runs, "cpu" if slots[0] is None else "cuda"))
         attempts: dict[str, int] = {}

@@ -8,6 +8,12 @@ ended), so it needs no accounting and submitit's "Bypassing sacct error" warning
 - a task pending for a reason that never resolves (``PartitionConfig``, ``InvalidAccount``, ...) cancels the
   array and raises a one-line SweepError, seconds after submission;
 - a task that writes its result is a finished run (``done``);
+- a run with ``devices = N`` is one task per device (``tasks_per_node``; GPUs of one node first, then several
+  nodes), joined with ``torch.distributed`` from Slurm's environment (submitit's ``TorchDistributedEnvironment``);
+  runs with different device counts go in separate arrays;
+- Slurm signals each task ``signal_s`` seconds before its time limit (``--signal=USR2@...``): the run writes a
+  checkpoint after its current step and the task requeues itself (``scontrol requeue``); when it runs again it
+  resumes from the checkpoint (``proxy.checkpoint``), so a run longer than the time limit finishes in pieces;
 - a task that hits its time limit or runs out of memory is recorded as ``failed`` (re-run with more, and
   ``--retry-failed``); one cancelled, preempted or lost with its node leaves its run unfinished (``lost``
   event): the next call of the same sweep submits it again. A requeued task simply runs again;
@@ -58,14 +64,18 @@ FAILED_BY = {  # ended by Slurm for the run's own sake: recorded as failed
 
 TIMED_OUT = "reached its time limit (--time); re-run with a larger --time and --retry-failed"
 TASK_MARK = "slurm_task"  # in a run folder: the Slurm task that finished the run
+STOPPED_EXIT = 75  # exit status of a task that checkpointed and requeued itself (EX_TEMPFAIL)
+SIGNAL_S = 90  # seconds before the time limit that Slurm signals a task to checkpoint (submitit's default)
 
 
 def slurm_task(config: dict[str, Any], sweep_dir: str, threads: int, rid: str) -> dict[str, Any]:
-    """One run in one Slurm task: ``execute_run``, unless this very task finished it before being requeued.
+    """One run in one Slurm task (or one of its ``devices`` tasks): ``execute_run``, unless this very task finished
+    it before being requeued.
 
     Slurm may requeue a task (``scontrol requeue``, preemption) after it wrote its result, during the grace
     time it gets before the kill: the task then runs again later, and returns that result instead of training
-    the run a second time.
+    the run a second time. On Slurm's signal before the time limit the run checkpoints and stops; rank 0 requeues
+    the task and every rank exits without a result (the requeued task resumes the run).
     """
     env = os.environ
     task = (f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}" if env.get("SLURM_ARRAY_TASK_ID")
@@ -75,15 +85,33 @@ def slurm_task(config: dict[str, Any], sweep_dir: str, threads: int, rid: str) -
         row = read_result(Path(sweep_dir), rid)
         if row is not None:
             return row
+    from scalefit.errors import RunInterrupted
+    from scalefit.proxy.checkpoint import stop_on
     from scalefit.sweeps.executors import execute_run
 
-    row = execute_run(config, sweep_dir, threads)
+    rank = _join_ranks()
+    stop_on()  # replaces submitit's USR2 handler: checkpoint after the current step, then requeue below
+    try:
+        row = execute_run(config, sweep_dir, threads)
+    except RunInterrupted:
+        if rank == 0 and task and env.get("SLURM_JOB_ID"):
+            cluster.requeue(task)
+        raise SystemExit(STOPPED_EXIT) from None  # no result: submitit writes none, the requeued task resumes
     if row.get("status") == "failed" and "timed-out" in str(row.get("message")):  # submitit stopped it in time
         row = {**row, "message": f"slurm task {task} {TIMED_OUT}"}
         write_failure(Path(sweep_dir), row)
-    if task:
+    if task and rank == 0:
         write_text_atomic(mark, task + "\n", within=sweep_dir)
     return row
+
+
+def _join_ranks() -> int:
+    """A task of a several-task job exports the torch.distributed rendezvous from Slurm's environment; its rank."""
+    if int(os.environ.get("SLURM_NTASKS", os.environ.get("SUBMITIT_LOCAL_NTASKS", "1")) or 1) <= 1:
+        return 0
+    from submitit.helpers import TorchDistributedEnvironment
+
+    return TorchDistributedEnvironment().export(set_cuda_visible_devices=False).rank
 
 
 class _NoSacctNoise(logging.Filter):
@@ -130,6 +158,7 @@ class SlurmExecutor:
     cluster: str | None = None  # None: Slurm; "local": submitit's local executor (tests, CI)
     poll_s: float = 5.0  # seconds between checks of the queue
     threads: int = 0  # torch threads per task (0: cpus_per_task)
+    signal_s: int = SIGNAL_S  # seconds before the time limit that Slurm signals a task to checkpoint and requeue
 
     def resources(self) -> SlurmResources:
         """What each task asks for: the explicit fields, checked against the partition, and derived ones."""
@@ -143,8 +172,9 @@ class SlurmExecutor:
                                  gpus_per_task=self.gpus_per_task, cpus_per_task=self.cpus_per_task,
                                  mem_gb=self.mem_gb)  # fmt: skip
 
-    def executor(self, folder: Path, res: SlurmResources | None = None):
-        """A submitit executor for ``folder`` asking for ``res`` (default: ``self.resources()``)."""
+    def executor(self, folder: Path, res: SlurmResources | None = None, devices: int = 1):
+        """A submitit executor for ``folder`` asking for ``res`` (default: ``self.resources()``) per device, and
+        ``devices`` tasks per run."""
         try:
             import submitit
         except ImportError:  # pragma: no cover
@@ -154,17 +184,35 @@ class SlurmExecutor:
             ex = submitit.AutoExecutor(folder=folder, cluster=self.cluster or "slurm")
         except RuntimeError as exc:  # no srun/sbatch here
             raise SweepError(f"cannot submit to Slurm: {exc}; use --executor local on this machine") from None
+        nodes, per_node = self.layout(devices, res)
         params: dict[str, Any] = {
-            "timeout_min": res.time_min, "gpus_per_node": res.gpus_per_task, "cpus_per_task": res.cpus_per_task,
-            "tasks_per_node": 1, "nodes": 1, "name": f"scalefit-{folder.parent.name}",
-            "slurm_array_parallelism": self.array_parallelism,
+            "timeout_min": res.time_min, "gpus_per_node": res.gpus_per_task * per_node,
+            "cpus_per_task": res.cpus_per_task, "tasks_per_node": per_node, "nodes": nodes,
+            "name": f"scalefit-{folder.parent.name}", "slurm_array_parallelism": self.array_parallelism,
         }  # fmt: skip
+        if self.cluster != "local":
+            params["slurm_signal_delay_s"] = self.signal_s
         optional = {"mem_gb": res.mem_gb, "slurm_partition": res.partition or self.partition,
                     "slurm_account": self.account, "slurm_setup": list(self.setup) or None,
                     "slurm_additional_parameters": dict(self.extra) or None}  # fmt: skip
         params.update({k: v for k, v in optional.items() if v is not None})
         ex.update_parameters(**params)
         return ex
+
+    def layout(self, devices: int, res: SlurmResources) -> tuple[int, int]:
+        """(nodes, tasks per node) of a run on ``devices`` devices: one node while its GPUs (CPUs) suffice."""
+        if devices <= 1 or self.cluster == "local":
+            return 1, max(devices, 1)
+        node = max(cluster.partition_info(res.partition).nodes, key=lambda n: (n.gpus, n.cpus))
+        fit = node.gpus // max(res.gpus_per_task, 1) if res.gpus_per_task else node.cpus // res.cpus_per_task
+        if fit < 1:
+            raise SweepError(f"devices {devices}: a node of the partition fits no task ({res.describe()})")
+        if devices <= fit:
+            return 1, devices
+        if devices % fit:
+            raise SweepError(f"devices {devices} is more than a node has ({fit} tasks of {res.describe()}) and not "
+                             f"a multiple of it; use a multiple of {fit} to spread the run over whole nodes")
+        return devices // fit, fit
 
     def execute(self, runs: list[Any], sweep_dir: Path, emit) -> None:
         if not runs:
@@ -177,18 +225,23 @@ class SlurmExecutor:
                 _SlurmArray(self, res, sweep_dir, emit).run(runs)
 
     def submit(self, runs: list[Any], sweep_dir: Path, res: SlurmResources) -> list[Any]:
-        """Submit one array (one task per run); sbatch's refusal is a one-line SweepError."""
+        """Submit one array per device count (one task per run and device); the jobs in ``runs``' order. sbatch's
+        refusal is a one-line SweepError."""
         from submitit.core.utils import FailedJobError, FailedSubmissionError
 
-        ex = self.executor(sweep_dir / "submitit", res)
-        n, threads = len(runs), self.threads or res.cpus_per_task
-        configs, ids = [r.config.to_dict() for r in runs], [r.run_id for r in runs]
-        try:
-            with contextlib.redirect_stderr(io.StringIO()):  # submitit prints sbatch's stderr: we say it once
-                return ex.map_array(slurm_task, configs, [str(sweep_dir)] * n, [threads] * n, ids)
-        except (FailedJobError, FailedSubmissionError, OSError) as exc:
-            raise SweepError(f"sbatch refused the sweep's job array: {cluster.first_line(str(exc))} "
-                             f"(asked for {res.describe()})") from None  # fmt: skip
+        threads = self.threads or res.cpus_per_task
+        jobs: dict[int, Any] = {}
+        for devices in sorted({r.config.devices for r in runs}):
+            part = [i for i, r in enumerate(runs) if r.config.devices == devices]
+            ex = self.executor(sweep_dir / "submitit", res, devices)
+            configs, ids, n = [runs[i].config.to_dict() for i in part], [runs[i].run_id for i in part], len(part)
+            try:
+                with contextlib.redirect_stderr(io.StringIO()):  # submitit prints sbatch's stderr: we say it once
+                    jobs.update(zip(part, ex.map_array(slurm_task, configs, [str(sweep_dir)] * n, [threads] * n, ids)))
+            except (FailedJobError, FailedSubmissionError, OSError) as exc:
+                raise SweepError(f"sbatch refused the sweep's job array: {cluster.first_line(str(exc))} "
+                                 f"(asked for {res.describe()})") from None  # fmt: skip
+        return [jobs[i] for i in range(len(runs))]
 
     def _execute_local(self, runs, sweep_dir, emit, res) -> None:
         jobs = self.submit(runs, sweep_dir, res)
@@ -223,7 +276,7 @@ def _last_line(path: Path) -> str:
 def _result(job, run, sweep_dir: Path) -> dict[str, Any]:
     """The run's result row from its finished task; an error pickled by the task becomes a failed row."""
     try:
-        return job.result()
+        return job.results()[0]  # task 0's (rank 0) for a run on several devices
     except Exception as exc:  # noqa: BLE001 - the task itself raised: recorded as the run's failure
         line = _trace_line(exc)
         line = TIMED_OUT if "timed-out" in line else f"failed: {line}"  # submitit's answer to the time limit
@@ -280,11 +333,14 @@ class _SlurmArray:
         new = None
         if todo:
             jobs = self.ex.submit(todo, self.sweep_dir, self.res)
-            new = {"job_id": jobs[0].job_id.split("_")[0], "tasks": {j.job_id: r.run_id for j, r in zip(jobs, todo)}}
+            new = {}  # one entry per array (one per device count)
             for job, run in zip(jobs, todo):
+                entry = new.setdefault(job.job_id.split("_")[0], {"job_id": job.job_id.split("_")[0], "tasks": {}})
+                entry["tasks"][job.job_id] = run.run_id
                 self.waiting[job.job_id] = (job, run)
+            new = list(new.values())
         record_jobs(self.sweep_dir, old, set(live), new)
-        for task in (new or {}).get("tasks", {}):
+        for task in [t for entry in new or [] for t in entry["tasks"]]:
             self.emit("start", self.waiting[task][1], {"job": task})
 
     def _poll(self) -> None:

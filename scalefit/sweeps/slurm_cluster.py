@@ -196,6 +196,13 @@ def final_state(task_id: str) -> str:
     return "UNKNOWN"
 
 
+def requeue(task_id: str) -> None:
+    """``scontrol requeue`` a running task (it is stopped and queued again); SweepError when Slurm refuses."""
+    rc, _, err = _tool(["scontrol", "requeue", task_id])
+    if rc != 0:
+        raise SweepError(f"scontrol requeue {task_id} failed: {first_line(err)}")
+
+
 def cancel(job_ids: list[str]) -> None:
     """``scancel`` the jobs (best effort: a job that already ended is not an error)."""
     if job_ids:

@@ -61,9 +61,11 @@ def live_tasks(jobs: list[dict]) -> dict[str, tuple[str, str, str]] | None:
     return {task: (rid, *states[task]) for j in jobs for task, rid in j["tasks"].items() if task in states}
 
 
-def record_jobs(sweep_dir: Path, old: list[dict], live: set[str], new: dict | None = None) -> list[dict]:
-    """Write the record: the ``old`` arrays that still have a task in ``live`` (task ids queued), then ``new``."""
-    kept = [j for j in old if any(task in live for task in j["tasks"])] + ([new] if new else [])
+def record_jobs(sweep_dir: Path, old: list[dict], live: set[str], new: dict | list[dict] | None = None) -> list[dict]:
+    """Write the record: the ``old`` arrays that still have a task in ``live`` (task ids queued), then ``new`` (one
+    array or several)."""
+    new = [new] if isinstance(new, dict) else list(new or [])
+    kept = [j for j in old if any(task in live for task in j["tasks"])] + new
     write_json_atomic(Path(sweep_dir) / JOBS, {"jobs": kept}, within=sweep_dir)
     return kept
 
