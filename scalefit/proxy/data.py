@@ -10,27 +10,33 @@ Corpora (``corpus=`` in the config):
   5%), or pre-tokenized ids: a folder with ``train.bin`` and ``val.bin`` or one ``.bin`` file (last 5%),
   uint16 when ``vocab_size <= 65536`` else uint32 (nanoGPT convention).
 
-Tokenizers: ``byte`` (UTF-8 bytes, vocab 256, so the loss in bits is bits per byte) or ``bpe``
-(byte-level BPE trained offline on the training split with the ``tokenizers`` package).
+Tokenizers: ``byte`` (UTF-8 bytes, vocab 256, so the loss in bits is bits per byte), ``bpe`` (byte-level BPE
+trained offline on the training split with the ``tokenizers`` package), or a Hugging Face ``tokenizer.json`` file
+given by path (its vocabulary must fit in ``vocab_size``). A BPE tokenizer and the token ids it produced are cached
+by a hash of the texts, the tokenizer and its settings (``$SCALEFIT_CACHE``, else ``$XDG_CACHE_HOME/scalefit`` or
+``~/.cache/scalefit``), so a second run with the same settings loads them instead of training again.
 Nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
 import math
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from scalefit.errors import ConfigError, TrainingError
+from scalefit.errors import ConfigError, ScalefitWarning, TrainingError
 
 __all__ = [
+    "data_budget_warnings",
     "KJV_VALIDATION_BOOKS",
     "MAX_TEXT_BYTES",
     "Corpus",
@@ -162,12 +168,98 @@ def _bpe_tokenizer(train_text: str, vocab_size: int):
     return tok
 
 
+def _file_tokenizer(path: str, vocab_size: int):
+    """A Hugging Face ``tokenizer.json`` (JSON data, never code) whose vocabulary fits in ``vocab_size``."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:  # pragma: no cover
+        raise TrainingError("a tokenizer.json needs the tokenizers package: pip install tokenizers") from None
+    try:
+        tok = Tokenizer.from_file(path)
+    except Exception as exc:  # the library raises its own exception type for a bad file
+        raise ConfigError(f"tokenizer {path}: not a Hugging Face tokenizer.json ({exc})") from None
+    if tok.get_vocab_size() > vocab_size:
+        raise ConfigError(f"tokenizer {path} has {tok.get_vocab_size()} tokens, more than vocab_size {vocab_size}; "
+                          f"set vocab_size={tok.get_vocab_size()}")
+    return tok
+
+
+MAX_TOKENIZER_BYTES = 2**28  # a tokenizer.json is read whole (large vocabularies are tens of MB)
+
+
+def _check_tokenizer_file(path: str) -> None:
+    """A tokenizer file must be an existing regular file of at most MAX_TOKENIZER_BYTES (checked before reading)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise ConfigError(f"tokenizer {path!r} not found: give 'byte', 'bpe' or a tokenizer.json file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"tokenizer {path!r} is not a regular file; give a tokenizer.json file")
+    if st.st_size > MAX_TOKENIZER_BYTES:
+        raise ConfigError(f"tokenizer {path!r} is {st.st_size} bytes, more than the {MAX_TOKENIZER_BYTES} a "
+                          "tokenizer.json may be")
+
+
+def cache_dir() -> Path:
+    """Where tokenizers and token ids are cached: ``$SCALEFIT_CACHE``, else the user's cache folder."""
+    if os.environ.get("SCALEFIT_CACHE"):
+        return Path(os.environ["SCALEFIT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scalefit"
+
+
+def _cache_key(texts: tuple[str, str], tokenizer: str, vocab_size: int) -> str:
+    import tokenizers
+
+    digest = hashlib.sha256(f"v1|{tokenizer}|{vocab_size}|{tokenizers.__version__}|".encode())
+    if tokenizer != "bpe":
+        digest.update(Path(tokenizer).read_bytes())
+    for text in texts:
+        raw = text.encode("utf-8")
+        digest.update(len(raw).to_bytes(8, "little") + raw)
+    return digest.hexdigest()[:32]
+
+
+def _read_cached(entry: Path, dtype: type) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached (train, val) ids of ``entry``, or None when it is missing, incomplete or not what we wrote."""
+    try:
+        if not (entry / "tokenizer.json").is_file():  # written last: the entry is complete
+            return None
+        ids = tuple(np.load(entry / f"{part}.npy", allow_pickle=False) for part in ("train", "val"))
+    except (OSError, ValueError):
+        return None
+    return ids if all(a.dtype == dtype and a.ndim == 1 for a in ids) else None
+
+
+def _write_cached(entry: Path, tok, ids: tuple[np.ndarray, np.ndarray]) -> None:
+    """Cache the ids and the tokenizer (best effort: an unwritable cache only costs the next run the training)."""
+    from scalefit._io import atomic_path
+    from scalefit.errors import OutputPathError
+
+    try:
+        for part, arr in zip(("train", "val"), ids):
+            with atomic_path(entry / f"{part}.npy") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+        with atomic_path(entry / "tokenizer.json") as tmp:
+            tok.save(str(tmp))
+    except OutputPathError as exc:
+        warnings.warn(f"tokenizer cache not written ({exc}); set SCALEFIT_CACHE to a writable folder",
+                      ScalefitWarning, stacklevel=3)
+
+
 def _encode(texts: tuple[str, str], tokenizer: str, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     dtype = np.uint16 if vocab_size <= 65536 else np.uint32
     if tokenizer == "byte":
         return tuple(np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(dtype) for t in texts)
-    tok = _bpe_tokenizer(texts[0], vocab_size)
-    return tuple(np.asarray(tok.encode(t).ids, dtype=dtype) for t in texts)
+    if tokenizer != "bpe":
+        _check_tokenizer_file(tokenizer)
+    entry = cache_dir() / "tokenized" / _cache_key(texts, tokenizer, vocab_size)
+    cached = _read_cached(entry, dtype)
+    if cached is not None:
+        return cached
+    tok = _bpe_tokenizer(texts[0], vocab_size) if tokenizer == "bpe" else _file_tokenizer(tokenizer, vocab_size)
+    ids = tuple(np.asarray(tok.encode(t).ids, dtype=dtype) for t in texts)
+    _write_cached(entry, tok, ids)
+    return ids
 
 
 # --------------------------------------------------------------------------- corpora
@@ -283,6 +375,24 @@ def check_fits(corpus: Corpus, seq_len: int) -> None:
                 f"corpus {corpus.name!r}: the {part} split has {len(arr)} tokens, fewer than seq_len + 1 "
                 f"= {seq_len + 1}"
             )
+
+
+MIN_TOKENS_PER_PARAM = 1.0  # below: the run is far from any scaling-law regime (Chinchilla-optimal is ~20)
+MAX_EPOCHS = 4.0  # beyond: repeated data stops being worth nearly as much as new data (Muennighoff et al. 2023)
+
+
+def data_budget_warnings(corpus: Corpus, n_tokens: int, n_params: int) -> list[str]:
+    """Warnings for a run of ``n_tokens`` tokens on ``corpus`` by a model of ``n_params`` parameters."""
+    out = []
+    if n_params > 0 and n_tokens / n_params < MIN_TOKENS_PER_PARAM:
+        out.append(f"the run trains on {n_tokens / n_params:.2g} tokens per parameter (fewer than "
+                   f"{MIN_TOKENS_PER_PARAM:g}): far below compute-optimal (~20); its loss says little about scaling")
+    epochs = n_tokens / max(len(corpus.train), 1)
+    if epochs > MAX_EPOCHS:
+        out.append(f"the run repeats corpus {corpus.name!r} {epochs:.1f} times (more than {MAX_EPOCHS:g} epochs; "
+                   f"{len(corpus.train):,} training tokens): repeated tokens are worth less than new ones "
+                   "(Muennighoff et al. 2023); use a larger corpus or fewer tokens")
+    return out
 
 
 def sample_batch(tokens: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator) -> np.ndarray:

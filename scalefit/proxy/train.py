@@ -24,6 +24,7 @@ import contextlib
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +34,21 @@ import numpy as np
 import torch
 
 from scalefit._io import write_csv_atomic, write_json_atomic
-from scalefit.errors import ConfigError, RunInterrupted, TrainingError
+from scalefit.errors import ConfigError, RunInterrupted, ScalefitWarning, TrainingError
 from scalefit.proxy import checkpoint, distributed
 from scalefit.proxy.checkpoint import Checkpoints
 from scalefit.proxy.cloze import ClozeSet, build_cloze, cloze_metrics, err_cloze
 from scalefit.proxy.config import ModelConfig, TrainConfig, resolve, run_id
 from scalefit.proxy.counting import count_params, flops_per_token
-from scalefit.proxy.data import Corpus, bits_per_byte, check_fits, eval_windows, load_corpus, sample_batch
+from scalefit.proxy.data import (
+    Corpus,
+    bits_per_byte,
+    check_fits,
+    data_budget_warnings,
+    eval_windows,
+    load_corpus,
+    sample_batch,
+)
 from scalefit.proxy.distributed import Dist
 from scalefit.proxy.model import GPT, lm_loss
 from scalefit.proxy.monitor import Clock, TrainLoss
@@ -304,6 +313,8 @@ def _build(cfg: TrainConfig, out_dir: Path, dist: Dist | None = None) -> _Run:
     cloze = build_cloze(corpus.val, cfg.cloze_items, cfg.seq_len) if cfg.cloze_items > 0 else None
     mcfg = cfg.model_config()
     model, counts = _build_model(mcfg, cfg.seed, device)
+    for message in data_budget_warnings(corpus, cfg.n_tokens, counts["n_params"]):
+        warnings.warn(f"{rid}: {message}", ScalefitWarning, stacklevel=2)
     if dist is None or dist.main:
         write_json_atomic(run_dir / "config.json", {"run_id": rid, **cfg.to_dict(), "device_resolved": str(device)})
     ddp = _distribute(model, cfg, dist, device)

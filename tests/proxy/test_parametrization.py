@@ -125,14 +125,19 @@ def test_bad_parametrization_settings_are_config_errors(sets, match):
         make_config(sets=sets)
 
 
-def test_new_options_leave_existing_run_ids_unchanged():
+def test_new_options_leave_sp_run_ids_unchanged_and_move_mup_ones():
     configs = sorted((ROOT / "runs").glob("*/*/config.json"))
-    assert configs, "the committed sweeps hold run configs"
     fields = set(TrainConfig.__dataclass_fields__)
-    for path in configs[:40]:
+    seen = {"sp": 0, "mup": 0}
+    for path in configs:
         stored = json.loads(path.read_text())
         cfg = TrainConfig(**{k: v for k, v in stored.items() if k in fields})
-        assert run_id(cfg) == stored["run_id"], path
+        seen[cfg.parametrization] += 1
+        if cfg.parametrization == "sp":
+            assert run_id(cfg) == stored["run_id"], path  # nothing an SP run computes has changed
+        else:
+            assert run_id(cfg) != stored["run_id"], path  # trained under muP rules 1: not a run of today's rules
+    assert seen["sp"] >= 10 and seen["mup"] >= 10, seen
     assert run_id(TrainConfig(arch="llama")) != run_id(TrainConfig())  # a new option set does enter the id
 
 

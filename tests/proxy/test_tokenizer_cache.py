@@ -1,0 +1,110 @@
+"""BPE tokenizers and token ids are cached by hash; a tokenizer.json may be given by path."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from scalefit.errors import ConfigError
+from scalefit.proxy import data
+from scalefit.proxy.config import make_config
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALEFIT_CACHE", str(tmp_path / "cache"))
+    data.load_corpus.cache_clear()
+    yield tmp_path / "cache"
+    data.load_corpus.cache_clear()
+
+
+def _corpus(tmp_path, text="the quick brown fox jumps over the lazy dog\n" * 400):
+    path = tmp_path / "corpus.txt"
+    path.write_text(text)
+    return str(path)
+
+
+def test_second_load_reads_the_cache_not_a_new_training(cache, tmp_path, monkeypatch):
+    corpus = _corpus(tmp_path)
+    first = data.load_corpus(corpus, "bpe", 300)
+    entries = list((cache / "tokenized").iterdir())
+    assert len(entries) == 1 and {p.name for p in entries[0].iterdir()} == {"train.npy", "val.npy", "tokenizer.json"}
+    data.load_corpus.cache_clear()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the tokenizer was trained again")
+
+    monkeypatch.setattr(data, "_bpe_tokenizer", no_training)
+    start = time.perf_counter()
+    second = data.load_corpus(corpus, "bpe", 300)
+    assert time.perf_counter() - start < 1.0
+    assert np.array_equal(first.train, second.train) and np.array_equal(first.val, second.val)
+    assert second.val_bytes == first.val_bytes
+
+
+def test_other_text_or_vocab_is_another_entry_and_a_damaged_entry_is_rebuilt(cache, tmp_path):
+    corpus = _corpus(tmp_path)
+    first = data.load_corpus(corpus, "bpe", 300)
+    (entry,) = (cache / "tokenized").iterdir()
+    data.load_corpus(corpus, "bpe", 320)
+    (tmp_path / "other").mkdir()
+    data.load_corpus(_corpus(tmp_path / "other", "other text entirely\n" * 300), "bpe", 300)
+    assert len(list((cache / "tokenized").iterdir())) == 3
+    (entry / "train.npy").write_bytes(b"not an array")
+    data.load_corpus.cache_clear()
+    again = data.load_corpus(corpus, "bpe", 300)
+    assert np.array_equal(again.train, first.train)
+    assert np.array_equal(np.load(entry / "train.npy"), first.train)  # the entry was written anew
+
+
+def test_unwritable_cache_warns_and_still_tokenizes(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("SCALEFIT_CACHE", str(blocker))  # a file where the cache folder should be
+    data.load_corpus.cache_clear()
+    with pytest.warns(Warning, match="tokenizer cache not written"):
+        corpus = data.load_corpus(_corpus(tmp_path), "bpe", 300)
+    assert len(corpus.train) > 0
+    data.load_corpus.cache_clear()
+
+
+def test_tokenizer_json_by_path(cache, tmp_path):
+    corpus = _corpus(tmp_path)
+    bpe = data.load_corpus(corpus, "bpe", 300)
+    saved = next((cache / "tokenized").iterdir()) / "tokenizer.json"
+    given = data.load_corpus(corpus, str(saved), 300)
+    assert np.array_equal(given.train, bpe.train)
+    with pytest.raises(ConfigError, match="more than vocab_size"):
+        data.load_corpus(corpus, str(saved), 260)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ConfigError, match="not a Hugging Face tokenizer.json"):
+        data.load_corpus(corpus, str(bad), 300)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        data.load_corpus(corpus, str(fifo), 300)
+    with pytest.raises(ConfigError, match="unknown tokenizer"):
+        make_config(sets=["tokenizer=wordpiece"])
+    assert make_config(sets=[f"tokenizer={saved}", "vocab_size=300"]).tokenizer == str(saved)
+
+
+def test_data_budget_warnings_name_tokens_per_param_and_epochs():
+    corpus = data.load_corpus("pydoc")
+    n = len(corpus.train)
+    assert data.data_budget_warnings(corpus, n_tokens=n, n_params=n // 20) == []
+    (low,) = data.data_budget_warnings(corpus, n_tokens=n // 2, n_params=n)
+    assert "0.5 tokens per parameter" in low
+    (epochs,) = data.data_budget_warnings(corpus, n_tokens=5 * n, n_params=n // 20)
+    assert "5.0 times" in epochs and "'pydoc'" in epochs
+
+
+def test_a_short_run_warns_about_its_data_budget(tmp_path):
+    from scalefit.proxy.train import train_run
+    from tests.proxy.conftest import tiny
+
+    with pytest.warns(Warning, match="tokens per parameter"):
+        train_run(tiny(cloze_items=0, n_evals=2, n_tokens=8 * 32 * 4), tmp_path)
