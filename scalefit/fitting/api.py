@@ -158,9 +158,9 @@ def refit_parts(jobs: Sequence[tuple[FitSpec, RunTable]]) -> list:
     fits = [attempt(lambda s=s, t=t: _Prepared.of(*s.prepare(t), None)) for s, t in jobs]
     ok = [f for f in fits if isinstance(f, _Prepared)]
     with threadpool_limits(1, user_api="blas"):
-        found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points(f.problem) for f in ok]))
+        found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points() for f in ok]))
         if isinstance(found, Exception):
-            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points(f.problem)])[0]) for f in ok]
+            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points()])[0]) for f in ok]
     searches = dict(zip(map(id, ok), found))
 
     def params(fit):
@@ -229,7 +229,7 @@ def _resolve_target(law: Law, table: RunTable, spec: FitSpec):
 def _searches(fits: list[_Prepared]) -> list:
     """Multi-start search of each fit from its spec's starts, together; FitError when no start of a fit is
     finite."""
-    searches = multi_starts([f.problem for f in fits], [f.spec.start_points(f.problem) for f in fits])
+    searches = multi_starts([f.problem for f in fits], [f.spec.start_points() for f in fits])
     for fit, search in zip(fits, searches):
         if not np.isfinite(search.objective):
             where = f" ({fit.group})" if fit.group else ""
@@ -265,15 +265,13 @@ def _bootstrap(law: Law, table: RunTable, rows, problem: Problem, search, spec: 
 
 def _fit_stats(problem: Problem, search, y: np.ndarray, spec: FitSpec) -> dict:
     """Objective, errors (RMSE in log and raw units) and information criteria at the optimum."""
-    pred = np.array(problem.predict(search.theta[None, :])[0])
-    r = problem.residuals_from(pred[None, :])[0][: len(y)]  # the data rows, not the anchors
-    pred = pred[: len(y)]
+    pred = np.array(problem.predict(search.theta[None, :])[0])[: len(y)]  # the data rows, not the anchors
     with np.errstate(all="ignore"):
-        r_log = np.log(pred) - np.log(y) if (y > 0).all() else r
-    rss = float(np.sum(r * r))
-    n, n_par = len(y), len(problem.law.params)
+        r_log = np.log(pred) - np.log(y) if (y > 0).all() else pred - y
+    n_par = len(problem.law.params)
+    aic, bic = information_criteria(r_log, n_par)
     return {
-        "n": n,
+        "n": len(y),
         "n_params": n_par,
         "objective": float(search.objective),
         "loss": spec.loss,
@@ -281,9 +279,19 @@ def _fit_stats(problem: Problem, search, y: np.ndarray, spec: FitSpec) -> dict:
         "space": spec.space,
         "rmse_log": float(np.sqrt(np.mean(r_log**2))),
         "rmse": float(np.sqrt(np.mean((pred - y) ** 2))),
-        "aic": float(n * np.log(max(rss, 1e-300) / n) + 2 * n_par),
-        "bic": float(n * np.log(max(rss, 1e-300) / n) + n_par * np.log(n)),
+        "aic": aic,
+        "bic": bic,
     }
+
+
+def information_criteria(r: np.ndarray, n_params: int) -> tuple[float, float]:
+    """(AIC, BIC) = (n ln(RSS/n) + 2k, n ln(RSS/n) + k ln n) of the residuals ``r`` of the n data rows (k free
+    parameters; RSS floored at 1e-300). The one definition: a fit's ``stats`` and the ``select`` board pass the
+    log residuals ln(pred/actual) of a positive target, the raw residuals pred - actual otherwise, whatever the
+    objective, so the criteria compare across objectives and laws."""
+    n = len(r)
+    fit = n * np.log(max(float(np.sum(r * r)), 1e-300) / n)
+    return float(fit + 2 * n_params), float(fit + n_params * np.log(n))
 
 
 def _search_summary(law: Law, search, notes: list[tuple[str, type]]) -> dict:

@@ -3,9 +3,10 @@
 The method (folds, noise, error growth, conformal multiplier, bands) is :mod:`scalefit.fitting.calibration`;
 here a fit result gets its calibration. A fold refit is the fit's own spec on the fold's training rows and
 nothing else (:meth:`scalefit.fitting.spec.FitSpec.for_folds` then ``refit``): the same objective, row weights
-and anchors, started from a seeded subsample of the law's start grid — never from the full-data optimum, which
-was fitted on the fold's held-out rows too. Every fold of every fit given at once descends in one stacked
-search (a grouped fit's calibrations are one engine pass), and each fit is calibrated from its folds' laws.
+and anchors, started from the optimum of the rows every fold trains on and a seeded subsample of the law's
+start grid — never from the full-data optimum, which was fitted on the fold's held-out rows too. Every fold of
+every fit given at once descends in one stacked search (a grouped fit's calibrations are one engine pass), and
+each fit is calibrated from its folds' laws.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import numpy as np
 
 from scalefit.errors import ConvergenceWarning
 from scalefit.fitting.calibration import FAILURES, MAX_ROWS, calibrate, fold_masks
-from scalefit.fitting.spec import FOLD_STARTS
 
 _SKIPPED = (*FAILURES, TypeError, KeyError, IndexError)  # a fit whose inputs cannot be cut into folds, say
 
@@ -38,7 +38,7 @@ def with_calibrations(fits: list[tuple]) -> list:
         plans = [_attempt(lambda f=f: _Plan.of(*f)) for f in fits]
         ready = [p for p in plans if isinstance(p, _Plan)]
         if ready:  # all folds of all fits: one stacked search (the fits here are of one law)
-            found = refit_parts([(p.spec.for_folds(FOLD_STARTS), t) for p in ready for t in p.tables])
+            found = refit_parts([(p.spec.for_folds(p.tables), t) for p in ready for t in p.tables])
             for plan in ready:
                 plan.predictors, found = [_predictor(plan.spec.law, p) for p in found[:len(plan.tables)]], \
                     found[len(plan.tables):]

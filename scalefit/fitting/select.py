@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from scalefit.errors import ScalefitError
-from scalefit.fitting.api import RunsLike, as_law, as_table, fit_law
+from scalefit.fitting.api import RunsLike, as_law, as_table, refit_parts
 from scalefit.fitting.degeneracy import CANCELLING, degeneracy
 from scalefit.fitting.folds import MIXTURE, SCALE_SYMBOLS, check_folds, law_axis, table_folds
 from scalefit.fitting.scores import scores
 from scalefit.fitting.selection_result import SelectionResult, SelectionSet
+from scalefit.fitting.spec import FitSpec
 from scalefit.laws import Law, get_law, list_laws
 from scalefit.runs import RunTable, filter_rows, resolve
 
@@ -163,18 +164,9 @@ def _folds(table: RunTable, along: str, mapping, folds: int | None, fraction: fl
     return [_Fold(index[~f.held], index[f.held], f.describe()) for f in found]
 
 
-def _fold_starts(full, law: Law, n_starts: int, seed: int) -> np.ndarray:
-    """The full-data optimum plus a seeded subsample of the law's start grid."""
-    grid = law.start_grid()
-    rng = np.random.default_rng(seed)
-    pick = grid[rng.choice(len(grid), size=min(n_starts, len(grid)), replace=False)]
-    best = np.array([[full.params[p] for p in law.param_names]])
-    return np.vstack([best, pick])
-
-
-def _predict_scores(fitted, law: Law, table: RunTable, rows, mapping) -> dict:
+def _predict_scores(law: Law, params: Mapping[str, float], table: RunTable, rows, mapping) -> dict:
     res = resolve(table.subset(rows), [*law.inputs, law.target], mapping=mapping)
-    pred = fitted.predict({s: res.values[s] for s in law.inputs})
+    pred = np.asarray(law({s: res.values[s] for s in law.inputs}, params), dtype=float).reshape(-1)
     return scores(res.values[law.target], pred)
 
 
@@ -182,22 +174,18 @@ def _full_stats(full, table: RunTable, mapping, positive: bool) -> dict:
     """AIC/BIC (summed over groups), degeneracy (vanished terms, cancelling terms, parameters on bounds) and
     identifiability messages of the full-data fit.
 
-    AIC and BIC are computed from the log residuals of a positive target (the raw residuals otherwise):
-    n ln(RMSE²) + 2k, + k ln n, whatever the objective, so they compare across laws and objectives (a fit's own
-    ``stats.aic`` uses its objective's residual space)."""
+    AIC and BIC are the full fits' own ``stats.aic``/``stats.bic`` summed over groups
+    (:func:`scalefit.fitting.api.information_criteria`: log residuals of a positive target, raw residuals
+    otherwise, whatever the objective, so they compare across laws and objectives)."""
     parts = list(full.groups.values()) if full.groups else [full]
     law = full.law_spec
     k = len(law.params)
     x = resolve(table, law.inputs, mapping=mapping).values
     degs = [degeneracy(law, f.params, x) for f in parts]
 
-    def ic(f, penalty: float) -> float:
-        n = f.stats["n"]
-        return float(n * np.log(max(f.stats["rmse_log" if positive else "rmse"], 1e-150) ** 2) + k * penalty)
-
     return {
-        "aic": float(sum(ic(f, 2.0) for f in parts)),
-        "bic": float(sum(ic(f, np.log(f.stats["n"])) for f in parts)),
+        "aic": float(sum(f.stats["aic"] for f in parts)),
+        "bic": float(sum(f.stats["bic"] for f in parts)),
         "n_params": k,
         "on_bounds": sorted({p for d in degs for p in d["on_bounds"]}),
         "vanished": sorted({p for d in degs for p in d["vanished"]}),
@@ -211,28 +199,31 @@ def degenerate(entry: Mapping) -> bool:
     return bool(entry.get("vanished") or entry.get("on_bounds") or entry.get("cancelling", 1.0) > CANCELLING)
 
 
-def _score_entry(law: Law, objective: str, table: RunTable, opts: dict) -> tuple[dict, Any]:
-    """One board entry (and the full-data fit) for a law and an objective; failures become a failed entry."""
+def _score_entry(law: Law, objective: str, table: RunTable, opts: dict) -> tuple[dict, FitSpec | None]:
+    """One board entry (and its FitSpec) for a law and an objective; failures become a failed entry (None)."""
     entry = {"law": law.name, "law_options": dict(law.options), "objective": objective}
-    fit_kw = {**OBJECTIVES[objective], "mapping": opts["mapping"]}
-    if not opts["positive"]:
-        fit_kw["space"] = "raw"
+    objective_kw = {**OBJECTIVES[objective], **({} if opts["positive"] else {"space": "raw"})}
     try:
-        full = fit_law(law, table, group_by=opts["group_by"], calibrate=False, **fit_kw)  # the winner's: below
-        entry.update(_full_stats(full, table, opts["mapping"], opts["positive"]))
-        fold_scores = []
+        spec = FitSpec(law, mapping=opts["mapping"], seed=opts["seed"], calibrate=False, **objective_kw)
+        full = spec.fit(table) if opts["group_by"] is None else spec.fit_groups(table, opts["group_by"])
+        entry.update(_full_stats(full, table, opts["mapping"], opts["positive"]))  # the winner's calibration: below
+        # every fold of every group: the spec on the fold's training rows alone, in one stacked search
+        jobs = []
         for units, folds in opts["splits"]:
-            for fold in folds:
-                start_from = full.select(units) if full.groups else full
-                starts = _fold_starts(start_from, law, opts["fold_starts"], opts["seed"])
-                fitted = fit_law(law, table.subset(fold.fit), starts=starts, calibrate=False, **fit_kw)
-                fold_scores.append({"fold": fold.what, **({"group": units} if units is not None else {}),
-                                    **_predict_scores(fitted, law, table, fold.held, opts["mapping"])})
+            trains = [table.subset(fold.fit) for fold in folds]
+            fold_spec = spec.for_folds(trains, opts["fold_starts"])
+            jobs += [(units, fold, fold_spec, train) for fold, train in zip(folds, trains)]
+        fold_scores = []
+        for (units, fold, _, _), params in zip(jobs, refit_parts([job[2:] for job in jobs])):
+            if isinstance(params, Exception):
+                raise params
+            fold_scores.append({"fold": fold.what, **({"group": units} if units is not None else {}),
+                                **_predict_scores(law, params, table, fold.held, opts["mapping"])})
     except FAILURES as exc:
         return {**entry, "status": "failed", "reason": " ".join(str(exc).split())}, None
     means = {k: float(np.nanmean([f[k] for f in fold_scores])) if any(np.isfinite(f[k]) for f in fold_scores)
              else float("nan") for k in ("r2", "rmsle", "rmse", "mean_abs_rel_error")}
-    return {**entry, "status": "ok", **means, "folds": fold_scores}, full
+    return {**entry, "status": "ok", **means, "folds": fold_scores}, spec
 
 
 def _splits(table: RunTable, along, mapping, folds, fraction, holdout, group_by, keys=()) -> list[tuple[Any, list]]:
@@ -308,8 +299,10 @@ def select(
     along / folds / fraction: the fold axis (a symbol or column; default: see :func:`_along`), K folds (default:
     2 rolling-origin folds, leave-one-out group folds up to 10) and f, the share each rolling fold adds.
     holdout: one fold instead, the rows this filter selects. objectives: "huber" (log residuals unless the law
-    fits raw values or the target is not positive) and/or "mse" (raw residuals). fold_starts / seed: start-grid
-    subsample of each fold fit. calibrate: calibrate the kept fit's prediction intervals (10 fold refits).
+    fits raw values or the target is not positive) and/or "mse" (raw residuals). fold_starts / seed: each fold
+    refit starts from the optimum of the rows all folds train on and this many points of the law's start grid
+    drawn with ``seed`` (:meth:`FitSpec.for_folds`: never from what held-out rows moved). calibrate: calibrate
+    the kept fit's prediction intervals (10 fold refits).
     """
     _check(1 if folds is None else folds, fraction, objectives)
     if not (np.isfinite(tolerance) and tolerance >= 0):
@@ -330,9 +323,9 @@ def select(
         for objective in objectives:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                entry, full = _score_entry(law, objective, table, opts)
+                entry, spec = _score_entry(law, objective, table, opts)
             board.append(entry)
-            fits.append(None if full is None else (law, objective, law_map))
+            fits.append(spec)
     order = sorted(range(len(board)), key=lambda i: _rank_key(board[i], metric))
     winner = _winner(board, order, tolerance, metric)
     if winner is not None:
@@ -345,18 +338,18 @@ def select(
         group_by=group_by, objectives=list(objectives),
         data={"source": table.source, "n_rows": len(table), "hash": table.digest(), "where": where,
               **({"target": target} if target else {})},
-        fit=None if winner is None else _final_fit(*fits[winner], table, group_by, positive, calibrate),
+        fit=None if winner is None else _final_fit(fits[winner], table, group_by, calibrate),
         tolerance=tolerance, metric=metric, notes=notes,
     )
 
 
-def _final_fit(law: Law, objective: str, mapping, table: RunTable, group_by, positive: bool, calibrate: bool):
-    """The winner refitted on all rows with its prediction intervals calibrated (the candidates' full fits skip
-    the calibration, 10 fold refits each, which only the kept fit needs)."""
-    kw = {**OBJECTIVES[objective], **({} if positive else {"space": "raw"})}
+def _final_fit(spec: FitSpec, table: RunTable, group_by, calibrate: bool):
+    """The winner's spec fitted on all rows with its prediction intervals calibrated (the candidates' full fits
+    skip the calibration, 10 fold refits each, which only the kept fit needs)."""
+    spec = spec.replace(calibrate=calibrate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_law(law, table, group_by=group_by, mapping=mapping, calibrate=calibrate, **kw)
+        return spec.fit(table) if group_by is None else spec.fit_groups(table, group_by)
 
 
 def _natural(symbol: str) -> tuple:

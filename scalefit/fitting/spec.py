@@ -11,14 +11,12 @@ A spec holds everything but the rows: the law (its factory options, bounds and f
     spec.replace(loss="mse")                   # a new spec (``get_params`` / ``clone`` in scikit-learn terms)
 
 Every command builds one (the CLI, ``select``, ``backtest``, the calibration, procedures), and a fold refit is
-``spec.for_folds().refit(train_tables)``: the same objective and rows on the training rows alone, started only
-from the law's start grid (a seeded subsample of it), never from an optimum fitted on held-out rows. The fit
+``spec.for_folds(train_tables).refit(train_tables)``: the same objective and rows on the training rows alone,
+started from what was fitted on rows every fold trains on, never from an optimum fitted on held-out rows. The fit
 file stores the spec (``to_dict``) and :func:`scalefit.load` rebuilds it (``from_dict``, every field checked).
 
-Start policy (``starts``): None, every point of the law's start grid; an integer K, the K grid points with the
-lowest objective on the rows being fitted (a screen: one evaluation per grid point, no descent; the fold
-refits' policy, so a fold's starts depend on its training rows alone); an (S, P) array, those starts in natural
-units.
+Start policy (``starts``): None, every point of the law's start grid; an integer K, K grid points drawn with
+``seed``; an (S, P) array, those starts in natural units (a fold refit's: :meth:`FitSpec.for_folds`).
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ from scalefit.errors import FitError, FitFileError, ScalefitError
 from scalefit.fitting.objective import LOSSES, SPACES
 from scalefit.laws import Law, get_law
 
-FOLD_STARTS = 24  # screened start-grid points of a calibration fold refit (12 miss the basin of the Epoch folds)
+FOLD_STARTS = 12  # start-grid points (beside the folds' core optimum) of each fold refit
 
 
 @dataclass(frozen=True, repr=False)
@@ -51,10 +49,10 @@ class FitSpec:
     delta: float = 1e-3  # Huber threshold
     space: str | None = None  # log | raw residuals (None: log for a positive target)
     bootstrap: int = 0  # resamples (0: none)
-    seed: int = 0  # seed of the bootstrap
+    seed: int = 0  # seed of the bootstrap and of a start-grid sample
     bootstrap_by: str | None = None  # resample groups of rows with equal values in this column
     calibrate: bool = True  # calibrate prediction intervals on extrapolation folds
-    starts: Any = None  # start policy: None (the law's grid), int K (the K best grid points), (S, P) starts
+    starts: Any = None  # start policy: None (the law's grid), int K (K grid points drawn with seed), (S, P) starts
     run: str | None = None  # run key column (None: run_id, run or run_name when present)
     reduce: str | None = None  # last | mean-last=K | min | max, per run
     skip_first: float = 0.0  # fraction of each run's first checkpoints dropped
@@ -109,21 +107,29 @@ class FitSpec:
         """symbol -> column: the mapping, with the target column for the law's target symbol."""
         return {**self.mapping, **({self.law.target: self.target} if self.target is not None else {})}
 
-    def start_points(self, problem: Any) -> np.ndarray:
-        """The (S, P) start points in natural units of a search of ``problem`` (the rows being fitted): the
-        start policy applied (an integer K: the K points of the law's start grid with the lowest objective on
-        those rows, ties kept in grid order)."""
+    def start_points(self) -> np.ndarray:
+        """The (S, P) start points of the search in natural units (the start policy applied)."""
         if self.starts is None:
             return self.law.start_grid()
         if isinstance(self.starts, int):
-            return screened_starts(problem, self.law.start_grid(), self.starts)
+            return _grid_sample(self.law, self.starts, self.seed)
         return np.array(self.starts, dtype=float)
 
-    def for_folds(self, n_starts: int = FOLD_STARTS) -> FitSpec:
-        """The spec of a fold refit: this fit's objective and rows, from the ``n_starts`` best points of the law's
-        start grid on the fold's training rows, with no bootstrap and no calibration (its held-out rows are never
-        seen: nothing of the full fit is reused)."""
-        return self.replace(starts=n_starts, bootstrap=0, calibrate=False)
+    def for_folds(self, trains: Sequence[Any], n_starts: int = FOLD_STARTS) -> FitSpec:
+        """The spec of the refits of folds whose training rows are ``trains`` (RunTables of this spec's prepared
+        rows): this fit's objective and rows with no bootstrap and no calibration, started from the optimum of a
+        full search on the rows every fold trains on (their intersection: no fold's held-out row is in it) and
+        ``n_starts`` grid points drawn with ``seed``; from the grid points alone when that core is too small to
+        fit. Nothing fitted on a fold's held-out rows (the full-data optimum, say) seeds its refit."""
+        folds = self.replace(bootstrap=0, calibrate=False)
+        pick = _grid_sample(self.law, n_starts, self.seed)
+        core = trains[0].frame.index if trains else None
+        for other in trains[1:]:
+            core = core.intersection(other.frame.index)
+        best = folds.replace(starts=None).refit([trains[0].subset(core)])[0] if trains and len(core) else None
+        if isinstance(best, Mapping):
+            pick = np.vstack([[[best[p] for p in self.law.param_names]], pick])
+        return folds.replace(starts=pick)
 
     # ---- fitting ---------------------------------------------------------------------------------------------
     def fit(self, data: Any) -> Any:
@@ -214,16 +220,10 @@ class FitSpec:
         return f"FitSpec({self.law.name!r}{options}{''.join(', ' + s for s in shown)})"
 
 
-SCREEN_WORK = 2**20  # start-rows evaluated at once when screening a start grid
-
-
-def screened_starts(problem: Any, grid: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` points of ``grid`` (natural units) with the lowest objective on ``problem``'s rows (one
-    evaluation each, in chunks of starts of bounded memory); the first ``k`` when none is finite."""
-    theta = problem.to_fit(grid)
-    per = max(1, SCREEN_WORK // max(problem.n_rows, 1))
-    f = np.concatenate([problem.objective(theta[i:i + per]) for i in range(0, len(theta), per)])
-    return grid[np.sort(np.argsort(f, kind="stable")[:k])]
+def _grid_sample(law: Law, k: int, seed: int) -> np.ndarray:
+    """``k`` points of the law's start grid drawn without replacement with ``seed`` (all when it has fewer)."""
+    grid = law.start_grid()
+    return grid[np.random.default_rng(seed).choice(len(grid), size=min(k, len(grid)), replace=False)]
 
 
 def _start_policy(starts: Any, n_params: int) -> Any:
