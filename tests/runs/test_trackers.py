@@ -117,11 +117,19 @@ def store(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stitched(store):
-    """The store read with ?stitch=config.name, and the stitch warnings."""
+    """The store read with ?stitch=config.name (read_runs, as the CLI does), and the stitch warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = read_runs(store[0] + "?stitch=config.name")
     return table, [str(w.message) for w in caught if issubclass(w.category, StitchWarning)]
+
+
+@pytest.fixture(scope="module")
+def parts_read(store):
+    """The store's parts, read once (the other layouts below are assembled from them)."""
+    from scalefit.runs.trackers import read_parts
+
+    return read_parts(store[0])
 
 
 def test_every_point_read_back_stitched_with_config(store, stitched):
@@ -142,9 +150,10 @@ def test_every_point_read_back_stitched_with_config(store, stitched):
     assert run0["part"].nunique() == 2
 
 
-def test_unstitched_runs_are_the_tracker_runs(store):
-    ref, _ = store
-    frame = read_runs(ref).frame
+def test_unstitched_runs_are_the_tracker_runs(store, parts_read):
+    from scalefit.runs.trackers.parts import assemble
+
+    frame = assemble(parts_read, store[0])
     assert frame["run_name"].nunique() == 7  # run0a and run0b apart
     assert len(frame) == 6 * STEPS + (SPLIT - RESUME + 1)
 
@@ -167,10 +176,11 @@ def test_chinchilla_fit_equals_the_fit_on_the_same_data_as_csv(store, stitched, 
         assert on_tracker.params[name] == pytest.approx(value, rel=1e-9)
 
 
-def test_stitch_by_a_missing_column_names_it(store):
-    ref, _ = store
+def test_stitch_by_a_missing_column_names_it(store, parts_read):
+    from scalefit.runs.trackers.parts import assemble
+
     with pytest.raises(RunDataError, match="--stitch config.nme: no such column"):
-        read_runs(ref + "?stitch=config.nme")
+        assemble(parts_read, store[0], "config.nme")
 
 
 # --- bad input: one line naming what and where, exit 1, nothing written ------------------------------------------
