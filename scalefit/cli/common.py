@@ -55,27 +55,32 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 return fn(*args, **kwargs)
             except ScalefitError as exc:
-                typer.echo(f"error: {exc}", err=True)
+                echo(f"error: {exc}", err=True)
                 raise typer.Exit(1) from None
             except BrokenPipeError:  # `scalefit ... | head`: the reader left; stop quietly
                 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
                 raise typer.Exit(0) from None
             except OSError as exc:  # file system: not found, permissions, disk full ...
                 where = f"{exc.filename}: " if exc.filename else ""
-                typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+                echo(f"error: {where}{exc.strerror or exc}", err=True)
                 raise typer.Exit(1) from None
             except RecursionError:
-                typer.echo("error: input nested too deeply to read", err=True)
+                echo("error: input nested too deeply to read", err=True)
+                raise typer.Exit(1) from None
+            except MemoryError:  # beyond the work budget's estimates, or a machine with little memory to spare
+                echo("error: out of memory: the inputs or options need more memory than this machine has; use "
+                     "smaller ones (fewer --points, --steps or --bootstrap samples, a smaller run log or corpus)",
+                     err=True)
                 raise typer.Exit(1) from None
             except KeyboardInterrupt:
-                typer.echo("interrupted", err=True)
+                echo("interrupted", err=True)
                 raise typer.Exit(130) from None
             except (typer.Exit, typer.TyperException):  # a command's own exit, click's usage errors
                 raise
             except Exception as exc:
                 if os.environ.get("SCALEFIT_DEBUG"):
                     raise
-                typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); this is a bug in scalefit, "
+                echo(f"error: internal error ({type(exc).__name__}: {exc}); this is a bug in scalefit, "
                            "please report it (SCALEFIT_DEBUG=1 shows the traceback)", err=True)
                 raise typer.Exit(1) from None
             finally:
@@ -84,11 +89,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                     text = f"warning: {w.message}"
                     if text not in seen:
                         seen.add(text)
-                        typer.echo(text, err=True)
+                        echo(text, err=True)
 
     return wrapper
 
 
 def echo_json(obj: Any) -> None:
     """Print ``obj`` as JSON on stdout."""
-    typer.echo(json.dumps(obj, indent=2, default=json_default))
+    echo(json.dumps(obj, indent=2, default=json_default))

@@ -127,7 +127,7 @@ def train_command(
     try:
         result = train_run(cfg, runs_dir, on_log=None if quiet or as_json else show)
     except RunInterrupted as exc:
-        typer.echo(f"scalefit train: {exc}", err=True)
+        echo(f"scalefit train: {exc}", err=True)
         raise typer.Exit(130) from None
     if as_json:
         echo_json(result)

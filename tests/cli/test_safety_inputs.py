@@ -161,3 +161,15 @@ def test_within_the_budget_the_work_is_done(curve_files):
                         n_points=5000)) == 5000
     fit = FitResult.load(curve_files / "curve.json")
     assert compare_schedules(fit, steps=2000, peak_lr=1e-3).steps == 2000
+
+
+def test_running_out_of_memory_anyway_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    import scalefit.laws.simulate as sim
+
+    def exhausted(*_a, **_k):
+        raise MemoryError
+
+    monkeypatch.setattr(sim, "simulate", exhausted)
+    line = refused(["simulate", "chinchilla", "--params", PARAMS, "--out", "runs.csv"], tmp_path,
+                   contains="error: out of memory")
+    assert "internal error" not in line and "smaller" in line

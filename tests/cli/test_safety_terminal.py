@@ -107,7 +107,31 @@ def test_sweep_progress_prints_run_messages_literally(capsys, live):
 def test_the_cli_prints_only_through_echo():
     """One printing path: every command module prints with cli.common.echo (which escapes), never directly."""
     root = Path(__file__).resolve().parents[2] / "scalefit" / "cli"
-    direct = [f"{p.name}:{i}" for p in sorted(root.glob("*.py")) if p.name != "common.py"
+    direct = [f"{p.name}:{i}" for p in sorted(root.glob("*.py"))
               for i, line in enumerate(p.read_text().splitlines(), 1)
               if re.search(r"\btyper\.echo\(|(?<![\w.])print\(|\.console\.print\(", line) and "printable(" not in line]
     assert direct == []
+
+
+def test_error_and_warning_lines_are_escaped(capsys):
+    import warnings
+
+    import typer
+
+    from scalefit.cli.common import handle_errors
+    from scalefit.errors import RunDataError
+
+    @handle_errors
+    def warns():
+        warnings.warn("column \x1b]0;owned\x07 [red]x", stacklevel=1)
+
+    @handle_errors
+    def fails():
+        raise RunDataError("no column \x1b[2J\u202eb")
+
+    warns()
+    with pytest.raises(typer.Exit):
+        fails()
+    err = capsys.readouterr().err
+    assert not RAW.search(err)
+    assert "warning: column \\x1b]0;owned\\x07 [red]x" in err and "error: no column \\x1b[2J\\u202eb" in err
