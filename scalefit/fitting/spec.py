@@ -37,7 +37,7 @@ from scalefit.laws import Law, get_law
 FOLD_STARTS = 12  # start-grid points (beside the folds' core optimum) of each fold refit
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class FitSpec:
     """How a law is fitted to rows (see the module docstring); build with :meth:`of`."""
 
@@ -209,6 +209,15 @@ class FitSpec:
             raise
         except (ScalefitError, TypeError, ValueError) as exc:
             raise FitFileError(f"{where}: {' '.join(str(exc).split())}") from None
+
+    def __eq__(self, other: object) -> bool:
+        """Specs are equal when they make the same fit: the same law (by name and options) and fields."""
+        return isinstance(other, FitSpec) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        import json
+
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
     def __repr__(self) -> str:
         """``FitSpec('chinchilla', where='loss < 3.44', bootstrap=1000)``: the fields that differ from the

@@ -1,0 +1,183 @@
+"""FitSpec (issue 22): one value for how a fit is made, stored in the fit file; fold refits (select, backtest
+--folds, the calibration) that never see their held-out rows; one AIC for the fit report and the select board."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalefit
+from scalefit.errors import FitError, FitFileError
+from scalefit.fitting import api
+from scalefit.fitting.backtesting import backtest_folds
+from scalefit.fitting.result import FitResult
+from scalefit.fitting.select import select
+from scalefit.fitting.spec import FitSpec
+from scalefit.laws import get_law
+
+POWER = {"x": "N"}  # L = E + A N^-alpha: 3 parameters, one input, so every fold rolls along N
+N_ROWS, N_TOP = 20, 2  # the N_TOP largest N are held out by every fold of select, backtest --folds and calibration
+
+
+def _runs(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = np.logspace(6, 10, N_ROWS)
+    return pd.DataFrame({"N": n, "L": (1.5 + 60.0 * n**-0.25) * np.exp(rng.normal(0, 0.01, N_ROWS))})
+
+
+def _moved(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the target of its N_TOP largest runs moved far: rows every fold holds out."""
+    out = df.copy()
+    top = out["N"].nlargest(N_TOP).index
+    out.loc[top, "L"] *= 1.6
+    return out
+
+
+@pytest.fixture()
+def spy(monkeypatch):
+    """Every fold refit's training rows (row labels) and the parameters it found."""
+    calls: list[tuple[list, object]] = []
+    real = api.refit_parts
+
+    def recording(jobs):
+        found = real(jobs)
+        calls.extend((sorted(t.frame.index), p) for (_, t), p in zip(jobs, found))
+        return found
+
+    monkeypatch.setattr(api, "refit_parts", recording)
+    monkeypatch.setattr("scalefit.fitting.select.refit_parts", recording)
+    return calls
+
+
+def _held_out(df: pd.DataFrame) -> set:
+    return set(df["N"].nlargest(N_TOP).index)
+
+
+def _check_no_leak(calls_a: list, calls_b: list, held: set) -> None:
+    assert calls_a, "no fold refit was recorded"
+    for rows, _ in calls_a:
+        assert not held & set(rows), f"a fold refit saw held-out rows {sorted(held & set(rows))}"
+    # moving the held-out rows moves nothing a fold refit found: not its rows, not its start
+    assert [r for r, _ in calls_a] == [r for r, _ in calls_b]
+    assert [p for _, p in calls_a] == [p for _, p in calls_b]
+
+
+def test_select_fold_refits_never_see_held_out_rows(spy):
+    df = _runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = select(df, [("power", POWER)], objectives=["huber"], folds=2, fraction=0.1, along="N")
+        calls_a = list(spy)
+        spy.clear()
+        b = select(_moved(df), [("power", POWER)], objectives=["huber"], folds=2, fraction=0.1, along="N")
+    _check_no_leak(calls_a, list(spy), _held_out(df))
+    # the held-out rows did change what the folds are scored on, so the spy compared real refits
+    assert a.board[0]["rmsle"] != b.board[0]["rmsle"]
+
+
+def test_backtest_folds_refits_never_see_held_out_rows(spy, monkeypatch):
+    seen: list = []
+    real_fit = FitSpec.fit
+
+    def fit(self, data):
+        seen.append(set(api.as_table(data).frame.index))
+        return real_fit(self, data)
+
+    monkeypatch.setattr(FitSpec, "fit", fit)
+    df = _runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = backtest_folds("power", df, law_options=POWER, folds=2, fraction=0.1, along="N")
+        calls_a = list(spy)
+        spy.clear()
+        b = backtest_folds("power", _moved(df), law_options=POWER, folds=2, fraction=0.1, along="N")
+    held = _held_out(df)
+    assert seen and all(not held & rows for rows in seen)
+    _check_no_leak(calls_a, list(spy), held)
+    for x, y in zip(a, b):  # each fold's fit and calibration: the same whatever its held-out rows hold
+        assert x.fit.params == y.fit.params and x.fit.calibration == y.fit.calibration
+        assert not np.array_equal(x.rows["actual"], y.rows["actual"])
+
+
+def test_calibration_fold_refits_never_see_held_out_rows(spy):
+    df = _runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = scalefit.fit("power", df, law_options=POWER)
+        calls_a = list(spy)
+        spy.clear()
+        b = scalefit.fit("power", _moved(df), law_options=POWER)
+    _check_no_leak(calls_a, list(spy), _held_out(df))
+    assert a.calibration and a.params != b.params  # the full fits differ; the folds' refits do not
+
+
+def test_spec_fit_is_fit_law_and_round_trips_through_the_fit_file(tmp_path):
+    df = _runs()
+    spec = FitSpec.of("power", law_options=POWER, loss="mse", where="N > 1e6", calibrate=False,
+                      anchors=["N=1e12,L=1.5,weight=0.5"])
+    res = spec.fit(df)
+    same = api.fit_law("power", df, law_options=POWER, loss="mse", where="N > 1e6", calibrate=False,
+                       anchors=["N=1e12,L=1.5,weight=0.5"])
+    assert res.params == same.params and res.spec == same.spec == spec
+    assert spec.space == "log" and spec.replace(space="raw").space == "raw" and spec.space == "log"
+    assert repr(spec) == ("FitSpec('power', law_options={'x': 'N'}, where='N > 1e6', loss='mse', calibrate=False, "
+                          "anchors=({'N': 1000000000000.0, 'L': 1.5, 'weight': 0.5},))")  # defaults left out
+    path = tmp_path / "fit.json"
+    res.save(path)
+    loaded = scalefit.load(path)
+    assert isinstance(loaded.spec, FitSpec) and loaded.spec == spec
+    assert loaded.spec.fit(df).params == res.params  # the stored spec refits the same fit
+    grouped = spec.fit_groups(df.assign(g=np.arange(len(df)) % 2), "g")
+    assert grouped.spec == spec and all(g.spec == spec for g in grouped.groups.values())
+
+
+def test_old_fit_files_load_and_a_bad_stored_spec_is_refused(tmp_path):
+    res = FitSpec.of("power", law_options=POWER, calibrate=False).fit(_runs())
+    d = res.to_dict()
+    old = {k: v for k, v in d.items() if k != "spec"}
+    assert FitResult.from_dict(old).spec is None and FitResult.from_dict(old).params == res.params
+    for field, value, message in (("loss", "l1", "unknown loss"), ("bootstrap", -1, "bootstrap"),
+                                  ("seed", "x", "spec.seed"), ("colour", 1, "unknown field"),
+                                  ("starts", "grid", "spec.starts")):
+        bad = json.loads(json.dumps(d))
+        bad["spec"][field] = value
+        with pytest.raises(FitFileError, match=message):
+            FitResult.from_dict(bad)
+
+
+def test_spec_refuses_bad_values_and_start_policies():
+    law = get_law("power", x="N")
+    with pytest.raises(FitError, match="unknown loss"):
+        FitSpec(law, loss="l3")
+    with pytest.raises(FitError, match="must be a Law"):
+        FitSpec("power")
+    with pytest.raises(FitError, match=r"\(S, 3\)"):
+        FitSpec(law, starts=np.ones((2, 2)))
+    with pytest.raises(FitError, match=">= 1"):
+        FitSpec(law, starts=0)
+    sample = FitSpec(law, starts=5, seed=3)
+    assert sample.start_points().shape == (5, 3)
+    assert np.array_equal(sample.start_points(), FitSpec(law, starts=5, seed=3).start_points())
+    assert not np.array_equal(sample.start_points(), FitSpec(law, starts=5, seed=4).start_points())
+
+
+def test_one_aic_on_the_fit_report_and_the_select_board():
+    df = _runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        board = select(df, [("power", POWER)], objectives=["huber", "mse"], folds=2, along="N").board
+        fits = {"huber": scalefit.fit("power", df, law_options=POWER, calibrate=False),
+                "mse": scalefit.fit("power", df, law_options=POWER, loss="mse", space="raw", calibrate=False)}
+    for entry in board:
+        fit = fits[entry["objective"]]
+        assert entry["aic"] == pytest.approx(fit.stats["aic"], rel=1e-12)
+        assert entry["bic"] == pytest.approx(fit.stats["bic"], rel=1e-12)
+        assert f"AIC = {entry['aic']:.2f}" in fit.report()
+    # on log residuals whatever the objective: n ln(RMSE_log^2) + 2k for the raw-space fit too
+    st = fits["mse"].stats
+    assert st["aic"] == pytest.approx(st["n"] * np.log(st["rmse_log"] ** 2) + 2 * 3, rel=1e-9)
+    assert fits["huber"].stats["aic"] != fits["mse"].stats["aic"]
