@@ -63,7 +63,11 @@ def test_a_two_task_run_finishes_with_the_one_process_curve(tmp_path):
 
 
 def _signal(task: str, sig: str) -> None:
-    subprocess.run(["scancel", f"--signal={sig}", task], check=True, capture_output=True, timeout=20)
+    """Best effort: a task being requeued at that moment may not answer."""
+    try:
+        subprocess.run(["scancel", f"--signal={sig}", task], capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def test_a_run_past_its_time_limit_checkpoints_on_the_signal_requeues_and_finishes(tmp_path):
@@ -78,7 +82,7 @@ def test_a_run_past_its_time_limit_checkpoints_on_the_signal_requeues_and_finish
     # earliest, 2 min - 30 s at the latest; go on after that, well before the kill at 2 min
     time.sleep(max(0.0, 95 - (time.monotonic() - started)))
     _signal(task, "CONT")
-    requeued = _wait_for(lambda: [t for t in slurm_jobs(out) if t.state == "PENDING"], timeout=30)
+    requeued = _wait_for(lambda: [t for t in slurm_jobs(out) if t.state == "PENDING"], timeout=60)
     assert requeued[0].reason == "BeginTime" and list(out.glob("*/checkpoint.pt"))  # checkpointed, requeued
     subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True, capture_output=True)
     summary = sweep.result(timeout=240)
