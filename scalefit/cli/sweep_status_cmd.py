@@ -27,6 +27,8 @@ def sweep_status_command(
         return
     counts = ", ".join(f"{n} {k}" for k, n in st.counts.items())
     echo(f"{st.name} ({st.source}): {st.planned} runs planned: {counts}; {st.wall_s / 60:.1f} min of run time")
+    if st.checkpoints:
+        echo(f"checkpoints: {st.checkpoints} using {st.checkpoint_bytes / 2**20:.1f} MiB")
     if st.best:
         b = st.best
         echo(f"lowest loss: {b['loss']:.4f} ({b['run_id']}, N={b['n_params']:,}, D={b['n_tokens']:,})")

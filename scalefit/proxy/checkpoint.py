@@ -27,11 +27,13 @@ import torch
 from scalefit._io import atomic_path
 from scalefit.errors import CheckpointError
 from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig
+from scalefit.proxy.paths import CHECKPOINT_FILE
+from scalefit.proxy.paths import checkpoint_usage as disk_usage
 
 __all__ = ["FILE", "FORMAT", "STOP_SIGNALS", "Checkpoints", "disk_usage", "identity", "load", "stop_on",
            "stop_requested"]  # fmt: skip
 
-FILE = "checkpoint.pt"
+FILE = CHECKPOINT_FILE
 FORMAT = 1  # layout of the checkpoint's dict; a change refuses older checkpoints
 STOP_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)  # what `sbatch --signal` sends before the time limit (and submitit)
 _STOP: dict[str, int] = {"signal": 0}  # the stop signal received (0: none)
@@ -144,9 +146,3 @@ class Checkpoints:
         """The run is done: delete the checkpoint unless kept."""
         if self.main and not self.keep:
             self.path.unlink(missing_ok=True)
-
-
-def disk_usage(folder: str | Path) -> tuple[int, int]:
-    """(checkpoints, bytes) of the run checkpoints under ``folder`` (a sweep folder or a runs folder)."""
-    sizes = [p.stat().st_size for p in Path(folder).glob(f"**/{FILE}") if p.is_file()]
-    return len(sizes), sum(sizes)

@@ -12,9 +12,10 @@ from pathlib import Path, PureWindowsPath
 
 from scalefit.errors import ConfigError
 
-__all__ = ["check_name", "check_out_folder", "name_problem"]
+__all__ = ["CHECKPOINT_FILE", "check_name", "check_out_folder", "checkpoint_usage", "name_problem"]
 
 MAX_NAME_BYTES = 255  # longest file name of common file systems
+CHECKPOINT_FILE = "checkpoint.pt"  # a run's mid-run checkpoint, in its run folder (proxy.checkpoint)
 
 
 def name_problem(name: object) -> str | None:
@@ -59,3 +60,9 @@ def check_out_folder(path: str | Path, option: str = "--out", error: type[Except
                 raise error(f"{option} {str(path)!r} {where}; give a folder, e.g. {option} runs")
             break
     return p
+
+
+def checkpoint_usage(folder: str | Path) -> tuple[int, int]:
+    """(checkpoints, bytes) of the mid-run checkpoints under ``folder`` (a run, sweep or runs folder)."""
+    sizes = [p.stat().st_size for p in Path(folder).glob(f"**/{CHECKPOINT_FILE}") if p.is_file()]
+    return len(sizes), sum(sizes)

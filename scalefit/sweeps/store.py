@@ -41,7 +41,7 @@ from scalefit._schema import (
 )
 from scalefit.errors import FitFileError, SweepError
 from scalefit.proxy.config import TrainConfig
-from scalefit.proxy.paths import name_problem
+from scalefit.proxy.paths import CHECKPOINT_FILE, name_problem
 
 __all__ = [
     "CANONICAL_COLUMNS", "CURVE_COLUMNS", "SweepStatus", "failure_row", "fingerprint", "read_manifest",
@@ -228,11 +228,14 @@ class SweepStatus:
     wall_s: float  # summed wall time of finished runs
     messages: dict[str, str] = field(default_factory=dict)  # run_id -> message of failed/diverged runs
     best: dict[str, Any] | None = None  # the ok run with the lowest loss (run_id, loss, n_params, n_tokens)
+    checkpoints: int = 0  # mid-run checkpoints in the folder (unfinished runs, or kept with keep_checkpoints)
+    checkpoint_bytes: int = 0  # the disk they use
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "source": self.source, "planned": self.planned, "counts": self.counts,
-            "wall_s": self.wall_s, "messages": self.messages, "best": self.best,
+            "wall_s": self.wall_s, "messages": self.messages, "best": self.best, "checkpoints": self.checkpoints,
+            "checkpoint_bytes": self.checkpoint_bytes,
         }  # fmt: skip
 
 
@@ -253,4 +256,10 @@ def sweep_status(sweep_dir: str | Path) -> SweepStatus:
             messages[run["run_id"]] = str(row.get("message", ""))
         elif row.get("loss") is not None and (best is None or row["loss"] < best["loss"]):
             best = {k: row.get(k) for k in ("run_id", "loss", "n_params", "n_tokens")}
-    return SweepStatus(manifest["name"], manifest["source"], len(manifest["runs"]), counts, wall, messages, best)
+    ckpts, ckpt_bytes = 0, 0  # the runs' mid-run checkpoints (a linked run folder is not followed)
+    for run in manifest["runs"]:
+        ckpt = sweep_dir / run["run_id"] / CHECKPOINT_FILE
+        if ckpt.is_file() and not ckpt.parent.is_symlink():
+            ckpts, ckpt_bytes = ckpts + 1, ckpt_bytes + ckpt.stat().st_size
+    return SweepStatus(manifest["name"], manifest["source"], len(manifest["runs"]), counts, wall, messages, best,
+                       ckpts, ckpt_bytes)  # fmt: skip
