@@ -28,7 +28,7 @@ import pandas as pd
 from scalefit._budget import WORK_BYTES, check_work
 from scalefit.errors import FitError, PlanInputError, RunDataError
 from scalefit.fitting.api import fit_law
-from scalefit.fitting.resample import tail_percent
+from scalefit.fitting.resample import percentile_interval, tail_percent
 from scalefit.fitting.result import FitResult
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import DEFAULT_LAMBDA, areas, warmup_end
@@ -267,7 +267,7 @@ def compare_schedules(
     warmup_frac = fraction(warmup_frac, "the warmup fraction", "--warmup-frac", upper_open=True)
     min_lr_ratio = fraction(min_lr_ratio, "the final LR / peak LR", "--min-lr-ratio")
     decay_fracs = [fraction(f, "a WSD decay fraction", "--decay-fracs") for f in decay_fracs]
-    q = tail_percent(level)
+    tail_percent(level)  # a bad level: the one-line error, before any work
     single, lam = _lam(fit, group)
     n_schedules = sum(len(decay_fracs) if name == "wsd" else 1 for name in schedules if name in SCHEDULES)
     check_schedule_work(steps, schedules=max(1, n_schedules + len(extra or {})))  # before building any of them
@@ -294,8 +294,7 @@ def compare_schedules(
                           "S1": s1, "S2": s2, "L_final": single.predict(x)})
     if single.bootstrap:
         samples = single.samples(x)
-        table["L_lower"] = np.nanpercentile(samples, q, axis=0)
-        table["L_upper"] = np.nanpercentile(samples, 100 - q, axis=0)
+        table["L_lower"], table["L_upper"] = percentile_interval(samples, level, axis=0)
         wins = np.bincount(np.nanargmin(samples, axis=1), minlength=len(candidates))
         table["p_best"] = wins / samples.shape[0]
     table["delta_vs_best"] = table["L_final"] - table["L_final"].min()

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from scalefit.errors import FitError
-from scalefit.fitting.resample import tail_percent
+from scalefit.fitting.resample import percentile_interval, tail_percent
 from scalefit.fitting.result import FitResult
 from scalefit.planning.inputs import positives
 
@@ -98,7 +98,7 @@ def overtrain_alternatives(
         )
     mult = np.asarray(positives(multipliers, "an over-training multiple of M*", "--overtrain", "2,4,8"))
     compute = positives(compute, "a compute budget", "--compute", "1e24", "FLOP count")
-    q = tail_percent(level)
+    tail_percent(level)  # a bad level: the one-line error, before any work
     point = {k: np.array([v], dtype=float) for k, v in single.params.items()}
     boot = single.param_samples()
     rows = []
@@ -110,9 +110,7 @@ def overtrain_alternatives(
             for key in ("M", "N", "D", "loss", "compute_ratio"):
                 row[key] = float(best[key][i, 0])
                 if spread is not None:
-                    with np.errstate(all="ignore"):
-                        lo, hi = np.nanpercentile(spread[key][i], [q, 100 - q])
-                    row[f"{key}_lower"], row[f"{key}_upper"] = float(lo), float(hi)
+                    row[f"{key}_lower"], row[f"{key}_upper"] = percentile_interval(spread[key][i], level)
             row["loss_increase"] = row["loss"] / float(best["loss_opt"][i, 0]) - 1.0
             rows.append(row)
     return rows

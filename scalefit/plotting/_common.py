@@ -210,10 +210,11 @@ def band(res: FitResult, inputs: Mapping[str, np.ndarray], level: float,
 
 
 def percentiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    q = 100 * (1 - level) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-        return np.nanpercentile(samples, q, axis=0), np.nanpercentile(samples, 100 - q, axis=0)
+    """The percentile band of (n_samples, n_points) ``samples`` (the one convention,
+    :func:`scalefit.fitting.resample.percentile_interval`: over the finite samples)."""
+    from scalefit.fitting.resample import percentile_interval
+
+    return percentile_interval(samples, level, axis=0)
 
 
 # ---- text -----------------------------------------------------------------------------------
