@@ -31,6 +31,8 @@ def test_cpu_smoke_mode_writes_the_summary(tmp_path):
     assert summary["ok"] is True and summary["quick"] is True and summary["gpu_tests"] is None
     assert {"n_params", "tokens_per_s", "mfu", "status"} <= set(summary["proxy"])
     assert summary["proxy"]["status"] == "ok" and summary["proxy"]["tokens_per_s"] > 0
+    assert summary["proxy_eager"]["compile"] is False and summary["proxy_350m"]["status"] == "ok"
+    assert summary["proxy_350m"]["n_params"] > summary["proxy"]["n_params"] and summary["multi_device"] == []
     assert [(r["width"], r["k"]) for r in summary["batched"]] == [(32, 1), (32, 2)]
     assert all(r["aggregate_tokens_per_s"] > 0 and r["ok"] == r["k"] for r in summary["batched"])
     assert summary["batched"][0]["vs_k1"] == 1.0
