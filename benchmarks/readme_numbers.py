@@ -181,7 +181,7 @@ def gadre() -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loss = fit("overtrain", runs, target="loss_c4_val", where=loss_set, loss="mse", space="raw")
-        err = fit("downstream", runs, target="err_avg17", mapping={"L": "loss_c4_val"}, where=err_set,
+        err = fit("downstream", runs, target="err_avg17", map={"L": "loss_c4_val"}, where=err_set,
                   loss="mse", space="raw")
         pred = loss.predict({"N": held.N.to_numpy(), "D": held.D.to_numpy()})
         chained = chain_predict(loss, err, {"N": held.N.to_numpy(), "M": held.M.to_numpy()}).frame

@@ -118,20 +118,7 @@ def _summary(bt) -> dict:
 
 
 def _echo(bt, group: str | None) -> None:
-    from scalefit.fitting.scores import format_scores
-
-    where = f" [{group}]" if group is not None else ""
-    echo(f"backtest {bt.fit.law}{where}: fitted on {bt.fit.stats['n']} rows, held out {len(bt.rows)} "
-               f"({bt.holdout})")
-    echo("fitted: " + ", ".join(f"{k}={v:.5g}" for k, v in bt.fit.params.items()))
-    if bt.fit.calibration is not None and bt.interval == "prediction":
-        from scalefit.fitting.calibration import describe
-
-        echo(describe(bt.fit.calibration))
-    table = bt.rows.copy()
-    table["rel_error"] = table["rel_error"].map(lambda v: f"{100 * v:+.2f}%")
-    echo(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
-    echo(format_scores(bt.scores))
+    echo(bt.report(group=group))
 
 
 def _echo_overall(what: str, scores: dict) -> None:

@@ -40,7 +40,7 @@ def fit_lr_annealing(req: FitRequest):
     return fit(
         "lr-annealing", req.runs, lam=lam, fit_lambda=opt_flag(opts, "fit_lambda", False),
         skip_warmup=opt_flag(opts, "skip_warmup", True),
-        bootstrap_by=req.bootstrap_by or POINT, mapping=req.mapping, target=req.target, where=req.where,
+        bootstrap_by=req.bootstrap_by or POINT, map=req.mapping, target=req.target, where=req.where,
         group_by=req.group_by, bootstrap=req.bootstrap, seed=req.seed, loss=req.loss, delta=req.delta,
         space=req.space,
     )

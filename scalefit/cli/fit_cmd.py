@@ -130,7 +130,7 @@ def fit_law(req: FitRequest):
         # the report (and --json's search.warnings) carries these already
         warnings.simplefilter("ignore", (BoundWarning, ConvergenceWarning))
         return fit(
-            req.name, runs, target=target, mapping=req.mapping, where=req.where, group_by=req.group_by,
+            req.name, runs, target=target, map=req.mapping, where=req.where, group_by=req.group_by,
             loss=req.loss, delta=req.delta, space=req.space, bootstrap=req.bootstrap, seed=req.seed,
             law_options=req.law_options, bootstrap_by=req.bootstrap_by, **req.fit_rows,
         )

@@ -39,7 +39,7 @@ def fit_hparams_procedure(req: FitRequest):
     if seq_len is not None and not isinstance(seq_len, str):
         seq_len = float(seq_len)
     return fit(
-        "hparams", req.runs, target=req.target, mapping=req.mapping, where=req.where,
+        "hparams", req.runs, target=req.target, map=req.mapping, where=req.where,
         tol=opt_number(opts, "tol", 0.0025),
         fit_on=str(opts.get("fit_on", "band")), seq_len=seq_len, refine_tol=opt_number(opts, "refine_tol", 0.01),
         surface=opt_flag(opts, "surface", True), surface_tol=opt_number(opts, "surface_tol", 0.02),
@@ -56,7 +56,7 @@ def fit_lr_transfer_procedure(req: FitRequest):
     if half != int(half):
         raise OptionError(f"--opt half_window={opts['half_window']}: give a whole number of grid points")
     return fit(
-        "lr-transfer", req.runs, mapping=req.mapping, target=req.target, where=req.where,
+        "lr-transfer", req.runs, map=req.mapping, target=req.target, where=req.where,
         target_width=opt_number(opts, "target_width", None), initial_loss=opt_number(opts, "initial_loss", None),
         margin=opt_number(opts, "margin", 0.25),
         half_window=int(half), bootstrap=req.bootstrap if req.bootstrap else 1000, seed=req.seed,

@@ -24,7 +24,7 @@ def fit_isoflop(req: FitRequest):
     tol = _options(req).get("tol", 0.05)
     if not isinstance(tol, float):
         raise OptionError(f"--opt tol={tol}: give the grouping tolerance in decades of compute, e.g. tol=0.05")
-    return fit("isoflop", req.runs, mapping=req.mapping, target=req.target, where=req.where, group_by=req.group_by,
+    return fit("isoflop", req.runs, map=req.mapping, target=req.target, where=req.where, group_by=req.group_by,
                    tol=tol, bootstrap=req.bootstrap, seed=req.seed)
 
 
@@ -38,5 +38,5 @@ def fit_envelope(req: FitRequest):
     grid = opts.get("grid", 40)
     if not isinstance(grid, (int, float)) or float(grid) != int(grid):
         raise OptionError(f"--opt grid={grid}: give a whole number of compute grid points")
-    return fit("envelope", req.runs, mapping=req.mapping, target=req.target, where=req.where, run_col=opts.get("run"),
+    return fit("envelope", req.runs, map=req.mapping, target=req.target, where=req.where, run_col=opts.get("run"),
                     n_grid=int(grid), bootstrap=req.bootstrap, seed=req.seed)

@@ -50,9 +50,20 @@ def fit(name: Law | str, data: RunsLike, **options: Any) -> Any:
     ``scalefit.fit("isoflop", runs)``. Laws (a name or a Law) go to :func:`fit_law` (options below); the names
     of :mod:`scalefit.procedures` (isoflop, envelope, hparams, lr-transfer, lr-annealing) to their function.
     ``target=["loss_a", "loss_b"]`` fits the law to each column (:mod:`scalefit.fitting.multi_target`).
+    ``map={"N": "n_params"}`` says which column feeds a symbol, like the CLI's ``--map N=n_params`` (the older
+    ``mapping=`` still works, with a DeprecationWarning). Its signature lists the law-fit keywords
+    (``help(scalefit.fit)``); a procedure takes its own (:mod:`scalefit.procedures`).
     """
     from scalefit.procedures import PROCEDURES
 
+    if "mapping" in options:
+        if "map" in options:
+            raise TypeError("give the column mapping once: map= (mapping= is its deprecated name)")
+        warnings.warn("scalefit.fit(mapping=...) is deprecated: use map=, the name of the CLI's --map",
+                      DeprecationWarning, stacklevel=2)
+        options["map"] = options.pop("mapping")
+    if "map" in options:
+        options["mapping"] = options.pop("map")
     if isinstance(name, str) and name in PROCEDURES:
         return PROCEDURES[name](data, **options)
     target = options.get("target")
@@ -117,6 +128,19 @@ def fit_law(
                                "--target COLUMN --group-by COLUMN")
         return spec.fit_targets(data, list(target))
     return spec.fit(data) if group_by is None else spec.fit_groups(data, group_by)
+
+
+def _signature_of_fit():
+    """``fit``'s signature as a user reads it: the law-fit keywords of :func:`fit_law` (``map`` for ``mapping``)
+    and the options of a procedure."""
+    import inspect
+
+    own = inspect.signature(fit_law).parameters
+    params = [inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="Law | str"),
+              own["data"], *(p.replace(name="map") if p.name == "mapping" else p for k, p in own.items()
+                             if k not in ("law", "data")),
+              inspect.Parameter("procedure_options", inspect.Parameter.VAR_KEYWORD)]
+    return inspect.Signature(params, return_annotation="FitResult | procedure result")
 
 
 def _filter_names(where: object) -> list[str]:
@@ -343,3 +367,6 @@ def _diagnose(law: Law, params: Mapping[str, float], search) -> list[tuple[str, 
     if search.n_starts >= 10 and search.n_reached == 1:
         notes.append(("only 1 start reached the best optimum; the optimum may be fragile", ConvergenceWarning))
     return notes
+
+
+fit.__signature__ = _signature_of_fit()  # help(scalefit.fit) and notebooks show the real keywords

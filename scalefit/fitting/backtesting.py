@@ -50,6 +50,30 @@ class BacktestResult:
         width and interval score (:mod:`scalefit.fitting.scores`)."""
         return rows_scores(self.rows, self.level, self.interval)
 
+    def report(self, *, group: str | None = None) -> str:
+        """A human-readable summary (what `scalefit backtest` prints): the fit, the calibration its
+        prediction intervals rest on, every held-out row and the scores; ``group`` names the group shown."""
+        from scalefit.fitting.scores import format_scores
+
+        where = f" [{group}]" if group is not None else ""
+        lines = [f"backtest {self.fit.law}{where}: fitted on {self.fit.stats['n']} rows, held out {len(self.rows)} "
+                 f"({self.holdout})", "fitted: " + ", ".join(f"{k}={v:.5g}" for k, v in self.fit.params.items())]
+        if self.fit.calibration is not None and self.interval == "prediction":
+            from scalefit.fitting.calibration import describe
+
+            lines.append(describe(self.fit.calibration))
+        table = self.rows.copy()
+        table["rel_error"] = table["rel_error"].map(lambda v: f"{100 * v:+.2f}%")
+        lines += [table.to_string(index=False, float_format=lambda v: f"{v:.5g}"), format_scores(self.scores)]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.report()
+
+    def __repr__(self) -> str:
+        return (f"BacktestResult({self.fit.law!r}, holdout={self.holdout!r}, fitted={self.fit.stats['n']}, "
+                f"held_out={len(self.rows)}, mean_abs_rel_error={self.mean_abs_rel_error:.4g})")
+
 
 def rows_scores(rows: pd.DataFrame, level: float, interval: str | None) -> dict:
     """The scores of held-out rows (actual, predicted, and lower/upper when an interval was computed)."""
