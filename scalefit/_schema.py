@@ -224,6 +224,19 @@ def choice(*choices: str) -> Checker:
     return check
 
 
+def expect_positive(value: Any, where: str) -> float:
+    """A finite number > 0 (a size, a token count, a compute budget)."""
+    v = expect_finite_number(value, where)
+    if not v > 0:
+        raise _fail(where, "a finite number > 0", value)
+    return v
+
+
+def positive_list(value: Any, where: str) -> list[float]:
+    """A list of finite numbers > 0."""
+    return [expect_positive(v, f"{where}[{i}]") for i, v in enumerate(expect_list(value, where))]
+
+
 def in_range(lo: float, hi: float = math.inf) -> Checker:
     """A finite number in [lo, hi]."""
     def check(value: Any, where: str) -> float:

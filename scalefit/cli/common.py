@@ -46,14 +46,21 @@ def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn scalefit errors into one line on stderr and exit code 1; show warnings on stderr."""
+    """Turn scalefit errors into one line on stderr and exit code 1; show warnings on stderr (only when the command
+    succeeds: a failed command says one line, its error)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        failed = True
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                return fn(*args, **kwargs)
+                out = fn(*args, **kwargs)
+                failed = False
+                return out
+            except typer.Exit as exc:  # a command's own exit
+                failed = exc.exit_code not in (0, None)
+                raise
             except ScalefitError as exc:
                 echo(f"error: {exc}", err=True)
                 raise typer.Exit(1) from None
@@ -75,7 +82,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             except KeyboardInterrupt:
                 echo("interrupted", err=True)
                 raise typer.Exit(130) from None
-            except (typer.Exit, typer.TyperException):  # a command's own exit, click's usage errors
+            except typer.TyperException:  # click's usage errors
                 raise
             except Exception as exc:
                 if os.environ.get("SCALEFIT_DEBUG"):
@@ -85,7 +92,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise typer.Exit(1) from None
             finally:
                 seen = set()
-                for w in caught:
+                for w in () if failed else caught:
                     text = f"warning: {w.message}"
                     if text not in seen:
                         seen.add(text)

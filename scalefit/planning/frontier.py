@@ -25,6 +25,7 @@ from scalefit._schema import (
     expect_mapping,
     expect_number,
     expect_number_list,
+    expect_positive,
     expect_schema,
     expect_str,
     fields_of,
@@ -32,6 +33,7 @@ from scalefit._schema import (
     mapping_of,
     optional,
     pair,
+    positive_list,
     schema_of,
 )
 from scalefit.errors import FitError, FitFileError
@@ -39,13 +41,13 @@ from scalefit.results import ResultFile
 from scalefit.runs import filter_rows, resolve
 
 SCHEMAS = ("scalefit.isoflop/1", "scalefit.envelope/1")
-_POINT = {"C": expect_number, "N_opt": expect_number, "D_opt": expect_number, "L_opt": expect_number}
-_POINT_OPTIONAL = {k: expect_number for k in ("curvature", "N_min", "N_max", "N_opt_lower", "N_opt_upper",
-                                              "D_opt_lower", "D_opt_upper")}
-_POINTS = {"isoflop": ({"n_runs": expect_int, "N_min": expect_number, "N_max": expect_number,
+_POINT = {"C": expect_positive, "N_opt": expect_positive, "D_opt": expect_positive, "L_opt": expect_finite_number}
+_POINT_OPTIONAL = {"curvature": expect_number, "N_min": expect_positive, "N_max": expect_positive,
+                   **{k: expect_number for k in ("N_opt_lower", "N_opt_upper", "D_opt_lower", "D_opt_upper")}}
+_POINTS = {"isoflop": ({"n_runs": expect_int, "N_min": expect_positive, "N_max": expect_positive,
                         "interior": expect_bool},
-                       {"parabola": lambda v, w: expect_number_list(v, w, length=3), "N": expect_number_list,
-                        "L": expect_number_list}),
+                       {"parabola": lambda v, w: expect_number_list(v, w, finite=True, length=3), "N": positive_list,
+                        "L": lambda v, w: expect_number_list(v, w, finite=True)}),
            "envelope": ({"n_covering": expect_int}, {})}
 _DATA = {"source": expect_str, "n_rows": expect_int, "where": expect_filter, "provenance": mapping_of(expect_str),
          "mapping": mapping_of(expect_str), "grouping": optional(expect_str)}
@@ -184,6 +186,10 @@ class FrontierResult(ResultFile):
             raise FitFileError(f"method: {f['method']!r} does not match the schema {schema!r}")
         required, extra = _POINTS[f["method"]]
         f["points"] = list_of(fields_of({**_POINT, **required}, {**_POINT_OPTIONAL, **extra}))(f["points"], "points")
+        for i, point in enumerate(f["points"]):
+            if ("N" in point) != ("L" in point) or len(point.get("N", ())) != len(point.get("L", ())):
+                raise FitFileError(f"points[{i}]: N and L are the runs' sizes and losses, two lists of one length; "
+                                   f"got {len(point.get('N', ()))} and {len(point.get('L', ()))}")
         f["data"] = expect_fields(f["data"], "data", {}, _DATA)
         f["intervals"] = {k: tuple(v) for k, v in f.get("intervals", {}).items()}
         if f.get("bootstrap") is not None:

@@ -56,3 +56,47 @@ def test_csv_with_old_mac_line_endings_is_read(tmp_path, frame):
     (tmp_path / "runs.csv").write_bytes(frame.to_csv(index=False, lineterminator="\r").encode())
     table = scalefit.read_runs(tmp_path / "runs.csv")
     assert len(table) == len(frame) and "loss" in table.columns
+
+
+@pytest.fixture(scope="module")
+def frontier(frame):
+    return json.loads(scalefit.fit("isoflop", frame).to_json())
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("N", [7e7, -2.8e54, 1.8e8], r"points\[0\].N\[1\]: expected a finite number > 0"),
+    ("L", None, r"points\[0\]: N and L are the runs' sizes and losses"),
+    ("C", float("nan"), r"points\[0\].C: expected a finite number, got nan"),
+    ("N_opt", 0, r"points\[0\].N_opt: expected a finite number > 0"),
+])
+def test_tampered_frontier_points_are_refused(tmp_path, frontier, field, value, match):
+    point = dict(frontier["points"][0])
+    if value is None:
+        del point[field]
+    else:
+        point[field] = value
+    (tmp_path / "iso.json").write_text(json.dumps({**frontier, "points": [point, *frontier["points"][1:]]}))
+    with pytest.raises(FitFileError, match=match):
+        scalefit.load(tmp_path / "iso.json")
+    refused(["plot", "iso.json", "--out", "p.png"], tmp_path, contains="iso.json: points[0]")
+
+
+def test_a_failed_command_prints_one_line_even_after_warnings():
+    import warnings
+
+    from typer.testing import CliRunner
+
+    from scalefit.cli.common import handle_errors
+    from scalefit.errors import RunDataError
+
+    @handle_errors
+    def command():
+        warnings.warn("something on the way", stacklevel=2)
+        raise RunDataError("runs.csv:3: the reason")
+
+    import typer
+
+    app = typer.Typer()
+    app.command()(command)
+    res = CliRunner().invoke(app, [])
+    assert res.exit_code == 1 and res.stderr.splitlines() == ["error: runs.csv:3: the reason"]
