@@ -35,6 +35,18 @@ def kind_of(result) -> str:
     raise OptionError(f"{type(result).__name__} is not a result type this command knows")
 
 
+def _refuse_selection(result, path: Path | str, command: str) -> None:
+    """A selection file ranks laws; the fit to predict or plan with is its winner's, in its own file."""
+    from scalefit.fitting.selection_result import SelectionResult
+
+    if isinstance(result, SelectionResult):
+        winner = next((e.get("law") for e in result.board if e.get("winner")), None)
+        which = f" (the winner: {winner})" if winner else ""
+        raise OptionError(f"{Path(path).name} is a law selection (`scalefit select`), not a fit: `scalefit {command}` "
+                          f"takes the winner's fit{which}, which `scalefit select RUNS.csv --out fit.json` writes "
+                          "(the library: SelectionResult.fit.save(\"fit.json\"))")
+
+
 def describe(result, path: Path | str) -> str:
     """'fit.json is a law fit (chinchilla)', 'iso.json is an isoflop frontier' ..."""
     kind = kind_of(result)
@@ -67,6 +79,7 @@ def refuse_other_options(result, path: Path | str, given: Mapping[str, str], all
                          usage: Mapping[str, str], command: str, needs: Mapping[str, str] | None = None) -> str:
     """The result's kind; OptionError for the first option given that does not apply to it (``needs``: option
     name -> what it needs, said instead of the kinds it applies to)."""
+    _refuse_selection(result, path, command)
     kind = kind_of(result)
     if kind not in allowed:
         raise OptionError(f"`scalefit {command}` does not apply to {describe(result, path).split(' is ', 1)[1]} "

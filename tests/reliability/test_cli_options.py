@@ -114,3 +114,30 @@ def test_plot_dpi_checked(fit_file, dpi, contains):
 def test_library_seed_and_types_match_the_cli(frame):
     with pytest.raises(ValueError, match="seed -1: must be a whole number from 0"):
         scalefit.fit("chinchilla", frame, bootstrap=3, seed=-1)
+
+
+def selection_file(folder, fitted):
+    """A selection file (`scalefit.select/1`) whose winner is ``fitted``."""
+    import json
+
+    entry = {"law": "chinchilla", "law_options": {}, "objective": "huber", "aic": -100.0, "bic": -90.0, "n_params": 5,
+             "on_bounds": [], "vanished": [], "cancelling": 1.0, "identifiability": [], "status": "ok", "r2": 0.99,
+             "rmsle": 0.004, "rmse": 0.01, "mean_abs_rel_error": 0.003, "folds": [], "winner": True}
+    sel = {"schema": "scalefit.select/1", "board": [entry], "along": "N", "holdout": None, "folds": [],
+           "group_by": None, "objectives": ["huber"], "data": {"source": "runs.csv", "n_rows": 30, "hash": None,
+                                                                 "where": None},
+           "tolerance": 0.1, "metric": "rmsle", "notes": [], "fit": fitted.to_dict()}
+    (folder / "sel.json").write_text(json.dumps(sel))
+    return folder
+
+
+@pytest.mark.parametrize("command", [["predict", "sel.json", "--at", "N=1e9", "--at", "D=1e10"],
+                                     ["plan", "sel.json", "--compute", "1e22"]])
+def test_a_selection_file_points_to_its_winners_fit(folder, fitted, command):
+    scalefit.load(selection_file(folder, fitted) / "sel.json")  # a valid selection file
+    refused(command, folder, contains="sel.json is a law selection (`scalefit select`), not a fit: "
+                                      f"`scalefit {command[0]}` takes the winner's fit (the winner: chinchilla)")
+
+
+def test_select_folds_zero_is_refused(folder):
+    refused(["select", "runs.csv", "--candidates", "power", "--folds", "0"], folder, contains="folds")
