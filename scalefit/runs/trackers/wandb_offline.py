@@ -21,6 +21,7 @@ from scalefit.runs.trackers.parts import Part
 
 RUN_GLOB = "run-*.wandb"
 _HISTORY = b'"type":"history"'
+_WANTED = (b'"type":"run"', b'"type":"config"')  # the other records read: the run's config and its updates
 _SKIP = frozenset({"_step"})  # history keys that are not columns (`_step` becomes `step`)
 
 
@@ -67,6 +68,8 @@ def _read(core: str, f: Path) -> Part | None:
                 steps.append(int(step))
                 rows.append(item)
                 continue
+            if line.find(_WANTED[0], 0, 48) < 0 and line.find(_WANTED[1], 0, 48) < 0:
+                continue  # summary, telemetry, stats ... records: never parsed
             record = json.loads(line)
             kind = record.get("type")
             if kind == "run":
