@@ -32,6 +32,7 @@ RESULT_TYPES: dict[str, str] = {
     "scalefit.lr-transfer/1": "scalefit.fitting.lr_transfer_result:LRTransferResult",
     "scalefit.select/1": "scalefit.fitting.selection_result:SelectionResult",
     "scalefit.ladder/1": "scalefit.planning.ladder_result:LadderResult",
+    "scalefit.ladder/2": "scalefit.planning.ladder_result:LadderResult",
 }
 
 

@@ -78,7 +78,7 @@ class SelectionResult(ResultFile):
         return format_board(self)
 
     def to_dict(self) -> dict:
-        d = {k: _nan_to_none(thaw(getattr(self, k))) for k in
+        d = {k: nan_to_none(thaw(getattr(self, k))) for k in
              ("board", "along", "holdout", "folds", "group_by", "objectives", "data", "tolerance", "metric", "notes")}
         return {"schema": SCHEMA, **d, "fit": None if self.fit is None else json.loads(self.fit.to_json())}
 
@@ -102,13 +102,14 @@ class SelectionResult(ResultFile):
         return cls(**f)
 
 
-def _nan_to_none(obj: Any) -> Any:
+def nan_to_none(obj: Any) -> Any:
+    """``obj`` with every non-finite float (in nested dicts and lists) as None: strict JSON."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
+        return {k: nan_to_none(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_nan_to_none(v) for v in obj]
+        return [nan_to_none(v) for v in obj]
     return obj
 
 
@@ -179,4 +180,4 @@ class SelectionSet(dict):
         return cls({str(t): SelectionResult.from_dict(v) for t, v in f["targets"].items()})
 
 
-__all__ = ["SCHEMA", "SET_SCHEMA", "SelectionResult", "SelectionSet", "entry_name", "format_board"]
+__all__ = ["SCHEMA", "SET_SCHEMA", "SelectionResult", "SelectionSet", "entry_name", "format_board", "nan_to_none"]

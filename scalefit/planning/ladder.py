@@ -3,14 +3,27 @@
 Bhagia et al. 2024, "Establishing Task Scaling Laws via Compute-Efficient Model Ladders" (arXiv:2412.04403):
 
 1. **Task loss.** Per task, L(N, D) = E + A/N^alpha + B/D^beta (``chinchilla``) fitted to each ladder run's
-   final checkpoint (``reduce="last"``; the run key resolved as in :mod:`scalefit.runs.reduce`).
+   final checkpoint, reduced by ``reduce`` (default ``"last"``; the paper's setting is ``"mean-last=5"``, the
+   mean of the last 5 checkpoints, which damps checkpoint noise; the run key resolved as in
+   :mod:`scalefit.runs.reduce`).
 2. **Accuracy.** Per task, Acc(L) = floor + (ceiling - floor)/(1 + exp(k (L - L0))) (``downstream-acc-sigmoid``,
    the paper's a/(1 + exp(-k(L - L0))) + b with bounds that keep it in [0, 1]) fitted to *all* checkpoints of
    every run after skipping each run's earliest ``skip_first`` fraction, with the ideal point (L = 0, Acc = 1)
-   as an anchor, as the paper does.
+   as an anchor, as the paper does; ``smooth=K`` first replaces each checkpoint's accuracy by the trailing
+   moving average of K checkpoints of its run (the paper's setting: ``smooth=5``).
 
-``predict`` chains the two per task (:func:`scalefit.planning.chain.chain_predict_groups`): the bootstrap
-resamples of both steps (runs resampled) give the intervals. The log is either *wide*, one row per checkpoint
+Paper settings: ``reduce="mean-last=5", smooth=5`` (``scalefit fit ladder ... --reduce mean-last=5 --smooth 5``).
+
+Beyond the paper (:mod:`scalefit.planning.ladder_methods`): the **direct** method, accuracy as a power law of
+compute with a chance floor (``downstream-acc-compute``), is fitted beside the two steps; a backtest holding out
+the largest ladder size chooses per task the method that predicted it better (``choose=True``); a
+predictability **triage** per task compares checkpoint noise with the signal across sizes and flags the tasks
+whose expected error exceeds ``threshold``.
+
+``predict`` chains the two steps per task (:func:`scalefit.planning.chain.chain_predict_groups`; the bootstrap
+resamples of both steps, runs resampled, give the intervals), or uses the direct fit for a task that chose it.
+
+The log is either *wide*, one row per checkpoint
 and one column per task loss and per task accuracy (``loss_cols="bpb_*", acc_cols="acc_*"``: tasks are the
 names left after the globs' fixed parts, ``bpb_arc`` with ``acc_arc``), or *long*, with a ``task`` column and one
 loss and one accuracy column.
@@ -18,14 +31,15 @@ loss and one accuracy column.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from scalefit.errors import RunDataError
-from scalefit.fitting.api import RunsLike, as_table, fit_law
+from scalefit.fitting.api import RunsLike, as_table
+from scalefit.planning import ladder_methods as methods
 from scalefit.planning.ladder_result import LadderResult
 from scalefit.runs import RunTable, column_for, filter_rows, run_column
 from scalefit.runs.derive import matching_columns
@@ -82,13 +96,6 @@ def long_table(table: RunTable, *, loss_cols: str, acc_cols: str, task: str | No
     return RunTable.from_frame(long.dropna(subset=[TASK_LOSS, TASK_ACC]).reset_index(drop=True), table.source)
 
 
-def _quiet_fit(*args: Any, **kwargs: Any):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = fit_law(*args, **kwargs)
-    return result, sorted({str(w.message) for w in caught})
-
-
 def ladder(
     data: RunsLike,
     *,
@@ -104,9 +111,22 @@ def ladder(
     bootstrap: int = 200,
     seed: int = 0,
     target: Mapping[str, float] | None = None,
+    reduce: str | None = None,
+    smooth: int | None = None,
+    direct: bool = True,
+    choose: bool = True,
+    threshold: float = methods.THRESHOLD,
+    calibrate: bool = True,
 ) -> LadderResult:
-    """Fit the two-step ladder (see the module docstring); ``mapping`` says which columns feed N and D,
-    ``target`` (``{"N": .., "D": ..}``) is the model the plot marks. Returns a :class:`LadderResult`."""
+    """Fit the ladder (see the module docstring); ``mapping`` says which columns feed N and D, ``target``
+    (``{"N": .., "D": ..}``) is the model the plot marks. ``reduce``: step 1's (and the direct method's) per-run
+    checkpoint reducer (default "last"; the paper: "mean-last=5"); ``smooth``: step 2's moving average (the paper:
+    5); ``direct``: fit the direct method too; ``choose``: per task, keep the method that predicted the largest
+    ladder size better; ``threshold``: the triage's expected-error threshold; ``calibrate``: calibrate the fits'
+    prediction intervals (False: point predictions and bootstrap intervals only, faster). Returns a
+    :class:`LadderResult`."""
+    if not (np.isfinite(threshold) and threshold > 0):
+        raise RunDataError(f"threshold={threshold}: need an accuracy error > 0, e.g. 0.05")
     table = filter_rows(as_table(data), where, mapping=dict(mapping or {}))
     long = long_table(table, loss_cols=loss_cols, acc_cols=acc_cols, task=task, run=run)
     maps = {s: c for s, c in dict(mapping or {}).items() if s in ("N", "D")}
@@ -114,19 +134,58 @@ def ladder(
         if column_for(long, s, maps) is None:
             raise RunDataError(f"{table.source}: no column for {s} (the ladder's L(N, D)); name it with "
                                f"--map {s}=COLUMN")
-    common = {"group_by": TASK, "run": RUN, "bootstrap": bootstrap, "seed": seed, "calibrate": True}
-    loss_fit, notes1 = _quiet_fit("chinchilla", long, target=TASK_LOSS, mapping=maps, reduce="last", **common)
-    acc_fit, notes2 = _quiet_fit("downstream-acc-sigmoid", long, target=TASK_ACC, mapping={"L": TASK_LOSS},
-                                 skip_first=skip_first, anchors=[{"L": 0.0, "Acc": 1.0}] if anchor else (),
-                                 law_options={} if chance is None else {"chance": chance}, **common)
+    o = {"skip_first": skip_first, "anchor": anchor, "chance": chance, "reduce": reduce, "smooth": smooth}
+    loss_fit, acc_fit, notes = methods.two_step(long, maps, o, bootstrap=bootstrap, seed=seed, calibrate=calibrate)
+    direct_fit = None
+    if direct:
+        direct_fit, more = methods.direct(long, maps, o, bootstrap=bootstrap, seed=seed, calibrate=calibrate)
+        notes += more
+    choice, choice_notes = methods.backtest_choice(long, maps, o, seed) if direct and choose else ({}, [])
+    triage = methods.triage(long, o, choice, threshold, maps)
     points = _points(long, maps, skip_first)
     options = {"loss_cols": loss_cols, "acc_cols": acc_cols, "task": task, "run": run_column(table, run),
                "skip_first": skip_first, "anchor": anchor, "chance": chance, "bootstrap": bootstrap, "seed": seed,
-               "mapping": maps, "where": where, "target": dict(target) if target else None}
+               "mapping": maps, "where": where, "target": dict(target) if target else None, "reduce": reduce,
+               "smooth": smooth, "direct": direct, "choose": choose, "threshold": threshold}
     data_summary = {"source": table.source, "n_rows": len(table), "hash": table.digest(),
                     "tasks": sorted(set(long.frame[TASK]))}
+    fits = {"step 1": loss_fit, "step 2": acc_fit, **({"direct": direct_fit} if direct_fit is not None else {})}
     return LadderResult(loss_fit=loss_fit, acc_fit=acc_fit, options=options, data=data_summary, points=points,
-                        notes=[*notes1, *notes2])
+                        notes=[*_task_notes(fits, points),
+                               *(f"{step} (all tasks): {m}" for step, m in notes if "sits on its" not in m),
+                               *choice_notes],
+                        direct_fit=direct_fit, choice=choice, triage=triage)
+
+
+def _task_notes(fits: Mapping[str, Any], points: Mapping[str, Mapping]) -> list[str]:
+    """Per task and step, the degenerate parameters of its fit (vanished terms, a floor collapsed to ~0,
+    parameters on bounds), naming the task."""
+    from scalefit.fitting.degeneracy import findings
+
+    out = []
+    for name, pts in points.items():
+        n, d = np.asarray(pts["N"], dtype=float), np.asarray(pts["D"], dtype=float)
+        xs = {"step 1": {"N": n, "D": d}, "step 2": {"L": np.asarray(pts["ckpt_L"], dtype=float)},
+              "direct": {"C": 6 * n * d}}
+        for step, fit in fits.items():
+            one = fit.group(name)
+            law = one.law_spec
+            found = findings(_degeneracy(law, one.params, xs[step]))
+            tiny = [p.name for p in law.params if p.log and 0 < one.params[p.name] < 1e-12]
+            if tiny:
+                found.insert(0, "collapsed to ~0: " + ", ".join(f"{p} = {one.params[p]:.3g}" for p in tiny))
+            if found:
+                out.append(f"task {name}, {step} ({law.name}): " + "; ".join(found))
+    return out
+
+
+def _degeneracy(law, params, x) -> dict:
+    from scalefit.fitting.degeneracy import degeneracy
+
+    try:
+        return degeneracy(law, params, x)
+    except (ValueError, ArithmeticError, KeyError):
+        return {}
 
 
 def _points(long: RunTable, maps: Mapping[str, str], skip_first: float) -> dict:

@@ -79,7 +79,7 @@ def test_plot_draws_both_steps(fitted):
     (["--loss-cols", "bpb_*", "--acc-cols", "acc_*", "--opt", "colour=red"], "does not take --opt"),
     (["--loss-cols", "bpb_*", "--acc-cols", "acc_*", "--opt", "target_n=7e9"], "both --opt target_n"),
     (["--loss-cols", "nope_*", "--acc-cols", "acc_*"], "matches no column"),
-    (["--loss-cols", "bpb_*", "--acc-cols", "acc_*", "--reduce", "min"], "not --reduce"),
+    (["--loss-cols", "bpb_*", "--acc-cols", "acc_*", "--weight", "step"], "not --weight"),
 ])
 def test_fit_errors_are_one_line(fitted, args, message):
     tmp, _, _ = fitted
@@ -94,3 +94,15 @@ def test_ladder_options_belong_to_the_ladder_and_plan_refuses_a_ladder(fitted):
     assert res.exit_code == 1 and "apply to `scalefit fit ladder`" in res.output
     plan = runner.invoke(app, ["plan", str(out), "--compute", "1e24"])
     assert plan.exit_code != 0 and "model ladder" in plan.output and "Traceback" not in plan.output
+
+
+def test_paper_settings_from_the_command_line(fitted):
+    tmp, _, _ = fitted
+    res = runner.invoke(app, ["fit", "ladder", str(tmp / "runs.csv"), "--loss-cols", "bpb_*", "--acc-cols", "acc_*",
+                              "--reduce", "mean-last=5", "--smooth", "5", "--opt", "threshold=0.02", "--opt",
+                              "chance=0.25", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["schema"] == "scalefit.ladder/2" and d["options"]["reduce"] == "mean-last=5"
+    assert d["options"]["smooth"] == 5 and d["options"]["threshold"] == 0.02
+    assert d["choice"]["task"]["method"] in ("two-step", "direct") and "expected_error" in d["triage"]["task"]

@@ -33,7 +33,7 @@ def _ladder(*args, **kwargs) -> LadderResult:
 def synthetic():
     runs, truth = bench_ladder.draw(3)
     second = runs.assign(bpb_easy=runs.bpb_task * 0.8, acc_easy=np.clip(runs.acc_task + 0.05, 0, 1))
-    return second, truth, _ladder(second, loss_cols="bpb_*", acc_cols="acc_*", bootstrap=60, seed=1)
+    return second, truth, _ladder(second, loss_cols="bpb_*", acc_cols="acc_*", bootstrap=60, seed=1, direct=False)
 
 
 def test_recovers_the_generating_laws_and_predicts_the_target(synthetic):
@@ -83,7 +83,7 @@ def test_long_format_with_a_task_column_gives_the_same_fit(synthetic):
     runs, _, res = synthetic
     long = pd.concat([runs.assign(task=t, bpb=runs[f"bpb_{t}"], acc=runs[f"acc_{t}"]) for t in ("easy", "task")])
     other = _ladder(long.drop(columns=["bpb_task", "acc_task", "bpb_easy", "acc_easy"]), loss_cols="bpb",
-                    acc_cols="acc", task="task", bootstrap=60, seed=1)
+                    acc_cols="acc", task="task", bootstrap=60, seed=1, direct=False)
     assert other.tasks == res.tasks
     for t in res.tasks:
         assert other.loss_fit.group(t).params == pytest.approx(dict(res.loss_fit.group(t).params), rel=1e-6)
@@ -113,3 +113,78 @@ def test_the_benchmark_runs_a_quick_version(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["draws"] == 3 and 0 <= out["coverage"] <= 1 and len(out["cases"]) == 3
     assert all(c["acc_lower"] <= c["acc_pred"] <= c["acc_upper"] for c in out["cases"])
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+try:
+    import bench_ladder_methods
+finally:
+    sys.path.pop(0)
+
+
+@pytest.fixture(scope="module")
+def methods_ladder():
+    """A noisy-checkpoint ladder (30 checkpoints a run) with three tasks: ``task`` (two-step truth), ``nofloor`` (a
+    task loss without a floor, E = 0) and ``noisy`` (accuracy checkpoint noise 0.15: unpredictable)."""
+    runs, truth = bench_ladder_methods.draw(2)
+    rng = np.random.default_rng(0)
+    n, d = runs["n_params"], runs["tokens"]
+    runs = runs.assign(bpb_nofloor=truth["A"] / n ** truth["alpha"] + truth["B"] / d ** truth["beta"],
+                       acc_nofloor=runs["acc_task"],
+                       bpb_noisy=runs["bpb_task"], acc_noisy=runs["acc_task"] + 0.15 * rng.standard_normal(len(runs)))
+    res = _ladder(runs, loss_cols="bpb_*", acc_cols="acc_*", bootstrap=0, calibrate=False, chance=0.25,
+                  reduce="mean-last=5", smooth=5)
+    return runs, truth, res
+
+
+def test_paper_settings_reach_both_steps(methods_ladder):
+    runs, _, res = methods_ladder
+    assert res.options["reduce"] == "mean-last=5" and res.options["smooth"] == 5
+    step1 = res.loss_fit.group("task")
+    assert step1.stats["n"] == 16  # one reduced row per run
+    report = res.report()
+    assert "checkpoints reduced by mean-last=5" in report and "smoothed over 5 checkpoints" in report
+    last = _ladder(runs[["run_id", "n_params", "tokens", "step", "bpb_task", "acc_task"]], loss_cols="bpb_*",
+                   acc_cols="acc_*", bootstrap=0, calibrate=False, direct=False)
+    assert last.loss_fit.group("task").params != step1.params  # the reducer changed what step 1 saw
+    assert last.direct_fit is None and last.choice == {} and last.method("task") == "two-step"
+
+
+def test_notes_name_their_task(methods_ladder):
+    _, _, res = methods_ladder
+    floor = [n for n in res.notes if n.startswith("task nofloor, step 1 (chinchilla)")]
+    assert floor and ("E" in floor[0])  # the collapsed loss floor, said for the task it concerns
+    assert not any(n.startswith("task task, step 1") for n in res.notes)
+
+
+def test_direct_method_choice_and_triage(methods_ladder):
+    _, _, res = methods_ladder
+    assert res.direct_fit is not None and res.direct_fit.law == "downstream-acc-compute"
+    assert set(res.choice) == {"noisy", "nofloor", "task"}
+    c = res.choice["task"]
+    assert c["method"] in ("two-step", "direct") and c["held_out"] == "N = 1.3e+09 (4 runs)"
+    assert c["method"] == min(("two-step", "direct"), key=lambda m: c[m])  # the lower backtest error wins
+    assert res.triage["noisy"]["flagged"] and not res.triage["task"]["flagged"]
+    assert res.triage["noisy"]["noise"] > 5 * res.triage["task"]["noise"]
+    assert res.triage["task"]["snr"] > 5 > res.triage["noisy"]["snr"]
+    assert "UNPREDICTABLE" in res.report() and "methods and predictability" in res.report()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = res.predict({"N": [7e9], "D": [4e12]})
+    assert set(pred["method"]) <= {"two-step", "direct"} and {"acc_direct", "acc_two_step"} <= set(pred.columns)
+    for _, row in pred.iterrows():
+        assert row.acc_pred == (row.acc_direct if row.method == "direct" else row.acc_two_step)
+
+
+def test_ladder_files_round_trip_and_version_1_files_load(methods_ladder):
+    _, _, res = methods_ladder
+    back = LadderResult.from_json(res.to_json())
+    assert back.report() == res.report() and back.choice == res.choice
+    old = res.to_dict()
+    old["schema"] = "scalefit.ladder/1"
+    for key in ("direct_fit", "choice", "triage"):
+        old.pop(key)
+    v1 = LadderResult.from_dict(old)
+    assert v1.direct_fit is None and v1.method("task") == "two-step"
+    with pytest.raises(RunDataError, match="threshold"):
+        _ladder(methods_ladder[0], loss_cols="bpb_*", acc_cols="acc_*", threshold=0.0)
