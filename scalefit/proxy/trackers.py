@@ -19,6 +19,7 @@ import dataclasses
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,21 @@ class _TensorBoard:
         self.writer.close()
 
 
+def _quiet_sql(fn):
+    """MLflow's own use of SQLAlchemy APIs that SQLAlchemy deprecates warns on its first query: not the user's
+    business."""
+
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="sqlalchemy")
+            warnings.filterwarnings("ignore", module="mlflow")
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 class _MLflow:
+    @_quiet_sql
     def __init__(self, sweep_dir: Path, group: str, rid: str, config: dict) -> None:
         try:
             from mlflow.entities import Param
@@ -160,12 +175,14 @@ class _MLflow:
             for i in range(0, len(params), 100):
                 client.log_batch(self.run_id, params=params[i:i + 100])
 
+    @_quiet_sql
     def log(self, row: dict) -> None:
         from mlflow.entities import Metric
 
         now, step = int(time.time() * 1000), int(row["step"])
         self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in _numbers(row).items()])
 
+    @_quiet_sql
     def close(self, result: dict, ok: bool) -> None:
         self.client.set_terminated(self.run_id, status="FINISHED" if ok else "FAILED")
 

@@ -60,13 +60,8 @@ def assemble(parts: Iterable[Part], source: str, stitch: str | None = None) -> p
     ordered = sorted(parts, key=lambda p: (p.start, p.label))
     if not ordered:
         raise RunDataError(f"{source}: no runs with logged metrics found")
-    frames = []
-    for part in ordered:
-        m = part.metrics
-        config = flatten(part.config)
-        head = pd.DataFrame({"run_id": part.run_id, "run_name": part.run_name, "part": part.label}, index=m.index)
-        conf = pd.DataFrame({k: [v] * len(m) for k, v in config.items()}, index=m.index) if config else None
-        frames.append(pd.concat([f for f in (head, m, conf) if f is not None], axis=1))
+    frames = [p.metrics.assign(run_id=p.run_id, run_name=p.run_name, part=p.label, **flatten(p.config))
+              for p in ordered]  # scalars broadcast: no per-row Python objects
     frame = pd.concat(frames, ignore_index=True, sort=False)
     metrics = [c for c in frame.columns if c not in ID_COLUMNS and not c.startswith(CONFIG_PREFIX)]
     configs = sorted(c for c in frame.columns if c.startswith(CONFIG_PREFIX))

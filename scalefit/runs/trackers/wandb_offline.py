@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def _core(path: Path) -> str:
 
 def _read(core: str, f: Path) -> Part | None:
     cmd = [core, "leet", "inspect", "--no-observability", "--json", "--run-file", str(f), str(f.parent.parent)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    errors = tempfile.TemporaryFile()  # not a pipe: a chatty stderr can never block the reader
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL)
     run: dict = {}
     config: dict = {}
     steps: list[int] = []
@@ -79,9 +81,10 @@ def _read(core: str, f: Path) -> Part | None:
                 config.update(record["config"].get("update", {}))
     finally:
         proc.stdout.close()
-        err = proc.stderr.read().decode("utf-8", "replace")
-        proc.stderr.close()
         code = proc.wait()
+        errors.seek(0)
+        err = errors.read().decode("utf-8", "replace")
+        errors.close()
     if code != 0:
         why = err.strip().splitlines()[-1].removeprefix("Error: ") if err.strip() else f"exit code {code}"
         hint = _upgrade_hint() if "newer" in why else "the file is damaged or not a W&B run log: move it out"
