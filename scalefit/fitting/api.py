@@ -327,6 +327,8 @@ def _search_summary(law: Law, search, notes: list[tuple[str, type]]) -> dict:
         "message": search.message,
         "warnings": [note for note, _ in notes],
         **({"screen": dict(search.screen)} if search.screen else {}),
+        **({"widened": search.widened} if getattr(search, "widened", 0) else {}),  # starts added: few reached
+        **({"nested": list(search.nested)} if getattr(search, "nested", ()) else {}),  # laws whose optima seeded
     }
 
 

@@ -40,6 +40,11 @@ def format_report(fit: FitResult, *, level: float = 0.95) -> str:
     lines.append(
         f"search   {se['n_reached']} of {se['n_starts']} starts reached the best optimum; converged: {se['converged']}"
     )
+    if se.get("widened") or se.get("nested"):
+        seeded = f"the optima of {', '.join(se['nested'])} among the starts" if se.get("nested") else ""
+        wider = (f"{se['widened']} starts added around the best optima, as few had reached it"
+                 if se.get("widened") else "")
+        lines.append(f"         ({'; '.join(s for s in (seeded, wider) if s)})")
     sc = se.get("screen")
     if sc:
         confirm = "" if sc["confirm_rows"] == sc["of_rows"] else f" on {sc['confirm_rows']:,} rows, "
