@@ -102,6 +102,9 @@ class Points:
         return len(self.y)
 
 
+PLOT_LIMIT = 1e100  # run values beyond this overflow a plot's products and axis margins (6ND, limits x 1.5)
+
+
 def fitted_points(fit: FitResult, runs, group: object | None = None) -> Points | None:
     """The runs a fit was made on, resolved with its mapping and filtered with its ``where``.
 
@@ -130,6 +133,12 @@ def fitted_points(fit: FitResult, runs, group: object | None = None) -> Points |
     if res.data.get("hash") and table.digest() != res.data["hash"]:
         warnings.warn(f"{table.source}: these {len(r)} runs differ from the {res.data.get('n_rows', '?')} runs the "
                       "fit was made on; the plot shows them against the fitted law", ScalefitWarning, stacklevel=3)
+    for s, v in r.values.items():
+        far = np.abs(v) > PLOT_LIMIT
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            raise RunDataError(f"{table.location(r.rows[i])}: {s} = {v[i]:g} ({r.provenance[s]}) is beyond what a plot "
+                               f"can draw (|value| <= {PLOT_LIMIT:g}; {int(far.sum())} such rows); check its units")
     return Points({s: r.values[s] for s in law.inputs}, r.values[law.target], table.source)
 
 

@@ -159,7 +159,16 @@ def _resolve_one(table, symbol, mapping, values, prov, stack, positive) -> bool:
         return False
     for needs, fn, text in DERIVATIONS.get(symbol, ()):
         if all(_resolve_one(table, s, mapping, values, prov, stack | {symbol}, False) for s in needs):
-            values[symbol] = fn(values)
+            with np.errstate(all="ignore"):  # an overflow is refused just below
+                derived = np.asarray(fn(values), dtype=float)
+            bad = ~np.isfinite(derived) & np.logical_and.reduce([np.isfinite(values[s]) for s in needs])
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise RunDataError(
+                    f"{table.location(table.frame.index[i])}: {symbol} = {text} is {derived[i]:g} from "
+                    + ", ".join(f"{s}={values[s][i]:g}" for s in needs)
+                    + f" ({int(bad.sum())} such rows): the values are beyond floating-point range; check their units")
+            values[symbol] = derived
             prov[symbol] = f"derived {text}"
             return True
     return False

@@ -77,3 +77,19 @@ def test_conflicting_checkpoints_refused_by_the_cli(folder, frame):
 ])
 def test_fit_options_are_never_ignored(folder, args, contains):
     refused(["fit", "chinchilla", "runs.csv", *args, "--out", "f.json"], folder, contains=contains)
+
+
+def test_a_derived_symbol_that_overflows_names_the_row():
+    from scalefit.runs import resolve
+
+    frame = pd.DataFrame({"n_params": [1e9, 1e-300], "flops": [1e21, 1e308], "loss": [2.5, 2.4]})
+    with pytest.raises(RunDataError, match=r"^runs.csv:3: D = C/\(6N\) is inf from C=1e\+308, N=1e-300 \(1 such"):
+        resolve(RunTable.from_frame(frame, "runs.csv"), ["N", "D", "L"])
+
+
+def test_plot_of_runs_beyond_float_range_is_one_line(folder, fitted, frame):
+    fitted.save(folder / "fit.json")
+    frame.assign(n_params=frame["n_params"] * 1e290, n_tokens=frame["n_tokens"] * 1e290).drop(columns="flops").to_csv(
+        folder / "huge.csv", index=False)
+    refused(["plot", "fit.json", "--runs", "huge.csv", "--out", "p.png"], folder,
+            contains="huge.csv:2: N = 7e+297 (column 'n_params') is beyond what a plot can draw")
