@@ -259,3 +259,23 @@ def test_plain_folder_and_aliases(tmp_path):
     t = RunTable.from_frame(pd.DataFrame({"params.n_params": [1.0], "metrics.loss": [2.0], "_step": [1]}))
     assert column_for(t, "N", {}) == "params.n_params" and column_for(t, "L", {}) == "metrics.loss"
     assert column_for(t, "step", {}) == "_step"
+
+
+def test_parts_of_one_run_latest_wins_and_a_csv_stitches_too(tmp_path):
+    from scalefit.runs.trackers.parts import Part, assemble
+
+    a = Part("r", "r", "part-a", 1.0, pd.DataFrame({"step": [1, 2, 3], "loss": [3.0, 2.0, 9.9]}), {"lr": 0.1})
+    b = Part("r", "r", "part-b", 2.0, pd.DataFrame({"step": [3, 4], "loss": [1.5, 1.0]}), {"lr": 0.1})
+    with pytest.warns(StitchWarning, match=r"run r: 1 step\(s\) logged twice \(3..3\) by part-a; kept the later "
+                                           r"rows \(from part-b\)"):
+        frame = assemble([b, a], "src")  # given out of order: ordered by start
+    assert frame["step"].tolist() == [1, 2, 3, 4] and frame["loss"].tolist() == [3.0, 2.0, 1.5, 1.0]
+    assert frame["config.lr"].tolist() == [0.1] * 4 and frame.columns[:4].tolist() == ["run_id", "run_name",
+                                                                                        "part", "step"]
+    csv = tmp_path / "runs.csv"
+    pd.DataFrame({"run_id": ["x1", "x1", "x2", "x2"], "name": ["x", "x", "x", "x"], "step": [1, 2, 2, 3],
+                  "loss": [3.0, 9.0, 2.0, 1.0]}).to_csv(csv, index=False)
+    with pytest.warns(StitchWarning, match="run x: 1 step"):
+        table = read_runs(f"{csv}?stitch=name")
+    assert table.frame["run_id"].tolist() == ["x", "x", "x"] and table.frame["loss"].tolist() == [3.0, 2.0, 1.0]
+    assert "_part" not in table.columns
