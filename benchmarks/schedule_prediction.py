@@ -99,7 +99,8 @@ def check(table, model_rows: pd.Index, start_frac: float, *, fit_lambda: bool, l
     if bootstrap:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lo, hi = cf.fit.predict_interval({"S1": [pred["S1"].iloc[-1]], "S2": [pred["S2"].iloc[-1]]})
+            at = {"S1": [pred["S1"].iloc[-1]], "S2": [pred["S2"].iloc[-1]]}
+            lo, hi = cf.fit.predict_interval(at, interval="mean")
         out["wsd_final_lower"], out["wsd_final_upper"] = float(lo[0]), float(hi[0])
     out["_fit"] = cf
     return out

@@ -20,6 +20,7 @@ from scalefit.cli.common import echo, echo_json, handle_errors, write_csv_atomic
 from scalefit.cli.option_groups import OUTPUT_ALIAS, given_options, option, out_path, with_options
 from scalefit.cli.options import OptionError, parse_floats
 from scalefit.cli.predict_kinds import USAGE, kind_predictions, with_map
+from scalefit.fitting.intervals import describe, label
 
 if TYPE_CHECKING:  # pandas loads when a prediction is made, not with the CLI
     import pandas as pd
@@ -148,16 +149,31 @@ def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval=
                          interval=None if interval == "none" else interval)
 
 
-def _show(result: pd.DataFrame, notes: list[str], out: Path | None, as_json: bool) -> None:
+# The kind of interval in the _lower/_upper columns of each kind of result (law fits and ladders: --interval).
+KIND_OF = {"frontier": "parameter", "hparams": "mean", "lr-transfer": "parameter"}
+
+
+def interval_kind(kind: str, interval: str, table: pd.DataFrame) -> str | None:
+    """The kind of the intervals in ``table``'s ``_lower``/``_upper`` columns (None when it has none)."""
+    if not any(str(c).endswith(("_lower", "_upper")) for c in table.columns):
+        return None
+    return KIND_OF.get(kind, interval if interval in ("prediction", "mean") else None)
+
+
+def _show(result: pd.DataFrame, notes: list[str], out: Path | None, as_json: bool,
+          interval: dict | None = None) -> None:
     import numpy as np
 
     if out is not None:
         write_csv_atomic(out, result)
     if as_json:
-        echo_json({"predictions": result.replace({np.nan: None}).to_dict(orient="records"), "notes": notes})
+        echo_json({"predictions": result.replace({np.nan: None}).to_dict(orient="records"),
+                   **({"interval": interval} if interval else {}), "notes": notes})
     elif out is not None:
         echo(f"wrote {len(result)} predictions to {out}")
     else:
+        if interval:
+            echo(f"_lower/_upper: {interval['label']} ({interval['meaning']})")
         echo(result.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
 
 
@@ -210,7 +226,10 @@ def predict_command(
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
         echo(f"note: {note}", err=True)
-    _show(table, notes, out, as_json)
+    shown = interval_kind(kind, interval, table)
+    if shown is not None:
+        table = table.assign(interval=label(shown, level))
+    _show(table, notes, out, as_json, None if shown is None else describe(shown, level))
 
 
 def _points(at, input_, map_, result) -> tuple[pd.DataFrame, pd.DataFrame]:

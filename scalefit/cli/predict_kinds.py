@@ -100,7 +100,7 @@ def _hparams(result, x: dict, level: float) -> dict:
 def _interval(fit, points: dict, key: str, level: float) -> dict:
     if not fit.bootstrap:
         return {}
-    lower, upper = fit.predict_interval({s: points[s] for s in fit.law_spec.inputs}, level=level)
+    lower, upper = fit.predict_interval({s: points[s] for s in fit.law_spec.inputs}, level=level, interval="mean")
     return {f"{key}_lower": lower, f"{key}_upper": upper}
 
 

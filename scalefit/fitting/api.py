@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 from scalefit._schema import expect_argument, seed_argument, whole_argument
 from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, IdentifiabilityWarning, RunDataError
 from scalefit.fitting.bootstrap import bootstrap_fits
+from scalefit.fitting.covariance import covariance
 from scalefit.fitting.identifiability import identifiability
 from scalefit.fitting.objective import Problem
 from scalefit.fitting.result import FitResult
@@ -227,6 +228,7 @@ class _Prepared:
             law=law.name, law_options=dict(law.options), params=params,
             stats=_fit_stats(problem, search, self.y, spec), search=_search_summary(law, search, notes), data=data,
             bootstrap=boot, seed=spec.seed if spec.bootstrap else None, identifiability=findings, spec=asked,
+            covariance=covariance(problem, search.theta),
         )
 
 

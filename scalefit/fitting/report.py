@@ -51,14 +51,17 @@ def format_report(fit: FitResult, *, level: float = 0.95) -> str:
         lines.append(f"         (all {sc['starts']} starts descended on a stratified {sc['rows']:,} of "
                      f"{sc['of_rows']:,} rows; the best {sc['basins']} distinct basins{confirm}; "
                      f"{sc['descended_on_all_rows']} of them to convergence on all rows)")
+    from scalefit.fitting.intervals import label
+
     ivals = fit.intervals(level=level)
-    pct = f"{100 * level:g}%"
-    n_boot = len(next(iter(fit.bootstrap.values()))) if fit.bootstrap else 0
-    head = f"{'parameter':<12}{'value':>14}" + (f"   {pct} interval (mean: bootstrap n={n_boot})" if ivals else "")
+    se = fit.standard_errors()
+    head = f"{'parameter':<12}{'value':>14}" + (f"{'std. error':>14}" if se else "") + (
+        f"   {label('parameter', level)} ({fit.interval_method()})" if ivals else "")
     lines += ["", head]
     for name, value in fit.params.items():
         extra = f"   [{_fmt(ivals[name][0])}, {_fmt(ivals[name][1])}]" if name in ivals else ""
-        lines.append(f"{name:<12}{_fmt(value):>14}{extra}")
+        err = f"{_fmt(se[name]):>14}" if name in se else (" " * 14 if se else "")
+        lines.append(f"{name:<12}{_fmt(value):>14}{err}{extra}")
     lines += [f"{name:<12}{_fmt(value):>14}   (fixed)" for name, value in law.fixed.items()]
     scalar = [(k, dd) for k, dd in law.derived.items() if not dd.needs]
     if scalar:
@@ -66,7 +69,7 @@ def format_report(fit: FitResult, *, level: float = 0.95) -> str:
         for k, dd in scalar:
             v = float(fit.derived(k))
             extra = f"   [{_fmt(ivals[k][0])}, {_fmt(ivals[k][1])}]" if k in ivals else ""
-            lines.append(f"{k:<12}{_fmt(v):>14}{extra}   {dd.doc}")
+            lines.append(f"{k:<12}{_fmt(v):>14}{' ' * 14 if se else ''}{extra}   {dd.doc}")
     for w in se.get("warnings", []):
         lines.append(f"warning: {w}")
     return "\n".join(lines)

@@ -42,6 +42,7 @@ from scalefit.errors import (
     RunDataError,
     ScalefitError,
 )
+from scalefit.fitting.intervals import Interval
 from scalefit.fitting.resample import tail_percent
 from scalefit.laws import Law, get_law
 from scalefit.results import ResultFile
@@ -95,12 +96,13 @@ class FitResult(ResultFile):
     version: str = field(default_factory=lambda: __import__("scalefit").__version__)  # scalefit version
     identifiability: list = field(default_factory=list)  # findings {check, params, message}; [] = identifiable
     calibration: dict | None = None  # prediction-interval calibration (fitting/calibration.py); None: not run
+    covariance: dict | None = None  # parameter covariance from the Jacobian at the optimum (fitting/covariance.py)
     spec: Any = None  # the FitSpec it was fitted with (scalefit.fitting.spec); None in files from before specs
 
     def __post_init__(self) -> None:
         """Every container read-only (``fit.params['E'] = 0`` raises): a result is data, fixed once fitted."""
         for name in ("law_options", "params", "stats", "search", "data", "bootstrap", "groups", "identifiability",
-                     "targets", "calibration"):
+                     "targets", "calibration", "covariance"):
             object.__setattr__(self, name, freeze(getattr(self, name)))
 
     # ---- the law -------------------------------------------------------------------------
@@ -175,22 +177,34 @@ class FitResult(ResultFile):
 
     def predict_interval(
         self, inputs: Mapping[str, Any] | pd.DataFrame, *, level: float = 0.95, group: object | None = None,
-        interval: str = "mean",
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Interval (lower, upper) at ``inputs``. ``interval="mean"`` (the default here, for compatibility): the
-        percentile bootstrap interval of the fitted curve; ``"prediction"``: where a new run there would land
-        (noise and extrapolation error, calibrated on extrapolation folds; :mod:`scalefit.fitting.calibration`).
+        interval: str = "prediction",
+    ) -> Interval:
+        """Interval (lower, upper) at ``inputs``, an :class:`~scalefit.fitting.intervals.Interval` that says its
+        kind and level. ``interval="prediction"`` (the default, as in ``scalefit predict``): where a new run
+        there would land (noise and extrapolation error, calibrated on extrapolation folds;
+        :mod:`scalefit.fitting.calibration`); ``"mean"``: the interval of the fitted curve (the percentile
+        bootstrap band, or without a bootstrap the delta-method interval from the parameter covariance).
         """
         if interval not in INTERVALS:
             raise FitError(f"interval must be one of {list(INTERVALS)}, got {interval!r}")
+        res = self.select(group)
         if interval == "prediction":
             from scalefit.fitting.calibration import prediction_band
 
-            res = self.select(group)
-            return prediction_band(res, res._inputs(inputs), level)
+            method = "calibrated on extrapolation folds" if res.calibration else "residual noise (no calibration)"
+            return Interval(*prediction_band(res, res._inputs(inputs), level), kind="prediction", level=level,
+                            method=method)
+        if not res.bootstrap and res.covariance and res.covariance.get("matrix") is not None:
+            from scalefit.fitting.covariance import delta_interval
+
+            x = res._inputs(inputs)
+            lo, hi, _ = delta_interval(res.covariance, res.params, lambda p: res.law_spec.formula(x, p), level,
+                                       log=res.stats.get("space") == "log")
+            return Interval(lo, hi, kind="mean", level=level, method=f"delta method ({res.covariance['method']})")
         s = self.samples(inputs, group=group)
         q = tail_percent(level)
-        return np.nanpercentile(s, q, axis=0), np.nanpercentile(s, 100 - q, axis=0)
+        return Interval(np.nanpercentile(s, q, axis=0), np.nanpercentile(s, 100 - q, axis=0), kind="mean",
+                        level=level, method=f"bootstrap percentile (n={len(s)})")
 
     # ---- parameters and derived quantities ----------------------------------------------
     def param_samples(self, *, group: object | None = None) -> dict[str, np.ndarray] | None:
@@ -198,11 +212,12 @@ class FitResult(ResultFile):
         return None if not res.bootstrap else {k: np.asarray(v, dtype=float) for k, v in res.bootstrap.items()}
 
     def intervals(self, *, level: float = 0.95, group: object | None = None) -> dict[str, tuple[float, float]]:
-        """Percentile bootstrap intervals of every parameter and every scalar derived quantity."""
+        """Parameter intervals of every parameter and every scalar derived quantity: percentile bootstrap, or
+        without a bootstrap Wald intervals from the parameter covariance (:meth:`interval_method` says which)."""
         res = self.select(group)
         samples = res.param_samples()
         if samples is None:
-            return {}
+            return res._wald_intervals(level)
         q = tail_percent(level)
         out = {k: tuple(float(v) for v in np.nanpercentile(s, [q, 100 - q])) for k, s in samples.items()}
         for name, d in res.law_spec.derived.items():
@@ -211,6 +226,36 @@ class FitResult(ResultFile):
                     vals = np.asarray(d.fn(samples), dtype=float)
                 out[name] = tuple(float(v) for v in np.nanpercentile(vals, [q, 100 - q]))
         return out
+
+    def _wald_intervals(self, level: float) -> dict[str, tuple[float, float]]:
+        from scalefit.fitting.covariance import parameter_intervals
+
+        out = parameter_intervals(self.covariance, self.params, level)
+        if out:
+            for name, d in self.law_spec.derived.items():
+                if not d.needs:
+                    iv = self.derived_interval(name, level=level)
+                    out[name] = (float(np.reshape(iv[0], -1)[0]), float(np.reshape(iv[1], -1)[0]))
+        return out
+
+    def interval_method(self, *, group: object | None = None) -> str | None:
+        """How the parameter intervals are computed: the bootstrap, the covariance, or None (neither)."""
+        res = self.select(group)
+        if res.bootstrap:
+            return f"bootstrap percentile (n={len(next(iter(res.bootstrap.values())))})"
+        if res.covariance and res.covariance.get("matrix") is not None:
+            return f"Wald, {res.covariance['method']}"
+        return None
+
+    def standard_errors(self, *, group: object | None = None) -> dict[str, float]:
+        """Standard error of each parameter (natural units): the bootstrap's standard deviation, else the
+        covariance's (:mod:`scalefit.fitting.covariance`); {} with neither."""
+        from scalefit.fitting.covariance import standard_errors
+
+        res = self.select(group)
+        if res.bootstrap:
+            return {k: float(np.nanstd(np.asarray(v, float), ddof=1)) for k, v in res.bootstrap.items()}
+        return standard_errors(res.covariance, res.params)
 
     def derived(self, name: str, *, group: object | None = None, **extra: Any) -> np.ndarray:
         """A derived quantity of the law (e.g. ``N_opt`` with ``C=5.88e23``) at the fitted parameters."""
@@ -221,18 +266,29 @@ class FitResult(ResultFile):
 
     def derived_interval(
         self, name: str, *, level: float = 0.95, group: object | None = None, **extra: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Percentile bootstrap interval of a derived quantity."""
+    ) -> Interval:
+        """Parameter interval of a derived quantity: percentile bootstrap, or without a bootstrap the delta method
+        from the parameter covariance."""
         res = self.select(group)
         d = res._derived_spec(name, extra)
         samples = res.param_samples()
+        if samples is None and res.covariance and res.covariance.get("matrix") is not None:
+            from scalefit.fitting.covariance import delta_interval
+
+            with np.errstate(all="ignore"):
+                value = np.asarray(d.fn({k: np.asarray(v, float) for k, v in res.params.items()}, **extra), float)
+            lo, hi, _ = delta_interval(res.covariance, res.params, lambda p: d.fn(p, **extra), level,
+                                       log=bool(np.all(value > 0)))
+            return Interval(lo.reshape(np.shape(value)), hi.reshape(np.shape(value)), kind="parameter", level=level,
+                            method=f"delta method ({res.covariance['method']})")
         if samples is None:
             raise FitError("no bootstrap in this fit; refit with bootstrap=N (CLI: --bootstrap N) for intervals")
         p = {k: v.reshape((-1,) + (1,) * max(np.ndim(e) for e in [*extra.values(), 0])) for k, v in samples.items()}
         with np.errstate(all="ignore"):
             vals = np.asarray(d.fn(p, **extra), dtype=float)
         q = tail_percent(level)
-        return np.nanpercentile(vals, q, axis=0), np.nanpercentile(vals, 100 - q, axis=0)
+        return Interval(np.nanpercentile(vals, q, axis=0), np.nanpercentile(vals, 100 - q, axis=0),
+                        kind="parameter", level=level, method=f"bootstrap percentile (n={len(vals)})")
 
     def _derived_spec(self, name: str, extra: Mapping[str, Any]):
         law = self.law_spec
@@ -300,6 +356,7 @@ _TOP_OPTIONAL = {"bootstrap": optional(expect_mapping), "seed": optional(expect_
                  "groups": optional(expect_mapping), "group_by": optional(expect_str), "version": expect_str,
                  "targets": optional(list_of(expect_str)),
                  "identifiability": list_of(fields_of(_FINDING)), "calibration": optional(fields_of(_CALIBRATION)),
+                 "covariance": optional(expect_mapping),
                  "spec": optional(lambda value, where: _spec(value, where))}
 _STATS = {"n": expect_int, "n_params": expect_int, "objective": expect_number, "loss": choice("huber", "mse"),
           "delta": in_range(0.0), "space": choice("log", "raw"), "rmse_log": expect_number, "aic": expect_number,

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def _value(fit: FitResult, inputs: dict, level: float) -> dict:
     out = {"value": float(fit.predict(inputs)[0])}
     if fit.bootstrap:
-        lo, hi = fit.predict_interval(inputs, level=level)
+        lo, hi = fit.predict_interval(inputs, level=level, interval="mean")
         out["lower"], out["upper"] = float(lo[0]), float(hi[0])
     return out
 

@@ -228,7 +228,7 @@ def predict_curve(fit: FitResult, lr: np.ndarray, *, level: float = 0.95, group:
     out["L_pred"] = np.nan
     out.loc[ok, "L_pred"] = single.predict(x)
     if single.bootstrap:
-        lo, hi = single.predict_interval(x, level=level)
+        lo, hi = single.predict_interval(x, level=level, interval="mean")
         out["L_lower"], out["L_upper"] = np.nan, np.nan
         out.loc[ok, "L_lower"], out.loc[ok, "L_upper"] = lo, hi
     return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit.errors import ConfigError
+from scalefit.fitting.intervals import label as interval_label
 from scalefit.plotting._common import (
     CMAP,
     Points,
@@ -168,7 +169,7 @@ def draw_by_size(ax, res, pts, to, max_curves, level, colorbar):
                     label="frontier, extrapolated")
         if lo_hi is not None:
             ax.fill_between(grid, *lo_hi, color="0.3", alpha=0.2, lw=0, zorder=1, gid="bootstrap-band",
-                            label=f"{100 * level:g}% bootstrap band of L*")
+                            label=f"L*: {interval_label('mean', level)}")
     if c_end > c_hi * 1.0001:
         ax.axvspan(c_hi, c_end * 1.3, color="0.6", alpha=0.12, lw=0, zorder=0, gid="extrapolation",
                    label="beyond the fitted compute")
@@ -237,7 +238,7 @@ def draw_by_compute(ax, res, pts, to, max_curves, level, colorbar):
                     label="frontier, extrapolated")
         if lo_hi is not None:
             ax.fill_between(n_opt, *lo_hi, color="0.3", alpha=0.2, lw=0, zorder=1, gid="bootstrap-band",
-                            label=f"{100 * level:g}% bootstrap band of L*")
+                            label=f"L*: {interval_label('mean', level)}")
         x_hi = max(x_hi, float(np.nanmax(n_opt)))
     if to is not None and f is not None:
         n_t, d_t, l_t, iv = _to_point(res, to, level)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit.errors import RunDataError
+from scalefit.fitting.intervals import label as interval_label
 from scalefit.plotting._common import Points, band, fmt, label, log_ticks
 
 _TO = "crimson"
@@ -32,11 +33,11 @@ def draw_one(ax, res, pts: Points | None, *, to: float | None, level: float) -> 
     pb = band(res, {sym: grid}, level, "prediction")
     if pb is not None:
         ax.fill_between(grid, *pb, color="C0", alpha=0.15, lw=0, zorder=1, gid="prediction-band",
-                        label=f"{100 * level:g}% prediction interval (a new run)")
+                        label=interval_label("prediction", level))
     b = band(res, {sym: grid}, level)
     if b is not None:
         ax.fill_between(grid, *b, color="C0", alpha=0.25, lw=0, zorder=2, gid="bootstrap-band",
-                        label=f"{100 * level:g}% mean interval (bootstrap band of the curve)")
+                        label=interval_label("mean", level))
     if pts is not None:
         ax.scatter(pts.x[sym], pts.y, s=26, color="C1", edgecolors="k", linewidths=0.4, zorder=4, gid="runs",
                    label=f"runs (n = {len(pts)})")
@@ -70,7 +71,7 @@ def draw_generic(ax, res, pts: Points | None, *, level: float) -> None:
         pred = np.asarray(law(pts.x, res.params), dtype=float).reshape(-1)
     b = band(res, pts.x, level)
     yerr = None if b is None else np.abs(np.vstack([pred - b[0], b[1] - pred]))
-    text = f"runs (n = {len(pts)})" + ("" if b is None else f", {100 * level:g}% bootstrap interval")
+    text = f"runs (n = {len(pts)})" + ("" if b is None else f", {interval_label('mean', level)}")
     ax.errorbar(pts.y, pred, yerr=yerr, fmt="o", ms=5, color="C0", mec="k", mew=0.4, elinewidth=0.8, alpha=0.85,
                 zorder=3, gid="runs", label=text)
     lo = float(np.nanmin([pts.y.min(), np.nanmin(pred)]))

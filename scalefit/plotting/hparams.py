@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import ConfigError, ExtrapolationWarning
+from scalefit.fitting.intervals import label as interval_label
 from scalefit.plotting._common import CMAP, axes_row, log_ticks, pyplot
 from scalefit.plotting.lr_transfer import plot_lr_transfer
 
@@ -63,7 +64,7 @@ def _law_band(fit, inputs: dict, level: float):
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)
-        return fit.predict_interval(inputs, level=level)
+        return fit.predict_interval(inputs, level=level, interval="mean")
 
 
 def _law_panels(hf, cells: pd.DataFrame) -> list[tuple]:
@@ -105,7 +106,7 @@ def plot_hparam_laws(hf, axes=None, *, level: float = 0.95, colorbar: bool = Tru
             ax.plot(grid, fit.predict(inputs), color=MARK["opt"], lw=1.5, label=law, gid="law")
         band = _law_band(fit, inputs, level)
         if band is not None:
-            ax.fill_between(grid, *band, color=MARK["opt"], alpha=0.15, lw=0, label=f"{100 * level:g}% bootstrap band")
+            ax.fill_between(grid, *band, color=MARK["opt"], alpha=0.15, lw=0, label=interval_label("mean", level))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from scalefit.fitting.intervals import label as interval_label
 from scalefit.plotting._common import band, fmt, pyplot
 
 
@@ -87,7 +88,7 @@ def _curve(ax, fit, inputs: dict, x: np.ndarray, color, level: float, *, dashed:
         b = band(fit, inputs, level)
     ax.plot(x, y, color=color, lw=1.6, ls="--" if dashed else "-", label=label)
     if b is not None:
-        ax.fill_between(x, b[0], b[1], color=color, alpha=0.15, lw=0)
+        ax.fill_between(x, b[0], b[1], color=color, alpha=0.15, lw=0, label=interval_label("mean", level))
 
 
 def _marker(ax, x: float, pred, prefix: str, text: str) -> None:

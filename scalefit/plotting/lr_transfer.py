@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scalefit.fitting.intervals import label as interval_label
 from scalefit.plotting._common import CMAP, axes_row, pyplot
 
 
@@ -64,7 +65,7 @@ def _legend(ax, widths: list, any_failed: bool, level: float) -> None:
         handles.append(Line2D([], [], ls=":", color="0.3", lw=1.4, label="parabola fit near the minimum"))
     handles.append(Line2D([], [], ls="--", color="0.3", lw=0.8, label="lr* (★ on the fitted curve)", **star))
     if any("lr_opt_lower" in w for w in widths):
-        handles.append(Patch(color="0.3", alpha=0.15, lw=0, label=f"{100 * level:g}% interval of lr*"))
+        handles.append(Patch(color="0.3", alpha=0.15, lw=0, label=f"lr*: {interval_label('parameter', level)}"))
     if any_failed:
         handles.append(Line2D([], [], ls="none", marker="x", color="0.3", ms=5, label="failed runs (top edge)"))
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import ExtrapolationWarning, RunDataError
+from scalefit.fitting.intervals import label as interval_label
 from scalefit.fitting.result import FitResult
 from scalefit.plotting._common import band, fmt, label, param_box, percentiles, pyplot, single
 from scalefit.runs import ensure_derived_columns, filter_rows, resolve
@@ -143,7 +144,7 @@ def plot_downstream(fit: FitResult, runs=None, *, where: str | None = None, loss
     ax.plot(grid, y, color="C0", lw=2, zorder=3, gid="fit-curve", label="fitted law")
     b = band(res, {"L": grid}, level)
     if b is not None:
-        ax.fill_between(grid, *b, color="C0", alpha=0.18, lw=0, zorder=1, label=f"{100 * level:g}% bootstrap band")
+        ax.fill_between(grid, *b, color="C0", alpha=0.18, lw=0, zorder=1, label=interval_label("mean", level))
     if shown is not None:
         _scatter(ax, v["L"], v[law.target], "C1", in_fit, label=f"fitted runs (n = {int(in_fit.sum())})",
                  held_label=f"other runs (n = {int((~in_fit).sum())})")

@@ -32,7 +32,7 @@ def fit_json(runner, runs_csv):
     out = runs_csv.parent / "fit.json"
     res = runner.invoke(app, ["fit", "chinchilla", str(runs_csv), "--bootstrap", "100", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "alpha" in res.output and "95% interval" in res.output and "N ← column 'n_params'" in res.output
+    assert "alpha" in res.output and "95% parameter interval" in res.output and "N ← column 'n_params'" in res.output
     return out
 
 
@@ -79,7 +79,7 @@ def test_predict_input_output_keeps_columns(runner, fit_json, tmp_path):
     res = runner.invoke(app, ["predict", str(fit_json), "--input", str(pts), "--out", str(out)])
     assert res.exit_code == 0, res.output
     preds = pd.read_csv(out)
-    assert list(preds.columns) == ["name", "n_params", "flops", "L_pred", "L_lower", "L_upper"]
+    assert list(preds.columns) == ["name", "n_params", "flops", "L_pred", "L_lower", "L_upper", "interval"]
     assert (preds["L_lower"] < preds["L_pred"]).all()
 
 

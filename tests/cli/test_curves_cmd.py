@@ -27,7 +27,7 @@ def curve_json(runner, tmp_path_factory):
     res = runner.invoke(app, ["fit", "lr-annealing", str(path), "--where", "schedule != 'wsd'", "--bootstrap", "30",
                               "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "lambda   0.999" in res.output and "fit per run" in res.output and "95% interval" in res.output
+    assert "lambda   0.999" in res.output and "fit per run" in res.output and "95% parameter interval" in res.output
     return out
 
 

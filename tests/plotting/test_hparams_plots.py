@@ -40,7 +40,7 @@ def test_lr_transfer_panels_side_by_side():
     assert "slope" in axes[0].get_title()
     labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
     assert labels[:4] == ["width 64", "width 128", "width 256", "width 512"]  # one line per width
-    assert "failed runs (top edge)" in labels and "95% interval of lr*" in labels
+    assert "failed runs (top edge)" in labels and "lr*: 95% parameter interval" in labels
     pyplot().close(fig)
 
 
