@@ -1,11 +1,14 @@
 """Training throughput: scalefit's trainer vs a minimal plain-PyTorch loop of the same model shape.
 
-The reference below shares no code with scalefit: its own GPT (pre-norm, causal SDPA, tanh-GELU MLP,
-tied embeddings, learned positions, no biases), AdamW, gradient clipping and random byte windows.
-Both run the same number of steps of the same shape in this process, alternating, and the median
-tokens/s of each is reported with their ratio (target: scalefit / reference >= 0.95).
+The references below share no code with scalefit: their own GPT (pre-norm, causal SDPA, tanh-GELU MLP,
+tied embeddings, learned positions, no biases) and Llama (RoPE, RMSNorm, SwiGLU, untied readout, no biases),
+AdamW, gradient clipping and random byte windows. Both run the same number of steps of the same shape in this
+process, alternating, and the median tokens/s of each is reported with their ratio (target: scalefit /
+reference >= 0.95). ``--compare-layouts`` instead times scalefit's llama layout against its gpt2 layout,
+interleaved, and reports the per-step time ratio (target: llama / gpt2 <= 1.2).
 
-    python benchmarks/bench_train_throughput.py [--width 128 --depth 4 --steps 150 --repeats 3]
+    python benchmarks/bench_train_throughput.py [--width 128 --depth 4 --steps 150 --repeats 3] [--arch llama]
+    python benchmarks/bench_train_throughput.py --compare-layouts
 """
 
 from __future__ import annotations
@@ -52,9 +55,52 @@ class RefGPT(nn.Module):
         return F.linear(self.ln(self.blocks(x)), self.tok.weight)
 
 
+class RefLlamaBlock(nn.Module):
+    def __init__(self, d: int, heads: int, ctx: int) -> None:
+        super().__init__()
+        self.heads, hidden = heads, int(round(8 * d / 3))
+        self.n1, self.n2 = nn.RMSNorm(d, eps=1e-5), nn.RMSNorm(d, eps=1e-5)
+        self.qkv, self.out = nn.Linear(d, 3 * d, bias=False), nn.Linear(d, d, bias=False)
+        self.gate_up, self.down = nn.Linear(d, 2 * hidden, bias=False), nn.Linear(hidden, d, bias=False)
+        dh = d // heads
+        angles = torch.arange(ctx)[:, None] * 10000.0 ** (-torch.arange(0, dh, 2) / dh)
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def rotate(self, x: torch.Tensor) -> torch.Tensor:
+        t, half = x.shape[2], x.shape[-1] // 2
+        c, s = self.cos[:t], self.sin[:t]
+        return torch.cat((x[..., :half] * c - x[..., half:] * s, x[..., :half] * s + x[..., half:] * c), dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.n1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(self.rotate(q), self.rotate(k), v, is_causal=True)
+        x = x + self.out(y.transpose(1, 2).reshape(b, t, d))
+        gate, up = self.gate_up(self.n2(x)).chunk(2, dim=-1)
+        return x + self.down(F.silu(gate) * up)
+
+
+class RefLlama(nn.Module):
+    def __init__(self, vocab: int, d: int, depth: int, heads: int, ctx: int) -> None:
+        super().__init__()
+        self.tok, self.head = nn.Embedding(vocab, d), nn.Linear(d, vocab, bias=False)
+        self.blocks = nn.Sequential(*[RefLlamaBlock(d, heads, ctx) for _ in range(depth)])
+        self.norm = nn.RMSNorm(d, eps=1e-5)
+        for p in self.parameters():
+            if p.ndim == 2:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.blocks(self.tok(idx))))
+
+
+LAYOUTS = {"gpt2": {}, "llama": {"arch": "llama", "mlp": "swiglu", "tied_embeddings": False}}
+
+
 def reference_tokens_per_s(args: argparse.Namespace, data: np.ndarray) -> float:
     torch.manual_seed(0)
-    model = RefGPT(256, args.width, args.depth, args.heads, args.seq_len)
+    model = (RefLlama if args.arch == "llama" else RefGPT)(256, args.width, args.depth, args.heads, args.seq_len)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1)
     rng = np.random.default_rng(0)
     offsets = np.arange(args.seq_len + 1)
@@ -73,16 +119,33 @@ def reference_tokens_per_s(args: argparse.Namespace, data: np.ndarray) -> float:
     return (args.steps - 1) * args.batch_size * args.seq_len / (time.perf_counter() - start)
 
 
-def scalefit_tokens_per_s(args: argparse.Namespace) -> float:
+def scalefit_tokens_per_s(args: argparse.Namespace, arch: str | None = None) -> float:
+    import warnings
+
     from scalefit.proxy import TrainConfig, train_run
 
     cfg = TrainConfig(
         corpus="pydoc", width=args.width, depth=args.depth, n_heads=args.heads, seq_len=args.seq_len,
         batch_size=args.batch_size, n_tokens=args.steps * args.batch_size * args.seq_len, lr=3e-3,
-        n_evals=1, eval_tokens=args.seq_len, cloze_items=0, device="cpu",
+        n_evals=1, eval_tokens=args.seq_len, cloze_items=0, device="cpu", **LAYOUTS[arch or args.arch],
     )  # fmt: skip
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a timing run is short of data by design
         return train_run(cfg, out)["tokens_per_s"]
+
+
+def compare_layouts(args: argparse.Namespace) -> None:
+    """scalefit's llama layout vs its gpt2 layout: per-step time ratio, interleaved in this process."""
+    runs: dict[str, list[float]] = {"gpt2": [], "llama": []}
+    scalefit_tokens_per_s(args, "llama")  # warm-up
+    for _ in range(args.repeats):
+        for arch in runs:
+            runs[arch].append(scalefit_tokens_per_s(args, arch))
+    g, ll = statistics.median(runs["gpt2"]), statistics.median(runs["llama"])
+    for arch, values in runs.items():
+        print(f"scalefit {arch:<6}: {statistics.median(values):>10,.0f} tokens/s  "
+              f"(runs: {', '.join(f'{x:,.0f}' for x in values)})")
+    print(f"per-step time llama / gpt2: {g / ll:.3f}  (target <= 1.2)")
 
 
 def main() -> None:
@@ -95,9 +158,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--arch", choices=sorted(LAYOUTS), default="gpt2", help="model layout of both sides")
+    parser.add_argument("--compare-layouts", action="store_true", help="scalefit's llama vs gpt2 per-step time")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.compare_layouts:
+        print(f"shape: width {args.width}, depth {args.depth}, heads {args.heads}, seq_len {args.seq_len}, "
+              f"batch {args.batch_size}, {args.steps} steps, {torch.get_num_threads()} threads")
+        compare_layouts(args)
+        return
 
     from pydoc_data.topics import topics
 
@@ -110,7 +180,7 @@ def main() -> None:
         ours.append(scalefit_tokens_per_s(args))
     r, s = statistics.median(ref), statistics.median(ours)
     print(
-        f"shape: width {args.width}, depth {args.depth}, heads {args.heads}, seq_len {args.seq_len}, "
+        f"shape: {args.arch}, width {args.width}, depth {args.depth}, heads {args.heads}, seq_len {args.seq_len}, "
         f"batch {args.batch_size}, {args.steps} steps, {torch.get_num_threads()} threads, torch {torch.__version__}"
     )
     print(f"reference loop : {r:>10,.0f} tokens/s  (runs: {', '.join(f'{x:,.0f}' for x in ref)})")

@@ -173,13 +173,13 @@ def _train_batched(configs: list, runs_dir: Path, *, as_json: bool, quiet: bool)
         _echo_result(result, run_dir)
 
 
-def _widths(text: str) -> list[int]:
+def _widths(text: str, option: str = "--widths", minimum: int = 2) -> list[int]:
     try:
         widths = sorted({int(w) for w in text.split(",") if w.strip()})
     except ValueError:
-        raise ConfigError(f"--widths expects comma-separated integers, got {text!r}") from None
-    if len(widths) < 2 or widths[0] < 1:
-        raise ConfigError("--widths needs at least two positive widths")
+        raise ConfigError(f"{option} expects comma-separated integers, got {text!r}") from None
+    if len(widths) < minimum or (widths and widths[0] < 1):
+        raise ConfigError(f"{option} needs at least {'two' if minimum == 2 else 'one'} positive values")
     return widths
 
 
@@ -187,6 +187,8 @@ def _widths(text: str) -> list[int]:
 @handle_errors
 def coord_check_command(
     widths: str = typer.Option("64,128,256,512", "--widths", help="Comma-separated widths to compare."),
+    depths: str = typer.Option(None, "--depths", help="Check depth instead: comma-separated depths at one width "
+                               "(the first of --widths); CompleteP's base depth is the smallest (muP) or none (sp)."),
     parametrization: str = typer.Option("both", "--parametrization", "-p", help="mup, sp or both."),
     steps: int = typer.Option(5, "--steps", help="AdamW steps to train at each width."),
     lr: float = typer.Option(1e-2, "--lr", help="Learning rate (high, to expose width dependence)."),
@@ -196,44 +198,76 @@ def coord_check_command(
     batch_size: int = typer.Option(8, "--batch-size", help="Sequences per step."),
     corpus: str = typer.Option("pydoc", "--corpus", help="Corpus for the batches (kjv, pydoc or a path)."),
     seed: int = typer.Option(0, "--seed", help="Seed for init and batches."),
+    sets: list[str] = typer.Option(None, "--set", help="A model option KEY=VALUE (repeatable), e.g. arch=llama, "
+                                   "mlp=swiglu, tied_embeddings=true, qk_layernorm=true, bias=true, init_std=0.04."),
     plot: Path = typer.Option(None, "--plot", help="Write a log-log plot of activation scale vs width here."),
     as_json: bool = typer.Option(False, "--json", help="Print slopes and activation scales as JSON."),
 ) -> None:
-    """Coordinate check: activation scale per layer vs width after a few steps (flat under muP)."""
-    ws = _widths(widths)
+    """Coordinate check: activation scale per layer vs width (or depth) after a few steps (flat under muP)."""
+    ds = _widths(depths, "--depths") if depths is not None else None
+    ws = _widths(widths, minimum=1 if ds is not None else 2)
     kinds = list(PARAMETRIZATIONS) if parametrization == "both" else [parametrization]
     if any(k not in PARAMETRIZATIONS for k in kinds):
         raise ConfigError(f"unknown parametrization {parametrization!r}; choose mup, sp or both")
-    bad = [w for w in ws if w % heads]
+    checked = ws[:1] if ds is not None else ws
+    bad = [w for w in checked if w % heads]
     if bad:
         raise ConfigError(f"widths {bad} are not divisible by --heads {heads}")
+    options = _model_options(sets or [])
+    for kind in kinds:  # every option combination is checked as the trainer checks a run's config
+        for w in checked:
+            make_config(overrides={"width": w, "depth": max(ds or [depth]), "n_heads": heads, "seq_len": seq_len,
+                                   "parametrization": kind}, sets=sets or [])
 
-    from scalefit.proxy.coord import coord_check, coord_slopes
+    from scalefit.proxy.coord import coord_check, coord_check_depth, coord_slopes
 
+    axis, values = ("depth", ds) if ds is not None else ("width", ws)
+    shared = dict(steps=steps, lr=lr, n_heads=heads, seq_len=seq_len, batch_size=batch_size, corpus=corpus,
+                  seed=seed, options=options)
     frames, report = {}, {}
     for kind in kinds:
-        frame = coord_check(
-            ws, parametrization=kind, steps=steps, lr=lr, depth=depth, n_heads=heads, seq_len=seq_len,
-            batch_size=batch_size, corpus=corpus, seed=seed,
-        )  # fmt: skip
+        if ds is not None:
+            frame = coord_check_depth(ds, width=ws[0], parametrization=kind, base_depth=None if kind == "mup" else 0,
+                                      **shared)
+        else:
+            frame = coord_check(ws, parametrization=kind, depth=depth, **shared)
         frames[kind] = frame
         last = frame[frame["step"] == steps]
         report[kind] = {
             "slopes": coord_slopes(frame),
-            "l1": {layer: dict(zip(g["width"].tolist(), g["l1"].tolist())) for layer, g in last.groupby("layer")},
+            "l1": {layer: dict(zip(g[axis].tolist(), g["l1"].tolist())) for layer, g in last.groupby("layer")},
         }
     if plot is not None:
         _plot(frames, steps, plot)
     if as_json:
-        echo_json({"widths": ws, "steps": steps, "base_width": ws[0], **report})
+        echo_json({f"{axis}s": values, "steps": steps, f"base_{axis}": values[0], "options": options, **report})
         return
     for kind, rep in report.items():
-        echo(f"{kind}: mean |activation| after {steps} steps (base width {ws[0]}); slope = d log / d log width")
-        echo(f"    {'layer':<14}" + "".join(f"{w:>10}" for w in ws) + f"{'slope':>9}")
+        echo(f"{kind}: mean |activation| after {steps} steps (base {axis} {values[0]}); slope = d log / d log {axis}")
+        echo(f"    {'layer':<14}" + "".join(f"{v:>10}" for v in values) + f"{'slope':>9}")
         for layer, slope in rep["slopes"].items():
-            echo(f"    {layer:<14}" + "".join(f"{rep['l1'][layer][w]:>10.3g}" for w in ws) + f"{slope:>9.2f}")
+            cells = "".join(f"{rep['l1'][layer][v]:>10.3g}" if v in rep["l1"][layer] else f"{'-':>10}" for v in values)
+            echo(f"    {layer:<14}{cells}{slope:>9.2f}")
     if plot is not None:
         echo(f"plot: {plot}")
+
+
+def _model_options(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` model options for the coordinate check, typed and checked as the trainer's config."""
+    from dataclasses import fields
+
+    from scalefit.proxy.config import ModelConfig, parse_set
+
+    values = parse_set(items)
+    shape = {"width", "depth", "n_heads", "seq_len", "parametrization", "base_width", "base_depth"}
+    allowed = {f.name for f in fields(ModelConfig)} - shape
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ConfigError(f"--set {', '.join(unknown)}: not a model option the coordinate check varies; "
+                          f"allowed: {', '.join(sorted(allowed))} (the shape comes from --widths/--depths/--heads)")
+    if "tied_embeddings" in values and values["tied_embeddings"] == "auto":
+        del values["tied_embeddings"]
+    return values
 
 
 def _plot(frames: dict, steps: int, path: Path) -> None:

@@ -132,7 +132,7 @@ def test_train_cli_vary_trains_one_batch(tmp_path):
             "eval_tokens=256", "--out", str(tmp_path)]  # fmt: skip
     result = CliRunner().invoke(app, [*args, "--vary", "lr=1e-3,3e-3", "--vary", "seed=0,1", "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)  # stderr holds the short runs' data-budget warnings
     assert [(r["lr"], r["seed"]) for r in rows] == [(1e-3, 0), (1e-3, 1), (3e-3, 0), (3e-3, 1)]
     assert len({r["run_id"] for r in rows}) == 4 and all((tmp_path / "proxy" / r["run_id"]).is_dir() for r in rows)
     bad = CliRunner().invoke(app, [*args, "--vary", "width=32,64"])
