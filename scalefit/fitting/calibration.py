@@ -38,25 +38,16 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from scalefit.errors import ConvergenceWarning, ScalefitError
-from scalefit.fitting.folds import OutwardFold, outward_folds
+from scalefit.fitting.folds import DESCENDING, OutwardFold, outward_folds, scale_axes
 
 METHOD = "rolling-origin extrapolation folds"
 FOLDS, FRACTION = 5, 0.1  # fold k holds out the top k·10% along an axis, k = 1..5
-SCALE_SYMBOLS = ("N", "C", "D", "M")  # inputs whose larger values are larger scales
-DESCENDING = ("L",)  # inputs whose larger scales have smaller values (a loss feeding a downstream law)
 MIN_FOLDS, MIN_POINTS = 3, 20  # below these the calibration is flagged as too thin
 SPAN_FLOOR = 0.1  # smallest fitted span (e-folds, or range units) a distance is measured in
 MAX_ROWS = 20_000  # a larger fit is calibrated on a seeded subsample of this many rows
-FOLD_STARTS = 12  # start-grid points (plus the full-data optimum) of each fold refit
 FAILURES = (ScalefitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 Predictor = Callable[[dict], np.ndarray]  # a refitted law: inputs -> predictions
-
-
-def scale_axes(x: Mapping[str, np.ndarray]) -> list[str]:
-    """The inputs to roll folds along: those of N, C, D, M with 3+ distinct values, else every such input."""
-    varying = [s for s, v in x.items() if np.unique(np.asarray(v)).size >= 3]
-    return [s for s in varying if s in SCALE_SYMBOLS] or varying
 
 
 def distances(x: Mapping[str, np.ndarray], ranges: Mapping[str, object]) -> dict[str, np.ndarray]:
