@@ -43,7 +43,7 @@ from scalefit.errors import (
     ScalefitError,
 )
 from scalefit.fitting.intervals import Interval
-from scalefit.fitting.resample import tail_percent
+from scalefit.fitting.resample import percentile_interval
 from scalefit.laws import Law, get_law
 from scalefit.results import ResultFile
 
@@ -202,9 +202,8 @@ class FitResult(ResultFile):
                                        log=res.stats.get("space") == "log")
             return Interval(lo, hi, kind="mean", level=level, method=f"delta method ({res.covariance['method']})")
         s = self.samples(inputs, group=group)
-        q = tail_percent(level)
-        return Interval(np.nanpercentile(s, q, axis=0), np.nanpercentile(s, 100 - q, axis=0), kind="mean",
-                        level=level, method=f"bootstrap percentile (n={len(s)})")
+        return Interval(*percentile_interval(s, level, axis=0), kind="mean", level=level,
+                        method=f"bootstrap percentile (n={len(s)})")
 
     # ---- parameters and derived quantities ----------------------------------------------
     def param_samples(self, *, group: object | None = None) -> dict[str, np.ndarray] | None:
@@ -218,13 +217,12 @@ class FitResult(ResultFile):
         samples = res.param_samples()
         if samples is None:
             return res._wald_intervals(level)
-        q = tail_percent(level)
-        out = {k: tuple(float(v) for v in np.nanpercentile(s, [q, 100 - q])) for k, s in samples.items()}
+        out = {k: percentile_interval(s, level) for k, s in samples.items()}
         for name, d in res.law_spec.derived.items():
             if not d.needs:
                 with np.errstate(all="ignore"):
                     vals = np.asarray(d.fn(samples), dtype=float)
-                out[name] = tuple(float(v) for v in np.nanpercentile(vals, [q, 100 - q]))
+                out[name] = percentile_interval(vals, level)
         return out
 
     def _wald_intervals(self, level: float) -> dict[str, tuple[float, float]]:
@@ -286,9 +284,8 @@ class FitResult(ResultFile):
         p = {k: v.reshape((-1,) + (1,) * max(np.ndim(e) for e in [*extra.values(), 0])) for k, v in samples.items()}
         with np.errstate(all="ignore"):
             vals = np.asarray(d.fn(p, **extra), dtype=float)
-        q = tail_percent(level)
-        return Interval(np.nanpercentile(vals, q, axis=0), np.nanpercentile(vals, 100 - q, axis=0),
-                        kind="parameter", level=level, method=f"bootstrap percentile (n={len(vals)})")
+        return Interval(*percentile_interval(vals, level, axis=0), kind="parameter", level=level,
+                        method=f"bootstrap percentile (n={len(vals)})")
 
     def _derived_spec(self, name: str, extra: Mapping[str, Any]):
         law = self.law_spec
@@ -324,6 +321,25 @@ class FitResult(ResultFile):
 
                 lines.append(f"{prefix}{describe(res.calibration)}")
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        """The report (:meth:`report`)."""
+        return self.report()
+
+    def __repr__(self) -> str:
+        """Short: ``FitResult('chinchilla', E=1.82, A=482, ..., n=245)``; ``str(fit)`` is the report."""
+        if self.groups:
+            what = (f"targets={list(self.targets)}" if self.targets else
+                    f"group_by={self.group_by!r}, groups={sorted(self.groups)}")
+            return f"FitResult({self.law!r}, {what})"
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"FitResult({self.law!r}, {shown}, n={self.stats.get('n')})"
+
+    def _repr_html_(self) -> str:
+        """The report in a notebook."""
+        import html
+
+        return f"<pre>{html.escape(self.report())}</pre>"
 
     def to_dict(self) -> dict:
         """A plain JSON-ready dict (mutable: a copy, not a view of this result)."""

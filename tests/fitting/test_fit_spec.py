@@ -181,3 +181,35 @@ def test_one_aic_on_the_fit_report_and_the_select_board():
     st = fits["mse"].stats
     assert st["aic"] == pytest.approx(st["n"] * np.log(st["rmse_log"] ** 2) + 2 * 3, rel=1e-9)
     assert fits["huber"].stats["aic"] != fits["mse"].stats["aic"]
+
+
+def test_fit_shows_its_keywords_and_map_is_the_cli_name():
+    import inspect
+
+    params = inspect.signature(scalefit.fit).parameters
+    assert {"map", "where", "bootstrap", "anchors", "calibrate"} <= set(params) and "mapping" not in params
+    df = _runs().rename(columns={"N": "n_params"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        new = scalefit.fit("power", df, law_options=POWER, map={"N": "n_params"}, calibrate=False)
+    with pytest.warns(DeprecationWarning, match="use map="):
+        old = scalefit.fit("power", df, law_options=POWER, mapping={"N": "n_params"}, calibrate=False)
+    assert new.params == old.params and new.spec.mapping == {"N": "n_params"}
+    with pytest.raises(TypeError, match="once"):
+        scalefit.fit("power", df, law_options=POWER, map={"N": "n_params"}, mapping={"N": "n_params"})
+
+
+def test_results_read_short_in_repr_and_whole_in_str():
+    df = _runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = scalefit.fit("power", df, law_options=POWER, calibrate=False)
+        grouped = scalefit.fit("power", df.assign(g=np.arange(len(df)) % 2), law_options=POWER, group_by="g",
+                               calibrate=False)
+        bt = backtest_folds("power", df, law_options=POWER, folds=1, fraction=0.2, along="N", interval=None)[0]
+    assert repr(fit).startswith("FitResult('power', E=") and repr(fit).endswith(f"n={N_ROWS})")
+    assert "\n" not in repr(fit) and str(fit) == fit.report() and "law      power" in str(fit)
+    assert fit._repr_html_().startswith("<pre>") and "&lt;" not in fit.report()
+    assert repr(grouped) == "FitResult('power', group_by='g', groups=['0', '1'])"
+    assert bt.report().startswith("backtest power: fitted on 16 rows, held out 4") and str(bt) == bt.report()
+    assert "mean_abs_rel_error=" in repr(bt) and "\n" not in repr(bt)
