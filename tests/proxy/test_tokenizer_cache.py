@@ -108,3 +108,32 @@ def test_a_short_run_warns_about_its_data_budget(tmp_path):
 
     with pytest.warns(Warning, match="tokens per parameter"):
         train_run(tiny(cloze_items=0, n_evals=2, n_tokens=8 * 32 * 4), tmp_path)
+
+
+def test_code_folders_record_shards_and_the_stdlib_corpus(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "repo"
+    (folder / "src").mkdir(parents=True)
+    for i in range(12):
+        (folder / "src" / f"m{i}.py").write_text(f"def f{i}(x):\n    return x * {i}\n")
+    (folder / "notes.md").write_text("# notes\n" * 5)
+    (folder / "shard.jsonl").write_text('{"text": "record one"}\n{"text": "record two"}\n')
+    pq.write_table(pa.table({"text": ["parquet one", "parquet two", ""]}), folder / "shard.parquet")
+    (folder / "image.png").write_bytes(b"\x89PNG not text")
+    train, val = data._documents(str(folder))
+    docs = train + val
+    assert len(docs) == 12 + 1 + 2 + 2 and "def f3(x):\n    return x * 3\n" in docs and "parquet two" in docs
+    assert not any("PNG" in d for d in docs)
+    single = data._documents(str(folder / "shard.parquet"))
+    assert sorted(single[0] + single[1]) == ["parquet one", "parquet two"]
+    pq.write_table(pa.table({"body": ["x"]}), tmp_path / "no_text.parquet")
+    with pytest.raises(ConfigError, match="needs a 'text' column"):
+        data._documents(str(tmp_path / "no_text.parquet"))
+    (tmp_path / "fake.parquet").write_text("not parquet")
+    with pytest.raises(ConfigError, match="not a readable Parquet file"):
+        data._documents(str(tmp_path / "fake.parquet"))
+    train, val = data._stdlib_documents()
+    assert len(train) > 500 and 0 < len(val) < len(train) / 10
+    assert sum(len(d) for d in train + val) > 5_000_000  # a code domain of millions of bytes, always installed
