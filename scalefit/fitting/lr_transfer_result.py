@@ -75,6 +75,11 @@ class LRTransferResult(ResultFile):
         lines = {name: p for name, p in self.params.items() if p.get("slope") is not None}
         if not lines:
             raise FitError("no parametrization has a fitted lr*-vs-width line (each needs at least 2 widths)")
+        fitted = [float(x["width"]) for p in lines.values() for x in p["widths"]]
+        if fitted:
+            from scalefit.fitting.extrapolation import warn_beyond
+
+            warn_beyond({"width": w}, {"width": (min(fitted), max(fitted))}, "lr*")
         return {name: 2.0 ** (p["intercept"] + p["slope"] * np.log2(w)) for name, p in lines.items()}
 
     def slope(self, param: str) -> float:

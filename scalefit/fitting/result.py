@@ -35,7 +35,6 @@ from scalefit._schema import (
 )
 from scalefit.errors import (
     ArgumentTypeError,
-    ExtrapolationWarning,
     FitError,
     FitFileError,
     PlanInputError,
@@ -146,16 +145,9 @@ class FitResult(ResultFile):
 
     def warn_extrapolation(self, x: Mapping[str, np.ndarray]) -> None:
         """Warn (ExtrapolationWarning) when the inputs ``x`` leave the ranges the law was fitted on."""
-        ranges = self.data.get("ranges", {})
-        outside = []
-        for s, v in x.items():
-            if s in ranges:
-                lo, hi = ranges[s]
-                if np.any(v < lo * (1 - 1e-9)) or np.any(v > hi * (1 + 1e-9)):
-                    outside.append(f"{s} in [{np.min(v):.4g}, {np.max(v):.4g}] vs fitted [{lo:.4g}, {hi:.4g}]")
-        if outside:
-            warnings.warn("extrapolating beyond the fitted range: " + "; ".join(outside), ExtrapolationWarning,
-                          stacklevel=3)
+        from scalefit.fitting.extrapolation import warn_beyond
+
+        warn_beyond(x, self.data.get("ranges", {}))  # how many decades beyond, at the user's line
 
     def predict(self, inputs: Mapping[str, Any] | pd.DataFrame, *, group: object | None = None) -> np.ndarray:
         """Predicted target at ``inputs`` (symbols or columns; e.g. ``{"N": 7e10, "D": 1.4e12}``)."""

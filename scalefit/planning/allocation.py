@@ -34,4 +34,27 @@ def compute_optimal(fit: FitResult, compute: Iterable[float], *, level: float = 
                 lo, hi = single.derived_interval(k, C=c, level=level)
                 row[f"{k}_lower"], row[f"{k}_upper"] = float(lo), float(hi)
         rows.append(row)
+    _warn_if_beyond(single, rows, level)
     return rows
+
+
+def _warn_if_beyond(fit: FitResult, rows: list[dict], level: float) -> None:
+    """ExtrapolationWarning when a plan's N* or D* leaves the fitted ranges: how many decades, and the loss's
+    prediction interval at the farthest plan where the fit is calibrated."""
+    import warnings
+
+    from scalefit.fitting.extrapolation import beyond, warn_beyond
+
+    at = {"N": [r["N_opt"] for r in rows], "D": [r["D_opt"] for r in rows]}
+    ranges = fit.data.get("ranges", {})
+    if not beyond(at, ranges):
+        return
+    interval = None
+    if fit.calibration and set(fit.law_spec.inputs) <= {"N", "D"}:
+        far = rows[-1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lo, hi = fit.predict_interval({"N": [far["N_opt"]], "D": [far["D_opt"]]}, level=level)
+        interval = (f"at C = {far['C']:.3g} the {100 * level:g}% prediction interval of the loss is "
+                    f"[{float(lo[0]):.4g}, {float(hi[0]):.4g}]")
+    warn_beyond(at, ranges, "plan", interval)

@@ -110,6 +110,13 @@ class FrontierResult(ResultFile):
         c = np.asarray(C, dtype=float)
         return self.k_N * c**self.a, self.k_D * c**self.b
 
+    def warn_extrapolation(self, C, what: str = "") -> bool:
+        """ExtrapolationWarning when budgets ``C`` leave the range of the frontier's points (in decades)."""
+        from scalefit.fitting.extrapolation import warn_beyond
+
+        cs = [float(p["C"]) for p in self.points if np.isfinite(float(p["C"]))]
+        return bool(cs) and warn_beyond({"C": C}, {"C": (min(cs), max(cs))}, what)
+
     def predict_interval(self, C, *, level: float | None = None):
         """Bootstrap intervals ((N lower, N upper), (D lower, D upper)) of N*(C) and D*(C)."""
         if not self.bootstrap:
@@ -228,4 +235,5 @@ def frontier_plan(source: FrontierResult | str | Path, compute, *, level: float 
             row.update(N_opt_lower=float(nlo[0]), N_opt_upper=float(nhi[0]), D_opt_lower=float(dlo[0]),
                        D_opt_upper=float(dhi[0]))
         rows.append(row)
+    result.warn_extrapolation(compute, "plan")
     return result, rows
