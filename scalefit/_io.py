@@ -233,8 +233,36 @@ def write_text_atomic(path: str | Path, text: str, *, within: str | Path | None 
 
 
 def write_json_atomic(path: str | Path, obj: Any, *, within: str | Path | None = None) -> Path:
-    """Write ``obj`` as indented JSON, atomically."""
-    return write_text_atomic(path, json.dumps(obj, indent=2, default=json_default) + "\n", within=within)
+    """Write ``obj`` as indented strict JSON (:func:`dumps_strict`), atomically."""
+    return write_text_atomic(path, dumps_strict(obj) + "\n", within=within)
+
+
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every non-finite number replaced, as strict JSON has no NaN or Infinity: NaN -> null,
+    ±inf -> the strings "inf" / "-inf" (numpy scalars and arrays become Python numbers and lists first).
+    Readers take them back (:func:`scalefit._schema.expect_number`)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
+    elif isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        return obj if math.isfinite(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
+def dumps_strict(obj: Any, indent: int | None = 2) -> str:
+    """``obj`` as strict JSON text (no NaN, no Infinity: :func:`strict_json`)."""
+    return json.dumps(strict_json(obj), indent=indent, default=json_default, allow_nan=False)
 
 
 def write_csv_atomic(path: str | Path, frame: Any, *, within: str | Path | None = None) -> Path:

@@ -156,8 +156,16 @@ def expect_int(value: Any, where: str) -> int:
     return value
 
 
+NON_FINITE = {"inf": math.inf, "-inf": -math.inf}  # how strict JSON writes infinities (scalefit._io.strict_json)
+
+
 def expect_number(value: Any, where: str) -> float:
-    """A number; NaN and infinities (JSON NaN, Infinity) are allowed here, see :func:`expect_finite_number`."""
+    """A number; NaN and infinities are allowed here (null and "inf"/"-inf" as scalefit writes them in strict
+    JSON, or the bare NaN/Infinity of older files), see :func:`expect_finite_number`."""
+    if value is None:
+        return math.nan
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
     return _float(value, where, "a number")
 
 

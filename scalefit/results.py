@@ -16,7 +16,6 @@ validates it; a result file is data, never code. Types are imported when first n
 
 from __future__ import annotations
 
-import json
 from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -59,9 +58,9 @@ class ResultFile:
     FILE_HINT: ClassVar[str] = "create one with `scalefit fit LAW RUNS.csv --out {path}`"
 
     def to_json(self) -> str:
-        from scalefit._io import json_default
+        from scalefit._io import dumps_strict
 
-        return json.dumps(self.to_dict(), indent=2, default=json_default)  # type: ignore[attr-defined]
+        return dumps_strict(self.to_dict())  # type: ignore[attr-defined]
 
     def save(self, path: str | Path) -> Path:
         from scalefit._io import write_text_atomic

@@ -9,7 +9,6 @@ overrides that reorder what is shown; they are printed as visible escapes (``\\x
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import warnings
@@ -18,7 +17,7 @@ from typing import Any
 
 import typer
 
-from scalefit._io import json_default, write_csv_atomic, write_json_atomic, write_text_atomic
+from scalefit._io import dumps_strict, write_csv_atomic, write_json_atomic, write_text_atomic
 from scalefit.errors import ScalefitError
 
 __all__ = ["echo", "echo_json", "handle_errors", "printable", "write_csv_atomic", "write_json_atomic",
@@ -103,4 +102,4 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def echo_json(obj: Any) -> None:
     """Print ``obj`` as JSON on stdout."""
-    echo(json.dumps(obj, indent=2, default=json_default))
+    echo(dumps_strict(obj))
