@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import RunDataError
-from scalefit.runs.aliases import ALIASES, ORDER_SYMBOLS, PROGRESS_SYMBOLS, RUN_KEYS
+from scalefit.runs.aliases import ALIASES, ORDER_SYMBOLS, PROGRESS_SYMBOLS, RUN_KEYS, TRACKER_TIME_COLUMNS
 from scalefit.runs.table import RunTable
 
 REDUCERS = ("last", "mean-last=K", "min", "max")
@@ -84,9 +84,10 @@ def order_column(table: RunTable, order: str | None = None) -> str | None:
 
 
 def metric_columns(table: RunTable, run: str, order: str | None) -> list[str]:
-    """The default metrics: numeric columns other than the run key, the order and size/progress columns."""
-    skip = {run, order} | {c for s in PROGRESS_SYMBOLS for c in table.columns
-                           if c == s or c.lower() in {a.lower() for a in ALIASES.get(s, ())}}
+    """The default metrics: numeric columns other than the run key, the order, size/progress columns and trackers'
+    time stamps."""
+    skip = {run, order, *TRACKER_TIME_COLUMNS} | {c for s in PROGRESS_SYMBOLS for c in table.columns
+                                                  if c == s or c.lower() in {a.lower() for a in ALIASES.get(s, ())}}
     return [c for c in table.columns if c not in skip and pd.api.types.is_numeric_dtype(table.frame[c])]
 
 
