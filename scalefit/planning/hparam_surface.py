@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import RunDataError
-from scalefit.fitting import FitResult, Problem, fit_law
-from scalefit.fitting.search import batched_descent
+from scalefit.fitting import FitResult, fit_law
 from scalefit.laws import get_law
 from scalefit.runs import RunTable
 
@@ -68,17 +67,8 @@ def fit_surface(frame: pd.DataFrame, cells: pd.DataFrame, fits: Mapping[str, Fit
         floor = fit_law("chinchilla", minima, calibrate=False).params  # starts only
     n_ref, d_ref = reference_scales(rows)
     law = get_law("lr-bsz", n_ref=n_ref, d_ref=d_ref)
-    starts = best_descents(law, rows, surface_starts(floor, fits["lr"].params, fits["B"].params, n_ref, d_ref))
+    starts = surface_starts(floor, fits["lr"].params, fits["B"].params, n_ref, d_ref)
     table = RunTable.from_frame(rows.loc[:, ["N", "D", "lr", "B", "L"]], f"{source} (runs within {tol:g} of best)")
-    return fit_law(law, table, starts=starts, bootstrap=bootstrap, seed=seed)
+    return fit_law(law, table, starts=starts, bootstrap=bootstrap, seed=seed)  # the engine's search from them
 
 
-def best_descents(law, rows: pd.DataFrame, starts: np.ndarray, keep: int = 1) -> np.ndarray:
-    """The ``keep`` best end points of a batched descent from ``starts`` (natural units).
-
-    The full fit refines each distinct candidate with L-BFGS-B, which can grind on the poor ones of
-    this 13-parameter valley; descending first and refining only the best keeps it to about a second.
-    """
-    problem = Problem(law, {s: rows[s].to_numpy(dtype=float) for s in law.inputs}, rows["L"].to_numpy(dtype=float))
-    theta, f = batched_descent(problem, problem.to_fit(starts))
-    return problem.to_natural(theta[np.argsort(f)[:keep]])
