@@ -249,6 +249,7 @@ class LocalExecutor:
             if not runs:
                 return
         ctx = mp.get_context("spawn")  # fresh interpreters: safe with torch and CUDA
+        _quiet_resource_tracker()
         pending = deque(pack(runs, self.batch_runs, "cpu" if slots[0] is None else "cuda"))
         attempts: dict[str, int] = {}
         while pending:
@@ -264,6 +265,7 @@ class LocalExecutor:
                 raise
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+                _close_queues(slot_q, log_q)
 
     def _drive(self, pool, pending, attempts, sweep_dir, emit, log_q, width) -> None:
         """Keep ``width`` units (runs or batches) in flight until done; return early (to get a new pool) when a
@@ -317,6 +319,26 @@ class LocalExecutor:
             else:
                 attempts[left.run_id] = attempts[unit.run_id]
                 pending.appendleft(left)
+
+
+def _quiet_resource_tracker() -> None:
+    """A worker killed mid-run (SIGKILL, out of memory) cannot release the semaphores it holds; multiprocessing's
+    resource tracker releases them when the sweep ends and says "There appear to be N leaked semaphore objects",
+    which reads like a scalefit bug. The sweep already reports the killed run (it is retried, then recorded as
+    failed), so the tracker, started with this interpreter's -W options, is told to clean up quietly."""
+    import sys
+
+    quiet = "ignore:resource_tracker:UserWarning"
+    if quiet not in sys.warnoptions:
+        sys.warnoptions.append(quiet)
+
+
+def _close_queues(*queues: Any) -> None:
+    """Close each pool's queues (and their feeder threads) with the pool: queues left open hold named semaphores
+    that the resource tracker reports as "leaked" when the sweep stops, one warning per pool the sweep made."""
+    for q in queues:
+        q.close()
+        q.join_thread()
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
