@@ -24,10 +24,10 @@ from scalefit.proxy.train import train_run
 from .test_distributed import curve_of, dist_config
 
 CHAINS = {  # name: (config overrides, steps, kill points)
-    "sp-1": ({}, 24, 8),
-    "mup-1": ({"parametrization": "mup", "width": 64, "base_width": 32, "schedule": "wsd"}, 24, 8),
-    "sp-2-ddp": ({"devices": 2}, 12, 2),
-    "mup-2-fsdp": ({"devices": 2, "shard": "fsdp", "parametrization": "mup", "width": 64, "base_width": 32}, 12, 2),
+    "sp-1": ({}, 20, 9),
+    "mup-1": ({"parametrization": "mup", "width": 64, "base_width": 32, "schedule": "wsd"}, 20, 9),
+    "sp-2-ddp": ({"devices": 2}, 10, 1),
+    "mup-2-fsdp": ({"devices": 2, "shard": "fsdp", "parametrization": "mup", "width": 64, "base_width": 32}, 10, 1),
 }
 
 

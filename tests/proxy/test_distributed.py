@@ -63,3 +63,18 @@ def test_a_world_size_that_does_not_divide_the_batch_is_refused():
     assert "\n" not in str(info.value)
     with pytest.raises(ConfigError, match="micro_batch 3 does not divide the 4 sequences"):
         train_run(dist_config(devices=2, micro_batch=3), "unused")
+
+
+def test_cli_devices_errors_are_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalefit.cli.app import app
+
+    runner = CliRunner()
+    base = ["train", "--corpus", "pydoc", "--width", "32", "--depth", "1", "--heads", "2", "--seq-len", "16",
+            "--tokens", "2048", "--device", "cpu", "--out", str(tmp_path)]  # fmt: skip
+    for extra, text in ((["--batch-size", "8", "--devices", "3"], "not divisible by devices 3"),
+                        (["--batch-size", "64", "--devices", "64"], "devices 64 is more than this node has")):
+        res = runner.invoke(app, base + extra)
+        assert res.exit_code == 1 and text in res.stderr and res.stderr.strip().count("\n") == 0, res.output
+    assert not any(tmp_path.iterdir())  # nothing written
