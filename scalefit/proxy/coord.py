@@ -76,6 +76,17 @@ def _measure(cfg: ModelConfig, *, steps: int, lr: float, batch_size: int, data, 
     return rows
 
 
+def _check(axis: str, configs: dict[int, ModelConfig], *, steps: int, lr: float, batch_size: int, corpus: str,
+           seed: int) -> pd.DataFrame:
+    """Rows (axis value, step, layer, l1) of every config, on the same batches."""
+    data = load_corpus(corpus)
+    rows = []
+    for value, cfg in configs.items():
+        rows += [{axis: value, **r} for r in _measure(cfg, steps=steps, lr=lr, batch_size=batch_size, data=data,
+                                                       seed=seed)]
+    return pd.DataFrame(rows)
+
+
 def coord_check(
     widths: Sequence[int],
     *,
@@ -96,23 +107,18 @@ def coord_check(
     Step t's row is measured in the forward pass after t updates, on that step's batch (the same batches
     at every width). ``base_width`` defaults to the smallest width; ``options`` sets any other model field.
     """
-    data = load_corpus(corpus)
     base = base_width or min(widths)
-    rows = []
-    for width in widths:
-        cfg = _model_config(options, width=width, depth=depth, n_heads=n_heads, seq_len=seq_len,
-                            parametrization=parametrization, base_width=base)
-        rows += [{"width": width, **r} for r in _measure(cfg, steps=steps, lr=lr, batch_size=batch_size,
-                                                          data=data, seed=seed)]
-    return pd.DataFrame(rows)
+    configs = {w: _model_config(options, width=w, depth=depth, n_heads=n_heads, seq_len=seq_len,
+                                parametrization=parametrization, base_width=base) for w in widths}
+    return _check("width", configs, steps=steps, lr=lr, batch_size=batch_size, corpus=corpus, seed=seed)
 
 
 def coord_check_depth(
     depths: Sequence[int],
     *,
     width: int = 64,
-    parametrization: str = "mup",
     base_depth: int | None = None,
+    parametrization: str = "mup",
     steps: int = 5,
     lr: float = 1e-2,
     n_heads: int = 4,
@@ -127,15 +133,10 @@ def coord_check_depth(
     ``base_depth`` (default: the smallest depth) turns CompleteP's depth scaling on; ``base_depth=0`` checks the
     parametrization without it. ``last_block`` is the residual stream leaving the last block.
     """
-    data = load_corpus(corpus)
     base = min(depths) if base_depth is None else base_depth
-    rows = []
-    for depth in depths:
-        cfg = _model_config(options, width=width, depth=depth, n_heads=n_heads, seq_len=seq_len,
-                            parametrization=parametrization, base_width=width, base_depth=base)
-        rows += [{"depth": depth, **r} for r in _measure(cfg, steps=steps, lr=lr, batch_size=batch_size,
-                                                          data=data, seed=seed)]
-    return pd.DataFrame(rows)
+    configs = {d: _model_config(options, width=width, depth=d, n_heads=n_heads, seq_len=seq_len,
+                                parametrization=parametrization, base_width=width, base_depth=base) for d in depths}
+    return _check("depth", configs, steps=steps, lr=lr, batch_size=batch_size, corpus=corpus, seed=seed)
 
 
 def coord_slopes(frame: pd.DataFrame, step: int | None = None, axis: str | None = None) -> dict[str, float]:
