@@ -11,8 +11,10 @@ from scalefit._lazy import lazy_names
 __version__ = "0.1.0"
 
 from scalefit.errors import (  # noqa: E402
+    ArgumentTypeError,
     BoundWarning,
     ConvergenceWarning,
+    DroppedRowsWarning,
     ExtrapolationWarning,
     FitError,
     LawError,
@@ -36,9 +38,11 @@ _LAZY = {
 
 __all__ = [
     "__version__",
+    "ArgumentTypeError",
     "BacktestResult",
     "BoundWarning",
     "ConvergenceWarning",
+    "DroppedRowsWarning",
     "ExtrapolationWarning",
     "FitError",
     "FitResult",
