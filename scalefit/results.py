@@ -74,6 +74,13 @@ class ResultFile:
         return load_result(path, cls.from_dict, what=cls.FILE_KIND,  # type: ignore[attr-defined]
                            hint=cls.FILE_HINT.format(path=path))
 
+    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
+        """Its figure (:func:`scalefit.plotting.plot_result`, which reads the result; this is the one place a
+        result reaches plotting, on first use); returns the Figure."""
+        from scalefit.plotting.result import plot_result
+
+        return plot_result(self, runs, ax=ax, **options)
+
 
 def result_type(schema: object) -> type:
     """The result class for a ``schema`` tag; FitFileError naming the known tags otherwise."""

@@ -89,12 +89,6 @@ class LRTransferResult(ResultFile):
         lo, hi = self.params[param]["slope_interval"]
         return float(lo), float(hi)
 
-    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
-        """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
-        from scalefit.plotting.result import plot_result
-
-        return plot_result(self, runs, ax=ax, **options)
-
     def report(self) -> str:
         o, c = self.options, self.columns
         pct = f"{100 * o['level']:g}%"

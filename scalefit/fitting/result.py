@@ -293,12 +293,6 @@ class FitResult(ResultFile):
                 raise PlanInputError(f"{name}: {k}={bad:g} must be > 0 (a finite, positive number), e.g. {k}=1e24")
         return d
 
-    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
-        """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
-        from scalefit.plotting.result import plot_result
-
-        return plot_result(self, runs, ax=ax, **options)
-
     # ---- report and serialisation -------------------------------------------------------
     def report(self, *, level: float = 0.95) -> str:
         """A human-readable summary."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -131,12 +130,6 @@ class FrontierResult(ResultFile):
             d = b["k_D"] * c ** b["b"]
         level = self.level if level is None else level
         return interval(n, level, axis=0), interval(d, level, axis=0)
-
-    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
-        """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
-        from scalefit.plotting.result import plot_result
-
-        return plot_result(self, runs, ax=ax, **options)
 
     def report(self) -> str:
         title = {"isoflop": "IsoFLOP profiles (Hoffmann et al. 2022, Approach 2)",

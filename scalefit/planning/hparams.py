@@ -206,12 +206,6 @@ class HparamFit(ResultFile):
 
         return recommend(self, n_params, n_tokens, level=level, lr=lr, batch=batch)
 
-    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
-        """Its figure (see :func:`scalefit.plotting.plot_result`); returns the Figure."""
-        from scalefit.plotting.result import plot_result
-
-        return plot_result(self, runs, ax=ax, **options)
-
     def report(self, *, level: float = 0.95) -> str:
         from scalefit.planning.hparam_plan import format_hparams
 
