@@ -25,7 +25,7 @@ from scalefit.fitting.rows import summary as rows_summary
 from scalefit.fitting.search import multi_starts
 from scalefit.fitting.spec import FitSpec
 from scalefit.laws import Law, get_law
-from scalefit.runs import RunTable, check_mapping, read_runs, resolve
+from scalefit.runs import RunTable, check_mapping, filter_names, read_runs, resolve
 
 RunsLike = RunTable | pd.DataFrame | str | Path
 
@@ -116,7 +116,7 @@ def fit_law(
     for name, value in (("params", params), ("fix", fix)):
         expect_argument(value or {}, name, Mapping, "a dict keyed by parameter name")
     law = law.constrained(params, fix)
-    mapping = check_mapping(mapping, [*law.inputs, law.target, *_filter_names(where)], f"law {law.name!r}")
+    mapping = check_mapping(mapping, [*law.inputs, law.target, *filter_names(where)], f"law {law.name!r}")
     bootstrap, seed = whole_argument(bootstrap, "bootstrap"), seed_argument(seed)
     several = target is not None and not isinstance(target, str)
     spec = FitSpec(law, target=None if several else target, mapping=dict(mapping or {}), where=where, loss=loss,
@@ -142,13 +142,6 @@ def _signature_of_fit():
                              if k not in ("law", "data")),
               inspect.Parameter("procedure_options", inspect.Parameter.VAR_KEYWORD)]
     return inspect.Signature(params, return_annotation="FitResult | procedure result")
-
-
-def _filter_names(where: object) -> list[str]:
-    """The names a row filter uses (symbols it may resolve through --map); none when there is no filter."""
-    from scalefit.expressions import check_filter
-
-    return [] if where is None else list(check_filter(where).names)
 
 
 def fit_parts(parts: list[tuple[RunTable, FitSpec, str | None]], spec: FitSpec,

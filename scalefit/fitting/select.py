@@ -28,14 +28,14 @@ from typing import Any
 import numpy as np
 
 from scalefit.errors import ScalefitError
-from scalefit.fitting.api import RunsLike, _filter_names, as_law, as_table, refit_parts
+from scalefit.fitting.api import RunsLike, as_law, as_table, refit_parts
 from scalefit.fitting.degeneracy import CANCELLING, degeneracy
 from scalefit.fitting.folds import MIXTURE, SCALE_SYMBOLS, check_folds, law_axis, table_folds
 from scalefit.fitting.scores import scores
 from scalefit.fitting.selection_result import SelectionResult, SelectionSet
 from scalefit.fitting.spec import FitSpec
 from scalefit.laws import Law, get_law, list_laws
-from scalefit.runs import RunTable, check_mapping, filter_rows, resolve
+from scalefit.runs import RunTable, check_mapping, filter_names, filter_rows, resolve
 
 OBJECTIVES = {"huber": {"loss": "huber", "space": None}, "mse": {"loss": "mse", "space": "raw"}}
 METRICS = {True: "rmsle", False: "rmse"}  # the ranking metric for a positive target, and for any other
@@ -313,7 +313,7 @@ def select(
     table = filter_rows(as_table(data), where, mapping=mapping)
     laws = _as_candidates(candidates, table, mapping, target, law_options)
     used = [s for law in laws for s in (*law.inputs, law.target)] + ([] if along is None else [along])
-    check_mapping(mapping, used + _filter_names(where) + _filter_names(holdout),
+    check_mapping(mapping, used + filter_names(where) + filter_names(holdout),
                   f"the candidates ({', '.join(dict.fromkeys(law.name for law in laws))})")
     along, note = _along(laws, table, mapping, along)
     keys = sorted({s for law in laws if law_axis(law) == MIXTURE for s in law.inputs}, key=_natural)

@@ -65,9 +65,14 @@ def check_mapping(mapping: object, symbols: Iterable[str], what: str) -> dict[st
             stack += new
     unknown = [s for s in mapping if s not in known]
     if unknown:
-        raise RunDataError(f"--map {unknown[0]}={mapping[unknown[0]]}: {what} has no symbol {unknown[0]!r}; its "
-                           f"symbols are {known} (symbols are case-sensitive)")
+        raise RunDataError(f"--map {unknown[0]}={mapping[unknown[0]]}: {unknown[0]!r} is not a symbol of {what}; the "
+                           f"symbols are {known} (case-sensitive)")
     return dict(mapping)
+
+
+def filter_names(where: object) -> list[str]:
+    """The names a row filter uses (symbols it may resolve through --map); none without a filter."""
+    return [] if where is None else list(check_filter(where).names)
 
 
 def group_rows(table: RunTable, by: str) -> dict[Any, pd.Index]:

@@ -47,7 +47,7 @@ def test_empty_where_is_refused_like_the_checker(frame, where):
 
 
 def test_mapping_of_an_unknown_symbol_lists_the_laws_symbols(frame):
-    with pytest.raises(RunDataError, match=r"law 'chinchilla' has no symbol 'n'; its symbols are \['N', 'D', 'L'"):
+    with pytest.raises(RunDataError, match=r"'n' is not a symbol of law 'chinchilla'; the symbols are \['N', 'D'"):
         scalefit.fit("chinchilla", frame, mapping={"n": "n_params"}, calibrate=False)
     # a symbol the inputs are derived from, or one the filter names, is a symbol the fit uses
     res = scalefit.fit("chinchilla", frame, mapping={"C": "flops"}, calibrate=False)

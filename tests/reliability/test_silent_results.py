@@ -69,7 +69,7 @@ def test_conflicting_checkpoints_refused_by_the_cli(folder, frame):
 
 
 @pytest.mark.parametrize("args,contains", [
-    (["--map", "n=n_params"], "--map n=n_params: law 'chinchilla' has no symbol 'n'; its symbols are ['N', 'D', 'L'"),
+    (["--map", "n=n_params"], "--map n=n_params: 'n' is not a symbol of law 'chinchilla'; the symbols are ['N', 'D'"),
     (["--map", "N=n_params", "--map", "N=n_tokens"], "--map N is given twice (N=n_params and N=n_tokens)"),
     (["--where", ""], "--where: a filter must be a non-empty string"),
     (["--where", "   "], "--where: a filter must be a non-empty string"),
@@ -93,3 +93,8 @@ def test_plot_of_runs_beyond_float_range_is_one_line(folder, fitted, frame):
         folder / "huge.csv", index=False)
     refused(["plot", "fit.json", "--runs", "huge.csv", "--out", "p.png"], folder,
             contains="huge.csv:2: N = 7e+297 (column 'n_params') is beyond what a plot can draw")
+
+
+def test_select_refuses_a_map_no_candidate_uses(folder):
+    refused(["select", "runs.csv", "--candidates", "chinchilla", "--map", "n=n_params"], folder,
+            contains="--map n=n_params: 'n' is not a symbol of the candidates (chinchilla)")
