@@ -244,8 +244,9 @@ def param_text(res: FitResult, level: float) -> str:
             line += f"  [{fmt(iv[k][0])}, {fmt(iv[k][1])}]"
         lines.append(line)
     st = res.stats
-    if iv:
-        lines.append(f"[{100 * level:g}% bootstrap, {len(next(iter(res.bootstrap.values())))} resamples]")
+    if iv:  # bootstrap percentiles, or (results that have interval_method) Wald intervals from the covariance
+        how = res.interval_method() if hasattr(res, "interval_method") else None
+        lines.append(f"[{100 * level:g}% {how or f'bootstrap, {len(next(iter(res.bootstrap.values())))} resamples'}]")
     lines.append(f"n = {st.get('n')}, RMSE(log) = {st.get('rmse_log', float('nan')):.3g}")
     return "\n".join(lines)
 
