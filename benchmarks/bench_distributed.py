@@ -5,9 +5,10 @@
 1. Curves: for SP and muP, DDP and FSDP2, a run on two processes against one process at the same global batch
    (8 sequences): the plain one-process run, and the one-process run accumulating two pieces of 4 (the two
    processes' split). Prints max |delta loss| over the validation curve and the training-loss curve (fp32).
-2. Kill -9 from outside: a run (one or two processes, chosen at random) is started in its own process group and
-   the whole group is SIGKILLed after a random time, again and again, each start resuming from the last
-   checkpoint, until it finishes; its final loss and curve are compared with the uninterrupted run's.
+2. Kill -9 from outside: a run (one or two processes, DDP or FSDP2, SP or muP, chosen at random) is started in its
+   own process group and, once it trains (a new checkpoint appears), the whole group is SIGKILLed at a random
+   moment, up to 3 times a run, each start resuming from the last checkpoint, until it finishes; its final loss
+   and curve are compared with the uninterrupted run's.
 """
 
 from __future__ import annotations
@@ -45,17 +46,21 @@ def _gap(a, b, column: str) -> float:
     return float((a[column] - b[column]).abs().max())
 
 
-def curves(steps: int, root: Path) -> list[dict]:
+def curves(steps: int, root: Path, cases: set[str] | None = None) -> list[dict]:
     from scalefit.proxy.config import TrainConfig
     from scalefit.proxy.train import train_run
 
     rows = []
     for par in ("sp", "mup"):
+        if cases and not any(c.startswith(par) for c in cases):
+            continue
         base = {**BASE, "parametrization": par, "n_tokens": steps * 8 * 32}
         plain = train_run(TrainConfig(**base), root / f"{par}-plain")
         split = train_run(TrainConfig(**base, micro_batch=4), root / f"{par}-split")
         a, b = _curve(root / f"{par}-plain", plain), _curve(root / f"{par}-split", split)
         for shard in ("ddp", "fsdp"):
+            if cases and f"{par}-{shard}" not in cases:
+                continue
             t0 = time.perf_counter()
             two = train_run(TrainConfig(**base, devices=2, shard=shard), root / f"{par}-{shard}")
             c = _curve(root / f"{par}-{shard}", two)
@@ -68,7 +73,17 @@ def curves(steps: int, root: Path) -> list[dict]:
     return rows
 
 
-def kill_loop(kills: int, seed: int, root: Path) -> list[dict]:
+def _progressed(proc: subprocess.Popen, ckpt: Path) -> bool:
+    """Wait until the run writes a new checkpoint (it trains); False when it ended first."""
+    before = ckpt.stat().st_mtime_ns if ckpt.exists() else None
+    while proc.poll() is None:
+        if ckpt.exists() and ckpt.stat().st_mtime_ns != before:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def kill_loop(kills: int, seed: int, root: Path, per_chain: int = 3) -> list[dict]:
     import numpy as np
 
     from scalefit.proxy.config import TrainConfig, run_id
@@ -89,12 +104,11 @@ def kill_loop(kills: int, seed: int, root: Path) -> list[dict]:
         while not (run_dir / "result.json").exists():
             proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(cfg.to_dict()), str(out)], cwd=REPO,
                                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                proc.wait(timeout=float(rng.uniform(3.0, 12.0)))
-            except subprocess.TimeoutExpired:
+            if n < per_chain and _progressed(proc, run_dir / "checkpoint.pt"):
+                time.sleep(float(rng.uniform(0.0, 1.0)))  # a random moment of training (a step, maybe a save)
                 os.killpg(proc.pid, signal.SIGKILL)  # kill -9 of the run's whole process group
-                proc.wait()
                 n += 1
+            proc.wait()
         got = json.loads((run_dir / "result.json").read_text())
         a, b = _curve(root / f"ref{len(chains)}", ref), _curve(out, got)
         row = {**{k: overrides[k] for k in ("devices", "shard", "parametrization", "checkpoint_every")},
@@ -112,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-curves", action="store_true")
+    parser.add_argument("--cases", nargs="*", help="curve cases to run, e.g. sp-ddp mup-fsdp (default: all four)")
     parser.add_argument("--lr", type=float, default=BASE["lr"],
                         help="peak learning rate of every run (1e-3; at 3e-3 the SP curves turn chaotic and fp32 "
                              "rounding differences grow to several 1e-4 in 200 steps)")  # fmt: skip
@@ -123,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     BASE["lr"] = args.lr
     with tempfile.TemporaryDirectory() as tmp:
         summary = {
-            "curves": [] if args.skip_curves else curves(args.steps, Path(tmp)),
+            "curves": [] if args.skip_curves else curves(args.steps, Path(tmp), set(args.cases or ())),
             "kill_loop": kill_loop(args.kills, args.seed, Path(tmp)) if args.kills else [],
         }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
