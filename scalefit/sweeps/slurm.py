@@ -175,6 +175,9 @@ class SlurmExecutor:
     def executor(self, folder: Path, res: SlurmResources | None = None, devices: int = 1):
         """A submitit executor for ``folder`` asking for ``res`` (default: ``self.resources()``) per device, and
         ``devices`` tasks per run."""
+        from scalefit._io import check_no_links
+
+        check_no_links(folder, Path(folder).parent)  # a linked submitit folder would put pickles and logs outside
         try:
             import submitit
         except ImportError:  # pragma: no cover

@@ -148,6 +148,19 @@ def test_a_table_that_is_a_link_is_never_followed(finished, tmp_path):
     assert (out / "runs.csv").is_symlink()
 
 
+def test_a_linked_submitit_folder_is_never_followed(tmp_path):
+    from scalefit.errors import OutputPathError
+    from scalefit.sweeps.slurm import SlurmExecutor
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "submitit").symlink_to(outside)
+    with pytest.raises(OutputPathError, match="submitit is a symbolic link"):
+        SlurmExecutor(cluster="local").executor(tmp_path / "sweep" / "submitit")
+    assert list(outside.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- names and output folders
 
 
