@@ -376,7 +376,7 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "{fixed_err:+.1f}%)",
     ]),
     (selection, [*(_board_row(law, obj) for law in SELECT_LAWS for obj in ("huber", "mse")),
-                 "80% quantiles of N, predict the {n1} and {n2} runs above)",
+                 "quantiles of the rows, never inside a tie of N, predict the {n1} and {n2} runs above)",
                  "The winner, refitted on all 240 runs and written to `best.json`, is {winner}"]),
     (scale, [*(_scale_row(n) for n in SCALE_ROWS),
              "`--bootstrap {boot_n}` on {boot_rows:,} rows: {boot_wall:.0f} s, peak {boot_rss:,.0f} MB",
