@@ -125,14 +125,20 @@ def train_command(
 
     stop_on()  # `sbatch --signal=USR1@90` and friends: checkpoint, then stop
     try:
-        result = train_run(cfg, runs_dir, on_log=None if quiet or as_json else show)
+        if cfg.cooldown_branches:  # the trunk, then each cooldown branch from the trunk's checkpoint
+            from scalefit.proxy.branches import train_branched
+
+            results = train_branched(cfg, runs_dir, on_log=None if quiet or as_json else show)
+        else:
+            results = [train_run(cfg, runs_dir, on_log=None if quiet or as_json else show)]
     except RunInterrupted as exc:
         echo(f"scalefit train: {exc}", err=True)
         raise typer.Exit(130) from None
     if as_json:
-        echo_json(result)
-    else:
-        _echo_result(result, run_dir)
+        echo_json(results[0] if len(results) == 1 else results)
+        return
+    for result in results:
+        _echo_result(result, runs_dir / resolved.name / result["run_id"])
 
 
 def _combinations(vary: list[str]) -> list[list[str]]:

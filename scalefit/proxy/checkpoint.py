@@ -129,18 +129,24 @@ class Checkpoints:
         """This rank's clock says so (ranks agree through ``Dist.any``)."""
         return self.seconds > 0 and time.monotonic() - self.last >= self.seconds
 
-    def save(self, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-        """Write the checkpoint after a step (every rank calls it: gathering a sharded model is collective)."""
+    def save(self, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any],
+             to: tuple[Path, dict[str, Any]] | None = None) -> None:
+        """Write the checkpoint after a step (every rank calls it: gathering a sharded model is collective).
+
+        ``to``: (path, identity) of another run's checkpoint instead (a cooldown branch starting from this state).
+        """
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
 
         model_sd, optim_sd = get_state_dict(model, opt, options=StateDictOptions(full_state_dict=True,
                                                                                  cpu_offload=True))  # fmt: skip
+        path, identity = to or (self.path, self.identity)
         if self.main:
-            data = {"identity": self.identity, "model": model_sd, "optim": optim_sd, "torch_rng": torch.get_rng_state(),
+            data = {"identity": identity, "model": model_sd, "optim": optim_sd, "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() else None, **state}  # fmt: skip
-            with atomic_path(self.path) as tmp:
+            with atomic_path(path) as tmp:
                 torch.save(data, tmp)
-        self.last = time.monotonic()
+        if to is None:
+            self.last = time.monotonic()
 
     def finish(self) -> None:
         """The run is done: delete the checkpoint unless kept."""

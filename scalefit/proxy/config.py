@@ -31,11 +31,12 @@ COOLDOWNS = ("linear", "1-sqrt")
 
 # Fields that change how a run executes but not what it computes; they are left out of the run id.
 EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads", "devices", "shard", "micro_batch",
+                    "cooldown_branches",
                     "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "deterministic", "log")
 # Fields added after run ids were first written: they enter the run id only when set away from their default,
 # so every run of an older sweep keeps its id (and resumes).
 LATE_FIELDS = ("arch", "base_n_heads", "mup_attention", "base_depth", "input_mult", "output_mult",
-               "zero_readout", "zero_query", "cooldown")
+               "zero_readout", "zero_query", "cooldown", "warmup_steps")
 # Version of the muP rules (mup.py): 2 added hidden weight decay x m and Adam epsilon / m. A muP run's id includes
 # it, so a run trained under other rules is never taken for one of these (SP ids are unchanged).
 MUP_RULES = 2
@@ -118,8 +119,10 @@ class TrainConfig:
     tokens_per_param: float = 20.0  # M = D/N, used when n_tokens is 0
     schedule: str = "cosine"  # "cosine" (warmup + cosine), "wsd", "linear" or "constant" (after warmup)
     warmup_frac: float = 0.05  # fraction of steps spent in linear warmup
+    warmup_steps: int = 0  # warmup length in steps; > 0 overrides warmup_frac (cooldown branches pin it)
     decay_frac: float = 0.2  # WSD: fraction of steps in the final decay (the cooldown)
     cooldown: str = "linear"  # WSD cooldown shape: "linear" or "1-sqrt" (Hägele et al. 2024)
+    cooldown_branches: str = ""  # WSD: also train runs of these fractions of the length, branched off this one
     min_lr_ratio: float = 0.1  # final LR / peak LR for cosine, linear and WSD
     weight_decay: float = 0.1  # AdamW decoupled weight decay on matrices (not norms or biases)
     beta1: float = 0.9  # AdamW beta1
@@ -317,6 +320,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("warmup_frac must be in [0, 1), decay_frac and min_lr_ratio in [0, 1]")
     if cfg.schedule == "wsd" and cfg.warmup_frac + cfg.decay_frac > 1:
         raise ConfigError("wsd needs warmup_frac + decay_frac <= 1")
+    if cfg.warmup_steps < 0:
+        raise ConfigError(f"warmup_steps must be >= 0, got {cfg.warmup_steps}")
+    branch_fractions(cfg)  # checks cooldown_branches
     if cfg.cooldown != "linear" and cfg.schedule != "wsd":
         raise ConfigError(f"cooldown={cfg.cooldown} shapes the wsd schedule's decay; set schedule=wsd (got "
                           f"{cfg.schedule})")
@@ -340,6 +346,23 @@ def validate(cfg: TrainConfig) -> None:
             ScalefitWarning,
             stacklevel=2,
         )
+
+
+def branch_fractions(cfg: TrainConfig) -> list[float]:
+    """The fractions of ``cooldown_branches`` ("0.5,0.25"), each in (0, 1), distinct; ConfigError otherwise."""
+    text = str(cfg.cooldown_branches).strip()
+    if not text:
+        return []
+    try:
+        fractions = [float(part) for part in text.split(",")]
+    except ValueError:
+        fractions = []
+    if not fractions or not all(0 < f < 1 for f in fractions) or len(set(fractions)) != len(fractions):
+        raise ConfigError(f"cooldown_branches {text!r}: give distinct fractions of the run's length in (0, 1), "
+                          "e.g. 0.5,0.25")
+    if cfg.schedule != "wsd":
+        raise ConfigError(f"cooldown_branches need schedule=wsd (a stable phase to branch from), got {cfg.schedule}")
+    return sorted(fractions, reverse=True)
 
 
 def _check_shape_scaling(cfg: TrainConfig) -> None:

@@ -21,6 +21,7 @@ do not depend on the device count; rank 0 writes the files. Mid-run checkpoints 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -36,6 +37,7 @@ import torch
 from scalefit._io import write_csv_atomic, write_json_atomic
 from scalefit.errors import ConfigError, RunInterrupted, ScalefitWarning, TrainingError
 from scalefit.proxy import checkpoint, distributed
+from scalefit.proxy.branches import branch_points
 from scalefit.proxy.checkpoint import Checkpoints
 from scalefit.proxy.cloze import ClozeSet, build_cloze, cloze_metrics, err_cloze
 from scalefit.proxy.config import ModelConfig, TrainConfig, resolve, run_id
@@ -209,6 +211,10 @@ def _train(
             if stop:
                 raise RunInterrupted(step, str(ckpt.path))
             clock.resume()
+        for branch in run.branches.get(step, ()):  # a cooldown branch starts here: its checkpoint is this state
+            clock.pause(step, run.device)
+            ckpt.save(run.model, opt, _state(run, step, train_loss, clock, curve), to=branch)
+            clock.resume()
 
     result = _summarise(run, curve, step, diverged, clock)
     if run.main:
@@ -283,6 +289,7 @@ class _Run:
     decay: int  # schedule decay steps (wsd)
     log_at: frozenset[int]  # steps that log a curve row (validation loss)
     dist: Dist | None = None  # this process's rank and world when several devices train the run
+    branches: dict = dataclasses.field(default_factory=dict)  # step -> cooldown branches' checkpoint targets
     ddp: Any = None  # the DistributedDataParallel wrapper (shard ddp on several devices)
     micro: int = 0  # sequences per forward pass on this rank (gradient accumulation below the rank's share)
     resume: dict[str, Any] | None = None  # the checkpoint to resume from (checkpoint.load), None to start at step 0
@@ -326,6 +333,7 @@ def _build(cfg: TrainConfig, out_dir: Path, dist: Dist | None = None) -> _Run:
     )
     total = cfg.n_tokens // (cfg.batch_size * cfg.seq_len)
     warmup, decay = phase_steps(total, cfg.warmup_frac, cfg.decay_frac)
+    warmup = cfg.warmup_steps or warmup
     return _Run(
         cfg=cfg,
         run_id=rid,
@@ -347,6 +355,7 @@ def _build(cfg: TrainConfig, out_dir: Path, dist: Dist | None = None) -> _Run:
         decay=decay,
         log_at=frozenset(log_steps(total, cfg.n_evals)),
         dist=dist,
+        branches=branch_points(cfg, out_dir) if cfg.cooldown_branches else {},
         ddp=ddp,
         micro=cfg.micro_batch or cfg.batch_size // cfg.devices,
         resume=resume,

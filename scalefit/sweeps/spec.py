@@ -29,6 +29,7 @@ from typing import Any
 
 from scalefit._io import read_toml
 from scalefit.errors import ConfigError, SweepError
+from scalefit.proxy.branches import branch_configs
 from scalefit.proxy.config import EXECUTION_FIELDS, TrainConfig, allowed_keys, make_config, run_id
 from scalefit.proxy.counting import count_params, flops_per_token
 from scalefit.proxy.data import corpus_problem
@@ -251,6 +252,19 @@ def _plan_one(spec: SweepSpec, values: dict[str, Any], where: str) -> PlannedRun
     return PlannedRun(cfg, run_id(cfg), n_params, n_tokens, float(fpt) * n_tokens, where, dict(values))
 
 
+def _branches(trunk: PlannedRun) -> list[PlannedRun]:
+    """The cooldown branches of a WSD trunk (``cooldown_branches``), as planned runs of their own."""
+    if not trunk.config.cooldown_branches:
+        return []
+    try:
+        configs = branch_configs(trunk.config)
+    except ConfigError as exc:
+        raise SweepError(f"{trunk.where}: {exc}") from None
+    per_token = trunk.flops / trunk.n_tokens
+    return [PlannedRun(cfg, run_id(cfg), trunk.n_params, cfg.n_tokens, per_token * cfg.n_tokens,
+                       f"{trunk.where} branch", {**trunk.axes, "branch_tokens": cfg.n_tokens}) for cfg in configs]
+
+
 def expand(spec: SweepSpec) -> list[PlannedRun]:
     """All runs of the spec, grid by grid, in the order written. Refuses duplicate runs."""
     runs: list[PlannedRun] = []
@@ -269,8 +283,12 @@ def expand(spec: SweepSpec) -> list[PlannedRun]:
                     f"(width {planned.config.width}, depth {planned.config.depth}, D={planned.n_tokens:,}); "
                     "remove one or make the values distinct"
                 )
-            seen[planned.run_id] = planned
-            runs.append(planned)
+            for run in [planned, *_branches(planned)]:  # a WSD trunk's cooldown branches follow it
+                if run is not planned and run.run_id in seen:
+                    raise SweepError(f"{spec.source}: grid #{i} {_fmt(shown)}: its cooldown branch of "
+                                     f"{run.n_tokens:,} tokens is also a run of the sweep; remove one")
+                seen[run.run_id] = run
+                runs.append(run)
     for corpus in dict.fromkeys(r.config.corpus for r in runs):  # a device or an oversized text: refused up front
         problem = corpus_problem(corpus)
         if problem:
