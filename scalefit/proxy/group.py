@@ -38,6 +38,9 @@ def check_group(configs: list[TrainConfig]) -> list[TrainConfig]:
     if not configs:
         raise ConfigError("a batched run needs at least one configuration")
     resolved = [resolve(c) for c in configs]
+    if any(c.cooldown_branches for c in resolved):
+        raise ConfigError("a run with cooldown_branches trains alone (it writes its branches' checkpoints as it goes): "
+                          "use train_branched, or leave it out of the batched run")
     first = dict(group_key(resolved[0]))
     for i, cfg in enumerate(resolved[1:], 2):
         differ = [k for k, v in group_key(cfg) if first[k] != v]

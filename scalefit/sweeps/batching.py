@@ -73,8 +73,8 @@ def pack(runs: list[PlannedRun], batch_runs: int | None, device: str) -> list[Pl
     units: list[PlannedRun | RunBatch] = []
     for group in groups.values():
         k = batch_runs if batch_runs is not None else default_batch_runs(group[0].config, device)
-        if group[0].config.devices > 1:  # a run on several devices trains alone (the batched trainer uses one)
-            k = 1
+        if group[0].config.devices > 1 or group[0].config.cooldown_branches:
+            k = 1  # several devices (the batched trainer uses one), or a WSD trunk writing its branches' checkpoints
         n_batches = math.ceil(len(group) / k)
         size = math.ceil(len(group) / n_batches)  # as even as possible: 7 runs at K = 6 are 4 + 3, not 6 + 1
         for start in range(0, len(group), size):

@@ -90,3 +90,18 @@ def test_a_sweep_plans_each_trunk_with_its_branches():
     assert [r.n_tokens // 256 for r in runs] == [40, 20, 10, 40, 20, 10]
     assert [r.where for r in runs[:3]] == ["grid #1", "grid #1 branch", "grid #1 branch"]
     assert len({r.run_id for r in runs}) == 6 and all(r.config.cooldown_branches == "" for r in runs[1:3])
+
+
+def test_a_trunk_never_trains_inside_a_batched_model():
+    from scalefit.proxy.group import check_group
+    from scalefit.sweeps.batching import pack
+    from scalefit.sweeps.spec import expand, parse_spec
+
+    with pytest.raises(ConfigError, match="trains alone"):
+        check_group([_wsd(cooldown_branches="0.5"), _wsd(cooldown_branches="0.5", seed=1)])
+    fixed = {"corpus": "pydoc", "schedule": "wsd", "cooldown_branches": "0.5", "seq_len": 32, "batch_size": 8,
+             "n_heads": 2, "tokens": 40 * 8 * 32, "shape": [32, 1]}
+    runs = expand(parse_spec({"fixed": fixed, "grid": [{"seed": [0, 1]}]}, name="b"))
+    units = pack(runs, 4, "cpu")
+    trunks = [u for u in units if getattr(u, "config", None) is not None and u.config.cooldown_branches]
+    assert len(trunks) == 2  # each trunk a unit of its own; its branches may batch together
