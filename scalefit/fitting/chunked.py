@@ -117,8 +117,9 @@ def chunked_descent(
     budget: int = MEMORY_BUDGET,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The descent of :func:`scalefit.fitting.descent.descend` on row chunks in bounded memory
-    (:class:`~scalefit.fitting.descent.ChunkedRows`); ``weights`` is (n,) or (K, n). Returns final (K, P) thetas
-    and (K,) objectives."""
-    from scalefit.fitting.descent import ChunkedRows, descend
+    (:class:`~scalefit.fitting.descent.ChunkedRows`), over-relaxed (its starts are already in their basins: the
+    screened basins of a large log, bootstrap resamples from the optimum); ``weights`` is (n,) or (K, n). Returns
+    final (K, P) thetas and (K,) objectives."""
+    from scalefit.fitting.descent import OVER_RELAX, ChunkedRows, descend
 
-    return descend(ChunkedRows(problem, weights, budget), theta0, max_iter=max_iter, tol=tol)
+    return descend(ChunkedRows(problem, weights, budget), theta0, max_iter=max_iter, tol=tol, over_relax=OVER_RELAX)

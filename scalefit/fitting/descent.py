@@ -15,11 +15,14 @@ A row source gives, for K parameter sets, the objective (K,), gradient (K, P), G
 (K, P, P) and a finite flag: :func:`scalefit.fitting.objective.normal_terms`, summed over its rows.
 
 The loop (:func:`descend`): each active parameter set solves (H + lam diag H) step = -g, evaluates the normal
-equations at its trial point in one pass, and keeps the step when the objective falls. Accepted steps are
-over-relaxed (tried :data:`OVER_RELAX` times longer next time, up to 8x, back to 1x when refused): on a Huber loss
-with most residuals outside delta an IRLS step is about half the right length. A set stops when its objective
-has not fallen by a relative ``tol`` for :data:`STALL` iterations, when its damping passes 1e10, or when its
-normal equations are not finite.
+equations at its trial point in one pass, and keeps the step when the objective falls. With ``over_relax`` > 1
+accepted steps are over-relaxed (tried that many times longer next time, up to 8x, back to 1x when refused): on
+a Huber loss with most residuals outside delta an IRLS step is about half the right length. That speeds the
+descent of a start already in its basin (a screened basin on all rows of a large log, a bootstrap resample from
+the optimum: :func:`scalefit.fitting.chunked.chunked_descent` uses :data:`OVER_RELAX`), but a start crossing a
+grid's rugged landscape lands in another basin more often (BNSL with two breaks lost its optimum), so the
+multi-start descents take plain steps. A set stops when its objective has not fallen by a relative ``tol`` for
+:data:`STALL` iterations, when its damping passes 1e10, or when its normal equations are not finite.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import numpy as np
 
 from scalefit.fitting.objective import Problem, normal_terms
 
-OVER_RELAX = 1.5  # an accepted step is tried this much longer next time (up to MAX_RELAX)
+OVER_RELAX = 1.5  # row-chunked descents: an accepted step is tried this much longer next time (up to MAX_RELAX)
 MAX_RELAX = 8.0
 STALL = 4  # iterations without a relative gain above tol after which a parameter set stops
 DISTINCT = 1e-3  # end points closer than this in fit space (max abs difference) are one optimum
@@ -105,7 +108,8 @@ def rows_for(problem: Problem, weights: np.ndarray | None = None, budget: int | 
     return DenseRows(problem, weights)
 
 
-def descend(rows, theta0: np.ndarray, *, max_iter: int = 100, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+def descend(rows, theta0: np.ndarray, *, max_iter: int = 100, tol: float = 1e-9,
+            over_relax: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The damped Gauss-Newton / IRLS descent of the parameter sets ``theta0`` (K, P, fit space) on ``rows``
     (a row source); see the module docstring. Returns the final (K, P) parameters and (K,) objectives."""
     theta = np.clip(np.array(theta0, dtype=float), *rows.fit_bounds)
@@ -134,7 +138,7 @@ def descend(rows, theta0: np.ndarray, *, max_iter: int = 100, tol: float = 1e-9)
         theta[acc], f[acc], g[acc], H[acc] = cand[better], fc[better], gc[better], Hc[better]
         retry = ~better & (omega[idx] > 1)  # a refused over-relaxed step is retried at its plain length first
         lam[idx] = np.where(better, np.maximum(lam[idx] / 3.0, 1e-12), np.where(retry, lam[idx], lam[idx] * 4.0))
-        omega[idx] = np.where(better, np.minimum(omega[idx] * OVER_RELAX, MAX_RELAX), 1.0)
+        omega[idx] = np.where(better, np.minimum(omega[idx] * over_relax, MAX_RELAX), 1.0)
         stall[idx] = np.where(gain > tol, 0, stall[idx] + 1)
         active[idx] = (stall[idx] < STALL) & (lam[idx] < 1e10)
     return theta, f
