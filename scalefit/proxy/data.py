@@ -7,6 +7,8 @@ Corpora (``corpus=`` in the config):
 - ``pydoc``: CPython's ``pydoc_data.topics`` (always installed; small, for fast tests), split by topic.
 - ``stdlib``: CPython's standard library source (PSF licence, always installed; ~31 MB of Python code for 3.11,
   version-dependent), split by whole module file.
+- corpora joined with ``+`` (``kjv+stdlib``): all of their training documents, each one's validation split kept
+  apart as a domain (the trainer reports ``loss_<domain>`` beside the overall validation loss).
 - a text or source-code file (the last 5% of its lines is validation), a folder of such files and of record
   shards (whole files and records go to validation, evenly spread, 5%), a ``.jsonl`` file with a ``text`` field
   per line or a ``.parquet`` file with a ``text`` column (whole records, 5%), or pre-tokenized ids: a folder with
@@ -72,6 +74,7 @@ class Corpus:
     val: np.ndarray  # validation ids, fixed for a given corpus and tokenizer
     vocab_size: int  # size of the id space
     val_bytes: int | None  # UTF-8 bytes of the validation text (None for pre-tokenized .bin)
+    domains: tuple[tuple[str, np.ndarray], ...] = ()  # (name, validation ids) of each domain of a mixed corpus
 
     @property
     def tokens_per_byte(self) -> float | None:
@@ -272,24 +275,29 @@ def _cache_key(texts: tuple[str, str], tokenizer: str, vocab_size: int) -> str:
     return digest.hexdigest()[:32]
 
 
-def _read_cached(entry: Path, dtype: type) -> tuple[np.ndarray, np.ndarray] | None:
-    """The cached (train, val) ids of ``entry``, or None when it is missing, incomplete or not what we wrote."""
+def _part_names(n: int) -> list[str]:
+    """File stems of the cached id arrays: train, val, then each domain's validation split."""
+    return ["train", "val", *(f"val{i}" for i in range(2, n))]
+
+
+def _read_cached(entry: Path, dtype: type, n: int) -> tuple[np.ndarray, ...] | None:
+    """The cached ids of ``entry`` (``n`` parts), or None when it is missing, incomplete or not what we wrote."""
     try:
         if not (entry / "tokenizer.json").is_file():  # written last: the entry is complete
             return None
-        ids = tuple(np.load(entry / f"{part}.npy", allow_pickle=False) for part in ("train", "val"))
+        ids = tuple(np.load(entry / f"{part}.npy", allow_pickle=False) for part in _part_names(n))
     except (OSError, ValueError):
         return None
     return ids if all(a.dtype == dtype and a.ndim == 1 for a in ids) else None
 
 
-def _write_cached(entry: Path, tok, ids: tuple[np.ndarray, np.ndarray]) -> None:
+def _write_cached(entry: Path, tok, ids: tuple[np.ndarray, ...]) -> None:
     """Cache the ids and the tokenizer (best effort: an unwritable cache only costs the next run the training)."""
     from scalefit._io import atomic_path
     from scalefit.errors import OutputPathError
 
     try:
-        for part, arr in zip(("train", "val"), ids):
+        for part, arr in zip(_part_names(len(ids)), ids):
             with atomic_path(entry / f"{part}.npy") as tmp, open(tmp, "wb") as fh:
                 np.save(fh, arr, allow_pickle=False)
         with atomic_path(entry / "tokenizer.json") as tmp:
@@ -299,14 +307,15 @@ def _write_cached(entry: Path, tok, ids: tuple[np.ndarray, np.ndarray]) -> None:
                       ScalefitWarning, stacklevel=3)
 
 
-def _encode(texts: tuple[str, str], tokenizer: str, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _encode(texts: tuple[str, ...], tokenizer: str, vocab_size: int) -> tuple[np.ndarray, ...]:
+    """Ids of each text (train first: a BPE tokenizer is trained on it), cached by hash for BPE and files."""
     dtype = np.uint16 if vocab_size <= 65536 else np.uint32
     if tokenizer == "byte":
         return tuple(np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(dtype) for t in texts)
     if tokenizer != "bpe":
         _check_tokenizer_file(tokenizer)
     entry = cache_dir() / "tokenized" / _cache_key(texts, tokenizer, vocab_size)
-    cached = _read_cached(entry, dtype)
+    cached = _read_cached(entry, dtype, len(texts))
     if cached is not None:
         return cached
     tok = _bpe_tokenizer(texts[0], vocab_size) if tokenizer == "bpe" else _file_tokenizer(tokenizer, vocab_size)
@@ -360,6 +369,9 @@ def corpus_problem(spec: str) -> str | None:
 
     if spec in NAMED_CORPORA:
         return None
+    if "+" in spec:  # a mixed corpus: each part
+        return next((f"has part {part.strip()!r} that {problem}" for part in spec.split("+")
+                     if (problem := corpus_problem(part.strip()))), None)
     path = Path(spec)
     what = "a corpus is a text, source-code, .jsonl, .parquet or .bin file, or a folder of such files"
     try:
@@ -405,6 +417,9 @@ def check_corpus(spec: str) -> None:
 def load_corpus(spec: str = "kjv", tokenizer: str = "byte", vocab_size: int = 256) -> Corpus:
     """Load, split and tokenize a corpus (cached per process; arrays are read-only)."""
     path = Path(spec)
+    if "+" in spec:
+        check_corpus(spec)
+        return _mixed_corpus(spec, tokenizer, vocab_size)
     if spec not in NAMED_CORPORA and not path.exists():
         raise ConfigError(
             f"corpus {spec!r} not found: use 'kjv', 'pydoc', 'stdlib', or an existing text, source-code, JSONL, "
@@ -419,6 +434,31 @@ def load_corpus(spec: str = "kjv", tokenizer: str = "byte", vocab_size: int = 25
     train.setflags(write=False)
     val.setflags(write=False)
     return Corpus(spec, train, val, vocab_size, len(texts[1].encode("utf-8")))
+
+
+def _mixed_corpus(spec: str, tokenizer: str, vocab_size: int) -> Corpus:
+    """Several corpora as one (``kjv+stdlib``): every part's training documents together, every part's validation
+    split kept apart too, so each evaluation also reports each domain's loss (``loss_<domain>`` curve columns)."""
+    parts = [p.strip() for p in spec.split("+")]
+    names = [Path(p).stem if p not in NAMED_CORPORA else p for p in parts]
+    if len(set(names)) != len(names) or not all(parts):
+        raise ConfigError(f"corpus {spec!r}: a mixed corpus joins distinct corpora with '+', e.g. kjv+stdlib")
+    train_docs, val_texts = [], []
+    for part in parts:
+        if Path(part).suffix == ".bin" or (Path(part) / "train.bin").is_file():
+            raise ConfigError(f"corpus {spec!r}: {part!r} holds token ids; a mixed corpus joins text corpora")
+        if part not in NAMED_CORPORA and not Path(part).exists():
+            raise ConfigError(f"corpus {spec!r}: part {part!r} not found")
+        train, val = _documents(part)
+        train_docs += train
+        val_texts.append(SEPARATOR.join(val))
+    ids = _encode((SEPARATOR.join(train_docs), *val_texts), tokenizer, vocab_size)
+    train, vals = ids[0], ids[1:]
+    val = np.concatenate(vals)
+    for arr in (train, val, *vals):
+        arr.setflags(write=False)
+    val_bytes = sum(len(t.encode("utf-8")) for t in val_texts)
+    return Corpus(spec, train, val, vocab_size, val_bytes, tuple(zip(names, vals)))
 
 
 def check_fits(corpus: Corpus, seq_len: int) -> None:

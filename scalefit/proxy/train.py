@@ -283,6 +283,7 @@ class _Run:
     opt: torch.optim.Optimizer  # AdamW with per-group lr_mult (muP)
     autocast: Callable[[], Any]  # context-manager factory: bf16 autocast or a no-op
     windows: torch.Tensor  # fixed validation windows on device
+    domain_windows: dict  # a mixed corpus: domain -> its fixed validation windows on device (else empty)
     rng: np.random.Generator  # batch order, seeded by cfg.seed
     total: int  # training steps
     warmup: int  # schedule warm-up steps
@@ -349,6 +350,8 @@ def _build(cfg: TrainConfig, out_dir: Path, dist: Dist | None = None) -> _Run:
         opt=opt,
         autocast=(lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext,
         windows=torch.as_tensor(eval_windows(corpus.val, cfg.seq_len, cfg.eval_tokens), device=device),
+        domain_windows={name: torch.as_tensor(eval_windows(ids, cfg.seq_len, cfg.eval_tokens), device=device)
+                        for name, ids in corpus.domains},
         rng=np.random.default_rng(cfg.seed),
         total=total,
         warmup=warmup,
@@ -452,6 +455,9 @@ def _curve_row(
             else float("nan"))  # fmt: skip
     row = {"step": step, "tokens": step * run.per_step, "lr": lr, "train_loss": train_loss, "loss": loss,
            "wall_s": clock.wall_s()}
+    for name, windows in run.domain_windows.items():  # a mixed corpus: each domain's validation loss too
+        row[f"loss_{name}"] = (evaluate(run.model, windows, 2 * run.cfg.batch_size, run.autocast, run.dist)
+                               if evaluate_now else float("nan"))  # fmt: skip
     if run.cloze is not None:
         nan = {"loss_cloze": float("nan"), "acc_cloze": float("nan")}
         row.update(cloze_metrics(run.model, run.cloze, run.device) if evaluate_now else nan)
@@ -506,4 +512,5 @@ def _frame(curve: list[dict[str, Any]]):
     import pandas as pd
 
     columns = ["step", "tokens", "lr", "train_loss", "loss", "wall_s"]
-    return pd.DataFrame(curve, columns=columns + [c for c in CLOZE_CURVE_COLUMNS if curve and c in curve[0]])
+    domains = [c for c in (curve[0] if curve else {}) if c.startswith("loss_") and c not in CLOZE_CURVE_COLUMNS]
+    return pd.DataFrame(curve, columns=columns + domains + [c for c in CLOZE_CURVE_COLUMNS if curve and c in curve[0]])

@@ -137,3 +137,29 @@ def test_code_folders_record_shards_and_the_stdlib_corpus(tmp_path):
     train, val = data._stdlib_documents()
     assert len(train) > 500 and 0 < len(val) < len(train) / 10
     assert sum(len(d) for d in train + val) > 5_000_000  # a code domain of millions of bytes, always installed
+
+
+def test_a_mixed_corpus_reports_each_domains_validation_loss(tmp_path):
+    import pandas as pd
+
+    from scalefit.proxy.train import train_run
+    from tests.proxy.conftest import tiny
+
+    code = tmp_path / "code"
+    code.mkdir()
+    for i in range(40):
+        (code / f"m{i}.py").write_text(f"def f{i}(x):\n    return [x * {i} for _ in range(3)]\n" * 20)
+    spec = f"pydoc+{code}"
+    corpus = data.load_corpus(spec)
+    assert [name for name, _ in corpus.domains] == ["pydoc", "code"]
+    assert len(corpus.val) == sum(len(ids) for _, ids in corpus.domains)
+    with pytest.warns(Warning):  # a tiny run is short of data
+        result = train_run(tiny(corpus=spec, cloze_items=0, n_evals=2), tmp_path / "out")
+    curve = pd.read_csv(tmp_path / "out" / result["name"] / result["run_id"] / "curve.csv")
+    assert {"loss_pydoc", "loss_code"} <= set(curve.columns)
+    last = curve.iloc[-1]
+    assert np.isfinite([last["loss_pydoc"], last["loss_code"]]).all() and last["loss_code"] != last["loss_pydoc"]
+    for bad, message in (("pydoc+pydoc", "distinct corpora"), ("pydoc+/dev/zero", "/dev/zero"),
+                         (f"pydoc+{tmp_path / 'missing.txt'}", "not found")):
+        with pytest.raises(ConfigError, match=message):
+            data.load_corpus(bad)
