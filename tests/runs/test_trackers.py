@@ -279,3 +279,19 @@ def test_parts_of_one_run_latest_wins_and_a_csv_stitches_too(tmp_path):
         table = read_runs(f"{csv}?stitch=name")
     assert table.frame["run_id"].tolist() == ["x", "x", "x"] and table.frame["loss"].tolist() == [3.0, 2.0, 1.0]
     assert "_part" not in table.columns
+
+
+def test_mlflow_file_store_folder(tmp_path, monkeypatch):
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # writing one needs the opt-out since MLflow 3.7
+    client = MlflowClient(tracking_uri=str(tmp_path / "mlruns"))
+    exp = client.create_experiment("legacy")
+    rid = client.create_run(exp, run_name="r").info.run_id
+    client.log_batch(rid, metrics=[Metric("loss", 1.0 / s, 0, s) for s in range(1, 11)],
+                     params=[Param("n_params", "1000")])
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    table = read_runs(f"mlflow:{tmp_path / 'mlruns'}#{exp}")  # by experiment id
+    assert table.frame["step"].tolist() == list(range(1, 11)) and table.frame["config.n_params"].tolist() == [1000] * 10
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # allowed for the read only
