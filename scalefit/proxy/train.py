@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from scalefit._io import write_csv_atomic, write_json_atomic
+from scalefit._io import check_no_links, write_csv_atomic, write_json_atomic
 from scalefit.errors import ConfigError, RunInterrupted, ScalefitWarning, TrainingError
 from scalefit.proxy import checkpoint, distributed
 from scalefit.proxy.branches import branch_points
@@ -218,8 +218,8 @@ def _train(
 
     result = _summarise(run, curve, step, diverged, clock)
     if run.main:
-        write_csv_atomic(run.run_dir / "curve.csv", _frame(curve))
-        write_json_atomic(run.run_dir / "result.json", result)
+        write_csv_atomic(run.run_dir / "curve.csv", _frame(curve), within=out_dir)
+        write_json_atomic(run.run_dir / "result.json", result, within=out_dir)
         ckpt.finish()
     return result
 
@@ -310,7 +310,7 @@ def _build(cfg: TrainConfig, out_dir: Path, dist: Dist | None = None) -> _Run:
     """Load the corpus and any checkpoint, make the model and optimizer, write config.json; raise before any
     training (and, for a checkpoint that is not this run's, before writing anything)."""
     rid = run_id(cfg)
-    run_dir = out_dir / cfg.name / rid
+    run_dir = check_no_links(out_dir / cfg.name / rid, out_dir)  # a linked run folder could send writes anywhere
     device = pick_device(cfg.device)
     if dist is not None and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
@@ -324,7 +324,8 @@ def _build(cfg: TrainConfig, out_dir: Path, dist: Dist | None = None) -> _Run:
     for message in data_budget_warnings(corpus, cfg.n_tokens, counts["n_params"]):
         warnings.warn(f"{rid}: {message}", ScalefitWarning, stacklevel=2)
     if dist is None or dist.main:
-        write_json_atomic(run_dir / "config.json", {"run_id": rid, **cfg.to_dict(), "device_resolved": str(device)})
+        write_json_atomic(run_dir / "config.json", {"run_id": rid, **cfg.to_dict(), "device_resolved": str(device)},
+                          within=out_dir)
     ddp = _distribute(model, cfg, dist, device)
     opt = torch.optim.AdamW(
         param_groups(model, mcfg, cfg.lr, cfg.weight_decay, eps=cfg.eps),  # muP/CompleteP: epsilon per group

@@ -105,3 +105,4 @@ def test_a_trunk_never_trains_inside_a_batched_model():
     units = pack(runs, 4, "cpu")
     trunks = [u for u in units if getattr(u, "config", None) is not None and u.config.cooldown_branches]
     assert len(trunks) == 2  # each trunk a unit of its own; its branches may batch together
+

@@ -124,3 +124,18 @@ def test_a_jsonl_record_without_text_is_refused(tmp_path, line):
     corpus = tmp_path / f"c{abs(hash(line))}.jsonl"
     corpus.write_bytes(b'{"text": "one"}\n' + line + b"\n")
     refused(tmp_path, [*TRAIN, "--out", "runs", "--corpus", str(corpus)], ":2: expected a JSON object", inputs=[corpus])
+
+
+def test_train_never_writes_through_a_linked_run_folder(tmp_path):
+    from scalefit.errors import OutputPathError
+    from scalefit.proxy.config import run_id
+    from scalefit.proxy.train import train_run
+
+    cfg = tiny(cloze_items=0, n_evals=2)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "out" / cfg.name).mkdir(parents=True)
+    (tmp_path / "out" / cfg.name / run_id(cfg)).symlink_to(outside)
+    with pytest.raises(OutputPathError, match="symbolic link"):
+        train_run(cfg, tmp_path / "out")
+    assert not any(outside.iterdir())
