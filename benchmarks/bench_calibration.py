@@ -13,6 +13,21 @@ the fitted N). Reported over all draws' held-out runs: the coverage of the 95% m
 band of the fitted curve) and of the 95% prediction interval, their mean relative widths, mean interval
 scores and the mean |relative error| of the point predictions. Acceptance (issue 16): prediction-interval
 coverage in [90%, 99%]; the exit status is 1 outside it (full run only).
+
+Public data (``--public``, issue 24), each the 95% prediction interval of the law fitted on the smaller scales:
+Epoch's Chinchilla points (loss < 3.44) fitted on N < 5e9, predicting the 17 runs with N >= 5e9 (acceptance:
+coverage >= 85%, mean width <= 4x the mean |rel. error|); Gadre et al.'s over-training sweep (the bundled
+dataset:gadre-overtrain: 6 model sizes x up to 8 token multipliers on each of 3 corpora), the Chinchilla law on
+loss_c4_val fitted per corpus on the 3 smaller sizes (11M-154M) and predicting every run of the 3 larger
+(412M-6.9B; acceptance: coverage >= 85% with mean width <= 4x the mean |rel. error|).
+
+What was studied (issue 24; the fold scores of these three benchmarks, without a bootstrap, scored under each
+rule): the multiplier as a quantile of the pooled out-of-fold scores (narrower on the synthetic draws and on
+Gadre, but 65% coverage on Epoch), pooled with weights growing with the extrapolation distance (41% on Epoch),
+the quantile of each fold's farther half (65% on Epoch), one error growth per input fitted by non-negative least
+squares (narrower on Epoch 5.39% -> 5.10% and Gadre 80% -> 40%, wider on the synthetic draws 7.4% -> 8.3%).
+Epoch's largest runs miss the law by more than any fold's median extrapolation does, so only the largest fold
+quantile keeps Epoch's coverage; that rule stays, and the guarantee is the empirical coverage measured here.
 """
 
 from __future__ import annotations
@@ -73,13 +88,57 @@ def summary(rows: pd.DataFrame) -> dict:
     return out
 
 
+def public() -> dict:
+    """Epoch N >= 5e9 and Gadre's larger half: coverage, mean width and mean |rel. error| of the 95% prediction
+    interval of a fit on the smaller scales."""
+    from scalefit.fitting import backtest
+    from scalefit.runs import read_runs
+
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ep = backtest("chinchilla", "dataset:epoch-chinchilla", where="loss < 3.44", holdout="N >= 5e9", level=LEVEL)
+        out["epoch"] = _scored(ep.rows)
+        gadre = read_runs("dataset:gadre-overtrain").frame
+        rows = []
+        for corpus, part in gadre.groupby("dataset"):
+            cut = np.sort(part.N.unique())[2] * 1.01
+            bt = backtest("chinchilla", gadre, where=f"dataset == '{corpus}'", holdout=f"N > {cut:.6g}",
+                          target="loss_c4_val", level=LEVEL)
+            rows.append(bt.rows)
+        out["gadre"] = _scored(pd.concat(rows, ignore_index=True))
+    for v in out.values():
+        v["ok"] = v["coverage"] >= 0.85 and v["mean_rel_width"] <= 4 * v["mean_abs_rel_error"]
+    return out
+
+
+def _scored(rows: pd.DataFrame) -> dict:
+    from scalefit.fitting.scores import band_scores
+
+    s = band_scores(rows["actual"], rows["predicted"], rows["lower"], rows["upper"], level=LEVEL)
+    err = float(np.mean(np.abs(rows["rel_error"])))
+    return {"runs": len(rows), "coverage": s["coverage"], "mean_rel_width": s["mean_rel_band_width"],
+            "mean_abs_rel_error": err, "width_over_error": s["mean_rel_band_width"] / err}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--draws", type=int, default=50)
     ap.add_argument("--bootstrap", type=int, default=100)
     ap.add_argument("--quick", action="store_true", help="5 draws, 20 resamples (a smoke test)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--public", action="store_true", help="only the public-data benchmarks (Epoch, Gadre)")
     args = ap.parse_args()
+    if args.public:
+        pub = public()
+        if args.json:
+            print(json.dumps(pub, indent=2))
+        for name, v in pub.items():
+            if not args.json:
+                print(f"{name}: {v['runs']} held-out runs, coverage {100 * v['coverage']:.1f}%, mean width "
+                      f"{100 * v['mean_rel_width']:.2f}% = {v['width_over_error']:.1f}x the mean |rel. error| "
+                      f"{100 * v['mean_abs_rel_error']:.2f}%: {'met' if v['ok'] else 'NOT met'}")
+        return 0 if all(v["ok"] for v in pub.values()) else 1
     draws, boot = (5, 20) if args.quick else (args.draws, args.bootstrap)
     start = time.perf_counter()
     rows = pd.concat([one(seed, boot) for seed in range(draws)], ignore_index=True)
