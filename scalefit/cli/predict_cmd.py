@@ -150,7 +150,7 @@ def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval=
 
 
 # The kind of interval in the _lower/_upper columns of each kind of result (law fits and ladders: --interval).
-KIND_OF = {"frontier": "parameter", "hparams": "mean", "lr-transfer": "parameter"}
+KIND_OF = {"frontier": "parameter", "hparams": "mean", "lr-transfer": "prediction"}
 
 
 def interval_kind(kind: str, interval: str, table: pd.DataFrame) -> str | None:

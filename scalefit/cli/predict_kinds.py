@@ -129,7 +129,14 @@ def _lr_transfer(result, x: dict) -> dict:
     if not lines:
         raise OptionError("no parametrization of this LR-transfer fit has an lr*(width) line to predict from "
                           "(it needs optima at two or more widths)")
-    return {f"lr_opt_{k}": v for k, v in replace(result, params=lines).predict(x["width"]).items()}
+    fitted = replace(result, params=lines)
+    out = {}
+    intervals = fitted.predict_interval(x["width"])
+    for k, v in fitted.predict(x["width"]).items():
+        out[f"lr_opt_{k}"] = v
+        if k in intervals:
+            out[f"lr_opt_{k}_lower"], out[f"lr_opt_{k}_upper"] = intervals[k]
+    return out
 
 
 def _ladder(result, x: dict, frame: pd.DataFrame, level: float, interval: str, seed: int) -> pd.DataFrame:

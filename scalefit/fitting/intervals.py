@@ -17,8 +17,7 @@ KINDS = ("prediction", "mean", "parameter")
 DEFAULT = "prediction"  # the interval of a prediction, in the library and the CLI
 NAMES = {"prediction": "prediction interval", "mean": "interval of the fitted curve",
          "parameter": "parameter interval"}
-MEANING = {"prediction": "where a new run would land: noise and extrapolation error, calibrated on the fit's "
-                         "extrapolation folds",
+MEANING = {"prediction": "where a new run would land: its noise and the error of extrapolating",
            "mean": "the uncertainty of the fitted curve; new runs scatter around it by the run-to-run noise",
            "parameter": "the uncertainty of the fitted parameters and the quantities derived from them"}
 

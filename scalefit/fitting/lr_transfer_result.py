@@ -82,6 +82,31 @@ class LRTransferResult(ResultFile):
             warn_beyond({"width": w}, {"width": (min(fitted), max(fitted))}, "lr*")
         return {name: 2.0 ** (p["intercept"] + p["slope"] * np.log2(w)) for name, p in lines.items()}
 
+    def predict_interval(self, width: Any, *, level: float | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Prediction interval of lr* at ``width`` per parametrization with 3+ fitted widths: the ordinary
+        least-squares prediction interval of the log2 lr* vs log2 width line (Student t with n − 2 degrees of
+        freedom: the line's uncertainty and the scatter of each width's optimum about it), at ``level`` (default:
+        the fit's). Where a new width's optimum would land, so its kind is "prediction"."""
+        from scipy import stats
+
+        level = float(self.options.get("level", 0.95)) if level is None else level
+        w = np.log2(np.atleast_1d(np.asarray(width, dtype=float)))
+        out = {}
+        for name, p in self.params.items():
+            if p.get("slope") is None or len(p["widths"]) < 3:
+                continue
+            x = np.log2([r["width"] for r in p["widths"]])
+            y = np.log2([r["lr_opt"] for r in p["widths"]])
+            fit = p["intercept"] + p["slope"] * x
+            n, sxx = x.size, float(np.sum((x - x.mean()) ** 2))
+            if sxx <= 0:
+                continue
+            s2 = float(np.sum((y - fit) ** 2)) / (n - 2)
+            half = stats.t.ppf(0.5 + level / 2, n - 2) * np.sqrt(s2 * (1 + 1 / n + (w - x.mean()) ** 2 / sxx))
+            centre = p["intercept"] + p["slope"] * w
+            out[name] = (2.0 ** (centre - half), 2.0 ** (centre + half))
+        return out
+
     def slope(self, param: str) -> float:
         return float(self.params[param]["slope"])
 

@@ -71,3 +71,8 @@ def test_lr_transfer_prediction_warns(tmp_path):
     (w,) = _caught(lambda: res.predict(max(widths) * 1000))
     assert w.filename == __file__ and "3 decades beyond the fitted width range" in str(w.message)
     assert _caught(lambda: res.predict(max(widths))) == []
+    near, far = res.predict_interval(max(widths)), res.predict_interval(max(widths) * 1000)
+    assert near, "the lr-transfer sweep has 3+ widths: its lr* predictions get an interval"
+    for name, (lo, hi) in far.items():
+        lr = res.predict(max(widths) * 1000)[name]
+        assert lo[0] < lr[0] < hi[0] and hi[0] / lo[0] > near[name][1][0] / near[name][0][0]
