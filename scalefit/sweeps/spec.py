@@ -142,7 +142,7 @@ def parse_spec(data: dict[str, Any], *, source: str = "<spec>", name: str | None
     fixed = dict(data.get("fixed", {}))
     _check_table(fixed, f"{source} [fixed]")
     for key, value in fixed.items():
-        if isinstance(value, list) and key != "shape" or (key == "shape" and value and isinstance(value[0], list)):
+        if isinstance(value, list) and (key != "shape" or (value and isinstance(value[0], list))):
             raise SweepError(f"{source} [fixed]: {key} is a list; lists belong in a [[grid]] table")
     if "shape" in fixed:
         shapes = _as_list("shape", [fixed["shape"]], f"{source} [fixed]")

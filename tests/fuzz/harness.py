@@ -66,9 +66,23 @@ def strict_finite_json(text: str, where: str) -> object:
     return obj
 
 
-def check_cli(args: list[str], work: Path, root: Path, *, outputs: tuple[str, ...] = (), finite_stdout: bool = True,
-              allow_usage: bool = True):
-    """Run ``scalefit ARGS`` in ``work`` and assert the contract; returns the CliRunner result."""
+def check_cli(args: list[str], work: Path, root: Path, **kwargs):
+    """Run ``scalefit ARGS`` in ``work`` and assert the contract (:func:`_check_cli`); returns the CliRunner result.
+
+    With ``SCALEFIT_FUZZ_LOG=FILE`` every violation is also appended to FILE as it happens (before Hypothesis
+    shrinks it), so a long run stopped by a time limit still leaves what it found."""
+    try:
+        return _check_cli(args, work, root, **kwargs)
+    except AssertionError as exc:
+        log = os.environ.get("SCALEFIT_FUZZ_LOG")
+        if log:
+            with open(log, "a") as fh:
+                fh.write(f"{exc}\n{'-' * 80}\n")
+        raise
+
+
+def _check_cli(args: list[str], work: Path, root: Path, *, outputs: tuple[str, ...] = (), finite_stdout: bool = True,
+               allow_usage: bool = True):
     before_root = snapshot(root)
     cwd = Path.cwd()
     os.chdir(work)

@@ -88,6 +88,8 @@ SPECS = {
     "name.toml": ('name = "x"\n', "the spec sets no runs"),
     "fixed5.toml": ("fixed = 5\n", "[fixed] must be a table of options, got 5"),
     "huge.toml": ("[fixed]\nwidth = 32\ndepth = 1\n[grid]\ntokens = [1e30]\n", "1e+30 tokens is more than a proxy run"),
+    "shape1.toml": ("[fixed]\ntokens = 1e5\nshape = 1\n", "shape must be a list of [width, depth] lists"),
+    "shapedict.toml": ("[fixed]\ntokens = 1e5\nshape = {a = 1}\n", "shape must be a list of [width, depth] lists"),
 }
 
 
