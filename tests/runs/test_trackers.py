@@ -5,6 +5,7 @@ metrics, and the Chinchilla fit on it equals the fit on the same data as CSV. Ba
 from __future__ import annotations
 
 import os
+import shlex
 import warnings
 
 import numpy as np
@@ -295,3 +296,37 @@ def test_mlflow_file_store_folder(tmp_path, monkeypatch):
     table = read_runs(f"mlflow:{tmp_path / 'mlruns'}#{exp}")  # by experiment id
     assert table.frame["step"].tolist() == list(range(1, 11)) and table.frame["config.n_params"].tolist() == [1000] * 10
     assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # allowed for the read only
+
+
+def readme_recipe() -> dict[str, str]:
+    """The README's tracker commands ("Run logs in TensorBoard, MLflow and W&B"), by tracker."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    body = text[text.index("## Run logs in TensorBoard, MLflow and W&B"):]
+    block = body[body.index("```shell\n") + len("```shell\n"):]
+    lines = [ln for ln in block[:block.index("```")].splitlines() if ln.strip() and not ln.startswith("#")]
+    return {shlex.split(ln)[3].split(":")[0]: ln for ln in lines}
+
+
+def test_readme_recipe_runs_on_the_sweep(store, tmp_path, monkeypatch):
+    """The README's command for this tracker, as written, in a folder where its paths lead to this sweep."""
+    import scalefit
+
+    ref, _ = store
+    kind = ref.split(":")[0]
+    monkeypatch.chdir(tmp_path)
+    if kind == "tb":
+        (tmp_path / "logs").symlink_to(ref[len("tb:"):])
+    elif kind == "mlflow":
+        (tmp_path / "mlflow.db").symlink_to(ref[len("mlflow:sqlite:///"):].split("#")[0])
+    else:
+        (tmp_path / "wandb").symlink_to(f"{ref[len('wandb:'):]}/wandb")
+    recipe = readme_recipe()
+    assert sorted(recipe) == ["mlflow", "tb", "wandb"]
+    args = shlex.split(recipe[kind])
+    assert args[0] == "scalefit"
+    res = CliRunner().invoke(app, args[1:])
+    assert res.exit_code == 0, (recipe[kind], res.output)
+    result = scalefit.load(args[args.index("--out") + 1])
+    assert result.stats["n"] == (7 if kind == "tb" else 6)  # --reduce last: one row per run (tb: not stitched)
