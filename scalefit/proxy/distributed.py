@@ -100,6 +100,7 @@ def group(dist: Dist | None, device: torch.device) -> Iterator[Dist | None]:
     tdist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=dist.rank, world_size=dist.world)
     try:
         yield dist
+        tdist.barrier()  # leave together: rank 0 hosts the rendezvous store the others still use while tearing down
     finally:
         tdist.destroy_process_group()
 
@@ -126,6 +127,10 @@ def _worker(rank: int, world: int, port: int, fn: Callable, args: tuple, rows: A
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
     fn(*args, on_log=rows.put if rank == 0 and rows is not None else None)
+    if rows is not None:  # the rows reach the launcher before this process goes
+        rows.close()
+        rows.join_thread()
+    os._exit(0)  # done: skip interpreter teardown, where gloo's threads can abort a finished worker (SIGABRT)
 
 
 def launch_local(fn: Callable, args: tuple, world: int, on_log: Callable[[dict], None] | None = None) -> None:
