@@ -38,7 +38,7 @@ def with_calibrations(fits: list[tuple]) -> list:
         plans = [_attempt(lambda f=f: _Plan.of(*f)) for f in fits]
         ready = [p for p in plans if isinstance(p, _Plan)]
         if ready:  # all folds of all fits: one stacked search (the fits here are of one law)
-            found = refit_parts([(p.spec.for_folds(p.tables), t) for p in ready for t in p.tables])
+            found = refit_parts([(spec, t) for p in ready for spec in [p.spec.for_folds(p.tables)] for t in p.tables])
             for plan in ready:
                 plan.predictors, found = [_predictor(plan.spec.law, p) for p in found[:len(plan.tables)]], \
                     found[len(plan.tables):]
