@@ -16,7 +16,7 @@ from scalefit.errors import FitError
 from scalefit.fitting import Problem, chunked, fit
 from scalefit.fitting.bootstrap import MAX_RESAMPLES, bootstrap_fits
 from scalefit.fitting.screen import SCREEN_ROWS, basins, screened_search, stratified_rows
-from scalefit.fitting.search import exhaustive_search, multi_start
+from scalefit.fitting.search import exhaustive_search, multi_start, multi_starts
 from scalefit.laws import get_law
 from scalefit.laws.simulate import simulate
 
@@ -65,8 +65,9 @@ def test_the_screened_search_reaches_the_exhaustive_optimum():
 def test_small_fits_take_the_exhaustive_path_unchanged():
     problem = _problem(60, seed=5)
     starts = LAW.start_grid()
-    a, b = multi_start(problem, starts), exhaustive_search(problem, starts)
+    a, b = multi_starts([problem], [starts], nested=False)[0], exhaustive_search(problem, starts)
     assert a.screen is None and np.array_equal(a.theta, b.theta) and np.array_equal(a.finals, b.finals)
+    assert multi_start(problem, starts).screen is None  # with the nested power optima among its starts too
 
 
 def test_stratified_rows_are_seeded_sorted_and_span_the_inputs():
