@@ -69,8 +69,15 @@ def _identical_rows(problem: Problem) -> dict:
 def dependence(problem: Problem, theta: np.ndarray) -> np.ndarray:
     """(P, S) booleans: parameter j's derivative changes when input symbol s changes (others held).
 
-    Probed at the inputs' medians and at each symbol moved by factors 0.7 and 1.6 on its own.
+    Probed at the inputs' medians and at each symbol moved by factors 0.7 and 1.6 on its own, at ``theta`` and at
+    a typical point of the law (each parameter's middle start value): dependence is the law's structure, so an
+    optimum that sits where a term degenerates (beta = 0 makes B act as a constant) does not hide it.
     """
+    typical = problem.to_fit(np.array([[float(np.median(p.grid)) for p in problem.law.params]]))
+    return _dependence_at(problem, theta) | _dependence_at(problem, typical)
+
+
+def _dependence_at(problem: Problem, theta: np.ndarray) -> np.ndarray:
     law = problem.law
     base = {s: float(np.median(problem.x[s])) for s in law.inputs}
     probes = [base]
