@@ -297,6 +297,7 @@ def prediction_widen(level: float = 0.95, seed: int = 0):
             e = rng.standard_normal(np.shape(samples)) * np.sqrt(np.clip(hw**2 - (z * spread) ** 2, 0, None)) / z
             return samples * np.exp(e) if log else samples + e
 
+    widen.holds_mean_band = True  # its random draws must not narrow the band: chains report the envelope
     return widen
 
 __all__ = ["METHOD", "calibrate", "decades", "describe", "distance", "distances", "half_width", "multiplier",

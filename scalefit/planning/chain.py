@@ -128,6 +128,12 @@ def chain_predict(
     if how != "second only" or widen is not None:
         out[f"{lab1}_lower"], out[f"{lab1}_upper"] = percentile_interval(loss_s, level, axis=0)
     out[f"{lab2}_lower"], out[f"{lab2}_upper"] = percentile_interval(err_s, level, axis=0)
+    if getattr(widen, "holds_mean_band", False):  # a prediction interval holds the fitted curve's: the envelope
+        plain = _joint_samples(one, two, frame, loss, mid, seed, None)[:2]
+        for lab, samples in zip((lab1, lab2), plain):
+            lo, hi = percentile_interval(samples, level, axis=0)
+            out[f"{lab}_lower"] = np.fmin(out[f"{lab}_lower"].to_numpy(dtype=float), lo)
+            out[f"{lab}_upper"] = np.fmax(out[f"{lab}_upper"].to_numpy(dtype=float), hi)
     cols = [c for c in out.columns if c not in frame.columns]
     rank = {"pred": 0, "lower": 1, "upper": 2}
     order = sorted(cols, key=lambda c: (not c.startswith(lab1 + "_"), rank[c.rsplit("_", 1)[1]]))

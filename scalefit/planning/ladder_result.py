@@ -94,7 +94,8 @@ class LadderResult(ResultFile):
                 warnings.simplefilter("ignore")
                 frame.loc[rows, "acc_direct"] = self.direct_fit.predict({"C": c[rows]}, group=task)
                 if self.method(task) == "direct":
-                    lo, hi = self.direct_fit.predict_interval({"C": c[rows]}, level=level, group=task)
+                    kind = "mean" if widen is None else "prediction"  # the kind the two-step rows got
+                    lo, hi = self.direct_fit.predict_interval({"C": c[rows]}, level=level, group=task, interval=kind)
                     frame.loc[rows, "acc_pred"] = frame.loc[rows, "acc_direct"]
                     frame.loc[rows, "acc_lower"], frame.loc[rows, "acc_upper"] = lo, hi
         return frame
