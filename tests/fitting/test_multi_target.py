@@ -119,14 +119,12 @@ def test_cli_fits_predicts_and_plots_every_target(tmp_path):
     (["fit", "chinchilla", "{csv}", "--target", "loss_c4", "--target-glob", "loss_*"], "use one of"),
     (["fit", "chinchilla", "{csv}", "--target-glob", "loss_*", "--group-by", "other"], "cannot also be grouped"),
     (["backtest", "chinchilla", "{csv}", "--target-glob", "loss_*", "--holdout", "N > 1e9"], "takes one target"),
-    (["select", "{csv}", "--target", "loss_c4,loss_wiki"], "takes one target"),
     (["fit", "isoflop", "{csv}", "--target-glob", "loss_*"], "--target-glob does not apply"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, message):
     csv = tmp_path / "runs.csv"
     runs(n=30).to_csv(csv, index=False)
-    res = runner.invoke(app, [a.format(csv=csv) for a in args] + ["--map", "N=n_params", "--map", "D=tokens"]
-                        if args[0] != "select" else [a.format(csv=csv) for a in args])
+    res = runner.invoke(app, [a.format(csv=csv) for a in args] + ["--map", "N=n_params", "--map", "D=tokens"])
     assert res.exit_code != 0
     assert message in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1, res.output
