@@ -153,7 +153,8 @@ def exhaustive_searches(problems: Sequence[Problem], starts: Sequence[np.ndarray
     theta0s = [p.to_fit(s) for p, s in zip(problems, starts)]
     ends = stacked_descent(problems, theta0s)
     picks, polished = _polished(problems, ends, n_refine)
-    few = [g for g in range(len(problems)) if _few_reached(ends[g][1], polished[g][1], rtol)]
+    few = [g for g in range(len(problems)) if _few_reached(ends[g][1], polished[g][1], rtol)
+           and np.isfinite(polished[g][0]).all(axis=1).any()]  # widening jitters around finite optima only
     widened = [0] * len(problems)
     if few:
         extra = [_jittered(problems[g], theta0s[g], polished[g], seed) for g in few]
