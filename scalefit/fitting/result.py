@@ -18,6 +18,7 @@ from scalefit._schema import (
     expect_filter,
     expect_finite_number,
     expect_int,
+    expect_list,
     expect_mapping,
     expect_number,
     expect_number_list,
@@ -393,6 +394,8 @@ def _checked_fields(d: Any, where: str) -> dict:
     fields["params"] = _params(fields["params"], law, f"{at}params")
     fields["stats"] = expect_fields(fields["stats"], f"{at}stats", {}, _STATS)
     _check_calibration(fields.get("calibration"), f"{at}calibration")
+    if fields.get("covariance") is not None:
+        fields["covariance"] = _covariance(fields["covariance"], law, f"{at}covariance")
     fields["search"] = expect_fields(fields["search"], f"{at}search", {}, _SEARCH)
     if fields.get("bootstrap") is not None:
         fields["bootstrap"] = _bootstrap(fields["bootstrap"], law, f"{at}bootstrap")
@@ -445,6 +448,33 @@ def _check_calibration(cal: Any, where: str) -> None:
             if cal[key] > MAX_LOG_SCALE:
                 raise FitFileError(f"{where}.{key}: {cal[key]:g} is not a calibration scalefit writes (a log-space "
                                    f"error above {MAX_LOG_SCALE:g}, i.e. a factor of more than e^{MAX_LOG_SCALE:g})")
+
+
+def _covariance(d: Any, law: Law, where: str) -> dict:
+    """The parameter covariance (fitting/covariance.py): the law's parameters in order, a log flag each, a
+    method, a row count, and a finite symmetric P x P matrix with a non-negative diagonal, or no matrix."""
+    from scalefit.fitting.covariance import METHODS
+
+    d = expect_mapping(d, where)
+    for key in ("params", "log", "method", "n", "matrix"):
+        if key not in d:
+            raise FitFileError(f"{where}: missing field {key!r}")
+    if not isinstance(d["params"], list) or d["params"] != list(law.param_names):
+        raise FitFileError(f"{where}.params: expected the law's parameters {list(law.param_names)}")
+    if not (isinstance(d["log"], list) and len(d["log"]) == len(law.param_names)
+            and all(isinstance(v, bool) for v in d["log"])):
+        raise FitFileError(f"{where}.log: expected one true/false per parameter")
+    if d["method"] not in METHODS.values():
+        raise FitFileError(f"{where}.method: not a covariance method scalefit writes")
+    expect_int(d["n"], f"{where}.n")
+    if d["matrix"] is not None:
+        rows = expect_list(d["matrix"], f"{where}.matrix")
+        p = len(law.param_names)
+        matrix = [expect_number_list(r, f"{where}.matrix[{i}]", finite=True, length=p) for i, r in enumerate(rows)]
+        m = np.asarray(matrix, dtype=float)
+        if m.shape != (p, p) or not np.allclose(m, m.T, rtol=1e-9, atol=0) or np.any(np.diag(m) < 0):
+            raise FitFileError(f"{where}.matrix: expected a symmetric {p} x {p} matrix with a non-negative diagonal")
+    return dict(d)
 
 
 def _bootstrap(d: dict, law: Law, where: str) -> dict:

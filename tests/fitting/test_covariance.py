@@ -87,3 +87,28 @@ def test_covariance_round_trips_and_a_singular_fit_has_none(tmp_path):
     assert s.covariance["matrix"] is None and s.intervals() == {} and s.standard_errors() == {}
     assert "singular" in s.covariance["note"] or "bound" in s.covariance["note"]
     assert s.interval_method() is None
+
+
+@pytest.mark.parametrize("tamper, field", [
+    (lambda c: c.update(matrix=[[1.0, 0.0, 0.0], [0.0, 1.0]]), "matrix"),  # ragged
+    (lambda c: c.update(matrix=[[1.0, 0.5, 0.0], [0.4, 1.0, 0.0], [0.0, 0.0, 1.0]]), "matrix"),  # not symmetric
+    (lambda c: c.update(matrix=[[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), "matrix"),  # negative variance
+    (lambda c: c.update(matrix=[[float("nan")] * 3] * 3), "matrix"),
+    (lambda c: c.update(params=["a", "b", "c"]), "params"),
+    (lambda c: c.update(log="yes"), "log"),
+    (lambda c: c.update(method="trust me"), "method"),
+    (lambda c: c.pop("n"), "'n'"),
+])  # fmt: skip
+def test_a_tampered_covariance_is_refused_on_load(tmp_path, tamper, field):
+    import json
+
+    from scalefit.errors import FitFileError
+
+    f = _fit(power_runs(0), loss="mse")
+    path = f.save(tmp_path / "fit.json")
+    d = json.loads(path.read_text())
+    assert len(d["covariance"]["params"]) == 3  # power: E, A, alpha
+    tamper(d["covariance"])
+    path.write_text(json.dumps(d))
+    with pytest.raises(FitFileError, match=f"covariance.*{field}|{field}.*covariance"):
+        FitResult.load(path)
