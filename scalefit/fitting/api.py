@@ -175,10 +175,15 @@ def refit_parts(jobs: Sequence[tuple[FitSpec, RunTable]]) -> list:
 
     fits = [attempt(lambda s=s, t=t: _Prepared.of(*s.prepare(t), None)) for s, t in jobs]
     ok = [f for f in fits if isinstance(f, _Prepared)]
+    # Fold refits search without the nested laws' seeds (a full search each, per fold, would cost more than the
+    # refits themselves): their starts are the core optimum and a grid sample (FitSpec.for_folds); the nested
+    # seeds are for the full fits, whose training objective they keep never worse than the smaller law's.
     with threadpool_limits(1, user_api="blas"):
-        found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points() for f in ok]))
+        found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points() for f in ok],
+                                             nested=False))
         if isinstance(found, Exception):
-            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points()])[0]) for f in ok]
+            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points()], nested=False)[0])
+                     for f in ok]
     searches = dict(zip(map(id, ok), found))
 
     def params(fit):
