@@ -92,10 +92,14 @@ def test_divergence_is_caught_between_log_steps(tmp_path):
     cfg = tiny(lr=0.3, grad_clip=0.0, warmup_frac=0.0, diverge_factor=1.05, n_evals=3, n_tokens=117 * 8 * 32)
     result = train_run(cfg, tmp_path)
     assert result["status"] == "diverged" and result["steps"] == 9 and result["n_tokens"] == 9 * 8 * 32
-    assert result["message"] == "training loss 6.277 at step 9 (first loss 5.498)"
     curve = pd.read_csv(_curve(result, tmp_path))
     assert curve["step"].tolist() == [1, 9] and math.isnan(curve["loss"].iloc[1])
-    assert curve["train_loss"].tolist() == pytest.approx([5.4979472160339355, 6.277160167694092], rel=1e-5)
+    first, last = curve["train_loss"].tolist()
+    assert first == pytest.approx(5.4979472160339355, rel=1e-5)  # before any update: the same on every CPU
+    # a diverging run's loss is chaotic: its value differs across CPUs' float kernels (6.277 and 6.274 seen),
+    # what is checked is the rule (past diverge_factor x the first loss) and the message that reports it
+    assert last > 1.05 * first
+    assert result["message"] == f"training loss {last:.3f} at step 9 (first loss {first:.3f})"
 
 
 def _curve(result: dict, out) -> str:
