@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scalefit._io import write_text_atomic
 from scalefit.errors import SweepError
 from scalefit.proxy.config import TrainConfig
 from scalefit.sweeps.store import failure_row, run_dir, write_failure
@@ -92,7 +94,13 @@ def execute_run(
         _set_threads(threads)
         from scalefit.proxy.train import train_run
 
-        return train_run(cfg, folder.parent, on_log=on_log)
+        with warnings.catch_warnings(record=True) as caught:  # a worker's warnings go to the run folder, not raw
+            warnings.simplefilter("always")                      # to the sweep's terminal
+            result = train_run(cfg, folder.parent, on_log=on_log)
+        if caught:
+            lines = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
+            write_text_atomic(folder / run_id(cfg) / "warnings.txt", "\n".join(lines) + "\n", within=folder)
+        return result
     except Exception as exc:  # noqa: BLE001 - recorded as the run's failure, never fatal to the sweep
         row = failure_row(cfg, run_id(cfg), f"{type(exc).__name__}: {exc}", wall_s=time.perf_counter() - t0)
         write_failure(folder, row, traceback.format_exc())

@@ -86,7 +86,7 @@ def test_predict_input_output_keeps_columns(runner, fit_json, tmp_path):
 def test_plan(runner, fit_json):
     res = runner.invoke(app, ["plan", str(fit_json), "--compute", "5.88e23", "--json"])
     assert res.exit_code == 0, res.output
-    row = json.loads(res.output)["compute_optimal"][0]
+    row = json.loads(res.stdout)["compute_optimal"][0]  # stderr: the extrapolation warning
     assert 6 * row["N_opt"] * row["D_opt"] == pytest.approx(5.88e23)
     assert row["N_opt_lower"] < row["N_opt"] < row["N_opt_upper"]
     text = runner.invoke(app, ["plan", str(fit_json), "--compute", "1e22", "--compute", "1e24"]).output

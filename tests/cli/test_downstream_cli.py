@@ -55,7 +55,7 @@ def test_target_mean_and_chain(runner, runs_csv, tmp_path):
                               "--at", "M=20", "--json"])
     assert res.exit_code == 0, res.output
     row = json.loads(res.stdout)["predictions"][0]
-    assert set(row) == {"N", "M", "L_pred", "L_lower", "L_upper", "Err_pred", "Err_lower", "Err_upper"}
+    assert set(row) == {"N", "M", "L_pred", "L_lower", "L_upper", "Err_pred", "Err_lower", "Err_upper", "interval"}
     L = get_law("overtrain")({"C": [6 * 20 * 6.9e9**2], "M": [20.0]}, LOSS_TRUE)
     assert row["L_pred"] == pytest.approx(float(L[0]), rel=0.02)
     assert row["Err_lower"] <= row["Err_pred"] <= row["Err_upper"]
