@@ -31,7 +31,7 @@ from scalefit._schema import (
     optional,
     parse_json,
 )
-from scalefit.errors import FitFileError
+from scalefit.errors import FitError, FitFileError
 from scalefit.fitting.result import FitResult, fit_from_dict
 from scalefit.results import ResultFile
 
@@ -95,7 +95,11 @@ class LadderResult(ResultFile):
                 frame.loc[rows, "acc_direct"] = self.direct_fit.predict({"C": c[rows]}, group=task)
                 if self.method(task) == "direct":
                     kind = "mean" if widen is None else "prediction"  # the kind the two-step rows got
-                    lo, hi = self.direct_fit.predict_interval({"C": c[rows]}, level=level, group=task, interval=kind)
+                    try:
+                        lo, hi = self.direct_fit.predict_interval({"C": c[rows]}, level=level, group=task,
+                                                                  interval=kind)
+                    except FitError:  # no bootstrap or covariance for a mean interval: none, said as NaN
+                        lo = hi = np.full(int(rows.sum()), np.nan)
                     frame.loc[rows, "acc_pred"] = frame.loc[rows, "acc_direct"]
                     frame.loc[rows, "acc_lower"], frame.loc[rows, "acc_upper"] = lo, hi
         return frame

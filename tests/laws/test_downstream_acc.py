@@ -131,5 +131,5 @@ def test_predictions_are_named_after_the_fitted_column(tmp_path):
     pred = runner.invoke(app, ["predict", str(out), "--at", "L=2.0", "--json"])
     assert pred.exit_code == 0, pred.output
     row = json.loads(pred.stdout)["predictions"][0]
-    assert set(row) == {"L", "acc_mmlu_pred", "acc_mmlu_lower", "acc_mmlu_upper"}
+    assert set(row) == {"L", "acc_mmlu_pred", "acc_mmlu_lower", "acc_mmlu_upper", "interval"}
     assert 0 <= row["acc_mmlu_lower"] <= row["acc_mmlu_pred"] <= row["acc_mmlu_upper"] <= 1
