@@ -287,7 +287,12 @@ class FitResult(ResultFile):
         missing = [k for k in d.needs if k not in extra]
         if missing:
             raise FitError(f"{name} needs {missing} (e.g. C=1e24 for a compute budget)")
-        for k, v in point_columns({k: extra[k] for k in d.needs}, name).items():
+        for k in d.needs:  # any shape (a mesh of points broadcasts), but numbers, finite and positive
+            try:
+                v = np.atleast_1d(np.asarray(extra[k], dtype=float))
+            except (TypeError, ValueError):
+                raise ArgumentTypeError(f"{name}: {k} must be a number or an array of numbers, got "
+                                        f"{type(extra[k]).__name__}") from None
             if not (np.isfinite(v) & (v > 0)).all():
                 bad = v[~(np.isfinite(v) & (v > 0))][0]
                 raise PlanInputError(f"{name}: {k}={bad:g} must be > 0 (a finite, positive number), e.g. {k}=1e24")
