@@ -10,7 +10,6 @@ command was asked to write.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -22,21 +21,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from scalefit.cli.app import app
+from tests.safety import snapshot
 
 RAW_NUMPY = re.compile(r"encountered in|All-NaN slice|Mean of empty slice|Degrees of freedom <= 0|"
                        r"invalid value|divide by zero|overflow encountered|RuntimeWarning")
 NOT_FINITE = re.compile(r"(?<![A-Za-z_])(nan|NaN|inf|Infinity|-inf)(?![A-Za-z_])")
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        rel = str(p.relative_to(folder))
-        if p.is_symlink():
-            out[rel] = "link:" + os.readlink(p)
-        elif p.is_file():
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 @contextmanager
