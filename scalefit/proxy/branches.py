@@ -30,6 +30,12 @@ def _steps(cfg: TrainConfig) -> int:
     return cfg.n_tokens // (cfg.batch_size * cfg.seq_len)
 
 
+def _cooldown_start(cfg: TrainConfig) -> int:
+    """The last stable step of a WSD run: its cooldown takes the steps after it."""
+    steps = _steps(cfg)
+    return steps - phase_steps(steps, 0.0, cfg.decay_frac)[1]
+
+
 def branch_configs(trunk: TrainConfig) -> list[TrainConfig]:
     """The configs of ``trunk``'s branches (longest first): the trunk's config at a fraction of its length, with
     the trunk's warmup pinned in steps and no branches of their own."""
@@ -41,7 +47,7 @@ def branch_configs(trunk: TrainConfig) -> list[TrainConfig]:
         steps = int(round(fraction * total))
         branch = dataclasses.replace(cfg, n_tokens=steps * cfg.batch_size * cfg.seq_len, warmup_steps=warmup,
                                      cooldown_branches="")
-        start = steps - phase_steps(steps, 0.0, cfg.decay_frac)[1]
+        start = _cooldown_start(branch)
         if start <= warmup or steps >= total:
             raise ConfigError(f"cooldown branch {fraction:g} of {total} steps ({steps} steps) would start its "
                               f"cooldown at step {start}, not after the {warmup} warmup steps; use a longer run or "
@@ -56,8 +62,7 @@ def branch_points(trunk: TrainConfig, out_dir: Path) -> dict[int, list[tuple[Pat
 
     points: dict[int, list[tuple[Path, dict[str, Any]]]] = {}
     for branch in branch_configs(trunk):
-        steps = _steps(branch)
-        start = steps - phase_steps(steps, 0.0, branch.decay_frac)[1]
+        start = _cooldown_start(branch)
         path = Path(out_dir) / branch.name / run_id(branch) / checkpoint.FILE
         points.setdefault(start, []).append((path, checkpoint.identity(branch)))
     return points
