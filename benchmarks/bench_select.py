@@ -32,7 +32,8 @@ import os
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -266,10 +267,18 @@ def run_all(laws, seeds, n_points: int = 60, jobs: int = 1, options: dict | None
     """Every (law, seed) case of each family; ``options`` go to ``select`` (default: its defaults)."""
     cases = [c for f in families for c in family_cases(f, seeds, n_points, options)
              if f != "isoflop" or c[0] in laws]
+    cases.sort(key=lambda c: c[1])  # seed by seed across the families: a cut-short run has some of each
     if jobs <= 1:
-        return [r for c in cases for r in _run(c)]
+        return [r for c in cases for r in _progress(_run(c))]
     with ProcessPoolExecutor(jobs) as pool:
-        return [r for rs in pool.map(_run, cases) for r in rs]
+        return [r for f in as_completed([pool.submit(_run, c) for c in cases]) for r in _progress(f.result())]
+
+
+def _progress(rows: list[dict]) -> list[dict]:
+    """Each case's result as one JSON line on stderr as it completes (a long run can be followed or salvaged)."""
+    for r in rows:
+        print(json.dumps(r), file=sys.stderr, flush=True)
+    return rows
 
 
 def confusion(results: list[dict]) -> str:
@@ -285,6 +294,20 @@ def confusion(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _commit() -> str:
+    """The checked-out commit, with "+dirty" when the working tree differs from it ("unknown" outside git)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "scalefit"],
+                               capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 seed per family, 40 runs each (smoke test)")
@@ -292,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10, help="seeds per generating law (default 10: 50 cases)")
     ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="worker processes")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--save", type=Path, help="also write the JSON results, with the commit and the machine's load, "
+                    "here (e.g. benchmarks/results/bench_select.json)")
     for opt, kind in (("--folds", int), ("--fraction", float), ("--tolerance", float)):
         ap.add_argument(opt, type=kind, help=f"select's {opt[2:]} (default: select's default)")
     a = ap.parse_args(argv)
@@ -301,11 +326,20 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"--family {unknown[0]!r}: one of {', '.join(FAMILIES)}")
     t0 = time.perf_counter()
+    machine = {"commit": _commit(), "cores": os.cpu_count(), "jobs": a.jobs,
+               "load_before": [round(v, 2) for v in os.getloadavg()]}
     options = {k: v for k in ("folds", "fraction", "tolerance") if (v := getattr(a, k)) is not None}
     results = run_all(list(LAWS), seeds, n_points, a.jobs, options, families)
     rates = {f: float(np.mean([r["success"] for r in results if r["family"] == f])) for f in families}
+    machine["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    summary = {"machine": machine, "seconds": time.perf_counter() - t0, "seeds": len(seeds),
+               "success_rate": rates, "cases": results}
+    if a.save:
+        from scalefit._io import write_json_atomic
+
+        write_json_atomic(a.save, summary)
     if a.json:
-        print(json.dumps({"success_rate": rates, "cases": results}, indent=2))
+        print(json.dumps(summary, indent=2))
     else:
         for f in families:
             rows = [r for r in results if r["family"] == f]
