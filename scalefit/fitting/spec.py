@@ -35,6 +35,7 @@ from scalefit.fitting.objective import LOSSES, SPACES
 from scalefit.laws import Law, get_law
 
 FOLD_STARTS = 12  # start-grid points (beside the folds' core optimum) of each fold refit
+CORE_STARTS = 512  # start-grid points of the search on the folds' core rows (the whole grid when it is smaller)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -118,15 +119,19 @@ class FitSpec:
     def for_folds(self, trains: Sequence[Any], n_starts: int = FOLD_STARTS) -> FitSpec:
         """The spec of the refits of folds whose training rows are ``trains`` (RunTables of this spec's prepared
         rows): this fit's objective and rows with no bootstrap and no calibration, started from the optimum of a
-        full search on the rows every fold trains on (their intersection: no fold's held-out row is in it) and
-        ``n_starts`` grid points drawn with ``seed``; from the grid points alone when that core is too small to
-        fit. Nothing fitted on a fold's held-out rows (the full-data optimum, say) seeds its refit."""
+        search on the rows every fold trains on (their intersection: no fold's held-out row is in it; from
+        :data:`CORE_STARTS` grid points drawn with ``seed``, the grid widened around its best optima when few
+        reach them) and ``n_starts`` grid points drawn with ``seed``; from the grid points alone when that core
+        is too small to fit. Nothing fitted on a fold's held-out rows (the full-data optimum, say) seeds a refit.
+        The core search subsamples the grid: it is a second search beside the full fit's own, whose whole grid
+        there made a calibrated fit several times slower, and a fold refit also descends from its own grid points."""
         folds = self.replace(bootstrap=0, calibrate=False)
         pick = _grid_sample(self.law, n_starts, self.seed)
         core = trains[0].frame.index if trains else None
         for other in trains[1:]:
             core = core.intersection(other.frame.index)
-        best = folds.replace(starts=None).refit([trains[0].subset(core)])[0] if trains and len(core) else None
+        core_starts = CORE_STARTS if len(self.law.start_grid()) > CORE_STARTS else None
+        best = folds.replace(starts=core_starts).refit([trains[0].subset(core)])[0] if trains and len(core) else None
         if isinstance(best, Mapping):
             pick = np.vstack([[[best[p] for p in self.law.param_names]], pick])
         return folds.replace(starts=pick)
@@ -273,4 +278,4 @@ def _field_value(name: str, value: Any, where: str) -> Any:
     return value
 
 
-__all__ = ["FOLD_STARTS", "FitSpec"]
+__all__ = ["CORE_STARTS", "FOLD_STARTS", "FitSpec"]
