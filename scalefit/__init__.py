@@ -32,6 +32,8 @@ _LAZY = {
     "get_law": "scalefit.laws",
     "list_laws": "scalefit.laws",
     "load": "scalefit.results",
+    "Progress": "scalefit._progress",
+    "progress": "scalefit._progress",
     "RunTable": "scalefit.runs.table",
     "read_runs": "scalefit.runs.table",
 }
@@ -48,6 +50,7 @@ __all__ = [
     "FitResult",
     "Law",
     "LawError",
+    "Progress",
     "RunDataError",
     "RunTable",
     "ScalefitError",
@@ -56,6 +59,7 @@ __all__ = [
     "get_law",
     "list_laws",
     "load",
+    "progress",
     "read_runs",
 ]
 

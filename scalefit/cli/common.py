@@ -46,15 +46,19 @@ def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn scalefit errors into one line on stderr and exit code 1; show warnings on stderr (only when the command
-    succeeds: a failed command says one line, its error)."""
+    succeeds: a failed command says one line, its error); on a terminal, the progress of long library work
+    (:mod:`scalefit.cli.fit_progress`, erased before anything else is printed)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from scalefit.cli.fit_progress import showing_progress
+
         failed = True
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                out = fn(*args, **kwargs)
+                with showing_progress(as_json=bool(kwargs.get("as_json")), quiet=bool(kwargs.get("quiet"))):
+                    out = fn(*args, **kwargs)
                 failed = False
                 return out
             except typer.Exit as exc:  # a command's own exit

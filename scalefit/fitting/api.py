@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from scalefit._progress import task
 from scalefit._schema import expect_argument, seed_argument, whole_argument
 from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, IdentifiabilityWarning, RunDataError
 from scalefit.fitting.bootstrap import bootstrap_fits
@@ -253,7 +254,10 @@ def _resolve_target(law: Law, table: RunTable, spec: FitSpec):
 def _searches(fits: list[_Prepared]) -> list:
     """Multi-start search of each fit from its spec's starts, together; FitError when no start of a fit is
     finite."""
-    searches = multi_starts([f.problem for f in fits], [f.spec.start_points() for f in fits])
+    what = ", ".join(dict.fromkeys(f.spec.law.name for f in fits)) + (f"; {len(fits)} fits" if len(fits) > 1 else "")
+    with task("multi-start search", 1, what) as advance:
+        searches = multi_starts([f.problem for f in fits], [f.spec.start_points() for f in fits])
+        advance(1)
     for fit, search in zip(fits, searches):
         if not np.isfinite(search.objective):
             where = f" ({fit.group})" if fit.group else ""

@@ -6,7 +6,8 @@ full-data optimum), keeping the best per resample. Resamples are drawn and refit
 sized so that its multiplicities and working arrays fit :data:`~scalefit.fitting.chunked.MEMORY_BUDGET`; the
 draws are the same whatever the chunking (one generator stream, resample after resample). Small fits descend on
 whole rows (:func:`~scalefit.fitting.search.parallel_descent`), large ones in row chunks
-(:func:`~scalefit.fitting.chunked.chunked_descent`).
+(:func:`~scalefit.fitting.chunked.chunked_descent`). Each chunk done is reported as progress
+(:mod:`scalefit._progress`, task "bootstrap resamples").
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit._budget import check_work
+from scalefit._progress import task
 from scalefit.errors import FitError
 from scalefit.fitting.chunked import MEMORY_BUDGET, bytes_per_row, chunked_descent
 from scalefit.fitting.objective import Problem
@@ -21,6 +23,9 @@ from scalefit.fitting.resample import count_chunks
 from scalefit.fitting.search import EXHAUSTIVE_ROWS, parallel_descent
 
 MAX_RESAMPLES = 1_000_000  # more resamples than this are refused (percentile intervals settle by ~10^4)
+PROGRESS_STEPS = 20  # resamples are refitted in at least this many chunks (progress reported after each) ...
+PROGRESS_CHUNK = 50  # ... of at least this many resamples (smaller chunks measured no slower: a chunk's descent
+# runs until its slowest resample converges)
 
 
 def check_resamples(n_boot: int) -> None:
@@ -59,20 +64,22 @@ def bootstrap_fits(
     n = problem.y.size
     best_theta = np.empty((n_boot, P))
     best_f = np.full(n_boot, np.inf)
-    per = resamples_per_chunk(n, S, P, budget, chunk)
-    for lo, w in count_chunks(problem.n_data, n_boot, seed, per, groups):
-        if problem.n_anchors:  # anchors are in every resample, once: only the data rows are drawn
-            w = np.hstack([w, np.ones((w.shape[0], problem.n_anchors))])
-        b = w.shape[0]
-        theta0 = np.tile(starts, (b, 1))
-        weights = w if S == 1 else np.repeat(w, S, axis=0)
-        del w
-        if n <= EXHAUSTIVE_ROWS:
-            theta, f = parallel_descent(problem, theta0, weights, budget=budget)
-        else:
-            theta, f = chunked_descent(problem, theta0, weights, budget=budget)
-        f = f.reshape(b, S)
-        pick = np.argmin(f, axis=1)
-        best_f[lo : lo + b] = f[np.arange(b), pick]
-        best_theta[lo : lo + b] = theta.reshape(b, S, P)[np.arange(b), pick]
+    per = min(resamples_per_chunk(n, S, P, budget, chunk), max(PROGRESS_CHUNK, -(-n_boot // PROGRESS_STEPS)))
+    with task("bootstrap resamples", n_boot) as advance:
+        for lo, w in count_chunks(problem.n_data, n_boot, seed, per, groups):
+            if problem.n_anchors:  # anchors are in every resample, once: only the data rows are drawn
+                w = np.hstack([w, np.ones((w.shape[0], problem.n_anchors))])
+            b = w.shape[0]
+            theta0 = np.tile(starts, (b, 1))
+            weights = w if S == 1 else np.repeat(w, S, axis=0)
+            del w
+            if n <= EXHAUSTIVE_ROWS:
+                theta, f = parallel_descent(problem, theta0, weights, budget=budget)
+            else:
+                theta, f = chunked_descent(problem, theta0, weights, budget=budget)
+            f = f.reshape(b, S)
+            pick = np.argmin(f, axis=1)
+            best_f[lo : lo + b] = f[np.arange(b), pick]
+            best_theta[lo : lo + b] = theta.reshape(b, S, P)[np.arange(b), pick]
+            advance(lo + b)
     return best_theta, best_f

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from scalefit._progress import task
 from scalefit.errors import ConvergenceWarning
 from scalefit.fitting.calibration import FAILURES, MAX_ROWS, calibrate, fold_masks
 
@@ -37,8 +38,12 @@ def with_calibrations(fits: list[tuple]) -> list:
         warnings.simplefilter("ignore")
         plans = [_attempt(lambda f=f: _Plan.of(*f)) for f in fits]
         ready = [p for p in plans if isinstance(p, _Plan)]
+        n_folds = sum(len(p.tables) for p in ready)
         if ready:  # all folds of all fits: one stacked search (the fits here are of one law)
-            found = refit_parts([(spec, t) for p in ready for spec in [p.spec.for_folds(p.tables)] for t in p.tables])
+            with task("calibration fold refits", n_folds) as advance:
+                found = refit_parts([(spec, t) for p in ready for spec in [p.spec.for_folds(p.tables)]
+                                     for t in p.tables])
+                advance(n_folds)
             for plan in ready:
                 plan.predictors, found = [_predictor(plan.spec.law, p) for p in found[:len(plan.tables)]], \
                     found[len(plan.tables):]

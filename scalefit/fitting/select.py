@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from scalefit._progress import task
 from scalefit.errors import ScalefitError
 from scalefit.fitting.api import RunsLike, as_law, as_table, refit_parts
 from scalefit.fitting.degeneracy import CANCELLING, degeneracy
@@ -321,16 +322,19 @@ def select(
     positive = _positive(laws, table, mapping, target)
     metric = METRICS[positive]
     board, fits = [], []
-    for law in laws:
-        law_map = {**mapping, **({law.target: target} if target else {})}
-        opts = {"mapping": law_map, "group_by": group_by, "splits": splits, "fold_starts": fold_starts, "seed": seed,
-                "positive": positive}
-        for objective in objectives:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                entry, spec = _score_entry(law, objective, table, opts)
-            board.append(entry)
-            fits.append(spec)
+    with task("candidates", len(laws) * len(objectives)) as advance:
+        for law in laws:
+            law_map = {**mapping, **({law.target: target} if target else {})}
+            opts = {"mapping": law_map, "group_by": group_by, "splits": splits, "fold_starts": fold_starts,
+                    "seed": seed, "positive": positive}
+            for objective in objectives:
+                advance(len(board), f"{law.name} ({objective})")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    entry, spec = _score_entry(law, objective, table, opts)
+                board.append(entry)
+                fits.append(spec)
+        advance(len(board))
     order = sorted(range(len(board)), key=lambda i: _rank_key(board[i], metric))
     winner = _winner(board, order, tolerance, metric)
     if winner is not None:
@@ -352,7 +356,7 @@ def _final_fit(spec: FitSpec, table: RunTable, group_by, calibrate: bool):
     """The winner's spec fitted on all rows with its prediction intervals calibrated (the candidates' full fits
     skip the calibration, 10 fold refits each, which only the kept fit needs)."""
     spec = spec.replace(calibrate=calibrate)
-    with warnings.catch_warnings():
+    with task("winner's full fit", 1, spec.law.name), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return spec.fit(table) if group_by is None else spec.fit_groups(table, group_by)
 
@@ -367,7 +371,12 @@ def select_targets(data: RunsLike, targets: Sequence[str], candidates=None, **op
     if not targets:
         raise ScalefitError("select_targets: give at least one target column")
     table = as_table(data)
-    return SelectionSet({t: select(table, candidates, target=t, **options) for t in targets})
+    boards = {}
+    with task("targets", len(targets)) as advance:
+        for t in targets:
+            advance(len(boards), t)
+            boards[t] = select(table, candidates, target=t, **options)
+    return SelectionSet(boards)
 
 
 def _check(folds: int, fraction: float, objectives: Sequence[str]) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit._frozen import freeze_fields, plain_fields
+from scalefit._progress import task
 from scalefit._schema import (
     expect_bool,
     expect_fields,
@@ -105,22 +106,32 @@ def _check(frame: pd.DataFrame, cells: pd.DataFrame, fits: Mapping[str, FitResul
     """Per cell: the run nearest the recommended (lr, B) and its relative gap to the cell minimum."""
     rows = []
     groups = frame.groupby(["N", "D"], sort=True)
-    for (n, d), sub in groups:
-        rec = _recommend_point(fits, n, d)
-        j = nearest_run(sub, rec["lr"], rec["B"])
-        best = float(sub["L"].min())
-        row = {"N": n, "D": d, "lr_rec": rec["lr"], "B_rec": rec["B"], "lr_run": float(sub["lr"].iloc[j]),
-               "B_run": float(sub["B"].iloc[j]), "gap": float(sub["L"].iloc[j] / best - 1.0)}
-        if loo:
-            rest = frame[(frame["N"] != n) | (frame["D"] != d)]
-            rest_cells = cells[(cells["N"] != n) | (cells["D"] != d)]
-            sub_fits = {k: _fit_law(k, _law_rows(rest, rest_cells, fit_on, tol), "<leave-one-cell-out>", 0, 0)
-                        for k in ("lr", "B")}
-            rec = _recommend_point(sub_fits, n, d)
-            j = nearest_run(sub, rec["lr"], rec["B"])
-            row.update(lr_loo=rec["lr"], B_loo=rec["B"], gap_loo=float(sub["L"].iloc[j] / best - 1.0))
-        rows.append(row)
+    with task("leave-one-cell-out checks" if loo else "recommendation checks", groups.ngroups) as advance:
+        for (n, d), sub in groups:
+            advance(len(rows), f"N = {n:.3g}, D = {d:.3g}")
+            rows.append(_check_cell(frame, cells, fits, fit_on, tol, loo, n, d, sub))
+        advance(len(rows))
     return rows
+
+
+def _check_cell(frame: pd.DataFrame, cells: pd.DataFrame, fits: Mapping[str, FitResult], fit_on: str, tol: float,
+                loo: bool, n: float, d: float, sub: pd.DataFrame) -> dict:
+    """One cell's check: the run nearest the recommended (lr, B), and with ``loo`` the same from laws refitted
+    without the cell."""
+    rec = _recommend_point(fits, n, d)
+    j = nearest_run(sub, rec["lr"], rec["B"])
+    best = float(sub["L"].min())
+    row = {"N": n, "D": d, "lr_rec": rec["lr"], "B_rec": rec["B"], "lr_run": float(sub["lr"].iloc[j]),
+           "B_run": float(sub["B"].iloc[j]), "gap": float(sub["L"].iloc[j] / best - 1.0)}
+    if loo:
+        rest = frame[(frame["N"] != n) | (frame["D"] != d)]
+        rest_cells = cells[(cells["N"] != n) | (cells["D"] != d)]
+        sub_fits = {k: _fit_law(k, _law_rows(rest, rest_cells, fit_on, tol), "<leave-one-cell-out>", 0, 0)
+                    for k in ("lr", "B")}
+        rec = _recommend_point(sub_fits, n, d)
+        j = nearest_run(sub, rec["lr"], rec["B"])
+        row.update(lr_loo=rec["lr"], B_loo=rec["B"], gap_loo=float(sub["L"].iloc[j] / best - 1.0))
+    return row
 
 
 def _recommend_point(fits: Mapping[str, FitResult], n: float, d: float) -> dict:
@@ -149,12 +160,18 @@ def fit_hparams(
         raise RunDataError(f"{table.source}: {len(cells)} (N, D) cells; the hyperparameter laws need at least 3")
     fitted = _law_rows(frame, cells, fit_on, tol)
     source = f"{table.source} ({'band runs' if fit_on == 'band' else 'cell optima'})"
-    fits = {k: _fit_law(k, fitted, source, bootstrap, seed) for k in LAWS}
-    if surface:
-        from scalefit.planning.hparam_surface import fit_surface
+    fits = {}
+    with task("hyperparameter laws", len(LAWS) + int(surface)) as advance:
+        for k in LAWS:
+            advance(len(fits), f"{LAWS[k][0]} ({LAWS[k][1]}*)")
+            fits[k] = _fit_law(k, fitted, source, bootstrap, seed)
+        if surface:
+            from scalefit.planning.hparam_surface import fit_surface
 
-        fits["surface"] = fit_surface(frame, cells, fits, tol=surface_tol, source=table.source,
-                                      bootstrap=bootstrap, seed=seed)
+            advance(len(fits), "lr-bsz loss surface")
+            fits["surface"] = fit_surface(frame, cells, fits, tol=surface_tol, source=table.source,
+                                          bootstrap=bootstrap, seed=seed)
+        advance(len(fits))
     options = {"tol": tol, "fit_on": fit_on, "seq_len": seq_len, "refine_tol": refine_tol, "surface": surface,
                "surface_tol": surface_tol, "loo": loo, "bootstrap": bootstrap, "seed": seed, "where": where,
                "mapping": mapping}
