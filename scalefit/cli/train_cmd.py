@@ -204,6 +204,8 @@ def coord_check_command(
     batch_size: int = typer.Option(8, "--batch-size", help="Sequences per step."),
     corpus: str = typer.Option("pydoc", "--corpus", help="Corpus for the batches (kjv, pydoc or a path)."),
     seed: int = typer.Option(0, "--seed", help="Seed for init and batches."),
+    seeds: int = typer.Option(1, "--seeds", help="Average the activation scales over this many seeds (--seed, "
+                              "--seed + 1, ...) before fitting slopes; one seed's slopes scatter by ~0.3 at width 32."),
     sets: list[str] = typer.Option(None, "--set", help="A model option KEY=VALUE (repeatable), e.g. arch=llama, "
                                    "mlp=swiglu, tied_embeddings=true, qk_layernorm=true, bias=true, init_std=0.04."),
     plot: Path = typer.Option(None, "--plot", help="Write a log-log plot of activation scale vs width here."),
@@ -229,7 +231,7 @@ def coord_check_command(
 
     axis, values = ("depth", ds) if ds is not None else ("width", ws)
     shared = dict(steps=steps, lr=lr, n_heads=heads, seq_len=seq_len, batch_size=batch_size, corpus=corpus,
-                  seed=seed, options=options)
+                  seed=seed, seeds=seeds, options=options)
     frames, report = {}, {}
     for kind in kinds:
         if ds is not None:
@@ -246,7 +248,8 @@ def coord_check_command(
     if plot is not None:
         _plot(frames, steps, plot)
     if as_json:
-        echo_json({f"{axis}s": values, "steps": steps, f"base_{axis}": values[0], "options": options, **report})
+        echo_json({f"{axis}s": values, "steps": steps, f"base_{axis}": values[0], "seeds": seeds, "options": options,
+                   **report})
         return
     for kind, rep in report.items():
         echo(f"{kind}: mean |activation| after {steps} steps (base {axis} {values[0]}); slope = d log / d log {axis}")

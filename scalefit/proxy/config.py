@@ -40,6 +40,9 @@ LATE_FIELDS = ("arch", "base_n_heads", "mup_attention", "base_depth", "input_mul
 # Version of the muP rules (mup.py): 2 added hidden weight decay x m and Adam epsilon / m. A muP run's id includes
 # it, so a run trained under other rules is never taken for one of these (SP ids are unchanged).
 MUP_RULES = 2
+# Version of the llama/olmo2 layouts (model.py): 2 set RMSNorm's epsilon to 1e-12 (was 1e-5). The id of a run in
+# one of these layouts includes it, so a run computed by an older layout is never taken for one of these.
+LAYOUT_RULES = 2
 # Boolean fields that also take "auto" (resolved from other fields by ``resolve``).
 AUTO_BOOLS = ("tied_embeddings",)
 
@@ -427,4 +430,6 @@ def run_id(cfg: TrainConfig) -> str:
                if k not in EXECUTION_FIELDS and not (k in LATE_FIELDS and v == getattr(defaults, k))}
     if resolved.parametrization == "mup":  # muP runs computed under older rules must not share an id with these
         payload["mup_rules"] = MUP_RULES
+    if resolved.arch != "gpt2":  # likewise for the Llama-style layouts (gpt2 ids are unchanged)
+        payload["layout_rules"] = LAYOUT_RULES
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]

@@ -6,6 +6,10 @@ best learning rate shifts with width. Under CompleteP (``base_depth``) the resid
 ``coord_slopes`` gives the log-log slope per layer. Any model option (``arch``, ``mlp``, ``tied_embeddings``,
 ``qk_layernorm``, ``bias``, ``init_std``, ``base_n_heads``, ``mup_attention`` …) can be checked through
 ``options``; the optimizer groups are the trainer's (``mup.param_groups`` with epsilon and weight decay).
+
+At the small widths a CPU check affords, one seed's slopes scatter by about +-0.3 (each width draws its own random
+matrices, and width 32 has few of them); ``seeds`` averages the activation scales over that many seeds before the
+slopes are fitted, as the ``mup`` package's ``get_coord_data(nseeds=...)`` does.
 """
 
 from __future__ import annotations
@@ -77,14 +81,17 @@ def _measure(cfg: ModelConfig, *, steps: int, lr: float, batch_size: int, data, 
 
 
 def _check(axis: str, configs: dict[int, ModelConfig], *, steps: int, lr: float, batch_size: int, corpus: str,
-           seed: int) -> pd.DataFrame:
-    """Rows (axis value, step, layer, l1) of every config, on the same batches."""
+           seed: int, seeds: int) -> pd.DataFrame:
+    """Rows (axis value, step, layer, l1) of every config, on the same batches; l1 is the mean over ``seeds`` seeds."""
+    if not (isinstance(seeds, int) and seeds >= 1):
+        raise ConfigError(f"seeds must be a positive integer (seeds averaged per point), got {seeds!r}")
     data = load_corpus(corpus)
     rows = []
-    for value, cfg in configs.items():
-        rows += [{axis: value, **r} for r in _measure(cfg, steps=steps, lr=lr, batch_size=batch_size, data=data,
-                                                       seed=seed)]
-    return pd.DataFrame(rows)
+    for s in range(seed, seed + seeds):
+        for value, cfg in configs.items():
+            rows += [{axis: value, **r} for r in _measure(cfg, steps=steps, lr=lr, batch_size=batch_size, data=data,
+                                                           seed=s)]
+    return pd.DataFrame(rows).groupby([axis, "step", "layer"], sort=False, as_index=False)["l1"].mean()
 
 
 def coord_check(
@@ -100,17 +107,19 @@ def coord_check(
     batch_size: int = 8,
     corpus: str = "pydoc",
     seed: int = 0,
+    seeds: int = 1,
     options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Mean |activation| per layer (rows: width, step, layer, l1) over ``steps`` AdamW steps.
 
     Step t's row is measured in the forward pass after t updates, on that step's batch (the same batches
     at every width). ``base_width`` defaults to the smallest width; ``options`` sets any other model field.
+    ``seeds`` > 1 averages l1 over seeds ``seed, seed + 1, ...`` (init and batches).
     """
     base = base_width or min(widths)
     configs = {w: _model_config(options, width=w, depth=depth, n_heads=n_heads, seq_len=seq_len,
                                 parametrization=parametrization, base_width=base) for w in widths}
-    return _check("width", configs, steps=steps, lr=lr, batch_size=batch_size, corpus=corpus, seed=seed)
+    return _check("width", configs, steps=steps, lr=lr, batch_size=batch_size, corpus=corpus, seed=seed, seeds=seeds)
 
 
 def coord_check_depth(
@@ -126,6 +135,7 @@ def coord_check_depth(
     batch_size: int = 8,
     corpus: str = "pydoc",
     seed: int = 0,
+    seeds: int = 1,
     options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The coordinate check along depth (rows: depth, step, layer, l1) at one width.
@@ -136,7 +146,7 @@ def coord_check_depth(
     base = min(depths) if base_depth is None else base_depth
     configs = {d: _model_config(options, width=width, depth=d, n_heads=n_heads, seq_len=seq_len,
                                 parametrization=parametrization, base_width=width, base_depth=base) for d in depths}
-    return _check("depth", configs, steps=steps, lr=lr, batch_size=batch_size, corpus=corpus, seed=seed)
+    return _check("depth", configs, steps=steps, lr=lr, batch_size=batch_size, corpus=corpus, seed=seed, seeds=seeds)
 
 
 def coord_slopes(frame: pd.DataFrame, step: int | None = None, axis: str | None = None) -> dict[str, float]:

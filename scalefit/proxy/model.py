@@ -28,14 +28,20 @@ from scalefit.proxy.mup import attention_scale, init_parameters, readout_multipl
 
 __all__ = ["GPT", "apply_rope", "lm_loss", "norm", "rope_tables"]
 
-NORM_EPS = 1e-5  # LayerNorm's and RMSNorm's epsilon (torch.nn.LayerNorm's default)
+NORM_EPS = 1e-5  # LayerNorm's epsilon (torch.nn.LayerNorm's default; the gpt2 layout)
+# RMSNorm's epsilon (llama, olmo2 layouts). It must be negligible against the mean square of what it normalises. In
+# the olmo2 layout that is a raw branch output, whose rms at proxy widths and init (0.02) is 2e-5 to 6e-3 at step 0
+# (the first block's attention reads the raw embedding): with Llama's 1e-5 (or OLMo 2's 1e-6) the norm acted as a
+# fixed gain of ~300 instead of normalising, and how fast the branches left that regime differed by width and seed
+# (muP coordinate-check slopes up to 1.2). 1e-12 puts the floor at rms 1e-6; it is a normal number in fp32 and bf16.
+RMS_NORM_EPS = 1e-12
 ROPE_BASE = 10000.0
 
 
 def _norm_module(cfg: ModelConfig, dim: int) -> nn.Module:
     if cfg.arch == "gpt2":
         return nn.LayerNorm(dim, eps=NORM_EPS, bias=cfg.bias)
-    return nn.RMSNorm(dim, eps=NORM_EPS)
+    return nn.RMSNorm(dim, eps=RMS_NORM_EPS)
 
 
 def norm(x: torch.Tensor, cfg: ModelConfig, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -43,7 +49,10 @@ def norm(x: torch.Tensor, cfg: ModelConfig, weight: torch.Tensor, bias: torch.Te
 
     ``weight`` (and ``bias``) broadcast against ``x``; the batched model passes per-member gains this way.
     """
-    y = F.layer_norm(x, x.shape[-1:], eps=NORM_EPS) if cfg.arch == "gpt2" else F.rms_norm(x, x.shape[-1:], eps=NORM_EPS)
+    if cfg.arch == "gpt2":
+        y = F.layer_norm(x, x.shape[-1:], eps=NORM_EPS)
+    else:
+        y = F.rms_norm(x, x.shape[-1:], eps=RMS_NORM_EPS)
     y = y * weight
     return y if bias is None else y + bias
 

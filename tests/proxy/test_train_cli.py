@@ -74,16 +74,18 @@ def test_coord_check_reports_slopes_and_plots(tmp_path):
 
 def test_coord_check_takes_model_options_and_a_depth_axis(tmp_path):
     args = ["coord-check", "--widths", "32,64", "--steps", "1", "--seq-len", "16", "--batch-size", "2", "-p", "mup"]
-    res = runner.invoke(app, [*args, "--set", "arch=llama", "--set", "mlp=swiglu", "--json"])
+    res = runner.invoke(app, [*args, "--set", "arch=llama", "--set", "mlp=swiglu", "--seeds", "2", "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     assert report["options"] == {"arch": "llama", "mlp": "swiglu"} and report["widths"] == [32, 64]
+    assert report["seeds"] == 2
     plot = tmp_path / "depth.png"
     res = runner.invoke(app, ["coord-check", "--widths", "32", "--depths", "1,2", "--steps", "1", "--seq-len", "16",
                               "--batch-size", "2", "--plot", str(plot)])
     assert res.exit_code == 0, res.output
     assert "base depth 1" in res.stdout and "last_block" in res.stdout and plot.stat().st_size > 1000
     for bad, message in ((["--set", "widht=3"], "unknown config key"), (["--set", "width=64"], "not a model option"),
-                         (["--set", "arch=llama", "--set", "bias=true"], "no biases")):
+                         (["--set", "arch=llama", "--set", "bias=true"], "no biases"),
+                         (["--seeds", "0"], "seeds must be a positive integer")):
         res = runner.invoke(app, [*args, *bad])
         assert res.exit_code == 1 and message in res.stderr, res.output
