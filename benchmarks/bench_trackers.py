@@ -3,10 +3,13 @@
 Writes POINTS scalar points (RUNS runs x STEPS steps x 1 metric) into a TensorBoard log (torch's SummaryWriter),
 an MLflow sqlite store (MlflowClient.log_batch) and wandb offline runs, and the same rows as Parquet; then reads
 each with ``scalefit.read_runs`` in a fresh subprocess (so peak memory is that read's own), timing it and taking
-its peak RSS. Prints one line per store with the ratios to Parquet, measured in this same invocation.
+its peak RSS; the store's library is imported before the clock (its import time is reported apart, as pyarrow's is
+for Parquet). Each store's read is compared with reads of the Parquet file just before it (the fastest of
+``--repeat`` each), so the ratio holds under the shared machine's changing load. W&B's Parquet history export is
+laid out as its artifacts are downloaded (``run-ID-history:v0/0000.parquet``), written with pandas.
 
-    nice python benchmarks/bench_trackers.py            # 10^6 points (writing takes minutes)
-    python benchmarks/bench_trackers.py --points 100000  # quicker
+    nice python benchmarks/bench_trackers.py --dir /tmp/trk --save benchmarks/results/bench_trackers.json
+    python benchmarks/bench_trackers.py --points 100000  # quicker (10^6 points: writing takes many minutes)
 """
 
 from __future__ import annotations
@@ -26,15 +29,26 @@ import pandas as pd
 RUNS = 10
 
 _READ = """
-import json, resource, sys, time, warnings
+import importlib, json, resource, sys, time, warnings
+t = time.perf_counter()
+for name in sys.argv[2].split(","):  # the store's library, imported before the clock (as pyarrow is for Parquet)
+    importlib.import_module(name)
+imported = time.perf_counter() - t
 from scalefit.runs import read_runs
-t = time.perf_counter()  # the read itself: the tracker library's import (inside it) counts, scalefit's does not
+t = time.perf_counter()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     table = read_runs(sys.argv[1])
-print(json.dumps({"s": time.perf_counter() - t, "rows": len(table),
+print(json.dumps({"s": time.perf_counter() - t, "import_s": imported, "rows": len(table),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+LIBRARIES = {  # what each read imports from its library (timed apart: a fixed cost, not a per-point one)
+    "parquet": "pyarrow.parquet",
+    "tb": "grpc,tensorboard.data.proto.data_provider_pb2_grpc",
+    "mlflow": "mlflow.tracking,mlflow.store.tracking.sqlalchemy_store,adbc_driver_sqlite.dbapi",
+    "wandb": "wandb",
+    "wandb-export": "pyarrow.parquet",
+}
 
 
 def curves(points: int) -> pd.DataFrame:
@@ -84,33 +98,81 @@ def write_wandb(root: Path, frame: pd.DataFrame) -> str:
     return f"wandb:{root}"
 
 
-def read(ref: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", _READ, ref], capture_output=True, text=True, check=True)
+def write_wandb_export(root: Path, frame: pd.DataFrame) -> str:
+    """The layout of W&B's history artifacts (``run-ID-history:v0/0000.parquet``: _step, _runtime, _timestamp and
+    the metrics), as ``Api().artifact(...).download()`` leaves it; written here with pandas (no network)."""
+    for run, rows in frame.groupby("run_id"):
+        folder = root / f"run-{run}-history:v0"
+        folder.mkdir()
+        steps = rows["step"].to_numpy()
+        pd.DataFrame({"_step": steps, "_runtime": steps * 0.01, "_timestamp": 1.7e9 + steps * 0.01,
+                      "loss": rows["loss"].to_numpy()}).to_parquet(folder / "0000.parquet", index=False)
+        (folder / "config.yaml").write_text(f"n_params:\n  value: {float(rows['n_params'].iloc[0])}\n")
+    return f"wandb:{root}"
+
+
+def read(ref: str, store: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", _READ, ref, LIBRARIES[store]], capture_output=True, text=True,
+                         check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "scalefit", "benchmarks/bench_trackers.py"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+uncommitted" if dirty else "")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=1_000_000)
-    ap.add_argument("--stores", default="tb,mlflow,wandb")
+    ap.add_argument("--stores", default="tb,mlflow,wandb,wandb-export")
+    ap.add_argument("--repeat", type=int, default=2, help="reads of each store (and of the Parquet file before it); "
+                    "the fastest counts")
+    ap.add_argument("--dir", type=Path, help="keep the written stores here and reuse them on the next run")
+    ap.add_argument("--save", type=Path, help="also write the results as JSON here")
     args = ap.parse_args()
     frame = curves(args.points)
-    writers = {"tb": write_tb, "mlflow": write_mlflow, "wandb": write_wandb}
-    with tempfile.TemporaryDirectory() as tmp:
+    writers = {"tb": write_tb, "mlflow": write_mlflow, "wandb": write_wandb, "wandb-export": write_wandb_export}
+    res: dict = {"commit": commit(), "points": args.points, "runs": RUNS,
+                 "machine": {"cores": os.cpu_count(), "load_before": [round(v, 2) for v in os.getloadavg()]},
+                 "stores": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.dir / str(args.points) if args.dir else Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
         pq = Path(tmp) / "same.parquet"
         frame.to_parquet(pq, index=False)
-        base = read(str(pq))
-        print(f"parquet: {base['rows']} rows in {base['s']:.2f} s, peak {base['peak_mib']:.0f} MiB")
         for name in args.stores.split(","):
             root = Path(tmp) / name
-            root.mkdir()
+            done = root / ".written"
             t = time.perf_counter()
-            ref = writers[name](root, frame)
+            if done.exists():
+                ref = done.read_text()
+            else:
+                root.mkdir()
+                ref = writers[name](root, frame)
+                done.write_text(ref)
             wrote = time.perf_counter() - t
-            got = read(ref)
+            base = min((read(str(pq), "parquet") for _ in range(args.repeat)), key=lambda r: r["s"])
+            got = min((read(ref, name) for _ in range(args.repeat)), key=lambda r: r["s"])
             ok = "every point" if got["rows"] == len(frame) else f"ROWS {got['rows']} != {len(frame)}"
-            print(f"{name}: {ok}; read {got['s']:.2f} s ({got['s'] / base['s']:.1f}x parquet), peak "
-                  f"{got['peak_mib']:.0f} MiB ({got['peak_mib'] / base['peak_mib']:.1f}x); written in {wrote:.0f} s")
+            ratio, mem = got["s"] / base["s"], got["peak_mib"] / base["peak_mib"]
+            print(f"{name}: {ok}; read {got['s']:.2f} s vs Parquet {base['s']:.2f} s ({ratio:.1f}x; library import "
+                  f"{got['import_s']:.2f} s apart), peak {got['peak_mib']:.0f} MiB ({mem:.1f}x); load "
+                  f"{os.getloadavg()[0]:.1f}; written in {wrote:.0f} s", flush=True)
+            res["stores"][name] = {"read_s": round(got["s"], 3), "parquet_s": round(base["s"], 3),
+                                   "ratio": round(ratio, 2), "import_s": round(got["import_s"], 3),
+                                   "peak_mib": round(got["peak_mib"]), "parquet_peak_mib": round(base["peak_mib"]),
+                                   "memory_ratio": round(mem, 2), "rows": got["rows"], "every_point": got["rows"] ==
+                                   len(frame), "load": round(os.getloadavg()[0], 2)}
+    res["machine"]["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    if args.save is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(res, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 =====================================  ======================================================================
 ``tb:PATH``                            TensorBoard event files under a log directory, or a glob (``tensorboard``)
 ``mlflow:URI#EXPERIMENT``              an MLflow tracking store and experiment (``mlflow``)
-``wandb:PATH``                         W&B run folders written offline or synced (``wandb``)
+``wandb:PATH``                         W&B run folders written offline or synced (``wandb``), or W&B history
+                                       exports: Parquet files (``run-ID-history`` artifacts; pyarrow)
 ``wandb:ENTITY/PROJECT``               a W&B project over the API (``wandb``; network and credentials)
 a folder of event files or W&B runs    the same as ``tb:``/``wandb:`` with it
 =====================================  ======================================================================
@@ -76,9 +77,11 @@ def read_parts(ref: str) -> list[Part]:
         return mlflow(body)
     local = Path(body)
     if local.exists() or body.startswith((".", "/", "~")) or body.count("/") != 1:
+        from scalefit.runs.trackers.wandb_export import is_export
+        from scalefit.runs.trackers.wandb_export import read_parts as export
         from scalefit.runs.trackers.wandb_offline import read_parts as offline
 
-        return offline(local.expanduser())
+        return (export if is_export(local.expanduser()) else offline)(local.expanduser())
     from scalefit.runs.trackers.wandb_api import read_parts as api
 
     return api(body)

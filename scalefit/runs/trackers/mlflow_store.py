@@ -3,8 +3,12 @@ MLflow's own client.
 
 ``URI`` is a tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``, ``databricks``), or a path: a database
 file (``mlflow.db``) or a file-store folder (``./mlruns``). ``EXPERIMENT`` is the experiment's name or id. Runs
-are listed page by page; ``MlflowClient.get_metric_history`` pages through every point of a metric (never the
-latest value only). A run that was continued (``start_run(run_id=...)``) and re-logged steps keeps the later
+are listed page by page (params, run names and start times from ``MlflowClient.search_runs``). Metric histories
+(every point, never the latest value only): from a sqlite store, one read per metric of MLflow's own ``metrics``
+table (through the ADBC SQLite driver, read-only, after MLflow's client has verified the store's schema; the
+columns are checked against MLflow's ``SqlMetric`` model), the same points ``MlflowClient.get_metric_history``
+returns without building one Python object per point; from any other store, ``get_metric_history``. A run that was
+continued (``start_run(run_id=...)``) and re-logged steps keeps the later
 values; several MLflow runs of one training run are stitched with ``?stitch=config.KEY`` (``--stitch``).
 """
 
@@ -65,7 +69,15 @@ def read_parts(spec: str, client=None) -> list[Part]:
         if client is None:
             client = _client(uri, spec)
         exp = _experiment(client, experiment, spec)
-        return [p for run in _runs(client, exp.experiment_id) if (p := _part(client, run, uri)) is not None]
+        runs = list(_runs(client, exp.experiment_id))
+        keys = sorted({k for run in runs for k in run.data.metrics})
+        bulk = _sqlite_histories(uri, exp.experiment_id, keys) if uri.startswith("sqlite:///") else None
+        parts = []
+        for run in runs:
+            histories = bulk.get(run.info.run_id, {}) if bulk is not None else _client_histories(client, run)
+            if (part := _part(run, histories, uri)) is not None:
+                parts.append(part)
+        return parts
 
 
 def _client(uri: str, spec: str):
@@ -106,29 +118,104 @@ def _runs(client, experiment_id: str) -> Iterator:
             return
 
 
-def _part(client, run, uri: str) -> Part | None:
+def _client_histories(client, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{metric: (steps, timestamps, values)} in MLflow's order, through the client (any store)."""
+    out = {}
+    for key in sorted(run.data.metrics):
+        history = client.get_metric_history(run.info.run_id, key)
+        n = len(history)
+        out[key] = (np.fromiter((m.step for m in history), np.int64, n),
+                    np.fromiter((m.timestamp for m in history), np.int64, n),
+                    np.fromiter((m.value for m in history), float, n))
+    return out
+
+
+SQL_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "is_nan")  # MLflow's `metrics` table (SqlMetric)
+
+
+def _sqlite_histories(uri: str, experiment_id: str, keys: list[str]) -> dict[str, dict] | None:
+    """{run id: {metric: (steps, timestamps, values)}} for an experiment of a sqlite store, one query per metric;
+    None where the ADBC driver is missing or the table is not the one MLflow's model describes (then the client
+    reads)."""
+    try:
+        from adbc_driver_sqlite import dbapi
+        from mlflow.store.tracking.dbmodels.models import SqlMetric
+    except ImportError:
+        return None
+    if not set(SQL_COLUMNS) <= {c.name for c in SqlMetric.__table__.columns}:
+        return None
+    from urllib.parse import quote
+
+    path = uri[len("sqlite:///"):]
+    query = ("SELECT run_uuid, step, timestamp, value, is_nan FROM metrics WHERE key = ? AND run_uuid IN "
+             "(SELECT run_uuid FROM runs WHERE experiment_id = ?)")
+    exp = int(experiment_id) if str(experiment_id).isdigit() else experiment_id
+    out: dict[str, dict] = {}
+    with dbapi.connect(f"file:{quote(path)}?mode=ro") as conn:
+        cur = conn.cursor()
+        cur.execute("PRAGMA table_info(metrics)")
+        if not set(SQL_COLUMNS) <= {row[1] for row in cur.fetchall()}:
+            return None
+        for key in keys:
+            cur.execute(query, (key, exp))
+            _split(cur.fetch_arrow_table(), key, out)
+        cur.close()
+    return out
+
+
+def _split(table, key: str, out: dict) -> None:
+    """One metric's rows of all runs into ``out[run][key] = (steps, timestamps, values)``, each run's points in
+    MLflow's history order (timestamp, step, value); NaN where MLflow flagged it (``is_nan``)."""
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return
+    runs = pc.dictionary_encode(table.column("run_uuid")).combine_chunks()
+    codes = runs.indices.to_numpy(zero_copy_only=False)
+    steps = table.column("step").to_numpy().astype(np.int64, copy=False)
+    stamps = table.column("timestamp").to_numpy().astype(np.int64, copy=False)
+    values = table.column("value").to_numpy().astype(float)
+    values[table.column("is_nan").to_numpy().astype(bool)] = np.nan
+    order = np.argsort(codes, kind="stable")  # by run; MLflow's primary-key index already orders the rows by
+    if not _ordered(codes[order], stamps[order], steps[order], values[order]):  # (timestamp, step, value)
+        order = np.lexsort((values, steps, stamps, codes))
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for chunk in np.split(order, bounds):
+        run = runs.dictionary[int(codes[chunk[0]])].as_py()
+        out.setdefault(run, {})[key] = steps[chunk], stamps[chunk], values[chunk]
+
+
+def _ordered(codes: np.ndarray, stamps: np.ndarray, steps: np.ndarray, values: np.ndarray) -> bool:
+    """Whether rows grouped by ``codes`` are in (timestamp, step, value) order within each group."""
+    same = codes[1:] == codes[:-1]
+    later = stamps[1:] > stamps[:-1]
+    tie = stamps[1:] == stamps[:-1]
+    step_later = steps[1:] > steps[:-1]
+    step_tie = steps[1:] == steps[:-1]
+    fine = later | (tie & (step_later | (step_tie & ~(values[1:] < values[:-1]))))
+    return bool(np.all(fine | ~same))
+
+
+def _part(run, histories: dict, uri: str) -> Part | None:
     run_id = run.info.run_id
     where = f"{uri} run {run_id}"
     columns, stamps = {}, []
-    repeats = 0
-    for key in sorted(run.data.metrics):
-        history = client.get_metric_history(run_id, key)
-        if not history:
+    for key, (steps, ts, values) in sorted(histories.items()):
+        if not len(steps):
             continue
-        n = len(history)
-        ts = np.fromiter((m.timestamp for m in history), np.int64, n)
         order = np.argsort(ts, kind="stable")  # a continued run re-logs steps later: the latest value is last
-        steps = np.fromiter((m.step for m in history), np.int64, n)[order]
-        values = np.fromiter((m.value for m in history), float, n)[order]
-        columns[key] = (steps, values)
-        stamps.append((steps, ts[order]))
+        columns[key] = (steps[order], values[order])
+        stamps.append((steps[order], ts[order]))
     if not columns:
         return None
     metrics, repeats = wide(columns, where)
     if repeats:
         warnings.warn(StitchWarning(f"{where}: {repeats} metric point(s) logged twice at the same step (a continued "
                                     "run?); kept the later ones"), stacklevel=4)
-    stamp = pd.concat([pd.Series(t, index=s) for s, t in stamps]).groupby(level=0).max()
+    if len(stamps) == 1 and not repeats:
+        stamp = pd.Series(stamps[0][1], index=stamps[0][0])
+    else:
+        stamp = pd.concat([pd.Series(t, index=s) for s, t in stamps]).groupby(level=0).max()
     metrics.insert(1, "timestamp", stamp.reindex(metrics["step"]).to_numpy())
     config = {k: _number(v) for k, v in run.data.params.items()}
     start = (run.info.start_time or 0) / 1000.0

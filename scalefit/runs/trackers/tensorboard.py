@@ -1,10 +1,12 @@
-"""TensorBoard logs (``tb:PATH``): every scalar point of every event file, read with tensorboard's own reader.
+"""TensorBoard logs (``tb:PATH``): every scalar point of every event file, read with tensorboard's own readers.
 
 ``PATH`` is a log directory (each folder holding event files is a run, named by its path below ``PATH``) or a glob
-of run folders or event files (``tb:logs/lr*``). tensorboard's ``EventAccumulator`` reservoir-samples scalars
-(10,000 per tag) unless told otherwise; it is run here with sampling off (size guidance 0) on one event file at a
-time, so a run resumed into a new event file is two parts that :mod:`~scalefit.runs.trackers.parts` stitches.
-Scalars written as tensors (TF2 ``tf.summary.scalar``) count too; hyperparameters come from the HParams plugin.
+of run folders or event files (``tb:logs/lr*``). Each event file is one part, so a run resumed into a new event
+file is two parts that :mod:`~scalefit.runs.trackers.parts` stitches. The reader is TensorBoard's data server (the
+Rust reader behind ``tensorboard --load_fast``, see :mod:`~scalefit.runs.trackers.tb_server`) where the platform
+has it, as TensorBoard itself does, else tensorboard's Python ``EventAccumulator`` one file at a time; both with
+sampling off (TensorBoard samples 10,000 scalars per tag by default). Scalars written as tensors (TF2
+``tf.summary.scalar``) count too; hyperparameters come from the HParams plugin.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from scalefit.errors import StitchWarning, TrackerError
+from scalefit.runs.trackers import tb_server
 from scalefit.runs.trackers.parts import Part, wide
 
 EVENT_GLOB = "events.out.tfevents.*"
@@ -45,9 +48,12 @@ def event_files(spec: str) -> dict[str, list[Path]]:
 
 def read_parts(spec: str) -> list[Part]:
     """One part per event file, every scalar point, the run's HParams as its config."""
+    runs = event_files(spec)
+    server = tb_server.binary()
+    fast = tb_server.load(server, [f for files in runs.values() for f in files]) if server else {}
     parts = []
-    for run, files in event_files(spec).items():
-        loaded = [(f, *_load(f)) for f in files]
+    for run, files in runs.items():
+        loaded = [(f, *(fast[f] if server else _load(f))) for f in files]
         config: dict = {}
         for _, _, _, hparams in loaded:
             config.update(hparams)
@@ -64,7 +70,8 @@ def read_parts(spec: str) -> list[Part]:
 
 
 def _load(path: Path) -> tuple[float, dict, dict]:
-    """(first wall time, {tag: (steps, values)} with "__wall_time__" per step, hparams) of one event file."""
+    """Without the data server: one event file's (first wall time, {tag: (steps, values)} with "__wall_time__"
+    per step, hparams)."""
     try:
         from tensorboard.backend.event_processing import event_accumulator as ea
     except ImportError as exc:
@@ -126,11 +133,7 @@ def _hparams(acc, path: Path) -> dict:
         info = metadata.parse_session_start_info_plugin_data(blob)
     except Exception as exc:  # a protobuf DecodeError or a version mismatch of the plugin data
         raise TrackerError(f"{path}: unreadable HParams plugin data ({exc})") from None
-    out = {}
-    for name, value in info.hparams.items():
-        kind = value.WhichOneof("kind")
-        out[name] = getattr(value, kind) if kind in ("number_value", "string_value", "bool_value") else None
-    return out
+    return tb_server.hparam_values(info)
 
 
 class _record_errors:

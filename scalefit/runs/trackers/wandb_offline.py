@@ -101,9 +101,10 @@ def _read(core: str, f: Path) -> Part | None:
     return Part(run_id, name, str(f.parent), start, metrics, config)
 
 
-def history_frame(rows: list[dict], steps: list[int], f: Path) -> pd.DataFrame:
-    """History rows as columns: numbers kept, media (``{"_type": ...}``) skipped, anything else refused."""
-    frame = pd.DataFrame.from_records(rows)
+def history_frame(rows: list[dict] | pd.DataFrame, steps, f: Path) -> pd.DataFrame:
+    """History rows (dicts, or a frame of them) as columns: numbers kept, media (``{"_type": ...}``) skipped,
+    anything else refused."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(rows)
     frame = frame.drop(columns=[c for c in _SKIP if c in frame.columns])
     out = {"step": np.asarray(steps, dtype=np.int64)}
     for col in frame.columns:
