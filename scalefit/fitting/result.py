@@ -355,7 +355,7 @@ _FOLD = {"fold": expect_str, "points": expect_int, "max_distance": expect_finite
 # a log-space error beyond 10 (a factor e^10 ≈ 22,000) is no calibration scalefit writes; raw-space ones are finite
 MAX_LOG_SCALE = 10.0
 _CALIBRATION = {"method": expect_str, "space": choice("log", "raw"), "axes": list_of(expect_str),
-                "folds": list_of(fields_of(_FOLD)), "points": expect_int, "noise": in_range(0.0),
+                "folds": list_of(fields_of(_FOLD, {"axis": expect_str})), "points": expect_int, "noise": in_range(0.0),
                 "growth": in_range(0.0)}
 _TOP = {"law": expect_str, "law_options": expect_mapping, "params": expect_mapping, "stats": expect_mapping,
         "search": expect_mapping, "data": expect_mapping}

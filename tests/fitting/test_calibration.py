@@ -56,6 +56,25 @@ def test_multiplier_is_the_conformal_order_statistic_of_fold_quantiles():
     assert "too few to calibrate" in cal.thin(thin)
 
 
+def test_a_prediction_takes_the_multiplier_of_the_folds_along_its_axis():
+    c = _cal([[2.0] * 10, [1.5] * 10, [9.0] * 10, [8.0] * 10])
+    for f, axis in zip(c["folds"], ("N", "N", "D", "D")):
+        f["axis"] = axis
+    c["axes"] = ["N", "D"]
+    assert cal.multiplier(c, 0.95, "N") == 2.0 and cal.multiplier(c, 0.95, "D") == 9.0
+    assert cal.multiplier(c, 0.95) == 9.0 and cal.multiplier(c, 0.95, "M") == 9.0  # every fold's: no fold along M
+    d = {"N": np.array([0.5, 0.0, 0.3, 0.0, 0.0]), "D": np.array([0.1, 0.5, 0.3 + 1e-9, 0.0, 0.0]),
+         "M": np.array([0.0, 0.0, 0.0, 0.0, 0.2])}
+    # beyond N the most; beyond D; beyond D by a hair more than N; inside every range; beyond M only
+    assert list(cal.multipliers(c, d, 0.95)) == [2.0, 9.0, 9.0, 9.0, 9.0]
+    hw = cal.half_width(c, d, 0.95)
+    assert hw == pytest.approx(cal.multipliers(c, d, 0.95) * cal.scale(c, d))
+    assert "N 2.00 (2 folds), D 9.00 (2 folds)" in cal.describe(c)
+    for f in c["folds"]:
+        del f["axis"]  # a fit file written before the folds recorded their axis: every fold's multiplier
+    assert list(cal.multipliers(c, d, 0.95)) == [9.0] * 5
+
+
 def test_interval_score_by_hand():
     y = np.array([1.0, 2.0, 3.0])
     lo, hi = np.array([0.9, 2.1, 2.0]), np.array([1.1, 2.2, 2.5])  # inside; 0.1 below; 0.5 above
@@ -96,7 +115,7 @@ def test_calibration_is_stored_reported_and_round_trips(tmp_path):
     assert c["noise"] == pytest.approx(0.01, rel=0.5)  # the in-sample noise is recovered
     assert "5 folds" in f.report() and cal.thin(c) is None
     g = FitResult.load(f.save(tmp_path / "fit.json"))
-    assert g.calibration == c
+    assert g.calibration == c and {f["axis"] for f in c["folds"]} == {"C"}
     at = {"C": [1e23]}
     assert np.allclose(g.predict_interval(at, interval="prediction"), f.predict_interval(at, interval="prediction"))
 
@@ -124,6 +143,10 @@ def test_bad_interval_level_and_calibration_field_are_refused():
     d = json.loads(f.to_json())
     d["calibration"]["noise"] = "a lot"
     with pytest.raises(FitFileError, match="calibration.noise"):
+        FitResult.from_dict(d)
+    d = json.loads(f.to_json())
+    d["calibration"]["folds"][0]["axis"] = 3
+    with pytest.raises(FitFileError, match=r"calibration.folds\[0\].axis"):
         FitResult.from_dict(d)
 
 
