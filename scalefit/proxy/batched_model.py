@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from scalefit.proxy.config import ModelConfig
-from scalefit.proxy.model import GPT, apply_rope, norm, rope_tables
+from scalefit.proxy.model import GPT, norm, split_heads
 from scalefit.proxy.mup import attention_scale, param_groups, readout_multiplier, residual_multiplier
 
 __all__ = ["BatchedAdamW", "batched_loss", "clip_grad_norms", "forward", "select", "stack"]
@@ -60,14 +60,12 @@ def _linear(x: torch.Tensor, params: dict[str, torch.Tensor], prefix: str) -> to
 
 def _attention(x: torch.Tensor, params: dict[str, torch.Tensor], prefix: str, cfg: ModelConfig) -> torch.Tensor:
     k, b, t, c = x.shape
-    heads, d_head = cfg.n_heads, cfg.d_head
-    q, kk, v = (z.reshape(k, b, t, heads, d_head) for z in _linear(x, params, prefix + ".qkv").split(c, dim=3))
-    if cfg.qk_layernorm:
-        q, kk = _ln(q, params, prefix + ".q_norm", cfg), _ln(kk, params, prefix + ".k_norm", cfg)
-    q, kk, v = (z.reshape(k * b, t, heads, d_head).transpose(1, 2) for z in (q, kk, v))
-    if cfg.arch != "gpt2":
-        cos, sin = rope_tables(t, d_head, str(x.device))
-        q, kk = apply_rope(q, cos, sin), apply_rope(kk, cos, sin)
+
+    def norm_qk(q: torch.Tensor, kk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _ln(q, params, prefix + ".q_norm", cfg), _ln(kk, params, prefix + ".k_norm", cfg)
+
+    qkv = _linear(x, params, prefix + ".qkv")
+    q, kk, v = (z.reshape(k * b, *z.shape[2:]) for z in split_heads(qkv, cfg, norm_qk if cfg.qk_layernorm else None))
     y = F.scaled_dot_product_attention(q, kk, v, is_causal=True, scale=attention_scale(cfg))
     return _linear(y.transpose(1, 2).reshape(k, b, t, c), params, prefix + ".proj")
 

@@ -12,12 +12,13 @@
 Options small-model studies use: tied or untied readout, per-head qk-norm (LayerNorm for gpt2, RMSNorm
 otherwise; Wortsman et al. 2023, "Small-scale proxies for large-scale Transformer training instabilities"), z-loss,
 SP, muP and CompleteP multipliers (see ``mup.py``). The batched model (``batched_model.py``) runs the same layouts
-through the functions defined here (``norm``, ``rope_tables``, ``apply_rope``).
+through the functions defined here (``norm``, ``split_heads``, ``rope_tables``, ``apply_rope``).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ from torch import nn
 from scalefit.proxy.config import ModelConfig
 from scalefit.proxy.mup import attention_scale, init_parameters, readout_multiplier, residual_multiplier
 
-__all__ = ["GPT", "apply_rope", "lm_loss", "norm", "rope_tables"]
+__all__ = ["GPT", "apply_rope", "lm_loss", "norm", "rope_tables", "split_heads"]
 
 NORM_EPS = 1e-5  # LayerNorm's epsilon (torch.nn.LayerNorm's default; the gpt2 layout)
 # RMSNorm's epsilon (llama, olmo2 layouts). It must be negligible against the mean square of what it normalises. In
@@ -59,18 +60,40 @@ def norm(x: torch.Tensor, cfg: ModelConfig, weight: torch.Tensor, bias: torch.Te
 
 @functools.lru_cache(maxsize=16)
 def rope_tables(seq_len: int, d_head: int, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosines and sines ``[seq_len, d_head/2]`` of RoPE's rotation angles ``t * base^(-2i/d_head)`` (fp32)."""
+    """RoPE's tables ``[seq_len, d_head]`` (fp32) of the angles ``t * base^(-2i/d_head)``: the cosines repeated over
+    both halves of the head, and the sines with the first half negated (see ``apply_rope``)."""
     inv_freq = ROPE_BASE ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)
     angles = torch.arange(seq_len, dtype=torch.float64)[:, None] * inv_freq[None, :]
-    return angles.cos().float().to(device), angles.sin().float().to(device)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat((cos, cos), dim=-1).float().to(device), torch.cat((-sin, sin), dim=-1).float().to(device)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate the two halves of the last dim of ``x`` ``[..., T, d_head]`` by the position angles."""
+    """Rotate the two halves ``(x1, x2)`` of the last dim of ``x`` ``[..., T, d_head]`` by the position angles:
+    ``(x1 cos - x2 sin, x2 cos + x1 sin)``, computed as ``x * cos + (x2, x1) * sin`` with ``rope_tables``' tables."""
     half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    swapped = torch.cat((x[..., half:], x[..., :half]), dim=-1)
+    return x * cos.to(x.dtype) + swapped * sin.to(x.dtype)
+
+
+def split_heads(
+    qkv: torch.Tensor, cfg: ModelConfig, norm_qk: Callable[[torch.Tensor, torch.Tensor], tuple] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Queries, keys and values ``[..., heads, T, d_head]`` from the fused projection's output ``[..., T, 3 width]``.
+
+    ``norm_qk(q, k)`` (qk-norm) acts on them in that layout; the llama and olmo2 layouts then rotate queries and keys
+    by RoPE in one pass (without qk-norm they are one slice of the projection's output).
+    """
+    *lead, t, _ = qkv.shape
+    h = cfg.n_heads
+    heads = qkv.view(*lead, t, 3 * h, cfg.d_head).transpose(-3, -2)
+    q, k, v = heads.split(h, dim=-3)
+    if norm_qk is not None:
+        q, k = norm_qk(q, k)
+    if cfg.arch != "gpt2":
+        qk = heads[..., : 2 * h, :, :] if norm_qk is None else torch.cat((q, k), dim=-3)
+        q, k = apply_rope(qk, *rope_tables(t, cfg.d_head, str(qkv.device))).split(h, dim=-3)
+    return q, k, v
 
 
 class Attention(nn.Module):
@@ -84,14 +107,12 @@ class Attention(nn.Module):
         self.k_norm = _norm_module(cfg, cfg.d_head) if cfg.qk_layernorm else None
         self.scale = attention_scale(cfg)
 
+    def _norm_qk(self, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.q_norm(q), self.k_norm(k)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = (z.view(b, t, self.n_heads, self.d_head).transpose(1, 2) for z in self.qkv(x).split(c, dim=2))
-        if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
-        if self.cfg.arch != "gpt2":
-            cos, sin = rope_tables(t, self.d_head, str(x.device))
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k, v = split_heads(self.qkv(x), self.cfg, None if self.q_norm is None else self._norm_qk)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
