@@ -4,8 +4,9 @@ Bhagia et al. 2024, "Establishing Task Scaling Laws via Compute-Efficient Model 
 
 1. **Task loss.** Per task, L(N, D) = E + A/N^alpha + B/D^beta (``chinchilla``) fitted to each ladder run's
    final checkpoint, reduced by ``reduce`` (default ``"last"``; the paper's setting is ``"mean-last=5"``, the
-   mean of the last 5 checkpoints, which damps checkpoint noise; the run key resolved as in
-   :mod:`scalefit.runs.reduce`).
+   mean of the last 5 checkpoints, which damps checkpoint noise, placed at their mean tokens: at the last
+   checkpoint's, the mean would sit above the curve by the loss still falling over the window; the run key
+   resolved as in :mod:`scalefit.runs.reduce`).
 2. **Accuracy.** Per task, Acc(L) = floor + (ceiling - floor)/(1 + exp(k (L - L0))) (``downstream-acc-sigmoid``,
    the paper's a/(1 + exp(-k(L - L0))) + b with bounds that keep it in [0, 1]) fitted to *all* checkpoints of
    every run after skipping each run's earliest ``skip_first`` fraction, with the ideal point (L = 0, Acc = 1)

@@ -53,7 +53,7 @@ def two_step(long, maps: Mapping[str, str], o: Mapping[str, Any], *, bootstrap: 
 
     run, task, loss, acc = _cols()
     common = {"group_by": task, "run": run, "bootstrap": bootstrap, "seed": seed, "calibrate": calibrate}
-    loss_fit, n1 = quiet_fit(LOSS_LAW, long, target=loss, mapping=dict(maps), reduce=o.get("reduce") or "last",
+    loss_fit, n1 = quiet_fit(LOSS_LAW, reduced_final(long, maps, o, [loss]), target=loss, mapping=dict(maps),
                              **common)
     # step 2's moving average smooths the task loss and the accuracy alike, so each (L, Acc) pair keeps the same lag
     smoothed = reduce_runs(long, run=run, smooth=o["smooth"], columns=[loss, acc]) if o.get("smooth") else long
@@ -67,18 +67,39 @@ def direct(long, maps: Mapping[str, str], o: Mapping[str, Any], *, bootstrap: in
            calibrate: bool = True):
     """(the direct method's fit, [("direct", message)]) on the long table ``long``."""
     run, task, _, acc = _cols()
-    fit, notes = quiet_fit(DIRECT, long, target=acc, mapping={s: c for s, c in maps.items() if s in ("N", "D")},
-                           group_by=task, run=run, reduce=o.get("reduce") or "last", bootstrap=bootstrap, seed=seed,
-                           calibrate=calibrate, law_options={"chance": float(o.get("chance") or 0.0)})
+    fit, notes = quiet_fit(DIRECT, reduced_final(long, maps, o, [acc]), target=acc,
+                           mapping={s: c for s, c in maps.items() if s in ("N", "D")}, group_by=task, run=run,
+                           bootstrap=bootstrap, seed=seed, calibrate=calibrate,
+                           law_options={"chance": float(o.get("chance") or 0.0)})
     return fit, [("direct", m) for m in notes]
 
 
-def final_accuracy(long, o: Mapping[str, Any]):
-    """One row per (run, task): the run's reduced final accuracy (``reduce``, default its last checkpoint)."""
-    from scalefit.runs import reduce_runs
+def reduced_final(long, maps: Mapping[str, str], o: Mapping[str, Any], columns: list[str]):
+    """One row per (run, task): the run's final checkpoint with ``columns`` reduced by ``reduce`` (default its last
+    checkpoint). A mean over the last K checkpoints is placed at the mean of their progress (the D and C columns
+    are averaged over the same checkpoints): placed at the last checkpoint's tokens, an averaged loss would sit
+    above the curve by half the window's slope (the loss still falls across the last K checkpoints), more for
+    short runs than for long ones, which tilts the fitted data exponent."""
+    from scalefit.runs import RunTable, column_for, reduce_runs
 
-    run, _, _, acc = _cols()
-    return reduce_runs(long, run=run, reduce=o.get("reduce") or "last", columns=[acc])
+    run = _cols()[0]
+    reduce = o.get("reduce") or "last"
+    if not reduce.startswith("mean-last"):
+        return reduce_runs(long, run=run, reduce=reduce, columns=columns)
+    progress = {}
+    for symbol in ("D", "C"):
+        col = column_for(long, symbol, {s: c for s, c in maps.items() if s == symbol})
+        if col is not None and col not in progress.values():
+            progress[f"__mean_{symbol}"] = col
+    table = RunTable(long.frame.assign(**{tmp: long.frame[col] for tmp, col in progress.items()}), long.source)
+    out = reduce_runs(table, run=run, reduce=reduce, columns=[*columns, *progress]).frame
+    out = out.assign(**{col: out[tmp] for tmp, col in progress.items()}).drop(columns=list(progress))
+    return RunTable(out, long.source)
+
+
+def final_accuracy(long, o: Mapping[str, Any], maps: Mapping[str, str] | None = None):
+    """One row per (run, task): the run's reduced final accuracy (:func:`reduced_final`)."""
+    return reduced_final(long, maps or {}, o, [_cols()[3]])
 
 
 def predict_methods(loss_fit, acc_fit, direct_fit, task: str, n, d, c) -> dict[str, np.ndarray]:
@@ -105,7 +126,7 @@ def backtest_choice(long, maps: Mapping[str, str], o: Mapping[str, Any], seed: i
     train, test = long.subset(long.frame.index[n_all < top]), long.subset(long.frame.index[n_all == top])
     loss_fit, acc_fit, _ = two_step(train, maps, o, bootstrap=0, seed=seed, calibrate=False)
     direct_fit, _ = direct(train, maps, o, bootstrap=0, seed=seed, calibrate=False)
-    final = final_accuracy(test, o)
+    final = final_accuracy(test, o, maps)
     x = resolve(final, ["N", "D", "C"], mapping=dict(maps)).values
     out = {}
     for name in sorted(set(final.frame[task].astype(str))):
@@ -130,7 +151,7 @@ def triage(long, o: Mapping[str, Any], choice: Mapping[str, Mapping], threshold:
 
     run, task, _, acc = _cols()
     kept = reduce_runs(long, run=run, skip_first=o["skip_first"], columns=[acc]) if o["skip_first"] else long
-    final = final_accuracy(long, o)
+    final = final_accuracy(long, o, maps)
     sizes = resolve(final, ["N"], mapping=dict(maps or {})).values["N"]
     out = {}
     for name in sorted(set(long.frame[task].astype(str))):
@@ -153,4 +174,4 @@ def triage(long, o: Mapping[str, Any], choice: Mapping[str, Mapping], threshold:
 
 
 __all__ = ["DIRECT", "METHODS", "THRESHOLD", "backtest_choice", "direct", "final_accuracy", "predict_methods",
-           "quiet_fit", "triage", "two_step"]
+           "quiet_fit", "reduced_final", "triage", "two_step"]

@@ -116,6 +116,7 @@ class LadderResult(ResultFile):
                  f"{', '.join(self.tasks)}",
                  "step 1: task loss L(N, D) = E + A/N^alpha + B/D^beta on each run's "
                  + (f"checkpoints reduced by {o['reduce']}" if o.get("reduce") else "last checkpoint")
+                 + (" (at their mean tokens)" if str(o.get("reduce") or "").startswith("mean-last") else "")
                  + f"; step 2: Acc(L) sigmoid on all checkpoints after skipping the first {100 * o['skip_first']:g}%"
                  + (f", accuracy smoothed over {o['smooth']} checkpoints" if o.get("smooth") else "")
                  + (", anchored at (L=0, Acc=1)" if o["anchor"] else "")

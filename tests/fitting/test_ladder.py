@@ -188,3 +188,21 @@ def test_ladder_files_round_trip_and_version_1_files_load(methods_ladder):
     assert v1.direct_fit is None and v1.method("task") == "two-step"
     with pytest.raises(RunDataError, match="threshold"):
         _ladder(methods_ladder[0], loss_cols="bpb_*", acc_cols="acc_*", threshold=0.0)
+
+
+def test_mean_last_places_the_mean_at_the_mean_tokens():
+    """mean-last=K averages the metric and the progress (tokens, compute) over the same K checkpoints, so a loss
+    falling linearly in the tokens stays on its line; last keeps the last checkpoint; with or without a step column."""
+    from scalefit.planning.ladder_methods import reduced_final
+
+    tokens = np.array([1e9, 2e9, 3e9, 4e9, 5e9])
+    frame = pd.DataFrame({"run_id": "r", "n_params": 1e8, "tokens": tokens, "flops": 6e8 * tokens,
+                          "step": np.arange(5), "bpb_t": 3.0 - tokens / 1e9 * 0.1, "acc_t": 0.3})
+    for log in (frame, frame.drop(columns="step")):
+        long = long_table(RunTable.from_frame(log), loss_cols="bpb_*", acc_cols="acc_*")
+        mean = reduced_final(long, {}, {"reduce": "mean-last=3"}, ["task_loss"]).frame
+        assert len(mean) == 1 and mean["tokens"].iloc[0] == pytest.approx(4e9)
+        assert mean["flops"].iloc[0] == pytest.approx(2.4e18) and mean["task_loss"].iloc[0] == pytest.approx(2.6)
+        assert list(mean.columns) == list(long.frame.columns)
+        last = reduced_final(long, {}, {"reduce": None}, ["task_loss"]).frame
+        assert last["tokens"].iloc[0] == 5e9 and last["task_loss"].iloc[0] == pytest.approx(2.5)
