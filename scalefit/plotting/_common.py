@@ -65,6 +65,28 @@ def fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def fit_titles(fig) -> None:
+    """Wrap every axes title wider than its axes, and a figure title wider than the figure, onto more lines (at
+    spaces), so no title is clipped at the figure's edge or runs over its neighbour; laid out once to measure (the
+    layout engine's pass, not a draw)."""
+    import textwrap
+
+    rend = fig.canvas.get_renderer()
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+    texts = [(ax.title, ax.get_window_extent(rend).width) for ax in fig.axes if ax.get_title()]
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        texts.append((fig._suptitle, 0.96 * fig.bbox.width))
+    for text, room in texts:
+        wide = text.get_window_extent(rend).width
+        if wide <= room or room <= 0:
+            continue
+        lines = text.get_text().split("\n")
+        chars = max(12, int(max(map(len, lines)) * room / wide * 0.97))
+        text.set_text("\n".join(textwrap.fill(line, chars, break_on_hyphens=False) for line in lines))
+
+
 def axes_row(axes, n: int, size: tuple[float, float]):
     """(figure, list of ``n`` axes): a new constrained-layout row of ``size`` per panel, or the given axes."""
     if axes is None:

@@ -23,6 +23,7 @@ from scalefit.errors import ConfigError, FitError, RunDataError
 from scalefit.fitting.result import FitResult
 from scalefit.plotting._common import (
     CMAP,
+    fit_titles,
     fitted_points,
     is_nd,
     label,
@@ -165,11 +166,9 @@ def plot_fit_report(fit: FitResult, runs=None, *, to: float | None = None, group
     groups = panel_groups(fit, group)
     table = _table(runs)
     ncols = 1 if table is None else 2
-    if axes is None:
-        plt = pyplot()
-        _, axes = plt.subplots(len(groups), ncols, figsize=(8.4 + 5.6 * (ncols - 1), 5.8 * len(groups)),
-                               squeeze=False, layout="constrained",
-                               gridspec_kw={"width_ratios": [1.5, 1][:ncols]})
+    own = axes is None
+    if own:
+        axes = _report_axes(len(groups), ncols)
     else:
         axes = np.asarray(axes, dtype=object)
         if axes.size != len(groups) * ncols:
@@ -181,15 +180,47 @@ def plot_fit_report(fit: FitResult, runs=None, *, to: float | None = None, group
             plot_residuals(fit, table, group=g, by=by, max_curves=max_curves, ax=axes[i][1])
     fig = axes[0][0].figure
     fig.suptitle(_report_title(fit, group, table is not None), fontsize=11)
+    if own:
+        fit_titles(fig)
     return fig
+
+
+GRID_FROM = 3  # a report of this many groups or targets or more is a grid of cells, each fit over its residuals
+GRID_COLUMNS = 3  # cells per row at most
+
+
+def _report_axes(n: int, ncols: int) -> list[list]:
+    """Per group, its [fit axes] or [fit axes, residual axes] in a new figure: one row per group side by side
+    (fewer than :data:`GRID_FROM` groups), else a grid of up to :data:`GRID_COLUMNS` cells per row, each cell
+    the fit panel over its residual panel, so many targets make a compact page, not a 2100×7000 px strip."""
+    plt = pyplot()
+    if n < GRID_FROM:
+        _, axes = plt.subplots(n, ncols, figsize=(8.4 + 5.6 * (ncols - 1), 5.8 * n), squeeze=False,
+                               layout="constrained", gridspec_kw={"width_ratios": [1.5, 1][:ncols]})
+        return [list(row) for row in axes]
+    cols = min(GRID_COLUMNS, n)
+    rows = -(-n // cols)
+    fig = plt.figure(figsize=(6.4 * cols, (6.6 if ncols == 2 else 4.8) * rows), layout="constrained")
+    grid = fig.add_gridspec(rows, cols)
+    out = []
+    for i in range(n):
+        cell = grid[i // cols, i % cols]
+        if ncols == 1:
+            out.append([fig.add_subplot(cell)])
+        else:
+            fit_cell, res_cell = cell.subgridspec(2, 1, height_ratios=[2.2, 1])
+            out.append([fig.add_subplot(fit_cell), fig.add_subplot(res_cell)])
+    return out
 
 
 def _report_title(fit: FitResult, group: object | None, with_runs: bool) -> str:
     """The report's title: law, source and the number of fitted runs (of the one group drawn, if one)."""
     shown = single(fit, group) if group is not None else fit
     src = shown.data.get("source") or fit.data.get("source") or "?"
-    if group is None and fit.targets:
-        what = f"{fit.data.get('n_rows', '?')} runs of {src} ({len(fit.targets)} targets)"
+    if group is None and fit.targets:  # every target fitted on its own rows (those with a value): their counts
+        counts = sorted({int(g.data.get("n_rows", 0)) for g in fit.groups.values()})
+        n_runs = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}") if counts else "?"
+        what = f"{n_runs} runs of {src} ({len(fit.targets)} targets)"
     elif group is None and fit.groups:
         n_runs = sum(int(g.data.get("n_rows", 0)) for g in fit.groups.values()) or fit.data.get("n_rows", "?")
         what = f"{n_runs} runs of {src} ({len(fit.groups)} groups by {fit.group_by})"

@@ -20,10 +20,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from scalefit.errors import ExtrapolationWarning, RunDataError
+from scalefit.errors import ConfigError, ExtrapolationWarning, RunDataError
 from scalefit.fitting.intervals import label as interval_label
 from scalefit.fitting.result import FitResult
-from scalefit.plotting._common import band, fmt, label, param_box, percentiles, pyplot, single
+from scalefit.plotting._common import band, clusters, fmt, label, param_box, percentiles, pyplot, single
 from scalefit.runs import ensure_derived_columns, filter_rows, resolve
 
 
@@ -75,36 +75,58 @@ def _scatter(ax, x, y, colour, in_fit, held_label=None, **kw):
                    gid="held-out", label=held_label)
 
 
+def _multipliers(m: np.ndarray, max_curves: int) -> list[tuple[float, np.ndarray, str]]:
+    """(M of a fitted line, mask of the runs drawn in its colour, legend label) per line: one per distinct M
+    (within 1e-6), or, with more than ``max_curves`` of them (a sweep whose M varies run by run), one per
+    log-spaced bin of M at the bin's geometric-mean M."""
+    groups = clusters(m, max_curves, rtol=1e-6)
+    binned = len(groups) < len(clusters(m, 10**9, rtol=1e-6))
+    out = []
+    for g in groups:
+        mask = np.zeros(m.size, dtype=bool)
+        mask[g] = True
+        centre = float(np.exp(np.mean(np.log(m[g]))))
+        spread = f"{m[g].min():.3g}–{m[g].max():.3g}, " if f"{m[g].min():.3g}" != f"{m[g].max():.3g}" else ""
+        text = (f"M ≈ {centre:.3g} ({spread}{g.size} run{'s' * (g.size > 1)})" if binned
+                else f"M = {float(np.round(m[g][0], 6)):g}")
+        out.append((centre, mask, text))
+    return out
+
+
 def plot_overtrain(fit: FitResult, runs=None, *, where: str | None = None, to: float | None = None,
-                   reducible: bool = True, group: object | None = None, level: float = 0.95, ax=None):
-    """Loss (minus E when ``reducible``) against compute, one colour and fitted line per token multiplier M."""
+                   reducible: bool = True, group: object | None = None, level: float = 0.95, max_curves: int = 8,
+                   ax=None):
+    """Loss (minus E when ``reducible``) against compute, one colour and fitted line per token multiplier M
+    (runs with more than ``max_curves`` distinct M: one line per log-spaced bin of M, its runs in its colour)."""
     import matplotlib
 
     res = single(fit, group)
     law = res.law_spec
     if law.name != "overtrain":
         raise RunDataError(f"plot_overtrain draws `overtrain` fits; this fit is {law.name!r}")
+    if not (isinstance(max_curves, int) and max_curves >= 1):
+        raise ConfigError(f"max_curves={max_curves!r}: need a whole number >= 1 of fitted lines")
     ax = _ax(ax)
     E = res.params["E"] if reducible else 0.0
     shown = _shown_runs(res, runs, where, ["C", "M", "L"])
     c_lo, c_hi = res.data["ranges"]["C"]
     if shown is not None:
         v, in_fit = shown
-        ms = np.unique(np.round(v["M"], 6))
+        lines = _multipliers(np.asarray(v["M"], dtype=float), max_curves)
         c_lo, c_hi = min(c_lo, v["C"].min()), max(c_hi, v["C"].max())
     else:
         m_lo, m_hi = res.data["ranges"]["M"]
-        ms = np.unique(np.geomspace(m_lo, m_hi, 4).round(2))
+        lines = [(float(m), None, f"M = {m:g}") for m in np.unique(np.geomspace(m_lo, m_hi, 4).round(2))]
     c_end = max(c_hi, to or 0.0)
     grid = np.geomspace(c_lo / 1.5, c_end * 1.5, 200)
     cmap = matplotlib.colormaps["viridis"]
+    ms = np.array([m for m, _, _ in lines])
     norm = matplotlib.colors.LogNorm(ms.min() / 1.5, ms.max() * 1.5) if ms.size > 1 else None
-    for m in ms:
+    for m, sel, text in lines:
         colour = cmap(norm(m)) if norm else "C0"
         y = np.asarray(law({"C": grid, "M": np.full_like(grid, m)}, res.params)) - E
-        ax.plot(grid, y, color=colour, lw=1.6, zorder=3, label=f"M = {m:g}", gid="fit-line")
-        if shown is not None:
-            sel = np.isclose(v["M"], m, rtol=1e-6)
+        ax.plot(grid, y, color=colour, lw=1.6, zorder=3, label=text, gid="fit-line")
+        if sel is not None:
             _scatter(ax, v["C"][sel], v["L"][sel] - E, colour, in_fit[sel])
     fitted_hi = res.data["ranges"]["C"][1]
     if c_end > fitted_hi:
@@ -119,7 +141,9 @@ def plot_overtrain(fit: FitResult, runs=None, *, where: str | None = None, to: f
     held = 0 if shown is None else int((~in_fit).sum())
     key = "" if shown is None else "  (filled: fitted runs" + (f"; hollow: not fitted, n = {held})" if held else ")")
     ax.set_title("overtrain: " + law.equation + key, fontsize=9)
-    ax.legend(loc="lower left", fontsize=7.5, ncol=2, framealpha=0.9, title="token multiplier")
+    binned = any(text.startswith("M ≈") for _, _, text in lines)
+    ax.legend(loc="lower left", fontsize=7.5, ncol=1 if binned else 2, framealpha=0.9,
+              title="token multiplier, binned: one line per bin" if binned else "token multiplier")
     param_box(ax, res, level, "upper right")
     ax.grid(True, which="major", alpha=0.25)
     return ax

@@ -17,6 +17,16 @@ def _figure(drawn: Any):
     return getattr(first, "figure", first)
 
 
+def _titled(fig, ax):
+    """``fig``, its titles wrapped to their panels (:func:`scalefit.plotting._common.fit_titles`) when it is this
+    call's own figure (``ax`` None); a caller's axes are left as they are."""
+    if ax is None:
+        from scalefit.plotting._common import fit_titles
+
+        fit_titles(fig)
+    return fig
+
+
 def plot_result(result: Any, runs: Any = None, *, ax: Any = None, to: float | None = None,
                 group: object | None = None, by: str = "auto", level: float = 0.95):
     """Draw ``result`` (with the run log ``runs`` where the figure shows runs); ``ax`` an Axes or list to draw on."""
@@ -29,17 +39,18 @@ def plot_result(result: Any, runs: Any = None, *, ax: Any = None, to: float | No
     if isinstance(result, LRTransferResult):
         from scalefit.plotting.lr_transfer import plot_lr_transfer
 
-        return _figure(plot_lr_transfer(result, axes=ax))
+        return _titled(_figure(plot_lr_transfer(result, axes=ax)), ax)
     if isinstance(result, HparamFit):
         from scalefit.plotting.hparams import hparams_figure, plot_hparam_laws
 
-        return hparams_figure(result, runs) if ax is None else _figure(plot_hparam_laws(result, axes=ax, level=level))
+        return _titled(hparams_figure(result, runs), ax) if ax is None else _figure(
+            plot_hparam_laws(result, axes=ax, level=level))
     if isinstance(result, FrontierResult):
         from scalefit.plotting.overtrain import plot_frontier, plot_isoflop
 
         if result.method == "isoflop" and not (ax is not None and not isinstance(ax, (list, tuple))):
-            return plot_isoflop(result, to=to, axes=ax)
-        return _figure(plot_frontier(result, to=to, ax=ax))
+            return _titled(plot_isoflop(result, to=to, axes=ax), ax)
+        return _titled(_figure(plot_frontier(result, to=to, ax=ax)), ax)
     if not isinstance(result, FitResult):
         raise ConfigError(f"cannot plot a {type(result).__name__}; scalefit plots its own results")
     return _plot_fit(result, runs, ax=ax, to=to, group=group, by=by, level=level)
@@ -55,13 +66,13 @@ def _plot_fit(fit, runs, *, ax, to, group, by, level):
                               "sweep folder with --runs (runs=...)")
         from scalefit.plotting.curves import plot_curves
 
-        return _figure(plot_curves(fit, runs, group=group, level=level, ax=ax))
+        return _titled(_figure(plot_curves(fit, runs, group=group, level=level, ax=ax)), ax)
     if fit.law in ("overtrain", "downstream", "downstream-sigmoid") and not fit.groups:
         from scalefit.plotting.overtrain import plot_downstream, plot_overtrain
 
         if fit.law == "overtrain":
-            return _figure(plot_overtrain(fit, runs, to=to, level=level, ax=ax))
-        return _figure(plot_downstream(fit, runs, level=level, ax=ax))
+            return _titled(_figure(plot_overtrain(fit, runs, to=to, level=level, ax=ax)), ax)
+        return _titled(_figure(plot_downstream(fit, runs, level=level, ax=ax)), ax)
     if ax is not None:
         return _figure(plot_fit(fit, runs, to=to, group=group, by=by, level=level, ax=ax))
-    return plot_fit_report(fit, runs, to=to, group=group, by=by, level=level)
+    return plot_fit_report(fit, runs, to=to, group=group, by=by, level=level)  # its titles fitted

@@ -66,3 +66,28 @@ def legend_outside_axes(ax, rend) -> bool:
         return True
     lb, ab = legend.get_window_extent(rend), ax.get_window_extent(rend)
     return min(lb.x1, ab.x1) - max(lb.x0, ab.x0) <= 0.5 or min(lb.y1, ab.y1) - max(lb.y0, ab.y0) <= 0.5
+
+
+def titles(fig) -> list:
+    """The figure's title and every axes title that has text (matplotlib Text objects)."""
+    out = [ax.title for ax in fig.axes if ax.get_title()]
+    sup = getattr(fig, "_suptitle", None)
+    return out + ([sup] if sup is not None and sup.get_text() else [])
+
+
+def titles_outside_figure(fig, rend, tol: float = 0.5) -> list[str]:
+    """The titles whose drawn extent reaches beyond the figure's edges (clipped in the saved image)."""
+    box = fig.bbox
+    out = []
+    for t in titles(fig):
+        e = t.get_window_extent(rend)
+        if e.x0 < box.x0 - tol or e.x1 > box.x1 + tol or e.y0 < box.y0 - tol or e.y1 > box.y1 + tol:
+            out.append(t.get_text())
+    return out
+
+
+def overlapping_titles(fig, rend, tol: float = 0.5) -> list[tuple[str, str]]:
+    """Pairs of titles whose drawn extents overlap."""
+    boxes = [(t.get_text(), t.get_window_extent(rend)) for t in titles(fig)]
+    return [(a, b) for i, (a, ea) in enumerate(boxes) for b, eb in boxes[i + 1:]
+            if min(ea.x1, eb.x1) - max(ea.x0, eb.x0) > tol and min(ea.y1, eb.y1) - max(ea.y0, eb.y0) > tol]
