@@ -5,15 +5,23 @@ tied embeddings, learned positions, no biases) and Llama (RoPE, RMSNorm, SwiGLU,
 AdamW, gradient clipping and random byte windows. Both run the same number of steps of the same shape in this
 process, alternating, and the median tokens/s of each is reported with their ratio (target: scalefit /
 reference >= 0.95). ``--compare-layouts`` instead times scalefit's llama layout against its gpt2 layout,
-interleaved, and reports the per-step time ratio (target: llama / gpt2 <= 1.2).
+interleaved, and reports the per-step time ratio (target: llama / gpt2 <= 1.2). ``--save PATH`` measures both
+of the llama layout's targets (llama / gpt2 per-step time; llama trainer / plain loop per-step time <= 1.05) and
+writes them as JSON with the shape, the commit and the machine's load before and after (one case per shape).
+``--cpu-time`` times both sides by the process's CPU time instead of wall time (with one thread, time slices
+taken by other processes on shared cores then do not count; the trainer's clock is pointed at the same timer).
 
     python benchmarks/bench_train_throughput.py [--width 128 --depth 4 --steps 150 --repeats 3] [--arch llama]
     python benchmarks/bench_train_throughput.py --compare-layouts
+    nice -n 10 python benchmarks/bench_train_throughput.py --threads 1 --width 64 --depth 2 --seq-len 64 \
+        --batch-size 8 --steps 40 --repeats 9 --cpu-time --save benchmarks/results/bench_train_throughput.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import tempfile
 import time
@@ -22,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+CLOCK = time.perf_counter  # --cpu-time: time.process_time
 
 
 class RefBlock(nn.Module):
@@ -104,10 +114,10 @@ def reference_tokens_per_s(args: argparse.Namespace, data: np.ndarray) -> float:
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1)
     rng = np.random.default_rng(0)
     offsets = np.arange(args.seq_len + 1)
-    start = time.perf_counter()
+    start = CLOCK()
     for step in range(args.steps):
         if step == 1:
-            start = time.perf_counter()  # like scalefit's tokens/s: the first (warm-up) step is not timed
+            start = CLOCK()  # like scalefit's tokens/s: the first (warm-up) step is not timed
         idx = rng.integers(0, len(data) - args.seq_len - 1, size=args.batch_size)
         batch = torch.from_numpy(data[idx[:, None] + offsets].astype(np.int64))
         logits = model(batch[:, :-1])
@@ -116,7 +126,7 @@ def reference_tokens_per_s(args: argparse.Namespace, data: np.ndarray) -> float:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-    return (args.steps - 1) * args.batch_size * args.seq_len / (time.perf_counter() - start)
+    return (args.steps - 1) * args.batch_size * args.seq_len / (CLOCK() - start)
 
 
 def scalefit_tokens_per_s(args: argparse.Namespace, arch: str | None = None) -> float:
@@ -134,7 +144,7 @@ def scalefit_tokens_per_s(args: argparse.Namespace, arch: str | None = None) -> 
         return train_run(cfg, out)["tokens_per_s"]
 
 
-def compare_layouts(args: argparse.Namespace) -> None:
+def compare_layouts(args: argparse.Namespace) -> dict:
     """scalefit's llama layout vs its gpt2 layout: per-step time ratio, interleaved in this process."""
     runs: dict[str, list[float]] = {"gpt2": [], "llama": []}
     scalefit_tokens_per_s(args, "llama")  # warm-up
@@ -146,6 +156,54 @@ def compare_layouts(args: argparse.Namespace) -> None:
         print(f"scalefit {arch:<6}: {statistics.median(values):>10,.0f} tokens/s  "
               f"(runs: {', '.join(f'{x:,.0f}' for x in values)})")
     print(f"per-step time llama / gpt2: {g / ll:.3f}  (target <= 1.2)")
+    # each repeat's pair ran back to back, so its ratio shares that moment's load
+    pairs = [a / b for a, b in zip(runs["gpt2"], runs["llama"])]
+    return {"tokens_per_s": runs, "ratio": g / ll, "pair_ratios": pairs, "target": 1.2}
+
+
+def compare_reference(args: argparse.Namespace) -> dict:
+    """scalefit's trainer vs the plain PyTorch loop of the same layout (``args.arch``), interleaved."""
+    from pydoc_data.topics import topics
+
+    text = "\n\n".join(topics[k] for k in sorted(topics))
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    ref, ours = [], []
+    scalefit_tokens_per_s(args)  # warm caches (corpus load, kernels) before timing either side
+    for _ in range(args.repeats):
+        ref.append(reference_tokens_per_s(args, data))
+        ours.append(scalefit_tokens_per_s(args))
+    r, s = statistics.median(ref), statistics.median(ours)
+    print(f"reference loop : {r:>10,.0f} tokens/s  (runs: {', '.join(f'{x:,.0f}' for x in ref)})")
+    print(f"scalefit train : {s:>10,.0f} tokens/s  (runs: {', '.join(f'{x:,.0f}' for x in ours)})")
+    print(f"ratio scalefit / reference: {s / r:.3f}  (target >= 0.95; per-step time {r / s:.3f}, target <= 1.05)")
+    return {"tokens_per_s": {"reference": ref, "scalefit": ours}, "ratio": s / r, "step_time_ratio": r / s,
+            "pair_step_time_ratios": [a / b for a, b in zip(ref, ours)], "target_step_time_ratio": 1.05}
+
+
+def save(args: argparse.Namespace) -> None:
+    """Both llama-layout targets, measured in this process, written as JSON to ``args.save``."""
+    from pathlib import Path
+
+    from bench_select import _commit
+
+    from scalefit._io import write_json_atomic
+
+    machine = {"commit": _commit(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+               "torch": torch.__version__, "clock": "process_time" if args.cpu_time else "perf_counter",
+               "load_before": [round(v, 2) for v in os.getloadavg()]}
+    shape = {k: getattr(args, k) for k in ("width", "depth", "heads", "seq_len", "batch_size", "steps", "repeats")}
+    print(f"shape: {shape}, {machine['threads']} threads")
+    layouts = compare_layouts(args)
+    args.arch = "llama"
+    reference = compare_reference(args)
+    machine["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    path = Path(args.save)  # one case per shape; other shapes' cases already in the file are kept
+    results = json.loads(path.read_text()) if path.exists() else {"cases": {}}
+    key = "w{width}_d{depth}_t{seq_len}_b{batch_size}".format(**shape)
+    results["cases"][key] = {"machine": machine, "shape": shape, "llama_vs_gpt2": layouts,
+                             "llama_trainer_vs_loop": reference}
+    write_json_atomic(path, results)
+    print(f"wrote {args.save} (case {key})")
 
 
 def main() -> None:
@@ -160,32 +218,34 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--arch", choices=sorted(LAYOUTS), default="gpt2", help="model layout of both sides")
     parser.add_argument("--compare-layouts", action="store_true", help="scalefit's llama vs gpt2 per-step time")
+    parser.add_argument("--cpu-time", action="store_true", help="time by process CPU time instead of wall time")
+    parser.add_argument("--save", type=str, help="measure both llama targets (layouts; llama trainer vs loop) and "
+                        "write them, with the commit and load, as JSON here")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.cpu_time:
+        import types
+
+        from scalefit.proxy import monitor
+
+        global CLOCK
+        CLOCK = time.process_time
+        monitor.time = types.SimpleNamespace(perf_counter=time.process_time)  # the trainer's Clock
+    if args.save:
+        save(args)
+        return
     if args.compare_layouts:
         print(f"shape: width {args.width}, depth {args.depth}, heads {args.heads}, seq_len {args.seq_len}, "
               f"batch {args.batch_size}, {args.steps} steps, {torch.get_num_threads()} threads")
         compare_layouts(args)
         return
 
-    from pydoc_data.topics import topics
-
-    text = "\n\n".join(topics[k] for k in sorted(topics))
-    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    ref, ours = [], []
-    scalefit_tokens_per_s(args)  # warm caches (corpus load, kernels) before timing either side
-    for _ in range(args.repeats):
-        ref.append(reference_tokens_per_s(args, data))
-        ours.append(scalefit_tokens_per_s(args))
-    r, s = statistics.median(ref), statistics.median(ours)
     print(
         f"shape: {args.arch}, width {args.width}, depth {args.depth}, heads {args.heads}, seq_len {args.seq_len}, "
         f"batch {args.batch_size}, {args.steps} steps, {torch.get_num_threads()} threads, torch {torch.__version__}"
     )
-    print(f"reference loop : {r:>10,.0f} tokens/s  (runs: {', '.join(f'{x:,.0f}' for x in ref)})")
-    print(f"scalefit train : {s:>10,.0f} tokens/s  (runs: {', '.join(f'{x:,.0f}' for x in ours)})")
-    print(f"ratio scalefit / reference: {s / r:.3f}  (target >= 0.95)")
+    compare_reference(args)
 
 
 if __name__ == "__main__":
