@@ -141,6 +141,16 @@ def test_new_options_leave_sp_run_ids_unchanged_and_move_mup_ones():
     assert run_id(TrainConfig(arch="llama")) != run_id(TrainConfig())  # a new option set does enter the id
 
 
+def test_layout_rules_version_enters_the_llama_layouts_run_ids_only(monkeypatch):
+    from scalefit.proxy import config
+
+    llama, olmo2, gpt2 = TrainConfig(arch="llama"), TrainConfig(arch="olmo2"), TrainConfig()
+    before = [run_id(c) for c in (llama, olmo2, gpt2)]
+    monkeypatch.setattr(config, "LAYOUT_RULES", config.LAYOUT_RULES + 1)  # a run computed by an older layout
+    after = [run_id(c) for c in (llama, olmo2, gpt2)]
+    assert after[0] != before[0] and after[1] != before[1] and after[2] == before[2]
+
+
 # Coordinate checks: cheap shapes (the same batches at every width), one CPU thread (conftest). One seed's slopes
 # scatter by about +-0.3 at these widths (each width draws its own matrices; width 32 has few), so muP's activation
 # scales are averaged over 4 seeds before the slopes are fitted (the mup package's nseeds); SP's growth is far
