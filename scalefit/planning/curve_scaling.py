@@ -69,8 +69,11 @@ class CurveScaling:
         """The curve-law parameters predicted for a model with ``N`` parameters."""
         N = float(N)
         if N > max(self.sizes) * 1.0001 or N < min(self.sizes) * 0.9999:
+            from scalefit.fitting.extrapolation import user_stacklevel
+
             warnings.warn(f"extrapolating the curve law to N = {N:.4g} beyond the fitted sizes "
-                          f"[{min(self.sizes):.4g}, {max(self.sizes):.4g}]", ExtrapolationWarning, stacklevel=2)
+                          f"[{min(self.sizes):.4g}, {max(self.sizes):.4g}]", ExtrapolationWarning,
+                          stacklevel=user_stacklevel())  # the user's line, from params_at or predict_curve
         return {p: float(_evaluate(self.relations[p], np.asarray(N))) for p in PARAMS}
 
     def predict_curve(self, N: float, lr: np.ndarray) -> pd.DataFrame:
