@@ -115,9 +115,10 @@ def test_a_tampered_covariance_is_refused_on_load(tmp_path, tamper, field):
         FitResult.load(path)
 
 
-def test_huber_sandwich_by_hand_hc3_meat_and_a_robust_scale_without_the_interpolated_rows():
-    """covariance() for the Huber loss is A⁻¹BA⁻¹: bread P(|e| <= δ)·JᵀJ with P for Gaussian errors of scale 1.4826 ×
-    the median of the n − P largest |r|, meat Σ(ψ(r_i) / (1 − h_i))² J_iᵀJ_i (h the leverage)."""
+def test_huber_sandwich_by_hand_kernel_bread_and_hc2_meat():
+    """covariance() for the Huber loss is A⁻¹BA⁻¹: bread Σ a_i J_iᵀJ_i, a_i = min(1, δ/b) for the rows with |r_i| <=
+    max(δ, b) (Powell's kernel, b = σ̂ Φ⁻¹(1/2 + Hall-Sheather bandwidth), σ̂ = 1.4826 × the median of the n − P
+    largest |r|), meat Σ ψ(r_i)² / (1 − h_i) J_iᵀJ_i (h the leverage)."""
     from statistics import NormalDist
 
     from scalefit.fitting.covariance import covariance
@@ -132,15 +133,15 @@ def test_huber_sandwich_by_hand_hc3_meat_and_a_robust_scale_without_the_interpol
     J, r = problem.jacobian(theta)[0].T, problem.residuals(theta)[0]
     n, p = J.shape
     sigma = 1.4826 * np.median(np.sort(np.abs(r))[p:])
-    slope = 2 * NormalDist().cdf(1e-3 / sigma) - 1
-    inv = np.linalg.inv(J.T @ J)
-    h = np.einsum("ij,jk,ik->i", J, inv, J)
-    want = inv @ (J.T @ ((psi(r, "huber", 1e-3) / (1 - h))[:, None] ** 2 * J)) @ inv / slope**2
+    bandwidth = sigma * NormalDist().inv_cdf(0.5 + 0.9715 * n ** (-1 / 3))  # 0.888 σ̂ at n = 30
+    a = np.where(np.abs(r) <= bandwidth, 1e-3 / bandwidth, 0.0)
+    assert 0.3 * n < np.count_nonzero(a) < 0.8 * n  # the rows near the curve carry the bread
+    bread = np.linalg.inv(J.T @ (a[:, None] * J))
+    h = np.einsum("ij,jk,ik->i", J, np.linalg.inv(J.T @ J), J)
+    want = bread @ (J.T @ ((psi(r, "huber", 1e-3) ** 2 / (1 - h))[:, None] * J)) @ bread
     got = np.array(covariance(problem, theta)["matrix"])
-    assert np.allclose(got, want, rtol=1e-6, atol=0)
-    plain_mad = 1.4826 * np.median(np.abs(r - np.median(r)))
-    assert sigma > plain_mad  # the P rows the near-LAD fit passes through no longer pull the scale down
-    assert np.all(np.diag(got) > np.diag(inv @ (J.T @ (psi(r, "huber", 1e-3)[:, None] ** 2 * J)) @ inv / slope**2))
+    assert np.allclose(got, want, rtol=1e-3, atol=0)
+    assert sigma > 1.4826 * np.median(np.abs(r - np.median(r)))  # the P interpolated rows no longer pull σ̂ down
 
 
 def test_wald_intervals_use_students_t_with_n_minus_p_degrees_of_freedom():
