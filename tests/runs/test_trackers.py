@@ -306,7 +306,11 @@ def readme_recipe() -> dict[str, str]:
     body = text[text.index("## Run logs in TensorBoard, MLflow and W&B"):]
     block = body[body.index("```shell\n") + len("```shell\n"):]
     lines = [ln for ln in block[:block.index("```")].splitlines() if ln.strip() and not ln.startswith("#")]
-    return {shlex.split(ln)[3].split(":")[0]: ln for ln in lines}
+    out = {}
+    for ln in lines:
+        prefix, body = shlex.split(ln)[3].split(":", 1)
+        out[prefix + ("-export" if body.startswith("history") else "")] = ln  # W&B's Parquet export: its own line
+    return out
 
 
 def test_readme_recipe_runs_on_the_sweep(store, tmp_path, monkeypatch):
@@ -323,7 +327,7 @@ def test_readme_recipe_runs_on_the_sweep(store, tmp_path, monkeypatch):
     else:
         (tmp_path / "wandb").symlink_to(f"{ref[len('wandb:'):]}/wandb")
     recipe = readme_recipe()
-    assert sorted(recipe) == ["mlflow", "tb", "wandb"]
+    assert sorted(recipe) == ["mlflow", "tb", "wandb", "wandb-export"]
     args = shlex.split(recipe[kind])
     assert args[0] == "scalefit"
     res = CliRunner().invoke(app, args[1:])

@@ -64,9 +64,9 @@ def assemble(parts: Iterable[Part], source: str, stitch: str | None = None) -> p
     metrics = pd.concat([p.metrics for p in ordered], ignore_index=True, sort=False)
     lengths = [len(p.metrics) for p in ordered]
     per_part = [{"run_id": p.run_id, "run_name": p.run_name, "part": p.label, **flatten(p.config)} for p in ordered]
-    names = dict.fromkeys(k for d in per_part for k in d)
-    codes = np.repeat(np.arange(len(ordered)), lengths)
-    constant = {name: _broadcast([d.get(name) for d in per_part], codes) for name in names}
+    small = pd.concat([pd.DataFrame([d]) for d in per_part], ignore_index=True, sort=False)  # one row per part,
+    codes = np.repeat(np.arange(len(ordered)), lengths)  # in the dtypes concatenating the parts' rows would give
+    constant = {name: _broadcast(small[name], codes) for name in small.columns}
     configs = sorted(c for c in constant if c.startswith(CONFIG_PREFIX))
     values = [c for c in metrics.columns if c != "step"]
     frame = pd.DataFrame({**{c: constant[c] for c in ID_COLUMNS[:3]}, "step": metrics["step"],
@@ -79,10 +79,9 @@ def assemble(parts: Iterable[Part], source: str, stitch: str | None = None) -> p
     return latest_wins(frame, source)
 
 
-def _broadcast(values: list, codes: np.ndarray) -> pd.Series:
-    """One value per part repeated over the part's rows (``codes``: each row's part), in the dtype pandas infers for
-    ``values``. Text is repeated through a dictionary array: a million rows' text column in milliseconds."""
-    small = pd.Series(values)
+def _broadcast(small: pd.Series, codes: np.ndarray) -> pd.Series:
+    """One value per part repeated over the part's rows (``codes``: each row's part), in ``small``'s dtype. Text
+    is repeated through a dictionary array: a million rows' text column in milliseconds."""
     if isinstance(small.array, pd.arrays.ArrowStringArray):
         import pyarrow as pa
 

@@ -98,12 +98,12 @@ def _load(path: Path) -> tuple[float, dict, dict]:
     columns: dict = {}
     times: dict[int, float] = {}
     tags = acc.Tags()
-    for tag in tags.get(ea.SCALARS, []):
+    for tag in sorted(tags.get(ea.SCALARS, [])):  # tags by name, as the data server path gives them
         events = acc.Scalars(tag)
         steps = np.fromiter((e.step for e in events), np.int64, len(events))
         columns[tag] = (steps, np.fromiter((e.value for e in events), float, len(events)))
         times.update(zip(steps.tolist(), (e.wall_time for e in events)))
-    for tag in tags.get(ea.TENSORS, []):
+    for tag in sorted(tags.get(ea.TENSORS, [])):
         if acc.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
             continue
         from tensorboard.util import tensor_util
