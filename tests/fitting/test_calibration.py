@@ -202,6 +202,34 @@ def test_epoch_holdout_acceptance():
     assert ((y >= mlo) & (y <= mhi)).sum() <= 3
 
 
+@pytest.mark.slow
+def test_gadre_larger_half_acceptance():
+    """Issue 24's acceptance on a public multi-size sweep: the Chinchilla law fitted per corpus on Gadre et al.'s 3
+    smaller model sizes (11M-154M) covers >= 85% of the runs of the 3 larger (412M-6.9B) with its 95% prediction
+    interval at a mean width of at most 4 times the mean |relative error| (the maximum over every fold made it 18x);
+    the held-out runs extrapolate along N, and the band takes the N folds' multiplier."""
+    from scalefit.fitting import backtest
+    from scalefit.runs import read_runs
+
+    gadre = read_runs("dataset:gadre-overtrain").frame
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for corpus, part in gadre.groupby("dataset"):
+            cut = np.sort(part.N.unique())[2] * 1.01
+            bt = backtest("chinchilla", gadre, where=f"dataset == '{corpus}'", holdout=f"N > {cut:.6g}",
+                          target="loss_c4_val")
+            c = bt.fit.calibration
+            assert {f["axis"] for f in c["folds"]} == {"N", "D"} and cal.multiplier(c, 0.95, "N") < \
+                cal.multiplier(c, 0.95, "D")
+            rows.append(bt.rows)
+    held = pd.concat(rows)
+    s = band_scores(held.actual, held.predicted, held.lower, held.upper)
+    err = float(np.mean(np.abs(held.rel_error)))
+    assert len(held) == 32 and s["coverage"] >= 0.85, s
+    assert s["mean_rel_band_width"] <= 4 * err, (s, err)
+
+
 def test_chained_prediction_interval_is_wider_than_the_mean_one():
     from scalefit.planning.chain import chain_predict
 
