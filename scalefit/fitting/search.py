@@ -241,11 +241,17 @@ def _nested_seeds(problems: Sequence[Problem], *, depth: int, **search) -> tuple
 
 def _embedded(law, params: dict) -> np.ndarray | None:
     """``params`` (every parameter of the unconstrained law) as a start of ``law``: its free parameters, or None
-    when a held value differs or a value lies outside the law's bounds."""
+    when a held value differs or a value lies outside the law's bounds. A log-fitted parameter that the smaller
+    law's optimum drove to 0 (its logarithm far below -745 underflows: BNSL's limit ``a``, say) starts at
+    :data:`~scalefit.laws.registry.TINY`, as a nesting writes "→ 0": the prediction is the same to rounding, where
+    a start at 0 would be dropped (its logarithm is -inf) and the larger law could end worse than the smaller."""
+    from scalefit.laws.registry import TINY
+
     for name, value in law.fixed.items():
         if name in params and not np.isclose(params[name], value, rtol=0, atol=0):
             return None
     point = np.array([float(params[p.name]) for p in law.params])
+    point = np.array([TINY if p.log and v == 0 and p.lower <= TINY else v for p, v in zip(law.params, point)])
     ok = all(p.lower <= v <= p.upper and (not p.log or v > 0) for p, v in zip(law.params, point))
     return point if ok and np.isfinite(point).all() else None
 

@@ -244,3 +244,21 @@ def test_widening_happens_when_one_start_of_many_reaches_the_optimum():
     else:  # or the bad starts reached it anyway
         assert res.n_reached >= 2
     assert res.objective <= best.objective * (1 + 1e-9)
+
+
+def test_a_nested_optimum_with_a_log_parameter_driven_to_zero_still_seeds_the_larger_law():
+    """BNSL with 1 break fitted its limit ``a`` to exp(-808) = 0.0 on one of the 50 seeded curves: the seed at a = 0
+    has log -inf and was dropped, and BNSL with 2 breaks (from a user-given start) ended 23x worse. A log parameter
+    at 0 starts at TINY, which predicts the same to rounding."""
+    from scalefit.fitting.search import _embedded
+    from scalefit.laws.registry import TINY
+
+    big = _user_start(get_law("bnsl", breaks=2))
+    inner, embed, _ = nested_laws(big)[0]
+    x = {"D": np.geomspace(1e2, 1e8, 12)}
+    p = {"a": 0.0, "b": 30.0, "c0": 0.4, "c1": 0.2, "d1": 1e5, "f1": 0.5}
+    point = _embedded(big, embed(p, x))
+    assert point is not None and point[big.param_names.index("a")] == TINY
+    small = np.asarray(inner(x, p), dtype=float)
+    np.testing.assert_array_equal(np.asarray(big(x, dict(zip(big.param_names, point))), dtype=float), small)
+    assert _embedded(get_law("bnsl", breaks=2), {**embed(p, x), "f1": 0.0}) is None  # f's lower bound is 1e-3
