@@ -183,6 +183,16 @@ def test_coordinate_check_every_variant(variant):
     assert min(branches) > 0.6, sp  # every sublayer's output grows with width under SP
 
 
+@pytest.mark.slow
+def test_swiglu_shrink_under_mup_is_finite_width():
+    # what remains of SwiGLU's shrink with width under muP fades as width grows (a wrong exponent would not)
+    widths = [32, 64, 128, 256, 512]
+    frame = coord_check(widths, parametrization="mup", lr=3e-2, seeds=3, options=VARIANTS["swiglu"], **SHAPE)
+    last = frame[(frame["step"] == SHAPE["steps"]) & (frame["layer"] == "block1.mlp")].set_index("width")["l1"]
+    per_doubling = [math.log2(last[b] / last[a]) for a, b in zip(widths, widths[1:])]
+    assert per_doubling[0] < -0.25 and abs(per_doubling[-1]) < 0.15, per_doubling
+
+
 def test_olmo2_post_norm_normalises_from_the_first_step():
     # the cause of olmo2's width-dependent muP slopes (up to 1.2 for one seed) was RMSNorm's epsilon: the first
     # block's attention output has rms ~5e-5 at init at these widths, and with eps 1e-5 the norm after it was a fixed
