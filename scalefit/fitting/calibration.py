@@ -28,7 +28,7 @@ misspecified laws, Epoch's N ≥ 5e9, Gadre's larger models; results in ``benchm
 studied instead (pooled out-of-fold quantiles, medians of folds, a power-law growth, all folds' maximum) are
 scored too. The per-axis maximum is the one that held on all three: pooled or averaged rules drop Epoch's
 coverage below 85% (its largest runs miss more than the folds' typical extrapolations), and the maximum over
-every fold made Gadre's band 18.6× its error (its D folds, refitted on few rows, miss far more than its
+every fold made Gadre's band 18.4× its error (its D folds, refitted on few rows, miss far more than its
 N extrapolation).
 
 The prediction interval at inputs x is pred ± max(q·s(d), z·σ_fit) (in log units for a log-space fit), d the
