@@ -35,11 +35,14 @@ for name in sys.argv[2].split(","):  # the store's library, imported before the 
     importlib.import_module(name)
 imported = time.perf_counter() - t
 from scalefit.runs import read_runs
-t = time.perf_counter()
+def cpu():  # this process's and its waited-for children's (a data server, wandb-core) CPU seconds
+    return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF,
+                                                                         resource.RUSAGE_CHILDREN)))
+c, t = cpu(), time.perf_counter()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     table = read_runs(sys.argv[1])
-print(json.dumps({"s": time.perf_counter() - t, "import_s": imported, "rows": len(table),
+print(json.dumps({"s": time.perf_counter() - t, "cpu_s": cpu() - c, "import_s": imported, "rows": len(table),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 LIBRARIES = {  # what each read imports from its library (timed apart: a fixed cost, not a per-point one)
@@ -134,7 +137,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="reads of each store (and of the Parquet file before it); "
                     "the fastest counts")
     ap.add_argument("--dir", type=Path, help="keep the written stores here and reuse them on the next run")
-    ap.add_argument("--save", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--save", type=Path, help="also write the results as JSON here (other stores' results already "
+                    "there for the same --points are kept)")
     args = ap.parse_args()
     frame = curves(args.points)
     writers = {"tb": write_tb, "mlflow": write_mlflow, "wandb": write_wandb, "wandb-export": write_wandb_export}
@@ -161,16 +165,23 @@ def main() -> None:
             got = min((read(ref, name) for _ in range(args.repeat)), key=lambda r: r["s"])
             ok = "every point" if got["rows"] == len(frame) else f"ROWS {got['rows']} != {len(frame)}"
             ratio, mem = got["s"] / base["s"], got["peak_mib"] / base["peak_mib"]
-            print(f"{name}: {ok}; read {got['s']:.2f} s vs Parquet {base['s']:.2f} s ({ratio:.1f}x; library import "
-                  f"{got['import_s']:.2f} s apart), peak {got['peak_mib']:.0f} MiB ({mem:.1f}x); load "
+            cpu = got["cpu_s"] / base["cpu_s"]
+            print(f"{name}: {ok}; read {got['s']:.2f} s vs Parquet {base['s']:.2f} s ({ratio:.1f}x; CPU {cpu:.1f}x; "
+                  f"library import {got['import_s']:.2f} s apart), peak {got['peak_mib']:.0f} MiB ({mem:.1f}x); load "
                   f"{os.getloadavg()[0]:.1f}; written in {wrote:.0f} s", flush=True)
             res["stores"][name] = {"read_s": round(got["s"], 3), "parquet_s": round(base["s"], 3),
-                                   "ratio": round(ratio, 2), "import_s": round(got["import_s"], 3),
+                                   "ratio": round(ratio, 2), "cpu_s": round(got["cpu_s"], 3),
+                                   "parquet_cpu_s": round(base["cpu_s"], 3), "cpu_ratio": round(cpu, 2),
+                                   "import_s": round(got["import_s"], 3),
                                    "peak_mib": round(got["peak_mib"]), "parquet_peak_mib": round(base["peak_mib"]),
                                    "memory_ratio": round(mem, 2), "rows": got["rows"], "every_point": got["rows"] ==
-                                   len(frame), "load": round(os.getloadavg()[0], 2)}
+                                   len(frame), "load": round(os.getloadavg()[0], 2), "commit": res["commit"]}
     res["machine"]["load_after"] = [round(v, 2) for v in os.getloadavg()]
     if args.save is not None:
+        if args.save.exists():  # stores measured before (same points) and not now are kept, with their commit and load
+            before = json.loads(args.save.read_text())
+            if before.get("points") == args.points:
+                res["stores"] = {**before.get("stores", {}), **res["stores"]}
         args.save.parent.mkdir(parents=True, exist_ok=True)
         args.save.write_text(json.dumps(res, indent=2) + "\n")
 

@@ -147,6 +147,36 @@ def test_mlflow_unknown_schema_reads_through_the_client(mlflow_db, monkeypatch):
     assert len(calls) == 3 and len(frame) == 150
 
 
+def test_mlflow_file_store_bulk_read_equals_the_client(tmp_path, monkeypatch):
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    from scalefit.runs.trackers import mlflow_store
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=str(tmp_path / "mlruns"))
+    exp = client.create_experiment("legacy")
+    for k in range(2):
+        rid = client.create_run(exp, run_name=f"r{k}", start_time=1000 + k).info.run_id
+        points = [Metric("loss", 1 / 3 + s / 7, 10_000 + s, s) for s in range(30)]
+        points += [Metric("weird", v, 10_000 + s, s) for s, v in enumerate([np.nan, np.inf, -np.inf, 1e-300])]
+        points += [Metric("loss", -1.0 * s, 20_000 + s, s) for s in range(25, 30)]  # a continued run re-logs
+        client.log_batch(rid, metrics=points, params=[Param("lr", str(0.1 * (k + 1)))])
+    odd = tmp_path / "mlruns" / exp / rid / "metrics" / "weird"
+    odd.write_text(odd.read_text() + "10099 5.0\n")  # a 2-field line (step 0, by MLflow's rule): the client reads it
+    ref = f"mlflow:{tmp_path / 'mlruns'}#legacy"
+    calls = []
+    real = mlflow_store._client_histories
+    monkeypatch.setattr(mlflow_store, "_client_histories", lambda *a: calls.append(a[2:]) or real(*a))
+    fast, fast_warn = _read(ref)
+    assert calls == [(["weird"],)]  # the other files were parsed whole
+    monkeypatch.setattr(mlflow_store, "_file_histories", lambda *a: None)
+    slow, slow_warn = _read(ref)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert fast_warn == slow_warn and len(fast) == 60 and fast["loss"].iloc[27] == -27.0
+    assert fast.loc[fast["run_name"] == "r1", "weird"].iloc[0] == 5.0  # step 0 re-logged by the 2-field line
+
+
 # --- W&B Parquet history exports -------------------------------------------------------------------------------
 
 

@@ -4,12 +4,13 @@ MLflow's own client.
 ``URI`` is a tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``, ``databricks``), or a path: a database
 file (``mlflow.db``) or a file-store folder (``./mlruns``). ``EXPERIMENT`` is the experiment's name or id. Runs
 are listed page by page (params, run names and start times from ``MlflowClient.search_runs``). Metric histories
-(every point, never the latest value only): from a sqlite store, one read per metric of MLflow's own ``metrics``
-table (through the ADBC SQLite driver, read-only, after MLflow's client has verified the store's schema; the
-columns are checked against MLflow's ``SqlMetric`` model), the same points ``MlflowClient.get_metric_history``
-returns without building one Python object per point; from any other store, ``get_metric_history``. A run that was
-continued (``start_run(run_id=...)``) and re-logged steps keeps the later
-values; several MLflow runs of one training run are stitched with ``?stitch=config.KEY`` (``--stitch``).
+(every point, never the latest value only): from a sqlite store, one read per history of MLflow's own ``metrics``
+table along MLflow's (run, key, step) index, through the ADBC SQLite driver, read-only, after MLflow's client has
+verified the store's schema (the columns and index are checked against MLflow's ``SqlMetric`` model): the points
+``MlflowClient.get_metric_history`` returns, without one Python object per point; from a file store, each metric
+file parsed whole; from any other store, ``get_metric_history``. A run that was continued
+(``start_run(run_id=...)``) and re-logged steps keeps the later values; several MLflow runs of one training run are
+stitched with ``?stitch=config.KEY`` (``--stitch``).
 """
 
 from __future__ import annotations
@@ -70,8 +71,10 @@ def read_parts(spec: str, client=None) -> list[Part]:
             client = _client(uri, spec)
         exp = _experiment(client, experiment, spec)
         runs = list(_runs(client, exp.experiment_id))
-        keys = sorted({k for run in runs for k in run.data.metrics})
-        bulk = _sqlite_histories(uri, exp.experiment_id, keys) if uri.startswith("sqlite:///") else None
+        if uri.startswith("sqlite:///"):
+            bulk = _sqlite_histories(uri, runs)
+        else:
+            bulk = _file_histories(client, Path(uri), exp.experiment_id, runs) if file_store else None
         parts = []
         for run in runs:
             histories = bulk.get(run.info.run_id, {}) if bulk is not None else _client_histories(client, run)
@@ -118,10 +121,10 @@ def _runs(client, experiment_id: str) -> Iterator:
             return
 
 
-def _client_histories(client, run) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _client_histories(client, run, keys: list[str] | None = None) -> dict[str, tuple[np.ndarray, ...]]:
     """{metric: (steps, timestamps, values)} in MLflow's order, through the client (any store)."""
     out = {}
-    for key in sorted(run.data.metrics):
+    for key in sorted(run.data.metrics) if keys is None else keys:
         history = client.get_metric_history(run.info.run_id, key)
         n = len(history)
         out[key] = (np.fromiter((m.step for m in history), np.int64, n),
@@ -131,69 +134,89 @@ def _client_histories(client, run) -> dict[str, tuple[np.ndarray, np.ndarray, np
 
 
 SQL_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "is_nan")  # MLflow's `metrics` table (SqlMetric)
+SQL_INDEX = "index_metrics_run_uuid_key_step"  # SqlMetric's index on (run_uuid, key, step): one history, in order
+_QUERY = f"SELECT step, timestamp, value, is_nan FROM metrics INDEXED BY {SQL_INDEX} WHERE run_uuid = ? AND key = ?"
 
 
-def _sqlite_histories(uri: str, experiment_id: str, keys: list[str]) -> dict[str, dict] | None:
-    """{run id: {metric: (steps, timestamps, values)}} for an experiment of a sqlite store, one query per metric;
-    None where the ADBC driver is missing or the table is not the one MLflow's model describes (then the client
+def _sqlite_histories(uri: str, runs: list) -> dict[str, dict] | None:
+    """{run id: {metric: (steps, timestamps, values)}} from a sqlite store, one indexed query per history; None
+    where the ADBC driver is missing or the table or its index is not what MLflow's model describes (then the client
     reads)."""
     try:
         from adbc_driver_sqlite import dbapi
         from mlflow.store.tracking.dbmodels.models import SqlMetric
     except ImportError:
         return None
-    if not set(SQL_COLUMNS) <= {c.name for c in SqlMetric.__table__.columns}:
+    table = SqlMetric.__table__
+    if not set(SQL_COLUMNS) <= {c.name for c in table.columns} or SQL_INDEX not in {i.name for i in table.indexes}:
         return None
     from urllib.parse import quote
 
-    path = uri[len("sqlite:///"):]
-    query = ("SELECT run_uuid, step, timestamp, value, is_nan FROM metrics WHERE key = ? AND run_uuid IN "
-             "(SELECT run_uuid FROM runs WHERE experiment_id = ?)")
-    exp = int(experiment_id) if str(experiment_id).isdigit() else experiment_id
     out: dict[str, dict] = {}
-    with dbapi.connect(f"file:{quote(path)}?mode=ro") as conn:
+    with dbapi.connect(f"file:{quote(uri[len('sqlite:///'):])}?mode=ro") as conn:
         cur = conn.cursor()
         cur.execute("PRAGMA table_info(metrics)")
-        if not set(SQL_COLUMNS) <= {row[1] for row in cur.fetchall()}:
+        columns = {row[1] for row in cur.fetchall()}
+        cur.execute("PRAGMA index_list(metrics)")
+        if not set(SQL_COLUMNS) <= columns or SQL_INDEX not in {row[1] for row in cur.fetchall()}:
             return None
-        for key in keys:
-            cur.execute(query, (key, exp))
-            _split(cur.fetch_arrow_table(), key, out)
+        for run in runs:
+            mine = out.setdefault(run.info.run_id, {})
+            for key in sorted(run.data.metrics):
+                cur.execute(_QUERY, (run.info.run_id, key))
+                mine[key] = _history(cur.fetch_arrow_table())
         cur.close()
     return out
 
 
-def _split(table, key: str, out: dict) -> None:
-    """One metric's rows of all runs into ``out[run][key] = (steps, timestamps, values)``, each run's points in
-    MLflow's history order (timestamp, step, value); NaN where MLflow flagged it (``is_nan``)."""
-    import pyarrow.compute as pc
+def _file_histories(client, root: Path, experiment_id: str, runs: list) -> dict[str, dict]:
+    """{run id: {metric: (steps, timestamps, values)}} from a file store (``./mlruns``): each metric file (lines
+    ``timestamp value step``, as MLflow's FileStore writes them) parsed whole by pandas, exactly (round-trip
+    floats, ``nan``/``inf`` as MLflow writes them); a file of any other shape is read by the client."""
+    out: dict[str, dict] = {}
+    for run in runs:
+        mine = out.setdefault(run.info.run_id, {})
+        folder = root / str(experiment_id) / run.info.run_id / "metrics"
+        for key in sorted(run.data.metrics):
+            mine[key] = _metric_file(folder / key)
+            if mine[key] is None:
+                one = _client_histories(client, run, [key])
+                mine[key] = one[key]
+    return out
 
-    if table.num_rows == 0:
-        return
-    runs = pc.dictionary_encode(table.column("run_uuid")).combine_chunks()
-    codes = runs.indices.to_numpy(zero_copy_only=False)
+
+def _metric_file(f: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    if not f.is_file():
+        return None
+    try:
+        frame = pd.read_csv(f, sep=" ", header=None, names=["timestamp", "value", "step"], float_precision="round_trip",
+                            dtype={"timestamp": "int64", "value": "float64", "step": "Int64"})
+    except (ValueError, pd.errors.ParserError):  # 2- or 5-field lines (older or dataset metrics): MLflow's rules
+        return None
+    if frame["step"].isna().any():
+        return None
+    return frame["step"].to_numpy(np.int64), frame["timestamp"].to_numpy(), frame["value"].to_numpy()
+
+
+def _history(table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One metric's rows as (steps, timestamps, values) in MLflow's history order (timestamp, step, value); NaN
+    where MLflow flagged it (``is_nan``)."""
     steps = table.column("step").to_numpy().astype(np.int64, copy=False)
     stamps = table.column("timestamp").to_numpy().astype(np.int64, copy=False)
     values = table.column("value").to_numpy().astype(float)
     values[table.column("is_nan").to_numpy().astype(bool)] = np.nan
-    order = np.argsort(codes, kind="stable")  # by run; MLflow's primary-key index already orders the rows by
-    if not _ordered(codes[order], stamps[order], steps[order], values[order]):  # (timestamp, step, value)
-        order = np.lexsort((values, steps, stamps, codes))
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    for chunk in np.split(order, bounds):
-        run = runs.dictionary[int(codes[chunk[0]])].as_py()
-        out.setdefault(run, {})[key] = steps[chunk], stamps[chunk], values[chunk]
+    if not _ordered(stamps, steps, values):  # the index gives step order; timestamps usually agree
+        order = np.lexsort((values, steps, stamps))
+        steps, stamps, values = steps[order], stamps[order], values[order]
+    return steps, stamps, values
 
 
-def _ordered(codes: np.ndarray, stamps: np.ndarray, steps: np.ndarray, values: np.ndarray) -> bool:
-    """Whether rows grouped by ``codes`` are in (timestamp, step, value) order within each group."""
-    same = codes[1:] == codes[:-1]
-    later = stamps[1:] > stamps[:-1]
+def _ordered(stamps: np.ndarray, steps: np.ndarray, values: np.ndarray) -> bool:
+    """Whether rows are in (timestamp, step, value) order."""
     tie = stamps[1:] == stamps[:-1]
-    step_later = steps[1:] > steps[:-1]
     step_tie = steps[1:] == steps[:-1]
-    fine = later | (tie & (step_later | (step_tie & ~(values[1:] < values[:-1]))))
-    return bool(np.all(fine | ~same))
+    fine = (stamps[1:] > stamps[:-1]) | (tie & ((steps[1:] > steps[:-1]) | (step_tie & ~(values[1:] < values[:-1]))))
+    return bool(np.all(fine))
 
 
 def _part(run, histories: dict, uri: str) -> Part | None:
