@@ -14,7 +14,7 @@ checkpoints: each checkpoint's task loss carries 1.5% multiplicative noise and i
    error at the target is the smaller of the two (strict), or within 0.005 (half a point) of it (tolerant: the
    two predictions are equally good). Acceptance: >= 80% right (strict).
 
-    python benchmarks/bench_ladder_methods.py [--draws 10] [--json] [--quick]
+    python benchmarks/bench_ladder_methods.py [--draws 10] [--json] [--quick] [--save FILE]
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import json
 import sys
 import time
 import warnings
+from pathlib import Path
 
+import _record
 import numpy as np
 import pandas as pd
 
@@ -105,17 +107,27 @@ def choice_case(seed: int, kind: str) -> dict:
             "right": chosen == better, "right_tolerant": err[chosen] <= err[better] + TIE}
 
 
+def _progress(case: dict) -> dict:
+    """Each case as one JSON line on stderr as it completes (a long run can be followed)."""
+    print(json.dumps(case), file=sys.stderr, flush=True)
+    return case
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--draws", type=int, default=10, help="draws per part (part 2: half of each kind)")
     ap.add_argument("--quick", action="store_true", help="2 draws: a smoke test (exit 0)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--save", type=Path, help="also write the JSON results, with the commit and the machine's load, "
+                    "here (e.g. benchmarks/results/bench_ladder_methods.json)")
     a = ap.parse_args(argv)
     draws = 2 if a.quick else a.draws
     t0 = time.perf_counter()
-    settings = [settings_case(s) for s in range(draws)]
-    choices = [choice_case(100 + s, "two-step" if s % 2 == 0 else "direct") for s in range(draws)]
+    machine = _record.machine()
+    settings = [_progress(settings_case(s)) for s in range(draws)]
+    choices = [_progress(choice_case(100 + s, "two-step" if s % 2 == 0 else "direct")) for s in range(draws)]
     summary = {
+        "machine": _record.finish(machine),
         "draws": draws,
         "acc_error_last": float(np.mean([c["last"]["acc_error"] for c in settings])),
         "acc_error_paper": float(np.mean([c["paper"]["acc_error"] for c in settings])),
@@ -128,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         "choice_right_tolerant": float(np.mean([c["right_tolerant"] for c in choices])),
         "seconds": time.perf_counter() - t0, "settings": settings, "choices": choices,
     }
+    if a.save:
+        from scalefit._io import write_json_atomic
+
+        write_json_atomic(a.save, summary)
     if a.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -35,6 +35,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import _record
 import numpy as np
 import pandas as pd
 
@@ -294,20 +295,6 @@ def confusion(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _commit() -> str:
-    """The checked-out commit, with "+dirty" when the working tree differs from it ("unknown" outside git)."""
-    import subprocess
-
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).parent).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "scalefit"],
-                               capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 seed per family, 40 runs each (smoke test)")
@@ -326,13 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"--family {unknown[0]!r}: one of {', '.join(FAMILIES)}")
     t0 = time.perf_counter()
-    machine = {"commit": _commit(), "cores": os.cpu_count(), "jobs": a.jobs,
-               "load_before": [round(v, 2) for v in os.getloadavg()]}
+    machine = _record.machine(jobs=a.jobs)
     options = {k: v for k in ("folds", "fraction", "tolerance") if (v := getattr(a, k)) is not None}
     results = run_all(list(LAWS), seeds, n_points, a.jobs, options, families)
     rates = {f: float(np.mean([r["success"] for r in results if r["family"] == f])) for f in families}
-    machine["load_after"] = [round(v, 2) for v in os.getloadavg()]
-    summary = {"machine": machine, "seconds": time.perf_counter() - t0, "seeds": len(seeds),
+    summary = {"machine": _record.finish(machine), "seconds": time.perf_counter() - t0, "seeds": len(seeds),
                "success_rate": rates, "cases": results}
     if a.save:
         from scalefit._io import write_json_atomic
