@@ -71,7 +71,7 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     out = frame.copy()
     target = prediction_label(fit.select(group))  # the symbol, or the fitted column (acc_mmlu_pred)
     out[f"{target}_pred"] = fit.predict(inputs, group=group)
-    if interval == "prediction" or (interval == "mean" and fit.select(group).bootstrap):
+    if interval == "prediction" or (interval == "mean" and fit.select(group).interval_method() is not None):
         lo, hi = fit.predict_interval(inputs, level=level, group=group, interval=interval)
         out[f"{target}_lower"], out[f"{target}_upper"] = lo, hi
     return out
@@ -142,9 +142,10 @@ def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval=
         if interval == "none":  # the chained points without their interval columns
             pred = pred.drop(columns=[c for c in pred.columns if c.endswith(("_lower", "_upper"))])
         return pred
-    if interval == "mean" and not any(f.bootstrap for f in (fit.groups or {None: fit}).values()):
-        raise OptionError("--interval mean is the bootstrap band of the fitted curve; this fit has no bootstrap "
-                          "(refit with --bootstrap N) — or ask for --interval prediction")
+    if interval == "mean" and all(f.interval_method() is None for f in (fit.groups or {None: fit}).values()):
+        raise OptionError("--interval mean is the interval of the fitted curve (bootstrap band, or delta method from "
+                          "the parameter covariance); this fit has neither (refit with --bootstrap N) — or ask for "
+                          "--interval prediction")
     return predict_frame(fit, frame, level=level, group=group, inputs=inputs,
                          interval=None if interval == "none" else interval)
 
