@@ -196,6 +196,9 @@ def uncertainty() -> dict:
     Gadre's two held-out over-training runs, each with the 95% mean and prediction intervals."""
     syn = json.loads((REPO / "benchmarks/results/bench_calibration.json").read_text())
     out = {"syn_draws": syn["draws"], "syn_runs": syn["held_out_runs"], "syn_err": 100 * syn["mean_abs_rel_error"]}
+    gp = syn["public"]["gadre"]
+    out.update({"gp_cov": 100 * gp["coverage"], "gp_runs": gp["runs"], "gp_w": 100 * gp["mean_rel_width"],
+                "gp_x": gp["width_over_error"], "gp_err": 100 * gp["mean_abs_rel_error"]})
     for kind in ("mean", "prediction"):
         k = kind[:4]
         s = syn[kind]
@@ -368,6 +371,8 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "the prediction band is {ep_ratio:.1f} times the mean |relative error|, and it covers\n"
         "{ep_pred_hits} of the {ep_n} held-out runs where the bootstrap band covers {ep_mean_hits}.",
         "fitted on {ga_fit_rows} runs, {ga_folds} extrapolation folds",
+        "the 95% prediction interval covers {gp_cov:.1f}% of those {gp_runs} runs at a mean width of {gp_w:.1f}%,\n"
+        "{gp_x:.1f} times their mean |relative error| of {gp_err:.2f}%",
     ]),
     (schedules, [
         "`runs/schedules-cpu` ({n_params} parameters, {steps:,} steps), the\nlaw predicts the held-out WSD run's "
