@@ -215,7 +215,10 @@ def _score_entry(law: Law, objective: str, table: RunTable, opts: dict) -> tuple
             fold_spec = spec.for_folds(trains, opts["fold_starts"])
             jobs += [(units, fold, fold_spec, train) for fold, train in zip(folds, trains)]
         fold_scores = []
-        for (units, fold, _, _), params in zip(jobs, refit_parts([job[2:] for job in jobs])):
+        with task("fold refits", len(jobs)) as advance:  # one stacked search: done all at once
+            refits = refit_parts([job[2:] for job in jobs])
+            advance(len(jobs))
+        for (units, fold, _, _), params in zip(jobs, refits):
             if isinstance(params, FAILURES):
                 raise params
             if isinstance(params, Exception):  # an engine error on one fold: this candidate failed, not select
@@ -328,7 +331,7 @@ def select(
             opts = {"mapping": law_map, "group_by": group_by, "splits": splits, "fold_starts": fold_starts,
                     "seed": seed, "positive": positive}
             for objective in objectives:
-                advance(len(board), f"{law.name} ({objective})")
+                advance(len(board), f"{law.name}, {objective}")
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     entry, spec = _score_entry(law, objective, table, opts)
