@@ -128,7 +128,7 @@ def read(ref: str, store: str, save: Path | None = None) -> dict:
 def commit() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "scalefit", "benchmarks/bench_trackers.py"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "scalefit/runs", "benchmarks/bench_trackers.py"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
