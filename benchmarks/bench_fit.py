@@ -77,7 +77,7 @@ def main() -> int:
     v = resolve(table, ["N", "D", "L"], mapping=MAP).values
 
     t0 = time.perf_counter()
-    res = scalefit.fit("chinchilla", table, mapping=MAP)
+    res = scalefit.fit("chinchilla", table, map=MAP)
     t_fit = time.perf_counter() - t0
     n_starts = res.search["n_starts"]
 
