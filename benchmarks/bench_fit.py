@@ -1,6 +1,6 @@
 """Speed of the Chinchilla fit: scalefit's batched multi-start search vs a naive per-start L-BFGS-B loop.
 
-    python benchmarks/bench_fit.py [--subset 45] [--data PATH]
+    python benchmarks/bench_fit.py [--subset 45] [--data PATH] [--save benchmarks/results/bench_fit.json]
 
 Measured in one invocation, on the Epoch/Chinchilla data (../shared/data) with the Epoch protocol:
 1. scalefit's 4,500-start search (in process, the engine alone: ``search.multi_start`` on the fit's problem) and
@@ -69,10 +69,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subset", type=int, default=45, help="baseline starts (every k-th of the 4,500-point grid)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--save", type=Path, default=None, help="write the figures as JSON (with commit and load)")
     args = ap.parse_args()
     if not args.data.exists():
         print(f"reference data {args.data} not found; nothing to benchmark")
         return 0
+    import _record
+
+    where_ran = _record.machine(data=args.data.name)
     table = filter_rows(read_runs(args.data), WHERE, mapping=MAP)
     v = resolve(table, ["N", "D", "L"], mapping=MAP).values
 
@@ -143,6 +147,19 @@ def main() -> int:
               f"{(engine.objective - b.fun) / b.fun:.2e} relative)")
     print(f"`scalefit fit chinchilla` command incl. process start-up: {t_cli:.2f} s  (target < 5 s)")
     print(f"1,000 bootstrap resamples: {t_boot:.2f} s  (target < 60 s)")
+    if args.save is not None:
+        import json
+
+        import _record
+
+        record = _record.finish({**where_ran, "starts": int(engine.n_starts), "baseline_starts": len(starts),
+                                 "engine_ms_per_start": 1e3 * per_start_engine, "fit_s": t_fit,
+                                 "analytic_ms_per_start": 1e3 * per_start_an, "fd_ms_per_start": 1e3 * per_start_base,
+                                 "engine_vs_analytic": per_start_an / per_start_engine,
+                                 "engine_vs_fd": per_start_base / per_start_engine,
+                                 "fit_vs_analytic": per_start_an / per_start_ours, "command_s": t_cli,
+                                 "bootstrap_1000_s": t_boot, "objective": engine.objective})
+        args.save.write_text(json.dumps(record, indent=1) + "\n")
     return 0
 
 
