@@ -89,7 +89,8 @@ def _stub(port: int):
     import grpc
     from tensorboard.data.proto import data_provider_pb2_grpc
 
-    channel = grpc.insecure_channel(f"localhost:{port}", options=[("grpc.max_receive_message_length", -1)])
+    options = [("grpc.max_receive_message_length", -1), ("grpc.enable_http_proxy", 0)]  # a local server: no proxy
+    channel = grpc.insecure_channel(f"localhost:{port}", options=options)
     return channel, data_provider_pb2_grpc.TensorBoardDataProviderStub(channel)
 
 
