@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -276,7 +275,7 @@ def _scored(rows: pd.DataFrame) -> dict:
 
 
 def main() -> int:
-    from bench_select import _commit
+    import _record
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--draws", type=int, default=50)
@@ -288,7 +287,7 @@ def main() -> int:
     ap.add_argument("--save", help="also write the JSON results, with the commit and the machine's load, here "
                     "(benchmarks/results/bench_calibration.json)")
     args = ap.parse_args()
-    machine = {"commit": _commit(), "cores": os.cpu_count(), "load_before": [round(v, 2) for v in os.getloadavg()]}
+    machine = _record.machine()
     draws, boot = (5, 20) if args.quick else (args.draws, args.bootstrap)
     start = time.perf_counter()
     out: dict = {}
@@ -298,7 +297,7 @@ def main() -> int:
     out["public"] = public()
     if args.study:
         out["study"] = study(draws)
-    machine["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    _record.finish(machine)
     out.update(seconds=time.perf_counter() - start, machine=machine)
     ok_syn = args.public or 0.90 <= out["prediction"]["coverage"] <= 0.99
     ok = ok_syn and all(v["ok"] for v in out["public"].values())

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -126,15 +125,15 @@ def main() -> int:
     ap.add_argument("--save", help="also write the JSON results, with the commit and the machine's load, here "
                     "(benchmarks/results/bench_covariance.json)")
     args = ap.parse_args()
-    from bench_select import _commit
+    import _record
 
-    machine = {"commit": _commit(), "cores": os.cpu_count(), "load_before": [round(v, 2) for v in os.getloadavg()]}
+    machine = _record.machine()
     draws, boot = (20, 200) if args.quick else (args.draws, args.bootstrap)
     start = time.perf_counter()
     out = {"synthetic": {f"{law}/{loss}": coverage(law, loss, draws) for law in TRUE for loss in ("huber", "mse")},
            "epoch": epoch(boot), "noise": NOISE}
     out["seconds"] = time.perf_counter() - start
-    machine["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    _record.finish(machine)
     out["machine"] = machine
     if args.save:
         from scalefit._io import write_json_atomic
