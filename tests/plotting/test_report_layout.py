@@ -52,6 +52,10 @@ def test_many_targets_make_a_grid_and_the_title_counts_the_fitted_rows(power_run
     rend = renderer(fig)
     assert titles_outside_figure(fig, rend) == [] and overlapping_titles(fig, rend) == []
     pyplot().close(fig)
+    bare = plot_fit_report(res)  # without runs: the fit panels alone, in the same grid
+    assert len(bare.axes) == len(TARGETS) and tuple(bare.get_size_inches()) == pytest.approx((19.2, 9.6))
+    assert len({round(ax.get_position().x0, 2) for ax in bare.axes}) == 3
+    pyplot().close(bare)
 
 
 def test_a_few_targets_keep_one_row_each(power_runs):
