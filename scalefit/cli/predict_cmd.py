@@ -72,18 +72,34 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     target = prediction_label(fit.select(group))  # the symbol, or the fitted column (acc_mmlu_pred)
     out[f"{target}_pred"] = fit.predict(inputs, group=group)
     if interval == "prediction" or (interval == "mean" and fit.select(group).interval_method() is not None):
-        lo, hi = fit.predict_interval(inputs, level=level, group=group, interval=interval)
-        out[f"{target}_lower"], out[f"{target}_upper"] = lo, hi
+        iv = fit.predict_interval(inputs, level=level, group=group, interval=interval)
+        out[f"{target}_lower"], out[f"{target}_upper"] = iv
+        out[METHOD] = iv.method  # how it was computed: said once in the output's interval record, not per row
     return out
+
+
+METHOD = "interval_method"  # predict_frame's column naming how each row's interval was computed
+
+
+def pop_methods(table: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """(``table`` without its :data:`METHOD` column, the distinct methods in it joined by "; ", or None)."""
+    if METHOD not in table.columns:
+        return table, None
+    methods = sorted({str(m) for m in table[METHOD].dropna()})
+    return table.drop(columns=[METHOD]), "; ".join(methods) or None
 
 
 def _each_target(fit, frame: pd.DataFrame, *, level: float, inputs: pd.DataFrame) -> pd.DataFrame:
     """A multi-target fit: every target's predictions side by side, named ``<target column>_pred`` etc."""
     out = frame.copy()
+    methods = []
     for target in fit.targets:
-        part = predict_frame(fit, frame, level=level, group=target, inputs=inputs)
+        part, method = pop_methods(predict_frame(fit, frame, level=level, group=target, inputs=inputs))
+        methods += [method] if method else []
         for col in part.columns.difference(frame.columns, sort=False):
             out[f"{target}_{str(col).rsplit('_', 1)[-1]}"] = part[col].to_numpy()
+    if methods:
+        out[METHOD] = "; ".join(sorted(set(methods)))
     return out
 
 
@@ -174,7 +190,8 @@ def _show(result: pd.DataFrame, notes: list[str], out: Path | None, as_json: boo
         echo(f"wrote {len(result)} predictions to {out}")
     else:
         if interval:
-            echo(f"_lower/_upper: {interval['label']} ({interval['meaning']})")
+            how = f"; {interval['method']}" if interval.get("method") else ""
+            echo(f"_lower/_upper: {interval['label']} ({interval['meaning']}{how})")
         echo(result.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
 
 
@@ -227,10 +244,11 @@ def predict_command(
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
         echo(f"note: {note}", err=True)
+    table, method = pop_methods(table)
     shown = interval_kind(kind, interval, table)
     if shown is not None:
         table = table.assign(interval=label(shown, level))
-    _show(table, notes, out, as_json, None if shown is None else describe(shown, level))
+    _show(table, notes, out, as_json, None if shown is None else describe(shown, level, method))
 
 
 def _points(at, input_, map_, result) -> tuple[pd.DataFrame, pd.DataFrame]:

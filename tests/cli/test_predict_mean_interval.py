@@ -40,6 +40,21 @@ def test_cli_mean_interval_without_bootstrap_is_the_librarys_delta_interval(fitt
     assert lib.method.startswith("delta method")
     np.testing.assert_allclose([row["L_lower"], row["L_upper"]], [lib[0][0], lib[1][0]], rtol=1e-12)
     assert row["L_lower"] < row["L_pred"] < row["L_upper"]
+    assert out["interval"]["method"] == lib.method  # the output says how: delta method, not a bootstrap
+    assert "interval_method" not in row
+
+
+def test_every_predict_output_says_how_its_interval_was_computed(fitted, tmp_path):
+    fit = scalefit.load(fitted)
+    lib = fit.predict_interval({"C": [1e21]})
+    assert lib.kind == "prediction" and lib.method
+    res = runner.invoke(app, ["predict", str(fitted), "--at", "C=1e21", "--json"])
+    assert json.loads(res.stdout)["interval"]["method"] == lib.method
+    text = runner.invoke(app, ["predict", str(fitted), "--at", "C=1e21"])
+    assert "95% prediction interval (" in text.stdout and f"; {lib.method})" in text.stdout
+    csv = tmp_path / "p.csv"
+    assert runner.invoke(app, ["predict", str(fitted), "--at", "C=1e21", "--out", str(csv)]).exit_code == 0
+    assert "interval_method" not in csv.read_text().splitlines()[0]  # the CSV keeps its columns
 
 
 def test_a_fit_with_neither_bootstrap_nor_covariance_is_refused_in_one_line(fitted, tmp_path):
