@@ -36,8 +36,8 @@ class HeldOut:
     along: str = option(None, "--along", metavar="SYMBOL|COLUMN", help="--folds: the axis (default: the law's "
                         "own: the first of N, C, D, M it takes, 'mixture' for the data-mixture laws).")
     interval: str = option("prediction", "--interval", help="prediction (where a new run would land: noise and "
-                           "extrapolation error, calibrated on the fitted rows), mean (bootstrap band of the "
-                           "fitted curve; needs --bootstrap) or none.")
+                           "extrapolation error, calibrated on the fitted rows), mean (interval of the fitted "
+                           "curve: bootstrap band, or delta method without --bootstrap) or none.")
     level: float = option(0.95, "--level", help="Interval level.")
 
     def spec(self) -> dict:
@@ -79,8 +79,6 @@ def _backtests(req: FitRequest, spec: dict) -> dict:
     from scalefit.runs import filter_rows
 
     runs, target = runs_and_target(req.runs, req.target, req.target_mean, req.target_glob, command="backtest")
-    if spec["interval"] == "mean" and not req.bootstrap:
-        raise OptionError("--interval mean is the bootstrap band of the fitted curve: add --bootstrap N")
     runs, fit_rows = pre_reduced(req, runs, target)  # reduced per run before the split: both sides alike
     kwargs = dict(mapping=req.mapping, target=target, bootstrap=req.bootstrap, seed=req.seed, loss=req.loss,
                   delta=req.delta, space=req.space, law_options=req.law_options, bootstrap_by=req.bootstrap_by,

@@ -4,8 +4,8 @@ One held-out set (``holdout``, a row filter such as ``"N >= 5e9"``) or K nested 
 axis (:func:`backtest_folds`, the folds of ``scalefit select``: fold k fits the rows below the (1 − k·f)
 quantile and predicts the rows above). Every held-out row gets its prediction and, at ``level``, the
 ``interval`` asked for: ``"prediction"`` (where a new run would land, :mod:`scalefit.fitting.calibration`,
-calibrated on the fitted rows only), ``"mean"`` (the bootstrap band of the fitted curve; needs a bootstrap)
-or ``None``.
+calibrated on the fitted rows only), ``"mean"`` (the interval of the fitted curve: the bootstrap band, or without a
+bootstrap the delta-method interval from the parameter covariance) or ``None``.
 """
 
 from __future__ import annotations
@@ -84,12 +84,9 @@ def rows_scores(rows: pd.DataFrame, level: float, interval: str | None) -> dict:
     return {**out, "interval": interval if band[0] is not None else None, "level": level}
 
 
-def _check_interval(interval: str | None, bootstrap: int) -> None:
+def _check_interval(interval: str | None) -> None:
     if interval is not None and interval not in INTERVALS:
         raise FitError(f"interval must be one of {list(INTERVALS)} or None, got {interval!r}")
-    if interval == "mean" and not bootstrap:
-        raise FitError("the mean interval is the bootstrap band of the fitted curve: give bootstrap=N "
-                       "(CLI: --bootstrap N), or ask for the prediction interval")
 
 
 def backtest(
@@ -99,7 +96,7 @@ def backtest(
     """Fit on the rows outside ``holdout`` (an expression like ``"N >= 5e9"``) and predict the held-out rows,
     with ``interval`` ("prediction", "mean" or None) at ``level``; ``kwargs`` go to :func:`fit_law`."""
     law_obj = as_law(law, kwargs.pop("law_options", None))
-    _check_interval(interval, kwargs.get("bootstrap", 0))
+    _check_interval(interval)
     mapping = _mapping(law_obj, kwargs)
     table = filter_rows(as_table(data), where, mapping=mapping)
     held = filter_rows(table, holdout, mapping=mapping, option="--holdout")
@@ -149,7 +146,7 @@ def backtest_folds(
     from scalefit.fitting.folds import MIXTURE, law_axis, table_folds
 
     law_obj = as_law(law, kwargs.pop("law_options", None))
-    _check_interval(interval, kwargs.get("bootstrap", 0))
+    _check_interval(interval)
     mapping = _mapping(law_obj, kwargs)
     table = filter_rows(as_table(data), where, mapping=mapping)
     along = along or law_axis(law_obj) or law_obj.inputs[0]

@@ -114,6 +114,11 @@ def test_interval_choices(runs_csv):
                                "--bootstrap", "20", "--json"])
     assert mean.exit_code == 0, mean.output
     assert json.loads(mean.stdout)["scores"]["interval"] == "mean"
+    delta = runner.invoke(app, ["backtest", "power", str(runs_csv), "--holdout", "C > 1e21", "--interval", "mean",
+                                "--json"])  # no bootstrap: the delta-method interval of the fitted curve
+    assert delta.exit_code == 0, delta.output
+    scores = json.loads(delta.stdout)["scores"]
+    assert scores["interval"] == "mean" and 0 <= scores["coverage"] <= 1 and scores["mean_band_width"] > 0
 
 
 @pytest.mark.parametrize("args, message", [
@@ -121,7 +126,6 @@ def test_interval_choices(runs_csv):
     (["--holdout", "C > 1e21", "--folds", "2"], "--holdout EXPR or --folds K"),
     (["--folds", "20"], "folds"),
     (["--folds", "2", "--interval", "wide"], "--interval 'wide'"),
-    (["--holdout", "C > 1e21", "--interval", "mean"], "add --bootstrap"),
 ])
 def test_usage_errors_are_one_line(runs_csv, args, message):
     res = CliRunner().invoke(app, ["backtest", "power", str(runs_csv), *args])
