@@ -85,6 +85,17 @@ def test_select_reports_candidates_with_nested_tasks(runs):
     assert {e.depth for e in cands} == {0}
 
 
+def test_backtest_folds_report_each_fold(runs):
+    from scalefit.fitting.backtesting import backtest_folds
+
+    events: list[Progress] = []
+    with progress(events.append):
+        results = backtest_folds("power", runs, folds=2, interval=None)
+    folds = _by_task(events)["backtest folds"]
+    assert folds[0].total == 2 and [e.detail for e in folds[1:3]] == [bt.holdout for bt in results]
+    assert folds[-1].finished and folds[-1].done == 2
+
+
 def test_a_task_ends_with_a_finished_event_when_its_work_raises():
     events: list[Progress] = []
     with progress(events.append), pytest.raises(RuntimeError, match="stop"):
