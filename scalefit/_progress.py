@@ -1,7 +1,8 @@
 """Progress of long library work, reported to a hook the caller installs (the library never prints).
 
-The long paths (a ``select``'s candidates, bootstrap resamples, a calibration's fold refits, the fits of the
-hyperparameter procedure) each open a :func:`task` and advance it; whoever wants to see that installs a hook:
+The long paths (a ``select``'s candidates and their fold refits, bootstrap resamples, a calibration's fold
+refits, the multi-start search, a backtest's folds, the fits of the hyperparameter procedure) each open a
+:func:`task` and advance it; whoever wants to see that installs a hook:
 
     import scalefit
 
