@@ -104,9 +104,12 @@ class FrontierResult(ResultFile):
     def __post_init__(self) -> None:
         freeze_fields(self)  # results are immutable data
 
-    def predict(self, C) -> tuple[np.ndarray, np.ndarray]:
-        """Compute-optimal (N*, D*) at compute ``C`` from the fitted power laws."""
+    def predict(self, C, *, warn: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Compute-optimal (N*, D*) at compute ``C`` from the fitted power laws; an ExtrapolationWarning (at the
+        caller's line) says how many decades a budget lies beyond the frontier's points (``warn=False``: not)."""
         c = np.asarray(C, dtype=float)
+        if warn:
+            self.warn_extrapolation(c, "predict")
         return self.k_N * c**self.a, self.k_D * c**self.b
 
     def warn_extrapolation(self, C, what: str = "") -> bool:
@@ -221,7 +224,7 @@ def frontier_plan(source: FrontierResult | str | Path, compute, *, level: float 
     result = source if isinstance(source, FrontierResult) else FrontierResult.load(source)
     rows = []
     for c in compute:
-        n, d = result.predict(c)
+        n, d = result.predict(c, warn=False)  # one warning for the whole plan, below
         row = {"C": c, "N_opt": float(n), "D_opt": float(d), "tokens_per_param": float(d / n)}
         if result.bootstrap:
             (nlo, nhi), (dlo, dhi) = result.predict_interval([c], level=level)

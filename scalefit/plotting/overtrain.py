@@ -226,7 +226,7 @@ def plot_frontier(result, *, to: float | None = None, ax=None):
     cs = np.array([p["C"] for p in result.points])
     end = max(cs.max(), to or 0.0)
     grid = np.geomspace(cs.min() / 2, end * 2, 200)
-    n_fit, d_fit = result.predict(grid)
+    n_fit, d_fit = result.predict(grid, warn=False)  # the drawn curve spans the plot
     for key, fitted, colour, sym, exp in (("N_opt", n_fit, "C0", "N*", "a"), ("D_opt", d_fit, "C2", "D*", "b")):
         vals = np.array([p[key] for p in result.points])
         lo = np.array([p.get(f"{key}_lower", np.nan) for p in result.points])

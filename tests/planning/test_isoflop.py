@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,18 @@ def test_plan_from_an_isoflop_fit(tmp_path):
     assert row["N_opt_lower"] < row["N_opt"] < row["N_opt_upper"]
     out = runner.invoke(app, ["plan", str(path), "--compute", "1e22", "--overtrain", "2"])
     assert out.exit_code == 1 and "--overtrain needs a fitted loss law" in out.output
+
+
+def test_a_frontier_prediction_beyond_its_points_warns_at_the_callers_line_and_inside_does_not():
+    from scalefit.errors import ExtrapolationWarning
+
+    res = isoflop(isoflop_runs())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res.predict([1e19, 1e20])  # inside the budgets 1e18 .. 1e21
+        res.predict(1e21, warn=False)
+    assert not [w for w in caught if issubclass(w.category, ExtrapolationWarning)]
+    with pytest.warns(ExtrapolationWarning, match=r"predict: extrapolating beyond the data: C = 1e\+24 is 3 "
+                                                  r"decades beyond") as record:
+        n, d = res.predict(1e24)
+    assert record[0].filename == __file__ and np.isfinite(n) and np.isfinite(d)
