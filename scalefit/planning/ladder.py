@@ -19,7 +19,8 @@ Beyond the paper (:mod:`scalefit.planning.ladder_methods`): the **direct** metho
 compute with a chance floor (``downstream-acc-compute``), is fitted beside the two steps; a backtest holding out
 the largest ladder size chooses per task the method that predicted it better (``choose=True``); a
 predictability **triage** per task compares checkpoint noise with the signal across sizes and flags the tasks
-whose expected error exceeds ``threshold``.
+whose expected error exceeds ``threshold`` or whose accuracy barely leaves the checkpoint noise across sizes
+(SNR below ``ladder_methods.MIN_SNR``).
 
 ``predict`` chains the two steps per task (:func:`scalefit.planning.chain.chain_predict_groups`; the bootstrap
 resamples of both steps, runs resampled, give the intervals), or uses the direct fit for a task that chose it.

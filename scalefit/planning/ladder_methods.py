@@ -12,8 +12,10 @@
   predictable than loss): per task, the checkpoint-to-checkpoint noise of the accuracy (1.4826 × MAD of
   successive differences within runs, / √2), the signal (the spread of the final accuracy across sizes), their
   ratio, and the expected error at the target, √(backtest error² + noise²) (a backtest of the largest size, plus
-  the noise of the one evaluation the big run will get); a task whose expected error exceeds ``threshold`` is
-  flagged before the big run.
+  the noise of the one evaluation the big run will get); a task whose expected error exceeds ``threshold``, or
+  whose signal is below :data:`MIN_SNR` times its noise (the ladder's accuracies barely leave the checkpoint noise,
+  e.g. every size still at chance: the accuracy step would extrapolate a curve the ladder never saw rise, and the
+  backtest of a size as flat as the others cannot tell), is flagged before the big run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ DIRECT, LOSS_LAW, ACC_LAW = "downstream-acc-compute", "chinchilla", "downstream-
 METHODS = ("two-step", "direct")
 MIN_SIZES = 3  # sizes left to fit for the backtest choice
 THRESHOLD = 0.05  # default triage threshold: 5 accuracy points
+MIN_SNR = 3.0  # the triage flags a task whose accuracy spread across sizes is below this many checkpoint noises
 
 
 def _cols():
@@ -146,7 +149,8 @@ def backtest_choice(long, maps: Mapping[str, str], o: Mapping[str, Any], seed: i
 
 def triage(long, o: Mapping[str, Any], choice: Mapping[str, Mapping], threshold: float = THRESHOLD,
            maps: Mapping[str, str] | None = None) -> dict:
-    """{task: {noise, signal, snr, backtest_error, expected_error, flagged}}; see the module docstring."""
+    """{task: {noise, signal, snr, backtest_error, expected_error, flagged}}; see the module docstring (flagged:
+    the expected error exceeds ``threshold`` or the SNR is below :data:`MIN_SNR`)."""
     from scalefit.runs import reduce_runs, resolve
 
     run, task, _, acc = _cols()
@@ -167,11 +171,12 @@ def triage(long, o: Mapping[str, Any], choice: Mapping[str, Mapping], threshold:
         c = choice.get(name, {})
         bt = c.get(c.get("method", "two-step"), float("nan"))
         expected = float(np.hypot(bt, noise)) if np.isfinite(bt) else float("nan")
-        out[name] = {"noise": noise, "signal": signal, "snr": signal / noise if noise > 0 else float("inf"),
-                     "backtest_error": float(bt), "expected_error": expected,
-                     "flagged": bool(np.isfinite(expected) and expected > threshold)}
+        snr = signal / noise if noise > 0 else float("inf")
+        out[name] = {"noise": noise, "signal": signal, "snr": snr, "backtest_error": float(bt),
+                     "expected_error": expected,
+                     "flagged": bool((np.isfinite(expected) and expected > threshold) or snr < MIN_SNR)}
     return out
 
 
-__all__ = ["DIRECT", "METHODS", "THRESHOLD", "backtest_choice", "direct", "final_accuracy", "predict_methods",
-           "quiet_fit", "reduced_final", "triage", "two_step"]
+__all__ = ["DIRECT", "METHODS", "MIN_SNR", "THRESHOLD", "backtest_choice", "direct", "final_accuracy",
+           "predict_methods", "quiet_fit", "reduced_final", "triage", "two_step"]

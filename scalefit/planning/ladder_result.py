@@ -138,9 +138,11 @@ class LadderResult(ResultFile):
         """The method each task uses (with the backtest errors that chose it) and the triage."""
         if not self.triage and not self.choice:
             return []
+        from scalefit.planning.ladder_methods import MIN_SNR
+
         t = self.options.get("threshold", 0.05)
         lines = [f"\nmethods and predictability (backtest: the largest ladder size held out; triage flags an "
-                 f"expected error above {t:g})",
+                 f"expected error above {t:g} or an SNR below {MIN_SNR:g})",
                  f"{'task':<16} {'method':<9} {'|err| 2-step':>12} {'|err| direct':>12} {'ckpt noise':>10} "
                  f"{'signal':>8} {'SNR':>7} {'expected':>9}  flag"]
         for task in self.tasks:

@@ -206,3 +206,16 @@ def test_mean_last_places_the_mean_at_the_mean_tokens():
         assert list(mean.columns) == list(long.frame.columns)
         last = reduced_final(long, {}, {"reduce": None}, ["task_loss"]).frame
         assert last["tokens"].iloc[0] == 5e9 and last["task_loss"].iloc[0] == pytest.approx(2.5)
+
+
+def test_triage_flags_a_task_still_at_chance_without_a_backtest():
+    """A ladder whose accuracy barely leaves the checkpoint noise across sizes (SNR < MIN_SNR, every size near
+    chance) is flagged even with no backtest; a task that rises across sizes is not."""
+    from scalefit.planning.ladder_methods import MIN_SNR, triage
+
+    o = {"skip_first": 0.1, "reduce": "mean-last=5"}
+    for seed, flagged in ((13, True), (2, False)):
+        runs, _ = bench_ladder_methods.draw(seed)
+        long = long_table(RunTable.from_frame(runs), loss_cols="bpb_*", acc_cols="acc_*")
+        t = triage(long, o, {}, 0.05, {})["task"]
+        assert np.isnan(t["expected_error"]) and t["flagged"] is flagged and (t["snr"] < MIN_SNR) is flagged
