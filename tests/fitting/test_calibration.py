@@ -37,6 +37,19 @@ def test_distance_in_fitted_spans_by_hand():
     assert d[3] == pytest.approx(math.log(2) / 2)  # below the range counts too
 
 
+def test_growth_is_the_median_of_each_points_own_growth_by_hand():
+    sigma = 0.01
+    folds = [("near", np.array([0.02, 0.03, 0.01]), {"N": np.array([0.1, 0.2, 0.0])}),  # d = 0 is not beyond
+             ("far", np.array([0.5]), {"N": np.array([3.0]), "D": np.array([4.0])})]  # d = 5 (Euclidean norm)
+    # (r² − σ²)/d²: 0.0003/0.01 = 0.03, 0.0008/0.04 = 0.02, 0.2499/25 = 0.009996 -> median 0.02
+    assert cal.growth(folds, sigma) == pytest.approx(math.sqrt(0.02))
+    # least squares of r² − σ² on d² (weights d⁴) would be set by the far point alone: about 0.09998, not 0.1414
+    assert cal.growth(folds, sigma) > 1.4 * math.sqrt(0.2499 * 25 / 625)
+    assert cal.growth([("in noise", np.array([0.005, 0.008]), {"N": np.array([1.0, 2.0])})], sigma) == 0.0
+    assert cal.growth([("inside", np.array([0.5]), {"N": np.array([0.0])})], sigma) == 0.0
+    assert cal.growth([], sigma) == 0.0
+
+
 def _cal(per_fold_scores: list[list[float]]) -> dict:
     return {"method": cal.METHOD, "space": "log", "axes": ["N"], "noise": 0.01, "growth": 0.0,
             "points": sum(map(len, per_fold_scores)),
