@@ -2,8 +2,8 @@
 
 Each chain forks a child that trains and SIGKILLs itself (one process) or its launcher (two processes: the
 device workers die with it) at a random step, again and again, each child resuming from the last checkpoint;
-the parent then finishes the run. 20 kill points across the chains; benchmarks/bench_distributed.py loops more,
-with kills from outside at random times.
+the parent then finishes the run. 20 kill points across the chains CI runs (21 with the slow-marked FSDP2 chain);
+benchmarks/bench_distributed.py loops more, with kills from outside at random times.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .test_distributed import curve_of, dist_config
 CHAINS = {  # name: (config overrides, steps, kill points)
     "sp-1": ({}, 20, 9),
     "mup-1": ({"parametrization": "mup", "width": 64, "base_width": 32, "schedule": "wsd"}, 20, 9),
-    "sp-2-ddp": ({"devices": 2}, 10, 1),
+    "sp-2-ddp": ({"devices": 2}, 10, 2),
     "mup-2-fsdp": ({"devices": 2, "shard": "fsdp", "parametrization": "mup", "width": 64, "base_width": 32}, 10, 1),
 }
 
@@ -53,12 +53,13 @@ def killed_at(cfg, out, step: int) -> None:
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
 
-# The two-process FSDP2 chain is slow-marked: once, under a load average near 20, one of its gloo worker processes
-# died with SIGSEGV inside torch (not reproduced alone); it runs with `-m slow` and in bench_distributed.py until
-# that crash is understood, so CI does not depend on it.
+# The two-process FSDP2 chain is slow-marked: once, under a load average near 30 in the full suite, rank 0 died with
+# SIGSEGV inside torch while resuming (not reproduced: 4 runs of it alone at load 15-20 passed); it runs with
+# `-m slow` and in bench_distributed.py until that crash is understood, so CI does not depend on it.
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "mup-2-fsdp" else n
                                   for n in sorted(CHAINS)])
 def test_kill_9_at_random_steps_then_resume_ends_at_the_uninterrupted_loss(tmp_path, name):
+    assert sum(k for n, (_, _, k) in CHAINS.items() if n != "mup-2-fsdp") == 20  # the issue's 20 kill points in CI
     overrides, steps, kills = CHAINS[name]
     cfg = chain_config(overrides, steps)
     reference = train_run(cfg, tmp_path / "ref")
