@@ -67,7 +67,11 @@ def test_kill_9_at_random_steps_then_resume_ends_at_the_uninterrupted_loss(tmp_p
     run_dir = tmp_path / "out" / cfg.name / run_id(cfg)
     for point in points:
         killed_at(cfg, tmp_path / "out", int(point))
-        assert (run_dir / FILE).is_file() == (point > 1) and not (run_dir / "result.json").exists()
+        assert not (run_dir / "result.json").exists()
+        if cfg.devices == 1:  # the process dies on logging the step: its checkpoint is the step before's
+            assert (run_dir / FILE).is_file() == (point > 1)
+        # (two processes: the launcher dies when rank 0's row reaches it through a queue, by which time the workers
+        # may have checkpointed the step; the resumed curve below is the check)
     resumed = train_run(cfg, tmp_path / "out")
     a, b = curve_of(reference, tmp_path / "ref"), curve_of(resumed, tmp_path / "out")
     assert b["step"].tolist() == list(range(1, steps + 1))  # every step once, none missing
