@@ -39,6 +39,16 @@ def printable(text: Any) -> str:
     return _CONTROL.sub(_escape, str(text))
 
 
+def duration(seconds: float) -> str:
+    """A wall time as a person reads it in a progress line: "14 s", "3 min 05 s", "1.2 h"."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+    return f"{seconds / 3600:.1f} h"
+
+
 def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
     """Print ``message`` (stdout, or stderr with ``err``) with control characters escaped (see :func:`printable`)."""
     typer.echo(printable(message), err=err, nl=nl)

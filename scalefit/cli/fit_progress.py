@@ -20,22 +20,13 @@ from contextlib import contextmanager
 from typing import IO
 
 from scalefit._progress import Progress, progress
-from scalefit.cli.common import printable
+from scalefit.cli.common import duration, printable
 
 __all__ = ["DELAY", "StatusLine", "showing_progress", "wanted"]
 
 DELAY = 2.0  # seconds of work before the first line: a quick command shows none
 INTERVAL = 0.25  # seconds between redraws
 _ERASE = "\r\x1b[K"  # carriage return, erase to the end of the line
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
-    return f"{seconds / 3600:.1f} h"
 
 
 class StatusLine:
@@ -63,7 +54,7 @@ class StatusLine:
 
     def line(self) -> str:
         """The status text: elapsed time, then each open task (outermost first)."""
-        parts = [f"working {_duration(self.clock() - self.t0)}"]
+        parts = [f"working {duration(self.clock() - self.t0)}"]
         for e in sorted(self.open.values(), key=lambda e: e.depth):
             text = e.task if e.total <= 1 else f"{e.task} {e.done}/{e.total}"
             parts.append(f"{text} ({e.detail})" if e.detail else text)

@@ -10,19 +10,10 @@ import sys
 import time
 from typing import Any
 
-from scalefit.cli.common import echo, printable
+from scalefit.cli.common import duration, echo, printable
 from scalefit.sweeps.runner import SweepEvent
 
 __all__ = ["SweepProgress"]
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
 
 
 class SweepProgress:
@@ -47,7 +38,7 @@ class SweepProgress:
     def line(self) -> str:
         left = self.todo - self.done - self.failed - self.diverged
         text = f"{self.name}: {self.done} ok, {self.diverged} diverged, {self.failed} failed, {left} left"
-        text += f", ETA {_duration(self.eta())}"
+        text += f", ETA {duration(self.eta())}"
         if self.current:
             text += " | " + "  ".join(f"{rid[:6]} {msg}" for rid, msg in list(self.current.items())[:4])
         return text
@@ -58,7 +49,7 @@ class SweepProgress:
     def _on_plan(self, event: SweepEvent) -> None:
         self.todo, self.est_left = event.data["todo"], event.data["estimate_s"]
         self._echo(f"{self.name}: {event.data['planned']} runs planned, {event.data['skipped']} already finished, "
-                   f"{self.todo} to run (estimated {_duration(self.est_left / self.workers)})")  # fmt: skip
+                   f"{self.todo} to run (estimated {duration(self.est_left / self.workers)})")  # fmt: skip
         if self.live and self.todo:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -95,7 +86,7 @@ class SweepProgress:
         wall = row.get("wall_s") or 0.0
         finished = self.done + self.failed + self.diverged
         msg = f"[{finished}/{self.todo}] {run.run_id} {status} N={run.n_params:,} D={run.n_tokens:,} loss {loss} "
-        msg += f"({wall:.0f}s, ETA {_duration(self.eta())})"
+        msg += f"({wall:.0f}s, ETA {duration(self.eta())})"
         if status != "ok" and row.get("message"):
             msg += f": {row['message']}"
         if self._progress is not None:

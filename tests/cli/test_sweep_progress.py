@@ -32,7 +32,7 @@ def test_progress_counts_loss_and_eta(capsys, live):
     show = SweepProgress("t", workers=2, live=live)
     _feed(show)
     assert (show.done, show.diverged, show.failed) == (1, 1, 1)
-    assert show.line().startswith("t: 1 ok, 1 diverged, 1 failed, 0 left, ETA 0s")
+    assert show.line().startswith("t: 1 ok, 1 diverged, 1 failed, 0 left, ETA 0 s")
     err = capsys.readouterr().err
     assert "4 runs planned, 1 already finished, 3 to run" in err
     if not live:
