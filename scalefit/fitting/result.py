@@ -460,26 +460,34 @@ def _covariance(d: Any, law: Law, where: str) -> dict:
     method, a row count, and a finite symmetric P x P matrix with a non-negative diagonal, or no matrix."""
     from scalefit.fitting.covariance import METHODS
 
-    d = expect_mapping(d, where)
-    for key in ("params", "log", "method", "n", "matrix"):
-        if key not in d:
-            raise FitFileError(f"{where}: missing field {key!r}")
-    if not isinstance(d["params"], list) or d["params"] != list(law.param_names):
-        raise FitFileError(f"{where}.params: expected the law's parameters {list(law.param_names)}")
-    if not (isinstance(d["log"], list) and len(d["log"]) == len(law.param_names)
-            and all(isinstance(v, bool) for v in d["log"])):
-        raise FitFileError(f"{where}.log: expected one true/false per parameter")
-    if d["method"] not in METHODS.values():
-        raise FitFileError(f"{where}.method: not a covariance method scalefit writes")
-    expect_int(d["n"], f"{where}.n")
-    if d["matrix"] is not None:
-        rows = expect_list(d["matrix"], f"{where}.matrix")
-        p = len(law.param_names)
-        matrix = [expect_number_list(r, f"{where}.matrix[{i}]", finite=True, length=p) for i, r in enumerate(rows)]
-        m = np.asarray(matrix, dtype=float)
+    names, p = list(law.param_names), len(law.param_names)
+
+    def params(v, at):
+        if v != names:
+            raise FitFileError(f"{at}: expected the law's parameters {names}")
+        return v
+
+    def log(v, at):
+        if not (isinstance(v, list) and len(v) == p and all(isinstance(x, bool) for x in v)):
+            raise FitFileError(f"{at}: expected one true/false per parameter")
+        return v
+
+    def method(v, at):
+        if v not in METHODS.values():
+            raise FitFileError(f"{at}: not a covariance method scalefit writes")
+        return v
+
+    def matrix(v, at):
+        if v is None:
+            return v
+        m = np.asarray([expect_number_list(r, f"{at}[{i}]", finite=True, length=p)
+                        for i, r in enumerate(expect_list(v, at))], dtype=float)
         if m.shape != (p, p) or not np.allclose(m, m.T, rtol=1e-9, atol=0) or np.any(np.diag(m) < 0):
-            raise FitFileError(f"{where}.matrix: expected a symmetric {p} x {p} matrix with a non-negative diagonal")
-    return dict(d)
+            raise FitFileError(f"{at}: expected a symmetric {p} x {p} matrix with a non-negative diagonal")
+        return v
+
+    return expect_fields(d, where, {"params": params, "log": log, "method": method, "n": expect_int,
+                                    "matrix": matrix})
 
 
 def _bootstrap(d: dict, law: Law, where: str) -> dict:
