@@ -250,8 +250,8 @@ def _embedded(law, params: dict) -> np.ndarray | None:
     for name, value in law.fixed.items():
         if name in params and not np.isclose(params[name], value, rtol=0, atol=0):
             return None
-    point = np.array([float(params[p.name]) for p in law.params])
-    point = np.array([TINY if p.log and v == 0 and p.lower <= TINY else v for p, v in zip(law.params, point)])
+    point = np.array([TINY if p.log and params[p.name] == 0 and p.lower <= TINY else float(params[p.name])
+                      for p in law.params])
     ok = all(p.lower <= v <= p.upper and (not p.log or v > 0) for p, v in zip(law.params, point))
     return point if ok and np.isfinite(point).all() else None
 
