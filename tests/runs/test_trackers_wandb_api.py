@@ -1,8 +1,12 @@
-"""The W&B API reader's logic on a fake client (the live service cannot be reached here): full history from
-scan_history (never the sampled run.history), back-off on rate limits, the Parquet cache of finished runs."""
+"""The W&B API reader's logic on a fake client (the live service cannot be reached here): full history from the
+run's history artifact, else scan_history (never the sampled run.history), back-off on rate limits, the Parquet
+cache of finished runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from scalefit.errors import TrackerError
@@ -25,12 +29,15 @@ class FakeRun:
     def history(self, *a, **k):  # the 500-point sample: must never be called
         raise AssertionError("run.history() samples; scan_history must be used")
 
-    def scan_history(self, page_size: int = 1000):
+    def scan_history(self, page_size: int = 1000, min_step: int = 0):
         self.scans += 1
         if self.fail:
             self.fail -= 1
             raise RateLimited()
-        return iter([{"_step": s, "loss": 3.0 - s / self.n, "_runtime": s * 0.5} for s in range(self.n)])
+        return iter([{"_step": s, "loss": 3.0 - s / self.n, "_runtime": s * 0.5} for s in range(min_step, self.n)])
+
+    def logged_artifacts(self):
+        return []
 
 
 class FakeApi:
@@ -84,8 +91,80 @@ def test_backoff_gives_up_in_one_line_and_passes_other_errors():
 
 def test_non_numeric_history_is_refused(tmp_path):
     class Textual(FakeRun):
-        def scan_history(self, page_size: int = 1000):
+        def scan_history(self, page_size: int = 1000, min_step: int = 0):
             return iter([{"_step": 0, "loss": 1.0}, {"_step": 1, "loss": "oops"}])
 
     with pytest.raises(TrackerError, match=r"wandb:ent/proj/t: step 1: metric 'loss' is 'oops', not a number"):
         read_parts("ent/proj", api=FakeApi([Textual("t", 2)]), cache=tmp_path, sleep=lambda s: None)
+
+
+class FakeArtifact:
+    """A logged artifact; a ``wandb-history`` one downloads W&B's Parquet export (``0000.parquet`` ...)."""
+
+    def __init__(self, kind: str, version: str, chunks: list[pd.DataFrame], fail: int = 0) -> None:
+        self.type, self.version, self.chunks, self.fail, self.downloads = kind, version, chunks, fail, 0
+
+    def download(self, root: str | None = None) -> str:
+        self.downloads += 1
+        if self.fail:
+            self.fail -= 1
+            raise RateLimited()
+        folder = Path(root) / f"run-x-history:{self.version}"
+        folder.mkdir(parents=True)
+        for i, chunk in enumerate(self.chunks):
+            chunk.to_parquet(folder / f"{i:04d}.parquet", index=False)
+        return str(root)
+
+
+def export(steps: range, n: int) -> pd.DataFrame:
+    return pd.DataFrame({"_step": list(steps), "_runtime": [s * 0.5 for s in steps],
+                         "loss": [3.0 - s / n for s in steps]})
+
+
+class Exported(FakeRun):
+    def __init__(self, rid: str, n: int, exported: int, artifacts: list[FakeArtifact], **kw) -> None:
+        super().__init__(rid, n, **kw)
+        self.lastHistoryStep, self.artifacts, self.exported = n - 1, artifacts, exported
+        self.min_steps: list[int] = []
+
+    def logged_artifacts(self):
+        return iter(self.artifacts)
+
+    def scan_history(self, page_size: int = 1000, min_step: int = 0):
+        self.min_steps.append(min_step)
+        return super().scan_history(page_size, min_step)
+
+
+def test_history_artifact_first_its_tail_scanned_other_artifacts_ignored(tmp_path):
+    n = 5000
+    stale = FakeArtifact("wandb-history", "v0", [export(range(0, 10), n)])
+    latest = FakeArtifact("wandb-history", "v1", [export(range(0, 2500), n), export(range(2500, 4000), n)],
+                          fail=1)
+    model = FakeArtifact("model", "v7", [])
+    done = Exported("a", 4000, 4000, [stale, model, latest])  # finished and fully exported: no scan at all
+    live = Exported("b", n, 4000, [stale, latest], state="running")  # still logging: rows after 3999 scanned
+    bare = Exported("c", 3000, 0, [model])  # no history artifact: scan_history alone
+    waits: list[float] = []
+    parts = read_parts("ent/proj", api=FakeApi([done, live, bare]), cache=tmp_path, sleep=waits.append)
+    assert waits == [1.0]  # the rate-limited download, retried once
+    assert done.scans == 0 and live.min_steps == [4000] and bare.min_steps == [0]
+    assert stale.downloads == 0 and model.downloads == 0 and latest.downloads == 3
+    frame = assemble(parts, "wandb:ent/proj")
+    assert frame.groupby("run_id").size().to_dict() == {"a": 4000, "b": n, "c": 3000}  # every row, once
+    for rid, size, scale in (("a", 4000, n), ("b", n, n), ("c", 3000, 3000)):  # the export's values, then b's tail
+        rows = frame[frame["run_id"] == rid]
+        assert rows["step"].tolist() == list(range(size))
+        assert rows["loss"].tolist() == [3.0 - s / scale for s in range(size)]
+        assert rows["_runtime"].tolist() == [s * 0.5 for s in range(size)]
+    assert {"config.lr", "config.wandb_group"} <= set(frame.columns)
+
+
+def test_a_damaged_history_artifact_names_the_file(tmp_path):
+    class Damaged(FakeArtifact):
+        def download(self, root: str | None = None) -> str:
+            (Path(root) / "0000.parquet").write_bytes(b"not parquet")
+            return str(root)
+
+    run = Exported("a", 10, 10, [Damaged("wandb-history", "v0", [])])
+    with pytest.raises(TrackerError, match=r"0000\.parquet: not a readable Parquet file"):
+        read_parts("ent/proj", api=FakeApi([run]), cache=tmp_path, sleep=lambda s: None)

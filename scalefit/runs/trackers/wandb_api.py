@@ -1,16 +1,20 @@
 """Weights & Biases projects over the network (``wandb:ENTITY/PROJECT``): every history row of every run.
 
 Uses ``wandb.Api`` (the user's credentials: ``WANDB_API_KEY`` or ``wandb login``). ``run.history()`` returns a
-500-point sample that changes between calls, so it is never used: the full history comes from ``run.scan_history``
-(every row, paged). Calls that hit the rate limit (HTTP 429) or a transient server error are retried with
-exponential back-off. Finished runs are cached as Parquet under ``~/.cache/scalefit/wandb/ENTITY/PROJECT`` (or
-``SCALEFIT_CACHE``), keyed by run id and the run's last update, so a second read makes one listing call only.
+500-point sample that changes between calls, so it is never used. The full history comes from the run's history
+artifact (``run-ID-history``, type ``wandb-history``: W&B's Parquet export of every row) where the run has one, its
+rows after the export's last step (a run still logging) from ``run.scan_history``; a run without one is read with
+``run.scan_history`` alone (every row, paged). Calls that hit the rate limit (HTTP 429) or a transient server
+error are retried with exponential back-off. Finished runs are cached as Parquet under
+``~/.cache/scalefit/wandb/ENTITY/PROJECT`` (or ``SCALEFIT_CACHE``), keyed by run id and the run's last update, so a
+second read makes one listing call only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -24,6 +28,7 @@ from scalefit.runs.trackers.parts import Part
 
 PAGE_SIZE = 10_000  # history rows per scan_history request
 TRIES = 6  # attempts per call before giving up (back-off 1, 2, 4, 8, 16 s)
+HISTORY_TYPE = "wandb-history"  # the artifact type of W&B's Parquet history export (``run-ID-history``)
 FINISHED = frozenset({"finished", "crashed", "failed", "killed"})  # states whose history no longer changes
 
 
@@ -69,21 +74,58 @@ def _history(run, project: str, folder: Path, sleep) -> pd.DataFrame | None:
     path = folder / f"{run.id}-{stamp}.parquet"
     if path.exists():
         return pd.read_parquet(path)
-    rows = backoff(lambda: list(run.scan_history(page_size=PAGE_SIZE)), f"wandb:{project}/{run.id}", sleep)
+    where = f"wandb:{project}/{run.id}"
+    exported = _exported(run, where, sleep)
+    after = 0 if exported is None or exported.empty else int(exported["step"].max()) + 1
+    complete = exported is not None and after > _last_step(run, where, sleep, after)
+    scanned = None if complete else _scanned(run, where, sleep, after)
+    frames = [f for f in (exported, scanned) if f is not None and not f.empty]
+    if not frames:
+        return None
+    frame = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0]
+    if getattr(run, "state", None) in FINISHED:
+        _save(frame, path)
+    return frame
+
+
+def _exported(run, where: str, sleep) -> pd.DataFrame | None:
+    """The rows of the run's history artifact (its latest version), or None when the run has none."""
+    found = backoff(lambda: [a for a in run.logged_artifacts() if getattr(a, "type", None) == HISTORY_TYPE],
+                    where, sleep)
+    if not found:
+        return None
+    artifact = max(found, key=_version)
+    from scalefit.runs.trackers.wandb_export import history
+
+    with tempfile.TemporaryDirectory(prefix="scalefit-wandb-") as tmp:
+        root = Path(backoff(lambda: artifact.download(root=tmp), where, sleep))
+        files = sorted(root.rglob("*.parquet"))
+        return history(files) if files else None
+
+
+def _version(artifact) -> int:
+    text = str(getattr(artifact, "version", "v0"))
+    return int(text[1:]) if text[:1] == "v" and text[1:].isdigit() else -1
+
+
+def _last_step(run, where: str, sleep, after: int) -> int:
+    """The run's last history step (``after`` - 1 where the API does not say: nothing more is scanned)."""
+    last = backoff(lambda: getattr(run, "lastHistoryStep", None), where, sleep)
+    return int(last) if isinstance(last, (int, float)) and not isinstance(last, bool) else after - 1
+
+
+def _scanned(run, where: str, sleep, after: int) -> pd.DataFrame | None:
+    """History rows from step ``after`` on, through ``run.scan_history`` (paged)."""
+    rows = backoff(lambda: list(run.scan_history(page_size=PAGE_SIZE, min_step=after)), where, sleep)
     if not rows:
         return None
     frame = pd.DataFrame.from_records(rows)
     if "_step" not in frame.columns:
-        raise TrackerError(f"wandb:{project}/{run.id}: history rows without _step; cannot order them")
-    frame = frame.rename(columns={"_step": "step"})
-    frame = frame[["step", *[c for c in frame.columns if c != "step"]]]
+        raise TrackerError(f"{where}: history rows without _step; cannot order them")
     from scalefit.runs.trackers.wandb_offline import history_frame
 
-    steps = frame["step"].astype("int64").tolist()
-    frame = history_frame(frame.drop(columns="step").to_dict("records"), steps, Path(f"wandb:{project}/{run.id}"))
-    if getattr(run, "state", None) in FINISHED:
-        _save(frame, path)
-    return frame
+    steps = frame["_step"].astype("int64").tolist()
+    return history_frame(frame.drop(columns="_step").to_dict("records"), steps, Path(where))
 
 
 def _save(frame: pd.DataFrame, path: Path) -> None:

@@ -43,6 +43,17 @@ def read_parts(path: Path) -> list[Part]:
 
 
 def _read(where: Path, files: list[Path]) -> Part:
+    metrics = history(files)
+    name = where.stem if where.is_file() else where.name
+    found = _ARTIFACT.match(name)
+    run_id = found.group(1) if found else name
+    config = _config(where.parent if where.is_file() else where)
+    start = float(metrics["_timestamp"].min()) if "_timestamp" in metrics.columns and len(metrics) else 0.0
+    return Part(run_id, run_id, str(where), start, metrics, config)
+
+
+def history(files: list[Path]) -> pd.DataFrame:
+    """One run's history from its Parquet chunks: ``step`` (from ``_step``), then the numeric columns, by step."""
     frames = []
     for f in files:
         try:
@@ -61,13 +72,7 @@ def _read(where: Path, files: list[Path]) -> Part:
     from scalefit.runs.trackers.wandb_offline import history_frame
 
     metrics = history_frame(frame.drop(columns="_step"), steps.to_numpy(dtype=np.int64), files[0])
-    metrics = metrics.sort_values("step", kind="stable").reset_index(drop=True)  # chunks in name order
-    name = where.stem if where.is_file() else where.name
-    found = _ARTIFACT.match(name)
-    run_id = found.group(1) if found else name
-    config = _config(where.parent if where.is_file() else where)
-    start = float(frame["_timestamp"].min()) if "_timestamp" in frame.columns and len(frame) else 0.0
-    return Part(run_id, run_id, str(where), start, metrics, config)
+    return metrics.sort_values("step", kind="stable").reset_index(drop=True)  # chunks in name order
 
 
 def _config(folder: Path) -> dict:
@@ -87,4 +92,4 @@ def _config(folder: Path) -> dict:
             if not str(k).startswith("_")}
 
 
-__all__ = ["CONFIG_FILE", "is_export", "read_parts"]
+__all__ = ["CONFIG_FILE", "history", "is_export", "read_parts"]
