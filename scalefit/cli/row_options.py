@@ -64,7 +64,7 @@ def reduced_runs(runs, target: str | None, mapping: dict, symbol: str, run: str 
     column = target or column_for(table, symbol, mapping)
     if column is None:
         raise OptionError(f"{table.source}: no column for the target {symbol}; say which with --target COLUMN")
-    return reduce_runs(table, run=run, columns=[column], **reducers)
+    return reduce_runs(table, run=run, columns=[column], mapping=mapping, **reducers)
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ def select_command(
     if targets and checkpoints.reducers():  # one row per run (--reduce ...) before the folds, every target reduced
         from scalefit.runs import reduce_runs
 
-        data = reduce_runs(data, run=checkpoints.run, columns=targets, **checkpoints.reducers())
+        data = reduce_runs(data, run=checkpoints.run, columns=targets, mapping=mapping, **checkpoints.reducers())
     elif not targets:
         data = checkpoints.reduced(data, target, mapping)
     kw = dict(along=along, folds=folds, fraction=fraction, holdout=holdout, objectives=_objectives(objectives),

@@ -40,7 +40,7 @@ def prepare(table: RunTable, law: Law, mapping: Mapping[str, str], opts, space: 
     if opts.reduces:
         target = column_for(table, law.target, mapping)
         table = reduce_runs(table, run=key, reduce=opts.reduce, skip_first=opts.skip_first, smooth=opts.smooth,
-                            order=order, columns=None if target is None else [target])
+                            order=order, columns=None if target is None else [target], mapping=mapping)
     for option, column in (("--weight", opts.weight), ("--bootstrap-by", opts.bootstrap_by)):
         if column is not None and column not in table.columns:
             raise RunDataError(f"{table.source}: {option} {column!r} is not a column; columns are {table.columns}")

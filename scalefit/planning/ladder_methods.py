@@ -79,25 +79,10 @@ def direct(long, maps: Mapping[str, str], o: Mapping[str, Any], *, bootstrap: in
 
 def reduced_final(long, maps: Mapping[str, str], o: Mapping[str, Any], columns: list[str]):
     """One row per (run, task): the run's final checkpoint with ``columns`` reduced by ``reduce`` (default its last
-    checkpoint). A mean over the last K checkpoints is placed at the mean of their progress (the D and C columns
-    are averaged over the same checkpoints): placed at the last checkpoint's tokens, an averaged loss would sit
-    above the curve by half the window's slope (the loss still falls across the last K checkpoints), more for
-    short runs than for long ones, which tilts the fitted data exponent."""
-    from scalefit.runs import RunTable, column_for, reduce_runs
+    checkpoint; a mean over the last K is placed at the mean of their tokens and compute, as reduce_runs does)."""
+    from scalefit.runs import reduce_runs
 
-    run = _cols()[0]
-    reduce = o.get("reduce") or "last"
-    if not reduce.startswith("mean-last"):
-        return reduce_runs(long, run=run, reduce=reduce, columns=columns)
-    progress = {}
-    for symbol in ("D", "C"):
-        col = column_for(long, symbol, {s: c for s, c in maps.items() if s == symbol})
-        if col is not None and col not in progress.values():
-            progress[f"__mean_{symbol}"] = col
-    table = RunTable(long.frame.assign(**{tmp: long.frame[col] for tmp, col in progress.items()}), long.source)
-    out = reduce_runs(table, run=run, reduce=reduce, columns=[*columns, *progress]).frame
-    out = out.assign(**{col: out[tmp] for tmp, col in progress.items()}).drop(columns=list(progress))
-    return RunTable(out, long.source)
+    return reduce_runs(long, run=_cols()[0], reduce=o.get("reduce") or "last", columns=columns, mapping=maps)
 
 
 def final_accuracy(long, o: Mapping[str, Any], maps: Mapping[str, str] | None = None):

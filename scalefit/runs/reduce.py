@@ -11,9 +11,13 @@ checkpoints, in this order:
 3. **smooth** (``--smooth K``): replace each metric by its trailing moving average over the run's last ``K``
    checkpoints (fewer at the start of a run).
 4. **reduce** (``--reduce``): one row per run. ``last``: the last checkpoint; ``mean-last=K``: the metrics
-   averaged over the last ``K`` checkpoints (all of them when a run has fewer); ``min`` / ``max``: each metric's
-   minimum / maximum over the run. Every other column takes the run's last checkpoint's value, and the row keeps
-   that checkpoint's line number for error messages.
+   averaged over the last ``K`` checkpoints (all of them when a run has fewer), placed at the mean progress of
+   those checkpoints: the tokens, compute and tokens-per-parameter columns (``D``, ``C``, ``M`` by ``mapping``,
+   name or alias) are averaged over the same checkpoints (placed at the last checkpoint's tokens, an averaged
+   loss would sit above the curve by half the window's slope: more for short runs than for long ones, which
+   tilts a fitted data exponent); ``min`` / ``max``: each metric's minimum / maximum over the run. Every other
+   column takes the run's last checkpoint's value, and the row keeps that checkpoint's line number for error
+   messages.
 
 Metrics are the ``columns`` given (a fit passes its target column); by default every numeric column except the
 run key, the order column and the columns that name sizes or progress (``N``, ``D``, ``C``, ``M``, ``step`` by
@@ -25,7 +29,7 @@ mutated; a new :class:`~scalefit.runs.table.RunTable` is returned.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +37,11 @@ import pandas as pd
 
 from scalefit.errors import RunDataError
 from scalefit.runs.aliases import ALIASES, ORDER_SYMBOLS, PROGRESS_SYMBOLS, RUN_KEYS, TRACKER_TIME_COLUMNS
+from scalefit.runs.resolve import column_for
 from scalefit.runs.table import RunTable
 
 REDUCERS = ("last", "mean-last=K", "min", "max")
+MEAN_PLACED = ("D", "C", "M")  # progress averaged with a mean-last metric, so the mean sits where it was measured
 
 
 @dataclass(frozen=True)
@@ -92,9 +98,10 @@ def metric_columns(table: RunTable, run: str, order: str | None) -> list[str]:
 
 
 def reduce_runs(table: RunTable, *, run: str | None = None, reduce: str | None = None, skip_first: float = 0.0,
-                smooth: int | None = None, order: str | None = None,
-                columns: Sequence[str] | None = None) -> RunTable:
-    """Skip, smooth and reduce each run's checkpoints (see the module docstring); ``table`` when none is asked."""
+                smooth: int | None = None, order: str | None = None, columns: Sequence[str] | None = None,
+                mapping: Mapping[str, str] | None = None) -> RunTable:
+    """Skip, smooth and reduce each run's checkpoints (see the module docstring); ``table`` when none is asked.
+    ``mapping`` (symbol -> column, as ``--map``) names the progress columns a ``mean-last`` mean is placed at."""
     reducer = None if reduce is None else parse_reducer(reduce)
     skip = _fraction(skip_first)
     window = _window(smooth)
@@ -119,7 +126,8 @@ def reduce_runs(table: RunTable, *, run: str | None = None, reduce: str | None =
         frame[cols] = frame.groupby(key, sort=False)[cols].transform(
             lambda s: s.rolling(window, min_periods=1).mean())
     if reducer is not None:
-        frame = _reduced(frame, key, cols, reducer)
+        placed = [] if reducer.kind != "mean-last" else _progress(table, mapping or {}, [key, *cols])
+        frame = _reduced(frame, key, cols, reducer, placed)
     return RunTable(frame, table.source)
 
 
@@ -200,13 +208,22 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _reduced(frame: pd.DataFrame, key: str, cols: list[str], reducer: Reducer) -> pd.DataFrame:
-    """One row per run: its last checkpoint, with the metrics reduced over the run."""
+def _progress(table: RunTable, mapping: Mapping[str, str], taken: list[str]) -> list[str]:
+    """The numeric progress columns (:data:`MEAN_PLACED`) a mean over checkpoints is placed at."""
+    found = (column_for(table, s, {k: v for k, v in mapping.items() if k == s}) for s in MEAN_PLACED)
+    return list(dict.fromkeys(c for c in found if c is not None and c not in taken
+                              and pd.api.types.is_numeric_dtype(table.frame[c])))
+
+
+def _reduced(frame: pd.DataFrame, key: str, cols: list[str], reducer: Reducer, placed: list[str]) -> pd.DataFrame:
+    """One row per run: its last checkpoint, with the metrics reduced over the run (and a mean-last mean placed
+    at the mean of the ``placed`` progress columns over the same checkpoints)."""
     groups = frame.groupby(key, sort=False)
     last = groups.tail(1)
     if reducer.kind == "last" or not cols:
         return last
     if reducer.kind == "mean-last":
+        cols = [*cols, *placed]
         values = groups.tail(reducer.k).groupby(key, sort=False)[cols].mean()
     else:
         values = getattr(groups[cols], reducer.kind)()

@@ -54,6 +54,26 @@ def test_last_takes_each_runs_last_checkpoint_by_step_and_keeps_its_line():
     assert out.location(out.frame.index[0]) == "<frame>:4"  # the last checkpoint's line in the file
 
 
+def test_a_mean_over_the_last_checkpoints_is_placed_at_their_mean_tokens_not_the_last_ones():
+    frame = _checkpoints(shuffle=False)
+    out = reduce_runs(RunTable.from_frame(frame), reduce="mean-last=4", columns=["loss"]).frame.set_index("run_id")
+    tail = frame.groupby("run_id").tail(4).groupby("run_id")[["loss", "n_tokens"]].mean()
+    assert np.allclose(out["loss"], tail.loc[out.index, "loss"], rtol=1e-12)
+    assert np.allclose(out["n_tokens"], tail.loc[out.index, "n_tokens"], rtol=1e-12)  # 0.85x the last tokens
+    last = frame.groupby("run_id").tail(1).set_index("run_id")
+    assert (out["n_tokens"] < last.loc[out.index, "n_tokens"]).all()
+    assert (out["step"] == 10).all() and (out["n_params"] == last.loc[out.index, "n_params"]).all()
+    assert reduce_runs(RunTable.from_frame(frame), reduce="last").frame["n_tokens"].max() == frame["n_tokens"].max()
+    # a mapped tokens column is placed too; on noise-free checkpoints the mean loss lies closer to the law at the
+    # mean tokens than at the last checkpoint's tokens, for every run
+    renamed = RunTable.from_frame(frame.rename(columns={"n_tokens": "seen"}))
+    mapped = reduce_runs(renamed, reduce="mean-last=4", columns=["loss"], mapping={"D": "seen"}).frame
+    assert np.allclose(mapped["seen"].to_numpy(), tail.loc[mapped["run_id"], "n_tokens"].to_numpy(), rtol=1e-12)
+    at_mean = np.abs(mapped["loss"] / _loss(mapped["n_params"], mapped["seen"]) - 1)
+    at_last = np.abs(mapped["loss"] / _loss(mapped["n_params"], last.loc[mapped["run_id"], "n_tokens"].to_numpy()) - 1)
+    assert at_mean.max() < at_last.min()
+
+
 def test_mean_last_min_max_reduce_the_metrics_and_keep_the_rest_from_the_last_checkpoint():
     t = _table()
     mean = reduce_runs(t, reduce="mean-last=2", columns=["loss"])
