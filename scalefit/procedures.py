@@ -81,7 +81,7 @@ PROCEDURES: dict[str, Procedure] = {p.name: p for p in (
     Procedure("hparams", "scalefit.planning.hparams:fit_hparams",
               "per-(N, D) cell optima of learning rate and batch size, then lr*(N, D) and B*(D) laws",
               "Li et al. 2025, Step Law", "HparamFit"),
-    Procedure("lr-transfer", "scalefit.fitting.lr_transfer:lr_transfer",
+    Procedure("lr-transfer", "scalefit.planning.lr_transfer:lr_transfer",
               "optimal learning rate per width and parametrization, slope of log lr* vs log width, sensitivity",
               "Yang et al. 2022 (muP); Wortsman et al. 2023", "LRTransferResult"),
     Procedure("lr-annealing", "scalefit.planning.lr_annealing:fit_curves",

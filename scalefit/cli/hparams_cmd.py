@@ -1,7 +1,7 @@
 """``scalefit fit hparams RUNS.csv`` (optimal lr and batch laws) and ``scalefit fit lr-transfer RUNS.csv``.
 
 Thin adapters from `scalefit fit`'s request to ``scalefit.planning.hparams`` and
-``scalefit.fitting.lr_transfer``; options come as ``--opt KEY=VALUE``:
+``scalefit.planning.lr_transfer``; options come as ``--opt KEY=VALUE``:
 
 hparams:     tol=0.0025 (band), fit_on=band|optimum, seq_len=2048|COLUMN (batch sequences -> tokens),
              refine_tol=0.01, surface=true|false, surface_tol=0.02, loo=true|false

@@ -145,17 +145,21 @@ def _matrix(cov: Mapping) -> np.ndarray | None:
     return None if m is None else np.asarray(m, dtype=float)
 
 
-def _z(level: float, cov: Mapping) -> float:
-    """The two-sided ``level`` quantile of Student's t with n − P degrees of freedom (n the fit's rows, P its
-    parameters; the Gaussian one when the covariance does not record n)."""
+def t_quantile(level: float, dof: int) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``dof`` degrees of freedom (Gaussian when dof <= 0)."""
     from scipy import stats
 
     from scalefit.fitting.calibration import gaussian_quantile
     from scalefit.fitting.resample import tail_percent
 
     tail_percent(level)  # refuses a level outside (0, 1)
-    dof = int(cov.get("n", 0)) - len(cov["params"])
     return float(stats.t.ppf(0.5 + level / 2, dof)) if dof > 0 else gaussian_quantile(level)
+
+
+def _z(level: float, cov: Mapping) -> float:
+    """:func:`t_quantile` with n − P degrees of freedom (n the fit's rows, P its parameters; the Gaussian one when
+    the covariance does not record n)."""
+    return t_quantile(level, int(cov.get("n", 0)) - len(cov["params"]))
 
 
 def standard_errors(cov: Mapping | None, params: Mapping[str, float]) -> dict[str, float]:
@@ -221,4 +225,4 @@ def delta_interval(cov: Mapping | None, params: Mapping[str, float], fn, level: 
         return centre - z * se, centre + z * se, se
 
 
-__all__ = ["METHODS", "covariance", "delta_interval", "parameter_intervals", "standard_errors"]
+__all__ = ["METHODS", "covariance", "delta_interval", "parameter_intervals", "standard_errors", "t_quantile"]

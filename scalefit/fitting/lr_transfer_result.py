@@ -1,4 +1,4 @@
-"""The result of an LR-transfer analysis (:func:`scalefit.fitting.lr_transfer.lr_transfer`): data, report, JSON."""
+"""The result of an LR-transfer analysis (:func:`scalefit.planning.lr_transfer.lr_transfer`): data, report, JSON."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class LRTransferResult(ResultFile):
         least-squares prediction interval of the log2 lr* vs log2 width line (Student t with n − 2 degrees of
         freedom: the line's uncertainty and the scatter of each width's optimum about it), at ``level`` (default:
         the fit's). Where a new width's optimum would land, so its kind is "prediction"."""
-        from scipy import stats
+        from scalefit.fitting.covariance import t_quantile
 
         level = float(self.options.get("level", 0.95)) if level is None else level
         w = np.log2(np.atleast_1d(np.asarray(width, dtype=float)))
@@ -102,7 +102,7 @@ class LRTransferResult(ResultFile):
             if sxx <= 0:
                 continue
             s2 = float(np.sum((y - fit) ** 2)) / (n - 2)
-            half = stats.t.ppf(0.5 + level / 2, n - 2) * np.sqrt(s2 * (1 + 1 / n + (w - x.mean()) ** 2 / sxx))
+            half = t_quantile(level, n - 2) * np.sqrt(s2 * (1 + 1 / n + (w - x.mean()) ** 2 / sxx))
             centre = p["intercept"] + p["slope"] * w
             out[name] = (2.0 ** (centre - half), 2.0 ** (centre + half))
         return out

@@ -4,7 +4,7 @@
 
 1. resolves N, D, lr, B and the loss L (and C = 6ND when no compute column), converting batch sizes
    from sequences to tokens when ``seq_len`` is given (a number, or a column holding it per run);
-2. finds each cell's optimum and near-optimal band (:mod:`scalefit.fitting.hparam_cells`);
+2. finds each cell's optimum and near-optimal band (:mod:`scalefit.planning.hparam_cells`);
 3. fits ``hparam-steplaw`` (lr* in N and D, B* in D) and ``hparam-compute`` (lr*, B* in C) by least
    squares in log space (``loss="mse"``) on the band runs (``fit_on="band"``, the Step Law procedure)
    or on the refined per-cell optima (``fit_on="optimum"``), with a bootstrap over those runs;
@@ -47,8 +47,8 @@ from scalefit._schema import (
 )
 from scalefit.errors import FitError, FitFileError, RunDataError
 from scalefit.fitting import FitResult, as_table, fit_law
-from scalefit.fitting.hparam_cells import BAND_TOL, REFINE_TOL, band_mask, cell_optima, nearest_run
 from scalefit.fitting.result import fit_from_dict
+from scalefit.planning.hparam_cells import BAND_TOL, REFINE_TOL, band_mask, cell_optima, nearest_run
 from scalefit.results import ResultFile
 from scalefit.runs import RunTable, filter_rows, resolve
 

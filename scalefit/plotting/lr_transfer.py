@@ -1,7 +1,7 @@
 """The LR-transfer figure: loss against learning rate per width, one panel per parametrization (SP, muP).
 
 Each width's curve is drawn with its optimum lr* (dashed line, bootstrap interval shaded) and a star on the
-fitted curve at lr*: where lr* is the vertex of the window parabola (``scalefit.fitting.lr_transfer``: a
+fitted curve at lr*: where lr* is the vertex of the window parabola (``scalefit.planning.lr_transfer``: a
 least-squares parabola in log2 lr over the grid minimum ± ``half_window`` points, failed runs left out),
 that parabola is drawn (dotted) and the star sits at its value at lr*; where lr* is a grid point (argmin or
 edge), the star sits on the observed curve. Failed runs (diverged, loss = L0) are marked on the top edge,

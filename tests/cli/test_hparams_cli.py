@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from scalefit.cli.app import app
 from scalefit.planning.hparams import HparamFit
-from tests.fitting.test_lr_transfer import sweep
+from tests.planning.test_lr_transfer import sweep
 from tests.planning.test_hparams import SEQ, STEP, runs
 
 runner = CliRunner()

@@ -15,7 +15,7 @@ from scalefit.cli.app import app
 from scalefit.fitting import FitResult
 from scalefit.laws import get_law
 from scalefit.laws.simulate import simulate
-from tests.fitting.test_lr_transfer import sweep
+from tests.planning.test_lr_transfer import sweep
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 runner = CliRunner()

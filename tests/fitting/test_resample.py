@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scalefit.errors import FitError
-from scalefit.fitting.lr_transfer import lr_transfer
+from scalefit.planning.lr_transfer import lr_transfer
 from scalefit.fitting.resample import (
     counts,
     percentile_interval,
@@ -17,7 +17,7 @@ from scalefit.fitting.resample import (
     tail_percent,
 )
 from scalefit.planning import frontier
-from tests.fitting.test_lr_transfer import sweep
+from tests.planning.test_lr_transfer import sweep
 
 
 def test_indices_are_seeded_rows_of_resamples():

@@ -66,7 +66,7 @@ def test_round_trip(steplaw, tmp_path):
 def test_nearest_run_check_reproduces_the_readme_for_the_paper_constants():
     # derived/dense_cell_optima.csv: the paper's law (1.79 N^-0.713 D^0.307, 0.58 D^0.571) lands, by nearest
     # grid run, 0.096% above the cell's best on average; the same evaluation here gives the same number.
-    from scalefit.fitting.hparam_cells import nearest_run
+    from scalefit.planning.hparam_cells import nearest_run
     from scalefit.planning.hparams import resolve_grid
     from scalefit.runs import read_runs
     from tests.conftest import shared_file

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from scalefit.errors import RunDataError
-from scalefit.fitting.hparam_cells import band_mask, cell_optima, nearest_run, refine_optimum
+from scalefit.planning.hparam_cells import band_mask, cell_optima, nearest_run, refine_optimum
 
 LRS = 2.0 ** np.arange(-12, -5.4, 0.5)
 BS = np.array([16, 32, 64, 128, 256, 512, 1024], dtype=float) * 2048

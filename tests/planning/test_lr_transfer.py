@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from scalefit.errors import FitFileError, RunDataError
-from scalefit.fitting.lr_transfer import BYTE_INITIAL_LOSS, lr_transfer, sensitivity
 from scalefit.fitting.lr_transfer_result import LRTransferResult
+from scalefit.planning.lr_transfer import BYTE_INITIAL_LOSS, lr_transfer, sensitivity
 
 LRS = 2.0 ** np.arange(-14, -3.5, 0.5)
 WIDTHS = (64, 128, 256, 512)
@@ -133,7 +133,7 @@ def test_missing_width_is_a_clear_error():
      ((-2.24, 0.1), "cannot tell from this sweep"), ((-0.2, 0.3), "cannot tell from this sweep")],
 )
 def test_verdict_is_an_equivalence_test(interval, expected):
-    from scalefit.fitting.lr_transfer import verdict
+    from scalefit.planning.lr_transfer import verdict
 
     assert verdict(interval, 0.25) == expected
 

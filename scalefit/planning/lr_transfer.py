@@ -28,9 +28,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scalefit.errors import RunDataError
+from scalefit.fitting.covariance import t_quantile
 from scalefit.fitting.lr_transfer_result import LRTransferResult
 from scalefit.fitting.resample import percentile_interval, resample_indices, stratified_indices, tail_percent
 from scalefit.runs import RunTable, column_for, filter_rows, resolve
@@ -151,7 +151,7 @@ def _slope(log_w: np.ndarray, log_eta: np.ndarray, level: float) -> dict:
     if n >= 3 and np.ptp(log_w) > 0:
         resid = log_eta - X @ coef
         se = np.sqrt(resid @ resid / (n - 2) / np.sum((log_w - log_w.mean()) ** 2))
-        t = stats.t.ppf(0.5 + level / 2, n - 2)
+        t = t_quantile(level, n - 2)
         out["t_interval"] = [float(coef[1] - t * se), float(coef[1] + t * se)]
     return out
 
