@@ -86,6 +86,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fixed": {**_CPU, "base_width": 32, "tokens": 512000, "tied_embeddings": False},
         "grid": [{"parametrization": ["sp", "mup"], "width": [32, 64, 128], "depth": 2, "lr": _LRS_CPU}],
     },
+    "width-transfer-cpu": {
+        "description": "muP acceptance (issue 23): 7 LRs x widths 32-256 (depth 2) x SP/muP (base width 32) x seeds "
+        "0, 1, 512k tokens, untied embeddings; benchmarks/bench_width_transfer.py adds the init study and the table",
+        "fixed": {**_CPU, "base_width": 32, "tokens": 512000, "tied_embeddings": False},
+        "grid": [{"parametrization": ["sp", "mup"], "width": [32, 64, 128, 256], "depth": 2, "lr": _LRS_CPU,
+                  "seed": [0, 1]}],
+    },
     "lr-transfer": {
         "description": "LR transfer: 9 LRs x widths 128-1024 (depth 4) under SP and muP (base width 128), 2e8 tokens, "
         "untied embeddings",
