@@ -25,8 +25,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from scalefit.errors import FitError, RunDataError
-from scalefit.fitting.resample import percentile_interval, resample_indices, tail_percent
-from scalefit.planning.frontier import FrontierResult, load_points, power_law
+from scalefit.fitting.resample import resample_indices
+from scalefit.planning.frontier import FrontierResult, bootstrap_fields, frontier_laws, load_points
 
 
 def _curves(run_ids: np.ndarray, logc: np.ndarray, logl: np.ndarray, logd: np.ndarray, logn: np.ndarray):
@@ -77,15 +77,9 @@ def envelope(
     run_col: column identifying runs (default ``run_id`` when present, else runs are told apart by N).
     n_grid: log-spaced compute values between the smallest and largest checkpoint compute.
     """
-    mapping = dict(mapping or {})
-    if target is not None:
-        mapping["L"] = target
     if n_grid < 3:
         raise FitError(f"n_grid must be >= 3, got {n_grid}")
-    if bootstrap < 0:
-        raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
-    tail_percent(level)
-    table, res = load_points(data, mapping, where)
+    table, res, mapping = load_points(data, mapping, target, where, bootstrap, level)
     curves, run_col = _run_curves(table, res.values, run_col)
     grid = np.linspace(min(c[0][0] for c in curves), max(c[0][-1] for c in curves), n_grid)
     points, laws = _envelope_points(table, curves, grid)
@@ -127,19 +121,13 @@ def _envelope_points(table, curves, grid: np.ndarray) -> tuple[list[dict], dict]
     if ok.sum() < 2 or np.unique(ln_n[ok]).size < 2:
         raise RunDataError(f"{table.source}: the envelope has fewer than 2 distinct optimal sizes; the runs' curves "
                            "must overlap in compute and differ in size")
-    a, ln_kn = power_law(grid, ln_n)
-    b, ln_kd = power_law(grid, ln_d)
     points = [{"C": float(np.exp(g)), "N_opt": float(np.exp(n)), "D_opt": float(np.exp(d)), "L_opt": float(np.exp(l)),
                "n_covering": int(k)} for g, n, d, l, k, o in zip(grid, ln_n, ln_d, ln_l, cover, ok) if o]
-    return points, dict(a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)))
+    return points, frontier_laws(grid, ln_n, ln_d)
 
 
 def _bootstrap(curves, grid: np.ndarray, n_boot: int, seed: int, level: float) -> tuple[dict, dict]:
     """Resample whole runs: samples of a, k_N, b, k_D (NaN where a resample has no envelope) and their intervals."""
-    fits = np.full((n_boot, 4), np.nan)
-    for k, pick in enumerate(resample_indices(len(curves), n_boot, seed)):
-        bn, bd, _, _ = _envelope([curves[i] for i in pick], grid)
-        fits[k] = [*power_law(grid, bn), *power_law(grid, bd)]
-    samples = {"a": fits[:, 0], "k_N": np.exp(fits[:, 1]), "b": fits[:, 2], "k_D": np.exp(fits[:, 3])}
-    intervals = {key: percentile_interval(s, level) for key, s in samples.items()}
-    return {key: s.tolist() for key, s in samples.items()}, intervals
+    picks = resample_indices(len(curves), n_boot, seed)
+    envelopes = [_envelope([curves[i] for i in pick], grid) for pick in picks]
+    return bootstrap_fields(grid, [e[0] for e in envelopes], [e[1] for e in envelopes], level)

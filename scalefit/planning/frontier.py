@@ -56,13 +56,18 @@ _TOP_OPTIONAL = {"level": expect_number, "intervals": mapping_of(pair), "bootstr
                  "notes": list_of(expect_str), "seed": optional(expect_int)}
 
 
-def load_points(data, mapping, where, symbols=("N", "D", "C", "L")):
-    """(table, resolved values, provenance) for the frontier procedures; every symbol must be positive."""
+def load_points(data, mapping, target, where, bootstrap: int, level: float, symbols=("N", "D", "C", "L")):
+    """(table, resolved symbols, mapping) for the frontier procedures: ``target`` the loss column, every symbol
+    positive; a bad ``bootstrap`` count or ``level`` is refused first."""
     from scalefit.fitting.api import as_table
+    from scalefit.fitting.bootstrap import check_resamples
+    from scalefit.fitting.resample import tail_percent
 
+    check_resamples(bootstrap)
+    tail_percent(level)
+    mapping = {**dict(mapping or {}), **({"L": target} if target is not None else {})}
     table = filter_rows(as_table(data), where, mapping=mapping)
-    res = resolve(table, list(symbols), mapping=mapping, positive=symbols)
-    return table, res
+    return table, resolve(table, list(symbols), mapping=mapping, positive=symbols), mapping
 
 
 def power_law(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
@@ -74,11 +79,20 @@ def power_law(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
-    """The one percentile-interval convention, :func:`scalefit.fitting.resample.percentile_interval`."""
-    from scalefit.fitting.resample import percentile_interval as interval
+def frontier_laws(log_c, log_n, log_d) -> dict:
+    """a, k_N, b, k_D of N*(C) = k_N C^a and D*(C) = k_D C^b through the points (ln C, ln N*, ln D*)."""
+    (a, ln_kn), (b, ln_kd) = power_law(log_c, np.asarray(log_n)), power_law(log_c, np.asarray(log_d))
+    return {"a": a, "k_N": float(np.exp(ln_kn)), "b": b, "k_D": float(np.exp(ln_kd))}
 
-    return interval(samples, level)
+
+def bootstrap_fields(log_c, log_n, log_d, level: float) -> tuple[dict, dict]:
+    """(samples, percentile intervals) of a, k_N, b, k_D: :func:`frontier_laws` through each resample's points,
+    the rows of (B, points) ``log_n`` and ``log_d`` (NaN where a resample has no point)."""
+    from scalefit.fitting.resample import percentile_interval
+
+    fits = [frontier_laws(log_c, n, d) for n, d in zip(log_n, log_d)]
+    samples = {k: np.array([f[k] for f in fits]) for k in ("a", "k_N", "b", "k_D")}
+    return {k: s.tolist() for k, s in samples.items()}, {k: percentile_interval(s, level) for k, s in samples.items()}
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from scalefit.errors import FitError, RunDataError
-from scalefit.fitting.resample import percentile_interval, stratified_counts, tail_percent
-from scalefit.planning.frontier import FrontierResult, load_points, power_law
+from scalefit.fitting.resample import percentile_interval, stratified_counts
+from scalefit.planning.frontier import FrontierResult, bootstrap_fields, frontier_laws, load_points, power_law
 
 
 def compute_groups(C: np.ndarray, tol: float) -> list[np.ndarray]:
@@ -78,13 +78,7 @@ def isoflop(
     as everywhere (``target`` names the loss column). group_by: a column of equal-compute labels; otherwise
     runs within ``tol`` decades of log10 C are grouped.
     """
-    mapping = dict(mapping or {})
-    if target is not None:
-        mapping["L"] = target
-    if bootstrap < 0:
-        raise FitError(f"bootstrap must be >= 0, got {bootstrap}")
-    tail_percent(level)
-    table, res = load_points(data, mapping, where)
+    table, res, mapping = load_points(data, mapping, target, where, bootstrap, level)
     v = res.values
     groups, grouping = _groups(table, v["C"], group_by, tol)
     x, logd, L = np.log(v["N"]), np.log(v["D"]), v["L"]
@@ -159,12 +153,9 @@ def _power_laws(points: list[dict], notes: list[str]) -> dict:
                      "extrapolated minima and are unreliable")
     elif len(use) < len(points):
         notes.append(f"the power laws use the {len(use)} budgets whose minimum lies inside the sampled sizes")
-    logc = np.log([p["C"] for p in use])
-    a, ln_kn = power_law(logc, np.log([p["N_opt"] for p in use]))
-    b, ln_kd = power_law(logc, np.log([p["D_opt"] for p in use]))
     if len(use) == 2:
         notes.append("only 2 compute budgets: the power laws pass exactly through both minima (no check of fit)")
-    return dict(a=a, k_N=float(np.exp(ln_kn)), b=b, k_D=float(np.exp(ln_kd)))
+    return frontier_laws(*np.log([[p["C"] for p in use], [p["N_opt"] for p in use], [p["D_opt"] for p in use]]))
 
 
 def _bootstrap(kept, x, logd, L, n_boot, seed, level, points):
@@ -180,10 +171,8 @@ def _bootstrap(kept, x, logd, L, n_boot, seed, level, points):
         xs_all[:, j] = xs
         slope, icpt = power_law(x[idx], logd[idx])
         xd_all[:, j] = icpt + slope * xs
-    fits = np.array([[*power_law(logc, xs_all[b]), *power_law(logc, xd_all[b])] for b in range(n_boot)])
-    samples = {"a": fits[:, 0], "k_N": np.exp(fits[:, 1]), "b": fits[:, 2], "k_D": np.exp(fits[:, 3])}
-    intervals = {k: percentile_interval(s, level) for k, s in samples.items()}
+    samples, intervals = bootstrap_fields(logc, xs_all, xd_all, level)
     n_lo, n_hi = percentile_interval(xs_all, level, axis=0)
     for p, lo, hi in zip(points, n_lo, n_hi):
         p["N_opt_lower"], p["N_opt_upper"] = float(np.exp(lo)), float(np.exp(hi))
-    return {k: s.tolist() for k, s in samples.items()}, intervals, np.isnan(xs_all).mean(axis=0)
+    return samples, intervals, np.isnan(xs_all).mean(axis=0)

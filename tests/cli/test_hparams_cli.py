@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from scalefit.cli.app import app
 from scalefit.planning.hparams import HparamFit
-from tests.planning.test_lr_transfer import sweep
 from tests.planning.test_hparams import SEQ, STEP, runs
+from tests.planning.test_lr_transfer import sweep
 
 runner = CliRunner()
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from scalefit.errors import FitError
-from scalefit.planning.lr_transfer import lr_transfer
 from scalefit.fitting.resample import (
     counts,
     percentile_interval,
@@ -16,7 +15,7 @@ from scalefit.fitting.resample import (
     stratified_indices,
     tail_percent,
 )
-from scalefit.planning import frontier
+from scalefit.planning.lr_transfer import lr_transfer
 from tests.planning.test_lr_transfer import sweep
 
 
@@ -77,7 +76,6 @@ def test_percentile_interval_tails_and_failed_resamples():
     with_failures = np.r_[s, np.nan, np.inf, -np.inf]
     assert percentile_interval(with_failures, 0.9) == percentile_interval(s, 0.9)
     assert np.isnan(percentile_interval([np.nan, np.inf], 0.95)).all()
-    assert frontier.percentile_interval(with_failures, 0.8) == percentile_interval(s, 0.8)
     cols = np.c_[s, 2 * s, np.full(s.size, np.nan)]
     lo, hi = percentile_interval(cols, 0.95, axis=0)
     assert (lo[0], hi[0]) == percentile_interval(s, 0.95) and (lo[1], hi[1]) == percentile_interval(2 * s, 0.95)

@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from scalefit.cli.app import app
 from scalefit.errors import ConfigError
-from scalefit.planning.lr_transfer import lr_transfer
 from scalefit.planning.hparams import fit_hparams
+from scalefit.planning.lr_transfer import lr_transfer
 from scalefit.plotting._common import pyplot
 from scalefit.plotting.hparams import plot_hparam_laws, plot_loss_valley, plot_lr_transfer
-from tests.planning.test_lr_transfer import sweep
 from tests.planning.test_hparams import SEQ, runs
+from tests.planning.test_lr_transfer import sweep
 from tests.plotting.readable import legend_outside_axes, overlapping_tick_labels, points_under_legend, renderer
 
 LT_RUNS = Path(__file__).resolve().parents[2] / "runs" / "lr-transfer-cpu" / "runs.csv"
