@@ -23,12 +23,13 @@ that raises stops the work (it is the caller's code); the CLI's hook draws a sta
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["Progress", "progress", "task"]
+__all__ = ["Progress", "each", "progress", "task"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Progress:
 
 
 Hook = Callable[[Progress], None]
+T = TypeVar("T")
 _HOOK: ContextVar[Hook | None] = ContextVar("scalefit_progress_hook", default=None)
 _DEPTH: ContextVar[int] = ContextVar("scalefit_progress_depth", default=0)
 _IDS = itertools.count(1)
@@ -89,3 +91,14 @@ def task(name: str, total: int, detail: str = "") -> Iterator[Callable[..., None
     finally:
         _DEPTH.reset(token)
         hook(Progress(name, state["done"], total, state["detail"], ident, depth, finished=True))
+
+
+def each(name: str, items: Iterable[T], detail: Callable[[T], str] = str) -> Iterator[T]:
+    """The items, as a task of one unit per item: before each, ``detail(item)`` is reported with the items done
+    so far, and all are reported done after the last (``for law in each("candidates", laws, ...)``)."""
+    items = list(items)
+    with task(name, len(items)) as advance:
+        for done, item in enumerate(items):
+            advance(done, detail(item))
+            yield item
+        advance(len(items))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalefit._progress import task
+from scalefit._progress import each
 from scalefit.errors import FitError, RunDataError
 from scalefit.fitting.api import RunsLike, as_law, as_table, fit_law
 from scalefit.fitting.result import INTERVALS, FitResult
@@ -157,13 +157,8 @@ def backtest_folds(
         raise RunDataError(f"{table.source}: {along} has too few distinct values to hold some out and keep 2 to fit "
                            f"({len(table)} rows); give --holdout EXPR or another --along")
     rows = table.frame.index.to_numpy()
-    out = []
-    with task("backtest folds", len(found)) as advance:
-        for f in found:
-            advance(len(out), f.describe())
-            out.append(_held_out(law_obj, table, rows[f.held], f.describe(), mapping, level, interval, kwargs))
-        advance(len(out))
-    return out
+    return [_held_out(law_obj, table, rows[f.held], f.describe(), mapping, level, interval, kwargs)
+            for f in each("backtest folds", found, lambda f: f.describe())]
 
 
 def overall_scores(results: list[BacktestResult]) -> dict:

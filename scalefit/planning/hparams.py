@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit._frozen import freeze_fields, plain_fields
-from scalefit._progress import task
+from scalefit._progress import each
 from scalefit._schema import (
     expect_bool,
     expect_fields,
@@ -104,14 +104,9 @@ def _law_rows(frame: pd.DataFrame, cells: pd.DataFrame, fit_on: str, tol: float)
 def _check(frame: pd.DataFrame, cells: pd.DataFrame, fits: Mapping[str, FitResult], fit_on: str,
            tol: float, loo: bool) -> list[dict]:
     """Per cell: the run nearest the recommended (lr, B) and its relative gap to the cell minimum."""
-    rows = []
-    groups = frame.groupby(["N", "D"], sort=True)
-    with task("leave-one-cell-out checks" if loo else "recommendation checks", groups.ngroups) as advance:
-        for (n, d), sub in groups:
-            advance(len(rows), f"N = {n:.3g}, D = {d:.3g}")
-            rows.append(_check_cell(frame, cells, fits, fit_on, tol, loo, n, d, sub))
-        advance(len(rows))
-    return rows
+    cells_of = each("leave-one-cell-out checks" if loo else "recommendation checks",
+                    frame.groupby(["N", "D"], sort=True), lambda c: f"N = {c[0][0]:.3g}, D = {c[0][1]:.3g}")
+    return [_check_cell(frame, cells, fits, fit_on, tol, loo, n, d, sub) for (n, d), sub in cells_of]
 
 
 def _check_cell(frame: pd.DataFrame, cells: pd.DataFrame, fits: Mapping[str, FitResult], fit_on: str, tol: float,
@@ -161,17 +156,15 @@ def fit_hparams(
     fitted = _law_rows(frame, cells, fit_on, tol)
     source = f"{table.source} ({'band runs' if fit_on == 'band' else 'cell optima'})"
     fits = {}
-    with task("hyperparameter laws", len(LAWS) + int(surface)) as advance:
-        for k in LAWS:
-            advance(len(fits), f"{LAWS[k][0]} ({LAWS[k][1]}*)")
+    for k in each("hyperparameter laws", [*LAWS, *(["surface"] if surface else [])],
+                  lambda k: f"{LAWS[k][0]} ({LAWS[k][1]}*)" if k in LAWS else "lr-bsz loss surface"):
+        if k in LAWS:
             fits[k] = _fit_law(k, fitted, source, bootstrap, seed)
-        if surface:
+        else:
             from scalefit.planning.hparam_surface import fit_surface
 
-            advance(len(fits), "lr-bsz loss surface")
-            fits["surface"] = fit_surface(frame, cells, fits, tol=surface_tol, source=table.source,
-                                          bootstrap=bootstrap, seed=seed)
-        advance(len(fits))
+            fits[k] = fit_surface(frame, cells, fits, tol=surface_tol, source=table.source, bootstrap=bootstrap,
+                                  seed=seed)
     options = {"tol": tol, "fit_on": fit_on, "seq_len": seq_len, "refine_tol": refine_tol, "surface": surface,
                "surface_tol": surface_tol, "loo": loo, "bootstrap": bootstrap, "seed": seed, "where": where,
                "mapping": mapping}
