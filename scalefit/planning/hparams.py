@@ -21,7 +21,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +42,6 @@ from scalefit._schema import (
     list_of,
     mapping_of,
     optional,
-    schema_of,
 )
 from scalefit.errors import FitError, FitFileError, RunDataError
 from scalefit.fitting import FitResult, as_table, fit_law
@@ -255,11 +253,3 @@ _OPTIONS = {"tol": expect_number, "fit_on": expect_str, "refine_tol": expect_num
             "seq_len": lambda v, w: v if v is None or isinstance(v, str) else expect_number(v, w)}
 _DATA = {"source": expect_str, "n_rows": expect_int, "n_fitted": expect_int, "hash": optional(expect_str),
          "provenance": mapping_of(expect_str)}
-
-
-def is_hparams_file(path: str | Path) -> bool:
-    """True when ``path`` holds a :class:`HparamFit` (so `scalefit plan` can tell it from a law fit)."""
-    try:
-        return schema_of(path, what="hyperparameter fit") == SCHEMA
-    except FitFileError:
-        return False

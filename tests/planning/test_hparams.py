@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import scalefit
 from scalefit.errors import FitError, RunDataError
 from scalefit.laws import get_law
-from scalefit.planning.hparams import HparamFit, fit_hparams, is_hparams_file
+from scalefit.planning.hparams import HparamFit, fit_hparams
 
 SEQ = 2048
 LRS = 2.0 ** np.arange(-12, -5.4, 0.5)
@@ -128,7 +129,7 @@ def test_errors_are_clear():
 
 def test_file_round_trip(exact, tmp_path):
     path = exact.save(tmp_path / "hp.json")
-    assert is_hparams_file(path) and not is_hparams_file(tmp_path / "missing.json")
+    assert isinstance(scalefit.load(path), HparamFit)  # `scalefit plan` tells it from a law fit by its schema
     again = HparamFit.load(path)
     assert again.recommend(6e8, 3e10, lr=1e-3) == exact.recommend(6e8, 3e10, lr=1e-3)
     assert "loss valley" in again.report()
