@@ -92,8 +92,9 @@ def write_wandb(root, frame):
 
 @pytest.fixture(scope="module", autouse=True)
 def _wandb_offline(tmp_path_factory):
-    keep = {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_SILENT", "WANDB_DIR")}
-    os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path_factory.mktemp("wandb")))
+    keep = {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_SILENT", "WANDB_DIR", "SCALEFIT_CACHE")}
+    os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path_factory.mktemp("wandb")),
+                      SCALEFIT_CACHE=str(tmp_path_factory.mktemp("cache")))  # the offline reader's cache: never ~
     yield
     for k, v in keep.items():
         os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -242,6 +243,44 @@ def test_wandb_folder_from_a_newer_version_and_a_non_numeric_metric(tmp_path):
     data[6] = 0x02  # the transaction log's format version: one this wandb does not know
     f.write_bytes(bytes(data))
     _cli_fails(f"wandb:{tmp_path}", tmp_path, "(a newer wandb version is required to read this file); upgrade wandb")
+
+
+def test_wandb_offline_reads_are_cached_by_content(tmp_path, monkeypatch):
+    import shutil
+
+    import wandb
+
+    from scalefit.runs.trackers import wandb_offline
+
+    monkeypatch.setenv("SCALEFIT_CACHE", str(tmp_path / "cache"))
+    settings = wandb.Settings(console="off", x_disable_stats=True, save_code=False, disable_git=True, silent=True)
+    r = wandb.init(project="p", name="cached", id="cached", dir=str(tmp_path / "a"), mode="offline",
+                   settings=settings, config={"lr": 0.01, "model": {"width": 64}}, reinit="create_new")
+    for s in range(40):
+        r.log({"loss": 3.0 - s / 40}, step=s)
+    r.finish()
+    first = read_runs(f"wandb:{tmp_path / 'a'}").frame
+    assert len(first) == 40 and first["config.model.width"].tolist() == [64] * 40
+    (entry,) = (tmp_path / "cache" / "wandb" / "offline").glob("*.parquet")  # one log, one entry, in the cache only
+    assert not any(p.suffix == ".parquet" for p in (tmp_path / "a").rglob("*"))
+
+    def no_core(core, f):
+        raise AssertionError(f"{f} was read with wandb-core")
+
+    shutil.copytree(tmp_path / "a", tmp_path / "b", symlinks=True)  # the same bytes elsewhere: from the cache
+    with monkeypatch.context() as m:
+        m.setattr(wandb_offline, "_read", no_core)
+        again = read_runs(f"wandb:{tmp_path / 'b'}").frame
+    pd.testing.assert_frame_equal(again.drop(columns="part"), first.drop(columns="part"))
+    assert set(again["part"]) == {str(next((tmp_path / "b").rglob("run-*.wandb")).parent)}  # where it is now
+    entry.write_bytes(b"PAR1 damaged")  # an unreadable entry: the log is read again, and cached again
+    pd.testing.assert_frame_equal(read_runs(f"wandb:{tmp_path / 'a'}").frame, first)
+    (f,) = (tmp_path / "b").rglob("run-*.wandb")
+    with open(f, "ab") as fh:  # new bytes (a run still writing): never the old entry
+        fh.write(b"\0")
+    with monkeypatch.context() as m, pytest.raises(AssertionError, match="was read with wandb-core"):
+        m.setattr(wandb_offline, "_read", no_core)
+        read_runs(f"wandb:{tmp_path / 'b'}")
 
 
 def test_plain_folder_and_aliases(tmp_path):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scalefit.errors import StitchWarning, TrackerError
 from scalefit.runs import read_runs
 from scalefit.runs.trackers import tb_server
-from scalefit.runs.trackers.parts import Part, assemble, flatten, latest_wins
+from scalefit.runs.trackers.parts import Part, assemble, flatten, latest_wins, wide
 
 
 def _read(ref: str) -> tuple[pd.DataFrame, list[str]]:
@@ -282,3 +282,32 @@ def test_assembled_frame_equals_the_row_by_row_reference(parts):
         want = _reference(parts, "src")
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert list(got.dtypes.astype(str)) == list(want.dtypes.astype(str))
+
+
+def _wide_reference(columns: dict) -> tuple[pd.DataFrame, int]:
+    """Each series by step (the last of a repeated step kept), outer-joined on step, sorted."""
+    frame, repeats = pd.DataFrame({"step": pd.Series([], dtype=np.int64)}), 0
+    for name, (steps, values) in columns.items():
+        s = pd.DataFrame({"step": np.asarray(steps, dtype=np.int64), name: np.asarray(values, dtype=float)})
+        last = s.drop_duplicates("step", keep="last")
+        repeats += len(s) - len(last)
+        frame = frame.merge(last, on="step", how="outer")
+    return frame.sort_values("step", ignore_index=True), repeats
+
+
+series_strategy = st.lists(st.integers(0, 20), min_size=1, max_size=15).map(
+    lambda steps: (np.array(steps, dtype=np.int64), np.arange(len(steps), dtype=float) * 0.5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["loss", "acc", "__wall_time__"]), series_strategy, min_size=1),
+       st.booleans())
+def test_wide_equals_the_outer_join_on_step(columns, same_axis):
+    if same_axis:  # the common case: every series on one increasing step axis (the join is skipped)
+        axis = np.unique(next(iter(columns.values()))[0])
+        columns = {k: (axis, np.arange(len(axis), dtype=float) + i) for i, k in enumerate(columns)}
+    got, repeats = wide(columns, "src")
+    want, want_repeats = _wide_reference(columns)
+    assert repeats == want_repeats
+    pd.testing.assert_frame_equal(got, want[got.columns.tolist()])
+    assert got.columns.tolist() == ["step", *columns]

@@ -29,6 +29,7 @@ def test_a_logged_sweep_reads_back_into_the_runs_table(tmp_path, monkeypatch):
     assert summary.counts == {"ok": 2}
     runs = pd.read_csv(out / "runs.csv").set_index("run_id")
     curves = pd.read_csv(out / "curves.csv")
+    monkeypatch.setenv("SCALEFIT_CACHE", str(tmp_path / "cache"))  # the W&B offline reader's cache: never ~
     for ref in (f"tb:{out / 'tensorboard'}", f"mlflow:{out / 'mlflow.db'}#t", f"wandb:{out}"):
         table = read_runs(ref)
         assert len(table) == len(curves), ref  # every logged curve row

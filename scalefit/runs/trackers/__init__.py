@@ -14,7 +14,8 @@ columns: TensorBoard ``wall_time``, MLflow ``timestamp``, W&B ``_runtime``/``_ti
 flattened as ``config.KEY`` columns, so ``--map``, ``--run``, ``--reduce`` and ``--skip-first`` work as on a CSV.
 Appending ``?stitch=COLUMN`` (the CLI's ``--stitch COLUMN``) joins the tracker runs that share that column's value
 (a run resumed as several tracker runs) into one run; repeated steps keep the latest part's row, reported as a
-:class:`~scalefit.errors.StitchWarning`. Nothing is written (the W&B API reader caches finished runs' histories).
+:class:`~scalefit.errors.StitchWarning`. Nothing is written beside the runs (W&B reads are cached in the user's
+cache folder: finished runs' API histories, and offline run logs by their bytes).
 """
 
 from __future__ import annotations

@@ -80,14 +80,8 @@ def assemble(parts: Iterable[Part], source: str, stitch: str | None = None) -> p
 
 
 def _broadcast(small: pd.Series, codes: np.ndarray) -> pd.Series:
-    """One value per part repeated over the part's rows (``codes``: each row's part), in ``small``'s dtype. Text
-    is repeated through a dictionary array: a million rows' text column in milliseconds."""
-    if isinstance(small.array, pd.arrays.ArrowStringArray):
-        import pyarrow as pa
-
-        text = pa.array([None if pd.isna(v) else v for v in small], pa.large_string())  # one per part
-        repeated = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), text).cast(pa.large_string())
-        return pd.Series(repeated, dtype=small.dtype)
+    """One value per part repeated over the part's rows (``codes``: each row's part), in ``small``'s dtype (text
+    through Arrow's take: a million rows' text column in milliseconds, never one Python object per row)."""
     return pd.Series(small.array.take(codes))
 
 
@@ -135,6 +129,9 @@ def latest_wins(frame: pd.DataFrame, source: str, run: str = "run_id", step: str
 def wide(columns: Mapping[str, tuple[np.ndarray, np.ndarray]], where: str) -> tuple[pd.DataFrame, int]:
     """Per-metric (steps, values) series as one frame by step (outer join), and the number of repeated
     (metric, step) points dropped (the last logged kept)."""
+    axis = _common_steps(columns)
+    if axis is not None:  # every series on one increasing step axis: nothing to join, nothing repeated
+        return pd.DataFrame({"step": axis, **{k: np.asarray(v, dtype=float) for k, (_, v) in columns.items()}}), 0
     series, repeats = [], 0
     for name, (steps, values) in columns.items():
         s = pd.Series(np.asarray(values, dtype=float), index=pd.Index(np.asarray(steps, dtype=np.int64)), name=name)
@@ -143,9 +140,20 @@ def wide(columns: Mapping[str, tuple[np.ndarray, np.ndarray]], where: str) -> tu
         series.append(s[~dup])
     if not series:
         return pd.DataFrame({"step": np.array([], dtype=np.int64)}), 0
-    frame = pd.concat(series, axis=1, sort=True) if len(series) > 1 else series[0].to_frame()
+    frame = pd.concat(series, axis=1, sort=True) if len(series) > 1 else series[0].sort_index().to_frame()
     frame.index.name = "step"
     return frame.reset_index(), repeats
+
+
+def _common_steps(columns: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
+    """The series' steps where all series have the same strictly increasing steps (else None)."""
+    if not columns or "step" in columns:
+        return None
+    steps = [np.asarray(s, dtype=np.int64) for s, _ in columns.values()]
+    first = steps[0]
+    if not len(first) or not bool(np.all(first[1:] > first[:-1])):
+        return None
+    return first if all(np.array_equal(s, first) for s in steps[1:]) else None
 
 
 __all__ = ["CONFIG_PREFIX", "Part", "assemble", "flatten", "latest_wins", "stitched", "wide"]

@@ -33,7 +33,9 @@ FINISHED = frozenset({"finished", "crashed", "failed", "killed"})  # states whos
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("SCALEFIT_CACHE") or Path.home() / ".cache" / "scalefit") / "wandb"
+    """Where W&B reads are cached: ``$SCALEFIT_CACHE/wandb``, else the user's cache folder's ``scalefit/wandb``."""
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scalefit"
+    return Path(os.environ.get("SCALEFIT_CACHE") or user) / "wandb"
 
 
 def read_parts(project: str, *, api: Any = None, cache: Path | None = None,

@@ -5,14 +5,23 @@ The reader is the ``wandb-core`` binary shipped in the wandb wheel (``wandb leet
 the log as one JSON object per line; no network, no telemetry), one process per run log, as many at once as there
 are cores; the history lines are decoded in one JSON call per log. Every history row is read, never a sample. A W&B
 run resumed offline writes one folder per resume (same run id): each folder is a part, stitched by run id.
+
+wandb-core prints each record as JSON at some tens of microseconds a record (three records a logged step in wandb
+0.31: the history row and two summary updates), so a log of a million steps takes minutes. What was read is cached
+as Parquet in the user's cache folder (``$SCALEFIT_CACHE``, else ``$XDG_CACHE_HOME/scalefit`` or
+``~/.cache/scalefit``; under ``wandb/offline``), keyed by a SHA-256 of the log's bytes: reading the same log again
+reads the Parquet (a log still being written has new bytes, so it is read again). Nothing is written beside the
+runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -41,13 +50,68 @@ def run_files(path: Path) -> list[Path]:
     return files
 
 
+CACHE_FORMAT = "1"  # bump when what a cached part holds changes: older entries are then never read
+_META = b"scalefit.wandb_part"  # the Parquet schema metadata key holding a cached part's run, name, start, config
+
+
 def read_parts(path: Path) -> list[Part]:
-    """One part per transaction log: its config, every history row."""
-    core = _core(path)
+    """One part per transaction log: its config, every history row (from the cache where the log was read
+    before)."""
     files = run_files(path)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(files), os.cpu_count() or 1))) as pool:
-        parts = list(pool.map(lambda f: _read(core, f), files))  # one wandb-core per core reads in parallel
+    workers = max(1, min(len(files), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        entries = list(pool.map(_entry, files))  # hashing releases the GIL: one file per core
+        parts = list(pool.map(_cached, files, entries))
+        todo = [i for i, part in enumerate(parts) if part is None]
+        if todo:
+            core = _core(path)  # one wandb-core per core reads in parallel
+            for i, part in zip(todo, pool.map(lambda i: _read(core, files[i]), todo)):
+                parts[i] = part
+                if part is not None:
+                    _store(part, entries[i])
     return [part for part in parts if part is not None]
+
+
+def _entry(f: Path) -> Path:
+    """The cache file for the log ``f``: named by the SHA-256 of its bytes."""
+    from scalefit.runs.trackers.wandb_api import cache_dir
+
+    with open(f, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return cache_dir() / "offline" / f"{digest[:40]}-v{CACHE_FORMAT}.parquet"
+
+
+def _cached(f: Path, entry: Path) -> Part | None:
+    """The part cached for ``f`` (its label this read's folder), or None when there is none or it is unreadable."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(entry)
+        meta = json.loads((table.schema.metadata or {})[_META])
+        return Part(meta["run_id"], meta["run_name"], str(f.parent), float(meta["start"]), table.to_pandas(),
+                    meta["config"])
+    except (OSError, ValueError, KeyError, TypeError):  # no entry, or not one we wrote whole: read the log
+        return None
+
+
+def _store(part: Part, entry: Path) -> None:
+    """Cache ``part`` (best effort: an unwritable cache only costs the next read the wandb-core pass)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from scalefit._io import atomic_path
+    from scalefit.errors import OutputPathError, ScalefitWarning
+
+    try:
+        meta = json.dumps({"run_id": part.run_id, "run_name": part.run_name, "start": part.start,
+                           "config": part.config})  # the config came from JSON: it goes back to JSON
+        table = pa.Table.from_pandas(part.metrics, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META: meta.encode()})
+        with atomic_path(entry) as tmp:
+            pq.write_table(table, tmp)
+    except (OutputPathError, OSError, ValueError, TypeError, pa.ArrowException) as exc:
+        warnings.warn(f"W&B read cache not written ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                      "set SCALEFIT_CACHE to a writable folder", ScalefitWarning, stacklevel=4)
 
 
 def _core(path: Path) -> str:
