@@ -60,18 +60,9 @@ def _envelope(curves, grid: np.ndarray, min_cover: int = 2):
             np.where(ok, loss[best, cols], np.nan), cover)
 
 
-def envelope(
-    data,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    target: str | None = None,
-    where: str | None = None,
-    run_col: str | None = None,
-    n_grid: int = 40,
-    bootstrap: int = 0,
-    seed: int = 0,
-    level: float = 0.95,
-) -> FrontierResult:
+def envelope(data, *, mapping: Mapping[str, str] | None = None, target: str | None = None, where: str | None = None,
+             run_col: str | None = None, n_grid: int = 40, bootstrap: int = 0, seed: int = 0, level: float = 0.95
+             ) -> FrontierResult:
     """Approach 1 on per-checkpoint rows: the envelope of ln L vs ln C and power laws N*(C), D*(C).
 
     run_col: column identifying runs (default ``run_id`` when present, else runs are told apart by N).

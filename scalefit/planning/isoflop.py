@@ -60,18 +60,9 @@ def _distinct_counts(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     return ((W @ onehot) > 0).sum(axis=1)
 
 
-def isoflop(
-    data,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    target: str | None = None,
-    where: str | None = None,
-    group_by: str | None = None,
-    tol: float = 0.05,
-    bootstrap: int = 0,
-    seed: int = 0,
-    level: float = 0.95,
-) -> FrontierResult:
+def isoflop(data, *, mapping: Mapping[str, str] | None = None, target: str | None = None, where: str | None = None,
+            group_by: str | None = None, tol: float = 0.05, bootstrap: int = 0, seed: int = 0, level: float = 0.95
+            ) -> FrontierResult:
     """Fit IsoFLOP parabolas per compute group and the power laws N*(C), D*(C) through their minima.
 
     data: run log (path, RunTable or DataFrame) with one row per finished run; N, D (or C) and L resolve
