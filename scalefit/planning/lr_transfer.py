@@ -91,11 +91,16 @@ def _parabola(x: np.ndarray, y: np.ndarray) -> tuple[float, bool, np.ndarray]:
     return float(v), bool(x.min() <= v <= x.max()), fitted
 
 
-def _optimum(log_lr: np.ndarray, loss: np.ndarray, bad: np.ndarray, half_window: int) -> tuple[float, str]:
-    """log2 eta* from one width's curve (sorted by lr) and how it was found."""
+def _window(loss: np.ndarray, bad: np.ndarray, half_window: int) -> tuple[int, np.ndarray]:
+    """The grid argmin of one width's curve and the unfailed points within ``half_window`` of it."""
     i = int(np.argmin(loss))
     lo, hi = max(0, i - half_window), min(len(loss), i + half_window + 1)
-    use = np.arange(lo, hi)[~bad[lo:hi]]
+    return i, np.arange(lo, hi)[~bad[lo:hi]]
+
+
+def _optimum(log_lr: np.ndarray, loss: np.ndarray, bad: np.ndarray, half_window: int) -> tuple[float, str]:
+    """log2 eta* from one width's curve (sorted by lr) and how it was found."""
+    i, use = _window(loss, bad, half_window)
     if use.size >= 3:
         v, ok, _ = _parabola(log_lr[use], loss[use])
         if ok:
@@ -122,9 +127,7 @@ def _width_bootstrap(sub: pd.DataFrame, curve: pd.DataFrame, half_window: int, n
         means = np.stack([g[i].mean(axis=1) for g, i in zip(groups, picks)], axis=1)  # (n_boot, n_lrs)
         return np.array([_optimum(log_lr, m, bad, half_window)[0] for m in means]), "seeds"
     loss = curve["loss"].to_numpy()
-    i = int(np.argmin(loss))
-    lo, hi = max(0, i - half_window), min(len(loss), i + half_window + 1)
-    use = np.arange(lo, hi)[~bad[lo:hi]]
+    _, use = _window(loss, bad, half_window)
     if use.size < 4:
         return np.full(n_boot, _optimum(log_lr, loss, bad, half_window)[0]), "none (one seed, <4 window points)"
     _, _, fitted = _parabola(log_lr[use], loss[use])
