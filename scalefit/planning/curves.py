@@ -35,16 +35,8 @@ META = ("schedule", "peak_lr", "total_steps", "warmup_steps", "decay_steps", "mi
 DEFAULT_MIN_LR_RATIO = 0.1
 
 
-def schedule_lr(
-    schedule: str,
-    steps: int,
-    peak_lr: float,
-    *,
-    warmup_steps: int = 0,
-    decay_steps: int = 0,
-    min_lr_ratio: float = DEFAULT_MIN_LR_RATIO,
-    option: str = "--steps",
-) -> np.ndarray:
+def schedule_lr(schedule: str, steps: int, peak_lr: float, *, warmup_steps: int = 0, decay_steps: int = 0,
+                min_lr_ratio: float = DEFAULT_MIN_LR_RATIO, option: str = "--steps") -> np.ndarray:
     """The LR of each of ``steps`` updates (update 1 first) for a named schedule, exactly as the trainer runs it.
 
     Linear warmup over ``warmup_steps``, then cosine / linear decay to ``min_lr_ratio * peak_lr``, constant,
@@ -81,15 +73,8 @@ def check_schedule_work(steps: int, *, schedules: int = 1, per_step_bytes: int =
                per_step_bytes, steps=steps * schedules)
 
 
-def trainer_schedule(
-    schedule: str,
-    steps: int,
-    peak_lr: float,
-    *,
-    warmup_frac: float = 0.05,
-    decay_frac: float = 0.2,
-    min_lr_ratio: float = DEFAULT_MIN_LR_RATIO,
-) -> np.ndarray:
+def trainer_schedule(schedule: str, steps: int, peak_lr: float, *, warmup_frac: float = 0.05, decay_frac: float = 0.2,
+                     min_lr_ratio: float = DEFAULT_MIN_LR_RATIO) -> np.ndarray:
     """:func:`schedule_lr` with the trainer's fractions: warmup and wsd decay as fractions of ``steps`` (rounded)."""
     if not (0 <= warmup_frac < 1 and 0 <= decay_frac <= 1):
         raise RunDataError(f"need 0 <= warmup_frac < 1 and 0 <= decay_frac <= 1, got {warmup_frac}, {decay_frac}")
