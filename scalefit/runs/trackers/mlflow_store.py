@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,11 +186,17 @@ def _file_histories(client, root: Path, experiment_id: str, runs: list) -> dict[
     return out
 
 
+# pandas < 3.1 parses floats exactly only with float_precision="round_trip"; 3.1 made every mode exact (and
+# deprecated the argument)
+_PANDAS = tuple(int(x) for x in re.findall(r"\d+", pd.__version__)[:2])
+_EXACT_FLOATS = {} if _PANDAS >= (3, 1) else {"float_precision": "round_trip"}
+
+
 def _metric_file(f: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     if not f.is_file():
         return None
     try:
-        frame = pd.read_csv(f, sep=" ", header=None, names=["timestamp", "value", "step"], float_precision="round_trip",
+        frame = pd.read_csv(f, sep=" ", header=None, names=["timestamp", "value", "step"], **_EXACT_FLOATS,
                             dtype={"timestamp": "int64", "value": "float64", "step": "Int64"})
     except (ValueError, pd.errors.ParserError):  # 2- or 5-field lines (older or dataset metrics): MLflow's rules
         return None
