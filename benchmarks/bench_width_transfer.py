@@ -40,17 +40,28 @@ MARGIN_NATS = 0.02  # muP best <= SP best + this, and SP's default init within t
 SLOPE_MARGIN = 0.25  # |slope of log2 lr* per doubling of width|
 
 
+def _narrow(grid: dict, quick: dict) -> dict | None:
+    """A preset grid cut to the quick widths (``width`` or ``shape`` entries), seeds and LRs; None if none is left."""
+    grid = {**grid, **{k: quick[k] for k in ("seed", "lr")}}
+    if "shape" in grid:
+        grid["shape"] = [s for s in grid["shape"] if s[0] in quick["width"]]
+        return grid if grid["shape"] else None
+    widths = grid["width"] if isinstance(grid["width"], list) else [grid["width"]]
+    grid["width"] = [w for w in widths if w in quick["width"]]
+    return grid if grid["width"] else None
+
+
 def lr_spec(quick: bool):
     """Stage 1: the preset, narrowed to the quick grid with --quick."""
     from scalefit.sweeps.presets import PRESETS
     from scalefit.sweeps.spec import parse_spec
 
     preset = PRESETS[PRESET]
-    grid = dict(preset["grid"][0])
+    grids = [dict(g) for g in preset["grid"]]
     if quick:
-        grid.update({k: QUICK[k] for k in ("width", "seed", "lr")})
+        grids = [g for g in (_narrow(g, QUICK) for g in grids) if g is not None]
     return parse_spec({"name": PRESET, "description": preset["description"], "fixed": preset["fixed"],
-                       "grid": [grid]}, source=f"preset:{PRESET}" + (" (quick)" if quick else ""))
+                       "grid": grids}, source=f"preset:{PRESET}" + (" (quick)" if quick else ""))
 
 
 def default_init() -> float:
@@ -60,8 +71,13 @@ def default_init() -> float:
     return float(PRESETS[PRESET]["fixed"].get("init_std", TrainConfig().init_std))
 
 
-def init_spec(lr_runs: pd.DataFrame, widths: list[int]):
-    """Stage 2: init_std x 0.5 and x 2 at 3 LRs around each (parametrization, width)'s stage-1 argmin."""
+SHAPE_KEYS = ("width", "depth", "n_heads", "base_n_heads")  # what a stage-2 run copies from its stage-1 runs
+
+
+def init_spec(lr_runs: pd.DataFrame, lr_dir: Path, widths: list[int]):
+    """Stage 2: init_std x 0.5 and x 2 at 3 LRs around each (parametrization, width)'s stage-1 argmin, in the shape
+    (depth, heads, base heads) of that width's stage-1 runs."""
+    from scalefit.proxy import TrainConfig
     from scalefit.sweeps.presets import PRESETS
     from scalefit.sweeps.spec import parse_spec
 
@@ -71,8 +87,11 @@ def init_spec(lr_runs: pd.DataFrame, widths: list[int]):
     grids = []
     for (param, width), argmin in best_lrs(lr_runs).items():
         if width in widths:
-            grids.append({"parametrization": param, "width": width, "depth": 2, "seed": seeds, "init_std": inits,
-                          "lr": [argmin / 2, argmin, argmin * 2]})
+            rid = lr_runs[(lr_runs["parametrization"] == param) & (lr_runs["width"] == width)]["run_id"].iloc[0]
+            config = json.loads((lr_dir / rid / "config.json").read_text())  # older runs lack the later keys
+            shape = {k: config.get(k, getattr(TrainConfig(), k)) for k in SHAPE_KEYS}
+            grids.append({"parametrization": param, **shape, "seed": seeds,
+                          "init_std": inits, "lr": [argmin / 2, argmin, argmin * 2]})
     return parse_spec({"name": "width-transfer-init", "description": "init study", "fixed": preset["fixed"],
                        "grid": grids}, source="bench_width_transfer:init")
 
@@ -213,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     lr_dir = run(lr_spec(args.quick), out / "lr", workers)
     init_dir = None
     if not args.no_init:
-        init_dir = run(init_spec(read_runs(lr_dir), init_widths), out / "init", workers)
+        init_dir = run(init_spec(read_runs(lr_dir), lr_dir, init_widths), out / "init", workers)
     result = {**analyse(lr_dir, init_dir, init_widths if init_dir else []), **_record.finish(record)}
     text = table(result)
     if args.save:
