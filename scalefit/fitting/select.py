@@ -23,11 +23,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
 import numpy as np
 
-from scalefit._progress import task
+from scalefit._progress import each, task
 from scalefit.errors import ScalefitError
 from scalefit.fitting.api import RunsLike, as_law, as_table, refit_parts
 from scalefit.fitting.degeneracy import CANCELLING, degeneracy
@@ -325,19 +326,14 @@ def select(
     positive = _positive(laws, table, mapping, target)
     metric = METRICS[positive]
     board, fits = [], []
-    with task("candidates", len(laws) * len(objectives)) as advance:
-        for law in laws:
-            law_map = {**mapping, **({law.target: target} if target else {})}
-            opts = {"mapping": law_map, "group_by": group_by, "splits": splits, "fold_starts": fold_starts,
-                    "seed": seed, "positive": positive}
-            for objective in objectives:
-                advance(len(board), f"{law.name}, {objective}")
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    entry, spec = _score_entry(law, objective, table, opts)
-                board.append(entry)
-                fits.append(spec)
-        advance(len(board))
+    for law, objective in each("candidates", product(laws, objectives), lambda c: f"{c[0].name}, {c[1]}"):
+        opts = {"mapping": {**mapping, **({law.target: target} if target else {})}, "group_by": group_by,
+                "splits": splits, "fold_starts": fold_starts, "seed": seed, "positive": positive}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            entry, spec = _score_entry(law, objective, table, opts)
+        board.append(entry)
+        fits.append(spec)
     order = sorted(range(len(board)), key=lambda i: _rank_key(board[i], metric))
     winner = _winner(board, order, tolerance, metric)
     if winner is not None:
@@ -374,12 +370,7 @@ def select_targets(data: RunsLike, targets: Sequence[str], candidates=None, **op
     if not targets:
         raise ScalefitError("select_targets: give at least one target column")
     table = as_table(data)
-    boards = {}
-    with task("targets", len(targets)) as advance:
-        for t in targets:
-            advance(len(boards), t)
-            boards[t] = select(table, candidates, target=t, **options)
-    return SelectionSet(boards)
+    return SelectionSet({t: select(table, candidates, target=t, **options) for t in each("targets", targets)})
 
 
 def _check(folds: int, fraction: float, objectives: Sequence[str]) -> None:
