@@ -21,6 +21,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,7 @@ def _client_histories(client, run, keys: list[str] | None = None) -> dict[str, t
 
 SQL_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "is_nan")  # MLflow's `metrics` table (SqlMetric)
 SQL_INDEX = "index_metrics_run_uuid_key_step"  # SqlMetric's index on (run_uuid, key, step): one history, in order
+_MMAP_BYTES = 1 << 30  # SQLite maps up to this much of the store file (address space only)
 _QUERY = f"SELECT step, timestamp, value, is_nan FROM metrics INDEXED BY {SQL_INDEX} WHERE run_uuid = ? AND key = ?"
 
 
@@ -153,21 +155,36 @@ def _sqlite_histories(uri: str, runs: list) -> dict[str, dict] | None:
         return None
     from urllib.parse import quote
 
-    out: dict[str, dict] = {}
-    with dbapi.connect(f"file:{quote(uri[len('sqlite:///'):])}?mode=ro") as conn:
-        cur = conn.cursor()
+    path = f"file:{quote(uri[len('sqlite:///'):])}?mode=ro"
+    with dbapi.connect(path) as conn, contextlib.closing(conn.cursor()) as cur:
         cur.execute("PRAGMA table_info(metrics)")
         columns = {row[1] for row in cur.fetchall()}
         cur.execute("PRAGMA index_list(metrics)")
         if not set(SQL_COLUMNS) <= columns or SQL_INDEX not in {row[1] for row in cur.fetchall()}:
             return None
-        for run in runs:
-            mine = out.setdefault(run.info.run_id, {})
-            for key in sorted(run.data.metrics):
-                cur.execute(_QUERY, (run.info.run_id, key))
-                mine[key] = _history(cur.fetch_arrow_table())
-        cur.close()
+    wanted = [(run.info.run_id, key) for run in runs for key in sorted(run.data.metrics)]
+    workers = max(1, min(len(wanted), os.cpu_count() or 1))
+    shares = [wanted[i::workers] for i in range(workers)]  # the driver releases the GIL: one connection per core
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        read = list(pool.map(lambda share: _read_histories(dbapi, path, share), shares))
+    out: dict[str, dict] = {run.info.run_id: {} for run in runs}
+    for share, histories in zip(shares, read):
+        for (run_id, key), history in zip(share, histories):
+            out[run_id][key] = history
     return out
+
+
+def _read_histories(dbapi, path: str, wanted: list[tuple[str, str]]) -> list[tuple[np.ndarray, ...]]:
+    """The (run id, metric) histories ``wanted``, one indexed query each, on a connection of their own (the file
+    memory-mapped: no copy of each page read)."""
+    with dbapi.connect(path) as conn, contextlib.closing(conn.cursor()) as cur:
+        cur.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+        cur.fetchall()
+        out = []
+        for run_id, key in wanted:
+            cur.execute(_QUERY, (run_id, key))
+            out.append(_history(cur.fetch_arrow_table()))
+        return out
 
 
 def _file_histories(client, root: Path, experiment_id: str, runs: list) -> dict[str, dict]:
