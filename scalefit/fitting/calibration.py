@@ -337,29 +337,35 @@ def widen_for(interval: str, level: float = 0.95, seed: int = 0):
     return prediction_widen(level, seed) if interval == "prediction" else None
 
 
-def prediction_widen(level: float = 0.95, seed: int = 0):
+class PredictionWiden:
     """A ``widen(fit, x, samples)`` for sample-based intervals (:func:`scalefit.planning.chain.chain_predict`):
     each (draws, points) bootstrap draw of ``fit``'s prediction at inputs ``x`` gets a seeded normal error of
     scale sqrt(h² − (z·σ_fit)²)/z (h the prediction half-width at the point, σ_fit the draws' own spread, z
     the Gaussian quantile), multiplied in for a log-space fit, added otherwise, so that the draws' ``level``
-    percentile interval is about the prediction interval pred ± h."""
-    rng = np.random.default_rng(seed)
-    z = gaussian_quantile(level)
+    percentile interval is about the prediction interval pred ± h. Its random draws must not narrow the fitted
+    curve's band, which a prediction interval holds: a chain widened by one reports the envelope of the two."""
 
-    def widen(fit, x: Mapping[str, np.ndarray], samples: np.ndarray) -> np.ndarray:
+    def __init__(self, level: float = 0.95, seed: int = 0) -> None:
+        self.level, self.rng, self.z = level, np.random.default_rng(seed), gaussian_quantile(level)
+
+    def __call__(self, fit, x: Mapping[str, np.ndarray], samples: np.ndarray) -> np.ndarray:
         cal = fit.calibration or {"noise": float(fit.stats.get("rmse_log" if fit.stats.get("space") == "log"
                                                                  else "rmse", 0.0)), "growth": 0.0, "folds": []}
-        hw = half_width(cal, _distances(dict(x), fit.data.get("ranges", {})), level)
+        hw = half_width(cal, _distances(dict(x), fit.data.get("ranges", {})), self.level)
         log = fit.stats.get("space") == "log"
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             spread = np.nan_to_num(np.nanstd(np.log(samples) if log else samples, axis=0), nan=0.0)
-            e = rng.standard_normal(np.shape(samples)) * np.sqrt(np.clip(hw**2 - (z * spread) ** 2, 0, None)) / z
+            e = (self.rng.standard_normal(np.shape(samples)) * np.sqrt(np.clip(hw**2 - (self.z * spread) ** 2, 0, None))
+                 / self.z)
             return samples * np.exp(e) if log else samples + e
 
-    widen.holds_mean_band = True  # its random draws must not narrow the band: chains report the envelope
-    return widen
 
-__all__ = ["METHOD", "AxisFold", "calibrate", "decades", "describe", "distance", "distances", "half_width",
-           "multiplier", "multipliers", "residuals", "scale", "scale_axes", "thin", "fold_masks", "fold_residuals",
-           "fit_spread", "prediction_band", "prediction_widen", "widen_for"]
+def prediction_widen(level: float = 0.95, seed: int = 0) -> PredictionWiden:
+    """The :class:`PredictionWiden` at ``level``, its draws seeded with ``seed``."""
+    return PredictionWiden(level, seed)
+
+
+__all__ = ["METHOD", "AxisFold", "PredictionWiden", "calibrate", "decades", "describe", "distance", "distances",
+           "half_width", "multiplier", "multipliers", "residuals", "scale", "scale_axes", "thin", "fold_masks",
+           "fold_residuals", "fit_spread", "prediction_band", "prediction_widen", "widen_for"]
