@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import FitError
+from scalefit.fitting.calibration import PredictionWiden
 from scalefit.fitting.resample import percentile_interval
 from scalefit.fitting.result import FitResult
 from scalefit.laws.downstream_acc import COLUMN_NAMED
@@ -128,7 +129,7 @@ def chain_predict(
     if how != "second only" or widen is not None:
         out[f"{lab1}_lower"], out[f"{lab1}_upper"] = percentile_interval(loss_s, level, axis=0)
     out[f"{lab2}_lower"], out[f"{lab2}_upper"] = percentile_interval(err_s, level, axis=0)
-    if getattr(widen, "holds_mean_band", False):  # a prediction interval holds the fitted curve's: the envelope
+    if isinstance(widen, PredictionWiden):  # a prediction interval holds the fitted curve's band: the envelope
         plain = _joint_samples(one, two, frame, loss, mid, seed, None)[:2]
         for lab, samples in zip((lab1, lab2), plain):
             lo, hi = percentile_interval(samples, level, axis=0)
