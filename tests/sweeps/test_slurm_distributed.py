@@ -4,8 +4,9 @@
   environment) and finishes with the curve of the one-process run at the same global batch;
 - a run that reaches its time limit gets Slurm's signal (``--signal=USR2@...``), checkpoints, requeues itself and
   finishes with the uninterrupted run's curve. To reach a 2-minute limit without burning CI CPU the test pauses
-  the task (``scancel --signal=STOP``) until Slurm's warning is due, then lets it go on (``CONT``), and releases the
-  requeued task at once (Slurm holds a requeued job for about two minutes, reason BeginTime).
+  the task (``scancel --signal=STOP``) as soon as it trains; Slurm's signal resumes it (``CONT`` as a fallback once
+  the signal is surely sent), and the test releases the requeued task at once (Slurm holds a requeued job for about
+  two minutes, reason BeginTime).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .test_slurm_cluster import PARTITION, _Background, _wait_for  # noqa: E402
 from .test_slurm_cluster import cluster as cluster  # noqa: E402,F401 - the module's skip-or-fail fixture
 
 pytestmark = pytest.mark.slurm
+SIGNAL_S = 45  # the time-limit test's warning: seconds before the 2-minute limit
 SMALL = {"corpus": "pydoc", "seq_len": 32, "batch_size": 8, "n_heads": 2, "cloze_items": 0, "eval_tokens": 1024,
          "n_evals": 8, "device": "cpu", "lr": 3e-3, "deterministic": True}  # fmt: skip
 
@@ -72,18 +74,28 @@ def _signal(task: str, sig: str) -> None:
 
 def test_a_run_past_its_time_limit_checkpoints_on_the_signal_requeues_and_finishes(tmp_path):
     out = tmp_path / "limit"
-    ex = SlurmExecutor(partition=PARTITION, cpus_per_task=1, threads=1, time_min=2, signal_s=30, poll_s=0.5)
+    # Slurm signals once a check (every 30 s) finds less than signal_s + 30 s left: from 2 min - 45 s - 30 s = 45 s
+    # after the start to 75 s at the latest, well before the kill at 2 min; the resumed run (300 tiny steps) ends
+    # long before its own earliest signal at 45 s
+    earliest, latest = 2 * 60 - SIGNAL_S - 30, 2 * 60 - SIGNAL_S
+    ex = SlurmExecutor(partition=PARTITION, cpus_per_task=1, threads=1, time_min=2, signal_s=SIGNAL_S, poll_s=0.5)
     sweep = _Background(_spec(300, checkpoint_minutes=0.0), out, ex)
     task = _wait_for(lambda: next((t.task_id for t in slurm_jobs(out) if t.state == "RUNNING"), None), timeout=60)
     started = time.monotonic()
     _wait_for(lambda: list(out.glob("*/config.json")), timeout=60)  # training has begun (the handler is set)
     _signal(task, "STOP")  # the run is now slower than its time limit
-    # Slurm warns at most ~60 s before the 30 s mark (its checks run every 30 s): 2 min - 30 s - 60 s = 30 s at the
-    # earliest, 2 min - 30 s at the latest; go on after that, well before the kill at 2 min
-    time.sleep(max(0.0, 95 - (time.monotonic() - started)))
-    _signal(task, "CONT")
-    requeued = _wait_for(lambda: [t for t in slurm_jobs(out) if t.state == "PENDING"], timeout=60)
-    assert requeued[0].reason == "BeginTime" and list(out.glob("*/checkpoint.pt"))  # checkpointed, requeued
+    began = time.monotonic() - started
+    assert began < earliest, f"the task took {began:.0f} s to start training, past Slurm's earliest signal"
+
+    def requeued():
+        return [t for t in slurm_jobs(out) if t.state == "PENDING"]
+
+    try:  # Slurm's signal resumes the stopped task; it checkpoints and requeues itself
+        pending = _wait_for(requeued, timeout=started + latest + 5 - time.monotonic(), step=0.5)
+    except AssertionError:  # a Slurm that signals without resuming: the signal is surely sent by now
+        _signal(task, "CONT")
+        pending = _wait_for(requeued, timeout=30)
+    assert pending[0].reason == "BeginTime" and list(out.glob("*/checkpoint.pt"))  # checkpointed, requeued
     subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True, capture_output=True)
     summary = sweep.result(timeout=240)
     assert summary.counts == {"ok": 1} and not list(out.glob("*/checkpoint.pt"))  # finished, checkpoint deleted
