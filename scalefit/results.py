@@ -1,8 +1,9 @@
 """One result protocol and one loader for every kind of scalefit result.
 
-Every outcome of a fit or procedure — a law fit (``FitResult``, grouped or not, loss-curve fits included),
-an IsoFLOP/envelope frontier (``FrontierResult``), a hyperparameter fit (``HparamFit``), an LR-transfer
-result (``LRTransferResult``) — is immutable data with the same methods:
+Every outcome of a fit or procedure — a law fit (``FitResult``; loss-curve fits included), a grouped or
+multi-target fit (``FitSet``: key -> FitResult), an IsoFLOP/envelope frontier (``FrontierResult``), a
+hyperparameter fit (``HparamFit``), an LR-transfer result (``LRTransferResult``) — is immutable data with the same
+methods (``str(result)`` is its report, and a notebook shows it too):
 
     report() -> str              a human-readable summary
     to_dict() / from_dict(d)     a plain JSON-ready dict tagged with its ``schema``, and back (validated)
@@ -24,7 +25,8 @@ from scalefit.errors import FitFileError
 
 # schema tag -> "module:Class" of the result type that reads it
 RESULT_TYPES: dict[str, str] = {
-    "scalefit.fit/1": "scalefit.fitting.result:FitResult",
+    "scalefit.fit/1": "scalefit.fitting.result:FitResult",  # a grouped fit's file from before FitSet: a FitSet
+    "scalefit.fitset/1": "scalefit.fitting.fit_set:FitSet",
     "scalefit.isoflop/1": "scalefit.planning.frontier:FrontierResult",
     "scalefit.envelope/1": "scalefit.planning.frontier:FrontierResult",
     "scalefit.hparams/1": "scalefit.planning.hparams:HparamFit",
@@ -73,6 +75,16 @@ class ResultFile:
 
         return load_result(path, cls.from_dict, what=cls.FILE_KIND,  # type: ignore[attr-defined]
                            hint=cls.FILE_HINT.format(path=path))
+
+    def __str__(self) -> str:
+        """The report (``report()``); ``repr`` stays short."""
+        return self.report()  # type: ignore[attr-defined]
+
+    def _repr_html_(self) -> str:
+        """The report in a notebook."""
+        import html
+
+        return f"<pre>{html.escape(str(self))}</pre>"
 
     def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
         """Its figure (:func:`scalefit.plotting.plot_result`, which reads the result; this is the one place a

@@ -12,6 +12,7 @@ import pytest
 
 import scalefit
 from scalefit.errors import FitError, FitFileError
+from scalefit.fitting.fit_set import FitSet
 from scalefit.fitting.lr_transfer_result import LRTransferResult
 from scalefit.fitting.result import FitResult
 from scalefit.fitting.selection_result import SelectionResult
@@ -58,7 +59,7 @@ CASES = {
     "law": (lambda: scalefit.fit("chinchilla", RUNS / "chinchilla-cpu" / "runs.csv", bootstrap=20), FitResult,
             {"N": [1e6], "D": [1e8]}),
     "grouped-law": (lambda: scalefit.fit("power", RUNS / "lr-transfer-cpu" / "runs.csv", law_options={"x": "lr"},
-                                         group_by="width", where="status == 'ok'"), FitResult, None),
+                                         group_by="width", where="status == 'ok'"), FitSet, {"lr": [1e-3]}),
     "isoflop": (lambda: scalefit.fit("isoflop", RUNS / "chinchilla-cpu" / "runs.csv", bootstrap=20), FrontierResult,
                 [1e13]),
     "envelope": (lambda: scalefit.fit("envelope", RUNS / "chinchilla-cpu" / "curves.csv", bootstrap=10),

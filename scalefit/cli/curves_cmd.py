@@ -96,7 +96,9 @@ def predict_schedule(fit, *, label: str, lr: np.ndarray, out: Path | None, group
     valid = curve[curve["L_pred"].notna()]
     picks = np.unique(np.round(np.geomspace(valid["step"].iloc[0], len(curve), points)).astype(int))
     shown = curve[curve["step"].isin(picks)]
-    echo(f"predicted loss curve: {label}; lambda = {fit.select(group).law_spec.options.get('lam')}")
+    from scalefit.fitting.fit_set import member
+
+    echo(f"predicted loss curve: {label}; lambda = {member(fit, group).law_spec.options.get('lam')}")
     echo(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     ci = f" [{final['L_lower']:.4f}, {final['L_upper']:.4f}] ({100 * level:g}% bootstrap)" if has_ci else ""
     echo(f"\nfinal loss after {len(curve)} updates: {final['L_pred']:.4f}{ci}")
@@ -162,10 +164,10 @@ def plan_schedules(fit, opts: ScheduleOptions, *, group: str | None, level: floa
     every group of a grouped fit unless ``group`` picks one."""
     if opts.steps is None or opts.peak_lr is None:
         raise OptionError("plan of an lr-annealing fit needs --steps N (updates in the budget) and --peak-lr LR")
-    every = bool(fit.groups) and group is None
-    results = {g: _compare(fit, opts, g, level) for g in (fit.groups if every else [group])}
+    every = hasattr(fit, "by") and group is None  # every member of a FitSet
+    results = {g: _compare(fit, opts, g, level) for g in (fit if every else [group])}
     if as_json:
-        body = ({"group_by": fit.group_by, "groups": {g: _cmp_json(*r) for g, r in results.items()}} if every
+        body = ({"group_by": fit.by, "groups": {g: _cmp_json(*r) for g, r in results.items()}} if every
                 else _cmp_json(*results[group]))
         echo_json({"steps": opts.steps, "peak_lr": opts.peak_lr, **body})
         return
@@ -173,5 +175,5 @@ def plan_schedules(fit, opts: ScheduleOptions, *, group: str | None, level: floa
                f"min lr ratio {opts.min_lr_ratio:g}), by predicted final loss")
     for g, (cmp, _) in results.items():
         if every:
-            echo(f"\n{fit.group_by} = {g}")
+            echo(f"\n{fit.by} = {g}")
         _echo_cmp(cmp)

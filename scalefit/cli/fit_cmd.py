@@ -137,11 +137,11 @@ def fit_law(req: FitRequest):
 
 
 def summary(result) -> dict:
-    """A compact JSON view of a FitResult (no bootstrap samples)."""
+    """A compact JSON view of a FitResult (no bootstrap samples), or of a FitSet (each member's)."""
     d = result.to_dict()
     d.pop("bootstrap", None)
-    if result.groups:
-        d["groups"] = {k: summary(g) for k, g in result.groups.items()}
+    if hasattr(result, "by"):  # a FitSet
+        d["groups"] = {k: summary(g) for k, g in result.items()}
     else:
         d["intervals"] = result.intervals()
         d["fixed"] = dict(result.law_spec.fixed)  # parameters held by --fix: no interval, not free

@@ -103,18 +103,17 @@ def _plan_law(fit, opts: AllocationOptions, group: str | None, level: float, as_
             multipliers = [float(v) for v in opts.overtrain.split(",")]
         except ValueError:
             raise OptionError(f"--overtrain {opts.overtrain!r}: give multiples of M* as numbers, e.g. 2,4,8") from None
-    every = bool(fit.groups) and group is None
-    plans = {g: _allocation(fit, opts.compute, multipliers, level, g)
-             for g in (fit.groups if every else [group])}
+    every = hasattr(fit, "by") and group is None  # every member of a FitSet
+    plans = {g: _allocation(fit, opts.compute, multipliers, level, g) for g in (fit if every else [group])}
     if as_json:
-        body = {"group_by": fit.group_by, "groups": plans} if every else plans[group]
+        body = {"group_by": fit.by, "groups": plans} if every else plans[group]
         echo_json({"law": fit.law, "level": level, **body})
         return
     echo(f"compute-optimal allocation ({fit.law}; C = 6ND; {100 * level:g}% bootstrap intervals where "
                "available: mean intervals, the uncertainty of the fitted law, not of a run)")
     for g, plan in plans.items():
         if every:
-            echo(f"\n{fit.group_by} = {g}")
+            echo(f"\n{fit.by} = {g}")
         _echo_allocation(plan, level)
 
 

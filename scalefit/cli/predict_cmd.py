@@ -54,25 +54,27 @@ def predict_frame(fit, frame: pd.DataFrame, *, level: float, group: str | None =
     every group of a grouped fit unless ``group`` names one."""
     import pandas as pd
 
+    from scalefit.fitting.fit_set import FitSet, member
+
     inputs = frame if inputs is None else inputs
-    if fit.targets and group is None:
+    if isinstance(fit, FitSet) and fit.targets and group is None:
         return _each_target(fit, frame, level=level, inputs=inputs)
-    if fit.groups and group is None:
-        col = fit.group_by
+    if isinstance(fit, FitSet) and group is None:
+        col = fit.by
         if col in frame.columns:
             parts = [predict_frame(fit, frame.loc[sub.index], level=level, group=str(g), inputs=sub, interval=interval)
                      for g, sub in inputs.groupby(frame[col], sort=False)]
             return pd.concat(parts).loc[frame.index]
         parts = [predict_frame(fit, frame, level=level, group=g, inputs=inputs, interval=interval).assign(**{col: g})
-                 for g in fit.groups]
+                 for g in fit]
         return pd.concat(parts, ignore_index=True)
     from scalefit.planning.chain import prediction_label
 
-    out = frame.copy()
-    target = prediction_label(fit.select(group))  # the symbol, or the fitted column (acc_mmlu_pred)
-    out[f"{target}_pred"] = fit.predict(inputs, group=group)
-    if interval == "prediction" or (interval == "mean" and fit.select(group).interval_method() is not None):
-        iv = fit.predict_interval(inputs, level=level, group=group, interval=interval)
+    out, one = frame.copy(), member(fit, group)
+    target = prediction_label(one)  # the symbol, or the fitted column (acc_mmlu_pred)
+    out[f"{target}_pred"] = one.predict(inputs)
+    if interval == "prediction" or (interval == "mean" and one.interval_method() is not None):
+        iv = one.predict_interval(inputs, level=level, interval=interval)
         out[f"{target}_lower"], out[f"{target}_upper"] = iv
         out[METHOD] = iv.method  # how it was computed: said once in the output's interval record, not per row
     return out
@@ -117,6 +119,7 @@ def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, g
     by their calibrated noise and extrapolation error (:func:`scalefit.fitting.calibration.prediction_widen`)."""
     from scalefit.fitting import FitResult
     from scalefit.fitting.calibration import widen_for
+    from scalefit.fitting.fit_set import FitSet
     from scalefit.planning.chain import chain_predict, chain_predict_groups
 
     second = FitResult.load(chain_json)
@@ -124,8 +127,9 @@ def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, g
     if group is None:
         pred = chain_predict_groups(fit, second, frame, level=level, seed=seed, widen=widen)
     else:
-        pred = chain_predict(fit, second, frame, level=level, seed=seed, group=group if fit.groups else None,
-                             second_group=group if second.groups else None, widen=widen)
+        pred = chain_predict(fit, second, frame, level=level, seed=seed,
+                             group=group if isinstance(fit, FitSet) else None,
+                             second_group=group if isinstance(second, FitSet) else None, widen=widen)
     if pred.pairing in _PAIRING:
         warnings.warn(_PAIRING[pred.pairing], stacklevel=2)
     return pred.frame
@@ -151,14 +155,17 @@ class CurveOptions:
 def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval="prediction") -> pd.DataFrame:
     if interval not in ("prediction", "mean", "none"):
         raise OptionError(f"--interval {interval!r}: one of prediction, mean, none")
-    if group is not None and not fit.groups:
+    from scalefit.fitting.fit_set import FitSet
+
+    if group is not None and not isinstance(fit, FitSet):
         raise OptionError(f"--group {group}: this fit is not grouped (one law for every run); drop --group")
     if chain is not None:
         pred = chained_frame(fit, chain, inputs, level=level, group=group, seed=seed, interval=interval)
         if interval == "none":  # the chained points without their interval columns
             pred = pred.drop(columns=[c for c in pred.columns if c.endswith(("_lower", "_upper"))])
         return pred
-    if interval == "mean" and all(f.interval_method() is None for f in (fit.groups or {None: fit}).values()):
+    if interval == "mean" and all(f.interval_method() is None for f in (fit.values() if isinstance(fit, FitSet)
+                                                                          else [fit])):
         raise OptionError("--interval mean is the interval of the fitted curve (bootstrap band, or delta method from "
                           "the parameter covariance); this fit has neither (refit with --bootstrap N) — or ask for "
                           "--interval prediction")
@@ -271,12 +278,13 @@ def _refuse_unused_points(result, frame: pd.DataFrame) -> None:
     """OptionError for an ``--at`` symbol a law fit's prediction does not use (``--at C=1`` beside N and D would be
     printed beside a prediction made without it)."""
     from scalefit.errors import ScalefitError
+    from scalefit.fitting.fit_set import FitSet
     from scalefit.fitting.result import FitResult
     from scalefit.runs import RunTable, resolve
 
-    if not isinstance(result, FitResult) or len(frame.columns) < 2:
+    if not isinstance(result, (FitResult, FitSet)) or len(frame.columns) < 2:
         return
-    fit = next(iter(result.groups.values())) if result.groups else result
+    fit = next(iter(result.values())) if isinstance(result, FitSet) else result
     law = fit.law_spec
     for symbol in [c for c in frame.columns if c not in law.inputs]:  # an input given by name is always used
         try:

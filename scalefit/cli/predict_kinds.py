@@ -32,6 +32,10 @@ SYMBOLS = {"frontier": ["C"], "hparams": ["N", "D"], "lr-transfer": ["width"], "
 
 def _stored_mapping(result) -> dict:
     """The symbol -> column mapping a result was fitted with (its predictions read those columns too)."""
+    from scalefit.fitting.fit_set import FitSet
+
+    if isinstance(result, FitSet):  # its members share the mapping (a multi-target fit's differ in the target)
+        result = next(iter(result.values()))
     for owner in ("data", "options"):
         mapping = getattr(result, owner, None)
         if isinstance(mapping, dict) and isinstance(mapping.get("mapping"), dict):

@@ -20,6 +20,7 @@ _PLURAL = {"law": "law fits", "curve": "lr-annealing fits", "frontier": "frontie
 def kind_of(result) -> str:
     """law | curve (an lr-annealing loss-curve fit) | frontier | hparams | lr-transfer."""
     from scalefit.fitting import FitResult
+    from scalefit.fitting.fit_set import FitSet
     from scalefit.fitting.lr_transfer_result import LRTransferResult
     from scalefit.planning.frontier import FrontierResult
     from scalefit.planning.hparams import HparamFit
@@ -27,7 +28,7 @@ def kind_of(result) -> str:
 
     if isinstance(result, LadderResult):
         return "ladder"
-    if isinstance(result, FitResult):
+    if isinstance(result, (FitResult, FitSet)):
         return "curve" if result.law == "lr-annealing" else "law"
     for cls, name in ((FrontierResult, "frontier"), (HparamFit, "hparams"), (LRTransferResult, "lr-transfer")):
         if isinstance(result, cls):
@@ -51,7 +52,7 @@ def describe(result, path: Path | str) -> str:
     """'fit.json is a law fit (chinchilla)', 'iso.json is an isoflop frontier' ..."""
     kind = kind_of(result)
     what = {
-        "law": lambda: f"a law fit ({result.law}{', grouped by ' + result.group_by if result.groups else ''})",
+        "law": lambda: f"a law fit ({result.law}{', grouped by ' + result.by if hasattr(result, 'by') else ''})",
         "curve": lambda: "a loss-curve fit (lr-annealing)",
         "frontier": lambda: f"an {result.method} frontier",
         "hparams": lambda: "a hyperparameter fit",

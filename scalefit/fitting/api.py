@@ -17,6 +17,7 @@ from scalefit._schema import expect_argument, seed_argument, whole_argument
 from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, IdentifiabilityWarning, RunDataError
 from scalefit.fitting.bootstrap import bootstrap_fits
 from scalefit.fitting.covariance import covariance
+from scalefit.fitting.fit_set import FitSet
 from scalefit.fitting.identifiability import identifiability
 from scalefit.fitting.objective import Problem
 from scalefit.fitting.result import FitResult
@@ -97,13 +98,13 @@ def fit_law(
     params: Mapping[str, Any] | None = None, fix: Mapping[str, float] | None = None,
     anchors: Sequence[Mapping[str, float] | str] = (), weight: str | None = None, run: str | None = None,
     reduce: str | None = None, skip_first: float = 0.0, smooth: int | None = None, order: str | None = None,
-) -> FitResult:
+) -> FitResult | FitSet:
     """Fit ``law`` to a run log; see DESIGN.md "Fits". Inputs are never mutated.
 
     target: column for the law's target symbol (default: resolved by alias, e.g. ``loss``); a list of columns
-    fits the law to each, searched together, into one multi-target result (:mod:`scalefit.fitting.multi_target`).
+    fits the law to each, searched together, into one FitSet keyed by column (:mod:`scalefit.fitting.fit_set`).
     mapping: symbol -> column overrides (``{"N": "n_params"}``). where: row filter expression.
-    group_by: fit the same law separately for each value of this column.
+    group_by: fit the same law separately for each value of this column (a FitSet keyed by value).
     loss / delta / space: objective (sum of Huber(delta) on log residuals by default).
     bootstrap / seed: number of resamples of runs (with replacement) for percentile intervals.
     starts: (S, P) start points in natural units, overriding the law's start grid.
@@ -142,7 +143,7 @@ def _signature_of_fit():
               own["data"], *(p.replace(name="map") if p.name == "mapping" else p for k, p in own.items()
                              if k not in ("law", "data")),
               inspect.Parameter("procedure_options", inspect.Parameter.VAR_KEYWORD)]
-    return inspect.Signature(params, return_annotation="FitResult | procedure result")
+    return inspect.Signature(params, return_annotation="FitResult | FitSet | procedure result")
 
 
 def fit_parts(parts: list[tuple[RunTable, FitSpec, str | None]], spec: FitSpec,

@@ -8,47 +8,31 @@ from typing import Any
 
 import numpy as np
 
+from scalefit import _schema as S  # the field checkers of every result file (S.expect_str, ...)
 from scalefit._frozen import freeze_fields, plain_fields
-from scalefit._schema import (
-    expect_bool,
-    expect_fields,
-    expect_filter,
-    expect_finite_number,
-    expect_int,
-    expect_list,
-    expect_mapping,
-    expect_number,
-    expect_schema,
-    expect_str,
-    fields_of,
-    list_of,
-    mapping_of,
-    optional,
-    pair,
-)
 from scalefit.errors import FitError
 from scalefit.results import ResultFile
 
 SCHEMA = "scalefit.lr-transfer/1"
-_WIDTH = {"width": expect_number, "lr_opt": expect_number, "how": expect_str, "lr_argmin": expect_number,
-          "best_loss": expect_number, "sensitivity": expect_number, "n_lrs": expect_int, "n_failed": expect_int,
-          "n_seeds": expect_int}
-_WIDTH_OPTIONAL = {"lr_opt_lower": expect_number, "lr_opt_upper": expect_number, "initial_loss": expect_number,
-                   "bootstrap": expect_str}
-_TARGET = {"width": expect_number, "lr_opt": expect_number, "extrapolated": expect_bool}
-_PARAM = {"widths": list_of(fields_of(_WIDTH, _WIDTH_OPTIONAL)),
-          "mean_sensitivity": expect_number}
-_PARAM_OPTIONAL = {"slope": expect_number, "intercept": expect_number, "slope_interval": pair,
-                   "bootstrap_interval": optional(pair), "t_interval": optional(pair), "transfers": expect_bool,
-                   "verdict": expect_str,
-                   "note": expect_str,
-                   "target": fields_of(_TARGET, {"lower": expect_number, "upper": expect_number})}
-_CURVE = {"param": expect_str, "width": expect_number, "lr": expect_number, "loss": expect_number,
-          "n_failed": expect_int}
-_COLUMNS = {"loss": expect_str, "lr": expect_str, "width": expect_str, "parametrization": expect_str,
-            "initial_loss": expect_str, "n_excluded": expect_int, "n_failed": expect_int}
-_OPTIONS = {"half_window": expect_int, "bootstrap": expect_int, "seed": expect_int, "level": expect_number,
-            "target_width": optional(expect_number), "where": expect_filter}
+_WIDTH = {"width": S.expect_number, "lr_opt": S.expect_number, "how": S.expect_str, "lr_argmin": S.expect_number,
+          "best_loss": S.expect_number, "sensitivity": S.expect_number, "n_lrs": S.expect_int, "n_failed": S.expect_int,
+          "n_seeds": S.expect_int}
+_WIDTH_OPTIONAL = {"lr_opt_lower": S.expect_number, "lr_opt_upper": S.expect_number, "initial_loss": S.expect_number,
+                   "bootstrap": S.expect_str}
+_TARGET = {"width": S.expect_number, "lr_opt": S.expect_number, "extrapolated": S.expect_bool}
+_PARAM = {"widths": S.list_of(S.fields_of(_WIDTH, _WIDTH_OPTIONAL)),
+          "mean_sensitivity": S.expect_number}
+_PARAM_OPTIONAL = {"slope": S.expect_number, "intercept": S.expect_number, "slope_interval": S.pair,
+                   "bootstrap_interval": S.optional(S.pair), "t_interval": S.optional(S.pair),
+                   "transfers": S.expect_bool, "verdict": S.expect_str,
+                   "note": S.expect_str,
+                   "target": S.fields_of(_TARGET, {"lower": S.expect_number, "upper": S.expect_number})}
+_CURVE = {"param": S.expect_str, "width": S.expect_number, "lr": S.expect_number, "loss": S.expect_number,
+          "n_failed": S.expect_int}
+_COLUMNS = {"loss": S.expect_str, "lr": S.expect_str, "width": S.expect_str, "parametrization": S.expect_str,
+            "initial_loss": S.expect_str, "n_excluded": S.expect_int, "n_failed": S.expect_int}
+_OPTIONS = {"half_window": S.expect_int, "bootstrap": S.expect_int, "seed": S.expect_int, "level": S.expect_number,
+            "target_width": S.optional(S.expect_number), "where": S.expect_filter}
 
 
 @dataclass(frozen=True)
@@ -169,15 +153,15 @@ class LRTransferResult(ResultFile):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LRTransferResult:
         """An LRTransferResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
-        expect_schema(d, (SCHEMA,), "a scalefit LR-transfer result")
-        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
-                          {"params": expect_mapping, "curves": expect_list, "columns": expect_mapping,
-                           "options": expect_mapping, "source": expect_str}, closed=True)
+        S.expect_schema(d, (SCHEMA,), "a scalefit LR-transfer result")
+        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+                          {"params": S.expect_mapping, "curves": S.expect_list, "columns": S.expect_mapping,
+                           "options": S.expect_mapping, "source": S.expect_str}, closed=True)
         return cls(
-            params=mapping_of(fields_of(_PARAM, _PARAM_OPTIONAL))(f["params"], "params"),
-            curves=list_of(fields_of(_CURVE))(f["curves"], "curves"),
-            columns=expect_fields(f["columns"], "columns", _COLUMNS),
-            options=expect_fields(f["options"], "options", _OPTIONS, {"margin": expect_finite_number}),
+            params=S.mapping_of(S.fields_of(_PARAM, _PARAM_OPTIONAL))(f["params"], "params"),
+            curves=S.list_of(S.fields_of(_CURVE))(f["curves"], "curves"),
+            columns=S.expect_fields(f["columns"], "columns", _COLUMNS),
+            options=S.expect_fields(f["options"], "options", _OPTIONS, {"margin": S.expect_finite_number}),
             source=f["source"],
         )
 

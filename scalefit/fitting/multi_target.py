@@ -2,8 +2,8 @@
 
 ``scalefit fit chinchilla RUNS --target loss_c4,loss_wiki`` or ``--target-glob 'loss_*'`` (library:
 ``fit_law(law, runs, target=["loss_c4", "loss_wiki"])``) fits the same form to every target column, on the
-same rows and with the same options, and returns a FitResult whose ``groups`` are keyed by target column
-(``targets`` lists them in order, ``group_by`` is ``"target"``): ``fit.select("loss_c4")`` is one target's
+same rows and with the same options, and returns a :class:`~scalefit.fitting.fit_set.FitSet` keyed by target
+column (``targets`` lists them in order, ``by`` is ``"target"``): ``fits["loss_c4"]`` is one target's
 fit, ``scalefit predict`` predicts every target together (one ``<column>_pred`` column each), and reports
 and plots show one part per target, as for a grouped fit. The targets' searches and calibrations run together
 (one engine pass, like a grouped fit's groups: ``scalefit.fitting.api.fit_parts``).
@@ -14,11 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scalefit.errors import RunDataError
-from scalefit.fitting.result import FitResult
 from scalefit.runs import RunTable
 from scalefit.runs.derive import matching_columns
-
-TARGET_GROUP = "target"  # the group_by of a multi-target fit
 
 
 def target_columns(table: RunTable, targets: str | Sequence[str] | None = None, glob: str | None = None) -> list[str]:
@@ -44,17 +41,4 @@ def target_columns(table: RunTable, targets: str | Sequence[str] | None = None, 
     return names
 
 
-def targets_result(table: RunTable, fits: dict[str, FitResult], spec=None) -> FitResult:
-    """One multi-target FitResult of the per-target ``fits`` (in target order) of a law to ``table`` with
-    ``spec`` (each target's fit records its own, with its target)."""
-    targets = tuple(fits)
-    first = fits[targets[0]]
-    data = {k: v for k, v in first.data.items() if k not in ("target", "provenance", "mapping", "ranges")}
-    return FitResult(
-        law=first.law, law_options=dict(first.law_options), params={}, stats={}, search={},
-        data={**data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
-        seed=first.seed, groups=fits, group_by=TARGET_GROUP, targets=targets, spec=spec,
-    )
-
-
-__all__ = ["TARGET_GROUP", "target_columns", "targets_result"]
+__all__ = ["target_columns"]

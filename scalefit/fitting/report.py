@@ -13,12 +13,6 @@ def _fmt(v: float) -> str:
 
 
 def format_report(fit: FitResult, *, level: float = 0.95) -> str:
-    if fit.groups:
-        parts = [f"{fit.law} fitted to {len(fit.targets)} targets: {', '.join(fit.targets)}" if fit.targets
-                 else f"{fit.law} fitted per {fit.group_by!r} ({len(fit.groups)} groups)"]
-        for name, g in fit.groups.items():
-            parts.append(f"\n== {fit.group_by} = {name} ==\n" + format_report(g, level=level))
-        return "\n".join(parts)
     law = fit.law_spec
     lines = [f"law      {law.name}: {law.equation}", f"source   {law.source}"]
     d = fit.data

@@ -179,8 +179,8 @@ def _full_stats(full, table: RunTable, mapping, positive: bool) -> dict:
     AIC and BIC are the full fits' own ``stats.aic``/``stats.bic`` summed over groups
     (:func:`scalefit.fitting.api.information_criteria`: log residuals of a positive target, raw residuals
     otherwise, whatever the objective, so they compare across laws and objectives)."""
-    parts = list(full.groups.values()) if full.groups else [full]
-    law = full.law_spec
+    parts = list(full.values()) if isinstance(full, Mapping) else [full]  # a FitSet's members
+    law = parts[0].law_spec
     k = len(law.params)
     x = resolve(table, law.inputs, mapping=mapping).values
     degs = [degeneracy(law, f.params, x) for f in parts]

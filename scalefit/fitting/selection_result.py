@@ -7,18 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from scalefit import _schema as S  # the field checkers of every result file (S.expect_str, ...)
 from scalefit._frozen import freeze_fields, thaw
-from scalefit._schema import (
-    expect_fields,
-    expect_filter,
-    expect_mapping,
-    expect_number,
-    expect_schema,
-    expect_str,
-    fields_of,
-    list_of,
-    optional,
-)
 from scalefit.errors import FitError
 from scalefit.results import ResultFile
 
@@ -86,15 +76,16 @@ class SelectionResult(ResultFile):
     def from_dict(cls, d: Any) -> SelectionResult:
         from scalefit.fitting.result import fit_from_dict
 
-        expect_schema(d, (SCHEMA,), "a scalefit selection")
-        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
-                          {"board": list_of(expect_mapping), "along": expect_str, "folds": list_of(expect_str),
-                           "objectives": list_of(expect_str), "data": fields_of({}, {"where": expect_filter})},
-                          {"holdout": expect_filter, "group_by": optional(expect_str), "fit": optional(
-                              expect_mapping), "tolerance": expect_number, "metric": expect_str,
-                           "notes": list_of(expect_str)}, closed=True)
+        S.expect_schema(d, (SCHEMA,), "a scalefit selection")
+        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+                          {"board": S.list_of(S.expect_mapping), "along": S.expect_str,
+                           "folds": S.list_of(S.expect_str), "objectives": S.list_of(S.expect_str),
+                           "data": S.fields_of({}, {"where": S.expect_filter})},
+                          {"holdout": S.expect_filter, "group_by": S.optional(S.expect_str), "fit": S.optional(
+                              S.expect_mapping), "tolerance": S.expect_number, "metric": S.expect_str,
+                           "notes": S.list_of(S.expect_str)}, closed=True)
         for i, e in enumerate(f["board"]):
-            expect_fields(e, f"board.{i}", {"law": expect_str, "objective": expect_str, "status": expect_str})
+            S.expect_fields(e, f"board.{i}", {"law": S.expect_str, "objective": S.expect_str, "status": S.expect_str})
             for k in SCORES:
                 e[k] = float("nan") if e.get(k) is None else e[k]
         if f.get("fit") is not None:
@@ -174,8 +165,8 @@ class SelectionSet(dict):
 
     @classmethod
     def from_dict(cls, d: Any) -> SelectionSet:
-        expect_schema(d, (SET_SCHEMA,), "a scalefit selection set")
-        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "", {"targets": expect_mapping},
+        S.expect_schema(d, (SET_SCHEMA,), "a scalefit selection set")
+        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "", {"targets": S.expect_mapping},
                           closed=True)
         return cls({str(t): SelectionResult.from_dict(v) for t, v in f["targets"].items()})
 

@@ -7,7 +7,7 @@ A spec holds everything but the rows: the law (its factory options, bounds and f
 
     spec = FitSpec.of("chinchilla", where="loss < 3.44", bootstrap=1000)
     fit = spec.fit(runs)                       # one FitResult; fit.spec == spec
-    groups = spec.fit_groups(runs, "dataset")  # one per value of a column (a grouped FitResult)
+    groups = spec.fit_groups(runs, "dataset")  # one per value of a column (a FitSet: value -> FitResult)
     spec.replace(loss="mse")                   # a new spec (``get_params`` / ``clone`` in scikit-learn terms)
 
 Every command builds one (the CLI, ``select``, ``backtest``, the calibration, procedures), and a fold refit is
@@ -145,31 +145,24 @@ class FitSpec:
         return fit_parts([(table, spec, None)], self)[0]
 
     def fit_groups(self, data: Any, by: str) -> Any:
-        """One fit per value of column ``by``, searched (and calibrated) together: a grouped FitResult."""
+        """One fit per value of column ``by``, searched (and calibrated) together: a FitSet keyed by value."""
         from scalefit.fitting.api import as_table, fit_parts
-        from scalefit.fitting.result import FitResult
         from scalefit.runs import group_rows
 
         table, spec = self.prepare(as_table(data))
         values = group_rows(table, by)  # a RunDataError for a missing column, a warning for empty cells
         parts = [(table.subset(rows), spec, f"{by} = {value}") for value, rows in values.items()]
-        groups = dict(zip(map(str, values), fit_parts(parts, self)))
-        first = next(iter(groups.values()))
-        return FitResult(
-            law=self.law.name, law_options=dict(self.law.options), params={}, stats={}, search={},
-            data={**first.data, "source": table.source, "n_rows": len(table), "hash": table.digest()},
-            seed=self.seed if self.bootstrap else None, groups=groups, group_by=by, spec=self,
-        )
+        return _fit_set(dict(zip(map(str, values), fit_parts(parts, self))), by, None, table, self)
 
     def fit_targets(self, data: Any, targets: Sequence[str]) -> Any:
-        """The law fitted to each target column, searched (and calibrated) together: a multi-target FitResult."""
+        """The law fitted to each target column, searched (and calibrated) together: a FitSet keyed by column."""
         from scalefit.fitting.api import as_table, fit_parts
-        from scalefit.fitting.multi_target import targets_result
+        from scalefit.fitting.fit_set import TARGET_GROUP
 
         table = as_table(data)
         specs = [self.replace(target=t) for t in targets]
         fits = fit_parts([(*s.prepare(table), None) for s in specs], self, specs)
-        return targets_result(table, dict(zip(targets, fits)), self)
+        return _fit_set(dict(zip(targets, fits)), TARGET_GROUP, tuple(targets), table, self)
 
     def prepare(self, table: Any) -> tuple[Any, FitSpec]:
         """The rows this spec fits (filtered, reduced per run) and the spec that fits exactly those rows: the
@@ -232,6 +225,13 @@ class FitSpec:
                  if f.name != "law" and getattr(self, f.name) != getattr(default, f.name)]
         options = f", law_options={thaw(self.law.options)!r}" if self.law.options else ""
         return f"FitSpec({self.law.name!r}{options}{''.join(', ' + s for s in shown)})"
+
+
+def _fit_set(fits: dict, by: str, targets: tuple | None, table: Any, spec: FitSpec) -> Any:
+    """The FitSet of ``fits`` of ``spec`` to parts of ``table`` (its source, rows and hash as the set's data)."""
+    from scalefit.fitting.fit_set import FitSet
+
+    return FitSet(fits, by, targets, {"source": table.source, "n_rows": len(table), "hash": table.digest()}, spec)
 
 
 def _grid_sample(law: Law, k: int, seed: int) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from scalefit.errors import FitError
+from scalefit.fitting.fit_set import member
 from scalefit.fitting.resample import tail_percent
 from scalefit.fitting.result import FitResult
 from scalefit.planning.inputs import positives
@@ -20,11 +21,11 @@ def compute_optimal(fit: FitResult, compute: Iterable[float], *, level: float = 
     """
     budgets = positives(compute, "a compute budget", "--compute", "1e24", "FLOP count")
     tail_percent(level)
-    law = fit.law_spec
+    single = member(fit, group)
+    law = single.law_spec
     missing = [k for k in ALLOCATION if k not in law.derived]
     if missing:
         raise FitError(f"law {law.name!r} has no closed-form compute-optimal allocation ({', '.join(missing)} missing)")
-    single = fit.select(group)
     rows = []
     for c in budgets:
         row = {"C": c}

@@ -33,6 +33,7 @@ import pandas as pd
 
 from scalefit.errors import FitError
 from scalefit.fitting.calibration import PredictionWiden
+from scalefit.fitting.fit_set import FitSet, member
 from scalefit.fitting.resample import percentile_interval
 from scalefit.fitting.result import FitResult
 from scalefit.laws.downstream_acc import COLUMN_NAMED
@@ -109,7 +110,7 @@ def chain_predict(
     """
     if not 0 < level < 1:
         raise FitError(f"level must be in (0, 1), got {level}")
-    one, two = first.select(group), second.select(second_group)
+    one, two = member(first, group), member(second, second_group)
     mid = _check_link(one, two)
     lab1, lab2 = prediction_label(one), prediction_label(two)
     frame = inputs.copy() if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
@@ -174,7 +175,7 @@ def _joint_samples(one: FitResult, two: FitResult, frame: pd.DataFrame, loss: np
 
 def _group_pairs(first: FitResult, second: FitResult) -> list[tuple[str | None, str | None, str | None]]:
     """(row label, group of ``first``, group of ``second``) for every chain; groups joined by name."""
-    g1, g2 = list(first.groups or ()), list(second.groups or ())
+    g1, g2 = (list(f) if isinstance(f, FitSet) else [] for f in (first, second))
     if not g1 and not g2:
         return [(None, None, None)]
     if not g1 or not g2:
@@ -204,7 +205,7 @@ def chain_predict_groups(
         return chain_predict(first, second, inputs, level=level, seed=seed, widen=widen)
     frame = inputs.copy() if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
         {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()})
-    col = second.group_by if second.groups else first.group_by
+    col = second.by if isinstance(second, FitSet) else first.by
     own = col in frame.columns
     if own:
         unknown = sorted({str(v) for v in frame[col]} - {g for g, _, _ in pairs})

@@ -28,6 +28,7 @@ import pandas as pd
 
 from scalefit.errors import ExtrapolationWarning, FitError
 from scalefit.fitting.api import fit_law
+from scalefit.fitting.fit_set import FitSet
 from scalefit.fitting.result import FitResult
 from scalefit.laws import get_law
 from scalefit.laws.lr_annealing import areas, warmup_end
@@ -109,25 +110,26 @@ def relate_to_size(fit: FitResult, sizes: Mapping[str, float] | None = None) -> 
     ``sizes`` maps each group label to its N; by default the labels themselves are read as N (a fit
     grouped by ``n_params``).
     """
-    if fit.law != LAW or not fit.groups:
+    grouped = isinstance(fit, FitSet)
+    if fit.law != LAW or not grouped:
         raise FitError(f"relate_to_size needs an {LAW!r} fit grouped by model size "
                        f"(`scalefit fit {LAW} CURVES --group-by n_params`); got law {fit.law!r}"
-                       + ("" if fit.groups else " without groups"))
-    if len(fit.groups) < 2:
+                       + ("" if grouped else " without groups"))
+    if len(fit) < 2:
         raise FitError("relating the curve law to model size needs fits of at least 2 sizes")
     n_of = {}
-    for label in fit.groups:
+    for label in fit:
         try:
             n_of[label] = float(sizes[label]) if sizes is not None else float(label)
         except (KeyError, ValueError):
-            raise FitError(f"no model size for group {label!r} of the fit (grouped by {fit.group_by!r}); pass "
+            raise FitError(f"no model size for group {label!r} of the fit (grouped by {fit.by!r}); pass "
                            "sizes={group: N} or group by the parameter count (n_params)") from None
     labels = sorted(n_of, key=n_of.get)
     n = np.array([n_of[k] for k in labels])
-    lams = {float(fit.groups[k].law_options.get("lam", 0.999)) for k in labels}
+    lams = {float(fit[k].law_options.get("lam", 0.999)) for k in labels}
     if len(lams) != 1:
         raise FitError(f"the per-size fits use different lambda values {sorted(lams)}; fit them with one lambda")
-    values = {p: np.array([fit.groups[k].params[p] for k in labels]) for p in PARAMS}
+    values = {p: np.array([fit[k].params[p] for k in labels]) for p in PARAMS}
     bad = [p for p, v in values.items() if np.any(v <= 0)]
     if bad:
         raise FitError(f"parameters {bad} are not positive at every size, so they cannot follow a power law in N")
@@ -137,5 +139,5 @@ def relate_to_size(fit: FitResult, sizes: Mapping[str, float] | None = None) -> 
             relations[p] = _offset_power(n, values[p])
         else:
             relations[p] = _loglinear(n, values[p])
-    per_size = {str(n_of[k]): dict(fit.groups[k].params) for k in labels}
+    per_size = {str(n_of[k]): dict(fit[k].params) for k in labels}
     return CurveScaling(tuple(float(v) for v in n), per_size, lams.pop(), relations)

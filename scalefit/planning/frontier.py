@@ -13,47 +13,28 @@ from pathlib import Path
 
 import numpy as np
 
+from scalefit import _schema as S  # the field checkers of every result file (S.expect_str, ...)
 from scalefit._frozen import freeze_fields, plain_fields
-from scalefit._schema import (
-    expect_bool,
-    expect_fields,
-    expect_filter,
-    expect_finite_number,
-    expect_int,
-    expect_list,
-    expect_mapping,
-    expect_number,
-    expect_number_list,
-    expect_positive,
-    expect_schema,
-    expect_str,
-    fields_of,
-    list_of,
-    mapping_of,
-    optional,
-    pair,
-    positive_list,
-    schema_of,
-)
 from scalefit.errors import FitError, FitFileError
 from scalefit.results import ResultFile
 from scalefit.runs import filter_rows, resolve
 
 SCHEMAS = ("scalefit.isoflop/1", "scalefit.envelope/1")
-_POINT = {"C": expect_positive, "N_opt": expect_positive, "D_opt": expect_positive, "L_opt": expect_finite_number}
-_POINT_OPTIONAL = {"curvature": expect_number, "N_min": expect_positive, "N_max": expect_positive,
-                   **{k: expect_number for k in ("N_opt_lower", "N_opt_upper", "D_opt_lower", "D_opt_upper")}}
-_POINTS = {"isoflop": ({"n_runs": expect_int, "N_min": expect_positive, "N_max": expect_positive,
-                        "interior": expect_bool},
-                       {"parabola": lambda v, w: expect_number_list(v, w, finite=True, length=3), "N": positive_list,
-                        "L": lambda v, w: expect_number_list(v, w, finite=True)}),
-           "envelope": ({"n_covering": expect_int}, {})}
-_DATA = {"source": expect_str, "n_rows": expect_int, "where": expect_filter, "provenance": mapping_of(expect_str),
-         "mapping": mapping_of(expect_str), "grouping": optional(expect_str)}
-_TOP = {"method": expect_str, "points": expect_list, "a": expect_finite_number, "k_N": expect_finite_number,
-        "b": expect_finite_number, "k_D": expect_finite_number, "data": expect_mapping}
-_TOP_OPTIONAL = {"level": expect_number, "intervals": mapping_of(pair), "bootstrap": optional(expect_mapping),
-                 "notes": list_of(expect_str), "seed": optional(expect_int)}
+_POINT = {"C": S.expect_positive, "N_opt": S.expect_positive, "D_opt": S.expect_positive,
+          "L_opt": S.expect_finite_number}
+_POINT_OPTIONAL = {"curvature": S.expect_number, "N_min": S.expect_positive, "N_max": S.expect_positive,
+                   **{k: S.expect_number for k in ("N_opt_lower", "N_opt_upper", "D_opt_lower", "D_opt_upper")}}
+_POINTS = {"isoflop": ({"n_runs": S.expect_int, "N_min": S.expect_positive, "N_max": S.expect_positive,
+                        "interior": S.expect_bool},
+                       {"parabola": lambda v, w: S.expect_number_list(v, w, finite=True, length=3),
+                        "N": S.positive_list, "L": lambda v, w: S.expect_number_list(v, w, finite=True)}),
+           "envelope": ({"n_covering": S.expect_int}, {})}
+_DATA = {"source": S.expect_str, "n_rows": S.expect_int, "where": S.expect_filter, "grouping": S.optional(S.expect_str),
+         "provenance": S.mapping_of(S.expect_str), "mapping": S.mapping_of(S.expect_str)}
+_TOP = {"method": S.expect_str, "points": S.expect_list, "a": S.expect_finite_number, "k_N": S.expect_finite_number,
+        "b": S.expect_finite_number, "k_D": S.expect_finite_number, "data": S.expect_mapping}
+_TOP_OPTIONAL = {"level": S.expect_number, "intervals": S.mapping_of(S.pair), "bootstrap": S.optional(S.expect_mapping),
+                 "notes": S.list_of(S.expect_str), "seed": S.optional(S.expect_int)}
 
 
 def load_points(data, mapping, target, where, bootstrap: int, level: float, symbols=("N", "D", "C", "L")):
@@ -197,17 +178,18 @@ class FrontierResult(ResultFile):
     @classmethod
     def from_dict(cls, d) -> FrontierResult:
         """A FrontierResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
-        schema = expect_schema(d, SCHEMAS, "an isoflop/envelope fit")
-        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "", _TOP, _TOP_OPTIONAL, closed=True)
+        schema = S.expect_schema(d, SCHEMAS, "an isoflop/envelope fit")
+        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "", _TOP, _TOP_OPTIONAL, closed=True)
         if f["method"] != schema.split(".")[1].split("/")[0]:
             raise FitFileError(f"method: {f['method']!r} does not match the schema {schema!r}")
         required, extra = _POINTS[f["method"]]
-        f["points"] = list_of(fields_of({**_POINT, **required}, {**_POINT_OPTIONAL, **extra}))(f["points"], "points")
+        points = S.list_of(S.fields_of({**_POINT, **required}, {**_POINT_OPTIONAL, **extra}))
+        f["points"] = points(f["points"], "points")
         for i, point in enumerate(f["points"]):
             if ("N" in point) != ("L" in point) or len(point.get("N", ())) != len(point.get("L", ())):
                 raise FitFileError(f"points[{i}]: N and L are the runs' sizes and losses, two lists of one length; "
                                    f"got {len(point.get('N', ()))} and {len(point.get('L', ()))}")
-        f["data"] = expect_fields(f["data"], "data", {}, _DATA)
+        f["data"] = S.expect_fields(f["data"], "data", {}, _DATA)
         f["intervals"] = {k: tuple(v) for k, v in f.get("intervals", {}).items()}
         if f.get("bootstrap") is not None:
             f["bootstrap"] = _bootstrap_samples(f["bootstrap"])
@@ -217,7 +199,7 @@ class FrontierResult(ResultFile):
 def _bootstrap_samples(d: dict) -> dict:
     """Resampled a, b, k_N, k_D: four lists of numbers of one length (NaN where a resample had no fit)."""
     keys = ("a", "b", "k_N", "k_D")
-    out = expect_fields(d, "bootstrap", dict.fromkeys(keys, expect_number_list), closed=True)
+    out = S.expect_fields(d, "bootstrap", dict.fromkeys(keys, S.expect_number_list), closed=True)
     if len({len(v) for v in out.values()}) != 1 or not out["a"]:
         raise FitFileError("bootstrap: a, b, k_N and k_D need the same non-zero number of samples, got "
                            + ", ".join(f"{k}: {len(v)}" for k, v in out.items()))
@@ -228,7 +210,7 @@ def frontier_plan(source: FrontierResult | str | Path, compute, *, level: float 
                   ) -> tuple[FrontierResult, list] | None:
     """Compute-optimal N*, D* rows for each budget from a frontier result (or an isoflop/envelope fit file;
     None for other fit files)."""
-    if not isinstance(source, FrontierResult) and schema_of(source) not in SCHEMAS:
+    if not isinstance(source, FrontierResult) and S.schema_of(source) not in SCHEMAS:
         return None
     from scalefit.fitting.resample import tail_percent
     from scalefit.planning.inputs import positives

@@ -170,7 +170,7 @@ def _task_notes(fits: Mapping[str, Any], points: Mapping[str, Mapping]) -> list[
         xs = {"step 1": {"N": n, "D": d}, "step 2": {"L": np.asarray(pts["ckpt_L"], dtype=float)},
               "direct": {"C": 6 * n * d}}
         for step, fit in fits.items():
-            one = fit.group(name)
+            one = fit[name]
             law = one.law_spec
             found = findings(_degeneracy(law, one.params, xs[step]))
             tiny = [p.name for p in law.params if p.log and 0 < one.params[p.name] < 1e-12]

@@ -94,9 +94,8 @@ def predict_methods(loss_fit, acc_fit, direct_fit, task: str, n, d, c) -> dict[s
     """Point predictions of both methods for one task at sizes ``n``, tokens ``d`` and compute ``c``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        L = loss_fit.predict({"N": n, "D": d}, group=task)
-        return {"two-step": acc_fit.predict({"L": L}, group=task),
-                "direct": direct_fit.predict({"C": c}, group=task)}
+        L = loss_fit[task].predict({"N": n, "D": d})
+        return {"two-step": acc_fit[task].predict({"L": L}), "direct": direct_fit[task].predict({"C": c})}
 
 
 def backtest_choice(long, maps: Mapping[str, str], o: Mapping[str, Any], seed: int = 0) -> tuple[dict, list[str]]:

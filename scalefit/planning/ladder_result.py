@@ -17,22 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalefit import _schema as S  # the field checkers of every result file (S.expect_str, ...)
 from scalefit._frozen import freeze, thaw
-from scalefit._schema import (
-    expect_fields,
-    expect_filter,
-    expect_mapping,
-    expect_number_list,
-    expect_schema,
-    expect_str,
-    fields_of,
-    list_of,
-    mapping_of,
-    optional,
-    parse_json,
-)
 from scalefit.errors import FitError, FitFileError
-from scalefit.fitting.result import FitResult, fit_from_dict
+from scalefit.fitting.fit_set import FitSet
+from scalefit.fitting.result import fit_from_dict
 from scalefit.results import ResultFile
 
 SCHEMA = "scalefit.ladder/2"
@@ -47,14 +36,14 @@ class LadderResult(ResultFile):
     FILE_KIND = "ladder file"
     FILE_HINT = "create one with `scalefit fit ladder RUNS.csv --out {path}`"
 
-    loss_fit: FitResult  # chinchilla L(N, D) per task, on each run's last checkpoint
-    acc_fit: FitResult  # downstream-acc-sigmoid Acc(L) per task, on the kept checkpoints (+ the anchor)
+    loss_fit: FitSet  # chinchilla L(N, D) per task, on each run's last checkpoint
+    acc_fit: FitSet  # downstream-acc-sigmoid Acc(L) per task, on the kept checkpoints (+ the anchor)
     options: dict  # loss_cols, acc_cols, task, run, skip_first, anchor, chance, bootstrap, seed, mapping, target
     data: dict  # source, n_rows, hash, tasks
     points: dict  # task -> {N, D, L: runs' last checkpoints; ckpt_L, ckpt_Acc: the checkpoints of step 2}
     notes: list = field(default_factory=list)  # warnings the fits gave, per task where they concern one
     version: str = field(default_factory=lambda: __import__("scalefit").__version__)  # scalefit version
-    direct_fit: FitResult | None = None  # downstream-acc-compute Acc(C) per task (the direct method), or None
+    direct_fit: FitSet | None = None  # downstream-acc-compute Acc(C) per task (the direct method), or None
     choice: dict = field(default_factory=dict)  # task -> {method, two-step, direct (backtest |error|), held_out}
     triage: dict = field(default_factory=dict)  # task -> {noise, signal, snr, backtest_error, expected_error, flagged}
 
@@ -92,23 +81,16 @@ class LadderResult(ResultFile):
             rows = (frame["task"].astype(str) == task).to_numpy()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                frame.loc[rows, "acc_direct"] = self.direct_fit.predict({"C": c[rows]}, group=task)
+                frame.loc[rows, "acc_direct"] = self.direct_fit[task].predict({"C": c[rows]})
                 if self.method(task) == "direct":
                     kind = "mean" if widen is None else "prediction"  # the kind the two-step rows got
                     try:
-                        lo, hi = self.direct_fit.predict_interval({"C": c[rows]}, level=level, group=task,
-                                                                  interval=kind)
+                        lo, hi = self.direct_fit[task].predict_interval({"C": c[rows]}, level=level, interval=kind)
                     except FitError:  # no bootstrap or covariance for a mean interval: none, said as NaN
                         lo = hi = np.full(int(rows.sum()), np.nan)
                     frame.loc[rows, "acc_pred"] = frame.loc[rows, "acc_direct"]
                     frame.loc[rows, "acc_lower"], frame.loc[rows, "acc_upper"] = lo, hi
         return frame
-
-    def plot(self, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
-        """The two steps per task (:func:`scalefit.plotting.ladder.plot_ladder`); returns the Figure."""
-        from scalefit.plotting.ladder import plot_ladder
-
-        return plot_ladder(self, axes=ax, group=options.get("group"), level=options.get("level", 0.95))
 
     def report(self, *, level: float = 0.95) -> str:
         o = self.options
@@ -122,7 +104,7 @@ class LadderResult(ResultFile):
                  + (", anchored at (L=0, Acc=1)" if o["anchor"] else "")
                  + (f", chance {o['chance']:g}" if o.get("chance") is not None else "")]
         for task in self.tasks:
-            one, two = self.loss_fit.group(task), self.acc_fit.group(task)
+            one, two = self.loss_fit[task], self.acc_fit[task]
             ci1, ci2 = one.intervals(level=level), two.intervals(level=level)
             lines.append(f"\n== task = {task} ==")
             for fit, ci, what in ((one, ci1, "step 1"), (two, ci2, "step 2")):
@@ -168,21 +150,21 @@ class LadderResult(ResultFile):
     @classmethod
     def from_dict(cls, d: Any) -> LadderResult:
         """A LadderResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
-        expect_schema(d, SCHEMAS, "a scalefit ladder")
-        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
-                          {"loss_fit": expect_mapping, "acc_fit": expect_mapping,
-                           "options": fields_of({}, {"where": expect_filter}),
-                           "data": expect_mapping, "points": expect_mapping},
-                          {"notes": list_of(expect_str), "version": expect_str, "direct_fit": optional(expect_mapping),
-                           "choice": expect_mapping, "triage": expect_mapping}, closed=True)
+        S.expect_schema(d, SCHEMAS, "a scalefit ladder")
+        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+                          {"loss_fit": S.expect_mapping, "acc_fit": S.expect_mapping,
+                           "options": S.fields_of({}, {"where": S.expect_filter}),
+                           "data": S.expect_mapping, "points": S.expect_mapping},
+                          {"notes": S.list_of(S.expect_str), "version": S.expect_str, "choice": S.expect_mapping,
+                           "direct_fit": S.optional(S.expect_mapping), "triage": S.expect_mapping}, closed=True)
         loss_fit, acc_fit = fit_from_dict(f["loss_fit"], "loss_fit"), fit_from_dict(f["acc_fit"], "acc_fit")
-        data = expect_fields(f["data"], "data", {"source": expect_str, "tasks": list_of(expect_str)})
+        data = S.expect_fields(f["data"], "data", {"source": S.expect_str, "tasks": S.list_of(S.expect_str)})
         for task in data["tasks"]:
             for fit, name in ((loss_fit, "loss_fit"), (acc_fit, "acc_fit")):
-                if task not in (fit.groups or {}):
+                if not isinstance(fit, FitSet) or task not in fit:
                     raise FitFileError(f"{name}: no group for task {task!r}; the ladder's tasks are {data['tasks']}")
-        points = {str(t): expect_fields(p, f"points.{t}", {k: expect_number_list for k in _POINT_KEYS})
-                  for t, p in mapping_of(expect_mapping)(f["points"], "points").items()}
+        points = {str(t): S.expect_fields(p, f"points.{t}", {k: S.expect_number_list for k in _POINT_KEYS})
+                  for t, p in S.mapping_of(S.expect_mapping)(f["points"], "points").items()}
         direct = None if f.get("direct_fit") is None else fit_from_dict(f["direct_fit"], "direct_fit")
         return cls(loss_fit=loss_fit, acc_fit=acc_fit, options=f["options"], data=data, points=points,
                    notes=f.get("notes", []), **({"version": f["version"]} if "version" in f else {}),
@@ -190,7 +172,7 @@ class LadderResult(ResultFile):
 
     @classmethod
     def from_json(cls, text: str) -> LadderResult:
-        return cls.from_dict(parse_json(text, "ladder JSON"))
+        return cls.from_dict(S.parse_json(text, "ladder JSON"))
 
 
     def target_prediction(self, level: float = 0.95) -> pd.DataFrame | None:

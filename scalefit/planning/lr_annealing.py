@@ -28,6 +28,7 @@ import pandas as pd
 from scalefit._budget import WORK_BYTES, check_work
 from scalefit.errors import FitError, PlanInputError, RunDataError
 from scalefit.fitting.api import fit_law
+from scalefit.fitting.fit_set import FitSet, member
 from scalefit.fitting.resample import percentile_interval, tail_percent
 from scalefit.fitting.result import FitResult
 from scalefit.laws import get_law
@@ -116,19 +117,22 @@ def fit_curves(
     prepared = prepare_curves(table, lam, skip_warmup=skip_warmup)
     result = fit_law(get_law(LAW, lam=lam), prepared, bootstrap_by=bootstrap_by, **fit_kwargs)
     if profile:
-        result = dataclasses.replace(result, search={**result.search, "lambda_profile": profile})
+        one = lambda f: dataclasses.replace(f, search={**f.search, "lambda_profile": profile})  # noqa: E731
+        result = dataclasses.replace(result, fits={k: one(f) for k, f in result.items()}) if isinstance(
+            result, FitSet) else one(result)
     return CurveFit(result, float(lam), profile, run_errors(result, prepared, where=fit_kwargs.get("where")))
 
 
 def _objective(result: FitResult) -> float:
-    if result.groups:
-        return float(sum(g.stats["objective"] for g in result.groups.values()))
-    return float(result.stats["objective"])
+    return float(sum(g.stats["objective"] for g in _singles(result)))
 
 
 def _best_params(result: FitResult) -> np.ndarray:
-    singles = list(result.groups.values()) if result.groups else [result]
-    return np.array([[g.params[k] for k in get_law(LAW).param_names] for g in singles])
+    return np.array([[g.params[k] for k in get_law(LAW).param_names] for g in _singles(result)])
+
+
+def _singles(result: FitResult | FitSet) -> list[FitResult]:
+    return list(result.values()) if isinstance(result, FitSet) else [result]
 
 
 def _profile_lambda(table, lambdas, skip_warmup, fit_kwargs) -> tuple[float, list]:
@@ -175,12 +179,10 @@ def run_errors(result: FitResult, prepared: RunTable, *, where: str | None = Non
     frame = table.frame
     runs = frame["run_id"].astype(str) if "run_id" in frame.columns else pd.Series("run", index=frame.index)
     for run, sub in frame.groupby(runs, sort=False):
-        group = None
-        if result.groups:
-            group = str(sub[result.group_by].iloc[0])
+        one = result[str(sub[result.by].iloc[0])] if isinstance(result, FitSet) else result
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pred = result.predict({"S1": sub["S1"].to_numpy(), "S2": sub["S2"].to_numpy()}, group=group)
+            pred = one.predict({"S1": sub["S1"].to_numpy(), "S2": sub["S2"].to_numpy()})
         actual = pd.to_numeric(sub["loss"]).to_numpy(dtype=float)
         rel = pred / actual - 1.0
         last = int(np.argmax(pd.to_numeric(sub["step"]).to_numpy()))
@@ -199,7 +201,7 @@ def run_errors(result: FitResult, prepared: RunTable, *, where: str | None = Non
 
 
 def _lam(fit: FitResult, group: str | None) -> tuple[FitResult, float]:
-    single = fit.select(group)
+    single = member(fit, group)
     if single.law != LAW:
         raise FitError(f"this is a {single.law!r} fit; curve prediction needs an {LAW!r} fit "
                        f"(`scalefit fit {LAW} CURVES.csv --out curve.json`)")

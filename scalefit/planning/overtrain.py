@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from scalefit.errors import FitError
+from scalefit.fitting.fit_set import member
 from scalefit.fitting.resample import percentile_interval, tail_percent
 from scalefit.fitting.result import FitResult
 from scalefit.planning.inputs import positives
@@ -88,7 +89,7 @@ def overtrain_alternatives(
     ``multipliers`` are factors on the compute-optimal M* (1 = the optimum itself). The law needs the
     closed-form allocation (derived ``N_opt``, ``D_opt``, ``loss_opt``) and inputs among N, D, C, M.
     """
-    single = fit.select(group)
+    single = member(fit, group)
     law = single.law_spec
     missing = [k for k in _NEEDS if k not in law.derived]
     if missing or not set(law.inputs) <= _ND:

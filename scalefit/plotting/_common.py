@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from scalefit._io import atomic_path
-from scalefit.errors import ConfigError, ExtrapolationWarning, RunDataError, ScalefitWarning
+from scalefit.errors import ConfigError, ExtrapolationWarning, FitError, RunDataError, ScalefitWarning
+from scalefit.fitting.fit_set import FitSet
 from scalefit.fitting.result import FitResult
 from scalefit.runs import SYMBOL_DOCS, filter_rows, resolve
 
@@ -99,17 +100,19 @@ def axes_row(axes, n: int, size: tuple[float, float]):
 
 
 # ---- the fit and its runs -----------------------------------------------------------------
-def single(fit: FitResult, group: object | None) -> FitResult:
-    """The ungrouped result (or one group's result) that a panel shows."""
-    return fit.group(group) if fit.groups else fit
+def single(fit: FitResult | FitSet, group: object | None) -> FitResult:
+    """The single fit (or one member of a FitSet) that a panel shows."""
+    return fit[group] if isinstance(fit, FitSet) else fit
 
 
-def panel_groups(fit: FitResult, group: object | None) -> list[object | None]:
-    """The groups to draw: the one asked for, every group of a grouped fit, or [None]."""
+def panel_groups(fit: FitResult | FitSet, group: object | None) -> list[object | None]:
+    """The groups to draw: the one asked for, every member of a FitSet, or [None]."""
     if group is not None:
-        fit.group(group)  # raises a clear FitError for an ungrouped fit or an unknown group
+        if not isinstance(fit, FitSet):
+            raise FitError("this fit has no groups (it was not fitted with group_by)")
+        fit[group]  # raises a clear FitError for an unknown group
         return [group]
-    return sorted(fit.groups) if fit.groups else [None]
+    return sorted(fit) if isinstance(fit, FitSet) else [None]
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,8 @@ def fitted_points(fit: FitResult, runs, group: object | None = None) -> Points |
 
     res = single(fit, group)
     table = as_table(runs)
-    if fit.groups and not fit.targets:  # a multi-target fit's parts read all rows, each its own target column
-        col = fit.group_by
+    if isinstance(fit, FitSet) and not fit.targets:  # a multi-target fit's parts read all rows, each its target
+        col = fit.by
         if col not in table.columns:
             raise RunDataError(f"{table.source}: the fit is grouped by {col!r} but the runs have no such column; "
                                f"columns are {table.columns}")

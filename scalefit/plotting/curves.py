@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import RunDataError
+from scalefit.fitting.fit_set import member
 from scalefit.fitting.result import FitResult
 from scalefit.plotting._common import log_ticks, pyplot
 from scalefit.runs import filter_rows
@@ -98,7 +99,7 @@ def plot_curves(fit: FitResult, curves, *, where: str | None = None, extra: dict
     from scalefit.planning.lr_annealing import prepare_curves
     from scalefit.runs.table import RunTable
 
-    single = fit.select(group)
+    single = member(fit, group)
     lam = float(single.law_spec.options.get("lam", 0.999))
     table = curves if isinstance(curves, RunTable) else (
         RunTable.from_frame(curves) if isinstance(curves, pd.DataFrame) else read_curves(curves))

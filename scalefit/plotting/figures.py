@@ -12,7 +12,7 @@ Which fit panel is drawn depends on the law's inputs:
 * one input x (``power``): the runs and the fitted curve against x, extrapolated to x = ``to``, with band;
 * anything else: predicted against observed (needs ``runs``).
 
-Grouped fits (``group_by``): one panel per group (one row per group in the report), or only ``group``.
+Grouped and multi-target fits (a ``FitSet``): one panel per member (one row per group in the report), or only ``group``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalefit.errors import ConfigError, FitError, RunDataError
+from scalefit.fitting.fit_set import FitSet
 from scalefit.fitting.result import FitResult
 from scalefit.plotting._common import (
     CMAP,
@@ -88,7 +89,7 @@ def plot_fit(fit: FitResult, runs=None, *, to: float | None = None, group: objec
             draw_generic(a, res, pts, level=level)
             loc = "upper left"
         param_box(a, res, level, loc)
-        a.set_title(title(res, g, fit.group_by), fontsize=10)
+        a.set_title(title(res, g, getattr(fit, "by", None)), fontsize=10)
         a.grid(True, which="major", alpha=0.25)
     return axs[0] if len(axs) == 1 else axs
 
@@ -148,7 +149,7 @@ def _draw_residuals(ax, fit, table, group, by, max_curves):
     ax.set_ylim(-lim, lim)
     t = law.target
     ax.set_ylabel(f"residual ln({t}_obs / {t}_fit)" if log_space else f"residual {t}_obs − {t}_fit")
-    where = f" · {fit.group_by} = {group}" if group is not None else ""
+    where = f" · {fit.by} = {group}" if group is not None else ""
     ax.set_title(f"residuals ({'log space' if log_space else 'raw'}), n = {len(r)}, grey: ±RMSE = {rmse:.3g}"
                  f"{colour}{where}", fontsize=10)  # in the title: a legend would sit on the points
     ax.grid(True, which="major", alpha=0.25)
@@ -217,15 +218,16 @@ def _report_title(fit: FitResult, group: object | None, with_runs: bool) -> str:
     """The report's title: law, source and the number of fitted runs (of the one group drawn, if one)."""
     shown = single(fit, group) if group is not None else fit
     src = shown.data.get("source") or fit.data.get("source") or "?"
-    if group is None and fit.targets:  # every target fitted on its own rows (those with a value): their counts
-        counts = sorted({int(g.data.get("n_rows", 0)) for g in fit.groups.values()})
+    grouped = isinstance(fit, FitSet)
+    if group is None and grouped and fit.targets:  # every target fitted on its own rows (with a value): counts
+        counts = sorted({int(g.data.get("n_rows", 0)) for g in fit.values()})
         n_runs = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}") if counts else "?"
         what = f"{n_runs} runs of {src} ({len(fit.targets)} targets)"
-    elif group is None and fit.groups:
-        n_runs = sum(int(g.data.get("n_rows", 0)) for g in fit.groups.values()) or fit.data.get("n_rows", "?")
-        what = f"{n_runs} runs of {src} ({len(fit.groups)} groups by {fit.group_by})"
+    elif group is None and grouped:
+        n_runs = sum(int(g.data.get("n_rows", 0)) for g in fit.values()) or fit.data.get("n_rows", "?")
+        what = f"{n_runs} runs of {src} ({len(fit)} groups by {fit.by})"
     else:
-        where = f" with {fit.group_by} = {group}" if group is not None else ""
+        where = f" with {fit.by} = {group}" if group is not None else ""
         what = f"{shown.data.get('n_rows', '?')} runs of {src}{where}"
     note = "" if with_runs else " (pass runs to show them and the residuals)"
     return f"scalefit · {fit.law} fitted on {what}{note}"

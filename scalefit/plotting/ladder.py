@@ -37,7 +37,7 @@ def _target(result, level):
 
 
 def _step1(ax, result, task: str, pred, level: float) -> None:
-    fit, pts = result.loss_fit.group(task), result.points[task]
+    fit, pts = result.loss_fit[task], result.points[task]
     N, D, L = (np.asarray(pts[k], dtype=float) for k in ("N", "D", "L"))
     sizes = sorted(set(N.tolist()))
     colors = pyplot().cm.viridis(np.linspace(0.1, 0.85, len(sizes) + 1))
@@ -62,7 +62,7 @@ def _step1(ax, result, task: str, pred, level: float) -> None:
 
 
 def _step2(ax, result, task: str, pred, level: float) -> None:
-    fit, pts = result.acc_fit.group(task), result.points[task]
+    fit, pts = result.acc_fit[task], result.points[task]
     L, acc = np.asarray(pts["ckpt_L"], dtype=float), np.asarray(pts["ckpt_Acc"], dtype=float)
     ax.scatter(L, acc, s=14, color="tab:gray", alpha=0.7, zorder=3, label="checkpoints")
     lo = min(L.min(), float(pred["L_pred"]) if pred is not None else L.min())

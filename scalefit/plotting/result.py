@@ -1,9 +1,10 @@
 """``plot_result``: the figure for any scalefit result (what ``result.plot()`` and ``scalefit plot`` draw).
 
 One dispatch on the result's type (and, for law fits, the law) to the figure that shows it best:
-law fits get the fit and residual panels (over-training, downstream and loss-curve laws their own plots),
-isoflop/envelope results the IsoFLOP profiles and frontier, hyperparameter fits the Step Law panels, LR
-transfer its loss-vs-LR panels. Returns the Figure.
+law fits and FitSets get the fit and residual panels (over-training, downstream and loss-curve laws their own
+plots), isoflop/envelope results the IsoFLOP profiles and frontier, hyperparameter fits the Step Law panels, LR
+transfer its loss-vs-LR panels, a model ladder its two steps per task. Returns the Figure. Results never import
+plotting: ``ResultFile.plot`` reaches this one function, and it reads the results.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ def plot_result(result: Any, runs: Any = None, *, ax: Any = None, to: float | No
                 group: object | None = None, by: str = "auto", level: float = 0.95):
     """Draw ``result`` (with the run log ``runs`` where the figure shows runs); ``ax`` an Axes or list to draw on."""
     from scalefit.errors import ConfigError
+    from scalefit.fitting.fit_set import FitSet
     from scalefit.fitting.lr_transfer_result import LRTransferResult
     from scalefit.fitting.result import FitResult
     from scalefit.planning.frontier import FrontierResult
     from scalefit.planning.hparams import HparamFit
+    from scalefit.planning.ladder_result import LadderResult
 
     if isinstance(result, LRTransferResult):
         from scalefit.plotting.lr_transfer import plot_lr_transfer
@@ -51,13 +54,18 @@ def plot_result(result: Any, runs: Any = None, *, ax: Any = None, to: float | No
         if result.method == "isoflop" and not (ax is not None and not isinstance(ax, (list, tuple))):
             return _titled(plot_isoflop(result, to=to, axes=ax), ax)
         return _titled(_figure(plot_frontier(result, to=to, ax=ax)), ax)
-    if not isinstance(result, FitResult):
+    if isinstance(result, LadderResult):
+        from scalefit.plotting.ladder import plot_ladder
+
+        return plot_ladder(result, axes=ax, group=group, level=level)
+    if not isinstance(result, (FitResult, FitSet)):
         raise ConfigError(f"cannot plot a {type(result).__name__}; scalefit plots its own results")
     return _plot_fit(result, runs, ax=ax, to=to, group=group, by=by, level=level)
 
 
 def _plot_fit(fit, runs, *, ax, to, group, by, level):
     from scalefit.errors import ConfigError
+    from scalefit.fitting.fit_set import FitSet
     from scalefit.plotting.figures import plot_fit, plot_fit_report
 
     if fit.law == "lr-annealing":
@@ -67,7 +75,7 @@ def _plot_fit(fit, runs, *, ax, to, group, by, level):
         from scalefit.plotting.curves import plot_curves
 
         return _titled(_figure(plot_curves(fit, runs, group=group, level=level, ax=ax)), ax)
-    if fit.law in ("overtrain", "downstream", "downstream-sigmoid") and not fit.groups:
+    if fit.law in ("overtrain", "downstream", "downstream-sigmoid") and not isinstance(fit, FitSet):
         from scalefit.plotting.overtrain import plot_downstream, plot_overtrain
 
         if fit.law == "overtrain":

@@ -57,13 +57,13 @@ def test_the_library_on_a_grouped_fit_with_numpy_warnings_as_errors(grouped):
     far = {"N": [7e8, 7e11], "D": [1.4e10, 1.4e14]}  # inside the data and 2-3 decades beyond
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", scalefit.ExtrapolationWarning)  # said on purpose; RuntimeWarnings stay errors
-        for group in fit.groups:
-            assert np.isfinite(fit.predict(far, group=group)).all()
+        for group in fit:
+            assert np.isfinite(fit[group].predict(far)).all()
             for kind in ("prediction", "mean"):
-                lo, hi = fit.predict_interval(far, group=group, interval=kind)
+                lo, hi = fit[group].predict_interval(far, interval=kind)
                 assert (np.asarray(lo) <= np.asarray(hi)).all()
-            assert np.isfinite(fit.derived("N_opt", group=group, C=[1e21, 1e25])).all()
-            fit.derived_interval("N_opt", group=group, C=[1e21, 1e25])
-            fit.intervals(group=group)
-            fit.standard_errors(group=group)
+            assert np.isfinite(fit[group].derived("N_opt", C=[1e21, 1e25])).all()
+            fit[group].derived_interval("N_opt", C=[1e21, 1e25])
+            fit[group].intervals()
+            fit[group].standard_errors()
         assert "dataset = rw_original" in fit.report()

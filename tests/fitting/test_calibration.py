@@ -168,10 +168,10 @@ def test_grouped_fit_calibrates_each_group():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f = fit_law("power", runs, group_by="family")
-        widths = {g: np.subtract(*f.predict_interval({"C": [1e20]}, group=g, interval="prediction")[::-1])[0]
+        widths = {g: np.subtract(*f[g].predict_interval({"C": [1e20]}, interval="prediction")[::-1])[0]
                   for g in ("a", "b")}
-    assert all(f.group(g).calibration for g in ("a", "b"))
-    noise = {g: f.group(g).calibration["noise"] for g in ("a", "b")}
+    assert all(f[g].calibration for g in ("a", "b"))
+    noise = {g: f[g].calibration["noise"] for g in ("a", "b")}
     assert noise["b"] > 2 * noise["a"]  # each group's own run-to-run noise (3% vs 1%)
     assert widths["b"] > 1.5 * widths["a"]  # and a wider band where it is noisier
 

@@ -166,11 +166,12 @@ def test_bound_warning():
 def test_group_by(runs):
     df = pd.concat([runs.assign(dataset="a"), runs.assign(dataset="b", loss=runs["loss"] * 1.1)])
     res = fit("chinchilla", df, group_by="dataset", starts=FEW)
-    assert set(res.groups) == {"a", "b"} and res.group_by == "dataset"
-    assert res.group("b").params["E"] > res.group("a").params["E"]
-    with pytest.raises(FitError, match="grouped by 'dataset'"):
-        res.predict({"N": 1e9, "D": 1e10})
-    assert res.predict({"N": 1e9, "D": 1e10}, group="a")[0] < res.predict({"N": 1e9, "D": 1e10}, group="b")[0]
+    assert set(res) == {"a", "b"} and res.by == "dataset"
+    assert res["b"].params["E"] > res["a"].params["E"]
+    every = res.predict({"N": 1e9, "D": 1e10})  # every group's, by key
+    assert list(every) == ["a", "b"] and every["a"][0] == res["a"].predict({"N": 1e9, "D": 1e10})[0] < every["b"][0]
+    with pytest.raises(FitError, match="no group 'c'"):
+        res.predict({"N": 1e9, "D": 1e10}, key="c")
     assert FitResult.from_json(res.to_json()) == res
     with pytest.raises(RunDataError, match="not a column"):
         fit("chinchilla", df, group_by="nope")

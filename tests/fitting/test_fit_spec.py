@@ -132,7 +132,7 @@ def test_spec_fit_is_fit_law_and_round_trips_through_the_fit_file(tmp_path):
     assert isinstance(loaded.spec, FitSpec) and loaded.spec == spec
     assert loaded.spec.fit(df).params == res.params  # the stored spec refits the same fit
     grouped = spec.fit_groups(df.assign(g=np.arange(len(df)) % 2), "g")
-    assert grouped.spec == spec and all(g.spec == spec for g in grouped.groups.values())
+    assert grouped.spec == spec and all(g.spec == spec for g in grouped.values())
 
 
 def test_old_fit_files_load_and_a_bad_stored_spec_is_refused(tmp_path):
@@ -210,6 +210,6 @@ def test_results_read_short_in_repr_and_whole_in_str():
     assert repr(fit).startswith("FitResult('power', E=") and repr(fit).endswith(f"n={N_ROWS})")
     assert "\n" not in repr(fit) and str(fit) == fit.report() and "law      power" in str(fit)
     assert fit._repr_html_().startswith("<pre>") and "&lt;" not in fit.report()
-    assert repr(grouped) == "FitResult('power', group_by='g', groups=['0', '1'])"
+    assert repr(grouped) == "FitSet('power', by='g', keys=['0', '1'])" and str(grouped) == grouped.report()
     assert bt.report().startswith("backtest power: fitted on 16 rows, held out 4") and str(bt) == bt.report()
     assert "mean_abs_rel_error=" in repr(bt) and "\n" not in repr(bt)

@@ -81,8 +81,8 @@ def test_two_model_sizes_give_a_singular_jacobian_naming_A_and_alpha():
 def test_grouped_fit_names_the_group():
     frame = pd.concat([_runs().assign(size="varied"), _runs(seed=5, n_tokens=3e10).assign(size="fixed D")])
     res, warned = _fit(frame, group_by="size")
-    assert res.group("varied").identifiability == []
-    assert res.group("fixed D").identifiability[0]["params"] == ["B", "beta"]
+    assert res["varied"].identifiability == []
+    assert res["fixed D"].identifiability[0]["params"] == ["B", "beta"]
     assert len(warned) == 1 and warned[0].startswith("size = fixed D: D takes 1 distinct value")
     assert "warning: size = fixed D: D takes 1 distinct value" in res.report()
 

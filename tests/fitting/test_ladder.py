@@ -39,7 +39,7 @@ def synthetic():
 def test_recovers_the_generating_laws_and_predicts_the_target(synthetic):
     _, truth, res = synthetic
     assert res.tasks == ["easy", "task"]
-    step1, step2 = res.loss_fit.group("task"), res.acc_fit.group("task")
+    step1, step2 = res.loss_fit["task"], res.acc_fit["task"]
     assert step1.stats["n"] == 16 and step2.stats["n"] == 16 * 9  # the last checkpoints; all but the first 10%
     assert step2.params["L0"] == pytest.approx(truth["L0"], rel=0.05)
     assert step2.params["k"] == pytest.approx(truth["k"], rel=0.1)
@@ -86,8 +86,8 @@ def test_long_format_with_a_task_column_gives_the_same_fit(synthetic):
                     acc_cols="acc", task="task", bootstrap=60, seed=1, direct=False)
     assert other.tasks == res.tasks
     for t in res.tasks:
-        assert other.loss_fit.group(t).params == pytest.approx(dict(res.loss_fit.group(t).params), rel=1e-6)
-        assert other.acc_fit.group(t).params == pytest.approx(dict(res.acc_fit.group(t).params), rel=1e-6)
+        assert other.loss_fit[t].params == pytest.approx(dict(res.loss_fit[t].params), rel=1e-6)
+        assert other.acc_fit[t].params == pytest.approx(dict(res.acc_fit[t].params), rel=1e-6)
 
 
 def test_bad_logs_are_one_line_errors(synthetic):
@@ -140,13 +140,13 @@ def methods_ladder():
 def test_paper_settings_reach_both_steps(methods_ladder):
     runs, _, res = methods_ladder
     assert res.options["reduce"] == "mean-last=5" and res.options["smooth"] == 5
-    step1 = res.loss_fit.group("task")
+    step1 = res.loss_fit["task"]
     assert step1.stats["n"] == 16  # one reduced row per run
     report = res.report()
     assert "checkpoints reduced by mean-last=5" in report and "smoothed over 5 checkpoints" in report
     last = _ladder(runs[["run_id", "n_params", "tokens", "step", "bpb_task", "acc_task"]], loss_cols="bpb_*",
                    acc_cols="acc_*", bootstrap=0, calibrate=False, direct=False)
-    assert last.loss_fit.group("task").params != step1.params  # the reducer changed what step 1 saw
+    assert last.loss_fit["task"].params != step1.params  # the reducer changed what step 1 saw
     assert last.direct_fit is None and last.choice == {} and last.method("task") == "two-step"
 
 

@@ -40,9 +40,9 @@ def multi():
 
 def test_each_target_recovers_its_own_law_and_equals_its_single_fit(multi):
     frame, res = multi
-    assert res.targets == ("loss_c4", "loss_wiki") and res.group_by == "target"
+    assert res.targets == ("loss_c4", "loss_wiki") and res.by == "target"
     for col, true in TRUE.items():
-        part = res.select(col)
+        part = res[col]
         assert part.data["mapping"]["L"] == col
         for k in ("alpha", "beta"):
             assert part.params[k] == pytest.approx(true[k], rel=0.05)
@@ -55,11 +55,12 @@ def test_round_trip_and_library_selection(multi, tmp_path):
     _, res = multi
     back = scalefit.load(res.save(tmp_path / "m.json"))
     assert list(back.targets) == ["loss_c4", "loss_wiki"]
-    assert back.select("loss_wiki").params == res.select("loss_wiki").params
-    with pytest.raises(FitError, match="say which target"):
-        back.predict({"N": 1e9, "D": 1e10})
+    assert back["loss_wiki"].params == res["loss_wiki"].params
+    every = back.predict({"N": 1e9, "D": 1e10})  # every target's, in target order
+    assert list(every) == ["loss_c4", "loss_wiki"] and every["loss_wiki"] == back["loss_wiki"].predict({"N": 1e9,
+                                                                                                       "D": 1e10})
     with pytest.raises(FitError, match="no target 'loss_x'"):
-        back.select("loss_x")
+        back["loss_x"]
 
 
 def test_a_file_whose_targets_are_not_its_groups_is_refused(multi, tmp_path):
@@ -101,7 +102,7 @@ def test_cli_fits_predicts_and_plots_every_target(tmp_path):
     row = json.loads(pred.stdout)["predictions"][0]
     res_file = scalefit.load(out)
     for col in TRUE:
-        assert row[f"{col}_pred"] == pytest.approx(res_file.predict({"N": 1e9, "D": 2e10}, group=col)[0])
+        assert row[f"{col}_pred"] == pytest.approx(res_file[col].predict({"N": 1e9, "D": 2e10})[0])
         assert row[f"{col}_lower"] < row[f"{col}_pred"] < row[f"{col}_upper"]
     one = json.loads(runner.invoke(app, ["predict", str(out), "--at", "N=1e9", "--at", "D=2e10", "--group",
                                          "loss_wiki", "--json"]).stdout)["predictions"][0]

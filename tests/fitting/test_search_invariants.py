@@ -91,7 +91,7 @@ def test_a_grouped_implicit_m4_fit_equals_its_curves_fitted_alone():
     grouped = _quiet_fit("alabdulmohsin-m4", runs, group_by="curve", target="err", calibrate=False)
     for curve, rows in runs.groupby("curve"):
         alone = _quiet_fit("alabdulmohsin-m4", rows.drop(columns="curve"), target="err", calibrate=False)
-        part = grouped.group(curve)
+        part = grouped[curve]
         assert part.stats["objective"] == pytest.approx(alone.stats["objective"], rel=1e-9), curve
         assert part.params == pytest.approx(alone.params, rel=1e-9), curve
         assert part.search["n_starts"] == alone.search["n_starts"]
@@ -106,7 +106,7 @@ def test_a_multi_target_fit_equals_each_target_fitted_alone():
     together = _quiet_fit("alabdulmohsin-m4", wide, target=["err0", "err1"], calibrate=False)
     for i in range(2):
         alone = _quiet_fit("alabdulmohsin-m4", wide[["D", f"err{i}"]], target=f"err{i}", calibrate=False)
-        assert together.group(f"err{i}").stats["objective"] == pytest.approx(alone.stats["objective"], rel=1e-9)
+        assert together[f"err{i}"].stats["objective"] == pytest.approx(alone.stats["objective"], rel=1e-9)
 
 
 # ---- nested laws -------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_folds_nest_outward_and_a_holdout_is_one_fold(runs):
 
 def test_group_by_picks_one_law_for_all_groups(runs):
     sel = select(runs, ["chinchilla", "kaplan"], group_by="family", holdout="N > 1e10", objectives=["huber"])
-    assert sel.fit.group_by == "family" and set(sel.fit.groups) == {"a", "b"}
+    assert sel.fit.by == "family" and set(sel.fit) == {"a", "b"}
     assert {f["group"] for f in sel.board[0]["folds"]} == {"a", "b"}
 
 

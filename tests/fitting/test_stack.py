@@ -102,7 +102,7 @@ def test_a_grouped_fit_equals_its_groups_fitted_one_by_one():
         grouped = fit("chinchilla", runs, group_by="g", calibrate=False)
         for g, rows in runs.groupby("g"):
             alone = fit("chinchilla", rows.drop(columns="g"), calibrate=False)
-            part = grouped.group(g)
+            part = grouped[g]
             assert part.stats["objective"] == pytest.approx(alone.stats["objective"], rel=1e-9)
             for name in CHIN.param_names:
                 assert part.params[name] == pytest.approx(alone.params[name], rel=1e-5), (g, name)
@@ -115,7 +115,7 @@ def test_groups_recover_their_own_parameters():
         warnings.simplefilter("ignore")
         grouped = fit("chinchilla", runs, group_by="g", calibrate=False)
     for g in range(6):
-        part = grouped.group(f"g{g}").params
+        part = grouped[f"g{g}"].params
         assert part["alpha"] == pytest.approx(TRUE["alpha"] + 0.02 * g, rel=0.03)
         assert part["E"] == pytest.approx(TRUE["E"] - 0.05 * g, rel=0.03)
 
@@ -162,7 +162,7 @@ def test_a_grouped_fits_calibrations_equal_each_groups_own():
         warnings.simplefilter("ignore")
         grouped = fit("chinchilla", runs, group_by="g")
         for g, rows in runs.groupby("g"):
-            own, part = fit("chinchilla", rows.drop(columns="g")).calibration, grouped.group(g).calibration
+            own, part = fit("chinchilla", rows.drop(columns="g")).calibration, grouped[g].calibration
             assert [f["fold"] for f in part["folds"]] == [f["fold"] for f in own["folds"]] and part["points"] > 0
             assert part["noise"] == pytest.approx(own["noise"], rel=1e-6)
             assert part["growth"] == pytest.approx(own["growth"], rel=1e-4, abs=1e-9)

@@ -49,9 +49,9 @@ PATHS = {
     "prediction interval": lambda f: f["one"].predict_interval(FAR),
     "mean interval": lambda f: f["one"].predict_interval(FAR, interval="mean"),
     "bootstrap samples": lambda f: f["one"].samples(FAR),
-    "a group's prediction": lambda f: f["grouped"].predict(FAR, group="a"),
-    "a group's interval": lambda f: f["grouped"].predict_interval(FAR, group="b"),
-    "a target's prediction": lambda f: f["targets"].predict(FAR, group="loss2"),
+    "a group's prediction": lambda f: f["grouped"]["a"].predict(FAR),
+    "a group's interval": lambda f: f["grouped"]["b"].predict_interval(FAR),
+    "a target's prediction": lambda f: f["targets"]["loss2"].predict(FAR),
     "a loaded fit file": lambda f: f["loaded"].predict(pd.DataFrame(FAR)),
     "a plan": lambda f: __import__("scalefit.planning.allocation", fromlist=["x"]).compute_optimal(f["one"], [1e25]),
 }
@@ -66,7 +66,7 @@ def test_the_warning_names_the_callers_file(fits, path):
 
 def test_inside_the_data_nothing_is_said(fits):
     assert _origins(lambda: fits["one"].predict({"N": [1e8], "D": [1e9]})) == []
-    assert _origins(lambda: fits["grouped"].predict({"N": [1e8], "D": [1e9]}, group="a")) == []
+    assert _origins(lambda: fits["grouped"]["a"].predict({"N": [1e8], "D": [1e9]})) == []
 
 
 def test_a_curve_law_scaled_to_a_larger_model_warns_at_the_callers_line():

@@ -14,6 +14,7 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from scalefit.errors import ScalefitError
+from scalefit.fitting.fit_set import FitSet
 from scalefit.laws import get_law
 from scalefit.laws.simulate import simulate
 from tests.fuzz.conftest import budget
@@ -122,7 +123,7 @@ def test_mutated_result_files_in_the_library(originals, data):
             return
         if name == "frontier.json":
             return
-        fit = result.select(next(iter(result.groups))) if result.groups else result
+        fit = next(iter(result.values())) if isinstance(result, FitSet) else result
         with np.errstate(all="raise"):
             pred = fit.predict({"N": 1e9, "D": 2e10})
         assert np.isfinite(pred).all(), pred

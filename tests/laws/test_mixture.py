@@ -65,7 +65,7 @@ def test_several_validation_domains_in_one_multi_target_fit():
         res = fit("data-mixture", frame, target=list(truth))
     assert res.targets == tuple(truth)
     for col, p in truth.items():
-        got = res.select(col).params
+        got = res[col].params
         assert got["c"] == pytest.approx(p["c"], rel=0.05)
         for t in ("t1", "t2", "t3"):
             assert got[t] == pytest.approx(p[t], abs=0.1)

@@ -32,8 +32,8 @@ def test_group_by_names_the_rows_with_an_empty_group_cell(folder, frame):
     data.to_csv(folder / "grouped.csv", index=False)
     with pytest.warns(DroppedRowsWarning, match=r"3 of 30 rows have an empty dataset cell \(lines 5, 9, 13\)"):
         res = scalefit.fit("chinchilla", folder / "grouped.csv", group_by="dataset", calibrate=False)
-    assert sorted(res.groups) == ["c4", "rpj"]
-    assert sum(g.data["n_rows"] for g in res.groups.values()) == 27
+    assert sorted(res) == ["c4", "rpj"]
+    assert sum(g.data["n_rows"] for g in res.values()) == 27
     out = run(["fit", "chinchilla", "grouped.csv", "--group-by", "dataset", "--out", "g.json"],
               folder)
     assert out.exit_code == 0, out.output
