@@ -193,7 +193,7 @@ def grouped_one(name: str, repeat: int) -> dict:
         warnings.simplefilter("ignore")
         together, t_together = _fastest_call(lambda: scalefit.fit(name, runs, group_by="g"), repeat)
         alone, t_alone = _fastest_call(lambda: [scalefit.fit(name, p) for p in parts], repeat)
-    diff = max(abs(together.group(str(g)).stats["objective"] / a.stats["objective"] - 1) for g, a in enumerate(alone))
+    diff = max(abs(together[str(g)].stats["objective"] / a.stats["objective"] - 1) for g, a in enumerate(alone))
     return {"law": name, "groups": n_groups, "rows_per_group": rows, "starts": len(law.start_grid()),
             "grouped_s": t_together, "loop_s": t_alone, "speedup": t_alone / t_together,
             "max_objective_rel_diff": diff}
