@@ -408,7 +408,7 @@ def _covariance(d: Any, law: Law, where: str) -> dict:
         return v
 
     return S.expect_fields(d, where, {"params": params, "log": log, "method": method, "n": S.expect_int,
-                                    "matrix": matrix})
+                                      "matrix": matrix})
 
 
 def _bootstrap(d: dict, law: Law, where: str) -> dict:

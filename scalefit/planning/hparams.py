@@ -26,23 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalefit import _schema as S  # the field checkers of every result file (S.expect_str, ...)
 from scalefit._frozen import freeze_fields, plain_fields
 from scalefit._progress import each
-from scalefit._schema import (
-    expect_bool,
-    expect_fields,
-    expect_filter,
-    expect_int,
-    expect_list,
-    expect_mapping,
-    expect_number,
-    expect_schema,
-    expect_str,
-    fields_of,
-    list_of,
-    mapping_of,
-    optional,
-)
 from scalefit.errors import FitError, FitFileError, RunDataError
 from scalefit.fitting import FitResult, as_table, fit_law
 from scalefit.fitting.result import fit_from_dict
@@ -228,28 +214,28 @@ class HparamFit(ResultFile):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> HparamFit:
         """An HparamFit from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
-        expect_schema(d, (SCHEMA,), "a scalefit hyperparameter fit")
-        f = expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
-                          {"cells": expect_list, "fits": expect_mapping, "options": expect_mapping,
-                           "data": expect_mapping, "check": expect_list}, closed=True)
-        fits = expect_fields(f["fits"], "fits", dict.fromkeys(LAWS, fit_from_dict), {"surface": fit_from_dict},
-                             closed=True)
+        S.expect_schema(d, (SCHEMA,), "a scalefit hyperparameter fit")
+        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+                            {"cells": S.expect_list, "fits": S.expect_mapping, "options": S.expect_mapping,
+                             "data": S.expect_mapping, "check": S.expect_list}, closed=True)
+        fits = S.expect_fields(f["fits"], "fits", dict.fromkeys(LAWS, fit_from_dict), {"surface": fit_from_dict},
+                               closed=True)
         for key, law in {**{k: v[0] for k, v in LAWS.items()}, "surface": "lr-bsz"}.items():
             if key in fits and fits[key].law != law:
                 raise FitFileError(f"fits.{key}: expected a {law!r} fit, got a {fits[key].law!r} fit")
-        return cls(cells=list_of(fields_of(_CELL))(f["cells"], "cells"), fits=fits,
-                   options=expect_fields(f["options"], "options", _OPTIONS),
-                   data=expect_fields(f["data"], "data", _DATA),
-                   check=list_of(fields_of(_CHECK))(f["check"], "check"))
+        return cls(cells=S.list_of(S.fields_of(_CELL))(f["cells"], "cells"), fits=fits,
+                   options=S.expect_fields(f["options"], "options", _OPTIONS),
+                   data=S.expect_fields(f["data"], "data", _DATA),
+                   check=S.list_of(S.fields_of(_CHECK))(f["check"], "check"))
 
 
-_CELL = {k: expect_number for k in ("N", "D", "loss_min", "lr_argmin", "B_argmin", "lr_opt", "B_opt", "band_lr_min",
-                                    "band_lr_max", "band_B_min", "band_B_max")} | {"n_runs": expect_int,
-                                                                                   "n_band": expect_int}
-_CHECK = {k: expect_number for k in ("N", "D", "lr_rec", "B_rec", "lr_run", "B_run", "gap")}
-_OPTIONS = {"tol": expect_number, "fit_on": expect_str, "refine_tol": expect_number, "surface": expect_bool,
-            "surface_tol": expect_number, "loo": expect_bool, "bootstrap": expect_int, "seed": expect_int,
-            "where": expect_filter, "mapping": mapping_of(expect_str),
-            "seq_len": lambda v, w: v if v is None or isinstance(v, str) else expect_number(v, w)}
-_DATA = {"source": expect_str, "n_rows": expect_int, "n_fitted": expect_int, "hash": optional(expect_str),
-         "provenance": mapping_of(expect_str)}
+_CELL = {k: S.expect_number for k in ("N", "D", "loss_min", "lr_argmin", "B_argmin", "lr_opt", "B_opt", "band_lr_min",
+                                      "band_lr_max", "band_B_min", "band_B_max")} | {"n_runs": S.expect_int,
+                                                                                     "n_band": S.expect_int}
+_CHECK = {k: S.expect_number for k in ("N", "D", "lr_rec", "B_rec", "lr_run", "B_run", "gap")}
+_OPTIONS = {"tol": S.expect_number, "fit_on": S.expect_str, "refine_tol": S.expect_number, "surface": S.expect_bool,
+            "surface_tol": S.expect_number, "loo": S.expect_bool, "bootstrap": S.expect_int, "seed": S.expect_int,
+            "where": S.expect_filter, "mapping": S.mapping_of(S.expect_str),
+            "seq_len": lambda v, w: v if v is None or isinstance(v, str) else S.expect_number(v, w)}
+_DATA = {"source": S.expect_str, "n_rows": S.expect_int, "n_fitted": S.expect_int, "hash": S.optional(S.expect_str),
+         "provenance": S.mapping_of(S.expect_str)}
