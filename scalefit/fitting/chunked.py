@@ -100,13 +100,6 @@ def value_and_gradient(problem: Problem, theta: np.ndarray, weights: np.ndarray 
     return np.where(np.isfinite(f), f, np.inf), g
 
 
-def objective(problem: Problem, theta: np.ndarray, weights: np.ndarray | None = None, *,
-              budget: int = MEMORY_BUDGET) -> np.ndarray:
-    """:meth:`Problem.objective` of ``theta`` (K, P), summed over row chunks."""
-    (f,) = _summed(lambda pr, th, w: (pr.objective(th, w),), problem, theta, weights, budget)
-    return np.where(np.isfinite(f), f, np.inf)
-
-
 def chunked_descent(
     problem: Problem,
     theta0: np.ndarray,
