@@ -2,9 +2,10 @@
 (``WANDB_MODE=offline``, or beside any synced run), read with the wandb package's own reader.
 
 The reader is the ``wandb-core`` binary shipped in the wandb wheel (``wandb leet inspect --json``: every record of
-the log as one JSON object per line; no network, no telemetry), one process per run log, as many at once as there
-are cores; the history lines are decoded in one JSON call per log. Every history row is read, never a sample. A W&B
-run resumed offline writes one folder per resume (same run id): each folder is a part, stitched by run id.
+the log as one JSON object per line, into a temporary file; no network, no telemetry), one process per run log, as
+many at once as there are cores; the history lines are decoded in one JSON call per log. Every history row is
+read, never a sample. A W&B run resumed offline writes one folder per resume (same run id): each folder is a part,
+stitched by run id.
 
 wandb-core prints each record as JSON at some tens of microseconds a record (three records a logged step in wandb
 0.31: the history row and two summary updates), so a log of a million steps takes minutes. What was read is cached
@@ -125,31 +126,14 @@ def _core(path: Path) -> str:
 
 def _read(core: str, f: Path) -> Part | None:
     cmd = [core, "leet", "inspect", "--no-observability", "--json", "--run-file", str(f), str(f.parent.parent)]
-    errors = tempfile.TemporaryFile()  # not a pipe: a chatty stderr can never block the reader
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL)
-    run: dict = {}
-    config: dict = {}
-    lines: list[bytes] = []
-    try:
-        for line in proc.stdout:
-            if line.find(_HISTORY, 0, 48) >= 0:
-                lines.append(line)  # decoded all at once below
-                continue
-            if line.find(_WANTED[0], 0, 48) < 0 and line.find(_WANTED[1], 0, 48) < 0:
-                continue  # summary, telemetry, stats ... records: never parsed
-            record = json.loads(line)
-            kind = record.get("type")
-            if kind == "run":
-                run = record["run"]
-                config.update(run.get("config", {}).get("update", {}))
-            elif kind == "config":
-                config.update(record["config"].get("update", {}))
-    finally:
-        proc.stdout.close()
-        code = proc.wait()
+    # Both streams to temporary files, not pipes: wandb-core writes each record with a system call of its own, and
+    # a reader woken for each of them costs several times the reading (and a chatty stderr can never block it)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
+        code = subprocess.run(cmd, stdout=out, stderr=errors, stdin=subprocess.DEVNULL).returncode
         errors.seek(0)
         err = errors.read().decode("utf-8", "replace")
-        errors.close()
+        out.seek(0)
+        run, config, lines = _records(out) if code == 0 else ({}, {}, [])
     if code != 0:
         why = err.strip().splitlines()[-1].removeprefix("Error: ") if err.strip() else f"exit code {code}"
         hint = _upgrade_hint() if "newer" in why else "the file is damaged or not a W&B run log: move it out"
@@ -170,6 +154,27 @@ def _read(core: str, f: Path) -> Part | None:
     if run.get("run_group"):
         config.setdefault("wandb_group", run["run_group"])
     return Part(run_id, name, str(f.parent), start, metrics, config)
+
+
+def _records(out) -> tuple[dict, dict, list[bytes]]:
+    """The run record, the config (with its updates) and the history lines of wandb-core's JSON lines."""
+    run: dict = {}
+    config: dict = {}
+    lines: list[bytes] = []
+    for line in out:
+        if line.find(_HISTORY, 0, 48) >= 0:
+            lines.append(line)  # decoded all at once by the caller
+            continue
+        if line.find(_WANTED[0], 0, 48) < 0 and line.find(_WANTED[1], 0, 48) < 0:
+            continue  # summary, telemetry, stats ... records: never parsed
+        record = json.loads(line)
+        kind = record.get("type")
+        if kind == "run":
+            run = record["run"]
+            config.update(run.get("config", {}).get("update", {}))
+        elif kind == "config":
+            config.update(record["config"].get("update", {}))
+    return run, config, lines
 
 
 def history_frame(rows: list[dict] | pd.DataFrame, steps, f: Path) -> pd.DataFrame:
