@@ -14,13 +14,18 @@ from typing import Any
 
 def _figure(drawn: Any):
     """The Figure of an Axes, a list of Axes, or a Figure."""
+    from matplotlib.figure import Figure
+
     first = drawn[0] if isinstance(drawn, (list, tuple)) else drawn
-    return getattr(first, "figure", first)
+    return first if isinstance(first, Figure) else first.figure
 
 
-def _titled(fig, ax):
-    """``fig``, its titles wrapped to their panels (:func:`scalefit.plotting._common.fit_titles`) when it is this
-    call's own figure (``ax`` None); a caller's axes are left as they are."""
+def plot_result(result: Any, runs: Any = None, *, ax: Any = None, to: float | None = None,
+                group: object | None = None, by: str = "auto", level: float = 0.95):
+    """Draw ``result`` (with the run log ``runs`` where the figure shows runs); ``ax`` an Axes or list to draw on.
+    A figure of its own (``ax`` None) has its titles wrapped to their panels
+    (:func:`scalefit.plotting._common.fit_titles`); a caller's axes are left as they are."""
+    fig = _figure(_draw(result, runs, ax=ax, to=to, group=group, by=by, level=level))
     if ax is None:
         from scalefit.plotting._common import fit_titles
 
@@ -28,9 +33,7 @@ def _titled(fig, ax):
     return fig
 
 
-def plot_result(result: Any, runs: Any = None, *, ax: Any = None, to: float | None = None,
-                group: object | None = None, by: str = "auto", level: float = 0.95):
-    """Draw ``result`` (with the run log ``runs`` where the figure shows runs); ``ax`` an Axes or list to draw on."""
+def _draw(result, runs, *, ax, to, group, by, level):
     from scalefit.errors import ConfigError
     from scalefit.fitting.fit_set import FitSet
     from scalefit.fitting.lr_transfer_result import LRTransferResult
@@ -42,18 +45,17 @@ def plot_result(result: Any, runs: Any = None, *, ax: Any = None, to: float | No
     if isinstance(result, LRTransferResult):
         from scalefit.plotting.lr_transfer import plot_lr_transfer
 
-        return _titled(_figure(plot_lr_transfer(result, axes=ax)), ax)
+        return plot_lr_transfer(result, axes=ax)
     if isinstance(result, HparamFit):
         from scalefit.plotting.hparams import hparams_figure, plot_hparam_laws
 
-        return _titled(hparams_figure(result, runs), ax) if ax is None else _figure(
-            plot_hparam_laws(result, axes=ax, level=level))
+        return hparams_figure(result, runs) if ax is None else plot_hparam_laws(result, axes=ax, level=level)
     if isinstance(result, FrontierResult):
         from scalefit.plotting.overtrain import plot_frontier, plot_isoflop
 
         if result.method == "isoflop" and not (ax is not None and not isinstance(ax, (list, tuple))):
-            return _titled(plot_isoflop(result, to=to, axes=ax), ax)
-        return _titled(_figure(plot_frontier(result, to=to, ax=ax)), ax)
+            return plot_isoflop(result, to=to, axes=ax)
+        return plot_frontier(result, to=to, ax=ax)
     if isinstance(result, LadderResult):
         from scalefit.plotting.ladder import plot_ladder
 
@@ -74,13 +76,13 @@ def _plot_fit(fit, runs, *, ax, to, group, by, level):
                               "sweep folder with --runs (runs=...)")
         from scalefit.plotting.curves import plot_curves
 
-        return _titled(_figure(plot_curves(fit, runs, group=group, level=level, ax=ax)), ax)
+        return plot_curves(fit, runs, group=group, level=level, ax=ax)
     if fit.law in ("overtrain", "downstream", "downstream-sigmoid") and not isinstance(fit, FitSet):
         from scalefit.plotting.overtrain import plot_downstream, plot_overtrain
 
         if fit.law == "overtrain":
-            return _titled(_figure(plot_overtrain(fit, runs, to=to, level=level, ax=ax)), ax)
-        return _titled(_figure(plot_downstream(fit, runs, level=level, ax=ax)), ax)
+            return plot_overtrain(fit, runs, to=to, level=level, ax=ax)
+        return plot_downstream(fit, runs, level=level, ax=ax)
     if ax is not None:
-        return _figure(plot_fit(fit, runs, to=to, group=group, by=by, level=level, ax=ax))
-    return plot_fit_report(fit, runs, to=to, group=group, by=by, level=level)  # its titles fitted
+        return plot_fit(fit, runs, to=to, group=group, by=by, level=level, ax=ax)
+    return plot_fit_report(fit, runs, to=to, group=group, by=by, level=level)
