@@ -83,6 +83,13 @@ def _check_link(first: FitResult, second: FitResult) -> str:
     return target
 
 
+def _frame(inputs: Mapping[str, Any] | pd.DataFrame) -> pd.DataFrame:
+    """The points as a DataFrame: a copy of one, or a column of each symbol's values."""
+    if isinstance(inputs, pd.DataFrame):
+        return inputs.copy()
+    return pd.DataFrame({k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()})
+
+
 def _joint_indices(b1: int, b2: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
     if b1 == b2:
         idx = np.arange(b1)
@@ -92,17 +99,9 @@ def _joint_indices(b1: int, b2: int, seed: int) -> tuple[np.ndarray, np.ndarray,
     return rng.integers(0, b1, n), rng.integers(0, b2, n), "resampled"
 
 
-def chain_predict(
-    first: FitResult,
-    second: FitResult,
-    inputs: Mapping[str, Any] | pd.DataFrame,
-    *,
-    level: float = 0.95,
-    seed: int = 0,
-    group: object | None = None,
-    second_group: object | None = None,
-    widen: Widen | None = None,
-) -> ChainPrediction:
+def chain_predict(first: FitResult, second: FitResult, inputs: Mapping[str, Any] | pd.DataFrame, *,
+                  level: float = 0.95, seed: int = 0, group: object | None = None, second_group: object | None = None,
+                  widen: Widen | None = None) -> ChainPrediction:
     """Predict ``first``'s target at ``inputs``, then ``second``'s target at that prediction.
 
     ``group`` / ``second_group`` pick one group of grouped fits. ``seed`` is used only when the two
@@ -113,9 +112,7 @@ def chain_predict(
     one, two = member(first, group), member(second, second_group)
     mid = _check_link(one, two)
     lab1, lab2 = prediction_label(one), prediction_label(two)
-    frame = inputs.copy() if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
-        {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()}
-    )
+    frame = _frame(inputs)
     loss = one.predict(frame)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the second fit's range check is on a predicted, not a user, input
@@ -188,23 +185,15 @@ def _group_pairs(first: FitResult, second: FitResult) -> list[tuple[str | None, 
     return [(g, g, g) for g in g2]
 
 
-def chain_predict_groups(
-    first: FitResult,
-    second: FitResult,
-    inputs: Mapping[str, Any] | pd.DataFrame,
-    *,
-    level: float = 0.95,
-    seed: int = 0,
-    widen: Widen | None = None,
-) -> ChainPrediction:
+def chain_predict_groups(first: FitResult, second: FitResult, inputs: Mapping[str, Any] | pd.DataFrame, *,
+                         level: float = 0.95, seed: int = 0, widen: Widen | None = None) -> ChainPrediction:
     """:func:`chain_predict` for every group at once: one row per (point, group), the group in a column named
     like the grouped fit's ``group_by`` (the chained fit's when both are grouped). When the inputs have that
     column, each row is predicted for its own group only. See the module docstring."""
     pairs = _group_pairs(first, second)
     if pairs == [(None, None, None)]:
         return chain_predict(first, second, inputs, level=level, seed=seed, widen=widen)
-    frame = inputs.copy() if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
-        {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()})
+    frame = _frame(inputs)
     col = second.by if isinstance(second, FitSet) else first.by
     own = col in frame.columns
     if own:
