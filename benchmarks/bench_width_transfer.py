@@ -85,7 +85,8 @@ def init_spec(lr_runs: pd.DataFrame, lr_dir: Path, widths: list[int]):
     seeds = sorted(int(s) for s in lr_runs["seed"].unique())
     inits = [default_init() * f for f in INIT_FACTORS]
     grids = []
-    for (param, width), argmin in best_lrs(lr_runs).items():
+    order = sorted(best_lrs(lr_runs).items(), key=lambda item: (item[0][0] != "sp", item[0][1]))  # SP first:
+    for (param, width), argmin in order:  # its init study decides two criteria (SP's default init; its best)
         if width in widths:
             rid = lr_runs[(lr_runs["parametrization"] == param) & (lr_runs["width"] == width)]["run_id"].iloc[0]
             config = json.loads((lr_dir / rid / "config.json").read_text())  # older runs lack the later keys
