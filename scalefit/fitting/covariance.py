@@ -15,21 +15,10 @@ the search and the identifiability checks use) and w the row weights:
   deviations (quantreg's ``se="ker"``); with δ far above it, the heteroscedasticity-robust least-squares one.
 
 Why row-local: the bread counts how firmly each row holds the curve, and where the law misses a region of the
-data systematically (the runs' errors are not alike across the sweep) those rows hold it less. An earlier
-version took one P(|e| ≤ δ) for every row, for Gaussian errors of the residuals' robust scale. That is right for
-exchangeable errors: on Epoch's points it gives standard errors within 10% of a residual bootstrap's s.d.s (errors
-resampled across rows, the design fixed: E 0.0072 vs 0.0077, α 0.0083 vs 0.0090, β 0.0080 vs 0.0085 in fit
-space), and its predicted share of residuals within δ (16.3%) matches the observed one (16.25%). But Epoch's
-errors are not exchangeable: its high-leverage quintile has 1.8× the median |residual| and a third of the share
-within δ, and resampling *runs* (scalefit's bootstrap) gave s.d.s 1.8–2.5× those standard errors. The row-local
-bread brings the Wald widths of E, α and β to 0.99×, 1.42× and 0.76× the 1,000-resample runs bootstrap's
-percentile interval (``bench_covariance.py``; they were 0.51×, 0.64×, 0.36×).
-
-Measured on the 200 seeded draws of ``benchmarks/bench_covariance.py`` (1% lognormal noise, 30 runs; results in
-``benchmarks/results/bench_covariance.json``), the share of (draw, parameter) pairs whose 95% interval covers the
-truth, ``power`` / ``chinchilla``: the earlier global bread with the plain MAD, n / (n − P) and a Gaussian quantile
-87.2% / 90.0%; the kernel bread, HC2 and the t quantile (what is used) 93.8% / 96.9%; HC3 ((1 − h)², the jackknife
-approximation) instead of HC2 94.5% / 98.9%.
+data systematically (the runs' errors are not alike across the sweep) those rows hold it less; one P(|e| ≤ δ) for
+every row, right for exchangeable errors, made Epoch's Wald intervals far narrower than the runs bootstrap's. The
+coverage and the agreement with the bootstrap are measured by ``benchmarks/bench_covariance.py`` (results in
+``benchmarks/results/bench_covariance.json``).
 
 Wald intervals are symmetric in fit space, θ̂ ± t·se (t the quantile of Student's t with n − P degrees of
 freedom, for both losses), mapped back to natural units (so a log-scale parameter's
@@ -37,8 +26,7 @@ interval is asymmetric and positive). A prediction's mean interval (of the fitte
 quantity's interval come by the delta method: se² = g Σ gᵀ, g the gradient of the log prediction (log-space
 fit) or the prediction (raw) with respect to θ. These rest on the curve being close to linear in θ over the
 interval and on the residuals being exchangeable; the bootstrap (``bootstrap=N``) makes neither assumption and
-stays the stronger option. ``benchmarks/bench_covariance.py`` measures the coverage on synthetic data and the
-agreement with the bootstrap on Epoch's Chinchilla points.
+stays the stronger option.
 """
 
 from __future__ import annotations
