@@ -26,6 +26,7 @@ from scalefit.errors import (  # noqa: E402
 _LAZY = {
     "BacktestResult": "scalefit.fitting.backtesting",
     "FitResult": "scalefit.fitting.result",
+    "FitSet": "scalefit.fitting.fit_set",
     "backtest": "scalefit.fitting.backtesting",
     "fit": "scalefit.fitting.api",
     "Law": "scalefit.laws",
@@ -48,6 +49,7 @@ __all__ = [
     "ExtrapolationWarning",
     "FitError",
     "FitResult",
+    "FitSet",
     "Law",
     "LawError",
     "Progress",

@@ -76,6 +76,13 @@ class ResultFile:
         return load_result(path, cls.from_dict, what=cls.FILE_KIND,  # type: ignore[attr-defined]
                            hint=cls.FILE_HINT.format(path=path))
 
+    @classmethod
+    def from_json(cls, text: str) -> Any:
+        """The result in ``to_json()``'s text, every field checked."""
+        from scalefit._schema import parse_json
+
+        return cls.from_dict(parse_json(text, f"{cls.FILE_KIND} JSON"))  # type: ignore[attr-defined]
+
     def __str__(self) -> str:
         """The report (``report()``); ``repr`` stays short."""
         return self.report()  # type: ignore[attr-defined]

@@ -16,10 +16,10 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo, echo_json, handle_errors, write_csv_atomic
-from scalefit.cli.fit_cmd import FitOptions, FitRequest, runs_and_target
+from scalefit.cli.fit_cmd import FitOptions, runs_and_target
 from scalefit.cli.option_groups import OUTPUT_ALIAS, option, out_path, with_options
 from scalefit.cli.options import OptionError
-from scalefit.cli.row_options import RowOptions, pre_reduced, with_row_options
+from scalefit.cli.row_options import RowOptions, pre_reduced
 
 
 @dataclass(frozen=True)
@@ -69,42 +69,45 @@ def _run(name: str, runs, spec: dict, **kwargs) -> list:
     return backtest_folds(name, runs, **spec, **kwargs)
 
 
-def _backtests(req: FitRequest, spec: dict) -> dict:
+def _backtests(law: str, runs: Path, fitting: FitOptions, rows: RowOptions, spec: dict) -> dict:
     """{group or None: [BacktestResult, ...]}; groups whose holdout takes none or all of their rows (or that
     have no fold) are skipped."""
     import warnings
+    from dataclasses import fields
 
     from scalefit.errors import RunDataError
-    from scalefit.fitting.api import as_law, as_table
+    from scalefit.fitting.api import as_table
     from scalefit.runs import filter_rows
 
-    runs, target = runs_and_target(req.runs, req.target, req.target_mean, req.target_glob, command="backtest")
-    runs, fit_rows = pre_reduced(req, runs, target)  # reduced per run before the split: both sides alike
-    kwargs = dict(mapping=req.mapping, target=target, bootstrap=req.bootstrap, seed=req.seed, loss=req.loss,
-                  delta=req.delta, space=req.space, law_options=req.law_options, bootstrap_by=req.bootstrap_by,
-                  **fit_rows)
-    if req.group_by is None:
-        return {None: _run(req.name, runs, spec, where=req.where, **kwargs)}
-    mapping = {**req.mapping, **({} if target is None else {as_law(req.name, req.law_options).target: target})}
-    table = filter_rows(as_table(runs), req.where, mapping=mapping)
-    if req.group_by not in table.columns:
-        raise OptionError(f"{table.source}: --group-by {req.group_by!r} is not a column; columns are {table.columns}")
+    made = fitting.spec(law, fitting.options(law, rows), rows)  # the FitSpec each backtest fits
+    runs, target = runs_and_target(rows.source(runs), fitting.target, fitting.target_mean, fitting.target_glob,
+                                   command="backtest")
+    runs, made = pre_reduced(made, runs, target)  # reduced per run before the split: both sides alike
+    chosen = [f.name for f in fields(made) if f.name not in ("law", "where", "calibrate", "starts")]  # backtest's
+    kwargs = {**{k: getattr(made, k) for k in chosen}, "target": target, "law_options": dict(made.law.options)}
+    by, name = fitting.group_by, made.law.name
+    if by is None:
+        return {None: _run(name, runs, spec, where=made.where, **kwargs)}
+    mapping = {**made.mapping, **({} if target is None else {made.law.target: target})}
+    table = filter_rows(as_table(runs), made.where, mapping=mapping)
+    if by not in table.columns:
+        raise OptionError(f"{table.source}: --group-by {by!r} is not a column; columns are {table.columns}")
     held = filter_rows(table, spec["holdout"], mapping=mapping, option="--holdout").frame.index \
         if "holdout" in spec else None
     out = {}
-    for value, rows in table.frame.groupby(req.group_by, sort=True).groups.items():
-        n_held = None if held is None else len(rows.intersection(held))
-        if n_held in (0, len(rows)):
-            warnings.warn(f"group {req.group_by} = {value}: --holdout holds out {n_held} of its {len(rows)} rows; "
+    for value, index in table.frame.groupby(by, sort=True).groups.items():
+        n_held = None if held is None else len(index.intersection(held))
+        if n_held in (0, len(index)):
+            warnings.warn(f"group {by} = {value}: --holdout holds out {n_held} of its {len(index)} rows; "
                           "skipped (nothing to fit on or nothing to predict)", stacklevel=2)
             continue
         try:
-            out[str(value)] = _run(req.name, table.subset(rows), spec, **kwargs)
+            out[str(value)] = _run(name, table.subset(index), spec, **kwargs)
         except RunDataError as exc:
-            warnings.warn(f"group {req.group_by} = {value}: skipped ({exc})", stacklevel=2)
+            warnings.warn(f"group {by} = {value}: skipped ({exc})", stacklevel=2)
     if not out:
         what = f"--holdout {spec['holdout']!r}" if "holdout" in spec else f"--folds {spec['folds']}"
-        raise OptionError(f"{what} leaves no group of --group-by {req.group_by!r} with rows to fit and rows to "
+        raise OptionError(f"{what} leaves no group of --group-by {by!r} with rows to fit and rows to "
                           "predict")
     return out
 
@@ -152,7 +155,7 @@ def backtest_command(
     if out is not None:
         refuse_input_overwrite(out, [runs], flag)
     spec = held.spec()
-    results = _backtests(with_row_options(fitting.request(law, runs), rows), spec)
+    results = _backtests(law, runs, fitting, rows, spec)
     folded = "folds" in spec
     if out is not None:
         col = fitting.group_by

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalefit.cli.common import echo, echo_json, write_csv_atomic
-from scalefit.cli.fit_cmd import FitRequest, register_procedure
+from scalefit.cli.fit_cmd import Procedure, register_procedure
 from scalefit.cli.option_groups import option
 from scalefit.cli.options import OptionError, opt_flag, procedure_options
 
@@ -28,21 +28,22 @@ _OPTIONS = {"lam", "fit_lambda", "skip_warmup"}
 
 
 @register_procedure("lr-annealing")
-def fit_lr_annealing(req: FitRequest):
+def fit_lr_annealing(call: Procedure):
     """`scalefit fit lr-annealing CURVES`: the law's areas S1, S2 are computed from each run's schedule first."""
     from scalefit.fitting import fit
     from scalefit.planning.lr_annealing import POINT
 
-    opts = procedure_options(req, _OPTIONS, what="loss curves")
+    fitting = call.fitting
+    opts = procedure_options(call, _OPTIONS, what="loss curves")
     lam = opts.get("lam", 0.999)
     if not isinstance(lam, float):
         raise OptionError(f"--opt lam={lam}: give the annealing decay factor as a number in (0, 1), e.g. lam=0.999")
     return fit(
-        "lr-annealing", req.runs, lam=lam, fit_lambda=opt_flag(opts, "fit_lambda", False),
+        "lr-annealing", call.runs, lam=lam, fit_lambda=opt_flag(opts, "fit_lambda", False),
         skip_warmup=opt_flag(opts, "skip_warmup", True),
-        bootstrap_by=req.bootstrap_by or POINT, map=req.mapping, target=req.target, where=req.where,
-        group_by=req.group_by, bootstrap=req.bootstrap, seed=req.seed, loss=req.loss, delta=req.delta,
-        space=req.space,
+        bootstrap_by=fitting.bootstrap_by or POINT, map=fitting.mapping, target=fitting.target, where=fitting.where,
+        group_by=fitting.group_by, bootstrap=fitting.bootstrap, seed=fitting.seed, loss=fitting.loss,
+        delta=fitting.delta, space=fitting.space,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,37 +11,26 @@ import typer
 
 from scalefit.cli._app import app
 from scalefit.cli.common import echo, echo_json, handle_errors
-from scalefit.cli.ladder_options import LadderOptions, with_ladder_options
+from scalefit.cli.ladder_options import LadderOptions
 from scalefit.cli.option_groups import option, with_options
 from scalefit.cli.options import OptionError, parse_pairs
-from scalefit.cli.row_options import RowOptions, with_row_options
+from scalefit.cli.row_options import RowOptions
+
+# How `scalefit fit NAME` turns its options into the keyword options of each procedure of the library registry
+# (scalefit.procedures): name -> fn(Procedure) calling scalefit.fit(name, ...).
+PROCEDURE_OPTIONS: dict[str, Callable[[Procedure], Any]] = {}
 
 
 @dataclass(frozen=True)
-class FitRequest:
-    """Everything `scalefit fit` was asked, handed to a law fit or to a registered procedure."""
+class Procedure:
+    """What `scalefit fit PROCEDURE` hands a procedure's option parsing: the procedure's name, the run log, the
+    fitting options as given, its ``--opt`` settings (and the ladder's column options) and the row options."""
 
-    name: str  # law or procedure name
-    runs: Path  # run-log path
-    mapping: dict  # symbol -> column
-    target: str | None  # target column
-    where: str | None  # row filter
-    group_by: str | None  # per-group fits
-    bootstrap: int  # resamples
-    seed: int  # bootstrap seed
-    loss: str  # huber | mse
-    delta: float  # Huber delta
-    space: str | None  # log | raw | None (law default)
-    law_options: dict = field(default_factory=dict)  # options that build the law
-    bootstrap_by: str | None = None  # resample groups of rows (e.g. run_id) instead of rows
-    target_mean: str | None = None  # glob(s) of accuracy columns whose 1 - mean is the target
-    target_glob: str | None = None  # fit the law to every column matching this glob (a multi-target fit)
-    fit_rows: dict = field(default_factory=dict)  # fit_law's anchors, weight, run and reducers (cli.row_options)
-
-
-# How `scalefit fit NAME` turns its options (--opt KEY=VALUE ...) into the keyword options of each procedure
-# of the library registry (scalefit.procedures): name -> fn(FitRequest) calling scalefit.fit(name, ...).
-PROCEDURE_OPTIONS: dict[str, Callable[[FitRequest], Any]] = {}
+    name: str
+    runs: Path
+    fitting: FitOptions
+    options: dict  # --opt KEY=VALUE (with --loss-cols/--acc-cols/--task-col for the ladder)
+    rows: dict  # the row options given (cli.row_options: --run, --reduce, ...), for the procedures that read them
 
 
 def register_procedure(name: str) -> Callable:
@@ -50,7 +39,7 @@ def register_procedure(name: str) -> Callable:
 
     get_procedure(name)  # only procedures the library has
 
-    def deco(fn: Callable[[FitRequest], Any]) -> Callable[[FitRequest], Any]:
+    def deco(fn: Callable[[Procedure], Any]) -> Callable[[Procedure], Any]:
         PROCEDURE_OPTIONS[name] = fn
         return fn
 
@@ -61,7 +50,7 @@ def register_procedure(name: str) -> Callable:
 PROCEDURE_MODULES = ("isoflop_cmd", "hparams_cmd", "ladder_cmd", "curves_cmd")
 
 
-def procedure_parser(name: str) -> Callable[[FitRequest], Any] | None:
+def procedure_parser(name: str) -> Callable[[Procedure], Any] | None:
     """The CLI option parsing of procedure ``name`` (None for a law)."""
     from importlib import import_module
 
@@ -119,21 +108,19 @@ def runs_and_target(runs: Path, target: str | None, target_mean: str | None, tar
     return with_mean_column(read_runs(runs), target_mean)
 
 
-def fit_law(req: FitRequest):
+def fit_law(spec, runs: Path, fitting: FitOptions):
+    """``spec`` (:meth:`FitOptions.spec`) fitted to ``runs``: grouped by ``--group-by``, per target column of
+    ``--target A,B``/``--target-glob``, on ``1 - mean`` of ``--target-mean``'s columns."""
     import warnings
 
     from scalefit.errors import BoundWarning, ConvergenceWarning
-    from scalefit.fitting import fit
+    from scalefit.fitting.api import fit_spec
 
-    runs, target = runs_and_target(req.runs, req.target, req.target_mean, req.target_glob)
+    runs, target = runs_and_target(runs, fitting.target, fitting.target_mean, fitting.target_glob)
     with warnings.catch_warnings():
         # the report (and --json's search.warnings) carries these already
         warnings.simplefilter("ignore", (BoundWarning, ConvergenceWarning))
-        return fit(
-            req.name, runs, target=target, map=req.mapping, where=req.where, group_by=req.group_by,
-            loss=req.loss, delta=req.delta, space=req.space, bootstrap=req.bootstrap, seed=req.seed,
-            law_options=req.law_options, bootstrap_by=req.bootstrap_by, **req.fit_rows,
-        )
+        return fit_spec(spec, runs, target=target, group_by=fitting.group_by)
 
 
 def summary(result) -> dict:
@@ -182,17 +169,31 @@ class FitOptions:
     opt: list[str] = option(None, "--opt", metavar="KEY=VALUE", help="Law or procedure option (see "
                             "`scalefit laws NAME`), repeatable.")
 
-    def request(self, name: str, runs: Path) -> FitRequest:
-        """The FitRequest these options make for law or procedure ``name`` on ``runs``."""
+    @property
+    def mapping(self) -> dict:
+        """``--map SYMBOL=COLUMN`` as symbol -> column."""
         from scalefit.runs import parse_map
 
-        return FitRequest(
-            name=name, runs=runs, mapping=parse_map(self.map_), target=self.target, where=self.where,
-            group_by=self.group_by, bootstrap=self.bootstrap, seed=self.seed, loss=self.loss, delta=self.delta,
-            space=self.space, target_mean=self.target_mean, target_glob=self.target_glob,
-            bootstrap_by=self.bootstrap_by,
-            law_options=law_options(name, self.x, self.formula, self.param, self.opt),  # procedures read --opt too
-        )
+        return parse_map(self.map_)
+
+    def options(self, name: str, rows: RowOptions | None = None, ladder: LadderOptions | None = None) -> dict:
+        """The factory options of law ``name`` (``--x``, ``--formula``, ``--param``, ``--fix``, ``--opt``), or a
+        procedure's ``--opt`` settings (with the ladder's column options); an option ``name`` does not take is
+        refused."""
+        from scalefit.cli.ladder_options import ladder_options
+        from scalefit.cli.row_options import constrained
+
+        given = law_options(name, self.x, self.formula, self.param, self.opt)  # procedures read --opt too
+        return ladder_options(name, constrained(name, given, rows), ladder)
+
+    def spec(self, name: str, options: dict, rows: RowOptions | None = None):
+        """The FitSpec of law ``name`` with factory ``options`` (:meth:`options`) that these options and the row
+        options make (its target column is :func:`fit_law`'s to set: one, several, or a derived mean)."""
+        from scalefit.fitting.spec import FitSpec
+
+        return FitSpec.of(name, law_options=options, mapping=self.mapping, where=self.where, loss=self.loss,
+                          delta=self.delta, space=self.space, bootstrap=self.bootstrap, seed=self.seed,
+                          bootstrap_by=self.bootstrap_by, **(rows.fit_keywords() if rows is not None else {}))
 
 
 @app.command("fit")
@@ -212,13 +213,13 @@ def fit_command(
 
     if out is not None:
         refuse_input_overwrite(out, [runs], "--out")
-    req = with_ladder_options(with_row_options(fitting.request(law, runs), rows), ladder)
+    options, runs = fitting.options(law, rows, ladder), rows.source(runs)
     parse = procedure_parser(law)
     if parse is not None:
-        result = parse(req)
+        result = parse(Procedure(law, runs, fitting, options, rows.fit_keywords()))
         payload = result.to_dict()
     else:
-        result = fit_law(req)
+        result = fit_law(fitting.spec(law, options, rows), runs, fitting)
         payload = summary(result)
     if out is not None:
         result.save(out)

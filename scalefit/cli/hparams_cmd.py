@@ -1,6 +1,6 @@
 """``scalefit fit hparams RUNS.csv`` (optimal lr and batch laws) and ``scalefit fit lr-transfer RUNS.csv``.
 
-Thin adapters from `scalefit fit`'s request to ``scalefit.planning.hparams`` and
+Thin adapters from `scalefit fit`'s options to ``scalefit.planning.hparams`` and
 ``scalefit.planning.lr_transfer``; options come as ``--opt KEY=VALUE``:
 
 hparams:     tol=0.0025 (band), fit_on=band|optimum, seq_len=2048|COLUMN (batch sequences -> tokens),
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scalefit.cli.common import echo
-from scalefit.cli.fit_cmd import FitRequest, register_procedure
+from scalefit.cli.fit_cmd import Procedure, register_procedure
 from scalefit.cli.option_groups import option
 from scalefit.cli.options import OptionError, opt_flag, opt_number, procedure_options
 
@@ -26,40 +26,42 @@ _ALLOWED = {
 }
 
 
-def _options(req: FitRequest) -> dict:
-    return procedure_options(req, _ALLOWED[req.name], group_by=False)
+def _options(call: Procedure) -> dict:
+    return procedure_options(call, _ALLOWED[call.name], group_by=False)
 
 
 @register_procedure("hparams")
-def fit_hparams_procedure(req: FitRequest):
+def fit_hparams_procedure(call: Procedure):
     from scalefit.fitting import fit
 
-    opts = _options(req)
+    fitting = call.fitting
+    opts = _options(call)
     seq_len = opts.get("seq_len")
     if seq_len is not None and not isinstance(seq_len, str):
         seq_len = float(seq_len)
     return fit(
-        "hparams", req.runs, target=req.target, map=req.mapping, where=req.where,
+        "hparams", call.runs, target=fitting.target, map=fitting.mapping, where=fitting.where,
         tol=opt_number(opts, "tol", 0.0025),
         fit_on=str(opts.get("fit_on", "band")), seq_len=seq_len, refine_tol=opt_number(opts, "refine_tol", 0.01),
         surface=opt_flag(opts, "surface", True), surface_tol=opt_number(opts, "surface_tol", 0.02),
-        loo=opt_flag(opts, "loo", True), bootstrap=req.bootstrap, seed=req.seed,
+        loo=opt_flag(opts, "loo", True), bootstrap=fitting.bootstrap, seed=fitting.seed,
     )
 
 
 @register_procedure("lr-transfer")
-def fit_lr_transfer_procedure(req: FitRequest):
+def fit_lr_transfer_procedure(call: Procedure):
     from scalefit.fitting import fit
 
-    opts = _options(req)
+    fitting = call.fitting
+    opts = _options(call)
     half = opt_number(opts, "half_window", 2)
     if half != int(half):
         raise OptionError(f"--opt half_window={opts['half_window']}: give a whole number of grid points")
     return fit(
-        "lr-transfer", req.runs, map=req.mapping, target=req.target, where=req.where,
+        "lr-transfer", call.runs, map=fitting.mapping, target=fitting.target, where=fitting.where,
         target_width=opt_number(opts, "target_width", None), initial_loss=opt_number(opts, "initial_loss", None),
         margin=opt_number(opts, "margin", 0.25),
-        half_window=int(half), bootstrap=req.bootstrap if req.bootstrap else 1000, seed=req.seed,
+        half_window=int(half), bootstrap=fitting.bootstrap if fitting.bootstrap else 1000, seed=fitting.seed,
     )
 
 

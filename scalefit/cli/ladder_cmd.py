@@ -1,6 +1,6 @@
 """``scalefit fit ladder RUNS --loss-cols 'bpb_*' --acc-cols 'acc_*'``: the two-step model ladder.
 
-A thin adapter from `scalefit fit`'s request to :func:`scalefit.planning.ladder.ladder`. Options:
+A thin adapter from `scalefit fit`'s options to :func:`scalefit.planning.ladder.ladder`. Options:
 ``--loss-cols``/``--acc-cols`` (globs over a wide log, tasks paired by name; with ``--task-col COLUMN``, a long
 log's two columns), ``--map N=COL --map D=COL``, ``--where``, ``--bootstrap`` (default 200 here: the intervals
 need it), ``--seed``, the row options ``--run COLUMN`` (the run key), ``--skip-first F`` (each run's earliest
@@ -14,7 +14,7 @@ threshold), ``target_n=N``, ``target_d=D`` (the model the figure marks).
 
 from __future__ import annotations
 
-from scalefit.cli.fit_cmd import FitRequest, register_procedure
+from scalefit.cli.fit_cmd import Procedure, register_procedure
 from scalefit.cli.options import OptionError, opt_flag, opt_number, procedure_options
 
 _ALLOWED = {"loss_cols", "acc_cols", "task", "anchor", "chance", "target_n", "target_d", "direct", "choose",
@@ -23,12 +23,13 @@ _ROWS = {"run", "skip_first", "reduce", "smooth"}  # the row options the ladder 
 
 
 @register_procedure("ladder")
-def fit_ladder_procedure(req: FitRequest):
+def fit_ladder_procedure(call: Procedure):
     from scalefit.fitting import fit
 
-    opts = procedure_options(req, _ALLOWED, what="task losses and accuracies (--loss-cols/--acc-cols)",
+    fitting = call.fitting
+    opts = procedure_options(call, _ALLOWED, what="task losses and accuracies (--loss-cols/--acc-cols)",
                              group_by=False)
-    if req.target is not None:
+    if fitting.target is not None:
         raise OptionError("`scalefit fit ladder` takes its columns from --loss-cols and --acc-cols, not --target")
     missing = [f for f, k in (("--loss-cols", "loss_cols"), ("--acc-cols", "acc_cols")) if k not in opts]
     if missing:
@@ -37,19 +38,19 @@ def fit_ladder_procedure(req: FitRequest):
     target = {s: opt_number(opts, f"target_{s.lower()}", None) for s in ("N", "D")}
     if (target["N"] is None) != (target["D"] is None):
         raise OptionError("give the target model with both --opt target_n=N and --opt target_d=D")
-    rows = dict(req.fit_rows)
+    rows = dict(call.rows)
     other = sorted(set(rows) - _ROWS)
     if other:
         flag = "--" + other[0].rstrip("s").replace("_", "-")
         raise OptionError(f"`scalefit fit ladder` takes --run, --skip-first, --reduce and --smooth, not {flag}; step 2 "
                           "uses the (L=0, Acc=1) anchor (--opt anchor=false to drop it)")
     return fit(
-        "ladder", req.runs, loss_cols=str(opts["loss_cols"]), acc_cols=str(opts["acc_cols"]),
-        task=None if opts.get("task") is None else str(opts["task"]), mapping=req.mapping, where=req.where,
+        "ladder", call.runs, loss_cols=str(opts["loss_cols"]), acc_cols=str(opts["acc_cols"]),
+        task=None if opts.get("task") is None else str(opts["task"]), mapping=fitting.mapping, where=fitting.where,
         run=rows.get("run"), skip_first=rows.get("skip_first", 0.1),
         anchor=opt_flag(opts, "anchor", True), chance=opt_number(opts, "chance", None),
         reduce=rows.get("reduce"), smooth=rows.get("smooth"), direct=opt_flag(opts, "direct", True),
         choose=opt_flag(opts, "choose", True), threshold=opt_number(opts, "threshold", 0.05),
-        bootstrap=req.bootstrap if req.bootstrap else 200, seed=req.seed,
+        bootstrap=fitting.bootstrap if fitting.bootstrap else 200, seed=fitting.seed,
         target=target if target["N"] is not None else None,
     )

@@ -25,16 +25,14 @@ class LadderOptions:
                                   ("task", self.task_col)) if v is not None}
 
 
-def with_ladder_options(req, ladder: LadderOptions | None):
-    """``req`` with the ladder's column options among its procedure options; refused for anything else."""
-    from dataclasses import replace
-
+def ladder_options(name: str, options: dict, ladder: LadderOptions | None) -> dict:
+    """``options`` of procedure ``name`` with the ladder's column options; refused for anything but the ladder."""
     given = ladder.given() if ladder is not None else {}
     if not given:
-        return req
-    if req.name != "ladder":
-        raise OptionError(f"--loss-cols/--acc-cols/--task-col apply to `scalefit fit ladder`, not {req.name!r}")
-    return replace(req, law_options={**req.law_options, **given})
+        return options
+    if name != "ladder":
+        raise OptionError(f"--loss-cols/--acc-cols/--task-col apply to `scalefit fit ladder`, not {name!r}")
+    return {**options, **given}
 
 
-__all__ = ["LadderOptions", "with_ladder_options"]
+__all__ = ["LadderOptions", "ladder_options"]

@@ -64,17 +64,18 @@ def opt_number(opts: dict, key: str, default: float | None) -> float | None:
         raise OptionError(f"--opt {key}={opts[key]}: expected a number") from None
 
 
-def procedure_options(req, allowed: set[str], *, what: str = "loss", group_by: bool = True) -> dict:
-    """The ``--opt`` settings of a fit procedure, refusing unknown keys and options that do not apply."""
-    opts = dict(req.law_options)
+def procedure_options(call, allowed: set[str], *, what: str = "loss", group_by: bool = True) -> dict:
+    """The ``--opt`` settings of a fit procedure (``call``: a :class:`scalefit.cli.fit_cmd.Procedure`), refusing
+    unknown keys and options that do not apply."""
+    opts, fitting = dict(call.options), call.fitting
     unknown = set(opts) - allowed
     if unknown:
         raise OptionError(
-            f"`scalefit fit {req.name}` does not take --opt {sorted(unknown)}; it takes {sorted(allowed)}"
+            f"`scalefit fit {call.name}` does not take --opt {sorted(unknown)}; it takes {sorted(allowed)}"
         )
-    if req.target_mean is not None or getattr(req, "target_glob", None) is not None:
-        option = "--target-mean" if req.target_mean is not None else "--target-glob"
-        raise OptionError(f"`scalefit fit {req.name}` fits {what}; {option} does not apply (use --target COLUMN)")
-    if not group_by and req.group_by is not None:
-        raise OptionError(f"`scalefit fit {req.name}` groups runs itself; --group-by does not apply")
+    if fitting.target_mean is not None or fitting.target_glob is not None:
+        option = "--target-mean" if fitting.target_mean is not None else "--target-glob"
+        raise OptionError(f"`scalefit fit {call.name}` fits {what}; {option} does not apply (use --target COLUMN)")
+    if not group_by and fitting.group_by is not None:
+        raise OptionError(f"`scalefit fit {call.name}` groups runs itself; --group-by does not apply")
     return opts

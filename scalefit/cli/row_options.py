@@ -5,12 +5,12 @@ takes the reducers alone)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from scalefit.cli.option_groups import option
 from scalefit.cli.options import OptionError
 
-ROW_PROCEDURES = frozenset({"ladder"})  # procedures that read these options (from FitRequest.fit_rows)
+ROW_PROCEDURES = frozenset({"ladder"})  # procedures that read these options (fit_cmd.Procedure.rows)
 
 
 @dataclass(frozen=True)
@@ -89,43 +89,36 @@ class RowOptions(ReduceOptions):
         return {**{k: v for k, v in given.items() if v not in (None, [])}, **self.reducers()}
 
 
-def with_row_options(req, rows: RowOptions | None):
-    """``req`` with ``--fix`` among its law's constraints and the other options in ``fit_rows``; refused for a
-    procedure that does not take them."""
+def constrained(name: str, law_options: dict, rows: RowOptions | None) -> dict:
+    """``law_options`` of law ``name`` with ``--fix`` among its constraints; the constraints and row options are
+    refused for a procedure that does not take them."""
     from scalefit.laws.constraints import OPTION, parse_fixed
+    from scalefit.procedures import PROCEDURES
 
-    if rows is None:
-        return req
-    req = replace(req, runs=rows.source(req.runs))
-    fixed = parse_fixed(rows.fix)
-    keywords = rows.fit_keywords()
-    law_options = dict(req.law_options)
+    fixed = parse_fixed(rows.fix if rows is not None else None)
+    keywords = rows.fit_keywords() if rows is not None else {}
+    law_options = dict(law_options)
     constraints = dict(law_options.get(OPTION) or {})
     if fixed:
         constraints["fix"] = fixed
     if constraints:
         law_options[OPTION] = constraints
-    from scalefit.procedures import PROCEDURES
-
-    if req.name in PROCEDURES and req.name not in ROW_PROCEDURES and (constraints or keywords):
+    if name in PROCEDURES and name not in ROW_PROCEDURES and (constraints or keywords):
         given = [o for o, v in (("--param", constraints.get("params")), ("--fix", fixed)) if v] + \
             ["--" + k.rstrip("s").replace("_", "-") for k in keywords]
-        raise OptionError(f"{', '.join(given)} apply to law fits (and `ladder`), not to the procedure {req.name!r}")
-    return replace(req, law_options=law_options, fit_rows=keywords)
+        raise OptionError(f"{', '.join(given)} apply to law fits (and `ladder`), not to the procedure {name!r}")
+    return law_options
 
 
-def pre_reduced(req, runs, target: str | None):
-    """For `backtest`: the run log reduced per run before the holdout split (so fitted and held-out rows are
-    reduced alike), and the fit_law keywords left."""
-    from scalefit.fitting.api import as_law
-
-    keys = ("reduce", "skip_first", "smooth", "order")
-    asked = {k: v for k, v in req.fit_rows.items() if k in keys}
-    rest = {k: v for k, v in req.fit_rows.items() if k not in keys}
-    if not asked:
-        return runs, rest
-    symbol = as_law(req.name, req.law_options).target
-    return reduced_runs(runs, target, req.mapping, symbol, rest.get("run"), asked), rest
+def pre_reduced(spec, runs, target: str | None):
+    """For `backtest`: the run log reduced per run by ``spec``'s reducers before the holdout split (so fitted and
+    held-out rows are reduced alike), and ``spec`` without them."""
+    if not spec.reduces and spec.order is None:
+        return runs, spec
+    asked = {k: getattr(spec, k) for k in ("reduce", "skip_first", "smooth", "order")}
+    rows = reduced_runs(runs, target, dict(spec.mapping), spec.law.target, spec.run,
+                        {k: v for k, v in asked.items() if v not in (None, 0.0)})
+    return rows, spec.replace(reduce=None, skip_first=0.0, smooth=None, order=None)
 
 
-__all__ = ["ROW_PROCEDURES", "ReduceOptions", "RowOptions", "pre_reduced", "with_row_options"]
+__all__ = ["ROW_PROCEDURES", "ReduceOptions", "RowOptions", "constrained", "pre_reduced"]

@@ -18,9 +18,10 @@ _LAZY = {
     "fit_law": "scalefit.fitting.api",
     "Problem": "scalefit.fitting.objective",
     "FitResult": "scalefit.fitting.result",
+    "FitSet": "scalefit.fitting.fit_set",
 }
 
-__all__ = ["BacktestResult", "FitResult", "Problem", "as_law", "as_table", "backtest", "fit", "fit_law"]
+__all__ = ["BacktestResult", "FitResult", "FitSet", "Problem", "as_law", "as_table", "backtest", "fit", "fit_law"]
 
 
 __getattr__, __dir__ = lazy_names("scalefit.fitting", _LAZY, globals(), __all__)

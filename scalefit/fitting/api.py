@@ -13,7 +13,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from scalefit._progress import task
-from scalefit._schema import expect_argument, seed_argument, whole_argument
+from scalefit._schema import expect_argument
 from scalefit.errors import BoundWarning, ConvergenceWarning, FitError, IdentifiabilityWarning, RunDataError
 from scalefit.fitting.bootstrap import bootstrap_fits
 from scalefit.fitting.covariance import covariance
@@ -27,7 +27,7 @@ from scalefit.fitting.rows import summary as rows_summary
 from scalefit.fitting.search import multi_starts
 from scalefit.fitting.spec import FitSpec
 from scalefit.laws import Law, get_law
-from scalefit.runs import RunTable, check_mapping, filter_names, read_runs, resolve
+from scalefit.runs import RunTable, read_runs, resolve
 
 RunsLike = RunTable | pd.DataFrame | str | Path
 
@@ -118,18 +118,22 @@ def fit_law(
     for name, value in (("params", params), ("fix", fix)):
         expect_argument(value or {}, name, Mapping, "a dict keyed by parameter name")
     law = law.constrained(params, fix)
-    mapping = check_mapping(mapping, [*law.inputs, law.target, *filter_names(where)], f"law {law.name!r}")
-    bootstrap, seed = whole_argument(bootstrap, "bootstrap"), seed_argument(seed)
-    several = target is not None and not isinstance(target, str)
-    spec = FitSpec(law, target=None if several else target, mapping=dict(mapping or {}), where=where, loss=loss,
-                   delta=delta, space=space, bootstrap=bootstrap, seed=seed, bootstrap_by=bootstrap_by,
-                   calibrate=calibrate, starts=starts, run=run, reduce=reduce, skip_first=skip_first, smooth=smooth,
-                   order=order, weight=weight, anchors=tuple(anchors))
-    if several:
+    spec = FitSpec(law, mapping=mapping or {}, where=where, loss=loss, delta=delta, space=space, bootstrap=bootstrap,
+                   seed=seed, bootstrap_by=bootstrap_by, calibrate=calibrate, starts=starts, run=run, reduce=reduce,
+                   skip_first=skip_first, smooth=smooth, order=order, weight=weight, anchors=tuple(anchors))
+    return fit_spec(spec, data, target=target, group_by=group_by)
+
+
+def fit_spec(spec: FitSpec, data: RunsLike, *, target: str | Sequence[str] | None = None,
+             group_by: str | None = None) -> FitResult | FitSet:
+    """``spec`` fitted to ``data`` with the target column ``target``: one FitResult, or a FitSet of one fit per
+    value of column ``group_by`` or per target column when ``target`` lists several (``fit_law`` and the CLI)."""
+    if target is not None and not isinstance(target, str):
         if group_by is not None:
             raise RunDataError("a multi-target fit cannot also be grouped (--group-by): fit each target with "
                                "--target COLUMN --group-by COLUMN")
         return spec.fit_targets(data, list(target))
+    spec = spec if target is None else spec.replace(target=target)
     return spec.fit(data) if group_by is None else spec.fit_groups(data, group_by)
 
 
@@ -271,13 +275,15 @@ def _searches(fits: list[_Prepared]) -> list:
 
 def _warn_about_optimum(law: Law, params: Mapping[str, float], search, problem: Problem, group: str | None):
     """Warn (bounds, convergence, identifiability) and return the notes and identifiability findings."""
-    # stacklevel 6: this helper, _Prepared.result, fit_parts, FitSpec.fit (or fit_groups, fit_targets), fit_law.
+    from scalefit.fitting.extrapolation import user_stacklevel
+
+    level = user_stacklevel()  # at the caller's line, whichever entry point (fit_law, FitSpec.fit, ...) it used
     notes = _diagnose(law, params, search)
     for note, cls in notes:
-        warnings.warn(note, cls, stacklevel=6)
+        warnings.warn(note, cls, stacklevel=level)
     findings = identifiability(problem, search.theta)
     for f in findings:
-        warnings.warn(f"{group}: {f['message']}" if group else f["message"], IdentifiabilityWarning, stacklevel=6)
+        warnings.warn(f"{group}: {f['message']}" if group else f["message"], IdentifiabilityWarning, stacklevel=level)
     return notes, findings
 
 

@@ -129,10 +129,6 @@ class FitSet(ResultFile, Mapping):
         return cls(fits, f["group_by"], None if targets is None else tuple(targets), dict(f.get("data") or {}),
                    f.get("spec"), **({"version": f["version"]} if "version" in f else {}))
 
-    @classmethod
-    def from_json(cls, text: str) -> FitSet:
-        return cls.from_dict(S.parse_json(text, "fit JSON"))
-
 
 def member(result: FitResult | FitSet, key: object | None = None) -> FitResult:
     """The one fit to use: member ``key`` of a FitSet (required there), else the single fit itself."""

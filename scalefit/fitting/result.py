@@ -264,10 +264,6 @@ class FitResult(ResultFile):
         grouped or multi-target fit file gives a :class:`~scalefit.fitting.fit_set.FitSet`."""
         return fit_from_dict(d)
 
-    @classmethod
-    def from_json(cls, text: str) -> Any:
-        return cls.from_dict(S.parse_json(text, "fit JSON"))
-
 
 # ---- validation of fit files ----------------------------------------------------------------------------------
 _FINDING = {"check": S.expect_str, "params": S.list_of(S.expect_str), "message": S.expect_str}

@@ -63,8 +63,10 @@ class FitSpec:
     anchors: tuple = ()  # fixed points in the law's symbols ({symbol: value[, weight]}, or checked pairs)
 
     def __post_init__(self) -> None:
+        from scalefit._schema import seed_argument, whole_argument
         from scalefit.fitting.bootstrap import check_resamples
         from scalefit.fitting.rows import parse_anchor
+        from scalefit.runs import check_mapping, filter_names
 
         if not isinstance(self.law, Law):
             raise FitError(f"FitSpec.law must be a Law, got {type(self.law).__name__}; use FitSpec.of(name, ...)")
@@ -73,10 +75,13 @@ class FitSpec:
         space = self.space or ("log" if self.law.positive_target else "raw")
         if space not in SPACES:
             raise FitError(f"unknown space {space!r}; choose one of {SPACES}")
-        check_resamples(self.bootstrap)
         set_ = object.__setattr__.__get__(self)
+        check_resamples(whole_argument(self.bootstrap, "bootstrap"))
+        set_("bootstrap", int(self.bootstrap))
+        set_("seed", seed_argument(self.seed))
         set_("space", space)
-        set_("mapping", freeze(dict(self.mapping or {})))
+        symbols = [*self.law.inputs, self.law.target, *filter_names(self.where)]  # a --map of another symbol: refused
+        set_("mapping", freeze(check_mapping(self.mapping, symbols, f"law {self.law.name!r}")))
         set_("starts", _start_policy(self.starts, len(self.law.param_names)))
         set_("anchors", tuple(freeze(parse_anchor(a)) if isinstance(a, str) else freeze(dict(a))
                               if isinstance(a, Mapping) else a for a in self.anchors or ()))  # others: refused on use

@@ -170,10 +170,6 @@ class LadderResult(ResultFile):
                    notes=f.get("notes", []), **({"version": f["version"]} if "version" in f else {}),
                    direct_fit=direct, choice=_nan_back(f.get("choice", {})), triage=_nan_back(f.get("triage", {})))
 
-    @classmethod
-    def from_json(cls, text: str) -> LadderResult:
-        return cls.from_dict(S.parse_json(text, "ladder JSON"))
-
 
     def target_prediction(self, level: float = 0.95) -> pd.DataFrame | None:
         """The prediction at the stored target model (``options.target``), None when there is none."""

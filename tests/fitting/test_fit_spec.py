@@ -213,3 +213,26 @@ def test_results_read_short_in_repr_and_whole_in_str():
     assert repr(grouped) == "FitSet('power', by='g', keys=['0', '1'])" and str(grouped) == grouped.report()
     assert bt.report().startswith("backtest power: fitted on 16 rows, held out 4") and str(bt) == bt.report()
     assert "mean_abs_rel_error=" in repr(bt) and "\n" not in repr(bt)
+
+
+def test_the_cli_builds_the_librarys_spec(tmp_path):
+    """`scalefit fit` makes its FitSpec from its options directly (cli.fit_cmd.FitOptions.spec): the fit file's
+    spec equals the library's for the same options, and FitSpec itself refuses a bad --map or seed."""
+    from typer.testing import CliRunner
+
+    from scalefit.cli.app import app
+
+    path = tmp_path / "runs.csv"
+    _runs().rename(columns={"N": "params", "L": "loss"}).assign(w=1.0).to_csv(path, index=False)
+    args = ["fit", "power", str(path), "--x", "N", "--map", "N=params", "--where", "params > 1e6", "--fix", "E=1.5",
+            "--weight", "w", "--loss", "mse", "--seed", "3", "--out", str(tmp_path / "fit.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    stored = scalefit.load(tmp_path / "fit.json").spec
+    same = FitSpec.of("power", law_options=POWER, fix={"E": 1.5}, mapping={"N": "params"}, where="params > 1e6",
+                      weight="w", loss="mse", seed=3)
+    assert stored == same and stored != same.replace(seed=4)
+    with pytest.raises(scalefit.errors.RunDataError, match="'X' is not a symbol of law 'power'"):
+        FitSpec.of("power", law_options=POWER, mapping={"X": "params"})
+    with pytest.raises(scalefit.errors.ConfigError, match="seed -1"):
+        FitSpec.of("power", law_options=POWER, seed=-1)
