@@ -19,8 +19,9 @@ import pandas as pd
 
 from scalefit._progress import each
 from scalefit.errors import FitError, RunDataError
-from scalefit.fitting.api import RunsLike, as_law, as_table, fit_law
+from scalefit.fitting.api import RunsLike, as_law, fit_law
 from scalefit.fitting.result import INTERVALS, FitResult
+from scalefit.fitting.rows import filtered_rows
 from scalefit.laws import Law
 from scalefit.runs import RunTable, filter_rows, resolve
 
@@ -98,17 +99,9 @@ def backtest(
     with ``interval`` ("prediction", "mean" or None) at ``level``; ``kwargs`` go to :func:`fit_law`."""
     law_obj = as_law(law, kwargs.pop("law_options", None))
     _check_interval(interval)
-    mapping = _mapping(law_obj, kwargs)
-    table = filter_rows(as_table(data), where, mapping=mapping)
+    table, mapping = filtered_rows(data, where, kwargs.get("mapping"), kwargs.get("target"), law_obj.target)
     held = filter_rows(table, holdout, mapping=mapping, option="--holdout")
     return _held_out(law_obj, table, held.frame.index, holdout, mapping, level, interval, kwargs)
-
-
-def _mapping(law: Law, kwargs: dict) -> dict:
-    mapping = dict(kwargs.get("mapping") or {})
-    if kwargs.get("target") is not None:
-        mapping[law.target] = kwargs["target"]
-    return mapping
 
 
 def _held_out(law: Law, table: RunTable, held_rows, what: str, mapping: dict, level: float,
@@ -148,8 +141,7 @@ def backtest_folds(
 
     law_obj = as_law(law, kwargs.pop("law_options", None))
     _check_interval(interval)
-    mapping = _mapping(law_obj, kwargs)
-    table = filter_rows(as_table(data), where, mapping=mapping)
+    table, mapping = filtered_rows(data, where, kwargs.get("mapping"), kwargs.get("target"), law_obj.target)
     along = along or law_axis(law_obj) or law_obj.inputs[0]
     keys = law_obj.inputs if along == MIXTURE else ()
     found = table_folds(table, along, mapping=mapping, folds=folds, fraction=fraction, keys=keys)

@@ -25,10 +25,20 @@ from scalefit.errors import RunDataError
 from scalefit.fitting.objective import Problem
 from scalefit.laws import Law
 from scalefit.laws.factory_options import as_number
-from scalefit.runs import RunTable, column_for, reduce_runs, run_column
+from scalefit.runs import RunTable, column_for, filter_rows, reduce_runs, run_column
 from scalefit.runs.reduce import order_column
 
 ANCHOR_WEIGHT = "weight"  # the key of an anchor's optional weight
+
+
+def filtered_rows(data: Any, where: str | None, mapping: Mapping[str, str] | None = None, target: str | None = None,
+                  symbol: str = "L") -> tuple[RunTable, dict]:
+    """(rows, mapping) a fit or procedure starts from: the run log ``data`` (a path, RunTable or DataFrame) filtered
+    by ``where``, and the symbol -> column mapping with ``target``, when given, the column of ``symbol``."""
+    from scalefit.fitting.api import as_table
+
+    mapping = {**dict(mapping or {}), **({symbol: target} if target is not None else {})}
+    return filter_rows(as_table(data), where, mapping=mapping), mapping
 
 
 def prepare(table: RunTable, law: Law, mapping: Mapping[str, str], opts, space: str) -> tuple[RunTable, Any]:

@@ -33,6 +33,7 @@ from scalefit.errors import ScalefitError
 from scalefit.fitting.api import RunsLike, as_law, as_table, refit_parts
 from scalefit.fitting.degeneracy import CANCELLING, degeneracy
 from scalefit.fitting.folds import MIXTURE, SCALE_SYMBOLS, check_folds, law_axis, table_folds
+from scalefit.fitting.rows import filtered_rows
 from scalefit.fitting.scores import scores
 from scalefit.fitting.selection_result import SelectionResult, SelectionSet
 from scalefit.fitting.spec import FitSpec
@@ -104,8 +105,6 @@ def _as_candidates(candidates, table, mapping, target, options=None) -> list[Law
     for c in candidates:
         if isinstance(c, Law):
             out.append(c)
-        elif isinstance(c, tuple) and c[0] == "expr":
-            out.append(as_law(c[0], c[1]))
         else:
             name, own = (c[0], dict(c[1] or {})) if isinstance(c, tuple) else (c, {})
             if name == "expr":
@@ -314,8 +313,7 @@ def select(
     _check(1 if folds is None else folds, fraction, objectives)
     if not (np.isfinite(tolerance) and tolerance >= 0):
         raise ScalefitError(f"tolerance={tolerance}: need a share >= 0 (0.1: within 10% of the best score)")
-    mapping = dict(mapping or {})
-    table = filter_rows(as_table(data), where, mapping=mapping)
+    table, mapping = filtered_rows(data, where, mapping)
     laws = _as_candidates(candidates, table, mapping, target, law_options)
     used = [s for law in laws for s in (*law.inputs, law.target)] + ([] if along is None else [along])
     check_mapping(mapping, used + filter_names(where) + filter_names(holdout),

@@ -17,7 +17,7 @@ from scalefit import _schema as S  # the field checkers of every result file (S.
 from scalefit._frozen import freeze_fields, plain_fields
 from scalefit.errors import FitError, FitFileError
 from scalefit.results import ResultFile
-from scalefit.runs import filter_rows, resolve
+from scalefit.runs import resolve
 
 SCHEMAS = ("scalefit.isoflop/1", "scalefit.envelope/1")
 _POINT = {"C": S.expect_positive, "N_opt": S.expect_positive, "D_opt": S.expect_positive,
@@ -40,14 +40,13 @@ _TOP_OPTIONAL = {"level": S.expect_number, "intervals": S.mapping_of(S.pair), "b
 def load_points(data, mapping, target, where, bootstrap: int, level: float, symbols=("N", "D", "C", "L")):
     """(table, resolved symbols, mapping) for the frontier procedures: ``target`` the loss column, every symbol
     positive; a bad ``bootstrap`` count or ``level`` is refused first."""
-    from scalefit.fitting.api import as_table
     from scalefit.fitting.bootstrap import check_resamples
     from scalefit.fitting.resample import tail_percent
+    from scalefit.fitting.rows import filtered_rows
 
     check_resamples(bootstrap)
     tail_percent(level)
-    mapping = {**dict(mapping or {}), **({"L": target} if target is not None else {})}
-    table = filter_rows(as_table(data), where, mapping=mapping)
+    table, mapping = filtered_rows(data, where, mapping, target)
     return table, resolve(table, list(symbols), mapping=mapping, positive=symbols), mapping
 
 

@@ -30,11 +30,12 @@ from scalefit import _schema as S  # the field checkers of every result file (S.
 from scalefit._frozen import freeze_fields, plain_fields
 from scalefit._progress import each
 from scalefit.errors import FitError, FitFileError, RunDataError
-from scalefit.fitting import FitResult, as_table, fit_law
+from scalefit.fitting import FitResult, fit_law
 from scalefit.fitting.result import fit_from_dict
+from scalefit.fitting.rows import filtered_rows
 from scalefit.planning.hparam_cells import BAND_TOL, REFINE_TOL, band_mask, cell_optima, nearest_run
 from scalefit.results import ResultFile
-from scalefit.runs import RunTable, filter_rows, resolve
+from scalefit.runs import RunTable, resolve
 
 SCHEMA = "scalefit.hparams/1"
 FIT_ON = ("band", "optimum")
@@ -127,12 +128,9 @@ def fit_hparams(
     """The whole optimal-hyperparameter procedure; see the module docstring. ``target`` names the loss column."""
     if fit_on not in FIT_ON:
         raise FitError(f"fit_on must be one of {FIT_ON}, got {fit_on!r}")
-    mapping = dict(mapping or {})
-    if target is not None:
-        mapping["L"] = target
     if isinstance(seq_len, (int, float)) and not isinstance(seq_len, bool):
         seq_len = float(seq_len)  # one type in the result and in its file
-    table = filter_rows(as_table(data), where, mapping=mapping)
+    table, mapping = filtered_rows(data, where, mapping, target)
     frame, prov = resolve_grid(table, mapping=mapping, seq_len=seq_len)
     cells = cell_optima(frame, tol=tol, refine_tol=refine_tol)
     if len(cells) < 3:

@@ -40,10 +40,11 @@ import numpy as np
 import pandas as pd
 
 from scalefit.errors import RunDataError
-from scalefit.fitting.api import RunsLike, as_table
+from scalefit.fitting.api import RunsLike
+from scalefit.fitting.rows import filtered_rows
 from scalefit.planning import ladder_methods as methods
 from scalefit.planning.ladder_result import LadderResult
-from scalefit.runs import RunTable, column_for, filter_rows, run_column
+from scalefit.runs import RunTable, column_for, run_column
 from scalefit.runs.derive import matching_columns
 
 # columns of the long table; predictions are named L_pred (step 1) and acc_pred (step 2, after the fitted column)
@@ -129,7 +130,7 @@ def ladder(
     :class:`LadderResult`."""
     if not (np.isfinite(threshold) and threshold > 0):
         raise RunDataError(f"threshold={threshold}: need an accuracy error > 0, e.g. 0.05")
-    table = filter_rows(as_table(data), where, mapping=dict(mapping or {}))
+    table, _ = filtered_rows(data, where, mapping)
     long = long_table(table, loss_cols=loss_cols, acc_cols=acc_cols, task=task, run=run)
     maps = {s: c for s, c in dict(mapping or {}).items() if s in ("N", "D")}
     for s in ("N", "D"):

@@ -33,7 +33,8 @@ from scalefit.errors import RunDataError
 from scalefit.fitting.covariance import t_quantile
 from scalefit.fitting.lr_transfer_result import LRTransferResult
 from scalefit.fitting.resample import percentile_interval, resample_indices, stratified_indices, tail_percent
-from scalefit.runs import RunTable, column_for, filter_rows, resolve
+from scalefit.fitting.rows import filtered_rows
+from scalefit.runs import RunTable, column_for, resolve
 
 BYTE_INITIAL_LOSS = float(np.log(256.0))  # cross-entropy of a uniform guess over 256 byte values
 OK_STATUSES = frozenset({"ok", ""})
@@ -225,8 +226,6 @@ def lr_transfer(
     bootstrap: int = 1000, seed: int = 0, level: float = 0.95, margin: float = EQUIVALENCE_MARGIN,
 ) -> LRTransferResult:
     """LR-transfer analysis per parametrization; see the module docstring. ``target`` names the loss column."""
-    from scalefit.fitting.api import as_table
-
     if half_window < 1:
         raise RunDataError(f"half_window must be >= 1 grid point, got {half_window}")
     tail_percent(level)
@@ -234,10 +233,7 @@ def lr_transfer(
         raise RunDataError(f"target_width must be > 0, got {target_width}")
     if not (np.isfinite(margin) and margin > 0):
         raise RunDataError(f"margin must be > 0 (log2 lr per doubling of width), got {margin}")
-    mapping = dict(mapping or {})
-    if target is not None:
-        mapping["L"] = target
-    table = filter_rows(as_table(data), where, mapping=mapping)
+    table, mapping = filtered_rows(data, where, mapping, target)
     runs, notes = _runs_frame(table, mapping, initial_loss)
     curves = _curves(runs)
     per = {}
