@@ -112,6 +112,12 @@ def best_lrs(runs: pd.DataFrame) -> dict[tuple[str, int], float]:
     return out
 
 
+def runs_lrs(runs: pd.DataFrame, param: str, width: int, init: float) -> tuple[float, float]:
+    """The smallest and largest LR trained at (parametrization, width, init_std)."""
+    lrs = runs[(runs["parametrization"] == param) & (runs["width"] == width) & (runs["init_std"] == init)]["lr"]
+    return float(lrs.min()), float(lrs.max())
+
+
 def read_runs(sweep_dir: Path) -> pd.DataFrame:
     """runs.csv with each run's init_std (from its config.json: runs.csv has no init_std column)."""
     runs = pd.read_csv(sweep_dir / "runs.csv")
@@ -166,6 +172,11 @@ def analyse(lr_dir: Path, init_dir: Path | None, init_widths: list[int]) -> dict
                 by_init = {float(k): float(v) for k, v in per_init.loc[p, width].items()}
                 best_init = min(by_init, key=by_init.get)
                 row[f"{p}_by_init"] = {f"{k / d0:g}x": v for k, v in sorted(by_init.items())}
+                at = curves[(curves["parametrization"] == p) & (curves["width"] == width)]
+                at = at.loc[at.groupby("init_std")["loss"].idxmin()]  # each init's best lr; at the edge of the LRs
+                row[f"{p}_by_init_lr"] = {f"{k / d0:g}x": float(lr) for k, lr in zip(at["init_std"], at["lr"])}
+                row[f"{p}_by_init_at_edge"] = [f"{k / d0:g}x" for k, lr in zip(at["init_std"], at["lr"])  # it trained
+                                               if lr in runs_lrs(runs, p, width, k)]  # at, the optimum may lie beyond
                 row[f"{p}_best_init"] = f"{best_init / d0:g}x"
                 row[f"{p}_best_any_init"] = by_init[best_init]
             row["mup_minus_sp_best_init"] = row["mup_best_any_init"] - row["sp_best_any_init"]
@@ -191,10 +202,14 @@ def analyse(lr_dir: Path, init_dir: Path | None, init_widths: list[int]) -> dict
 
 
 def table(result: dict) -> str:
-    lines = ["| width | SP lr* | SP best | muP lr* | muP best | muP - SP | SP by init (0.5x/1x/2x) | "
-             "muP by init (0.5x/1x/2x) | muP - SP, best inits |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| width | SP lr* | SP best | muP lr* | muP best | muP - SP | SP by init 0.5x/1x/2x (its lr*) | "
+             "muP by init 0.5x/1x/2x (its lr*) | muP - SP, best inits |", "|---|---|---|---|---|---|---|---|---|"]
     def inits(r: dict, p: str) -> str:
-        return " / ".join(f"{v:.3f}" for v in r[f"{p}_by_init"].values()) if f"{p}_by_init" in r else "-"
+        if f"{p}_by_init" not in r:
+            return "-"
+        edge = r[f"{p}_by_init_at_edge"]
+        return " / ".join(f"{v:.3f} (2^{math.log2(r[f'{p}_by_init_lr'][k]):.0f}{', edge' if k in edge else ''})"
+                          for k, v in r[f"{p}_by_init"].items())
 
     for r in result["rows"]:
         best = f"{r['mup_minus_sp_best_init']:+.3f}" if "mup_minus_sp_best_init" in r else "-"
