@@ -110,6 +110,7 @@ class FitSet(ResultFile, Mapping):
         """A FitSet from :meth:`to_dict`'s output, or from a grouped or multi-target fit file written before
         FitSet (schema ``scalefit.fit/1`` with ``groups``); every field checked (FitFileError naming it)."""
         at = f"{where}." if where else ""
+        law = d.get("law") if isinstance(d, Mapping) else None  # every member's law, checked below
         if S.expect_schema(d, (SCHEMA, "scalefit.fit/1"), "a scalefit fit") != SCHEMA:  # the older grouped fit
             d = {k: d.get(k) for k in ("groups", "group_by", "targets", "data", "version", "spec")
                  if k in d or k in ("groups", "group_by")}
@@ -121,6 +122,9 @@ class FitSet(ResultFile, Mapping):
         fits = {str(k): fit_from_dict(g, f"{at}groups.{k}") for k, g in f["groups"].items()}
         if not fits or not all(isinstance(g, FitResult) for g in fits.values()):
             raise FitFileError(f"{at}groups: expected one or more single fits")
+        if {g.law for g in fits.values()} != {law}:
+            raise FitFileError(f"{at}groups: every fit of the set is of its law {law!r}; got "
+                               f"{sorted({g.law for g in fits.values()})}")
         targets = f.get("targets")
         if targets is not None and set(targets) != set(fits):
             raise FitFileError(f"{at}targets: {targets} are not the fit's groups {sorted(fits)}")

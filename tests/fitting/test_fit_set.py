@@ -137,3 +137,5 @@ def test_bad_fit_set_files_name_the_field(grouped):
         FitSet.from_dict({**d, "groups": {"a": d}})
     with pytest.raises(FitFileError, match="unknown field"):
         FitSet.from_dict({**d, "params": {}})
+    with pytest.raises(FitFileError, match=r"groups: every fit of the set is of its law 'chinchilla'; got \['power'\]"):
+        FitSet.from_dict({**d, "law": "chinchilla"})
