@@ -10,8 +10,11 @@ init study, at 3 LRs around stage 1's argmin at that width (its lr / 2, lr, 2 lr
     python benchmarks/bench_width_transfer.py [--quick] [--out DIR] [--workers N] [--json] [--save]
 
 ``--quick`` (this 2-core machine): widths 32, 64, 128, seed 0, LRs 2^-9..2^-4, init study at width 128 only,
-about 25 core-minutes at one thread. The full mode is the acceptance sweep (~3 core-hours on CPU: give it
-``--workers`` and time). ``--workers 0`` trains one run after another in this process at one torch thread.
+48 runs, about 22 core-minutes at one thread on an idle core (runs of 11, 18 and 40 s at widths 32, 64, 128). The
+full mode is the acceptance sweep: 112 + 48 runs, about 2.5 core-hours on CPU (width 256 runs ~2.5x width 128's;
+give it ``--workers`` and time). ``--workers 0`` trains one run after another in this process at one torch thread.
+A sweep folder that already holds some of these runs (same run ids, e.g. copied from ``runs/lr-transfer-cpu``,
+whose SP runs are the quick grid's) skips them.
 
 Acceptance (issue 23, muP with the defaults): the grid argmin of lr is the same at every width and the fitted slope
 of log2 lr* per doubling is within +-0.25; muP's best loss falls strictly with width; muP's best loss (best init)
