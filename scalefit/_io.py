@@ -49,6 +49,14 @@ def _umask() -> int:
     return mask
 
 
+def cache_dir() -> Path:
+    """scalefit's own cache folder (tokenizers and token ids, tracker reads): ``$SCALEFIT_CACHE``, else
+    ``$XDG_CACHE_HOME/scalefit``, else ``~/.cache/scalefit``; never beside a user's files."""
+    if os.environ.get("SCALEFIT_CACHE"):
+        return Path(os.environ["SCALEFIT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scalefit"
+
+
 def check_output_file(path: str | Path, option: str = "--out") -> Path:
     """``path`` as an output file: refuse an empty path and an existing folder (``--out .``)."""
     if str(path).strip() == "":

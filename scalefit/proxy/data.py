@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scalefit._io import cache_dir
 from scalefit.errors import ConfigError, ScalefitWarning, TrainingError
 
 __all__ = [
@@ -254,13 +255,6 @@ def _check_tokenizer_file(path: str) -> None:
     if st.st_size > MAX_TOKENIZER_BYTES:
         raise ConfigError(f"tokenizer {path!r} is {st.st_size} bytes, more than the {MAX_TOKENIZER_BYTES} a "
                           "tokenizer.json may be")
-
-
-def cache_dir() -> Path:
-    """Where tokenizers and token ids are cached: ``$SCALEFIT_CACHE``, else the user's cache folder."""
-    if os.environ.get("SCALEFIT_CACHE"):
-        return Path(os.environ["SCALEFIT_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scalefit"
 
 
 def _cache_key(texts: tuple[str, str], tokenizer: str, vocab_size: int) -> str:

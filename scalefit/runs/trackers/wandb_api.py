@@ -13,7 +13,6 @@ second read makes one listing call only.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from scalefit import _io
 from scalefit.errors import TrackerError
 from scalefit.runs.trackers.parts import Part
 
@@ -33,9 +33,8 @@ FINISHED = frozenset({"finished", "crashed", "failed", "killed"})  # states whos
 
 
 def cache_dir() -> Path:
-    """Where W&B reads are cached: ``$SCALEFIT_CACHE/wandb``, else the user's cache folder's ``scalefit/wandb``."""
-    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scalefit"
-    return Path(os.environ.get("SCALEFIT_CACHE") or user) / "wandb"
+    """Where W&B reads are cached: the ``wandb`` folder of scalefit's cache (:func:`scalefit._io.cache_dir`)."""
+    return _io.cache_dir() / "wandb"
 
 
 def read_parts(project: str, *, api: Any = None, cache: Path | None = None,
