@@ -306,6 +306,14 @@ def expect_schema(d: Any, schemas: tuple[str, ...], what: str) -> str:
     return schema
 
 
+def expect_result(d: Any, schemas: tuple[str, ...], what: str, required: Mapping[str, Checker],
+                  optional_: Mapping[str, Checker] = (), where: str = "") -> dict:
+    """A result file's object: its ``schema`` tag one of ``schemas`` (:func:`expect_schema`), its other fields
+    checked and none unknown (:func:`expect_fields`, closed); returns those fields."""
+    expect_schema(d, schemas, what)
+    return expect_fields({k: v for k, v in d.items() if k != "schema"}, where, required, optional_, closed=True)
+
+
 # ---- library arguments ----------------------------------------------------------------------------------------
 # The same checks for a library call's keyword arguments: a wrong Python type is an ArgumentTypeError (a TypeError)
 # naming the argument, a value out of range a ConfigError (a ValueError); the CLI passes its options through them,

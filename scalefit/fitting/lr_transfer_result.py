@@ -153,10 +153,9 @@ class LRTransferResult(ResultFile):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LRTransferResult:
         """An LRTransferResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
-        S.expect_schema(d, (SCHEMA,), "a scalefit LR-transfer result")
-        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+        f = S.expect_result(d, (SCHEMA,), "a scalefit LR-transfer result",
                             {"params": S.expect_mapping, "curves": S.expect_list, "columns": S.expect_mapping,
-                             "options": S.expect_mapping, "source": S.expect_str}, closed=True)
+                             "options": S.expect_mapping, "source": S.expect_str})
         return cls(
             params=S.mapping_of(S.fields_of(_PARAM, _PARAM_OPTIONAL))(f["params"], "params"),
             curves=S.list_of(S.fields_of(_CURVE))(f["curves"], "curves"),

@@ -307,8 +307,7 @@ def fit_from_dict(d: Any, where: str = "") -> Any:
 def _checked_fields(d: Any, where: str) -> dict:
     """The keyword arguments of FitResult from a fit file's object ``d`` (at field path ``where``), all checked."""
     at = f"{where}." if where else ""
-    S.expect_schema(d, (SCHEMA,), "a scalefit fit")
-    fields = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, where, _TOP, _TOP_OPTIONAL, closed=True)
+    fields = S.expect_result(d, (SCHEMA,), "a scalefit fit", _TOP, _TOP_OPTIONAL, where=where)
     for key in ("groups", "group_by", "targets"):  # null in the single fits' files written before FitSet
         fields.pop(key, None)
     law = _law(fields["law"], fields["law_options"], at)

@@ -76,14 +76,13 @@ class SelectionResult(ResultFile):
     def from_dict(cls, d: Any) -> SelectionResult:
         from scalefit.fitting.result import fit_from_dict
 
-        S.expect_schema(d, (SCHEMA,), "a scalefit selection")
-        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+        f = S.expect_result(d, (SCHEMA,), "a scalefit selection",
                             {"board": S.list_of(S.expect_mapping), "along": S.expect_str,
                              "folds": S.list_of(S.expect_str), "objectives": S.list_of(S.expect_str),
                              "data": S.fields_of({}, {"where": S.expect_filter})},
                             {"holdout": S.expect_filter, "group_by": S.optional(S.expect_str), "fit": S.optional(
                               S.expect_mapping), "tolerance": S.expect_number, "metric": S.expect_str,
-                             "notes": S.list_of(S.expect_str)}, closed=True)
+                             "notes": S.list_of(S.expect_str)})
         for i, e in enumerate(f["board"]):
             S.expect_fields(e, f"board.{i}", {"law": S.expect_str, "objective": S.expect_str, "status": S.expect_str})
             for k in SCORES:
@@ -165,9 +164,7 @@ class SelectionSet(dict):
 
     @classmethod
     def from_dict(cls, d: Any) -> SelectionSet:
-        S.expect_schema(d, (SET_SCHEMA,), "a scalefit selection set")
-        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "", {"targets": S.expect_mapping},
-                            closed=True)
+        f = S.expect_result(d, (SET_SCHEMA,), "a scalefit selection set", {"targets": S.expect_mapping})
         return cls({str(t): SelectionResult.from_dict(v) for t, v in f["targets"].items()})
 
 

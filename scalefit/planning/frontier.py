@@ -177,8 +177,7 @@ class FrontierResult(ResultFile):
     @classmethod
     def from_dict(cls, d) -> FrontierResult:
         """A FrontierResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
-        schema = S.expect_schema(d, SCHEMAS, "an isoflop/envelope fit")
-        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "", _TOP, _TOP_OPTIONAL, closed=True)
+        f, schema = S.expect_result(d, SCHEMAS, "an isoflop/envelope fit", _TOP, _TOP_OPTIONAL), d["schema"]
         if f["method"] != schema.split(".")[1].split("/")[0]:
             raise FitFileError(f"method: {f['method']!r} does not match the schema {schema!r}")
         required, extra = _POINTS[f["method"]]

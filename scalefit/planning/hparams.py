@@ -212,10 +212,9 @@ class HparamFit(ResultFile):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> HparamFit:
         """An HparamFit from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
-        S.expect_schema(d, (SCHEMA,), "a scalefit hyperparameter fit")
-        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+        f = S.expect_result(d, (SCHEMA,), "a scalefit hyperparameter fit",
                             {"cells": S.expect_list, "fits": S.expect_mapping, "options": S.expect_mapping,
-                             "data": S.expect_mapping, "check": S.expect_list}, closed=True)
+                             "data": S.expect_mapping, "check": S.expect_list})
         fits = S.expect_fields(f["fits"], "fits", dict.fromkeys(LAWS, fit_from_dict), {"surface": fit_from_dict},
                                closed=True)
         for key, law in {**{k: v[0] for k, v in LAWS.items()}, "surface": "lr-bsz"}.items():

@@ -150,13 +150,12 @@ class LadderResult(ResultFile):
     @classmethod
     def from_dict(cls, d: Any) -> LadderResult:
         """A LadderResult from :meth:`to_dict`'s output, every field checked (FitFileError naming the field)."""
-        S.expect_schema(d, SCHEMAS, "a scalefit ladder")
-        f = S.expect_fields({k: v for k, v in d.items() if k != "schema"}, "",
+        f = S.expect_result(d, SCHEMAS, "a scalefit ladder",
                             {"loss_fit": S.expect_mapping, "acc_fit": S.expect_mapping,
                              "options": S.fields_of({}, {"where": S.expect_filter}),
                              "data": S.expect_mapping, "points": S.expect_mapping},
                             {"notes": S.list_of(S.expect_str), "version": S.expect_str, "choice": S.expect_mapping,
-                             "direct_fit": S.optional(S.expect_mapping), "triage": S.expect_mapping}, closed=True)
+                             "direct_fit": S.optional(S.expect_mapping), "triage": S.expect_mapping})
         loss_fit, acc_fit = fit_from_dict(f["loss_fit"], "loss_fit"), fit_from_dict(f["acc_fit"], "acc_fit")
         data = S.expect_fields(f["data"], "data", {"source": S.expect_str, "tasks": S.list_of(S.expect_str)})
         for task in data["tasks"]:
