@@ -29,10 +29,11 @@ def test_every_quoted_number_matches_the_code(rendered):
         "\n".join(stale)
 
 
-def test_every_template_finds_its_sentence_shape(rendered):
+def test_every_template_finds_its_sentence_shape():
     text = readme_numbers.README.read_text()
-    for template, _ in rendered:
-        assert readme_numbers.pattern(template).search(text), template
+    for _, templates in readme_numbers.FACTS:  # the templates alone: no need to compute the numbers again
+        for template in templates:
+            assert readme_numbers.pattern(template).search(text), template
 
 
 def test_the_quickstart_writes_only_ignored_paths():
