@@ -46,7 +46,7 @@ def fit_ladder_procedure(call: Procedure):
                           "uses the (L=0, Acc=1) anchor (--opt anchor=false to drop it)")
     return fit(
         "ladder", call.runs, loss_cols=str(opts["loss_cols"]), acc_cols=str(opts["acc_cols"]),
-        task=None if opts.get("task") is None else str(opts["task"]), mapping=fitting.mapping, where=fitting.where,
+        task=None if opts.get("task") is None else str(opts["task"]), map=fitting.mapping, where=fitting.where,
         run=rows.get("run"), skip_first=rows.get("skip_first", 0.1),
         anchor=opt_flag(opts, "anchor", True), chance=opt_number(opts, "chance", None),
         reduce=rows.get("reduce"), smooth=rows.get("smooth"), direct=opt_flag(opts, "direct", True),
