@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=None,
                     help="worker processes (0: serial; default 0 quick, else cores)")
     ap.add_argument("--no-init", action="store_true", help="stage 1 only (no init study)")
+    ap.add_argument("--note", default="", help="saved with the results: where runs came from, what was special")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/bench_width_transfer[_quick].json")
     args = ap.parse_args(argv)
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or HERE.parent / "scratch" / f"bench-width-transfer{suffix}"
     workers = args.workers if args.workers is not None else (0 if args.quick else cpu_count())
     init_widths = QUICK["init_widths"] if args.quick else FULL["init_widths"]
-    record = _record.machine(mode="quick" if args.quick else "full", workers=workers)
+    record = _record.machine(mode="quick" if args.quick else "full", workers=workers, note=args.note)
     lr_dir = run(lr_spec(args.quick), out / "lr", workers)
     init_dir = None
     if not args.no_init:
