@@ -23,6 +23,9 @@ from typer.testing import CliRunner
 from scalefit.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
+# README order matters (predict reads the fit.json an earlier command wrote): under pytest-xdist the test
+# command's `--dist loadgroup` keeps every command of this module on one worker, in order.
+pytestmark = pytest.mark.xdist_group("readme-commands")
 TRAINS = ("train", "sweep")
 SWEEP_READ_ONLY = ("--list", "--dry-run", "--show-spec")
 

@@ -88,7 +88,9 @@ def _curve(ax, fit, inputs: dict, x: np.ndarray, color, level: float, *, dashed:
         b = band(fit, inputs, level)
     ax.plot(x, y, color=color, lw=1.6, ls="--" if dashed else "-", label=label)
     if b is not None:
-        ax.fill_between(x, b[0], b[1], color=color, alpha=0.15, lw=0, label=interval_label("mean", level))
+        text = interval_label("mean", level)
+        shown = any(c.get_label() == text for c in ax.collections)  # one legend entry for every size's band
+        ax.fill_between(x, b[0], b[1], color=color, alpha=0.15, lw=0, label=None if shown else text)
 
 
 def _marker(ax, x: float, pred, prefix: str, text: str) -> None:
