@@ -4,7 +4,9 @@ muP follows Yang et al. (2022, "Tensor Programs V", Table 3 / the ``mup`` packag
 multiplier ``m = width / base_width``:
 
 - hidden matrices (attention and MLP weights) are initialised with std ``init_std / sqrt(m)`` (fan-in scaled
-  relative to the base width, so the base width's best ``init_std`` transfers) and trained with learning rate
+  relative to the base width, Tensor Programs V's rule, under which the base width's best ``init_std`` should
+  transfer; on the byte-level CPU proxies it did not: base width 32's best is 2x the default, width 128's under muP
+  4x or more, see benchmarks/results/diag_mup_width.json) and trained with learning rate
   ``lr / m``; their decoupled weight decay is multiplied by ``m`` so that AdamW's per-step shrink ``lr * wd``
   stays width-independent (the ``mup`` package's ``MuAdamW`` does the same);
 - Adam's epsilon is divided by ``m`` for every parameter (gradients shrink as ``1/m``; Everett et al. 2024,
