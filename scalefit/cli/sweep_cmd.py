@@ -269,8 +269,10 @@ def sweep_command(
     from scalefit.sweeps.presets import list_presets as presets
 
     if list_presets:
-        for name, doc in presets().items():
-            echo(f"{name:<18}{doc}")
+        listed = presets()
+        pad = max(map(len, listed)) + 2  # a column as wide as the longest name, whatever presets are added
+        for name, doc in listed.items():
+            echo(f"{name:<{pad}}{doc}")
         return
     spec = _load(spec_path, preset, [*sets, f"log={log}"] if log is not None else sets)
     if device is not None:

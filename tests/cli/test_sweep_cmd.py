@@ -39,6 +39,9 @@ def test_dry_run_json_has_n_d_flops_and_estimates():
 def test_list_and_show_spec(tmp_path):
     res = invoke("sweep", "--list")
     assert res.exit_code == 0 and "chinchilla-cpu" in res.output and "schedules" in res.output
+    from scalefit.sweeps.presets import list_presets
+    # every name stands apart from its description, the longest one too
+    assert all(line.split()[0] in list_presets() for line in res.output.splitlines()), res.output
     res = invoke("sweep", "--preset", "schedules-cpu", "--show-spec")
     assert res.exit_code == 0 and res.output.startswith('name = "schedules-cpu"') and "[[grid]]" in res.output
     path = tmp_path / "s.toml"
