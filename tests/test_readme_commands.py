@@ -24,7 +24,9 @@ from scalefit.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
 # README order matters (predict reads the fit.json an earlier command wrote): under pytest-xdist the test
-# command's `--dist loadgroup` keeps every command of this module on one worker, in order.
+# command's `--dist loadgroup` keeps every command of this module on one worker, in order, and the scratch clone
+# is session-scoped because that worker may run other modules' tests between two commands (a module-scoped
+# folder would be torn down and made again, empty, in between).
 pytestmark = pytest.mark.xdist_group("readme-commands")
 TRAINS = ("train", "sweep")
 SWEEP_READ_ONLY = ("--list", "--dry-run", "--show-spec")
@@ -80,7 +82,7 @@ def _reduced(words: list[str]) -> list[str]:
     return [("20" if i > 0 and words[i - 1] == "--bootstrap" else w) for i, w in enumerate(words)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def workdir(tmp_path_factory):
     """A scratch folder like a fresh clone's root: the committed run logs, empty figures/, example inputs."""
     import pandas as pd
