@@ -23,10 +23,9 @@ from typer.testing import CliRunner
 from scalefit.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
-# README order matters (predict reads the fit.json an earlier command wrote): under pytest-xdist the test
-# command's `--dist loadgroup` keeps every command of this module on one worker, in order, and the scratch clone
-# is session-scoped because that worker may run other modules' tests between two commands (a module-scoped
-# folder would be torn down and made again, empty, in between).
+# README order matters (predict reads the fit.json an earlier command wrote), so the commands run once, in order,
+# in one session fixture, and each test reads its command's result: under pytest-xdist the tests may land on
+# either worker (the xdist_group mark with --dist loadgroup keeps them on one, saving a second run of them all).
 pytestmark = pytest.mark.xdist_group("readme-commands")
 TRAINS = ("train", "sweep")
 SWEEP_READ_ONLY = ("--list", "--dry-run", "--show-spec")
@@ -108,17 +107,31 @@ def test_the_readme_has_commands_to_run():
     assert len(commands) >= 25, commands
 
 
-@pytest.mark.parametrize("line,command", [(n, c) for n, c in readme_commands() if runnable(c)],
-                         ids=[f"README:{n}" for n, c in readme_commands() if runnable(c)])
-def test_readme_command_runs(workdir, line, command):
+def _run(workdir: Path, command: str) -> tuple[int, str]:
+    """(exit code, output) of one README command run in ``workdir``, as a shell in the clone's root would."""
     words, redirect = _words(command)
-    words = _reduced(words)
     cwd = os.getcwd()
     os.chdir(workdir)
     try:
-        res = CliRunner().invoke(app, words[1:])
+        res = CliRunner().invoke(app, _reduced(words)[1:])
         if redirect:
             (workdir / redirect).write_text(res.stdout)
     finally:
         os.chdir(cwd)
-    assert res.exit_code == 0, f"README line {line}: {command}\n{res.output}{res.stderr}"
+    return res.exit_code, res.output + res.stderr
+
+
+COMMANDS = [(n, c) for n, c in readme_commands() if runnable(c)]
+
+
+@pytest.fixture(scope="session")
+def ran(workdir) -> list[tuple[int, str]]:
+    """Every command, run once in README order in one scratch clone (a command reads what an earlier one wrote),
+    whichever worker asks first; each test below checks its own command's result."""
+    return [_run(workdir, command) for _, command in COMMANDS]
+
+
+@pytest.mark.parametrize("i", range(len(COMMANDS)), ids=[f"README:{n}" for n, _ in COMMANDS])
+def test_readme_command_runs(ran, i):
+    (line, command), (code, output) = COMMANDS[i], ran[i]
+    assert code == 0, f"README line {line}: {command}\n{output}"
