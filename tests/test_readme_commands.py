@@ -102,9 +102,6 @@ def workdir(tmp_path_factory):
     return root
 
 
-def test_the_readme_has_commands_to_run():
-    commands = [c for _, c in readme_commands() if runnable(c)]
-    assert len(commands) >= 25, commands
 
 
 def _run(workdir: Path, command: str) -> tuple[int, str]:
@@ -124,10 +121,14 @@ def _run(workdir: Path, command: str) -> tuple[int, str]:
 COMMANDS = [(n, c) for n, c in readme_commands() if runnable(c)]
 
 
+def test_the_readme_has_commands_to_run():
+    assert len(COMMANDS) >= 25, COMMANDS
+
+
 @pytest.fixture(scope="session")
 def ran(workdir) -> list[tuple[int, str]]:
     """Every command, run once in README order in one scratch clone (a command reads what an earlier one wrote),
-    whichever worker asks first; each test below checks its own command's result."""
+    once per worker that runs any of the tests below; each of them checks its own command's result."""
     return [_run(workdir, command) for _, command in COMMANDS]
 
 

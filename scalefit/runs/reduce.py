@@ -210,7 +210,7 @@ def _plain(value: object) -> object:
 
 def _progress(table: RunTable, mapping: Mapping[str, str], taken: list[str]) -> list[str]:
     """The numeric progress columns (:data:`MEAN_PLACED`) a mean over checkpoints is placed at."""
-    found = (column_for(table, s, {k: v for k, v in mapping.items() if k == s}) for s in MEAN_PLACED)
+    found = (column_for(table, s, mapping) for s in MEAN_PLACED)
     return list(dict.fromkeys(c for c in found if c is not None and c not in taken
                               and pd.api.types.is_numeric_dtype(table.frame[c])))
 
