@@ -76,15 +76,17 @@ def _notes(caught) -> list[str]:
 
 def predict_schedule(fit, *, label: str, lr: np.ndarray, out: Path | None, group: str | None,
                      level: float, as_json: bool, points: int = 16) -> None:
-    """Print (and with ``out`` save) the predicted curve of one schedule from an lr-annealing fit and its final
-    loss."""
+    """Print (and with ``out`` save) the predicted curve of one schedule from an lr-annealing fit (its member
+    ``group`` of a grouped fit) and its final loss."""
     import numpy as np
 
+    from scalefit.fitting.fit_set import member
     from scalefit.planning.lr_annealing import predict_curve
 
+    fit = member(fit, group)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        curve = predict_curve(fit, lr, level=level, group=group)
+        curve = predict_curve(fit, lr, level=level)
     notes = _notes(caught)
     final = curve.iloc[-1]
     has_ci = "L_lower" in curve.columns
@@ -97,9 +99,7 @@ def predict_schedule(fit, *, label: str, lr: np.ndarray, out: Path | None, group
     valid = curve[curve["L_pred"].notna()]
     picks = np.unique(np.round(np.geomspace(valid["step"].iloc[0], len(curve), points)).astype(int))
     shown = curve[curve["step"].isin(picks)]
-    from scalefit.fitting.fit_set import member
-
-    echo(f"predicted loss curve: {label}; lambda = {member(fit, group).law_spec.options.get('lam')}")
+    echo(f"predicted loss curve: {label}; lambda = {fit.law_spec.options.get('lam')}")
     echo(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     ci = f" [{final['L_lower']:.4f}, {final['L_upper']:.4f}] ({100 * level:g}% bootstrap)" if has_ci else ""
     echo(f"\nfinal loss after {len(curve)} updates: {final['L_pred']:.4f}{ci}")
@@ -125,7 +125,7 @@ class ScheduleOptions:
                                       "(CSV of step,lr for every update), repeatable.")
 
 
-def _compare(fit, opts: ScheduleOptions, group: str | None, level: float) -> tuple:
+def _compare(fit, opts: ScheduleOptions, level: float) -> tuple:
     from scalefit.planning.curves import lr_from_csv
     from scalefit.planning.lr_annealing import compare_schedules
 
@@ -139,7 +139,7 @@ def _compare(fit, opts: ScheduleOptions, group: str | None, level: float) -> tup
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cmp = compare_schedules(fit, steps=opts.steps, peak_lr=opts.peak_lr, warmup_frac=opts.warmup_frac,
-                                min_lr_ratio=opts.min_lr_ratio, extra=extra, level=level, group=group, **kwargs)
+                                min_lr_ratio=opts.min_lr_ratio, extra=extra, level=level, **kwargs)
     return cmp, _notes(caught)
 
 
@@ -165,8 +165,10 @@ def plan_schedules(fit, opts: ScheduleOptions, *, group: str | None, level: floa
     every group of a grouped fit unless ``group`` picks one."""
     if opts.steps is None or opts.peak_lr is None:
         raise OptionError("plan of an lr-annealing fit needs --steps N (updates in the budget) and --peak-lr LR")
+    from scalefit.fitting.fit_set import member
+
     every = hasattr(fit, "by") and group is None  # every member of a FitSet
-    results = {g: _compare(fit, opts, g, level) for g in (fit if every else [group])}
+    results = {g: _compare(member(fit, g), opts, level) for g in (fit if every else [group])}
     if as_json:
         body = ({"group_by": fit.by, "groups": {g: _cmp_json(*r) for g, r in results.items()}} if every
                 else _cmp_json(*results[group]))

@@ -72,13 +72,13 @@ def _plan_frontier(path: Path, compute: list[float], level: float, as_json: bool
                    f"  D*        {_fmt(row, 'D_opt')} tokens\n  D*/N*     {row['tokens_per_param']:.4g}")
 
 
-def _allocation(fit, compute: list[float], multipliers: list[float] | None, level: float, group) -> dict:
+def _allocation(fit, compute: list[float], multipliers: list[float] | None, level: float) -> dict:
     from scalefit.planning.allocation import compute_optimal
     from scalefit.planning.overtrain import overtrain_alternatives
 
-    plan = {"compute_optimal": compute_optimal(fit, compute, level=level, group=group)}
+    plan = {"compute_optimal": compute_optimal(fit, compute, level=level)}
     if multipliers is not None:
-        plan["overtrain"] = overtrain_alternatives(fit, compute, multipliers, level=level, group=group)
+        plan["overtrain"] = overtrain_alternatives(fit, compute, multipliers, level=level)
     return plan
 
 
@@ -103,8 +103,10 @@ def _plan_law(fit, opts: AllocationOptions, group: str | None, level: float, as_
             multipliers = [float(v) for v in opts.overtrain.split(",")]
         except ValueError:
             raise OptionError(f"--overtrain {opts.overtrain!r}: give multiples of M* as numbers, e.g. 2,4,8") from None
+    from scalefit.fitting.fit_set import member
+
     every = hasattr(fit, "by") and group is None  # every member of a FitSet
-    plans = {g: _allocation(fit, opts.compute, multipliers, level, g) for g in (fit if every else [group])}
+    plans = {g: _allocation(member(fit, g), opts.compute, multipliers, level) for g in (fit if every else [group])}
     if as_json:
         body = {"group_by": fit.by, "groups": plans} if every else plans[group]
         echo_json({"law": fit.law, "level": level, **body})

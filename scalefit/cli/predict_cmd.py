@@ -119,7 +119,7 @@ def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, g
     by their calibrated noise and extrapolation error (:func:`scalefit.fitting.calibration.prediction_widen`)."""
     from scalefit.fitting import FitResult
     from scalefit.fitting.calibration import widen_for
-    from scalefit.fitting.fit_set import FitSet
+    from scalefit.fitting.fit_set import member
     from scalefit.planning.chain import chain_predict, chain_predict_groups
 
     second = FitResult.load(chain_json)
@@ -127,9 +127,7 @@ def chained_frame(fit, chain_json: Path, frame: pd.DataFrame, *, level: float, g
     if group is None:
         pred = chain_predict_groups(fit, second, frame, level=level, seed=seed, widen=widen)
     else:
-        pred = chain_predict(fit, second, frame, level=level, seed=seed,
-                             group=group if isinstance(fit, FitSet) else None,
-                             second_group=group if isinstance(second, FitSet) else None, widen=widen)
+        pred = chain_predict(member(fit, group), member(second, group), frame, level=level, seed=seed, widen=widen)
     if pred.pairing in _PAIRING:
         warnings.warn(_PAIRING[pred.pairing], stacklevel=2)
     return pred.frame

@@ -139,7 +139,7 @@ def member(result: FitResult | FitSet, key: object | None = None) -> FitResult:
     if not isinstance(result, FitSet):
         return result
     if key is None:
-        raise FitError(f"this fit has one law per target; say which target (--group, or group= in the library): "
+        raise FitError(f"this fit has one law per target; say which target (--group, or fits[TARGET] in the library): "
                        f"one of {list(result.targets)}" if result.targets else
                        f"this fit is grouped by {result.by!r}; say which group: one of {sorted(result)}")
     return result[key]

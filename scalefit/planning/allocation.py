@@ -13,15 +13,15 @@ from scalefit.planning.inputs import positives
 ALLOCATION = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")
 
 
-def compute_optimal(fit: FitResult, compute: Iterable[float], *, level: float = 0.95,
-                    group: str | None = None) -> list[dict]:
+def compute_optimal(fit: FitResult, compute: Iterable[float], *, level: float = 0.95) -> list[dict]:
     """Rows of compute-optimal N, D, D/N and loss per budget, with bootstrap intervals if present.
 
-    Every budget must be a finite number of FLOPs > 0 (PlanInputError naming ``--compute`` otherwise).
+    Every budget must be a finite number of FLOPs > 0 (PlanInputError naming ``--compute`` otherwise). One fit:
+    a grouped or multi-target fit's member (``fits["c4"]``; a FitSet is refused, naming its keys).
     """
     budgets = positives(compute, "a compute budget", "--compute", "1e24", "FLOP count")
     tail_percent(level)
-    single = member(fit, group)
+    single = member(fit)
     law = single.law_spec
     missing = [k for k in ALLOCATION if k not in law.derived]
     if missing:

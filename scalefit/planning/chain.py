@@ -100,16 +100,16 @@ def _joint_indices(b1: int, b2: int, seed: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def chain_predict(first: FitResult, second: FitResult, inputs: Mapping[str, Any] | pd.DataFrame, *,
-                  level: float = 0.95, seed: int = 0, group: object | None = None, second_group: object | None = None,
-                  widen: Widen | None = None) -> ChainPrediction:
+                  level: float = 0.95, seed: int = 0, widen: Widen | None = None) -> ChainPrediction:
     """Predict ``first``'s target at ``inputs``, then ``second``'s target at that prediction.
 
-    ``group`` / ``second_group`` pick one group of grouped fits. ``seed`` is used only when the two
-    bootstraps differ in size (indices are then resampled). ``widen``: see the module docstring.
+    Two single fits (of a grouped fit, its member: ``loss["c4"]``; every group at once:
+    :func:`chain_predict_groups`). ``seed`` is used only when the two bootstraps differ in size (indices are then
+    resampled). ``widen``: see the module docstring.
     """
     if not 0 < level < 1:
         raise FitError(f"level must be in (0, 1), got {level}")
-    one, two = member(first, group), member(second, second_group)
+    one, two = member(first), member(second)  # a FitSet: refused, naming its keys
     mid = _check_link(one, two)
     lab1, lab2 = prediction_label(one), prediction_label(two)
     frame = _frame(inputs)
@@ -205,7 +205,7 @@ def chain_predict_groups(first: FitResult, second: FitResult, inputs: Mapping[st
     for g, a, b in pairs:
         rows = frame[frame[col].astype(str) == g] if own else frame
         if len(rows):
-            parts.append(chain_predict(first, second, rows, level=level, seed=seed, group=a, second_group=b,
+            parts.append(chain_predict(member(first, a), member(second, b), rows, level=level, seed=seed,
                                        widen=widen))
             names.append(g)
     if len({p.labels for p in parts}) > 1:  # groups fitted on different columns: one set of columns, by symbol

@@ -200,21 +200,21 @@ def run_errors(result: FitResult, prepared: RunTable, *, where: str | None = Non
     return pd.DataFrame(rows)
 
 
-def _lam(fit: FitResult, group: str | None) -> tuple[FitResult, float]:
-    single = member(fit, group)
+def _lam(fit: FitResult) -> tuple[FitResult, float]:
+    single = member(fit)  # a FitSet: refused, naming its keys
     if single.law != LAW:
         raise FitError(f"this is a {single.law!r} fit; curve prediction needs an {LAW!r} fit "
                        f"(`scalefit fit {LAW} CURVES.csv --out curve.json`)")
     return single, float(single.law_spec.options.get("lam", DEFAULT_LAMBDA))
 
 
-def predict_curve(fit: FitResult, lr: np.ndarray, *, level: float = 0.95, group: str | None = None) -> pd.DataFrame:
+def predict_curve(fit: FitResult, lr: np.ndarray, *, level: float = 0.95) -> pd.DataFrame:
     """The predicted loss after every update of the schedule ``lr`` (update 1 first), with a bootstrap
     interval when the fit has one: columns step, lr, S1, S2, L_pred [, L_lower, L_upper].
 
     The law describes the curve after warmup, so the loss is NaN before the LR first reaches its peak.
     """
-    single, lam = _lam(fit, group)
+    single, lam = _lam(fit)
     lr = np.asarray(lr, dtype=float)
     if lr.ndim != 1 or lr.size == 0 or not np.isfinite(lr).all() or (lr < 0).any():
         raise RunDataError("the schedule must be a non-empty 1-D array of finite learning rates >= 0")
@@ -258,7 +258,6 @@ def compare_schedules(
     min_lr_ratio: float = 0.1,
     extra: Mapping[str, np.ndarray] | None = None,
     level: float = 0.95,
-    group: str | None = None,
 ) -> ScheduleComparison:
     """Final loss after ``steps`` updates for each schedule (WSD once per decay fraction), best first.
 
@@ -270,7 +269,7 @@ def compare_schedules(
     min_lr_ratio = fraction(min_lr_ratio, "the final LR / peak LR", "--min-lr-ratio")
     decay_fracs = [fraction(f, "a WSD decay fraction", "--decay-fracs") for f in decay_fracs]
     tail_percent(level)  # a bad level: the one-line error, before any work
-    single, lam = _lam(fit, group)
+    single, lam = _lam(fit)
     n_schedules = sum(len(decay_fracs) if name == "wsd" else 1 for name in schedules if name in SCHEDULES)
     check_schedule_work(steps, schedules=max(1, n_schedules + len(extra or {})))  # before building any of them
     candidates: list[tuple[str, float | None, np.ndarray]] = []

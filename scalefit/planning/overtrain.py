@@ -82,14 +82,14 @@ def overtrain_alternatives(
     multipliers: Sequence[float],
     *,
     level: float = 0.95,
-    group: object | None = None,
 ) -> list[dict]:
     """One row per (budget, multiplier): M, N, D, predicted loss, loss increase over L*(C), compute ratio.
 
     ``multipliers`` are factors on the compute-optimal M* (1 = the optimum itself). The law needs the
-    closed-form allocation (derived ``N_opt``, ``D_opt``, ``loss_opt``) and inputs among N, D, C, M.
+    closed-form allocation (derived ``N_opt``, ``D_opt``, ``loss_opt``) and inputs among N, D, C, M. One fit: a
+    grouped or multi-target fit's member (``fits["c4"]``).
     """
-    single = member(fit, group)
+    single = member(fit)
     law = single.law_spec
     missing = [k for k in _NEEDS if k not in law.derived]
     if missing or not set(law.inputs) <= _ND:

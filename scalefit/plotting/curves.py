@@ -35,12 +35,12 @@ def _ax(ax, figsize=(8.4, 5.4)):
     return ax
 
 
-def _predict(fit, lr, level, group) -> pd.DataFrame:
+def _predict(fit, lr, level) -> pd.DataFrame:
     from scalefit.planning.lr_annealing import predict_curve
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return predict_curve(fit, np.asarray(lr, dtype=float), level=level, group=group)
+        return predict_curve(fit, np.asarray(lr, dtype=float), level=level)
 
 
 def _first_step(frame: pd.DataFrame, fitted: pd.Index | None, focus: bool) -> float:
@@ -120,14 +120,14 @@ def plot_curves(fit: FitResult, curves, *, where: str | None = None, extra: dict
     seen, drawn = set(), []
     for run, rows in frame.groupby(runs, sort=False):
         kind = labels.loc[rows.index[0]]
-        pred = _predict(fit, run_schedule(table, table.frame[all_runs == run], str(run)), level, group)
+        pred = _predict(single, run_schedule(table, table.frame[all_runs == run], str(run)), level)
         in_fit = np.ones(len(rows), bool) if fitted is None else rows.index.isin(fitted)
         drawn += _draw_run(ax, twin, rows, in_fit, pred, cmap(kinds.index(kind) % 10),
                            None if kind in seen else kind, start)
         seen.add(kind)
     for i, (name, lr) in enumerate((extra or {}).items()):
         colour = cmap((len(kinds) + i) % 10)
-        pred = _predict(fit, lr, level, group)
+        pred = _predict(single, lr, level)
         ok = pred["L_pred"].notna().to_numpy() & (pred["step"].to_numpy() >= start)
         ax.plot(pred["step"][ok], pred["L_pred"][ok], color=colour, lw=1.6, ls=":", gid="extra",
                 label=f"{name} (predicted)")

@@ -55,7 +55,7 @@ def test_every_group_in_one_call_matches_the_per_group_chain(fits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = chain_predict_groups(loss, acc, points, seed=3)
-        singles = {t: chain_predict(loss, acc, points, seed=3, group=t, second_group=t).frame for t in TASKS}
+        singles = {t: chain_predict(loss[t], acc[t], points, seed=3).frame for t in TASKS}
     assert list(out.frame.columns) == ["N", "task", "L_pred", "L_lower", "L_upper", "acc_pred", "acc_lower",
                                        "acc_upper"]
     assert out.group_by == "task" and out.pairing == "resampled" and out.n_samples == 40
@@ -108,8 +108,8 @@ def test_widen_seam_propagates_through_both_stages(fits):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = chain_predict(loss, acc, {"N": [1e9]}, group="arc", second_group="arc").frame
-        wide = chain_predict(loss, acc, {"N": [1e9]}, group="arc", second_group="arc", widen=widen).frame
+        plain = chain_predict(loss["arc"], acc["arc"], {"N": [1e9]}).frame
+        wide = chain_predict(loss["arc"], acc["arc"], {"N": [1e9]}, widen=widen).frame
     assert seen == [("power", ["N"], (40, 1), (1,)), ("downstream-acc-sigmoid", ["L"], (40, 1), (1,))]
     assert wide.L_lower[0] == pytest.approx(plain.L_lower[0] + 0.5)
     assert wide.acc_upper[0] < plain.acc_upper[0]  # a higher loss feeds a lower accuracy
@@ -150,3 +150,22 @@ def test_cli_chain_takes_the_interval_option_like_a_plain_predict(fits, tmp_path
     assert "acc_pred" in row and not [k for k in row if k.endswith(("_lower", "_upper"))]
     bad = runner.invoke(app, [*base, "--interval", "wide"])
     assert bad.exit_code == 1 and "--interval 'wide': one of prediction, mean, none" in bad.output
+
+
+def test_a_grouped_fit_given_where_one_fit_is_needed_names_its_groups(fits):
+    """The planning helpers take one fit (``fits["arc"]``); a FitSet gets member()'s error naming its groups."""
+    from scalefit.planning.allocation import compute_optimal
+    from scalefit.planning.lr_annealing import compare_schedules, predict_curve
+    from scalefit.planning.overtrain import overtrain_alternatives
+
+    _, loss, acc, _ = fits
+    at = {"N": [1e9]}
+    calls = [lambda: chain_predict(loss, acc["arc"], at), lambda: chain_predict(loss["arc"], acc, at),
+             lambda: compute_optimal(loss, [1e22]), lambda: overtrain_alternatives(loss, [1e22], [2.0]),
+             lambda: predict_curve(loss, np.ones(10)), lambda: compare_schedules(loss, steps=100, peak_lr=1e-3)]
+    for call in calls:
+        with pytest.raises(FitError, match=r"grouped by 'task'; say which group: one of \['arc', 'mmlu'\]"):
+            call()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert chain_predict(loss["arc"], acc["arc"], at).frame.L_pred[0] == pytest.approx(_loss("arc", 1e9), rel=0.02)
