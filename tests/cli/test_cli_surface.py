@@ -138,7 +138,7 @@ def test_completion_is_on():
     names = {o for p in options(commands()["scalefit"]) for o in p.opts}
     assert {"--install-completion", "--show-completion"} <= names
     res = runner.invoke(app, ["--show-completion", "bash"])
-    assert res.exit_code == 0 and "_SCALEFIT_COMPLETE=complete_bash" in res.output
+    assert res.exit_code == 0 and "_SCALEFIT_COMPLETE=complete_bash" in res.output, (res.output, res.exception)
 
 
 @pytest.mark.parametrize("path", sorted(commands()))

@@ -174,13 +174,14 @@ def test_a_requeued_task_runs_again_and_the_sweep_completes(tmp_path):
 
 def test_ctrl_c_cancels_the_array_and_says_so(tmp_path):
     out = tmp_path / "interrupted"
+    fixed = {**TINY, "tokens": LONG}  # runs that cannot finish before the Ctrl-C, however loaded the machine is
     script = textwrap.dedent(f"""
         import sys
         from scalefit.errors import SweepInterrupted
         from scalefit.sweeps.runner import run_sweep
         from scalefit.sweeps.slurm import SlurmExecutor
         from scalefit.sweeps.spec import parse_spec
-        spec = parse_spec({{"name": "s", "fixed": {TINY!r}, "grid": {{"shape": [[16, 1]], "lr": [1e-3, 2e-3]}}}})
+        spec = parse_spec({{"name": "s", "fixed": {fixed!r}, "grid": {{"shape": [[16, 1]], "lr": [1e-3, 2e-3]}}}})
         try:
             run_sweep(spec, {str(out)!r}, executor=SlurmExecutor(partition={PARTITION!r}, poll_s=0.3))
         except SweepInterrupted as exc:
@@ -202,7 +203,7 @@ def test_a_killed_sweep_is_resumed_by_waiting_for_its_queued_tasks(tmp_path):
         from scalefit.sweeps.runner import run_sweep
         from scalefit.sweeps.slurm import SlurmExecutor
         from scalefit.sweeps.spec import parse_spec
-        spec = parse_spec({{"name": "s", "fixed": {TINY!r}, "grid": {{"shape": [[16, 1]], "lr": [1e-3, 2e-3]}}}})
+        spec = parse_spec({{"name": "s", "fixed": {fixed!r}, "grid": {{"shape": [[16, 1]], "lr": [1e-3, 2e-3]}}}})
         run_sweep(spec, {str(out)!r}, executor=SlurmExecutor(partition={PARTITION!r}, cpus_per_task={cpus}))
     """)  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", script])
