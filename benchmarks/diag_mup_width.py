@@ -2,7 +2,7 @@
 the parametrization changed, trained by scalefit's own trainer (``train_run``), to find what holds muP's best loss
 above SP's at width 128.
 
-    python benchmarks/diag_mup_width.py VARIANT LR [--set KEY=VALUE ...] [--out DIR]
+    python benchmarks/diag_mup_width.py VARIANT LR [--width W] [--param sp|mup] [--set KEY=VALUE ...] [--out DIR]
     python benchmarks/diag_mup_width.py --collect [--out DIR] [--save]
 
 VARIANT is ``none`` (the config as given: e.g. ``--set mup_attention=1/sqrt(d)``, ``--set init_std=0.04``,
@@ -10,8 +10,17 @@ VARIANT is ``none`` (the config as given: e.g. ``--set mup_attention=1/sqrt(d)``
 config cannot express, applied by wrapping ``mup.param_groups``/``mup.init_parameters`` for this process only:
 ``hid_half`` / ``qkv_half`` / ``emb_half`` / ``vec_half`` halve the learning rate (and its schedule multiplier) of the
 hidden matrices / only the fused q, k, v projections / the embeddings and readout / the norm gains;
-``hidden_init`` / ``readout_init`` undo muP's width scaling of the hidden init std / of the readout's effective init.
-Runs go to ``OUT/d_<variant>/<run_id>/`` (run ids are the trainer's: a ``none`` run is the same run as the sweep's).
+``hidden_init`` / ``readout_init`` undo muP's width scaling of the hidden init std / of the readout's effective init;
+``readout_sqrt`` multiplies the readout init by ``sqrt(m)`` (effective init ``init_std / sqrt(m)``: SP's fan-in rule,
+as in Everett et al. 2024's SP with per-layer learning rates); ``readout_x<F>`` (e.g. ``readout_x4``) multiplies the
+readout init by F at any width (a readout init constant tuned at the base width), ``hidden_x<F>`` / ``emb_x<F>`` the
+hidden matrices' / the embeddings' init;
+``emb_sqrt`` / ``emb_m`` divide the embeddings' learning rate by ``sqrt(m)`` (u-muP's embedding rule, Blake et al.
+2024) / by ``m``; ``vec_m`` divides the norm gains' and biases' learning rate by ``m``; ``wd_flat`` leaves the hidden
+weight decay unscaled (AdamW's ``lr * wd`` then shrinks as ``1/m``, the ``mup`` package's ``decoupled_wd`` case).
+Variants combine with ``+`` (``emb_sqrt+wd_flat``); ``--width`` (default 128) and ``--param`` (default mup) pick
+the run's width and parametrization (an SP run takes no variant but ``none``). Runs go to
+``OUT/d_<variant>/<run_id>/`` (run ids are the trainer's: a ``none`` run is the same run as the sweep's).
 ``--collect`` prints every run under OUT as one JSON table (``--save``: benchmarks/results/diag_mup_width.json).
 """
 
@@ -26,10 +35,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PRESET = "width-transfer-cpu"
 LR_HALF = {"hid_half": "hidden", "emb_half": "matrix", "vec_half": "vector"}  # variant -> param_groups group name
+INIT_UNDO = ("hidden_init", "readout_init", "readout_sqrt")
+GROUP_RULES = ("emb_sqrt", "emb_m", "vec_m", "wd_flat")
+INIT_MULTS = ("readout_x", "hidden_x", "emb_x")  # + a factor: that kind's init multiplied by it at every width
+VARIANTS = ("none", "qkv_half", *LR_HALF, *INIT_UNDO, *GROUP_RULES)
 
 
 def patch(variant: str) -> None:
     """Wrap the muP rules for this process (see the module docstring); ``none`` leaves them alone."""
+    parts = set(variant.split("+"))
     import torch
 
     import scalefit.proxy.model as model_mod
@@ -44,27 +58,44 @@ def patch(variant: str) -> None:
         m = mup.width_mult(cfg)
         for name, p in model.named_parameters():
             kind = mup.param_kind(name, p)
-            if (variant == "hidden_init" and kind == "hidden") or (variant == "readout_init" and kind == "readout"):
+            if ("hidden_init" in parts and kind == "hidden") or ("readout_init" in parts and kind == "readout"):
                 p.mul_(math.sqrt(m) if kind == "hidden" else m)
+            if "readout_sqrt" in parts and kind == "readout":
+                p.mul_(math.sqrt(m))
+            for part in parts:
+                if part.startswith(f"{kind}_x") or (kind == "embedding" and part.startswith("emb_x")):
+                    p.mul_(float(part.split("_x")[1]))
 
     def groups(model, cfg, lr, weight_decay, eps=None):
         out = orig_groups(model, cfg, lr, weight_decay, eps)
-        if variant == "qkv_half":
+        m = mup.width_mult(cfg)
+        if "qkv_half" in parts:
             names = {id(p): n for n, p in model.named_parameters()}
             for g in [g for g in out if g["name"] == "hidden"]:
                 qkv = [p for p in g["params"] if names[id(p)].endswith("attn.qkv.weight")]
                 g["params"] = [p for p in g["params"] if not names[id(p)].endswith("attn.qkv.weight")]
                 out.append({**g, "params": qkv, "lr": g["lr"] * 0.5, "lr_mult": g["lr_mult"] * 0.5, "name": "qkv"})
+        emb_ids = {id(p) for n, p in model.named_parameters() if mup.param_kind(n, p) == "embedding"}
+        for g in list(out):
+            if g["name"] == "matrix" and ({"emb_sqrt", "emb_m"} & parts):  # split the embeddings from the readout
+                emb = [p for p in g["params"] if id(p) in emb_ids]
+                g["params"] = [p for p in g["params"] if id(p) not in emb_ids]
+                mult = m**-0.5 if "emb_sqrt" in parts else 1.0 / m
+                out.append({**g, "params": emb, "lr": g["lr"] * mult, "lr_mult": g["lr_mult"] * mult, "name": "emb"})
         for g in out:
-            if LR_HALF.get(variant) == g["name"]:
+            if any(LR_HALF.get(part) == g["name"] for part in parts):
                 g["lr"], g["lr_mult"] = g["lr"] * 0.5, g["lr_mult"] * 0.5
-        return out
+            if "vec_m" in parts and g["name"] == "vector":
+                g["lr"], g["lr_mult"] = g["lr"] / m, g["lr_mult"] / m
+            if "wd_flat" in parts and g["name"] == "hidden":
+                g["weight_decay"] = weight_decay
+        return [g for g in out if g["params"]]
 
     model_mod.init_parameters = init
     train_mod.param_groups = groups
 
 
-def train(variant: str, lr: float, sets: list[str], out: Path) -> dict:
+def train(variant: str, lr: float, sets: list[str], out: Path, width: int = 128, param: str = "mup") -> dict:
     import torch
 
     from scalefit.proxy.config import make_config
@@ -74,16 +105,18 @@ def train(variant: str, lr: float, sets: list[str], out: Path) -> dict:
     torch.set_num_threads(1)
     fixed = dict(PRESETS[PRESET]["fixed"])
     fixed["n_tokens"] = fixed.pop("tokens")
-    opts = dict(fixed, width=128, depth=2, parametrization="mup", lr=lr, name=f"d_{variant}")
+    opts = dict(fixed, width=width, depth=2, parametrization=param, lr=lr, name=f"d_{variant}")
     patch(variant)
     row = train_run(make_config(overrides=opts, sets=sets), out)
-    return {"variant": variant, "lr": lr, "sets": sets, "loss": row["loss"], "status": row["status"]}
+    return {"variant": variant, "param": param, "width": width, "lr": lr, "sets": sets, "loss": row["loss"],
+            "status": row["status"], "wall_s": row["wall_s"]}
 
 
 def collect(out: Path) -> list[dict]:
     """Every finished run under OUT: its variant (folder), shape, lr, init, options and final loss."""
     rows = []
     keys = ("parametrization", "width", "n_heads", "base_n_heads", "lr", "init_std", "weight_decay", "qk_layernorm",
+            "input_mult", "output_mult", "zero_readout",
             "mup_attention")
     for result in sorted(out.glob("d_*/*/result.json")):
         config = json.loads((result.parent / "config.json").read_text())
@@ -98,15 +131,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("variant", nargs="?")
     ap.add_argument("lr", nargs="?", type=float)
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--param", choices=("mup", "sp"), default="mup")
     ap.add_argument("--out", type=Path, default=HERE.parent / "scratch" / "diag")
     ap.add_argument("--collect", action="store_true")
     ap.add_argument("--save", action="store_true")
     args = ap.parse_args(argv)
     sys.path[:0] = [str(HERE), str(HERE.parent)]  # _record, and scalefit from this checkout
     if not args.collect:
-        if args.variant not in ("none", "qkv_half", "hidden_init", "readout_init", *LR_HALF) or args.lr is None:
-            ap.error("give VARIANT (none, hid_half, qkv_half, emb_half, vec_half, hidden_init, readout_init) and LR")
-        print(json.dumps(train(args.variant, args.lr, args.sets, args.out)))
+        parts = {v for v in (args.variant or "").split("+") if not v.startswith(INIT_MULTS)}
+        if args.variant is None or args.lr is None or not parts <= set(VARIANTS):
+            ap.error(f"give VARIANT (one of {', '.join(VARIANTS)}, or several joined by +) and LR")
+        if args.param == "sp" and parts - {"none"}:
+            ap.error("an SP run takes the variant none or init multipliers (the others change muP's rules)")
+        print(json.dumps(train(args.variant, args.lr, args.sets, args.out, args.width, args.param)))
         return
     import _record
 
