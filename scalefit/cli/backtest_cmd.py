@@ -60,20 +60,19 @@ class HeldOut:
                 "level": self.level}
 
 
-def _run(name: str, runs, spec: dict, **kwargs) -> list:
-    """The backtests of one run log: one for --holdout, one per fold for --folds."""
+def _run(made, runs, spec: dict) -> list:
+    """The backtests of FitSpec ``made`` on one run log: one for --holdout, one per fold for --folds."""
     from scalefit.fitting.backtesting import backtest, backtest_folds
 
     if "holdout" in spec:
-        return [backtest(name, runs, **spec, **kwargs)]
-    return backtest_folds(name, runs, **spec, **kwargs)
+        return [backtest(made, runs, **spec)]
+    return backtest_folds(made, runs, **spec)
 
 
 def _backtests(law: str, runs: Path, fitting: FitOptions, rows: RowOptions, spec: dict) -> dict:
     """{group or None: [BacktestResult, ...]}; groups whose holdout takes none or all of their rows (or that
     have no fold) are skipped."""
     import warnings
-    from dataclasses import fields
 
     from scalefit.errors import RunDataError
     from scalefit.fitting.api import as_table
@@ -83,13 +82,11 @@ def _backtests(law: str, runs: Path, fitting: FitOptions, rows: RowOptions, spec
     runs, target = runs_and_target(rows.source(runs), fitting.target, fitting.target_mean, fitting.target_glob,
                                    command="backtest")
     runs, made = pre_reduced(made, runs, target)  # reduced per run before the split: both sides alike
-    chosen = [f.name for f in fields(made) if f.name not in ("law", "where", "calibrate", "starts")]  # backtest's
-    kwargs = {**{k: getattr(made, k) for k in chosen}, "target": target, "law_options": dict(made.law.options)}
-    by, name = fitting.group_by, made.law.name
+    made, by = made.replace(target=target), fitting.group_by
     if by is None:
-        return {None: _run(name, runs, spec, where=made.where, **kwargs)}
-    mapping = {**made.mapping, **({} if target is None else {made.law.target: target})}
-    table = filter_rows(as_table(runs), made.where, mapping=mapping)
+        return {None: _run(made, runs, spec)}
+    table = filter_rows(as_table(runs), made.where, mapping=made.columns)
+    mapping, made = made.columns, made.replace(where=None)  # the groups' rows are filtered here
     if by not in table.columns:
         raise OptionError(f"{table.source}: --group-by {by!r} is not a column; columns are {table.columns}")
     held = filter_rows(table, spec["holdout"], mapping=mapping, option="--holdout").frame.index \
@@ -102,7 +99,7 @@ def _backtests(law: str, runs: Path, fitting: FitOptions, rows: RowOptions, spec
                           "skipped (nothing to fit on or nothing to predict)", stacklevel=2)
             continue
         try:
-            out[str(value)] = _run(name, table.subset(index), spec, **kwargs)
+            out[str(value)] = _run(made, table.subset(index), spec)
         except RunDataError as exc:
             warnings.warn(f"group {by} = {value}: skipped ({exc})", stacklevel=2)
     if not out:

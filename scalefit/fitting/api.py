@@ -59,14 +59,7 @@ def fit(name: Law | str, data: RunsLike, **options: Any) -> Any:
     """
     from scalefit.procedures import PROCEDURES
 
-    if "mapping" in options:
-        if "map" in options:
-            raise TypeError("give the column mapping once: map= (mapping= is its deprecated name)")
-        warnings.warn("scalefit.fit(mapping=...) is deprecated: use map=, the name of the CLI's --map",
-                      DeprecationWarning, stacklevel=2)
-        options["map"] = options.pop("mapping")
-    if "map" in options:
-        options["mapping"] = options.pop("map")
+    options = map_keyword(options, "scalefit.fit")
     if isinstance(name, str) and name in PROCEDURES:
         return PROCEDURES[name](data, **options)
     target = options.get("target")
@@ -76,6 +69,19 @@ def fit(name: Law | str, data: RunsLike, **options: Any) -> Any:
         data = as_table(data)
         options["target"] = target_columns(data, target)
     return fit_law(name, data, **options)
+
+
+def map_keyword(options: dict, what: str) -> dict:
+    """``options`` with the column mapping under ``mapping`` (the spec's field): given as ``map=``, the name of the
+    CLI's ``--map``, or as ``mapping=``, its deprecated name (a DeprecationWarning at the user's call of ``what``)."""
+    from scalefit.fitting.extrapolation import user_stacklevel
+
+    if "mapping" in options:
+        if "map" in options:
+            raise TypeError("give the column mapping once: map= (mapping= is its deprecated name)")
+        warnings.warn(f"{what}(mapping=...) is deprecated: use map=, the name of the CLI's --map",
+                      DeprecationWarning, stacklevel=user_stacklevel())
+    return {("mapping" if k == "map" else k): v for k, v in options.items()}
 
 
 def fit_law(
@@ -114,13 +120,10 @@ def fit_law(
     params / fix: (init, min, max) per parameter / parameters held fixed (:meth:`Law.constrained`). anchors /
     weight / run / reduce / skip_first / smooth / order: see :mod:`scalefit.fitting.rows`.
     """
-    law = as_law(law, law_options)
-    for name, value in (("params", params), ("fix", fix)):
-        expect_argument(value or {}, name, Mapping, "a dict keyed by parameter name")
-    law = law.constrained(params, fix)
-    spec = FitSpec(law, mapping=mapping or {}, where=where, loss=loss, delta=delta, space=space, bootstrap=bootstrap,
-                   seed=seed, bootstrap_by=bootstrap_by, calibrate=calibrate, starts=starts, run=run, reduce=reduce,
-                   skip_first=skip_first, smooth=smooth, order=order, weight=weight, anchors=tuple(anchors))
+    spec = FitSpec.of(law, law_options=law_options, params=params, fix=fix, mapping=mapping, where=where, loss=loss,
+                      delta=delta, space=space, bootstrap=bootstrap, seed=seed, bootstrap_by=bootstrap_by,
+                      calibrate=calibrate, starts=starts, run=run, reduce=reduce, skip_first=skip_first, smooth=smooth,
+                      order=order, weight=weight, anchors=anchors)
     return fit_spec(spec, data, target=target, group_by=group_by)
 
 

@@ -19,9 +19,10 @@ import pandas as pd
 
 from scalefit._progress import each
 from scalefit.errors import FitError, RunDataError
-from scalefit.fitting.api import RunsLike, as_law, fit_law
+from scalefit.fitting.api import RunsLike, map_keyword
 from scalefit.fitting.result import INTERVALS, FitResult
 from scalefit.fitting.rows import filtered_rows
+from scalefit.fitting.spec import FitSpec
 from scalefit.laws import Law
 from scalefit.runs import RunTable, filter_rows, resolve
 
@@ -86,31 +87,44 @@ def rows_scores(rows: pd.DataFrame, level: float, interval: str | None) -> dict:
     return {**out, "interval": interval if band[0] is not None else None, "level": level}
 
 
-def _check_interval(interval: str | None) -> None:
+def _rows(law: Law | str | FitSpec, data: RunsLike, where: str | None, interval: str | None,
+          keywords: dict) -> tuple[FitSpec, RunTable, dict]:
+    """(the spec every refit fits, the rows it is backtested on, their symbol -> column mapping). ``law``: a
+    FitSpec (the fit's options are in it), or a law with :func:`scalefit.fit`'s law-fit ``keywords``."""
+    if isinstance(law, FitSpec):
+        if keywords or where is not None:
+            given = sorted([*keywords, *(["where"] if where is not None else [])])
+            raise TypeError(f"the FitSpec holds the fit's options; drop {given} or give them as spec.replace(...)")
+        spec = law
+    else:
+        spec = FitSpec.of(law, where=where, **map_keyword(keywords, "scalefit.backtest"))
     if interval is not None and interval not in INTERVALS:
         raise FitError(f"interval must be one of {list(INTERVALS)} or None, got {interval!r}")
+    table, mapping = filtered_rows(data, spec.where, spec.columns)
+    # the rows are filtered once here; every refit fits the spec on its training rows, calibrated when asked
+    return spec.replace(where=None, calibrate=interval == "prediction"), table, mapping
 
 
 def backtest(
-    law: Law | str, data: RunsLike, *, holdout: str, where: str | None = None, level: float = 0.95,
-    interval: str | None = "prediction", **kwargs: Any
+    law: Law | str | FitSpec, data: RunsLike, *, holdout: str, where: str | None = None, level: float = 0.95,
+    interval: str | None = "prediction", **keywords: Any
 ) -> BacktestResult:
     """Fit on the rows outside ``holdout`` (an expression like ``"N >= 5e9"``) and predict the held-out rows,
-    with ``interval`` ("prediction", "mean" or None) at ``level``; ``kwargs`` go to :func:`fit_law`."""
-    law_obj = as_law(law, kwargs.pop("law_options", None))
-    _check_interval(interval)
-    table, mapping = filtered_rows(data, where, kwargs.get("mapping"), kwargs.get("target"), law_obj.target)
+    with ``interval`` ("prediction", "mean" or None) at ``level``. ``law``: a :class:`FitSpec`, or a law (a name
+    or a Law) with :func:`scalefit.fit`'s law-fit ``keywords`` (``target``, ``map``, ``law_options``,
+    ``bootstrap`` ...), from which the spec is built once."""
+    spec, table, mapping = _rows(law, data, where, interval, keywords)
     held = filter_rows(table, holdout, mapping=mapping, option="--holdout")
-    return _held_out(law_obj, table, held.frame.index, holdout, mapping, level, interval, kwargs)
+    return _held_out(spec, table, held.frame.index, holdout, mapping, level, interval)
 
 
-def _held_out(law: Law, table: RunTable, held_rows, what: str, mapping: dict, level: float,
-              interval: str | None, kwargs: dict) -> BacktestResult:
-    """Fit ``law`` on ``table`` outside ``held_rows`` (row labels) and predict those rows."""
+def _held_out(spec: FitSpec, table: RunTable, held_rows, what: str, mapping: dict, level: float,
+              interval: str | None) -> BacktestResult:
+    """Fit ``spec`` on ``table`` outside ``held_rows`` (row labels) and predict those rows."""
     kept_rows = table.frame.index.difference(held_rows)
     if len(kept_rows) == 0:
         raise RunDataError(f"--holdout {what!r} holds out every row; nothing is left to fit on")
-    result = fit_law(law, table.subset(kept_rows), calibrate=interval == "prediction", **kwargs)
+    result, law = spec.fit(table.subset(kept_rows)), spec.law
     held = table.subset(held_rows)
     res = resolve(held, [*law.inputs, law.target], mapping=mapping)
     with warnings.catch_warnings():
@@ -130,26 +144,24 @@ def _held_out(law: Law, table: RunTable, held_rows, what: str, mapping: dict, le
 
 
 def backtest_folds(
-    law: Law | str, data: RunsLike, *, folds: int = 3, fraction: float = 0.1, along: str | None = None,
-    where: str | None = None, level: float = 0.95, interval: str | None = "prediction", **kwargs: Any
+    law: Law | str | FitSpec, data: RunsLike, *, folds: int = 3, fraction: float = 0.1, along: str | None = None,
+    where: str | None = None, level: float = 0.95, interval: str | None = "prediction", **keywords: Any
 ) -> list[BacktestResult]:
     """One backtest per fold along ``along`` (default: the law's axis, :func:`scalefit.fitting.folds.law_axis`, else
     its first input): rolling-origin folds cut between distinct values (fold k holds out about the top k·fraction
     of the rows), or group folds over mixtures or a categorical column (:func:`scalefit.fitting.folds.table_folds`).
-    Each backtest's ``what`` says what its fold held out."""
+    Each backtest's ``what`` says what its fold held out; ``law`` and ``keywords`` as in :func:`backtest`."""
     from scalefit.fitting.folds import MIXTURE, law_axis, table_folds
 
-    law_obj = as_law(law, kwargs.pop("law_options", None))
-    _check_interval(interval)
-    table, mapping = filtered_rows(data, where, kwargs.get("mapping"), kwargs.get("target"), law_obj.target)
-    along = along or law_axis(law_obj) or law_obj.inputs[0]
-    keys = law_obj.inputs if along == MIXTURE else ()
+    spec, table, mapping = _rows(law, data, where, interval, keywords)
+    along = along or law_axis(spec.law) or spec.law.inputs[0]
+    keys = spec.law.inputs if along == MIXTURE else ()
     found = table_folds(table, along, mapping=mapping, folds=folds, fraction=fraction, keys=keys)
     if not found:
         raise RunDataError(f"{table.source}: {along} has too few distinct values to hold some out and keep 2 to fit "
                            f"({len(table)} rows); give --holdout EXPR or another --along")
     rows = table.frame.index.to_numpy()
-    return [_held_out(law_obj, table, rows[f.held], f.describe(), mapping, level, interval, kwargs)
+    return [_held_out(spec, table, rows[f.held], f.describe(), mapping, level, interval)
             for f in each("backtest folds", found, lambda f: f.describe())]
 
 

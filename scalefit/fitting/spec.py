@@ -91,7 +91,12 @@ class FitSpec:
            params: Mapping[str, Any] | None = None, fix: Mapping[str, float] | None = None, **fields: Any) -> FitSpec:
         """The spec of ``law`` (a name, with ``law_options``, or a Law) with starts/bounds ``params`` and
         parameters held fixed ``fix`` (:meth:`Law.constrained`); ``fields`` are the spec's other fields."""
-        base = get_law(law, **dict(law_options or {})) if isinstance(law, str) else law
+        from scalefit._schema import expect_argument
+        from scalefit.fitting.api import as_law
+
+        base = as_law(law, law_options)
+        for name, value in (("params", params), ("fix", fix)):
+            expect_argument(value or {}, name, Mapping, "a dict keyed by parameter name")
         return cls(base.constrained(params, fix), **fields)
 
     # ---- the value ------------------------------------------------------------------------------------------

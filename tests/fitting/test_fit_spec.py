@@ -103,6 +103,35 @@ def test_backtest_folds_refits_never_see_held_out_rows(spy, monkeypatch):
         assert not np.array_equal(x.rows["actual"], y.rows["actual"])
 
 
+def test_backtest_refits_are_one_spec_fitted_on_the_training_rows(monkeypatch):
+    """The library backtest builds one FitSpec from its keywords (or is given one); the holdout's refit and every
+    fold's are that spec's fit on the training rows, and nothing else, whichever form the call takes."""
+    fitted: list = []
+    real_fit = FitSpec.fit
+
+    def fit(self, data):
+        fitted.append(self)
+        return real_fit(self, data)
+
+    monkeypatch.setattr(FitSpec, "fit", fit)
+    df = _runs().rename(columns={"N": "n"})
+    spec = FitSpec.of("power", law_options=POWER, mapping={"N": "n"}, where="n > 1e6", seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = scalefit.backtest(spec, df, holdout="n > 5e9", interval=None)
+        b = scalefit.backtest("power", df, holdout="n > 5e9", where="n > 1e6", interval=None, law_options=POWER,
+                              map={"N": "n"}, seed=2)
+        folds = backtest_folds(spec, df, folds=2, fraction=0.1, interval=None)
+    assert fitted == [spec.replace(where=None, calibrate=False)] * 4 and len(folds) == 2
+    assert a.fit.params == b.fit.params and a.rows.equals(b.rows) and len(a.rows) == 2
+    with pytest.raises(TypeError, match=r"drop \['bootstrap', 'where'\]"):
+        scalefit.backtest(spec, df, holdout="n > 5e9", where="n > 0", bootstrap=10)
+    with pytest.warns(DeprecationWarning, match=r"backtest\(mapping=...\) is deprecated: use map="):
+        old = scalefit.backtest("power", df, holdout="n > 5e9", where="n > 1e6", interval=None, law_options=POWER,
+                                mapping={"N": "n"}, seed=2)
+    assert old.rows.equals(a.rows)
+
+
 def test_calibration_fold_refits_never_see_held_out_rows(spy):
     df = _runs()
     with warnings.catch_warnings():
