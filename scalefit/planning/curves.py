@@ -221,11 +221,14 @@ def with_areas(table: RunTable, lam: float = DEFAULT_LAMBDA, *, run_col: str = "
     return RunTable(frame, table.source)
 
 
-def read_curves(path: str | Path) -> RunTable:
-    """A curve log from a CSV/TSV/Parquet file, or from a folder of ``scalefit train`` runs (see module doc)."""
-    p = Path(path)
-    if not p.is_dir():
-        return read_runs(p)
+def read_curves(data: RunTable | pd.DataFrame | str | Path) -> RunTable:
+    """A curve log: a RunTable or DataFrame (:func:`scalefit.fitting.api.as_table`), a CSV/TSV/Parquet file, or a
+    folder of ``scalefit train`` runs (see module doc)."""
+    from scalefit.fitting.api import as_table
+
+    p = Path(data) if isinstance(data, (str, Path)) else None
+    if p is None or not p.is_dir():
+        return as_table(data)
     parts = []
     for curve in sorted(p.rglob("curve.csv")):
         cfg_path = curve.parent / "config.json"

@@ -46,8 +46,7 @@ def prepare_curves(
     data: RunTable | pd.DataFrame | str | Path, lam: float = DEFAULT_LAMBDA, *, skip_warmup: bool = True
 ) -> RunTable:
     """The curve log with S1, S2 for decay factor ``lam``: rows with a finite loss (after warmup by default)."""
-    table = data if isinstance(data, RunTable) else (
-        RunTable.from_frame(data) if isinstance(data, pd.DataFrame) else read_curves(data))
+    table = read_curves(data)
     if "loss" not in table.columns:
         raise RunDataError(f"{table.source}: a curve log needs a 'loss' column; columns are {table.columns}")
     full = with_areas(table, lam)
@@ -105,8 +104,7 @@ def fit_curves(
 
     ``bootstrap_by``: the resampling unit (default: logged points; ``"run_id"`` resamples whole runs).
     """
-    table = data if isinstance(data, RunTable) else (
-        RunTable.from_frame(data) if isinstance(data, pd.DataFrame) else read_curves(data))
+    table = read_curves(data)
     fit_kwargs = dict(fit_kwargs)
     for key in ("law_options", "starts"):
         if key in fit_kwargs:

@@ -97,12 +97,10 @@ def plot_curves(fit: FitResult, curves, *, where: str | None = None, extra: dict
     """Observed vs predicted loss curves, one colour per schedule, LR on a twin axis; returns the Axes."""
     from scalefit.planning.curves import read_curves, run_ids, run_schedule
     from scalefit.planning.lr_annealing import prepare_curves
-    from scalefit.runs.table import RunTable
 
     single = member(fit, group)
     lam = float(single.law_spec.options.get("lam", 0.999))
-    table = curves if isinstance(curves, RunTable) else (
-        RunTable.from_frame(curves) if isinstance(curves, pd.DataFrame) else read_curves(curves))
+    table = read_curves(curves)
     shown = prepare_curves(table, lam, skip_warmup=False)
     if where is not None:
         shown = filter_rows(shown, where)
