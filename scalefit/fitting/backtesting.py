@@ -131,15 +131,13 @@ def _held_out(spec: FitSpec, table: RunTable, held_rows, what: str, mapping: dic
         warnings.simplefilter("ignore")
         x = {s: res.values[s] for s in law.inputs}
         pred = result.predict(x)
+        band = None if interval is None else result.predict_interval(x, level=level, interval=interval)
     actual = res.values[law.target]
     names = next(({c: held.frame.loc[res.rows, c].to_numpy()} for c in RUN_COLUMNS if c in held.columns), {})
     out = pd.DataFrame({"row": held.line(np.asarray(res.rows)), **names, **x, "actual": actual, "predicted": pred,
                         "rel_error": (pred - actual) / actual})
-    if interval is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lo, hi = result.predict_interval(x, level=level, interval=interval)
-        out["lower"], out["upper"] = lo, hi
+    if band is not None:
+        out["lower"], out["upper"] = band
     return BacktestResult(result, out, what, level, interval)
 
 

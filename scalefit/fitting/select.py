@@ -30,7 +30,7 @@ import numpy as np
 
 from scalefit._progress import each, task
 from scalefit.errors import ScalefitError
-from scalefit.fitting.api import RunsLike, as_law, as_table, refit_parts
+from scalefit.fitting.api import RunsLike, as_law, as_table, fit_spec, refit_parts
 from scalefit.fitting.degeneracy import CANCELLING, degeneracy
 from scalefit.fitting.folds import MIXTURE, SCALE_SYMBOLS, check_folds, law_axis, table_folds
 from scalefit.fitting.rows import filtered_rows
@@ -206,7 +206,7 @@ def _score_entry(law: Law, objective: str, table: RunTable, opts: dict) -> tuple
     objective_kw = {**OBJECTIVES[objective], **({} if opts["positive"] else {"space": "raw"})}
     try:
         spec = FitSpec(law, mapping=opts["mapping"], seed=opts["seed"], calibrate=False, **objective_kw)
-        full = spec.fit(table) if opts["group_by"] is None else spec.fit_groups(table, opts["group_by"])
+        full = fit_spec(spec, table, group_by=opts["group_by"])
         entry.update(_full_stats(full, table, opts["mapping"], opts["positive"]))  # the winner's calibration: below
         # every fold of every group: the spec on the fold's training rows alone, in one stacked search
         jobs = []
@@ -355,7 +355,7 @@ def _final_fit(spec: FitSpec, table: RunTable, group_by, calibrate: bool):
     spec = spec.replace(calibrate=calibrate)
     with task("winner's full fit", 1, spec.law.name), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return spec.fit(table) if group_by is None else spec.fit_groups(table, group_by)
+        return fit_spec(spec, table, group_by=group_by)
 
 
 def _natural(symbol: str) -> tuple:

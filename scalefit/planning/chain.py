@@ -34,7 +34,7 @@ import pandas as pd
 from scalefit.errors import FitError
 from scalefit.fitting.calibration import PredictionWiden
 from scalefit.fitting.fit_set import FitSet, member
-from scalefit.fitting.resample import percentile_interval
+from scalefit.fitting.resample import percentile_interval, tail_percent
 from scalefit.fitting.result import FitResult
 from scalefit.laws.downstream_acc import COLUMN_NAMED
 
@@ -107,8 +107,7 @@ def chain_predict(first: FitResult, second: FitResult, inputs: Mapping[str, Any]
     :func:`chain_predict_groups`). ``seed`` is used only when the two bootstraps differ in size (indices are then
     resampled). ``widen``: see the module docstring.
     """
-    if not 0 < level < 1:
-        raise FitError(f"level must be in (0, 1), got {level}")
+    tail_percent(level)  # a bad level: the one-line error, before any work
     one, two = member(first), member(second)  # a FitSet: refused, naming its keys
     mid = _check_link(one, two)
     lab1, lab2 = prediction_label(one), prediction_label(two)
