@@ -135,6 +135,7 @@ def triage(long, o: Mapping[str, Any], choice: Mapping[str, Mapping], threshold:
            maps: Mapping[str, str] | None = None) -> dict:
     """{task: {noise, signal, snr, backtest_error, expected_error, flagged}}; see the module docstring (flagged:
     the expected error exceeds ``threshold`` or the SNR is below :data:`MIN_SNR`)."""
+    from scalefit.fitting.calibration import noise_scale
     from scalefit.runs import reduce_runs, resolve
 
     run, task, _, acc = _cols()
@@ -146,8 +147,7 @@ def triage(long, o: Mapping[str, Any], choice: Mapping[str, Mapping], threshold:
         sub = kept.frame[kept.frame[task].astype(str) == name]
         diffs = np.concatenate([np.diff(g[acc].to_numpy(dtype=float)) for _, g in sub.groupby(run, sort=False)]
                                or [np.array([])])
-        diffs = diffs[np.isfinite(diffs)]
-        noise = float(1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2)) if diffs.size else 0.0
+        noise = float(noise_scale(diffs) / np.sqrt(2))  # 1.4826 × MAD of the finite differences
         mask = (final.frame[task].astype(str) == name).to_numpy()
         acc_f, n_f = final.frame[acc].to_numpy(dtype=float)[mask], sizes[mask]
         per_size = [float(np.mean(acc_f[n_f == s])) for s in np.unique(n_f)]
