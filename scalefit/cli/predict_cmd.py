@@ -153,7 +153,7 @@ class CurveOptions:
 def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval="prediction") -> pd.DataFrame:
     if interval not in ("prediction", "mean", "none"):
         raise OptionError(f"--interval {interval!r}: one of prediction, mean, none")
-    from scalefit.fitting.fit_set import FitSet
+    from scalefit.fitting.fit_set import FitSet, members
 
     if group is not None and not isinstance(fit, FitSet):
         raise OptionError(f"--group {group}: this fit is not grouped (one law for every run); drop --group")
@@ -162,8 +162,7 @@ def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval=
         if interval == "none":  # the chained points without their interval columns
             pred = pred.drop(columns=[c for c in pred.columns if c.endswith(("_lower", "_upper"))])
         return pred
-    if interval == "mean" and all(f.interval_method() is None for f in (fit.values() if isinstance(fit, FitSet)
-                                                                          else [fit])):
+    if interval == "mean" and all(f.interval_method() is None for f in members(fit)):
         raise OptionError("--interval mean is the interval of the fitted curve (bootstrap band, or delta method from "
                           "the parameter covariance); this fit has neither (refit with --bootstrap N) — or ask for "
                           "--interval prediction")

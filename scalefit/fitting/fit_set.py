@@ -145,4 +145,9 @@ def member(result: FitResult | FitSet, key: object | None = None) -> FitResult:
     return result[key]
 
 
-__all__ = ["SCHEMA", "TARGET_GROUP", "FitSet", "member"]
+def members(result: FitResult | FitSet) -> list[FitResult]:
+    """Every fit ``result`` holds: a FitSet's members in order, or the single fit itself."""
+    return list(result.values()) if isinstance(result, FitSet) else [result]
+
+
+__all__ = ["SCHEMA", "TARGET_GROUP", "FitSet", "member", "members"]

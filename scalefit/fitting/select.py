@@ -32,6 +32,7 @@ from scalefit._progress import each, task
 from scalefit.errors import ScalefitError
 from scalefit.fitting.api import RunsLike, as_law, as_table, fit_spec, refit_parts
 from scalefit.fitting.degeneracy import CANCELLING, degeneracy
+from scalefit.fitting.fit_set import members
 from scalefit.fitting.folds import MIXTURE, SCALE_SYMBOLS, check_folds, law_axis, table_folds
 from scalefit.fitting.rows import filtered_rows
 from scalefit.fitting.scores import scores
@@ -178,7 +179,7 @@ def _full_stats(full, table: RunTable, mapping, positive: bool) -> dict:
     AIC and BIC are the full fits' own ``stats.aic``/``stats.bic`` summed over groups
     (:func:`scalefit.fitting.api.information_criteria`: log residuals of a positive target, raw residuals
     otherwise, whatever the objective, so they compare across laws and objectives)."""
-    parts = list(full.values()) if isinstance(full, Mapping) else [full]  # a FitSet's members
+    parts = members(full)
     law = parts[0].law_spec
     k = len(law.params)
     x = resolve(table, law.inputs, mapping=mapping).values

@@ -28,7 +28,7 @@ import pandas as pd
 from scalefit._budget import WORK_BYTES, check_work
 from scalefit.errors import FitError, PlanInputError, RunDataError
 from scalefit.fitting.api import fit_law
-from scalefit.fitting.fit_set import FitSet, member
+from scalefit.fitting.fit_set import FitSet, member, members
 from scalefit.fitting.resample import percentile_interval, tail_percent
 from scalefit.fitting.result import FitResult
 from scalefit.laws import get_law
@@ -122,15 +122,11 @@ def fit_curves(
 
 
 def _objective(result: FitResult) -> float:
-    return float(sum(g.stats["objective"] for g in _singles(result)))
+    return float(sum(g.stats["objective"] for g in members(result)))
 
 
 def _best_params(result: FitResult) -> np.ndarray:
-    return np.array([[g.params[k] for k in get_law(LAW).param_names] for g in _singles(result)])
-
-
-def _singles(result: FitResult | FitSet) -> list[FitResult]:
-    return list(result.values()) if isinstance(result, FitSet) else [result]
+    return np.array([[g.params[k] for k in get_law(LAW).param_names] for g in members(result)])
 
 
 def _profile_lambda(table, lambdas, skip_warmup, fit_kwargs) -> tuple[float, list]:
