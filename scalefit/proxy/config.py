@@ -26,6 +26,8 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16")
 SHARDS = ("ddp", "fsdp")
 MUP_ATTENTION = ("1/d", "1/sqrt(d)")
+MUP_EMBEDDING_LR = ("1", "1/sqrt(m)")  # muP: the embeddings' learning rate x this (m = width / base_width)
+MUP_READOUT_INIT = ("1/m", "1/sqrt(m)")  # muP: the readout's effective init std is init_std x this
 ARCHS = ("gpt2", "llama", "olmo2")
 COOLDOWNS = ("linear", "1-sqrt")
 
@@ -36,7 +38,9 @@ EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads", "devic
 # Fields added after run ids were first written: they enter the run id only when set away from their default,
 # so every run of an older sweep keeps its id (and resumes).
 LATE_FIELDS = ("arch", "base_n_heads", "mup_attention", "base_depth", "input_mult", "output_mult",
-               "zero_readout", "zero_query", "cooldown", "warmup_steps")
+               "zero_readout", "zero_query", "cooldown", "warmup_steps", "mup_embedding_lr", "mup_readout_init")
+# muP's own rules: an SP run computes the same whatever they say, so they never enter an SP run's id.
+MUP_ONLY_FIELDS = ("mup_attention", "mup_embedding_lr", "mup_readout_init")
 # Version of the muP rules (mup.py): 2 added hidden weight decay x m and Adam epsilon / m. A muP run's id includes
 # it, so a run trained under other rules is never taken for one of these (SP ids are unchanged).
 MUP_RULES = 2
@@ -66,7 +70,9 @@ class ModelConfig:
     base_width: int = 128  # muP: width at which muP equals SP (width multipliers are width/base_width)
     arch: str = "gpt2"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
     base_n_heads: int = 0  # muP: attention heads at the base width (0: n_heads); base head = base_width/base_n_heads
-    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)"
+    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)" (SP's)
+    mup_embedding_lr: str = "1"  # muP embedding LR x "1" (Tensor Programs V) or "1/sqrt(m)" (u-muP, large vocab)
+    mup_readout_init: str = "1/m"  # muP readout effective init: init_std x "1/m" (TP V) or "1/sqrt(m)" (fan-in)
     base_depth: int = 0  # CompleteP (depth-muP, alpha=1): depth at which it equals muP/SP; 0 turns depth scaling off
     input_mult: float = 1.0  # multiplier of the input embedding's output (muP's tunable alpha_in)
     output_mult: float = 1.0  # multiplier of the logits on top of muP's 1/m (muP's tunable alpha_out)
@@ -105,7 +111,9 @@ class TrainConfig:
     base_width: int = 128  # muP: width at which muP equals SP
     arch: str = "gpt2"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
     base_n_heads: int = 0  # muP: attention heads at the base width (0: n_heads); base head = base_width/base_n_heads
-    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)"
+    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)" (SP's)
+    mup_embedding_lr: str = "1"  # muP embedding LR x "1" (Tensor Programs V) or "1/sqrt(m)" (u-muP, large vocab)
+    mup_readout_init: str = "1/m"  # muP readout effective init: init_std x "1/m" (TP V) or "1/sqrt(m)" (fan-in)
     base_depth: int = 0  # CompleteP (depth-muP, alpha=1): depth at which it equals muP/SP; 0 turns depth scaling off
     input_mult: float = 1.0  # multiplier of the input embedding's output (muP's tunable alpha_in)
     output_mult: float = 1.0  # multiplier of the logits on top of muP's 1/m (muP's tunable alpha_out)
@@ -298,6 +306,8 @@ def validate(cfg: TrainConfig) -> None:
         ("dtype", DTYPES),
         ("shard", SHARDS),
         ("mup_attention", MUP_ATTENTION),
+        ("mup_embedding_lr", MUP_EMBEDDING_LR),
+        ("mup_readout_init", MUP_READOUT_INIT),
         ("arch", ARCHS),
         ("cooldown", COOLDOWNS),
     ):
@@ -427,7 +437,8 @@ def run_id(cfg: TrainConfig) -> str:
     resolved = resolve(cfg)
     defaults = TrainConfig()
     payload = {k: v for k, v in resolved.to_dict().items()
-               if k not in EXECUTION_FIELDS and not (k in LATE_FIELDS and v == getattr(defaults, k))}
+               if k not in EXECUTION_FIELDS and not (k in LATE_FIELDS and v == getattr(defaults, k))
+               and not (k in MUP_ONLY_FIELDS and resolved.parametrization != "mup")}
     if resolved.parametrization == "mup":  # muP runs computed under older rules must not share an id with these
         payload["mup_rules"] = MUP_RULES
     if resolved.arch != "gpt2":  # likewise for the Llama-style layouts (gpt2 ids are unchanged)

@@ -1,22 +1,42 @@
 """Standard (SP), maximal-update (muP) and depth (CompleteP) parametrizations: init, multipliers, optimizer groups.
 
 muP follows Yang et al. (2022, "Tensor Programs V", Table 3 / the ``mup`` package) for Adam, with width
-multiplier ``m = width / base_width``:
+multiplier ``m = width / base_width``; three options replace one of its rules with a later finite-width one:
 
 - hidden matrices (attention and MLP weights) are initialised with std ``init_std / sqrt(m)`` (fan-in scaled
-  relative to the base width, Tensor Programs V's rule, under which the base width's best ``init_std`` should
-  transfer; on the byte-level CPU proxies it did not: base width 32's best is 2x the default, width 128's under muP
-  4x or more, see benchmarks/results/diag_mup_width.json) and trained with learning rate
-  ``lr / m``; their decoupled weight decay is multiplied by ``m`` so that AdamW's per-step shrink ``lr * wd``
-  stays width-independent (the ``mup`` package's ``MuAdamW`` does the same);
+  relative to the base width) and trained with learning rate ``lr / m``;
+- embeddings (token and position) are initialised with std ``init_std`` and trained with learning rate ``lr``;
+  ``mup_embedding_lr="1/sqrt(m)"`` trains them at ``lr / sqrt(m)``: u-muP's embedding rule (Blake et al. 2024),
+  which Hayou & Liu (2025, "Optimal embedding learning rate in LLMs: the effect of vocabulary size") derive for a
+  vocabulary larger than the width, the case of every proxy here (256 bytes or more, widths 32-256). A tied token
+  embedding keeps ``lr`` (it is also the readout);
+- norm gains and biases keep their init and learning rate ``lr``;
+- the readout is multiplied by ``output_mult / m`` in the forward pass and trained with learning rate ``lr``
+  (effective rate ``lr / m``); its weights start at std ``init_std``, an effective std of ``init_std / m``;
+  ``mup_readout_init="1/sqrt(m)"`` starts them at ``init_std * sqrt(m)``, an effective ``init_std / sqrt(m)``:
+  SP's fan-in init, as in Everett et al. 2024's SP with per-layer learning rates. A tied readout shares the input
+  embedding's matrix (trained as an embedding) exactly as ``mup``'s ``MuSharedReadout`` does;
+- every matrix's decoupled weight decay is divided by its learning-rate multiplier (``wd * m`` for hidden
+  matrices, ``wd * sqrt(m)`` for embeddings under the u-muP rule), so that AdamW's per-step shrink ``lr * wd``
+  stays the base width's (the ``mup`` package's ``MuAdamW`` does the same for hidden matrices);
 - Adam's epsilon is divided by ``m`` for every parameter (gradients shrink as ``1/m``; Everett et al. 2024,
   "Scaling exponents across parameterizations and optimizers"), so it never dominates the update at width;
-- embeddings and vector-like parameters (norms, biases) keep std ``init_std`` and learning rate ``lr``;
-- the readout is multiplied by ``output_mult / m`` in the forward pass (its weights stay vector-like); a tied
-  readout shares the input embedding's matrix exactly as ``mup``'s ``MuSharedReadout`` does;
 - attention logits are scaled by ``1 / d_head`` (``mup_attention="1/d"``) times ``sqrt(d_head_base)``, the base
   shape's head size ``base_width / base_n_heads``, so the scale equals SP's at the base shape and stays right
   when heads grow with width; ``mup_attention="1/sqrt(d)"`` keeps SP's scale.
+
+The ``width-transfer-cpu`` preset sets all three later rules (and ``init_std`` 0.04). Measured there
+(benchmarks/results/diag_mup_width.json; base width 32, 4 heads, one seed, loss after 512k tokens at width 128,
+lr 2^-6, init 0.08, 1/sqrt(d) unless said): with Tensor Programs V's rules muP's best loss did not fall from width
+32 to 64 and trailed SP's best (1.645) by 0.09 nats even at its best init; the readout's effective init
+``init_std / m`` cost the most (1/sqrt(m): -0.042 nats; width 32 itself prefers a 4x larger readout init), then
+the embedding learning rate (1/sqrt(m): -0.039; 1/m: -0.025) and the 1/d attention scale at heads of 8-32
+(+0.054 against 1/sqrt(d)); together 1.668. They are not the defaults because the coordinate check flags two
+layouts under them (muP slopes over widths 32-256, 4 seeds): olmo2's first-block branch outputs shrink (-0.34:
+its first block reads the raw embedding, whose updates shrink as 1/sqrt(m)), and a tied readout's logits shrink
+(-0.48) unless the shared matrix keeps ``lr`` (which it does). The base width's best ``init_std`` does not
+transfer in full under either rule set: width 128's best is 2x width 32's (hidden matrices, whose std the data
+prefer constant in width here, against the fan-in rule).
 
 CompleteP (Dey et al. 2025, "Don't be lazy: CompleteP enables compute-efficient deep transformers", alpha = 1),
 on when ``base_depth > 0``, with depth multiplier ``d = depth / base_depth``: every residual branch is multiplied
@@ -43,6 +63,7 @@ __all__ = [
     "attention_scale",
     "depth_mult",
     "init_parameters",
+    "lr_multiplier",
     "param_groups",
     "param_kind",
     "readout_multiplier",
@@ -84,6 +105,19 @@ def readout_multiplier(cfg: ModelConfig) -> float:
     return cfg.output_mult / width_mult(cfg)
 
 
+def lr_multiplier(cfg: ModelConfig, name: str, param: torch.Tensor) -> float:
+    """Learning-rate multiplier of parameter ``name``: ``1/m`` for hidden matrices, ``1/sqrt(m)`` for embeddings
+    with ``mup_embedding_lr="1/sqrt(m)"`` (not a tied token embedding: it is also the readout, whose effective rate
+    the 1/m logit multiplier already makes ``lr / m``), else 1 (always 1 under SP)."""
+    m, kind = width_mult(cfg), param_kind(name, param)
+    if kind == "hidden":
+        return 1.0 / m
+    shared = name == "wte.weight" and cfg.tied_embeddings
+    if kind == "embedding" and cfg.mup_embedding_lr == "1/sqrt(m)" and not shared:
+        return 1.0 / math.sqrt(m)
+    return 1.0
+
+
 def param_kind(name: str, param: torch.Tensor) -> str:
     """``embedding``, ``readout``, ``hidden`` (matrices inside blocks) or ``vector`` (norms, biases)."""
     if name in _EMBEDDINGS:
@@ -105,6 +139,8 @@ def init_parameters(model: torch.nn.Module, cfg: ModelConfig, seed: int) -> None
             p.fill_(0.0 if name.endswith("bias") else 1.0)  # norm gains 1, biases 0
             continue
         std = cfg.init_std
+        if kind == "readout" and cfg.mup_readout_init == "1/sqrt(m)":
+            std = std * math.sqrt(m)  # times the forward pass's 1/m: an effective std of init_std / sqrt(m)
         if kind == "hidden":
             std = std / math.sqrt(m)
             if name.endswith(_RESIDUAL_OUT):
@@ -122,8 +158,9 @@ def param_groups(
 ) -> list[dict]:
     """AdamW parameter groups; each carries ``lr_mult`` and ``eps_mult`` (see the module doc for the rules).
 
-    Weight decay applies to matrices (embeddings included), not to norms or biases; under muP a hidden matrix's
-    decay is ``weight_decay * m``. With ``eps`` given each group sets its own ``eps * eps_mult`` (without it the
+    Weight decay applies to matrices (embeddings included), not to norms or biases; under muP a matrix's decay is
+    ``weight_decay / lr_mult`` (``weight_decay * m`` for hidden matrices), so AdamW's per-step shrink ``lr * wd``
+    is the base width's. With ``eps`` given each group sets its own ``eps * eps_mult`` (without it the
     optimizer's single epsilon applies to every group, as before these rules existed).
     """
     m, d = width_mult(cfg), depth_mult(cfg)
@@ -131,10 +168,12 @@ def param_groups(
     for name, p in model.named_parameters():
         kind = param_kind(name, p)
         in_block = name.startswith("blocks.")
-        mult = 1.0 / m if kind == "hidden" else 1.0
-        decay = (weight_decay * m if kind == "hidden" else weight_decay) if p.ndim >= 2 else 0.0
+        mult = lr_multiplier(cfg, name, p)
+        decay = weight_decay / mult if p.ndim >= 2 else 0.0
         eps_mult = (1.0 / m) * (1.0 / d if in_block else 1.0)
-        group = "hidden" if kind == "hidden" else ("matrix" if p.ndim >= 2 else "vector")
+        group = "matrix" if p.ndim >= 2 else "vector"
+        if kind == "hidden" or (kind == "embedding" and mult != 1.0):
+            group = kind
         buckets.setdefault((group, mult, decay, eps_mult), []).append(p)
     groups = []
     for (group, mult, decay, eps_mult), params in buckets.items():

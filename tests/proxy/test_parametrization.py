@@ -62,13 +62,39 @@ def test_completep_scales_residual_branches_and_block_epsilon_with_depth():
     assert shallow.blocks[0].mlp.proj.weight.std().item() == pytest.approx(0.02 / 4, rel=0.05)
 
 
+def test_mup_embedding_lr_and_readout_init_rules():
+    shape = dict(width=128, n_heads=4, base_width=32, parametrization="mup", tied_embeddings=False)  # m = 4
+    tp5 = ModelConfig(mup_embedding_lr="1", mup_readout_init="1/m", **shape)
+    large_vocab = ModelConfig(mup_embedding_lr="1/sqrt(m)", mup_readout_init="1/sqrt(m)", **shape)
+    old, new = _groups(tp5), _groups(large_vocab)
+    for name in ("wte.weight", "wpe.weight"):
+        assert old[name]["lr"] == pytest.approx(1e-2) and old[name]["weight_decay"] == pytest.approx(0.1)
+        assert new[name]["lr"] == pytest.approx(1e-2 / 2) and new[name]["weight_decay"] == pytest.approx(0.1 * 2)
+    for name in ("lm_head.weight", "blocks.0.mlp.fc.weight", "ln_f.weight"):  # the other groups keep their rules
+        assert (new[name]["lr"], new[name]["weight_decay"]) == (old[name]["lr"], old[name]["weight_decay"])
+    assert new["lm_head.weight"]["lr"] == pytest.approx(1e-2) and new["blocks.0.mlp.fc.weight"]["lr"] == 1e-2 / 4
+    tied = _groups(ModelConfig(mup_embedding_lr="1/sqrt(m)", **{**shape, "tied_embeddings": True}))
+    assert tied["wte.weight"]["lr"] == 1e-2 and tied["wpe.weight"]["lr"] == pytest.approx(1e-2 / 2)  # shared: lr
+    # the readout's effective init (its std times the 1/m logit multiplier): init_std / m or init_std / sqrt(m)
+    for cfg, expected in ((tp5, 0.02 / 4), (large_vocab, 0.02 / 2)):
+        model = GPT(cfg, seed=0)
+        assert model.lm_head.weight.std().item() * model.readout_mult == pytest.approx(expected, rel=0.03)
+    sp = ModelConfig(width=128, n_heads=4, base_width=32, tied_embeddings=False, mup_embedding_lr="1/sqrt(m)",
+                     mup_readout_init="1/sqrt(m)")
+    assert GPT(sp, seed=0).lm_head.weight.std().item() == pytest.approx(0.02, rel=0.03)  # SP ignores muP's rules
+    assert {g["lr"] for g in _groups(sp).values()} == {1e-2}
+
+
 @pytest.mark.parametrize("arch", ["gpt2", "llama", "olmo2"])
 def test_every_scaling_equals_sp_at_the_base_shape(arch):
     shape = dict(width=64, depth=2, n_heads=4, seq_len=16, base_width=64, arch=arch, mlp="swiglu",
                  tied_embeddings=False, qk_layernorm=arch == "olmo2")
     sp = ModelConfig(parametrization="sp", **shape)
     for other in (ModelConfig(parametrization="mup", **shape),
-                  ModelConfig(parametrization="mup", base_depth=2, **shape)):
+                  ModelConfig(parametrization="mup", base_depth=2, **shape),
+                  ModelConfig(parametrization="mup", mup_embedding_lr="1", mup_readout_init="1/m", **shape),
+                  ModelConfig(parametrization="mup", mup_embedding_lr="1/sqrt(m)", mup_readout_init="1/sqrt(m)",
+                              mup_attention="1/sqrt(d)", **shape)):
         a, b = GPT(sp, seed=3), GPT(other, seed=3)
         idx = torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(0))
         assert torch.equal(a(idx), b(idx))
@@ -119,6 +145,8 @@ def test_rope_scores_depend_on_relative_position_only():
     (["arch=mamba"], "unknown arch"),
     (["cooldown=cubic"], "unknown cooldown"),
     (["mup_attention=1/d2"], "unknown mup_attention"),
+    (["mup_embedding_lr=1/m"], "unknown mup_embedding_lr"),
+    (["mup_readout_init=0"], "unknown mup_readout_init"),
 ])  # fmt: skip
 def test_bad_parametrization_settings_are_config_errors(sets, match):
     with pytest.raises(ConfigError, match=match):
@@ -139,6 +167,16 @@ def test_new_options_leave_sp_run_ids_unchanged_and_move_mup_ones():
             assert run_id(cfg) != stored["run_id"], path  # trained under muP rules 1: not a run of today's rules
     assert seen["sp"] >= 10 and seen["mup"] >= 10, seen
     assert run_id(TrainConfig(arch="llama")) != run_id(TrainConfig())  # a new option set does enter the id
+
+
+@pytest.mark.parametrize("option", ["mup_attention=1/d", "mup_attention=1/sqrt(d)", "mup_embedding_lr=1",
+                                    "mup_embedding_lr=1/sqrt(m)", "mup_readout_init=1/m", "mup_readout_init=1/sqrt(m)"])
+def test_mup_only_options_never_enter_an_sp_run_id(option):
+    key, value = option.split("=")
+    assert run_id(make_config(sets=[option])) == run_id(TrainConfig())  # SP computes the same either way
+    mup = dict(parametrization="mup", base_width=64)
+    changed = run_id(TrainConfig(**mup, **{key: value})) != run_id(TrainConfig(**mup))
+    assert changed == (value != getattr(TrainConfig(), key))  # under muP a non-default rule moves the id
 
 
 def test_layout_rules_version_enters_the_llama_layouts_run_ids_only(monkeypatch):
@@ -166,6 +204,9 @@ VARIANTS = {
     "qk-norm": {"qk_layernorm": True},
     "bias": {"bias": True},
     "init-2x": {"init_std": 0.04},
+    "later-rules": {"tied_embeddings": False, "mup_embedding_lr": "1/sqrt(m)", "mup_readout_init": "1/sqrt(m)",
+                    "mup_attention": "1/sqrt(d)"},  # the width-transfer-cpu preset's (mup.py says why)
+    "later-rules-tied": {"tied_embeddings": True, "mup_embedding_lr": "1/sqrt(m)", "mup_attention": "1/sqrt(d)"},
     "zero-init": {"tied_embeddings": False, "zero_readout": True, "zero_query": True},
     "depth-4": {"depth": 4, "base_depth": 2},  # CompleteP's residual multipliers on, at depth 4
     "llama": {"arch": "llama", "mlp": "swiglu", "tied_embeddings": False},
