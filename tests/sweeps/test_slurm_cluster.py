@@ -203,7 +203,7 @@ def test_a_killed_sweep_is_resumed_by_waiting_for_its_queued_tasks(tmp_path):
         from scalefit.sweeps.runner import run_sweep
         from scalefit.sweeps.slurm import SlurmExecutor
         from scalefit.sweeps.spec import parse_spec
-        spec = parse_spec({{"name": "s", "fixed": {fixed!r}, "grid": {{"shape": [[16, 1]], "lr": [1e-3, 2e-3]}}}})
+        spec = parse_spec({{"name": "s", "fixed": {TINY!r}, "grid": {{"shape": [[16, 1]], "lr": [1e-3, 2e-3]}}}})
         run_sweep(spec, {str(out)!r}, executor=SlurmExecutor(partition={PARTITION!r}, cpus_per_task={cpus}))
     """)  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", script])
