@@ -25,7 +25,7 @@ from scalefit.fitting.rows import clusters as row_clusters
 from scalefit.fitting.rows import fit_problem
 from scalefit.fitting.rows import summary as rows_summary
 from scalefit.fitting.search import multi_starts
-from scalefit.fitting.spec import FitSpec
+from scalefit.fitting.spec import FOLD_EXHAUSTIVE_ROWS, FitSpec
 from scalefit.laws import Law, get_law
 from scalefit.runs import RunTable, read_runs, resolve
 
@@ -189,10 +189,10 @@ def refit_parts(jobs: Sequence[tuple[FitSpec, RunTable]]) -> list:
     # seeds are for the full fits, whose training objective they keep never worse than the smaller law's.
     with threadpool_limits(1, user_api="blas"):
         found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points() for f in ok],
-                                             nested=False))
+                                             nested=False, exhaustive_rows=FOLD_EXHAUSTIVE_ROWS))
         if isinstance(found, Exception):
-            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points()], nested=False)[0])
-                     for f in ok]
+            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points()], nested=False,
+                                                      exhaustive_rows=FOLD_EXHAUSTIVE_ROWS)[0]) for f in ok]
     searches = dict(zip(map(id, ok), found))
 
     def params(fit):

@@ -110,11 +110,13 @@ def multi_start(
 
 
 def multi_starts(problems: Sequence[Problem], starts: Sequence[np.ndarray], *, n_refine: int = 5,
-                 rtol: float = 1e-4, seed: int = 0, nested: bool = True, _depth: int = 0) -> list[SearchResult]:
+                 rtol: float = 1e-4, seed: int = 0, nested: bool = True, exhaustive_rows: int = EXHAUSTIVE_ROWS,
+                 _depth: int = 0) -> list[SearchResult]:
     """:func:`multi_start` of each problem (one law and objective: the groups of a grouped fit, the folds of a
     calibration) with its starts (natural units), plus the optima of the laws the registry nests in it
-    (``nested``); those searched exhaustively descend and polish together (:mod:`scalefit.fitting.stack`), large
-    ones are screened one by one. Each result is the one the problem's own search gives."""
+    (``nested``); those searched exhaustively (at most ``exhaustive_rows`` rows and :data:`EXHAUSTIVE_WORK`)
+    descend and polish together (:mod:`scalefit.fitting.stack`), large ones are screened one by one. Each result
+    is the one the problem's own search gives."""
     from scalefit.fitting.screen import screened_search
 
     if not problems:
@@ -125,7 +127,7 @@ def multi_starts(problems: Sequence[Problem], starts: Sequence[np.ndarray], *, n
         seeds, names = _nested_seeds(problems, n_refine=n_refine, rtol=rtol, seed=seed, depth=_depth + 1)
         starts = [np.vstack([s, extra]) if len(extra) else s for s, extra in zip(starts, seeds)]
     small = [g for g, (p, s) in enumerate(zip(problems, starts))
-             if len(s) * p.n_rows <= EXHAUSTIVE_WORK and p.n_rows <= EXHAUSTIVE_ROWS]
+             if len(s) * p.n_rows <= EXHAUSTIVE_WORK and p.n_rows <= exhaustive_rows]
     found = dict(zip(small, exhaustive_searches([problems[g] for g in small], [starts[g] for g in small],
                                                 n_refine=n_refine, rtol=rtol, seed=seed)))
     results = [found[g] if g in found else screened_search(p, s, rtol=rtol, seed=seed)

@@ -35,6 +35,7 @@ from scalefit.fitting.objective import LOSSES, SPACES
 from scalefit.laws import Law, get_law
 
 FOLD_STARTS = 12  # start-grid points (beside the folds' core optimum) of each fold refit
+FOLD_EXHAUSTIVE_ROWS = 2048  # a fold refit on more rows is screened (scalefit.fitting.screen), not exhaustive
 CORE_STARTS = 512  # start-grid points of the search on the folds' core rows (the whole grid when it is smaller)
 
 

@@ -52,6 +52,33 @@ def test_a_50k_row_fit_allocates_no_starts_by_rows_array_and_recovers_the_law():
     assert "descended on a stratified 512 of 50,000 rows" in res.report()
 
 
+def test_large_fold_refits_are_screened_and_reach_the_exhaustive_refits_optimum(monkeypatch):
+    """A fold refit on more than FOLD_EXHAUSTIVE_ROWS rows takes the screened search (the full fit's path at that
+    size; exhaustively, the 8 folds of 10k-16k rows made the 50,000-row fit above 5x slower), a smaller one the
+    exhaustive search, and the screened refits reach the exhaustive refits' parameters."""
+    import scalefit.fitting.api as api
+    import scalefit.fitting.screen as screen
+    from scalefit.fitting.spec import FitSpec
+    from scalefit.runs.table import RunTable
+
+    table = RunTable(simulate(LAW, TRUE, n_points=1200, noise=0.01, seed=3), "sim")
+    rows, spec = FitSpec.of("chinchilla", calibrate=False).prepare(table)
+    folds = [rows.subset(rows.frame.index[:n]) for n in (300, 800, 1200)]  # training rows of three folds
+    spec = spec.for_folds(folds)  # the refits' spec: starts from the optimum on the rows all folds share + grid
+    calls = []
+    real = screen.screened_search
+    monkeypatch.setattr(screen, "screened_search", lambda p, *a, **k: calls.append(p.n_rows) or real(p, *a, **k))
+    monkeypatch.setattr(api, "FOLD_EXHAUSTIVE_ROWS", 500)  # the limit scaled down with the rows
+    screened = spec.refit(folds)
+    assert calls == [800, 1200]  # only the folds above the limit are screened
+    monkeypatch.setattr(api, "FOLD_EXHAUSTIVE_ROWS", 10**9)
+    exhaustive = spec.refit(folds)
+    assert calls == [800, 1200]  # with the limit lifted, none is
+    assert screened[0] == exhaustive[0]  # the small fold: the same search
+    for a, b in zip(screened[1:], exhaustive[1:]):
+        assert a == pytest.approx(b, rel=1e-4)  # A and alpha along their ridge: the same optimum
+
+
 def test_the_screened_search_reaches_the_exhaustive_optimum():
     problem = _problem(6000, seed=4)
     starts = LAW.start_grid()[::10]  # 450 starts x 6,000 rows: past the exhaustive limit, still quick to check
