@@ -31,7 +31,9 @@ lr 2^-6, init 0.08, 1/sqrt(d) unless said): with Tensor Programs V's rules muP's
 32 to 64 and trailed SP's best (1.645) by 0.09 nats even at its best init; the readout's effective init
 ``init_std / m`` cost the most (1/sqrt(m): -0.042 nats; width 32 itself prefers a 4x larger readout init), then
 the embedding learning rate (1/sqrt(m): -0.039; 1/m: -0.025) and the 1/d attention scale at heads of 8-32
-(+0.054 against 1/sqrt(d)); together 1.668. They are not the defaults because the coordinate check flags two
+(+0.054 against 1/sqrt(d)); together 1.668 (seed 1: 1.691 against SP's 1.660). A readout init 4x init_std at
+every width (width 32's best of 1x-8x) helps SP as much (width 128: 1.623 against muP's 1.652), so it does not
+close the gap. They are not the defaults because the coordinate check flags two
 layouts under them (muP slopes over widths 32-256, 4 seeds): olmo2's first-block branch outputs shrink (-0.34:
 its first block reads the raw embedding, whose updates shrink as 1/sqrt(m)), and a tied readout's logits shrink
 (-0.48) unless the shared matrix keeps ``lr`` (which it does). The base width's best ``init_std`` does not
