@@ -14,7 +14,7 @@ init study, at 3 LRs around stage 1's argmin at that width (its lr / 2, lr, 2 lr
 full mode is the acceptance sweep: 112 + 48 runs, about 2.5 core-hours on CPU (width 256 runs ~2.5x width 128's;
 give it ``--workers`` and time). ``--workers 0`` trains one run after another in this process at one torch thread.
 A sweep folder that already holds some of these runs (same run ids, e.g. copied from ``runs/lr-transfer-cpu``,
-whose SP runs at widths 128 are the init study's 0.5x runs: the preset's init_std is 0.04, theirs the default 0.02)
+whose SP runs at width 128 are the init study's 0.5x runs: the preset's init_std is 0.04, theirs the default 0.02)
 skips them.
 
 Acceptance (issue 23, muP with the defaults): the grid argmin of lr is the same at every width and the fitted slope
