@@ -32,7 +32,9 @@ from scalefit.sweeps.spec import parse_spec  # noqa: E402
 from .test_slurm_cluster import PARTITION, _Background, _wait_for  # noqa: E402
 from .test_slurm_cluster import cluster as cluster  # noqa: E402,F401 - the module's skip-or-fail fixture
 
-pytestmark = pytest.mark.slurm
+# the tests share the one local cluster, several take its whole node, and some time Slurm's own clock: under
+# pytest-xdist they run on one worker (--dist loadgroup), never beside each other
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm-cluster")]
 SIGNAL_S = 45  # the time-limit test's warning: seconds before the 2-minute limit
 SMALL = {"corpus": "pydoc", "seq_len": 32, "batch_size": 8, "n_heads": 2, "cloze_items": 0, "eval_tokens": 1024,
          "n_evals": 8, "device": "cpu", "lr": 3e-3, "deterministic": True}  # fmt: skip
