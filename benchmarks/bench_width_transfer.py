@@ -55,15 +55,16 @@ def _narrow(grid: dict, quick: dict) -> dict | None:
     return grid if grid["width"] else None
 
 
-def lr_spec(quick: bool):
-    """Stage 1: the preset, narrowed to the quick grid with --quick."""
+def lr_spec(quick: bool, seeds: list[int] | None = None):
+    """Stage 1: the preset, narrowed to the quick grid with --quick (its seeds ``seeds``, default seed 0)."""
     from scalefit.sweeps.presets import PRESETS
     from scalefit.sweeps.spec import parse_spec
 
     preset = PRESETS[PRESET]
     grids = [dict(g) for g in preset["grid"]]
     if quick:
-        grids = [g for g in (_narrow(g, QUICK) for g in grids) if g is not None]
+        quick_grid = {**QUICK, "seed": seeds or QUICK["seed"]}
+        grids = [g for g in (_narrow(g, quick_grid) for g in grids) if g is not None]
     return parse_spec({"name": PRESET, "description": preset["description"], "fixed": preset["fixed"],
                        "grid": grids}, source=f"preset:{PRESET}" + (" (quick)" if quick else ""))
 
@@ -235,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="sweep folders (default: scratch/bench-width-transfer[-quick])")
     ap.add_argument("--workers", type=int, default=None,
                     help="worker processes (0: serial; default 0 quick, else cores)")
+    ap.add_argument("--seeds", default=None, help="with --quick: the seeds, e.g. 0,1 (default 0; results file "
+                    "bench_width_transfer_quick_seeds_0_1.json)")
     ap.add_argument("--no-init", action="store_true", help="stage 1 only (no init study)")
     ap.add_argument("--note", default="", help="saved with the results: where runs came from, what was special")
     ap.add_argument("--json", action="store_true")
@@ -245,12 +248,15 @@ def main(argv: list[str] | None = None) -> None:
 
     from scalefit.sweeps.executors import cpu_count
 
-    suffix = "-quick" if args.quick else ""
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
+    if seeds and not args.quick:
+        ap.error("--seeds narrows the quick grid; the full mode runs the preset's seeds")
+    suffix = ("-quick" if args.quick else "") + ("-seeds-" + "-".join(map(str, seeds)) if seeds else "")
     out = args.out or HERE.parent / "scratch" / f"bench-width-transfer{suffix}"
     workers = args.workers if args.workers is not None else (0 if args.quick else cpu_count())
     init_widths = QUICK["init_widths"] if args.quick else FULL["init_widths"]
     record = _record.machine(mode="quick" if args.quick else "full", workers=workers, note=args.note)
-    lr_dir = run(lr_spec(args.quick), out / "lr", workers)
+    lr_dir = run(lr_spec(args.quick, seeds), out / "lr", workers)
     init_dir = None
     if not args.no_init:
         init_dir = run(init_spec(read_runs(lr_dir), lr_dir, init_widths), out / "init", workers)
