@@ -178,7 +178,8 @@ def test_ctrl_c_cancels_the_array_and_says_so(tmp_path):
     out = tmp_path / "interrupted"
     fixed = {**TINY, "tokens": LONG}  # runs that cannot finish before the Ctrl-C, however loaded the machine is
     script = textwrap.dedent(f"""
-        import sys
+        import signal, sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises, even if this test's shell ignores it
         from scalefit.errors import SweepInterrupted
         from scalefit.sweeps.runner import run_sweep
         from scalefit.sweeps.slurm import SlurmExecutor
