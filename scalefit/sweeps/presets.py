@@ -97,6 +97,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "grid": [{"parametrization": ["sp", "mup"], "width": [32, 64, 128, 256], "depth": 2, "lr": _LRS_CPU,
                   "seed": [0, 1]}],
     },
+    "depth-transfer-cpu": {
+        "description": "Depth transfer (issue 23): 4 LRs x depths 2/4/8 at width 64 (muP at its base width) under "
+        "CompleteP (base depth 2) and without depth scaling, 512k tokens, untied embeddings; "
+        "benchmarks/bench_depth_transfer.py prints the table",
+        "fixed": {**_CPU, "parametrization": "mup", "width": 64, "base_width": 64, "tokens": 512000,
+                  "tied_embeddings": False},
+        "grid": [{"base_depth": [2, 0], "depth": [2, 4, 8], "lr": [2.0**k for k in range(-9, -5)]}],
+    },
     "lr-transfer": {
         "description": "LR transfer: 9 LRs x widths 128-1024 (depth 4) under SP and muP (base width 128), 2e8 tokens, "
         "untied embeddings",
