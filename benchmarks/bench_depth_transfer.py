@@ -28,19 +28,12 @@ PRESET = "depth-transfer-cpu"
 MAX_SHIFT = 2.0  # largest / smallest argmin lr across depths, CompleteP
 
 
-def read_runs(sweep_dir: Path) -> pd.DataFrame:
-    """runs.csv with each run's base_depth (from its config.json: runs.csv has no base_depth column)."""
-    runs = pd.read_csv(sweep_dir / "runs.csv")
-    runs["base_depth"] = [json.loads((sweep_dir / rid / "config.json").read_text())["base_depth"]
-                          for rid in runs["run_id"]]
-    return runs
-
-
 def analyse(runs: pd.DataFrame) -> dict:
     """Per (base_depth, depth): the grid argmin lr, whether it is at the grid's edge, the best loss; per base depth
     the argmin's shift across depths."""
-    loss = pd.to_numeric(runs["loss"], errors="coerce").where(runs["status"] == "ok", math.inf).fillna(math.inf)
-    curves = runs.assign(loss=loss).groupby(["base_depth", "depth", "lr"], as_index=False)["loss"].mean()
+    from bench_width_transfer import mean_curves
+
+    curves = mean_curves(runs, by=("base_depth", "depth"))
     lrs = sorted(curves["lr"].unique())
     rows, shifts = [], {}
     for (base, depth), at in curves.groupby(["base_depth", "depth"]):
@@ -79,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     sys.path[:0] = [str(HERE), str(HERE.parent)]  # _record, bench_width_transfer, and scalefit from this checkout
     import _record
-    from bench_width_transfer import run
+    from bench_width_transfer import read_runs, run
 
     from scalefit.sweeps.executors import cpu_count
     from scalefit.sweeps.presets import get_preset
@@ -88,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     workers = args.workers if args.workers is not None else cpu_count()
     record = _record.machine(workers=workers, note=args.note)
     sweep_dir = run(get_preset(PRESET), out, workers)
-    result = {**analyse(read_runs(sweep_dir)), **_record.finish(record)}
+    result = {**analyse(read_runs(sweep_dir, keys=("base_depth",))), **_record.finish(record)}
     if args.save:
         from scalefit._io import write_json_atomic
 

@@ -102,11 +102,11 @@ def init_spec(lr_runs: pd.DataFrame, lr_dir: Path, widths: list[int]):
                        "grid": grids}, source="bench_width_transfer:init")
 
 
-def mean_curves(runs: pd.DataFrame) -> pd.DataFrame:
-    """Loss averaged over seeds per (parametrization, width, init_std, lr); a diverged or failed run counts as inf."""
+def mean_curves(runs: pd.DataFrame, by: tuple[str, ...] = ("parametrization", "width", "init_std")) -> pd.DataFrame:
+    """Loss averaged over seeds per (``by``..., lr); a diverged or failed run counts as inf."""
     loss = pd.to_numeric(runs["loss"], errors="coerce").where(runs["status"] == "ok", np.inf).fillna(np.inf)
     frame = runs.assign(loss=loss)
-    return frame.groupby(["parametrization", "width", "init_std", "lr"], as_index=False)["loss"].mean()
+    return frame.groupby([*by, "lr"], as_index=False)["loss"].mean()
 
 
 def best_lrs(runs: pd.DataFrame) -> dict[tuple[str, int], float]:
@@ -123,11 +123,12 @@ def runs_lrs(runs: pd.DataFrame, param: str, width: int, init: float) -> tuple[f
     return float(lrs.min()), float(lrs.max())
 
 
-def read_runs(sweep_dir: Path) -> pd.DataFrame:
-    """runs.csv with each run's init_std (from its config.json: runs.csv has no init_std column)."""
+def read_runs(sweep_dir: Path, keys: tuple[str, ...] = ("init_std",)) -> pd.DataFrame:
+    """runs.csv with each run's config ``keys`` (from its config.json: runs.csv has no init_std column, say)."""
     runs = pd.read_csv(sweep_dir / "runs.csv")
-    runs["init_std"] = [json.loads((sweep_dir / rid / "config.json").read_text())["init_std"]
-                        for rid in runs["run_id"]]
+    configs = [json.loads((sweep_dir / rid / "config.json").read_text()) for rid in runs["run_id"]]
+    for key in keys:
+        runs[key] = [c[key] for c in configs]
     return runs
 
 

@@ -187,12 +187,14 @@ def refit_parts(jobs: Sequence[tuple[FitSpec, RunTable]]) -> list:
     # Fold refits search without the nested laws' seeds (a full search each, per fold, would cost more than the
     # refits themselves): their starts are the core optimum and a grid sample (FitSpec.for_folds); the nested
     # seeds are for the full fits, whose training objective they keep never worse than the smaller law's.
+    def search(fits):  # the fold refits' search: no nested seeds, large folds screened
+        return multi_starts([f.problem for f in fits], [f.spec.start_points() for f in fits], nested=False,
+                            exhaustive_rows=FOLD_EXHAUSTIVE_ROWS)
+
     with threadpool_limits(1, user_api="blas"):
-        found = attempt(lambda: multi_starts([f.problem for f in ok], [f.spec.start_points() for f in ok],
-                                             nested=False, exhaustive_rows=FOLD_EXHAUSTIVE_ROWS))
+        found = attempt(lambda: search(ok))
         if isinstance(found, Exception):
-            found = [attempt(lambda f=f: multi_starts([f.problem], [f.spec.start_points()], nested=False,
-                                                      exhaustive_rows=FOLD_EXHAUSTIVE_ROWS)[0]) for f in ok]
+            found = [attempt(lambda f=f: search([f])[0]) for f in ok]
     searches = dict(zip(map(id, ok), found))
 
     def params(fit):
