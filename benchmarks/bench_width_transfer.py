@@ -148,7 +148,7 @@ def run(spec, out: Path, workers: int) -> Path:
             done[0] += 1
             c, row = event.run.config, event.data
             print(f"  [{done[0]}] {c.parametrization} w{c.width} lr 2^{math.log2(c.lr):.0f} init {c.init_std:g} "
-                  f"seed {c.seed}: loss {row.get('loss')} ({row.get('status')}, {row.get('wall_s', 0):.0f} s)",
+                  f"seed {c.seed}: loss {row.get('loss')} ({row.get('status')}, {row.get('wall_s') or 0:.0f} s)",
                   file=sys.stderr, flush=True)
 
     summary = run_sweep(spec, out, executor=executor, on_event=progress)

@@ -28,6 +28,8 @@ SHARDS = ("ddp", "fsdp")
 MUP_ATTENTION = ("1/d", "1/sqrt(d)")
 MUP_EMBEDDING_LR = ("1", "1/sqrt(m)")  # muP: the embeddings' learning rate x this (m = width / base_width)
 MUP_READOUT_INIT = ("1/m", "1/sqrt(m)")  # muP: the readout's effective init std is init_std x this
+MUP_VECTOR_LR = ("1", "1/m")  # muP: the norm gains' and biases' learning rate x this
+MUP_WEIGHT_DECAY = ("lr*wd", "wd")  # muP: a matrix keeps the base width's lr*wd (its wd / lr_mult), or its wd
 ARCHS = ("gpt2", "llama", "olmo2")
 COOLDOWNS = ("linear", "1-sqrt")
 
@@ -38,9 +40,10 @@ EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads", "devic
 # Fields added after run ids were first written: they enter the run id only when set away from their default,
 # so every run of an older sweep keeps its id (and resumes).
 LATE_FIELDS = ("arch", "base_n_heads", "mup_attention", "base_depth", "input_mult", "output_mult",
-               "zero_readout", "zero_query", "cooldown", "warmup_steps", "mup_embedding_lr", "mup_readout_init")
+               "zero_readout", "zero_query", "cooldown", "warmup_steps", "mup_embedding_lr", "mup_readout_init",
+               "mup_vector_lr", "mup_weight_decay")
 # muP's own rules: an SP run computes the same whatever they say, so they never enter an SP run's id.
-MUP_ONLY_FIELDS = ("mup_attention", "mup_embedding_lr", "mup_readout_init")
+MUP_ONLY_FIELDS = ("mup_attention", "mup_embedding_lr", "mup_readout_init", "mup_vector_lr", "mup_weight_decay")
 # Version of the muP rules (mup.py): 2 added hidden weight decay x m and Adam epsilon / m. A muP run's id includes
 # it, so a run trained under other rules is never taken for one of these (SP ids are unchanged).
 MUP_RULES = 2
@@ -73,6 +76,8 @@ class ModelConfig:
     mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)" (SP's)
     mup_embedding_lr: str = "1"  # muP embedding LR x "1" (Tensor Programs V) or "1/sqrt(m)" (u-muP, large vocab)
     mup_readout_init: str = "1/m"  # muP readout effective init: init_std x "1/m" (TP V) or "1/sqrt(m)" (fan-in)
+    mup_vector_lr: str = "1"  # muP norm-gain and bias LR x "1" (Tensor Programs V) or "1/m" (as hidden matrices)
+    mup_weight_decay: str = "lr*wd"  # muP matrix decay: keep the base width's "lr*wd" (the mup package) or "wd"
     base_depth: int = 0  # CompleteP (depth-muP, alpha=1): depth at which it equals muP/SP; 0 turns depth scaling off
     input_mult: float = 1.0  # multiplier of the input embedding's output (muP's tunable alpha_in)
     output_mult: float = 1.0  # multiplier of the logits on top of muP's 1/m (muP's tunable alpha_out)
@@ -114,6 +119,8 @@ class TrainConfig:
     mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)" (SP's)
     mup_embedding_lr: str = "1"  # muP embedding LR x "1" (Tensor Programs V) or "1/sqrt(m)" (u-muP, large vocab)
     mup_readout_init: str = "1/m"  # muP readout effective init: init_std x "1/m" (TP V) or "1/sqrt(m)" (fan-in)
+    mup_vector_lr: str = "1"  # muP norm-gain and bias LR x "1" (Tensor Programs V) or "1/m" (as hidden matrices)
+    mup_weight_decay: str = "lr*wd"  # muP matrix decay: keep the base width's "lr*wd" (the mup package) or "wd"
     base_depth: int = 0  # CompleteP (depth-muP, alpha=1): depth at which it equals muP/SP; 0 turns depth scaling off
     input_mult: float = 1.0  # multiplier of the input embedding's output (muP's tunable alpha_in)
     output_mult: float = 1.0  # multiplier of the logits on top of muP's 1/m (muP's tunable alpha_out)
@@ -308,6 +315,8 @@ def validate(cfg: TrainConfig) -> None:
         ("mup_attention", MUP_ATTENTION),
         ("mup_embedding_lr", MUP_EMBEDDING_LR),
         ("mup_readout_init", MUP_READOUT_INIT),
+        ("mup_vector_lr", MUP_VECTOR_LR),
+        ("mup_weight_decay", MUP_WEIGHT_DECAY),
         ("arch", ARCHS),
         ("cooldown", COOLDOWNS),
     ):

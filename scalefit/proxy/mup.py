@@ -1,7 +1,7 @@
 """Standard (SP), maximal-update (muP) and depth (CompleteP) parametrizations: init, multipliers, optimizer groups.
 
 muP follows Yang et al. (2022, "Tensor Programs V", Table 3 / the ``mup`` package) for Adam, with width
-multiplier ``m = width / base_width``; three options replace one of its rules with a later finite-width one:
+multiplier ``m = width / base_width``; five options each replace one of its rules with a later finite-width one:
 
 - hidden matrices (attention and MLP weights) are initialised with std ``init_std / sqrt(m)`` (fan-in scaled
   relative to the base width) and trained with learning rate ``lr / m``;
@@ -10,7 +10,8 @@ multiplier ``m = width / base_width``; three options replace one of its rules wi
   which Hayou & Liu (2025, "Optimal embedding learning rate in LLMs: the effect of vocabulary size") derive for a
   vocabulary larger than the width, the case of every proxy here (256 bytes or more, widths 32-256). A tied token
   embedding keeps ``lr`` (it is also the readout);
-- norm gains and biases keep their init and learning rate ``lr``;
+- norm gains and biases keep their init and learning rate ``lr``; ``mup_vector_lr="1/m"`` trains them at
+  ``lr / m`` as the hidden matrices (SP's optimal LR falls with width for every parameter it trains);
 - the readout is multiplied by ``output_mult / m`` in the forward pass and trained with learning rate ``lr``
   (effective rate ``lr / m``); its weights start at std ``init_std``, an effective std of ``init_std / m``;
   ``mup_readout_init="1/sqrt(m)"`` starts them at ``init_std * sqrt(m)``, an effective ``init_std / sqrt(m)``:
@@ -19,13 +20,18 @@ multiplier ``m = width / base_width``; three options replace one of its rules wi
 - every matrix's decoupled weight decay is divided by its learning-rate multiplier (``wd * m`` for hidden
   matrices, ``wd * sqrt(m)`` for embeddings under the u-muP rule), so that AdamW's per-step shrink ``lr * wd``
   stays the base width's (the ``mup`` package's ``MuAdamW`` does the same for hidden matrices);
+  ``mup_weight_decay="wd"`` keeps every matrix's ``weight_decay`` instead, so its per-step shrink follows its LR
+  (``MuAdamW(decoupled_wd=True)``);
 - Adam's epsilon is divided by ``m`` for every parameter (gradients shrink as ``1/m``; Everett et al. 2024,
   "Scaling exponents across parameterizations and optimizers"), so it never dominates the update at width;
 - attention logits are scaled by ``1 / d_head`` (``mup_attention="1/d"``) times ``sqrt(d_head_base)``, the base
   shape's head size ``base_width / base_n_heads``, so the scale equals SP's at the base shape and stays right
   when heads grow with width; ``mup_attention="1/sqrt(d)"`` keeps SP's scale.
 
-The ``width-transfer-cpu`` preset sets all three later rules (and ``init_std`` 0.04). Measured there
+The ``width-transfer-cpu`` preset sets all five later rules (and ``init_std`` 0.04). The last two were measured at
+width 128 with the other three on (2 seeds, init 0.08, lr 2^-6; scratch runs of ``diag_mup_width.py`` variants
+``wd_flat``/``vec_m``): keeping the hidden matrices' decay 1.680 -> 1.671, with the norm gains at ``lr / m`` too
+1.664 (SP's best 1.652). Measured there
 (benchmarks/results/diag_mup_width.json; base width 32, 4 heads, one seed, loss after 512k tokens at width 128,
 lr 2^-6, init 0.08, 1/sqrt(d) unless said): with Tensor Programs V's rules muP's best loss did not fall from width
 32 to 64 and trailed SP's best (1.645) by 0.09 nats even at its best init; the readout's effective init
@@ -110,13 +116,16 @@ def readout_multiplier(cfg: ModelConfig) -> float:
 def lr_multiplier(cfg: ModelConfig, name: str, param: torch.Tensor) -> float:
     """Learning-rate multiplier of parameter ``name``: ``1/m`` for hidden matrices, ``1/sqrt(m)`` for embeddings
     with ``mup_embedding_lr="1/sqrt(m)"`` (not a tied token embedding: it is also the readout, whose effective rate
-    the 1/m logit multiplier already makes ``lr / m``), else 1 (always 1 under SP)."""
+    the 1/m logit multiplier already makes ``lr / m``), ``1/m`` for norm gains and biases with
+    ``mup_vector_lr="1/m"``, else 1 (always 1 under SP)."""
     m, kind = width_mult(cfg), param_kind(name, param)
     if kind == "hidden":
         return 1.0 / m
     shared = name == "wte.weight" and cfg.tied_embeddings
     if kind == "embedding" and cfg.mup_embedding_lr == "1/sqrt(m)" and not shared:
         return 1.0 / math.sqrt(m)
+    if kind == "vector" and cfg.mup_vector_lr == "1/m":
+        return 1.0 / m
     return 1.0
 
 
@@ -162,8 +171,9 @@ def param_groups(
 
     Weight decay applies to matrices (embeddings included), not to norms or biases; under muP a matrix's decay is
     ``weight_decay / lr_mult`` (``weight_decay * m`` for hidden matrices), so AdamW's per-step shrink ``lr * wd``
-    is the base width's. With ``eps`` given each group sets its own ``eps * eps_mult`` (without it the
-    optimizer's single epsilon applies to every group, as before these rules existed).
+    is the base width's (with ``mup_weight_decay="wd"``: ``weight_decay`` itself, so the shrink follows the LR).
+    With ``eps`` given each group sets its own ``eps * eps_mult`` (without it the optimizer's single epsilon applies
+    to every group, as before these rules existed).
     """
     m, d = width_mult(cfg), depth_mult(cfg)
     buckets: dict[tuple[str, float, float, float], list[torch.nn.Parameter]] = {}
@@ -171,7 +181,7 @@ def param_groups(
         kind = param_kind(name, p)
         in_block = name.startswith("blocks.")
         mult = lr_multiplier(cfg, name, p)
-        decay = weight_decay / mult if p.ndim >= 2 else 0.0
+        decay = 0.0 if p.ndim < 2 else weight_decay / mult if cfg.mup_weight_decay == "lr*wd" else weight_decay
         eps_mult = (1.0 / m) * (1.0 / d if in_block else 1.0)
         group = "matrix" if p.ndim >= 2 else "vector"
         if kind == "hidden" or (kind == "embedding" and mult != 1.0):

@@ -85,6 +85,21 @@ def test_mup_embedding_lr_and_readout_init_rules():
     assert {g["lr"] for g in _groups(sp).values()} == {1e-2}
 
 
+def test_mup_vector_lr_and_weight_decay_rules():
+    shape = dict(width=128, n_heads=4, base_width=32, parametrization="mup", tied_embeddings=False, bias=True)
+    default = _groups(ModelConfig(mup_embedding_lr="1/sqrt(m)", **shape))
+    later = _groups(ModelConfig(mup_embedding_lr="1/sqrt(m)", mup_vector_lr="1/m", mup_weight_decay="wd", **shape))
+    for name in ("ln_f.weight", "blocks.0.ln_1.weight", "blocks.0.mlp.fc.bias"):  # norm gains and biases
+        assert default[name]["lr"] == pytest.approx(1e-2) and later[name]["lr"] == pytest.approx(1e-2 / 4)
+        assert later[name]["weight_decay"] == 0.0  # never decayed
+    for name, lr_mult in (("blocks.0.attn.qkv.weight", 1 / 4), ("wte.weight", 1 / 2), ("lm_head.weight", 1.0)):
+        assert default[name]["weight_decay"] == pytest.approx(0.1 / lr_mult)  # lr * wd the base width's
+        assert later[name]["weight_decay"] == pytest.approx(0.1)  # wd kept: lr * wd follows the LR
+        assert later[name]["lr"] == pytest.approx(default[name]["lr"])  # the matrices' LRs are not touched
+    sp = _groups(ModelConfig(**{**shape, "parametrization": "sp"}, mup_vector_lr="1/m", mup_weight_decay="wd"))
+    assert {g["lr"] for g in sp.values()} == {1e-2} and {g["weight_decay"] for g in sp.values()} == {0.0, 0.1}
+
+
 @pytest.mark.parametrize("arch", ["gpt2", "llama", "olmo2"])
 def test_every_scaling_equals_sp_at_the_base_shape(arch):
     shape = dict(width=64, depth=2, n_heads=4, seq_len=16, base_width=64, arch=arch, mlp="swiglu",
@@ -94,7 +109,7 @@ def test_every_scaling_equals_sp_at_the_base_shape(arch):
                   ModelConfig(parametrization="mup", base_depth=2, **shape),
                   ModelConfig(parametrization="mup", mup_embedding_lr="1", mup_readout_init="1/m", **shape),
                   ModelConfig(parametrization="mup", mup_embedding_lr="1/sqrt(m)", mup_readout_init="1/sqrt(m)",
-                              mup_attention="1/sqrt(d)", **shape)):
+                              mup_attention="1/sqrt(d)", mup_vector_lr="1/m", mup_weight_decay="wd", **shape)):
         a, b = GPT(sp, seed=3), GPT(other, seed=3)
         idx = torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(0))
         assert torch.equal(a(idx), b(idx))
@@ -147,6 +162,8 @@ def test_rope_scores_depend_on_relative_position_only():
     (["mup_attention=1/d2"], "unknown mup_attention"),
     (["mup_embedding_lr=1/m"], "unknown mup_embedding_lr"),
     (["mup_readout_init=0"], "unknown mup_readout_init"),
+    (["mup_vector_lr=1/sqrt(m)"], "unknown mup_vector_lr"),
+    (["mup_weight_decay=lr"], "unknown mup_weight_decay"),
 ])  # fmt: skip
 def test_bad_parametrization_settings_are_config_errors(sets, match):
     with pytest.raises(ConfigError, match=match):
@@ -170,7 +187,8 @@ def test_new_options_leave_sp_run_ids_unchanged_and_move_mup_ones():
 
 
 @pytest.mark.parametrize("option", ["mup_attention=1/d", "mup_attention=1/sqrt(d)", "mup_embedding_lr=1",
-                                    "mup_embedding_lr=1/sqrt(m)", "mup_readout_init=1/m", "mup_readout_init=1/sqrt(m)"])
+                                    "mup_embedding_lr=1/sqrt(m)", "mup_readout_init=1/m", "mup_readout_init=1/sqrt(m)",
+                                    "mup_vector_lr=1/m", "mup_weight_decay=wd"])
 def test_mup_only_options_never_enter_an_sp_run_id(option):
     key, value = option.split("=")
     assert run_id(make_config(sets=[option])) == run_id(TrainConfig())  # SP computes the same either way
@@ -205,7 +223,8 @@ VARIANTS = {
     "bias": {"bias": True},
     "init-2x": {"init_std": 0.04},
     "later-rules": {"tied_embeddings": False, "mup_embedding_lr": "1/sqrt(m)", "mup_readout_init": "1/sqrt(m)",
-                    "mup_attention": "1/sqrt(d)"},  # the width-transfer-cpu preset's (mup.py says why)
+                    "mup_attention": "1/sqrt(d)", "mup_vector_lr": "1/m",
+                    "mup_weight_decay": "wd"},  # the width-transfer-cpu preset's (mup.py says why)
     "later-rules-tied": {"tied_embeddings": True, "mup_embedding_lr": "1/sqrt(m)", "mup_attention": "1/sqrt(d)"},
     "zero-init": {"tied_embeddings": False, "zero_readout": True, "zero_query": True},
     "depth-4": {"depth": 4, "base_depth": 2},  # CompleteP's residual multipliers on, at depth 4
