@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from scalefit.cli.common import echo, echo_json, write_csv_atomic
 from scalefit.cli.fit_cmd import Procedure, register_procedure
 from scalefit.cli.option_groups import option
-from scalefit.cli.options import OptionError, opt_flag, procedure_options
+from scalefit.cli.options import OptionError, check_group, opt_flag, procedure_options
 
 if TYPE_CHECKING:  # numpy loads when a curve is predicted, not with the CLI
     import numpy as np
@@ -83,6 +83,7 @@ def predict_schedule(fit, *, label: str, lr: np.ndarray, out: Path | None, group
     from scalefit.fitting.fit_set import member
     from scalefit.planning.lr_annealing import predict_curve
 
+    check_group(fit, group)
     fit = member(fit, group)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -167,6 +168,7 @@ def plan_schedules(fit, opts: ScheduleOptions, *, group: str | None, level: floa
         raise OptionError("plan of an lr-annealing fit needs --steps N (updates in the budget) and --peak-lr LR")
     from scalefit.fitting.fit_set import member
 
+    check_group(fit, group)
     every = hasattr(fit, "by") and group is None  # every member of a FitSet
     results = {g: _compare(member(fit, g), opts, level) for g in (fit if every else [group])}
     if as_json:

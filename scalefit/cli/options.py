@@ -9,6 +9,12 @@ class OptionError(ScalefitError, ValueError):
     """A command-line option has the wrong form."""
 
 
+def check_group(fit, group: str | None) -> None:
+    """``--group`` names a member of a grouped fit; on a fit with one law for every run it is refused, not ignored."""
+    if group is not None and not hasattr(fit, "by"):
+        raise OptionError(f"--group {group}: this fit is not grouped (one law for every run); drop --group")
+
+
 def parse_pairs(items: list[str] | None, option: str) -> dict[str, str]:
     """``["N=7e10", "D=1.4e12"]`` -> ``{"N": "7e10", "D": "1.4e12"}``; a comma list stays a string."""
     out: dict[str, str] = {}

@@ -21,7 +21,7 @@ from scalefit.cli.common import echo, echo_json, handle_errors
 from scalefit.cli.curves_cmd import ScheduleOptions, plan_schedules
 from scalefit.cli.hparams_cmd import HparamOptions, plan_hparams
 from scalefit.cli.option_groups import given_options, option, with_options
-from scalefit.cli.options import OptionError
+from scalefit.cli.options import OptionError, check_group
 
 _COMMON = {"level", "as_json"}
 ALLOWED = {
@@ -105,6 +105,7 @@ def _plan_law(fit, opts: AllocationOptions, group: str | None, level: float, as_
             raise OptionError(f"--overtrain {opts.overtrain!r}: give multiples of M* as numbers, e.g. 2,4,8") from None
     from scalefit.fitting.fit_set import member
 
+    check_group(fit, group)
     every = hasattr(fit, "by") and group is None  # every member of a FitSet
     plans = {g: _allocation(member(fit, g), opts.compute, multipliers, level) for g in (fit if every else [group])}
     if as_json:

@@ -18,7 +18,7 @@ import typer
 from scalefit.cli._app import app
 from scalefit.cli.common import echo, echo_json, handle_errors, write_csv_atomic
 from scalefit.cli.option_groups import OUTPUT_ALIAS, given_options, option, out_path, with_options
-from scalefit.cli.options import OptionError, parse_floats
+from scalefit.cli.options import OptionError, check_group, parse_floats
 from scalefit.cli.predict_kinds import USAGE, kind_predictions, with_map
 from scalefit.fitting.intervals import describe, label
 
@@ -153,10 +153,9 @@ class CurveOptions:
 def _law_predictions(fit, frame, inputs, *, level, group, chain, seed, interval="prediction") -> pd.DataFrame:
     if interval not in ("prediction", "mean", "none"):
         raise OptionError(f"--interval {interval!r}: one of prediction, mean, none")
-    from scalefit.fitting.fit_set import FitSet, members
+    from scalefit.fitting.fit_set import members
 
-    if group is not None and not isinstance(fit, FitSet):
-        raise OptionError(f"--group {group}: this fit is not grouped (one law for every run); drop --group")
+    check_group(fit, group)
     if chain is not None:
         pred = chained_frame(fit, chain, inputs, level=level, group=group, seed=seed, interval=interval)
         if interval == "none":  # the chained points without their interval columns

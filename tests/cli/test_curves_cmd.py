@@ -89,3 +89,6 @@ def test_plan_compares_schedules(runner, curve_json):
     assert res.exit_code == 1 and "--steps N" in res.output and "--peak-lr LR" in res.output
     res = runner.invoke(app, ["plan", str(curve_json), "--compute", "1e22"])
     assert res.exit_code == 1 and "--compute applies to law and frontier" in res.output
+    res = runner.invoke(app, ["plan", str(curve_json), "--compare-schedules", "--steps", str(T), "--peak-lr",
+                              str(PEAK), "--group", "c4"])  # one law for every run: --group is refused, not ignored
+    assert res.exit_code == 1 and "--group c4: this fit is not grouped" in res.output

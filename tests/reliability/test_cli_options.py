@@ -52,6 +52,15 @@ def test_predict_options_are_never_ignored(fit_file, args, contains):
     refused(["predict", "fit.json", *args], fit_file, contains=contains)
 
 
+@pytest.mark.parametrize("args", [
+    ["plan", "fit.json", "--group", "c4", "--compute", "1e21"],
+    ["plan", "fit.json", "--group", "c4", "--compute", "1e21", "--json"],
+])
+def test_group_on_an_ungrouped_fit_is_refused_by_plan_too(fit_file, args):
+    # plan used to ignore it and plan the one law as if it were the group asked for
+    refused(args, fit_file, contains="--group c4: this fit is not grouped")
+
+
 def test_predict_from_a_derived_input_still_works(fit_file, fitted):
     import os
 
