@@ -19,7 +19,7 @@ from scalefit.cli.common import echo, echo_json, handle_errors, write_csv_atomic
 from scalefit.cli.fit_cmd import FitOptions, runs_and_target
 from scalefit.cli.option_groups import OUTPUT_ALIAS, option, out_path, with_options
 from scalefit.cli.options import OptionError
-from scalefit.cli.row_options import RowOptions, pre_reduced
+from scalefit.cli.row_options import RowOptions
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ def _backtests(law: str, runs: Path, fitting: FitOptions, rows: RowOptions, spec
     made = fitting.spec(law, fitting.options(law, rows), rows)  # the FitSpec each backtest fits
     runs, target = runs_and_target(rows.source(runs), fitting.target, fitting.target_mean, fitting.target_glob,
                                    command="backtest")
-    runs, made = pre_reduced(made, runs, target)  # reduced per run before the split: both sides alike
-    made, by = made.replace(target=target), fitting.group_by
+    runs, made = made.replace(target=target).pre_reduced(runs)  # reduced per run before the split: both alike
+    by = fitting.group_by
     if by is None:
         return {None: _run(made, runs, spec)}
     table = filter_rows(as_table(runs), made.where, mapping=made.columns)

@@ -110,15 +110,4 @@ def constrained(name: str, law_options: dict, rows: RowOptions | None) -> dict:
     return law_options
 
 
-def pre_reduced(spec, runs, target: str | None):
-    """For `backtest`: the run log reduced per run by ``spec``'s reducers before the holdout split (so fitted and
-    held-out rows are reduced alike), and ``spec`` without them."""
-    if not spec.reduces and spec.order is None:
-        return runs, spec
-    asked = {k: getattr(spec, k) for k in ("reduce", "skip_first", "smooth", "order")}
-    rows = reduced_runs(runs, target, dict(spec.mapping), spec.law.target, spec.run,
-                        {k: v for k, v in asked.items() if v not in (None, 0.0)})
-    return rows, spec.replace(reduce=None, skip_first=0.0, smooth=None, order=None)
-
-
-__all__ = ["ROW_PROCEDURES", "ReduceOptions", "RowOptions", "constrained", "pre_reduced"]
+__all__ = ["ROW_PROCEDURES", "ReduceOptions", "RowOptions", "constrained"]

@@ -100,6 +100,7 @@ def _rows(law: Law | str | FitSpec, data: RunsLike, where: str | None, interval:
         spec = FitSpec.of(law, where=where, **map_keyword(keywords, "scalefit.backtest"))
     if interval is not None and interval not in INTERVALS:
         raise FitError(f"interval must be one of {list(INTERVALS)} or None, got {interval!r}")
+    data, spec = spec.pre_reduced(data)  # per run, before any split: fitted and held-out rows reduced alike
     table, mapping = filtered_rows(data, spec.where, spec.columns)
     # the rows are filtered once here; every refit fits the spec on its training rows, calibrated when asked
     return spec.replace(where=None, calibrate=interval == "prediction"), table, mapping

@@ -187,6 +187,25 @@ class FitSpec:
         return rows, shaped.replace(target=None, mapping=self.columns, where=None, reduce=None, skip_first=0.0,
                                     smooth=None)
 
+    def pre_reduced(self, data: Any) -> tuple[Any, FitSpec]:
+        """``data`` reduced per run by this spec's reducers (``reduce``, ``skip_first``, ``smooth``, ``order``) and
+        the spec without them: what a backtest does before its split, so fitted and held-out rows are reduced
+        alike (reducing only the training rows would compare a run's last checkpoint with all of another's)."""
+        asked = {k: getattr(self, k) for k in ("reduce", "skip_first", "smooth", "order")}
+        asked = {k: v for k, v in asked.items() if v not in (None, 0.0)}
+        if not asked:
+            return data, self
+        from scalefit.fitting.api import as_table
+        from scalefit.runs import column_for, reduce_runs
+
+        table = as_table(data)
+        column = self.target or column_for(table, self.law.target, dict(self.mapping))
+        if column is None:
+            raise FitError(f"{table.source}: no column for the target {self.law.target}; say which with "
+                           "target=COLUMN (--target)")
+        rows = reduce_runs(table, run=self.run, columns=[column], mapping=dict(self.mapping), **asked)
+        return rows, self.replace(reduce=None, skip_first=0.0, smooth=None, order=None)
+
     def refit(self, tables: Sequence[Any]) -> list:
         """The law's parameters ({name: value}) on each of ``tables`` (fold training rows), all in one stacked
         search with this spec's starts; an entry is the exception for a table that could not be fitted. No

@@ -234,6 +234,22 @@ def test_backtest_reduces_before_the_holdout(tmp_path):
     assert n_holdout == 3 * sum(n >= 5e8 for n in np.geomspace(2e7, 1e9, 7))
 
 
+def test_library_backtest_reduces_both_sides_as_the_cli_does(tmp_path):
+    import scalefit
+
+    runs = tmp_path / "ckpt.csv"
+    _checkpoints(noise=0.005).to_csv(runs, index=False)
+    lib = scalefit.backtest("chinchilla", runs, holdout="N >= 5e8", reduce="last", interval=None)
+    n_held = 3 * sum(n >= 5e8 for n in np.geomspace(2e7, 1e9, 7))
+    assert len(lib.rows) == n_held  # one row per held-out run: its last checkpoint, not all of them
+    assert lib.fit.stats["n"] == 3 * 7 - n_held
+    res = CliRunner().invoke(app, ["backtest", "chinchilla", str(runs), "--reduce", "last", "--holdout",
+                                   "N >= 5e8", "--interval", "none", "--json"])
+    assert res.exit_code == 0, res.output
+    cli = json.loads(res.stdout)
+    assert cli["scores"]["mean_abs_rel_error"] == pytest.approx(lib.scores["mean_abs_rel_error"], rel=1e-9)
+
+
 def test_reduced_table_reads_back_the_same_from_a_file(tmp_path):
     path = tmp_path / "runs.csv"
     _table().frame.to_csv(path, index=False)
