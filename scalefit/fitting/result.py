@@ -185,11 +185,22 @@ class FitResult(ResultFile):
             return {k: float(np.nanstd(np.asarray(v, float), ddof=1)) for k, v in self.bootstrap.items()}
         return standard_errors(self.covariance, self.params)
 
-    def derived(self, name: str, **extra: Any) -> np.ndarray:
-        """A derived quantity of the law (e.g. ``N_opt`` with ``C=5.88e23``) at the fitted parameters."""
+    def derived(self, name: str, *, warn: bool = True, **extra: Any) -> np.ndarray:
+        """A derived quantity of the law (e.g. ``N_opt`` with ``C=5.88e23``) at the fitted parameters; an
+        ExtrapolationWarning when its inputs, or the size it gives (``N`` of ``N_opt``), leave the fitted ranges
+        (``warn=False``: for callers that say it themselves, as ``plan`` does)."""
         d = self._derived_spec(name, extra)
         p = {k: np.asarray(v, dtype=float) for k, v in self.params.items()}
-        return np.asarray(d.fn(p, **extra), dtype=float)
+        value = np.asarray(d.fn(p, **extra), dtype=float)
+        ranges = self.data.get("ranges", {})
+        x = {k: v for k, v in extra.items() if k in ranges}
+        if name.endswith("_opt") and name[:-4] in ranges:  # N_opt at C=1e24: how far beyond the fitted N
+            x[name[:-4]] = value
+        if warn:
+            from scalefit.fitting.extrapolation import warn_beyond
+
+            warn_beyond(x, ranges, what=name)
+        return value
 
     def derived_interval(self, name: str, *, level: float = 0.95, **extra: Any) -> Interval:
         """Parameter interval of a derived quantity: percentile bootstrap, or without a bootstrap the delta method

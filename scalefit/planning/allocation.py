@@ -30,7 +30,7 @@ def compute_optimal(fit: FitResult, compute: Iterable[float], *, level: float = 
     for c in budgets:
         row = {"C": c}
         for k in ALLOCATION:
-            row[k] = float(single.derived(k, C=c))
+            row[k] = float(single.derived(k, C=c, warn=False))
             if single.bootstrap:
                 lo, hi = single.derived_interval(k, C=c, level=level)
                 row[f"{k}_lower"], row[f"{k}_upper"] = float(lo), float(hi)

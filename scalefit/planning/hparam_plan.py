@@ -22,7 +22,7 @@ def _value(fit: FitResult, inputs: dict, level: float) -> dict:
 
 
 def _derived(fit: FitResult, name: str, level: float, **extra: float) -> dict:
-    out = {"value": float(fit.derived(name, **extra))}
+    out = {"value": float(fit.derived(name, warn=False, **extra))}
     if fit.bootstrap:
         lo, hi = fit.derived_interval(name, level=level, **extra)
         out["lower"], out["upper"] = float(lo), float(hi)

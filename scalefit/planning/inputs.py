@@ -30,7 +30,9 @@ def positive(value: object, what: str, option: str, example: str = "", unit: str
 
 
 def positives(values: Iterable[object], what: str, option: str, example: str = "", unit: str = "number") -> list[float]:
-    """Every value through :func:`positive`; an empty list is refused too."""
+    """Every value through :func:`positive` (one number is a list of one); an empty list is refused too."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable) or getattr(values, "ndim", 1) == 0:
+        values = [values]  # compute_optimal(fit, 1e24) as well as compute_optimal(fit, [1e24])
     out = [positive(v, what, option, example, unit) for v in values]
     if not out:
         hint = f", e.g. {option} {example}" if example else ""

@@ -210,8 +210,8 @@ def plot_loss_valley(hf, runs, *, cell=None, ax=None):
         L_, B_ = np.meshgrid(lr_g, b_g)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExtrapolationWarning)
-            pen = surface.derived("penalty", lr=L_, B=B_, N=c["N"], D=c["D"])
-            floor = float(surface.derived("loss_floor", N=c["N"], D=c["D"]))
+            pen = surface.derived("penalty", lr=L_, B=B_, N=c["N"], D=c["D"], warn=False)
+            floor = float(surface.derived("loss_floor", N=c["N"], D=c["D"], warn=False))
         cs = ax.contour(L_, B_, 100 * pen / floor, levels=[0.25, 1, 2, 5], colors=MARK["valley"], linewidths=1)
         ax.clabel(cs, fmt="%g%%", fontsize=7)
         s = rec["surface"]

@@ -3,6 +3,8 @@ ValueError, both ScalefitErrors with the message the CLI prints (issue 28: inter
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,26 @@ def test_derived_refuses_a_non_positive_budget_like_the_cli(fitted):
         with pytest.raises(PlanInputError, match="must be > 0"):
             fitted.derived("N_opt", C=bad)
     assert fitted.derived("N_opt", C=1e24) > 0
+
+
+def test_derived_says_how_far_beyond_the_data_it_goes(fitted):
+    from scalefit.errors import ExtrapolationWarning
+    from scalefit.planning.allocation import compute_optimal
+
+    lo, hi = fitted.data["ranges"]["N"]
+    with pytest.warns(ExtrapolationWarning, match=r"N_opt: .*N = .* decades beyond the fitted N range"):
+        far = fitted.derived("N_opt", C=1e30)
+    assert far > hi
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        budgets = np.geomspace(1e10, 1e30, 201)
+        inside = budgets[(fitted.derived("N_opt", C=budgets) > lo) & (fitted.derived("N_opt", C=budgets) < hi)]
+    assert inside.size
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)  # an N_opt inside the fitted N range: no warning
+        assert lo < fitted.derived("N_opt", C=inside[0]) < hi
+    # one budget as a plain number, as well as a list
+    assert compute_optimal(fitted, 1e21)[0]["N_opt"] == compute_optimal(fitted, [1e21])[0]["N_opt"]
 
 
 def test_predict_repeats_a_single_value(fitted):
