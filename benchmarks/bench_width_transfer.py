@@ -82,7 +82,6 @@ SHAPE_KEYS = ("width", "depth", "n_heads", "base_n_heads")  # what a stage-2 run
 def init_spec(lr_runs: pd.DataFrame, lr_dir: Path, widths: list[int]):
     """Stage 2: init_std x 0.5 and x 2 at 3 LRs around each (parametrization, width)'s stage-1 argmin, in the shape
     (depth, heads, base heads) of that width's stage-1 runs."""
-    from scalefit.proxy import TrainConfig
     from scalefit.sweeps.presets import PRESETS
     from scalefit.sweeps.spec import parse_spec
 
@@ -93,13 +92,39 @@ def init_spec(lr_runs: pd.DataFrame, lr_dir: Path, widths: list[int]):
     order = sorted(best_lrs(lr_runs).items(), key=lambda item: (item[0][0] != "sp", item[0][1]))  # SP first:
     for (param, width), argmin in order:  # its init study decides two criteria (SP's default init; its best)
         if width in widths:
-            rid = lr_runs[(lr_runs["parametrization"] == param) & (lr_runs["width"] == width)]["run_id"].iloc[0]
-            config = json.loads((lr_dir / rid / "config.json").read_text())  # older runs lack the later keys
-            shape = {k: config.get(k, getattr(TrainConfig(), k)) for k in SHAPE_KEYS}
-            grids.append({"parametrization": param, **shape, "seed": seeds,
+            grids.append({"parametrization": param, **_shape(lr_runs, lr_dir, param, width), "seed": seeds,
                           "init_std": inits, "lr": [argmin / 2, argmin, argmin * 2]})
     return parse_spec({"name": "width-transfer-init", "description": "init study", "fixed": preset["fixed"],
                        "grid": grids}, source="bench_width_transfer:init")
+
+
+def _shape(lr_runs: pd.DataFrame, lr_dir: Path, param: str, width: int) -> dict:
+    """The shape (depth, heads, base heads) of the stage-1 runs of (parametrization, width)."""
+    from scalefit.proxy import TrainConfig
+
+    rid = lr_runs[(lr_runs["parametrization"] == param) & (lr_runs["width"] == width)]["run_id"].iloc[0]
+    config = json.loads((lr_dir / rid / "config.json").read_text())  # older runs lack the later keys
+    return {k: config.get(k, getattr(TrainConfig(), k)) for k in SHAPE_KEYS}
+
+
+def edge_spec(runs: pd.DataFrame, lr_dir: Path, widths: list[int], round_: int):
+    """Stage 3: one LR beyond the edge for each (parametrization, width, init) of the init study whose best LR is
+    the smallest or largest it trained (so every init's best is bracketed, not cut off); None when all are."""
+    from scalefit.sweeps.presets import PRESETS
+    from scalefit.sweeps.spec import parse_spec
+
+    lr_runs = runs[runs["run_id"].isin(read_runs(lr_dir)["run_id"])]
+    seeds = sorted(int(s) for s in lr_runs["seed"].unique())
+    grids = []
+    for (param, width, init), c in mean_curves(runs).groupby(["parametrization", "width", "init_std"]):
+        best, lo, hi = float(c.loc[c["loss"].idxmin(), "lr"]), float(c["lr"].min()), float(c["lr"].max())
+        if int(width) in widths and best in (lo, hi):
+            grids.append({"parametrization": param, **_shape(lr_runs, lr_dir, param, int(width)), "seed": seeds,
+                          "init_std": float(init), "lr": best / 2 if best == lo else best * 2})
+    if not grids:
+        return None
+    return parse_spec({"name": f"width-transfer-edge{round_}", "description": "LRs beyond an init's edge",
+                       "fixed": PRESETS[PRESET]["fixed"], "grid": grids}, source=f"bench_width_transfer:edge{round_}")
 
 
 def mean_curves(runs: pd.DataFrame, by: tuple[str, ...] = ("parametrization", "width", "init_std")) -> pd.DataFrame:
@@ -155,14 +180,13 @@ def run(spec, out: Path, workers: int) -> Path:
     return summary.sweep_dir
 
 
-def analyse(lr_dir: Path, init_dir: Path | None, init_widths: list[int]) -> dict:
-    """The acceptance table and checks from the two sweep folders."""
+def analyse(lr_dir: Path, init_dirs: list[Path], init_widths: list[int]) -> dict:
+    """The acceptance table and checks from the sweep folders (stage 1, and the init study's)."""
     import scalefit
 
     fit = scalefit.fit("lr-transfer", lr_dir / "runs.csv", bootstrap=1000, seed=0)
-    runs = read_runs(lr_dir)
-    if init_dir is not None:
-        runs = pd.concat([runs, read_runs(init_dir)], ignore_index=True)
+    runs = pd.concat([read_runs(d) for d in [lr_dir, *init_dirs]], ignore_index=True)
+
     curves = mean_curves(runs)
     d0 = default_init()
     per_init = curves.groupby(["parametrization", "width", "init_std"])["loss"].min()
@@ -173,7 +197,7 @@ def analyse(lr_dir: Path, init_dir: Path | None, init_widths: list[int]) -> dict
         row = {"width": width, "sp_lr_argmin": sp["lr_argmin"], "sp_lr_opt": sp["lr_opt"], "sp_best": sp["best_loss"],
                "mup_lr_argmin": mup["lr_argmin"], "mup_lr_opt": mup["lr_opt"], "mup_best": mup["best_loss"],
                "mup_minus_sp": mup["best_loss"] - sp["best_loss"]}
-        if width in init_widths and init_dir is not None:
+        if width in init_widths and init_dirs:
             for p in ("sp", "mup"):
                 by_init = {float(k): float(v) for k, v in per_init.loc[p, width].items()}
                 best_init = min(by_init, key=by_init.get)
@@ -258,10 +282,16 @@ def main(argv: list[str] | None = None) -> None:
     init_widths = QUICK["init_widths"] if args.quick else FULL["init_widths"]
     record = _record.machine(mode="quick" if args.quick else "full", workers=workers, note=args.note)
     lr_dir = run(lr_spec(args.quick, seeds), out / "lr", workers)
-    init_dir = None
+    init_dirs = []
     if not args.no_init:
-        init_dir = run(init_spec(read_runs(lr_dir), lr_dir, init_widths), out / "init", workers)
-    result = {**analyse(lr_dir, init_dir, init_widths if init_dir else []), **_record.finish(record)}
+        init_dirs.append(run(init_spec(read_runs(lr_dir), lr_dir, init_widths), out / "init", workers))
+        for round_ in (1, 2):  # an init whose best LR is at its edge gets the next LR, at most twice
+            runs = pd.concat([read_runs(d) for d in [lr_dir, *init_dirs]], ignore_index=True)
+            spec = edge_spec(runs, lr_dir, init_widths, round_)
+            if spec is None:
+                break
+            init_dirs.append(run(spec, out / f"edge{round_}", workers))
+    result = {**analyse(lr_dir, init_dirs, init_widths if init_dirs else []), **_record.finish(record)}
     text = table(result)
     if args.save:
         from scalefit._io import write_json_atomic
