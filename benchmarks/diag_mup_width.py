@@ -116,7 +116,8 @@ def collect(out: Path) -> list[dict]:
     """Every finished run under OUT: its variant (folder), shape, lr, init, options and final loss."""
     rows = []
     keys = ("parametrization", "width", "n_heads", "base_n_heads", "lr", "init_std", "weight_decay", "qk_layernorm",
-            "input_mult", "output_mult", "zero_readout", "mup_attention", "mup_embedding_lr", "mup_readout_init")
+            "input_mult", "output_mult", "zero_readout", "mup_attention", "mup_embedding_lr", "mup_readout_init",
+            "mup_vector_lr", "mup_weight_decay", "seed")
     for result in sorted(out.glob("d_*/*/result.json")):
         config = json.loads((result.parent / "config.json").read_text())
         row = json.loads(result.read_text())
