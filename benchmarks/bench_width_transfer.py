@@ -225,7 +225,8 @@ def analyse(lr_dir: Path, init_dirs: list[Path], init_widths: list[int]) -> dict
             checks[f"mup_within_0.02_of_sp_w{r['width']}"] = r["mup_minus_sp_best_init"] <= MARGIN_NATS
             checks[f"sp_default_init_within_0.02_w{r['width']}"] = (
                 r["sp_by_init"]["1x"] - r["sp_best_any_init"] <= MARGIN_NATS)
-    return {"rows": rows, "checks": checks, "default_init_std": d0,
+    cost = {"runs": len(runs), "core_hours": float(pd.to_numeric(runs["wall_s"], errors="coerce").sum() / 3600)}
+    return {"rows": rows, "checks": checks, "default_init_std": d0, "cost": cost,
             "slope": {p: {k: fit.params[p].get(k) for k in ("slope", "slope_interval", "verdict")}
                       for p in ("sp", "mup")},
             "fit_report": fit.report()}
