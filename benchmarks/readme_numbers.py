@@ -311,6 +311,29 @@ def batched_train() -> dict:
     return {"w32": bench["ratio_w32_k8"], "w128": bench["ratio_w128_k8"], "k1": bench["ratio_k1"]}
 
 
+def width_transfer() -> dict:
+    """muP against SP across widths 32-256, from the committed output of bench_width_transfer.py --save."""
+    import math
+
+    bench = json.loads((REPO / "benchmarks" / "results" / "bench_width_transfer.json").read_text())
+    rows = {r["width"]: r for r in bench["rows"]}
+    out = {f"mup_best_{w}": r["mup_best"] for w, r in rows.items()}
+    out.update({f"sp_lr_{w}": int(math.log2(r["sp_lr_argmin"])) for w, r in rows.items()})
+    out.update({f"gap_{w}": rows[w]["mup_minus_sp_best_init"] for w in (128, 256)})
+    out.update({f"mup_init_{w}": rows[w]["mup_best_init"] for w in (128, 256)})
+    out["mup_lr"] = int(math.log2(rows[32]["mup_lr_argmin"]))
+    out["runs"], out["core_hours"] = bench["cost"]["runs"], bench["cost"]["core_hours"]
+    diag = json.loads((REPO / "benchmarks" / "results" / "diag_mup_width.json").read_text())["runs"]
+    x4 = [r["loss"] for r in diag if r["variant"] == "none" and r["parametrization"] == "mup" and r["width"] == 256
+          and r["init_std"] == 4 * bench["default_init_std"]]
+    out["x4_256"] = float(np.mean(x4))
+    for p in ("mup", "sp"):
+        out[f"{p}_slope"] = bench["slope"][p]["slope"]
+        out[f"{p}_lo"], out[f"{p}_hi"] = bench["slope"][p]["slope_interval"]
+        out[f"{p}_verdict"] = bench["slope"][p]["verdict"]
+    return out
+
+
 def gpu_batch_runs() -> dict:
     """The GPU default of --batch-runs by model size (scalefit.sweeps.batching.GPU_BATCH_RUNS)."""
     from scalefit.sweeps.batching import GPU_BATCH_RUNS
@@ -415,6 +438,16 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "On one CPU thread (seq 128, batch 16, depth 2), K = 8 batched members train at {w32:.2f}x the aggregate\n"
         "tokens/s of the same eight runs one by one at width 32 and at {w128:.2f}x at width 128; one member alone\n"
         "runs at {k1:.2f}x the single-run trainer (`benchmarks/bench_batched_train.py`).",
+    ]),
+    (width_transfer, [
+        "muP's best learning rate is 2^{mup_lr} at every width (slope of log2 lr* per doubling {mup_slope:+.2f}, "
+        "95%\ninterval [{mup_lo:+.2f}, {mup_hi:+.2f}]: {mup_verdict}) while SP's moves from 2^{sp_lr_32} to "
+        "2^{sp_lr_256} ({sp_slope:+.2f},\n[{sp_lo:+.2f}, {sp_hi:+.2f}]: {sp_verdict}), and muP's best loss falls "
+        "with width ({mup_best_32:.3f}, {mup_best_64:.3f},\n{mup_best_128:.3f}, {mup_best_256:.3f}). muP's best "
+        "loss minus SP's, each at its best init of 0.5×, 1× and 2× the\ndefault, is {gap_128:+.3f} nats at width "
+        "128 and {gap_256:+.3f} at 256 (muP's best init: {mup_init_128} and {mup_init_256}).",
+        "`python benchmarks/bench_width_transfer.py --save` trains it ({runs} runs, {core_hours:.2f} core-hours on",
+        "and 4× at 256 is better still, {x4_256:.3f}):",
     ]),
     (gpu_batch_runs, [
         "The default is 1 on CPU, and on a GPU {k1}, {k2} or {k3} members for models of up to {n1}, {n2} or {n3}\n"

@@ -39,12 +39,15 @@ lr 2^-6, init 0.08, 1/sqrt(d) unless said): with Tensor Programs V's rules muP's
 the embedding learning rate (1/sqrt(m): -0.039; 1/m: -0.025) and the 1/d attention scale at heads of 8-32
 (+0.054 against 1/sqrt(d)); together 1.668 (seed 1: 1.691 against SP's 1.660). A readout init 4x init_std at
 every width (width 32's best of 1x-8x) helps SP as much (width 128: 1.623 against muP's 1.652), so it does not
-close the gap. They are not the defaults because the coordinate check flags two
-layouts under them (muP slopes over widths 32-256, 4 seeds): olmo2's first-block branch outputs shrink (-0.34:
-its first block reads the raw embedding, whose updates shrink as 1/sqrt(m)), and a tied readout's logits shrink
+close the gap. They are not the defaults because the coordinate check flags the olmo2 layout under them (muP
+slopes over widths 32-256, 4 seeds, all five rules: olmo2 -0.34 in its first block's attention, -0.31 with the
+embedding LR rule off; gpt2 tied/untied, qk-norm, bias, swiglu and llama stay within 0.26): its first block reads
+the raw embedding, and its post-norm gains scale the branch outputs directly. A tied readout's logits shrink
 (-0.48) unless the shared matrix keeps ``lr`` (which it does). The base width's best ``init_std`` does not
-transfer in full under either rule set: width 128's best is 2x width 32's (hidden matrices, whose std the data
-prefer constant in width here, against the fan-in rule).
+transfer under any of these rule sets: width 32's best is 1x, widths 128's and 256's 2x of {0.5x, 1x, 2x}, and
+4x at width 256 is better still (1.573 against 1.617 at 2x, 2 seeds; benchmarks/results/
+bench_width_transfer.json and diag_mup_width.json): the data prefer the hidden matrices' std nearly constant in
+width here, against the fan-in rule.
 
 CompleteP (Dey et al. 2025, "Don't be lazy: CompleteP enables compute-efficient deep transformers", alpha = 1),
 on when ``base_depth > 0``, with depth multiplier ``d = depth / base_depth``: every residual branch is multiplied
