@@ -11,7 +11,7 @@ init study, at 3 LRs around stage 1's argmin at that width (its lr / 2, lr, 2 lr
 
 ``--quick`` (this 2-core machine): widths 32, 64, 128, seed 0, LRs 2^-9..2^-4, init study at width 128 only,
 48 runs, about 22 core-minutes at one thread on an idle core (runs of 11, 18 and 40 s at widths 32, 64, 128). The
-full mode is the acceptance sweep: 112 + 48 runs, about 2.5 core-hours on CPU (width 256 runs ~2.5x width 128's;
+full mode is the acceptance sweep: 114 + 48 runs plus the edge LRs (170 at 595c9f1: 2.85 core-hours on this CPU;
 give it ``--workers`` and time). ``--workers 0`` trains one run after another in this process at one torch thread.
 A sweep folder that already holds some of these runs (same run ids, e.g. copied from ``runs/lr-transfer-cpu``,
 whose SP runs at width 128 are the init study's 0.5x runs: the preset's init_std is 0.04, theirs the default 0.02)
@@ -113,7 +113,7 @@ def edge_spec(runs: pd.DataFrame, lr_dir: Path, widths: list[int], round_: int):
     from scalefit.sweeps.presets import PRESETS
     from scalefit.sweeps.spec import parse_spec
 
-    lr_runs = runs[runs["run_id"].isin(read_runs(lr_dir)["run_id"])]
+    lr_runs = runs[runs["run_id"].isin(pd.read_csv(lr_dir / "runs.csv")["run_id"])]
     seeds = sorted(int(s) for s in lr_runs["seed"].unique())
     grids = []
     for (param, width, init), c in mean_curves(runs).groupby(["parametrization", "width", "init_std"]):
