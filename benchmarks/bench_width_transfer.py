@@ -193,10 +193,13 @@ def analyse(lr_dir: Path, init_dirs: list[Path], init_widths: list[int]) -> dict
     rows = []
     fits = {p: {int(w["width"]): w for w in fit.params[p]["widths"]} for p in ("sp", "mup")}
     for width in sorted(fits["mup"]):
-        sp, mup = fits["sp"][width], fits["mup"][width]
-        row = {"width": width, "sp_lr_argmin": sp["lr_argmin"], "sp_lr_opt": sp["lr_opt"], "sp_best": sp["best_loss"],
-               "mup_lr_argmin": mup["lr_argmin"], "mup_lr_opt": mup["lr_opt"], "mup_best": mup["best_loss"],
-               "mup_minus_sp": mup["best_loss"] - sp["best_loss"]}
+        mup = fits["mup"][width]
+        row = {"width": width, "mup_lr_argmin": mup["lr_argmin"], "mup_lr_opt": mup["lr_opt"],
+               "mup_best": mup["best_loss"]}
+        if width in fits["sp"]:  # muP alone at a width added for the slope's interval (512)
+            sp = fits["sp"][width]
+            row.update({"sp_lr_argmin": sp["lr_argmin"], "sp_lr_opt": sp["lr_opt"], "sp_best": sp["best_loss"],
+                        "mup_minus_sp": mup["best_loss"] - sp["best_loss"]})
         if width in init_widths and init_dirs:
             for p in ("sp", "mup"):
                 by_init = {float(k): float(v) for k, v in per_init.loc[p, width].items()}
@@ -244,9 +247,10 @@ def table(result: dict) -> str:
 
     for r in result["rows"]:
         best = f"{r['mup_minus_sp_best_init']:+.3f}" if "mup_minus_sp_best_init" in r else "-"
-        lines.append(f"| {r['width']} | 2^{math.log2(r['sp_lr_argmin']):.0f} | {r['sp_best']:.3f} | "
-                     f"2^{math.log2(r['mup_lr_argmin']):.0f} | {r['mup_best']:.3f} | {r['mup_minus_sp']:+.3f} | "
-                     f"{inits(r, 'sp')} | {inits(r, 'mup')} | {best} |")
+        sp = (f"2^{math.log2(r['sp_lr_argmin']):.0f} | {r['sp_best']:.3f}" if "sp_best" in r else "- | -")
+        diff = f"{r['mup_minus_sp']:+.3f}" if "mup_minus_sp" in r else "-"
+        lines.append(f"| {r['width']} | {sp} | 2^{math.log2(r['mup_lr_argmin']):.0f} | {r['mup_best']:.3f} | "
+                     f"{diff} | {inits(r, 'sp')} | {inits(r, 'mup')} | {best} |")
     for p in ("sp", "mup"):
         s = result["slope"][p]
         iv = "[{:+.2f}, {:+.2f}]".format(*s["slope_interval"]) if s.get("slope_interval") else "-"

@@ -318,7 +318,7 @@ def width_transfer() -> dict:
     bench = json.loads((REPO / "benchmarks" / "results" / "bench_width_transfer.json").read_text())
     rows = {r["width"]: r for r in bench["rows"]}
     out = {f"mup_best_{w}": r["mup_best"] for w, r in rows.items()}
-    out.update({f"sp_lr_{w}": int(math.log2(r["sp_lr_argmin"])) for w, r in rows.items()})
+    out.update({f"sp_lr_{w}": int(math.log2(r["sp_lr_argmin"])) for w, r in rows.items() if "sp_lr_argmin" in r})
     out.update({f"gap_{w}": rows[w]["mup_minus_sp_best_init"] for w in (128, 256)})
     out.update({f"mup_init_{w}": rows[w]["mup_best_init"] for w in (128, 256)})
     out["mup_lr"] = int(math.log2(rows[32]["mup_lr_argmin"]))

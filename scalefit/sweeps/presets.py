@@ -100,7 +100,11 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "seed": [0, 1]},
                  # SP's optimum at width 256 lies at the grid's low edge (2^-10: 1.637 against 1.661 at 2^-9, mean
                  # of 2 seeds): one LR below it, so SP's best there is bracketed, not cut off
-                 {"parametrization": "sp", "width": 256, "depth": 2, "lr": 2.0**-11, "seed": [0, 1]}],
+                 {"parametrization": "sp", "width": 256, "depth": 2, "lr": 2.0**-11, "seed": [0, 1]},
+                 # muP at width 512 around its optimum: with 4 widths the fit's 95% slope interval (2 degrees of
+                 # freedom) is [-0.44, +0.24], too wide for its equivalence test to say "transfers"
+                 {"parametrization": "mup", "width": 512, "depth": 2, "lr": [2.0**-7, 2.0**-6, 2.0**-5],
+                  "seed": [0, 1]}],
     },
     "depth-transfer-cpu": {
         "description": "Depth transfer (issue 23): 4 LRs x depths 2/4/8 at width 64 (muP at its base width) under "
