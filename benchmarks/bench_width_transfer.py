@@ -176,7 +176,7 @@ def run(spec, out: Path, workers: int) -> Path:
                   f"seed {c.seed}: loss {row.get('loss')} ({row.get('status')}, {row.get('wall_s') or 0:.0f} s)",
                   file=sys.stderr, flush=True)
 
-    summary = run_sweep(spec, out, executor=executor, on_event=progress)
+    summary = run_sweep(spec, out, executor=executor, on_event=progress, add_runs=True)  # a grown grid adds runs
     return summary.sweep_dir
 
 
