@@ -103,8 +103,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                  {"parametrization": "sp", "width": 256, "depth": 2, "lr": 2.0**-11, "seed": [0, 1]},
                  # muP at width 512 around its optimum: with 4 widths the fit's 95% slope interval (2 degrees of
                  # freedom) is [-0.44, +0.24], too wide for its equivalence test to say "transfers"
-                 {"parametrization": "mup", "width": 512, "depth": 2, "lr": [2.0**-7, 2.0**-6, 2.0**-5],
-                  "seed": [0, 1]}],
+                 {"parametrization": "mup", "width": 512, "depth": 2, "lr": [2.0**k for k in range(-8, -3)],
+                  "seed": [0, 1]}],  # the fit's window: the grid minimum (2^-6) +- 2 points, as at every width
     },
     "depth-transfer-cpu": {
         "description": "Depth transfer (issue 23): 4 LRs x depths 2/4/8 at width 64 (muP at its base width) under "
