@@ -443,9 +443,10 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "muP's best learning rate is 2^{mup_lr} at every width (slope of log2 lr* per doubling {mup_slope:+.2f}, "
         "95%\ninterval [{mup_lo:+.2f}, {mup_hi:+.2f}]: {mup_verdict}) while SP's moves from 2^{sp_lr_32} to "
         "2^{sp_lr_256} ({sp_slope:+.2f},\n[{sp_lo:+.2f}, {sp_hi:+.2f}]: {sp_verdict}), and muP's best loss falls "
-        "with width ({mup_best_32:.3f}, {mup_best_64:.3f},\n{mup_best_128:.3f}, {mup_best_256:.3f}). muP's best "
-        "loss minus SP's, each at its best init of 0.5×, 1× and 2× the\ndefault, is {gap_128:+.3f} nats at width "
-        "128 and {gap_256:+.3f} at 256 (muP's best init: {mup_init_128} and {mup_init_256}).",
+        "with width ({mup_best_32:.3f}, {mup_best_64:.3f},\n{mup_best_128:.3f}, {mup_best_256:.3f}, "
+        "{mup_best_512:.3f}). muP's best loss minus SP's, each at its best init of 0.5×, 1× and 2× the\ndefault, "
+        "is {gap_128:+.3f} nats at width 128 and {gap_256:+.3f} at 256 (muP's best init: {mup_init_128} and "
+        "{mup_init_256}).",
         "`python benchmarks/bench_width_transfer.py --save` trains it ({runs} runs, {core_hours:.2f} core-hours on",
         "and 4× at 256 is better still, {x4_256:.3f}):",
     ]),
