@@ -1,7 +1,7 @@
 """muP width transfer, the acceptance table of issue 23: per width SP and muP optimal LR and best loss, the lr* slope,
 and the init study ({0.5x, 1x, 2x} the default ``init_std``), from scalefit's own sweep runner and lr-transfer fit.
 
-Stage 1 is the ``width-transfer-cpu`` preset (SP and muP, base width 32, 7 LRs, widths 32-256, seeds 0 and 1),
+Stage 1 is the ``width-transfer-cpu`` preset (SP and muP, base width 32, 7 LRs, widths 32-256, muP also 512, 2 seeds),
 run by ``scalefit.sweeps.runner.run_sweep`` into ``OUT/lr`` and fitted by ``scalefit fit lr-transfer`` (the
 procedure the CLI calls). Stage 2 trains each parametrization at ``init_std`` x 0.5 and x 2 at the widths of the
 init study, at 3 LRs around stage 1's argmin at that width (its lr / 2, lr, 2 lr), into ``OUT/init``; 1x is stage
@@ -11,7 +11,7 @@ init study, at 3 LRs around stage 1's argmin at that width (its lr / 2, lr, 2 lr
 
 ``--quick`` (this 2-core machine): widths 32, 64, 128, seed 0, LRs 2^-9..2^-4, init study at width 128 only,
 48 runs, about 22 core-minutes at one thread on an idle core (runs of 11, 18 and 40 s at widths 32, 64, 128). The
-full mode is the acceptance sweep: 114 + 48 runs plus the edge LRs (170 at 595c9f1: 2.85 core-hours on this CPU;
+full mode is the acceptance sweep: 124 + 48 runs plus the edge LRs (180 at 0541a4c: 3.90 core-hours on this CPU;
 give it ``--workers`` and time). ``--workers 0`` trains one run after another in this process at one torch thread.
 A sweep folder that already holds some of these runs (same run ids, e.g. copied from ``runs/lr-transfer-cpu``,
 whose SP runs at width 128 are the init study's 0.5x runs: the preset's init_std is 0.04, theirs the default 0.02)

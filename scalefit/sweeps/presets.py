@@ -88,7 +88,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "width-transfer-cpu": {
         "description": "muP acceptance (issue 23): 7 LRs x widths 32-256 (depth 2) x SP/muP (base width 32) x seeds "
-        "0, 1, 512k tokens, untied embeddings; benchmarks/bench_width_transfer.py adds the init study and the table",
+        "0, 1, muP also at width 512 (5 LRs), 512k tokens, untied embeddings; benchmarks/bench_width_transfer.py "
+        "adds the init study and the table",
         # init_std 0.04: SP's best of {0.02, 0.04, 0.08} at widths 32 and 128 (width 128: 1.789, 1.645, 1.685 at its
         # best lr; benchmarks/results/diag_mup_width.json); GPT-2's 0.02 is a width-768 choice. muP: the finite-width
         # rules of scalefit/proxy/mup.py (embedding LR and readout init 1/sqrt(m), attention 1/sqrt(d), norm-gain
