@@ -133,8 +133,9 @@ def test_load_spec_errors(tmp_path):
 def test_every_preset_expands(name):
     runs = expand(get_preset(name))
     assert len(runs) >= 3
-    if name.endswith("-cpu"):
-        assert all(r.config.device == "cpu" and 1e4 <= r.n_params <= 2e6 for r in runs)
+    if name.endswith("-cpu"):  # small enough for a CPU core; width-transfer-cpu's muP width 512 (6.7M params, ~6
+        limit = 1e7 if name == "width-transfer-cpu" else 2e6  # min a run) gives the lr-transfer fit a fifth width
+        assert all(r.config.device == "cpu" and 1e4 <= r.n_params <= limit for r in runs)
 
 
 def test_presets_cover_what_their_laws_need():
