@@ -148,6 +148,11 @@ def runs_lrs(runs: pd.DataFrame, param: str, width: int, init: float) -> tuple[f
     return float(lrs.min()), float(lrs.max())
 
 
+def read_all(sweep_dirs: list[Path]) -> pd.DataFrame:
+    """The runs of several sweep folders (stage 1, the init study, its edge LRs) as one table."""
+    return pd.concat([read_runs(d) for d in sweep_dirs], ignore_index=True)
+
+
 def read_runs(sweep_dir: Path, keys: tuple[str, ...] = ("init_std",)) -> pd.DataFrame:
     """runs.csv with each run's config ``keys`` (from its config.json: runs.csv has no init_std column, say)."""
     runs = pd.read_csv(sweep_dir / "runs.csv")
@@ -185,8 +190,7 @@ def analyse(lr_dir: Path, init_dirs: list[Path], init_widths: list[int]) -> dict
     import scalefit
 
     fit = scalefit.fit("lr-transfer", lr_dir / "runs.csv", bootstrap=1000, seed=0)
-    runs = pd.concat([read_runs(d) for d in [lr_dir, *init_dirs]], ignore_index=True)
-
+    runs = read_all([lr_dir, *init_dirs])
     curves = mean_curves(runs)
     d0 = default_init()
     per_init = curves.groupby(["parametrization", "width", "init_std"])["loss"].min()
@@ -291,8 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_init:
         init_dirs.append(run(init_spec(read_runs(lr_dir), lr_dir, init_widths), out / "init", workers))
         for round_ in (1, 2):  # an init whose best LR is at its edge gets the next LR, at most twice
-            runs = pd.concat([read_runs(d) for d in [lr_dir, *init_dirs]], ignore_index=True)
-            spec = edge_spec(runs, lr_dir, init_widths, round_)
+            spec = edge_spec(read_all([lr_dir, *init_dirs]), lr_dir, init_widths, round_)
             if spec is None:
                 break
             init_dirs.append(run(spec, out / f"edge{round_}", workers))

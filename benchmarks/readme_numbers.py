@@ -312,7 +312,8 @@ def batched_train() -> dict:
 
 
 def width_transfer() -> dict:
-    """muP against SP across widths 32-256, from the committed output of bench_width_transfer.py --save."""
+    """muP against SP across widths 32-256 (muP also 512), from the committed outputs of bench_width_transfer.py
+    --save and diag_mup_width.py --collect --save (muP at 4x the init at width 256)."""
     import math
 
     bench = json.loads((REPO / "benchmarks" / "results" / "bench_width_transfer.json").read_text())

@@ -49,22 +49,14 @@ class ReduceOptions:
         return {k: v for k, v in given.items() if v not in (None, 0.0)}
 
     def reduced(self, runs, target: str | None, mapping: dict, symbol: str = "L"):
-        """``runs`` reduced per run (:func:`reduced_runs`), or ``runs`` itself when no reducer is given."""
-        return reduced_runs(runs, target, mapping, symbol, self.run, self.reducers())
+        """``runs`` reduced per run on the target column (``target``, else the column feeding ``symbol``), or
+        ``runs`` itself when no reducer is given."""
+        if not self.reducers():
+            return runs
+        from scalefit.fitting.api import as_table
+        from scalefit.runs.reduce import reduce_target
 
-
-def reduced_runs(runs, target: str | None, mapping: dict, symbol: str, run: str | None, reducers: dict):
-    """``runs`` reduced per run on the target column (``target``, else the column feeding ``symbol``)."""
-    if not reducers:
-        return runs
-    from scalefit.fitting.api import as_table
-    from scalefit.runs import column_for, reduce_runs
-
-    table = as_table(runs)
-    column = target or column_for(table, symbol, mapping)
-    if column is None:
-        raise OptionError(f"{table.source}: no column for the target {symbol}; say which with --target COLUMN")
-    return reduce_runs(table, run=run, columns=[column], mapping=mapping, **reducers)
+        return reduce_target(as_table(runs), target, symbol, run=self.run, mapping=mapping, **self.reducers())
 
 
 @dataclass(frozen=True)

@@ -192,13 +192,13 @@ class FitResult(ResultFile):
         d = self._derived_spec(name, extra)
         p = {k: np.asarray(v, dtype=float) for k, v in self.params.items()}
         value = np.asarray(d.fn(p, **extra), dtype=float)
-        ranges = self.data.get("ranges", {})
-        x = {k: v for k, v in extra.items() if k in ranges}
-        if name.endswith("_opt") and name[:-4] in ranges:  # N_opt at C=1e24: how far beyond the fitted N
-            x[name[:-4]] = value
         if warn:
             from scalefit.fitting.extrapolation import warn_beyond
 
+            ranges = self.data.get("ranges", {})
+            x = {k: v for k, v in extra.items() if k in ranges}
+            if name.endswith("_opt") and name[:-4] in ranges:  # N_opt at C=1e24: how far beyond the fitted N
+                x[name[:-4]] = value
             warn_beyond(x, ranges, what=name)
         return value
 

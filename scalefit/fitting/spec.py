@@ -192,18 +192,13 @@ class FitSpec:
         the spec without them: what a backtest does before its split, so fitted and held-out rows are reduced
         alike (reducing only the training rows would compare a run's last checkpoint with all of another's)."""
         asked = {k: getattr(self, k) for k in ("reduce", "skip_first", "smooth", "order")}
-        asked = {k: v for k, v in asked.items() if v not in (None, 0.0)}
-        if not asked:
+        if all(v in (None, 0.0) for v in asked.values()):
             return data, self
         from scalefit.fitting.api import as_table
-        from scalefit.runs import column_for, reduce_runs
+        from scalefit.runs.reduce import reduce_target
 
-        table = as_table(data)
-        column = self.target or column_for(table, self.law.target, dict(self.mapping))
-        if column is None:
-            raise FitError(f"{table.source}: no column for the target {self.law.target}; say which with "
-                           "target=COLUMN (--target)")
-        rows = reduce_runs(table, run=self.run, columns=[column], mapping=dict(self.mapping), **asked)
+        rows = reduce_target(as_table(data), self.target, self.law.target, run=self.run, mapping=dict(self.mapping),
+                             **asked)
         return rows, self.replace(reduce=None, skip_first=0.0, smooth=None, order=None)
 
     def refit(self, tables: Sequence[Any]) -> list:

@@ -29,9 +29,9 @@ multiplier ``m = width / base_width``; five options each replace one of its rule
   when heads grow with width; ``mup_attention="1/sqrt(d)"`` keeps SP's scale.
 
 The ``width-transfer-cpu`` preset sets all five later rules (and ``init_std`` 0.04). The last two were measured at
-width 128 with the other three on (2 seeds, init 0.08, lr 2^-6; scratch runs of ``diag_mup_width.py`` variants
-``wd_flat``/``vec_m``): keeping the hidden matrices' decay 1.680 -> 1.671, with the norm gains at ``lr / m`` too
-1.664 (SP's best 1.652). Measured there
+width 128 with the other three on (2 seeds, init 0.08, lr 2^-6; ``diag_mup_width.py`` variants ``wd_flat``/
+``vec_m``, in benchmarks/results/diag_mup_width.json): keeping the hidden matrices' decay 1.680 -> 1.671, with
+the norm gains at ``lr / m`` too 1.664 (SP's best 1.652). Measured there
 (benchmarks/results/diag_mup_width.json; base width 32, 4 heads, one seed, loss after 512k tokens at width 128,
 lr 2^-6, init 0.08, 1/sqrt(d) unless said): with Tensor Programs V's rules muP's best loss did not fall from width
 32 to 64 and trailed SP's best (1.645) by 0.09 nats even at its best init; the readout's effective init

@@ -131,6 +131,18 @@ def reduce_runs(table: RunTable, *, run: str | None = None, reduce: str | None =
     return RunTable(frame, table.source)
 
 
+def reduce_target(table: RunTable, target: str | None, symbol: str, *, run: str | None = None,
+                  mapping: Mapping[str, str] | None = None, **reducers) -> RunTable:
+    """``table`` reduced per run (:func:`reduce_runs`'s ``reducers``) on its target column: ``target``, else the
+    column feeding the law's ``symbol``; ``table`` itself when no reducer is asked."""
+    if all(v in (None, 0.0) for v in reducers.values()):
+        return table
+    column = target or column_for(table, symbol, dict(mapping or {}))
+    if column is None:
+        raise RunDataError(f"{table.source}: no column for the target {symbol}; say which with --target COLUMN")
+    return reduce_runs(table, run=run, columns=[column], mapping=mapping, **reducers)
+
+
 def _fraction(value: object) -> float:
     try:
         f = float(value)  # type: ignore[arg-type]
