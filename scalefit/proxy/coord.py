@@ -56,7 +56,9 @@ def _model_config(options: Mapping[str, Any] | None, **shape: Any) -> ModelConfi
         raise ConfigError(f"unknown model option(s) {', '.join(unknown)} for the coordinate check; "
                           f"allowed: {', '.join(sorted(allowed))}")
     values = {**shape, **(options or {})}
-    values.setdefault("tied_embeddings", tied_embeddings_default(values.get("parametrization", "sp")))
+    defaults = ModelConfig()
+    param, arch = values.get("parametrization", defaults.parametrization), values.get("arch", defaults.arch)
+    values.setdefault("tied_embeddings", tied_embeddings_default(param, arch))
     return ModelConfig(**values)
 
 

@@ -91,17 +91,21 @@ def test_mup_with_tied_embeddings_warns_off_base_width():
         validate(TrainConfig(parametrization="mup", width=128, base_width=128, n_heads=4, tied_embeddings=True))
 
 
-def test_tied_embeddings_auto_ties_sp_and_unties_mup(tmp_path):
+def test_tied_embeddings_auto_ties_gpt2_sp_only(tmp_path):
     import warnings
 
     from scalefit.proxy.config import validate
 
-    sp, mup = TrainConfig(), TrainConfig(parametrization="mup", width=256, base_width=128)
-    assert sp.tied_embeddings == "auto"
+    sp, mup = TrainConfig(arch="gpt2"), TrainConfig(parametrization="mup", width=256, base_width=128)
+    llama = TrainConfig()  # the default layout: untied, as LLaMA and OLMo 2 train
+    assert sp.tied_embeddings == "auto" and llama.arch == "llama"
     assert sp.model_config().tied_embeddings is True and mup.model_config().tied_embeddings is False
     assert resolve(sp).tied_embeddings is True and resolve(mup).tied_embeddings is False
-    # SP run ids are those of the former default (tied), so committed SP runs keep their folders
-    assert run_id(sp) == run_id(TrainConfig(tied_embeddings=True))
+    assert llama.model_config().tied_embeddings is False and resolve(llama).tied_embeddings is False
+    assert TrainConfig(arch="olmo2").model_config().tied_embeddings is False
+    # gpt2 SP run ids are those of the former default (tied), so committed SP runs keep their folders
+    assert run_id(sp) == run_id(TrainConfig(arch="gpt2", tied_embeddings=True))
+    assert run_id(llama) == run_id(TrainConfig(tied_embeddings=False))
     assert run_id(mup) == run_id(TrainConfig(parametrization="mup", width=256, base_width=128, tied_embeddings=False))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default under muP does not warn

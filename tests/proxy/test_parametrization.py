@@ -11,13 +11,20 @@ import torch
 
 from scalefit.errors import ConfigError
 from scalefit.proxy import batched_model as bm
-from scalefit.proxy.config import ModelConfig, TrainConfig, make_config, run_id
+from scalefit.proxy.config import ID_BASELINE, ModelConfig, TrainConfig, make_config, resolve, run_id
 from scalefit.proxy.coord import coord_check, coord_check_depth, coord_slopes
 from scalefit.proxy.counting import count_params
 from scalefit.proxy.model import GPT, apply_rope, rope_tables
 from scalefit.proxy.mup import attention_scale, param_groups, residual_multiplier
 
 ROOT = Path(__file__).resolve().parents[2]
+# Tensor Programs V's rules (the defaults before the later finite-width rules became the defaults) and the GPT-2
+# layout (learned positions, LayerNorm, GELU): tests of one rule against the other name both sides
+TP5 = dict(mup_attention="1/d", mup_embedding_lr="1", mup_readout_init="1/m", mup_vector_lr="1",
+           mup_weight_decay="lr*wd")
+LATER = dict(mup_attention="1/sqrt(d)", mup_embedding_lr="1/sqrt(m)", mup_readout_init="1/sqrt(m)",
+             mup_vector_lr="1/m", mup_weight_decay="wd")
+GPT2 = dict(arch="gpt2", mlp="gelu")
 
 
 def _groups(cfg: ModelConfig, wd: float = 0.1, eps: float = 1e-8) -> dict[str, dict]:
@@ -29,16 +36,17 @@ def _groups(cfg: ModelConfig, wd: float = 0.1, eps: float = 1e-8) -> dict[str, d
 
 def test_attention_scale_takes_the_base_head_size_from_the_base_shape():
     # heads growing with width: width 256 with 8 heads (d_head 32), base width 64 with 2 heads (d_head 32)
-    grown = ModelConfig(width=256, n_heads=8, base_width=64, base_n_heads=2, parametrization="mup")
+    grown = ModelConfig(width=256, n_heads=8, base_width=64, base_n_heads=2, parametrization="mup", mup_attention="1/d")
     assert attention_scale(grown) == pytest.approx(math.sqrt(32) / 32)  # 0.177, SP's scale for d_head 32
-    fixed = ModelConfig(width=256, n_heads=8, base_width=64, parametrization="mup")  # base heads = n_heads
+    fixed = ModelConfig(width=256, n_heads=8, base_width=64, parametrization="mup", mup_attention="1/d")
     assert attention_scale(fixed) == pytest.approx(math.sqrt(8) / 32)
     sqrt_d = ModelConfig(width=256, n_heads=8, base_width=64, parametrization="mup", mup_attention="1/sqrt(d)")
     assert attention_scale(sqrt_d) == pytest.approx(1 / math.sqrt(32))
+    assert ModelConfig().mup_attention == "1/sqrt(d)"  # the default
 
 
 def test_mup_scales_hidden_decay_up_and_epsilon_down_with_width():
-    cfg = ModelConfig(width=256, n_heads=4, base_width=64, parametrization="mup", tied_embeddings=False)
+    cfg = ModelConfig(width=256, n_heads=4, base_width=64, parametrization="mup", tied_embeddings=False, **TP5, **GPT2)
     g = _groups(cfg)
     hidden, embed, norm = g["blocks.0.attn.qkv.weight"], g["wte.weight"], g["blocks.0.ln_1.weight"]
     assert hidden["lr"] == pytest.approx(1e-2 / 4) and hidden["weight_decay"] == pytest.approx(0.1 * 4)
@@ -50,22 +58,22 @@ def test_mup_scales_hidden_decay_up_and_epsilon_down_with_width():
 
 
 def test_completep_scales_residual_branches_and_block_epsilon_with_depth():
-    cfg = ModelConfig(width=64, depth=8, n_heads=4, base_width=64, base_depth=2, parametrization="mup")
+    cfg = ModelConfig(width=64, depth=8, n_heads=4, base_width=64, base_depth=2, parametrization="mup", init_std=0.02)
     assert residual_multiplier(cfg) == pytest.approx(0.25)
     g = _groups(cfg)
     assert g["blocks.3.mlp.fc.weight"]["eps"] == pytest.approx(1e-8 / 4)  # inside the blocks: 1/depth_mult
     assert g["wte.weight"]["eps"] == pytest.approx(1e-8) and g["ln_f.weight"]["eps"] == pytest.approx(1e-8)
     assert g["blocks.3.mlp.fc.weight"]["lr"] == pytest.approx(1e-2)  # alpha = 1: learning rates unchanged
     # the output projections' init uses the base depth, so it does not shrink as blocks are added
-    deep, shallow = GPT(cfg, seed=0), GPT(ModelConfig(width=64, depth=8, n_heads=4), seed=0)
+    deep, shallow = GPT(cfg, seed=0), GPT(ModelConfig(width=64, depth=8, n_heads=4, init_std=0.02), seed=0)
     assert deep.blocks[0].mlp.proj.weight.std().item() == pytest.approx(0.02 / 2, rel=0.05)
     assert shallow.blocks[0].mlp.proj.weight.std().item() == pytest.approx(0.02 / 4, rel=0.05)
 
 
 def test_mup_embedding_lr_and_readout_init_rules():
-    shape = dict(width=128, n_heads=4, base_width=32, parametrization="mup", tied_embeddings=False)  # m = 4
-    tp5 = ModelConfig(mup_embedding_lr="1", mup_readout_init="1/m", **shape)
-    large_vocab = ModelConfig(mup_embedding_lr="1/sqrt(m)", mup_readout_init="1/sqrt(m)", **shape)
+    shape = dict(width=128, n_heads=4, base_width=32, parametrization="mup", tied_embeddings=False, **GPT2)  # m = 4
+    tp5 = ModelConfig(**shape, **TP5)
+    large_vocab = ModelConfig(**shape, **{**TP5, "mup_embedding_lr": "1/sqrt(m)", "mup_readout_init": "1/sqrt(m)"})
     old, new = _groups(tp5), _groups(large_vocab)
     for name in ("wte.weight", "wpe.weight"):
         assert old[name]["lr"] == pytest.approx(1e-2) and old[name]["weight_decay"] == pytest.approx(0.1)
@@ -73,30 +81,36 @@ def test_mup_embedding_lr_and_readout_init_rules():
     for name in ("lm_head.weight", "blocks.0.mlp.fc.weight", "ln_f.weight"):  # the other groups keep their rules
         assert (new[name]["lr"], new[name]["weight_decay"]) == (old[name]["lr"], old[name]["weight_decay"])
     assert new["lm_head.weight"]["lr"] == pytest.approx(1e-2) and new["blocks.0.mlp.fc.weight"]["lr"] == 1e-2 / 4
-    tied = _groups(ModelConfig(mup_embedding_lr="1/sqrt(m)", **{**shape, "tied_embeddings": True}))
+    tied = _groups(ModelConfig(**{**shape, **TP5, "mup_embedding_lr": "1/sqrt(m)", "tied_embeddings": True}))
     assert tied["wte.weight"]["lr"] == 1e-2 and tied["wpe.weight"]["lr"] == pytest.approx(1e-2 / 2)  # shared: lr
     # the readout's effective init (its std times the 1/m logit multiplier): init_std / m or init_std / sqrt(m)
-    for cfg, expected in ((tp5, 0.02 / 4), (large_vocab, 0.02 / 2)):
+    std = ModelConfig().init_std
+    for cfg, expected in ((tp5, std / 4), (large_vocab, std / 2)):
         model = GPT(cfg, seed=0)
         assert model.lm_head.weight.std().item() * model.readout_mult == pytest.approx(expected, rel=0.03)
-    sp = ModelConfig(width=128, n_heads=4, base_width=32, tied_embeddings=False, mup_embedding_lr="1/sqrt(m)",
-                     mup_readout_init="1/sqrt(m)")
-    assert GPT(sp, seed=0).lm_head.weight.std().item() == pytest.approx(0.02, rel=0.03)  # SP ignores muP's rules
+    sp = ModelConfig(width=128, n_heads=4, base_width=32, tied_embeddings=False, **LATER)
+    assert GPT(sp, seed=0).lm_head.weight.std().item() == pytest.approx(std, rel=0.03)  # SP ignores muP's rules
     assert {g["lr"] for g in _groups(sp).values()} == {1e-2}
 
 
 def test_mup_vector_lr_and_weight_decay_rules():
-    shape = dict(width=128, n_heads=4, base_width=32, parametrization="mup", tied_embeddings=False, bias=True)
-    default = _groups(ModelConfig(mup_embedding_lr="1/sqrt(m)", **shape))
-    later = _groups(ModelConfig(mup_embedding_lr="1/sqrt(m)", mup_vector_lr="1/m", mup_weight_decay="wd", **shape))
-    for name in ("ln_f.weight", "blocks.0.ln_1.weight", "blocks.0.mlp.fc.bias"):  # norm gains and biases
-        assert default[name]["lr"] == pytest.approx(1e-2) and later[name]["lr"] == pytest.approx(1e-2 / 4)
+    shape = dict(width=128, n_heads=4, base_width=32, parametrization="mup", tied_embeddings=False, bias=True, **GPT2)
+    default = _groups(ModelConfig(**shape, **{**TP5, "mup_embedding_lr": "1/sqrt(m)"}))  # TP V's vector/decay rules
+    later = _groups(ModelConfig(**shape, **{**TP5, "mup_embedding_lr": "1/sqrt(m)", "mup_vector_lr": "1/m",
+                                            "mup_weight_decay": "wd"}))
+    for name in ("ln_f.weight", "blocks.0.ln_1.weight", "blocks.0.mlp.fc.bias"):  # norm gains and a bias
+        scaled = 1 / 4 if name.endswith("weight") else 1.0  # biases keep lr (fan-in 1 input weights)
+        assert default[name]["lr"] == pytest.approx(1e-2) and later[name]["lr"] == pytest.approx(1e-2 * scaled)
         assert later[name]["weight_decay"] == 0.0  # never decayed
+    # biases left the 1/m rule (session 6): such a run's id carries the new bias rule, so no older one is taken for it
+    bias = dict(parametrization="mup", base_width=32, width=64, bias=True, **GPT2)
+    old_bias_id = "ae914944d6e3"  # this config's id before the bias rule moved (its values explicit)
+    assert run_id(TrainConfig(**bias)) != old_bias_id
     for name, lr_mult in (("blocks.0.attn.qkv.weight", 1 / 4), ("wte.weight", 1 / 2), ("lm_head.weight", 1.0)):
         assert default[name]["weight_decay"] == pytest.approx(0.1 / lr_mult)  # lr * wd the base width's
         assert later[name]["weight_decay"] == pytest.approx(0.1)  # wd kept: lr * wd follows the LR
         assert later[name]["lr"] == pytest.approx(default[name]["lr"])  # the matrices' LRs are not touched
-    sp = _groups(ModelConfig(**{**shape, "parametrization": "sp"}, mup_vector_lr="1/m", mup_weight_decay="wd"))
+    sp = _groups(ModelConfig(**{**shape, "parametrization": "sp"}, **LATER))
     assert {g["lr"] for g in sp.values()} == {1e-2} and {g["weight_decay"] for g in sp.values()} == {0.0, 0.1}
 
 
@@ -107,9 +121,8 @@ def test_every_scaling_equals_sp_at_the_base_shape(arch):
     sp = ModelConfig(parametrization="sp", **shape)
     for other in (ModelConfig(parametrization="mup", **shape),
                   ModelConfig(parametrization="mup", base_depth=2, **shape),
-                  ModelConfig(parametrization="mup", mup_embedding_lr="1", mup_readout_init="1/m", **shape),
-                  ModelConfig(parametrization="mup", mup_embedding_lr="1/sqrt(m)", mup_readout_init="1/sqrt(m)",
-                              mup_attention="1/sqrt(d)", mup_vector_lr="1/m", mup_weight_decay="wd", **shape)):
+                  ModelConfig(parametrization="mup", **TP5, **shape),
+                  ModelConfig(parametrization="mup", **LATER, **shape)):
         a, b = GPT(sp, seed=3), GPT(other, seed=3)
         idx = torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(0))
         assert torch.equal(a(idx), b(idx))
@@ -170,20 +183,24 @@ def test_bad_parametrization_settings_are_config_errors(sets, match):
         make_config(sets=sets)
 
 
-def test_new_options_leave_sp_run_ids_unchanged_and_move_mup_ones():
+def test_committed_runs_keep_their_ids_and_default_changes_move_none():
+    # a stored config.json written before a late field existed lacks it: the field had its ID_BASELINE value then
     configs = sorted((ROOT / "runs").glob("*/*/config.json"))
     fields = set(TrainConfig.__dataclass_fields__)
     seen = {"sp": 0, "mup": 0}
     for path in configs:
         stored = json.loads(path.read_text())
-        cfg = TrainConfig(**{k: v for k, v in stored.items() if k in fields})
+        cfg = TrainConfig(**{**ID_BASELINE, **{k: v for k, v in stored.items() if k in fields}})
         seen[cfg.parametrization] += 1
-        if cfg.parametrization == "sp":
-            assert run_id(cfg) == stored["run_id"], path  # nothing an SP run computes has changed
-        else:
-            assert run_id(cfg) != stored["run_id"], path  # trained under muP rules 1: not a run of today's rules
+        assert run_id(cfg) == stored["run_id"], path
     assert seen["sp"] >= 10 and seen["mup"] >= 10, seen
-    assert run_id(TrainConfig(arch="llama")) != run_id(TrainConfig())  # a new option set does enter the id
+    # runs of the former defaults (gpt2, GELU, TP V's muP rules) keep the ids they had before the defaults moved
+    old_sp = TrainConfig(arch="gpt2", mlp="gelu", corpus="kjv", width=64, depth=2, tied_embeddings=True)
+    assert run_id(old_sp) == "e282ba50f27d"
+    old_mup = TrainConfig(arch="gpt2", mlp="gelu", corpus="kjv", width=64, depth=2, parametrization="mup",
+                          base_width=32, **TP5)
+    assert run_id(old_mup) == "09f08a380546"
+    assert run_id(TrainConfig(arch="gpt2")) != run_id(TrainConfig())  # the layout does enter the id
 
 
 @pytest.mark.parametrize("option", ["mup_attention=1/d", "mup_attention=1/sqrt(d)", "mup_embedding_lr=1",
@@ -194,13 +211,13 @@ def test_mup_only_options_never_enter_an_sp_run_id(option):
     assert run_id(make_config(sets=[option])) == run_id(TrainConfig())  # SP computes the same either way
     mup = dict(parametrization="mup", base_width=64)
     changed = run_id(TrainConfig(**mup, **{key: value})) != run_id(TrainConfig(**mup))
-    assert changed == (value != getattr(TrainConfig(), key))  # under muP a non-default rule moves the id
+    assert changed == (value != getattr(resolve(TrainConfig(**mup)), key))  # under muP another rule moves the id
 
 
 def test_layout_rules_version_enters_the_llama_layouts_run_ids_only(monkeypatch):
     from scalefit.proxy import config
 
-    llama, olmo2, gpt2 = TrainConfig(arch="llama"), TrainConfig(arch="olmo2"), TrainConfig()
+    llama, olmo2, gpt2 = TrainConfig(arch="llama"), TrainConfig(arch="olmo2"), TrainConfig(arch="gpt2")
     before = [run_id(c) for c in (llama, olmo2, gpt2)]
     monkeypatch.setattr(config, "LAYOUT_RULES", config.LAYOUT_RULES + 1)  # a run computed by an older layout
     after = [run_id(c) for c in (llama, olmo2, gpt2)]
@@ -213,23 +230,22 @@ def test_layout_rules_version_enters_the_llama_layouts_run_ids_only(monkeypatch)
 # above that scatter and one seed shows it. What remains is finite-width: SwiGLU's output (quadratic in its two
 # pre-activations' updates) shrinks from width 32 to 64 by 2^-0.4 at 3x this LR, then 2^-0.3, -0.2, -0.04 per
 # doubling up to 512 (a wrong exponent would keep its slope as width grows).
-SHAPE = dict(steps=4, seq_len=16, batch_size=4)
+SHAPE = dict(steps=5, seq_len=16, batch_size=4)
 MUP_SEEDS = 4
-VARIANTS = {
-    "untied": {"tied_embeddings": False},
+VARIANTS = {  # on the defaults (llama layout, SwiGLU, untied, the later muP rules) unless a variant says otherwise
+    "default": {},
     "tied": {"tied_embeddings": True},
-    "swiglu": {"mlp": "swiglu"},
+    "gelu": {"mlp": "gelu"},
     "qk-norm": {"qk_layernorm": True},
     "bias": {"bias": True},
-    "init-2x": {"init_std": 0.04},
-    "later-rules": {"tied_embeddings": False, "mup_embedding_lr": "1/sqrt(m)", "mup_readout_init": "1/sqrt(m)",
-                    "mup_attention": "1/sqrt(d)", "mup_vector_lr": "1/m",
-                    "mup_weight_decay": "wd"},  # the width-transfer-cpu preset's (mup.py says why)
-    "later-rules-tied": {"tied_embeddings": True, "mup_embedding_lr": "1/sqrt(m)", "mup_attention": "1/sqrt(d)"},
-    "zero-init": {"tied_embeddings": False, "zero_readout": True, "zero_query": True},
+    "init-2x": {"init_std": 0.08},
+    "tp5-rules": TP5,  # Tensor Programs V's rules
+    "zero-init": {"zero_readout": True, "zero_query": True},
     "depth-4": {"depth": 4, "base_depth": 2},  # CompleteP's residual multipliers on, at depth 4
-    "llama": {"arch": "llama", "mlp": "swiglu", "tied_embeddings": False},
-    "olmo2": {"arch": "olmo2", "mlp": "swiglu", "qk_layernorm": True, "tied_embeddings": False},
+    "gpt2": GPT2,
+    "gpt2-tied": {**GPT2, "tied_embeddings": True},
+    "gpt2-tp5": {**GPT2, **TP5},  # the defaults before session 6
+    "olmo2": {"arch": "olmo2", "qk_layernorm": True},
 }
 
 
@@ -247,7 +263,8 @@ def test_coordinate_check_every_variant(variant):
 def test_swiglu_shrink_under_mup_is_finite_width():
     # what remains of SwiGLU's shrink with width under muP fades as width grows (a wrong exponent would not)
     widths = [32, 64, 128, 256, 512]
-    frame = coord_check(widths, parametrization="mup", lr=3e-2, seeds=3, options=VARIANTS["swiglu"], **SHAPE)
+    options = {**GPT2, **TP5, "mlp": "swiglu"}  # measured under the former defaults
+    frame = coord_check(widths, parametrization="mup", lr=3e-2, seeds=3, options=options, **SHAPE)
     last = frame[(frame["step"] == SHAPE["steps"]) & (frame["layer"] == "block1.mlp")].set_index("width")["l1"]
     per_doubling = [math.log2(last[b] / last[a]) for a, b in zip(widths, widths[1:])]
     assert per_doubling[0] < -0.25 and abs(per_doubling[-1]) < 0.15, per_doubling
@@ -259,7 +276,8 @@ def test_olmo2_post_norm_normalises_from_the_first_step():
     # gain of ~300 for the first steps; now it normalises: the normalised branch has rms 1 (its gain) at every width
     for width in (32, 256):
         cfg = ModelConfig(width=width, depth=2, n_heads=4, seq_len=16, arch="olmo2", mlp="swiglu",
-                          tied_embeddings=False, qk_layernorm=True, parametrization="mup", base_width=32)
+                          tied_embeddings=False, qk_layernorm=True, parametrization="mup", base_width=32,
+                          init_std=0.02)
         model = GPT(cfg, seed=0)
         x = model.wte(torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(0)))
         branch = model.blocks[0].attn(x)
