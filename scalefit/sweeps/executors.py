@@ -212,6 +212,19 @@ def _submit(pool: ProcessPoolExecutor, unit: Any, sweep_dir: Path) -> Any:
     return pool.submit(_pool_task, unit.config.to_dict(), str(sweep_dir), unit.run_id)
 
 
+def _next_ready(pending: deque, running: dict) -> Any:
+    """The first pending unit (run or batch) none of whose runs is a cooldown branch of a trunk still pending or
+    running (taken out of ``pending``), or None."""
+    from scalefit.sweeps.batching import members
+
+    busy = {r.run_id for unit in [*pending, *running.values()] for r in members(unit)}
+    for i, unit in enumerate(pending):
+        if not any(getattr(r, "trunk", "") in busy for r in members(unit)):
+            del pending[i]
+            return unit
+    return None
+
+
 @dataclass
 class LocalExecutor:
     """Process pool on this machine: GPUs when there are any (and ``device`` allows), else CPU cores."""
@@ -283,7 +296,9 @@ class LocalExecutor:
         running: dict[Any, Any] = {}
         while pending or running:
             while pending and len(running) < width:
-                unit = pending.popleft()
+                unit = _next_ready(pending, running)
+                if unit is None:  # every pending unit waits for a trunk in flight
+                    break
                 try:
                     fut = _submit(pool, unit, sweep_dir)
                 except BrokenProcessPool:  # a worker died while idle

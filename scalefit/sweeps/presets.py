@@ -43,6 +43,14 @@ _GPU = {  # init_std: GPT-2's 0.02 at these widths (256-1024); the default 0.04 
 # of the committed measurements (benchmarks/results/bench_{width,depth}_transfer.json)
 _GPT2_KJV = {"arch": "gpt2", "mlp": "gelu", "corpus": "kjv", "init_std": 0.02, "mup_attention": "1/d",
              "mup_embedding_lr": "1", "mup_readout_init": "1/m", "mup_vector_lr": "1", "mup_weight_decay": "lr*wd"}
+
+
+def _sp_lr(width: int) -> float:
+    """The CPU presets' SP learning rate at ``width``: 2^-7 at width 32, moving as 1/width, as SP's optimum does in
+    runs/lr-transfer-cpu (2^-7 at width 32, 2^-7.5 at 64, 2^-9 at 128; llama layout, kjv+stdlib, init 0.04)."""
+    return 2.0**-7 * 32 / width
+
+
 _LRS_CPU = [2.0**k for k in range(-10, -3)]  # 9.8e-4 ... 6.25e-2, factor 2
 _LRS_GPU = [2.0**k for k in range(-12, -3)]  # 2.4e-4 ... 6.25e-2, factor 2
 _LRS_HP = [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3]
@@ -55,10 +63,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # Sizes and lengths vary independently (each size at 4 lengths spanning 8x in tokens, 3.2M-5.3M at the
         # longest), so L(N, D)'s two exponents are separately pinned; every trunk sits on a ladder of budgets
         # 4e10 x 2^k, so its branches land on the ladder too and 5 budgets hold 3-5 sizes (fit isoflop).
-        # LR: SP's optimum moves as 1/width (runs/lr-transfer-cpu: 2^-7 at width 32, 2^-7.5 at 64, 2^-9 at 128).
         "fixed": {**_CPU, "schedule": "wsd", "cooldown": "1-sqrt", "decay_frac": 0.2, "min_lr_ratio": 0.0,
                   "eval_tokens": 65536, "cooldown_branches": "0.5,0.25,0.125"},
-        "grid": [{"shape": [[w, 2]], "flops": flops, "lr": 2.0**-7 * 32 / w}
+        "grid": [{"shape": [[w, 2]], "flops": flops, "lr": _sp_lr(w)}
                  for w, flops in ((16, 3.2e11), (24, 6.4e11), (32, 1.28e12), (48, 2.56e12), (64, 2.56e12),
                                   (96, 5.12e12), (128, 1.024e13))],
     },
@@ -70,12 +77,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
     },
     "overtrain-cpu": {
-        "description": "Over-training (Gadre et al.): M = 5-640 at 11k and 22k params, plus M = 5, 20 at 35k-120k",
+        "description": "Over-training (Gadre et al.): M = 5-640 at 14k and 26k params, plus M = 5, 20 at 41k-132k",
         "fixed": _CPU,
-        "grid": [
-            {"shape": [[16, 2], [24, 2]], "M": _M_OVERTRAIN},
-            {"shape": [[32, 2], [48, 2], [64, 2]], "M": [5, 20]},
-        ],
+        "grid": [*({"shape": [[w, 2]], "M": _M_OVERTRAIN, "lr": _sp_lr(w)} for w in (16, 24)),
+                 *({"shape": [[w, 2]], "M": [5, 20], "lr": _sp_lr(w)} for w in (32, 48, 64))],
     },
     "overtrain": {
         "description": "Over-training (Gadre et al.): M = 5-640 at 5M and 10M params, plus M = 5, 20 at 20M-80M",
@@ -144,15 +149,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
     },
     "ladder-cpu": {
-        "description": "Model ladder (Bhagia et al.): 4 sizes (11k-71k params) x 3 token multipliers (M = 20, 40, "
-        "80), cloze task loss and accuracy at 9 checkpoints each, plus a held-out 119k-param target at M = 20",
+        "description": "Model ladder (Bhagia et al.): 4 sizes (14k-80k params) x 3 token multipliers (M = 20, 40, "
+        "80), cloze task loss and accuracy at 9 checkpoints each, plus a held-out 132k-param target at M = 20",
         # The ladder's two steps read the curve rows: task loss L(N, D) at each run's last checkpoint, then
         # acc(L) over all checkpoints. 256 cloze items: the accuracy's sampling s.e. is ~0.03 a checkpoint.
         "fixed": {**_CPU, "n_evals": 8, "cloze_items": 256},
-        "grid": [
-            {"shape": [[16, 2], [24, 2], [32, 2], [48, 2]], "M": [20, 40, 80]},  # M = 10 ran < 220 steps: too early
-            {"shape": [[64, 2]], "M": 20},
-        ],
+        "grid": [*({"shape": [[w, 2]], "M": [20, 40, 80], "lr": _sp_lr(w)} for w in (16, 24, 32, 48)),  # M = 10 ran
+                 {"shape": [[64, 2]], "M": 20, "lr": _sp_lr(64)}],  # < 220 steps: too early for the ladder
+
     },
     "schedules-cpu": {
         "description": "Loss curves of one model (123k params, 1,200 steps) under constant, cosine and WSD schedules",

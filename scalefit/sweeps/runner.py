@@ -134,12 +134,31 @@ class _Tables:
         write_tables(self.sweep_dir, done, self.curves)
 
 
+def trunks_first(runs: list[PlannedRun]) -> list[PlannedRun]:
+    """``runs`` in their order, but a cooldown branch after its trunk when both are to run (a branch started
+    before its trunk wrote its checkpoint would train its whole length, not only its cooldown)."""
+    out: list[PlannedRun] = []
+    placed: set[str] = set()
+    waiting: dict[str, list[PlannedRun]] = {}
+    todo = {r.run_id for r in runs}
+    for run in runs:
+        if run.trunk in todo and run.trunk not in placed:
+            waiting.setdefault(run.trunk, []).append(run)
+            continue
+        out.append(run)
+        placed.add(run.run_id)
+        for branch in waiting.pop(run.run_id, []):
+            out.append(branch)
+            placed.add(branch.run_id)
+    return out
+
+
 def _run(runs, sweep_dir, order, executor, retry_failed, emit_event, estimate_device, t0) -> SweepSummary:
     tables = _Tables(sweep_dir, order)
     todo = [r for r in runs if r.run_id not in tables.results
             or (retry_failed and tables.results[r.run_id].get("status") == "failed")]  # fmt: skip
     estimates = {r.run_id: estimate_seconds(r.config, estimate_device) for r in runs}
-    todo.sort(key=lambda r: -estimates[r.run_id])
+    todo = trunks_first(sorted(todo, key=lambda r: -estimates[r.run_id]))
     tables.write()
     emit_event(SweepEvent("plan", data={"planned": len(runs), "skipped": len(runs) - len(todo), "todo": len(todo),
                                         "estimate_s": sum(estimates[r.run_id] for r in todo)}))  # fmt: skip

@@ -80,6 +80,7 @@ class PlannedRun:
     flops: float  # C = FLOPs per token x D
     where: str  # "grid #k" it came from
     axes: dict[str, Any] = field(default_factory=dict)  # the grid values that made it
+    trunk: str = ""  # a cooldown branch: its trunk's run id (the branch starts from the trunk's checkpoint)
 
 
 def _allowed() -> list[str]:
@@ -262,7 +263,8 @@ def _branches(trunk: PlannedRun) -> list[PlannedRun]:
         raise SweepError(f"{trunk.where}: {exc}") from None
     per_token = trunk.flops / trunk.n_tokens
     return [PlannedRun(cfg, run_id(cfg), trunk.n_params, cfg.n_tokens, per_token * cfg.n_tokens,
-                       f"{trunk.where} branch", {**trunk.axes, "branch_tokens": cfg.n_tokens}) for cfg in configs]
+                       f"{trunk.where} branch", {**trunk.axes, "branch_tokens": cfg.n_tokens}, trunk.run_id)
+            for cfg in configs]
 
 
 def expand(spec: SweepSpec) -> list[PlannedRun]:

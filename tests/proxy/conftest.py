@@ -15,6 +15,12 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+# The defaults before session 6 (gpt2 layout, GELU, init 0.02, Tensor Programs V's muP rules): the golden curves
+# and the tests that need the gpt2 layout's options (biases) pin them.
+FORMER_DEFAULTS = dict(arch="gpt2", mlp="gelu", init_std=0.02, mup_attention="1/d", mup_embedding_lr="1",
+                       mup_readout_init="1/m", mup_vector_lr="1", mup_weight_decay="lr*wd")
+
+
 def tiny(**overrides):
     """A TrainConfig for a seconds-long CPU run on the pydoc corpus."""
     from scalefit.proxy.config import TrainConfig

@@ -106,3 +106,30 @@ def test_a_trunk_never_trains_inside_a_batched_model():
     trunks = [u for u in units if getattr(u, "config", None) is not None and u.config.cooldown_branches]
     assert len(trunks) == 2  # each trunk a unit of its own; its branches may batch together
 
+
+
+def test_a_sweep_trains_each_branch_from_its_trunk_not_beside_it(tmp_path):
+    # the runner hands out the longest runs first; a branch started beside its trunk (2 workers) would train its
+    # whole length. It waits for the trunk instead: its curve holds the trunk's rows up to its cooldown.
+    from collections import deque
+
+    from scalefit.sweeps.executors import LocalExecutor, _next_ready
+    from scalefit.sweeps.runner import run_sweep, trunks_first
+    from scalefit.sweeps.spec import expand, parse_spec
+
+    fixed = {"corpus": "pydoc", "schedule": "wsd", "cooldown_branches": "0.5,0.25", "seq_len": 32, "batch_size": 8,
+             "n_heads": 2, "tokens": 40 * 8 * 32, "shape": [32, 1], "cloze_items": 0, "eval_tokens": 256,
+             "n_evals": 6, "device": "cpu"}
+    spec = parse_spec({"fixed": fixed, "grid": [{"seed": [0]}]}, name="b")
+    trunk, half, quarter = expand(spec)
+    assert [r.run_id for r in trunks_first([quarter, half, trunk])] == [trunk.run_id, quarter.run_id, half.run_id]
+    pending = deque([half, trunk, quarter])
+    assert _next_ready(pending, {}) is trunk and _next_ready(pending, {"f": trunk}) is None  # both wait for it
+    assert _next_ready(pending, {}) is half and list(pending) == [quarter]  # the trunk is done: they go
+    run_sweep(spec, tmp_path, executor=LocalExecutor(workers=2, device="cpu"))
+    trunk_curve = pd.read_csv(tmp_path / trunk.run_id / "curve.csv")
+    for branch in (half, quarter):
+        curve = pd.read_csv(tmp_path / branch.run_id / "curve.csv")
+        start = branch.config.n_tokens // (8 * 32) * 4 // 5  # its cooldown's first step (20% cooldown)
+        before = curve[curve["step"] <= start]["step"].tolist()
+        assert before and before == trunk_curve[trunk_curve["step"] <= start]["step"].tolist()

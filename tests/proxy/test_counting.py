@@ -12,8 +12,8 @@ from scalefit.proxy.config import ModelConfig
 from scalefit.proxy.counting import count_params, flops_per_token, training_flops
 from scalefit.proxy.model import GPT
 
-SHAPES = [
-    dict(mlp=mlp, tied_embeddings=tied, bias=bias, qk_layernorm=qk)
+SHAPES = [  # the gpt2 layout, which has every option (the llama layouts: test_parametrization)
+    dict(arch="gpt2", mlp=mlp, tied_embeddings=tied, bias=bias, qk_layernorm=qk)
     for mlp, tied, bias, qk in itertools.product(["gelu", "swiglu"], [True, False], [True, False], [True, False])
 ]
 
@@ -32,8 +32,9 @@ def test_counts_match_real_tensors(options):
 
 def test_gpt2_published_sizes():
     # GPT-2 small and medium as released (Radford et al. 2019; Hugging Face `gpt2`, `gpt2-medium`).
-    small = ModelConfig(vocab_size=50257, width=768, depth=12, n_heads=12, seq_len=1024, bias=True)
-    medium = ModelConfig(vocab_size=50257, width=1024, depth=24, n_heads=16, seq_len=1024, bias=True)
+    gpt2 = dict(arch="gpt2", mlp="gelu", tied_embeddings=True, bias=True, vocab_size=50257, seq_len=1024)
+    small = ModelConfig(width=768, depth=12, n_heads=12, **gpt2)
+    medium = ModelConfig(width=1024, depth=24, n_heads=16, **gpt2)
     assert count_params(small)["n_params"] == 124_439_808
     assert count_params(medium)["n_params"] == 354_823_168
     assert sum(p.numel() for p in GPT(small, device="meta").parameters()) == 124_439_808

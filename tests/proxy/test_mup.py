@@ -46,7 +46,7 @@ def test_mup_equals_sp_at_base_width(tied):
 
 
 def test_mup_scales_with_width():
-    cfg = ModelConfig(width=256, n_heads=4, base_width=64, parametrization="mup")
+    cfg = ModelConfig(width=256, n_heads=4, base_width=64, parametrization="mup", mup_attention="1/d", init_std=0.02)
     assert readout_multiplier(cfg) == pytest.approx(0.25)
     assert attention_scale(cfg) == pytest.approx(math.sqrt(16) / 64)  # sqrt(d_head_base) / d_head
     model = GPT(cfg, seed=0)
@@ -56,7 +56,7 @@ def test_mup_scales_with_width():
     hidden = model.blocks[0].attn.qkv.weight
     assert hidden.std().item() == pytest.approx(0.02 / 2, rel=0.05)  # init_std / sqrt(width_mult)
     assert model.wte.weight.std().item() == pytest.approx(0.02, rel=0.05)
-    sp = GPT(ModelConfig(width=256, n_heads=4), seed=0)
+    sp = GPT(ModelConfig(width=256, n_heads=4, init_std=0.02), seed=0)
     assert sp.blocks[0].attn.qkv.weight.std().item() == pytest.approx(0.02, rel=0.05)
 
 

@@ -12,7 +12,7 @@ import torch
 from scalefit.proxy.config import TrainConfig, run_id
 from scalefit.proxy.data import load_corpus, unigram_entropy
 from scalefit.proxy.train import RESULT_COLUMNS, log_steps, train_run
-from tests.proxy.conftest import tiny
+from tests.proxy.conftest import FORMER_DEFAULTS, tiny
 
 
 def test_kjv_model_learns_well_below_unigram_entropy(tmp_path):
@@ -55,21 +55,36 @@ def test_same_seed_same_curve(tmp_path):
 # the schedule, the step, the logging or the divergence check moves them by far more than the tolerance, which
 # only allows for float rounding differences between CPUs. A change that moves them must change run ids too:
 # the committed runs/ must stay reproducible.
-GOLDEN = {
+GOLDEN = {  # on the former defaults (conftest.FORMER_DEFAULTS), which these values were recorded with
     "sp-cosine": (
-        {},
+        FORMER_DEFAULTS,
         [0.005, 0.01, 0.009854798261200746, 0.0075259168516795295, 0.001],
         [5.4979472160339355, 5.047310829162598, 4.251768747965495, 3.416373920440674, 3.3090523878733316],
         [5.233086466789246, 4.566293954849243, 3.833608567714691, 3.440370798110962, 3.359482526779175],
         0.75,
     ),
     "mup-wsd-zloss": (
-        dict(parametrization="mup", base_width=16, schedule="wsd", z_loss=1e-4, tied_embeddings=False),
+        dict(FORMER_DEFAULTS, parametrization="mup", base_width=16, schedule="wsd", z_loss=1e-4, tied_embeddings=False),
         [0.005, 0.01, 0.01, 0.01, 0.0009999999999999998],
         # muP rules 2 (hidden weight decay x m, Adam epsilon / m): moved these, and muP run ids with them
         [5.554128170013428, 5.3990583419799805, 4.966028213500977, 3.946191930770874, 3.3316027323404946],
         [5.4923319816589355, 5.148239850997925, 4.63276731967926, 3.563433527946472, 3.34116667509079],
         0.6875,
+    ),
+    # the defaults since session 6 (llama layout, SwiGLU, untied, init 0.04, muP's later rules)
+    "llama-sp-cosine": (
+        {},
+        [0.005, 0.01, 0.009854798261200746, 0.0075259168516795295, 0.001],
+        [5.587127208709717, 5.143252372741699, 4.356435139973958, 3.4154875755310057, 3.2043314774831138],
+        [5.362807035446167, 4.650637984275818, 3.8562018275260925, 3.405004858970642, 3.0637205243110657],
+        0.5625,
+    ),
+    "llama-mup-wsd-1sqrt": (
+        dict(parametrization="mup", base_width=16, schedule="wsd", cooldown="1-sqrt"),
+        [0.005, 0.01, 0.01, 0.01, 0.0009999999999999998],
+        [5.55463171005249, 5.37864875793457, 4.91033935546875, 3.9080825805664063, 3.3268391291300454],
+        [5.488534450531006, 5.106766939163208, 4.557550668716431, 3.564871907234192, 3.2846550941467285],
+        0.625,
     ),
 }
 
@@ -89,7 +104,8 @@ def test_tiny_run_reproduces_its_golden_curve(tmp_path, case):
 
 def test_divergence_is_caught_between_log_steps(tmp_path):
     # log steps are 1, 11, 117: the check every SYNC_EVERY (8) steps after step 1 catches it at step 9
-    cfg = tiny(lr=0.3, grad_clip=0.0, warmup_frac=0.0, diverge_factor=1.05, n_evals=3, n_tokens=117 * 8 * 32)
+    cfg = tiny(lr=0.3, grad_clip=0.0, warmup_frac=0.0, diverge_factor=1.05, n_evals=3, n_tokens=117 * 8 * 32,
+               **FORMER_DEFAULTS)
     result = train_run(cfg, tmp_path)
     assert result["status"] == "diverged" and result["steps"] == 9 and result["n_tokens"] == 9 * 8 * 32
     curve = pd.read_csv(_curve(result, tmp_path))
@@ -117,7 +133,7 @@ def test_divergence_ends_the_run_cleanly(tmp_path):
 
 def test_options_schedules_and_mup_run(tmp_path):
     cfg = tiny(
-        parametrization="mup", base_width=16, mlp="swiglu", tied_embeddings=False, qk_layernorm=True,
+        parametrization="mup", base_width=16, arch="gpt2", mlp="swiglu", tied_embeddings=False, qk_layernorm=True,
         z_loss=1e-4, schedule="wsd", bias=True, threads=1,
     )  # fmt: skip
     result = train_run(cfg, tmp_path)
