@@ -51,7 +51,15 @@ def analyse(out: Path) -> dict:
             "shape": FIXED, "loss_by_init_and_lr": table, "best_by_init": best,
             "default_minus_best": round(best[f"{default:g}"] - overall, 4),
             "default_within_margin": bool(best[f"{default:g}"] - overall <= MARGIN), "margin": MARGIN,
-            "runs": int(len(runs)), "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3)}
+            "runs": int(len(runs)), "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3),
+            "corpus_train_bytes": _corpus_bytes(TrainConfig().corpus)}
+
+
+def _corpus_bytes(corpus: str) -> int:
+    """Training bytes of the default corpus on this Python (its stdlib part follows the Python version)."""
+    from scalefit.proxy.data import load_corpus
+
+    return int(len(load_corpus(corpus).train))
 
 
 def main(argv: list[str] | None = None) -> None:
