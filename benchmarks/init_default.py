@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import platform
 import sys
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def analyse(out: Path) -> dict:
             "default_minus_best": round(best[f"{default:g}"] - overall, 4),
             "default_within_margin": bool(best[f"{default:g}"] - overall <= MARGIN), "margin": MARGIN,
             "runs": int(len(runs)), "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3),
-            "corpus_train_bytes": _corpus_bytes(TrainConfig().corpus)}
+            "corpus_train_bytes": _corpus_bytes(TrainConfig().corpus), "python": platform.python_version()}
 
 
 def _corpus_bytes(corpus: str) -> int:

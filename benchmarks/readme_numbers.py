@@ -171,6 +171,19 @@ def chinchilla_cpu() -> dict:
     return out
 
 
+def defaults() -> dict:
+    """The defaults' reasons: the default corpus's size and SP's init study (benchmarks/results/init_default.json,
+    `python benchmarks/init_default.py --save`), the llama layout's per-step cost (bench_train_throughput.json)."""
+    init = json.loads((REPO / "benchmarks" / "results" / "init_default.json").read_text())
+    layout = json.loads((REPO / "benchmarks" / "results" / "bench_train_throughput.json").read_text())
+    ratios = [case["llama_vs_gpt2"]["ratio"] for case in layout["cases"].values()]
+    best = {float(k): v for k, v in init["best_by_init"].items()}
+    lo, mid, hi = sorted(best)
+    return {"mb": init["corpus_train_bytes"] / 1e6, "python": init["python"], "r_lo": min(ratios),
+            "r_hi": max(ratios), "init": mid, "best_mid": best[mid], "best_lo": best[lo], "best_hi": best[hi],
+            "lo": lo, "hi": hi}
+
+
 def gadre() -> dict:
     from scalefit.fitting import fit
     from scalefit.planning.chain import chain_predict
@@ -382,6 +395,13 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "a = β/(α+β) = {a:.2f}\n({a_lo:.2f}–{a_hi:.2f}), RMSE {rmse:.1f}% in log loss",
         '(`--holdout "N >= {largest}"`) the fit on\nthe other {n_rest} runs predicts its loss within {one_err:+.2f}%',
         '(`"N >= 2e5"`,\n{two_n} runs) within {two_mean:.2f}% on average (max {two_max:.2f}%)',
+    ]),
+    (defaults, [
+        "standard-library source (PSF licence, installed with every Python): {mb:.1f}M training bytes on Python "
+        "{python} (the",
+        "users predict, and costs {r_lo:.2f}–{r_hi:.2f}× the GPT-2 layout per step on CPU",
+        "{init:g} is SP's best\ninit at width 128 on the new layout ({best_mid:.3f} nats against {best_lo:.3f} at "
+        "{lo:g} and {best_hi:.3f} at {hi:g}, each at its best LR:",
     ]),
     (gadre, [
         "scalefit gives E = {E:.3f},\na = {a:.1f}, b = {b:.1f}, η = {eta:.4f} (paper 1.84, 212, 367, 0.136)",
