@@ -272,27 +272,27 @@ def schedules() -> dict:
 
 
 SWEEPS = {
-    "chinchilla-cpu": "4 IsoFLOP budgets (2e11–3e12 FLOPs) × 4 sizes near each optimum, 11k–363k params",
-    "overtrain-cpu": "M = 5–640 at 11k and 22k params; M = 5, 20 at 35k–119k",
-    "lr-transfer-cpu": "7 LRs (2^-10–2^-4) × widths 32, 64, 128 × SP/muP (base width 32), 512k tokens, "
-                       "untied embeddings",
-    "schedules-cpu": "constant, cosine, WSD curves of one 123k-param model, 1,200 steps",
+    "chinchilla-cpu": "7 sizes (14k–459k params) × 4 lengths each (a WSD trunk and cooldown branches at 1/2, 1/4, "
+                      "1/8), 4e10–1e13 FLOPs",
+    "overtrain-cpu": "M = 5–640 at 14k and 26k params; M = 5, 20 at 41k–132k",
+    "lr-transfer-cpu": "7 LRs (2^-10–2^-4) × widths 32, 64, 128 × SP/muP (base width 32), 512k tokens",
+    "schedules-cpu": "constant, cosine, WSD curves of one 132k-param model, 1,200 steps",
 }
 
 
 LADDER = ("fit ladder runs/ladder-cpu/curves.csv --loss-cols 'loss_*' --acc-cols 'acc_*' --where \"n_params < 1e5\" "
-          "--opt chance=0.25 --opt target_n=119104 --opt target_d=2381824 --bootstrap 200")
+          "--opt chance=0.25 --opt target_n=131520 --opt target_d=2630656 --bootstrap 200")
 
 
 def ladder() -> dict:
-    """The CPU ladder by the README's commands (the 119k-param run held out), and the synthetic benchmark's coverage
+    """The CPU ladder by the README's commands (the 132k-param run held out), and the synthetic benchmark's coverage
     from its committed output (benchmarks/results/bench_ladder.json: `python benchmarks/bench_ladder.py --json`)."""
     cli(f"{LADDER} --out {_tmp('ladder.json')}")
-    pred = cli(f"predict {_tmp('ladder.json')} --at N=119104 --at D=2381824 --interval mean")["predictions"][0]
-    wide = cli(f"predict {_tmp('ladder.json')} --at N=119104 --at D=2381824")["predictions"][0]
+    pred = cli(f"predict {_tmp('ladder.json')} --at N=131520 --at D=2630656 --interval mean")["predictions"][0]
+    wide = cli(f"predict {_tmp('ladder.json')} --at N=131520 --at D=2630656")["predictions"][0]
     curves = pd.read_csv(REPO / "runs" / "ladder-cpu" / "curves.csv")
     last = curves.sort_values("step").groupby("run_id").tail(1)
-    target = last[last.n_params == 119104].iloc[0]
+    target = last[last.n_params == 131520].iloc[0]
     rungs = last[last.n_params < 1e5]
     items = json.loads((REPO / "runs" / "ladder-cpu" / target.run_id / "config.json").read_text())["cloze_items"]
     bench = json.loads((REPO / "benchmarks" / "results" / "bench_ladder.json").read_text())

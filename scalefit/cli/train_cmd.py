@@ -28,8 +28,9 @@ class RunOptions:
     """The config keys `scalefit train` takes as options (None: the --config file's value, else the default)."""
 
     name: str = option(None, "--name", help="Run group name (default: proxy).")
-    corpus: str = option(None, "--corpus", help="kjv (default, King James Bible), pydoc, or a .txt/.jsonl/.bin "
-                         "file or folder.")
+    corpus: str = option(None, "--corpus", help="kjv+stdlib (default: King James Bible and CPython's "
+                         "stdlib source), kjv, pydoc, stdlib, a .txt/.jsonl/.parquet/.bin file or folder, or several "
+                         "joined with +.")
     width: int = option(None, "--width", help="Model width d_model (default 128).")
     depth: int = option(None, "--depth", help="Number of transformer blocks (default 4).")
     n_heads: int = option(None, "--heads", help="Attention heads; must divide width (default 4).")
@@ -206,8 +207,8 @@ def coord_check_command(
     seed: int = typer.Option(0, "--seed", help="Seed for init and batches."),
     seeds: int = typer.Option(1, "--seeds", help="Average the activation scales over this many seeds (--seed, "
                               "--seed + 1, ...) before fitting slopes; one seed's slopes scatter by ~0.3 at width 32."),
-    sets: list[str] = typer.Option(None, "--set", help="A model option KEY=VALUE (repeatable), e.g. arch=llama, "
-                                   "mlp=swiglu, tied_embeddings=true, qk_layernorm=true, bias=true, init_std=0.04."),
+    sets: list[str] = typer.Option(None, "--set", help="A model option KEY=VALUE (repeatable), e.g. arch=gpt2, "
+                                   "mlp=gelu, tied_embeddings=true, qk_layernorm=true, bias=true, init_std=0.08."),
     plot: Path = typer.Option(None, "--plot", help="Write a log-log plot of activation scale vs width here."),
     as_json: bool = typer.Option(False, "--json", help="Print slopes and activation scales as JSON."),
 ) -> None:

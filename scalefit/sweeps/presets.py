@@ -1,10 +1,11 @@
 """Built-in sweep presets: one per law family, each in a CPU size and a GPU size.
 
-``*-cpu`` presets train byte-level models of 10k-1M parameters with a 64-byte context on the King James
-Bible and finish in minutes on a 2-core machine (the README gives their measured times); the GPU presets
+``*-cpu`` presets train byte-level models of 10k-1M parameters with a 64-byte context on the default corpus
+(``kjv+stdlib``: the King James Bible and CPython's standard-library source, ~34M training bytes) in the default
+layout (llama) and finish in minutes on a 2-core machine (the README gives their measured times); the GPU presets
 give fits worth publishing on one GPU in hours, and need a corpus much larger than the default (pass
-``--set corpus=PATH``: KJV is ~4M bytes, so the larger GPU runs would repeat it many times — ``--dry-run``
-shows the number of epochs). ``scalefit sweep --preset NAME --show-spec`` prints a preset as TOML to copy.
+``--set corpus=PATH``: the larger GPU runs would repeat it many times — ``--dry-run`` shows the number of
+epochs). ``scalefit sweep --preset NAME --show-spec`` prints a preset as TOML to copy.
 """
 
 from __future__ import annotations
