@@ -89,7 +89,7 @@ def _dry_run(spec, out: str | Path, device: str, workers: int, as_json: bool) ->
             "run_id": r.run_id, "where": r.where, "axes": _fmt_axes(r.axes), "width": c.width, "depth": c.depth,
             "n_params": r.n_params, "n_tokens": r.n_tokens, "M": r.n_tokens / r.n_params, "flops": r.flops,
             "lr": c.lr, "batch_size": c.batch_size, "parametrization": c.parametrization, "schedule": c.schedule,
-            "seed": c.seed, "epochs": epochs, "estimate_s": estimate_seconds(c, device),
+            "seed": c.seed, "epochs": epochs, "estimate_s": estimate_seconds(c, device, branch=bool(r.trunk)),
         })  # fmt: skip
     total = sum(r["estimate_s"] for r in rows)
     wall = max(total / workers, max((r["estimate_s"] for r in rows), default=0.0))  # the longest run bounds it

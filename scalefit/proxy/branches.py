@@ -23,14 +23,14 @@ from scalefit.errors import ConfigError
 from scalefit.proxy.config import TrainConfig, branch_fractions, resolve, run_id
 from scalefit.schedules import phase_steps
 
-__all__ = ["branch_configs", "branch_points", "train_branched"]
+__all__ = ["branch_configs", "branch_points", "cooldown_start", "train_branched"]
 
 
 def _steps(cfg: TrainConfig) -> int:
     return cfg.n_tokens // (cfg.batch_size * cfg.seq_len)
 
 
-def _cooldown_start(cfg: TrainConfig) -> int:
+def cooldown_start(cfg: TrainConfig) -> int:
     """The last stable step of a WSD run: its cooldown takes the steps after it."""
     steps = _steps(cfg)
     return steps - phase_steps(steps, 0.0, cfg.decay_frac)[1]
@@ -47,7 +47,7 @@ def branch_configs(trunk: TrainConfig) -> list[TrainConfig]:
         steps = int(round(fraction * total))
         branch = dataclasses.replace(cfg, n_tokens=steps * cfg.batch_size * cfg.seq_len, warmup_steps=warmup,
                                      cooldown_branches="")
-        start = _cooldown_start(branch)
+        start = cooldown_start(branch)
         if start <= warmup or steps >= total:
             raise ConfigError(f"cooldown branch {fraction:g} of {total} steps ({steps} steps) would start its "
                               f"cooldown at step {start}, not after the {warmup} warmup steps; use a longer run or "
@@ -62,7 +62,7 @@ def branch_points(trunk: TrainConfig, out_dir: Path) -> dict[int, list[tuple[Pat
 
     points: dict[int, list[tuple[Path, dict[str, Any]]]] = {}
     for branch in branch_configs(trunk):
-        start = _cooldown_start(branch)
+        start = cooldown_start(branch)
         path = Path(out_dir) / branch.name / run_id(branch) / checkpoint.FILE
         points.setdefault(start, []).append((path, checkpoint.identity(branch)))
     return points

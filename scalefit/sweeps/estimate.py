@@ -52,8 +52,10 @@ DEVICE_MODELS = {
 }  # fmt: skip
 
 
-def estimate_seconds(cfg: TrainConfig, device: str = "cpu", *, threads: int = 1, rate: float | None = None) -> float:
-    """Estimated wall seconds of one run (``cfg.n_tokens`` must be set) on ``device`` ("cpu" or "cuda")."""
+def estimate_seconds(cfg: TrainConfig, device: str = "cpu", *, threads: int = 1, rate: float | None = None,
+                     branch: bool = False) -> float:
+    """Estimated wall seconds of one run (``cfg.n_tokens`` must be set) on ``device`` ("cpu" or "cuda");
+    ``branch``: a cooldown branch, which trains only its cooldown (its trunk's checkpoint holds the steps before)."""
     model = DEVICE_MODELS["cuda" if device.startswith("cuda") else "cpu"]
     flops_rate = rate or (model.rate * max(threads, 1) ** 0.8 if device == "cpu" else model.rate)
     fpt = flops_per_token(cfg.model_config())
@@ -68,9 +70,15 @@ def estimate_seconds(cfg: TrainConfig, device: str = "cpu", *, threads: int = 1,
         step_s += 2 * (d - 1) / d * grad_bytes / model.link_bytes_per_s
     # the trainer evaluates at about n_evals log-spaced steps (train.log_steps) and at the end
     evals = len(set(np.round(np.geomspace(1, steps, num=max(cfg.n_evals, 1))).astype(int).tolist()) | {steps})
+    trained = steps
+    if branch:  # the steps after its trunk's checkpoint, and (about) their share of the evaluations
+        from scalefit.proxy.branches import cooldown_start
+
+        trained = steps - cooldown_start(cfg)
+        evals = max(1, round(evals * trained / steps))
     eval_s = evals * (cfg.eval_tokens * fpt / 3 / flops_rate + model.step_overhead_s * cfg.eval_tokens / per_step / 2)
     cloze_s = cfg.cloze_items * 8 * cfg.seq_len * fpt / 3 / flops_rate
-    return steps * step_s + eval_s / d + cloze_s + model.run_overhead_s + (d - 1) * model.launch_s
+    return trained * step_s + eval_s / d + cloze_s + model.run_overhead_s + (d - 1) * model.launch_s
 
 
 def corpus_tokens(runs) -> dict[str, int]:

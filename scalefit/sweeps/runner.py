@@ -157,7 +157,7 @@ def _run(runs, sweep_dir, order, executor, retry_failed, emit_event, estimate_de
     tables = _Tables(sweep_dir, order)
     todo = [r for r in runs if r.run_id not in tables.results
             or (retry_failed and tables.results[r.run_id].get("status") == "failed")]  # fmt: skip
-    estimates = {r.run_id: estimate_seconds(r.config, estimate_device) for r in runs}
+    estimates = {r.run_id: estimate_seconds(r.config, estimate_device, branch=bool(r.trunk)) for r in runs}
     todo = trunks_first(sorted(todo, key=lambda r: -estimates[r.run_id]))
     tables.write()
     emit_event(SweepEvent("plan", data={"planned": len(runs), "skipped": len(runs) - len(todo), "todo": len(todo),

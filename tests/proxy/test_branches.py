@@ -133,3 +133,15 @@ def test_a_sweep_trains_each_branch_from_its_trunk_not_beside_it(tmp_path):
         start = branch.config.n_tokens // (8 * 32) * 4 // 5  # its cooldown's first step (20% cooldown)
         before = curve[curve["step"] <= start]["step"].tolist()
         assert before and before == trunk_curve[trunk_curve["step"] <= start]["step"].tolist()
+
+
+def test_a_branch_is_estimated_at_its_cooldown_not_its_length():
+    from scalefit.sweeps.estimate import estimate_seconds
+    from scalefit.sweeps.spec import expand, parse_spec
+
+    fixed = {"corpus": "pydoc", "schedule": "wsd", "cooldown_branches": "0.5", "seq_len": 64, "batch_size": 16,
+             "n_heads": 4, "tokens": 4000 * 16 * 64, "shape": [128, 2], "cloze_items": 0}
+    trunk, half = expand(parse_spec({"fixed": fixed}, name="b"))
+    fresh, branch = estimate_seconds(half.config), estimate_seconds(half.config, branch=True)
+    assert 0.15 * fresh < branch < 0.3 * fresh  # a 20% cooldown (and its evaluations), plus the run's fixed cost
+    assert estimate_seconds(trunk.config) > 1.8 * fresh  # twice the steps (the fixed costs once)
