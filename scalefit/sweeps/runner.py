@@ -153,6 +153,15 @@ def trunks_first(runs: list[PlannedRun]) -> list[PlannedRun]:
     return out
 
 
+def branch_waves(runs: list[PlannedRun]) -> list[list[PlannedRun]]:
+    """``runs`` as waves for an executor that starts a whole wave at once (a Slurm array): first every run but the
+    cooldown branches whose trunk is among them, then those branches (each from its trunk's checkpoint)."""
+    todo = {r.run_id for r in runs}
+    later = [r for r in runs if r.trunk in todo]
+    first = [r for r in runs if r.trunk not in todo]
+    return [wave for wave in (first, later) if wave]
+
+
 def _run(runs, sweep_dir, order, executor, retry_failed, emit_event, estimate_device, t0) -> SweepSummary:
     tables = _Tables(sweep_dir, order)
     todo = [r for r in runs if r.run_id not in tables.results

@@ -220,12 +220,15 @@ class SlurmExecutor:
     def execute(self, runs: list[Any], sweep_dir: Path, emit) -> None:
         if not runs:
             return
+        from scalefit.sweeps.runner import branch_waves
+
         res = self.resources()
         with _quiet_submitit():
-            if self.cluster == "local":
-                self._execute_local(runs, sweep_dir, emit, res)
-            else:
-                _SlurmArray(self, res, sweep_dir, emit).run(runs)
+            for wave in branch_waves(runs):  # cooldown branches go after their trunks (an array starts at once)
+                if self.cluster == "local":
+                    self._execute_local(wave, sweep_dir, emit, res)
+                else:
+                    _SlurmArray(self, res, sweep_dir, emit).run(wave)
 
     def submit(self, runs: list[Any], sweep_dir: Path, res: SlurmResources) -> list[Any]:
         """Submit one array per device count (one task per run and device); the jobs in ``runs``' order. sbatch's

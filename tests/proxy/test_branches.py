@@ -114,7 +114,7 @@ def test_a_sweep_trains_each_branch_from_its_trunk_not_beside_it(tmp_path):
     from collections import deque
 
     from scalefit.sweeps.executors import LocalExecutor, _next_ready
-    from scalefit.sweeps.runner import run_sweep, trunks_first
+    from scalefit.sweeps.runner import branch_waves, run_sweep, trunks_first
     from scalefit.sweeps.spec import expand, parse_spec
 
     fixed = {"corpus": "pydoc", "schedule": "wsd", "cooldown_branches": "0.5,0.25", "seq_len": 32, "batch_size": 8,
@@ -123,6 +123,8 @@ def test_a_sweep_trains_each_branch_from_its_trunk_not_beside_it(tmp_path):
     spec = parse_spec({"fixed": fixed, "grid": [{"seed": [0]}]}, name="b")
     trunk, half, quarter = expand(spec)
     assert [r.run_id for r in trunks_first([quarter, half, trunk])] == [trunk.run_id, quarter.run_id, half.run_id]
+    assert branch_waves([half, trunk, quarter]) == [[trunk], [half, quarter]]  # a Slurm array: trunks first
+    assert branch_waves([half, quarter]) == [[half, quarter]]  # the trunk finished earlier: one wave
     pending = deque([half, trunk, quarter])
     assert _next_ready(pending, {}) is trunk and _next_ready(pending, {"f": trunk}) is None  # both wait for it
     assert _next_ready(pending, {}) is half and list(pending) == [quarter]  # the trunk is done: they go
