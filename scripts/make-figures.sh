@@ -14,6 +14,11 @@ scalefit plot "$tmp/lrt.json" --runs runs/lr-transfer-cpu/runs.csv --out figures
 scalefit fit ladder runs/ladder-cpu/curves.csv --loss-cols 'loss_*' --acc-cols 'acc_*' --where "n_params < 1e5" \
     --opt chance=0.25 --opt target_n=131520 --opt target_d=2630656 --bootstrap 200 --out "$tmp/ladder.json" > /dev/null
 scalefit plot "$tmp/ladder.json" --out figures/ladder-cpu.png
+scalefit fit hparams dataset:steplaw-dense --target "smooth loss" --opt seq_len=2048 --bootstrap 1000 \
+    --out "$tmp/hp.json" > /dev/null
+scalefit plot "$tmp/hp.json" --runs dataset:steplaw-dense --out figures/steplaw_hparams.png
+python benchmarks/gadre_backtest.py --figures "$tmp/gadre" > /dev/null  # the bundled Gadre et al. runs
+cp "$tmp"/gadre/gadre_overtrain_rpj.png "$tmp"/gadre/gadre_downstream_rpj.png figures/
 python benchmarks/schedule_prediction.py --figure figures/schedule_prediction.png > /dev/null
 scalefit coord-check --widths 64,128,256 --steps 3 --plot figures/coord_check.png > /dev/null
 echo "figures/ regenerated"
