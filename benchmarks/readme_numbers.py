@@ -85,8 +85,13 @@ def steplaw() -> dict:
 def lr_transfer() -> dict:
     d = cli("fit lr-transfer runs/lr-transfer-cpu/runs.csv --opt target_width=1024")["params"]
     sp, mup = d["sp"], d["mup"]
-    return {"sp_slope": sp["slope"], "sp_lo": sp["bootstrap_interval"][0], "sp_hi": sp["bootstrap_interval"][1],
-            "mup_slope": mup["slope"], "mup_lo": mup["bootstrap_interval"][0], "mup_hi": mup["bootstrap_interval"][1]}
+    out = {"sp_slope": sp["slope"], "sp_lo": sp["bootstrap_interval"][0], "sp_hi": sp["bootstrap_interval"][1],
+           "mup_slope": mup["slope"], "mup_lo": mup["bootstrap_interval"][0], "mup_hi": mup["bootstrap_interval"][1],
+           "sp_verdict": sp["verdict"], "mup_verdict": mup["verdict"]}
+    for p in ("sp", "mup"):
+        out[f"{p}_tlo"], out[f"{p}_thi"] = d[p]["slope_interval"]
+        out.update({f"{p}_best_{int(w['width'])}": w["best_loss"] for w in d[p]["widths"]})
+    return out
 
 
 SELECT_LAWS = ("chinchilla", "overtrain", "kaplan")
@@ -387,6 +392,11 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
     (lr_transfer, [
         "(slope of log2 lr* on log2 width {sp_slope:.2f}, bootstrap interval [{sp_lo:.2f}, {sp_hi:.2f}])\n"
         "and much less under muP ({mup_slope:.2f}, bootstrap [{mup_lo:.2f}, {mup_hi:.2f}])",
+        "the reported intervals (the wider of bootstrap and regression-t:\n"
+        "SP [{sp_tlo:.2f}, {sp_thi:.2f}], muP [{mup_tlo:.2f}, {mup_thi:.2f}]) give SP \"{sp_verdict}\" and muP "
+        "\"{mup_verdict}\"",
+        "On these defaults muP's best loss falls with width ({mup_best_32:.3f}, {mup_best_64:.3f},\n"
+        "{mup_best_128:.3f}) but trails SP's at 64 and 128 ({sp_best_64:.3f}, {sp_best_128:.3f})",
     ]),
     (chinchilla_cpu, [
         "({runs} byte-level transformer LMs of {n_min}–{n_max} parameters",
