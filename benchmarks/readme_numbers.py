@@ -169,7 +169,9 @@ def chinchilla_cpu() -> dict:
            "largest": f"{largest:.0f}", "rmse": 100 * fit["stats"]["rmse_log"],
            "one_err": 100 * one["rows"][0]["rel_error"], "n_rest": one["n_fit"],
            "two_n": two["n_holdout"], "two_mean": 100 * two["mean_abs_rel_error"],
-           "two_max": 100 * two["max_abs_rel_error"], "a": fit["derived"]["a"]}
+           "two_max": 100 * two["max_abs_rel_error"], "a": fit["derived"]["a"],
+           "d_min": runs["n_tokens"].min() / 1e6, "d_max": runs["n_tokens"].max() / 1e6,
+           "m_min": (runs["n_tokens"] / runs["n_params"]).min(), "m_max": (runs["n_tokens"] / runs["n_params"]).max()}
     for k in ("alpha", "beta", "E", "a"):
         out[k] = p.get(k, out.get(k))
         out[k + "_lo"], out[k + "_hi"] = _iv(fit, k)
@@ -405,6 +407,7 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "a = β/(α+β) = {a:.2f}\n({a_lo:.2f}–{a_hi:.2f}), RMSE {rmse:.1f}% in log loss",
         '(`--holdout "N >= {largest}"`) the fit on\nthe other {n_rest} runs predicts its loss within {one_err:+.2f}%',
         '(`"N >= 2e5"`,\n{two_n} runs) within {two_mean:.2f}% on average (max {two_max:.2f}%)',
+        "branches; {d_min:.1f}M–{d_max:.1f}M tokens, {m_min:.0f}–{m_max:.0f} tokens per parameter)",
     ]),
     (defaults, [
         "standard-library source (PSF licence, installed with every Python): {mb:.1f}M training bytes on Python "
