@@ -195,10 +195,10 @@ def test_committed_runs_keep_their_ids_and_default_changes_move_none():
         assert run_id(cfg) == stored["run_id"], path
     assert seen["sp"] >= 10 and seen["mup"] >= 10, seen
     # runs of the former defaults (gpt2, GELU, TP V's muP rules) keep the ids they had before the defaults moved
-    old_sp = TrainConfig(arch="gpt2", mlp="gelu", corpus="kjv", width=64, depth=2, tied_embeddings=True)
+    old_sp = TrainConfig(arch="gpt2", mlp="gelu", corpus="kjv", init_std=0.02, width=64, depth=2, tied_embeddings=True)
     assert run_id(old_sp) == "e282ba50f27d"
-    old_mup = TrainConfig(arch="gpt2", mlp="gelu", corpus="kjv", width=64, depth=2, parametrization="mup",
-                          base_width=32, **TP5)
+    old_mup = TrainConfig(arch="gpt2", mlp="gelu", corpus="kjv", init_std=0.02, width=64, depth=2,
+                          parametrization="mup", base_width=32, **TP5)
     assert run_id(old_mup) == "09f08a380546"
     assert run_id(TrainConfig(arch="gpt2")) != run_id(TrainConfig())  # the layout does enter the id
 
