@@ -167,7 +167,8 @@ def chinchilla_cpu() -> dict:
     p = fit["params"]
     out = {"runs": len(runs), "n_min": _kilo(runs["n_params"].min()), "n_max": _kilo(largest),
            "largest": f"{largest:.0f}", "rmse": 100 * fit["stats"]["rmse_log"],
-           "one_err": 100 * one["rows"][0]["rel_error"], "n_rest": one["n_fit"],
+           "one_n": one["n_holdout"], "one_mean": 100 * one["mean_abs_rel_error"],
+           "one_max": 100 * one["max_abs_rel_error"], "n_rest": one["n_fit"],
            "two_n": two["n_holdout"], "two_mean": 100 * two["mean_abs_rel_error"],
            "two_max": 100 * two["max_abs_rel_error"], "a": fit["derived"]["a"],
            "d_min": runs["n_tokens"].min() / 1e6, "d_max": runs["n_tokens"].max() / 1e6,
@@ -280,7 +281,7 @@ def schedules() -> dict:
 
 SWEEPS = {
     "chinchilla-cpu": "7 sizes (14k–459k params) × 4 lengths each (a WSD trunk and cooldown branches at 1/2, 1/4, "
-                      "1/8), 4e10–1e13 FLOPs",
+                      "1/8) × 2 seeds, 4e10–1e13 FLOPs",
     "overtrain-cpu": "M = 5–640 at 14k and 26k params; M = 5, 20 at 41k–132k",
     "lr-transfer-cpu": "7 LRs (2^-10–2^-4) × widths 32, 64, 128 × SP/muP (base width 32), 512k tokens",
     "schedules-cpu": "constant, cosine, WSD curves of one 132k-param model, 1,200 steps",
@@ -405,7 +406,8 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "the Chinchilla law gives α = {alpha:.2f}\n(95% interval {alpha_lo:.2f}–{alpha_hi:.2f}), "
         "β = {beta:.2f} ({beta_lo:.2f}–{beta_hi:.2f}), E = {E:.2f} ({E_lo:.2f}–{E_hi:.2f}) nats/byte, "
         "a = β/(α+β) = {a:.2f}\n({a_lo:.2f}–{a_hi:.2f}), RMSE {rmse:.1f}% in log loss",
-        '(`--holdout "N >= {largest}"`) the fit on\nthe other {n_rest} runs predicts its loss within {one_err:+.2f}%',
+        '(`--holdout "N >= {largest}"`) the fit on\nthe other {n_rest} runs predicts its {one_n} runs within '
+        '{one_mean:.2f}% on average (max {one_max:.2f}%)',
         '(`"N >= 2e5"`,\n{two_n} runs) within {two_mean:.2f}% on average (max {two_max:.2f}%)',
         "branches; {d_min:.1f}M–{d_max:.1f}M tokens, {m_min:.0f}–{m_max:.0f} tokens per parameter)",
     ]),
