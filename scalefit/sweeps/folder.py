@@ -82,5 +82,7 @@ def claim(sweep_dir: Path, *, source: str, toml: str, runs: list[dict[str, Any]]
                 )
             known = {r["run_id"] for r in rows}
             specs, rows = [*specs, entry], [*rows, *(r for r in runs if r["run_id"] not in known)]
+        if {r["run_id"] for r in rows} <= set(ids):  # this spec plans every run of the folder (a grown grid):
+            specs = [entry]  # it supersedes the specs before it
     write_manifest(sweep_dir, name=sweep_dir.name, specs=specs, runs=rows)
     return [r["run_id"] for r in rows]

@@ -109,7 +109,7 @@ def usage_error(args: list[str], message: str) -> None:
 def test_sweep_has_no_p_flag():
     usage_error(["sweep", "-p", "chinchilla-cpu", "--dry-run"], "No such option: -p")
     res = runner.invoke(app, ["sweep", "--preset", "chinchilla-cpu", "--dry-run"])
-    assert res.exit_code == 0 and "28 runs" in res.output
+    assert res.exit_code == 0 and "56 runs" in res.output
 
 
 # ---- 5. sweep-status is a real command with its own help ------------------------------------------------
@@ -128,9 +128,9 @@ def test_sweep_status_errors_are_one_line(tmp_path):
 
 def test_sweep_status_reads_a_committed_sweep():
     res = runner.invoke(app, ["sweep-status", "runs/chinchilla-cpu"])
-    assert res.exit_code == 0 and "28 runs planned: 28 ok" in res.output
+    assert res.exit_code == 0 and "56 runs planned: 56 ok" in res.output
     res = runner.invoke(app, ["sweep", "status", "runs/chinchilla-cpu"])
-    assert res.exit_code == 0 and "28 runs planned" in res.output and res.stderr.startswith("note: ")
+    assert res.exit_code == 0 and "56 runs planned" in res.output and res.stderr.startswith("note: ")
 
 
 # ---- 9. completion and plain metavars --------------------------------------------------------------------

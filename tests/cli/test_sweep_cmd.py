@@ -21,9 +21,9 @@ def test_dry_run_of_a_preset_lists_runs_with_sizes_and_time(tmp_path):
     res = invoke("sweep", "--preset", "chinchilla-cpu", "--dry-run", "--out", str(tmp_path / "c"))
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert lines[1].startswith("28 runs ->")
+    assert lines[1].startswith("56 runs ->")
     assert lines[2].split()[:6] == ["run_id", "width", "depth", "N", "D", "M"]
-    assert len(lines) >= 2 + 1 + 28 + 1 and "estimated" in res.output and "min" in res.output
+    assert len(lines) >= 2 + 1 + 56 + 1 and "estimated" in res.output and "min" in res.output
     assert not (tmp_path / "c").exists()  # a dry run writes nothing
 
 

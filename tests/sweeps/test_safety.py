@@ -67,6 +67,17 @@ def test_another_spec_is_refused_and_add_runs_keeps_every_row(finished, tmp_path
     assert sweep_status(out).planned == 3
 
 
+def test_a_grown_grid_supersedes_the_spec_it_contains(finished, tmp_path):
+    out = copy(finished, tmp_path)
+    grown = spec([1e-3, 2e-3, 4e-3])
+    assert len(run_sweep(grown, out, executor=SerialExecutor(), add_runs=True).executed) == 1
+    manifest = read_manifest(out)
+    assert len(manifest["runs"]) == 3 and [s["source"] for s in manifest["specs"]] == [grown.source]
+    assert run_sweep(grown, out, executor=SerialExecutor()).executed == []  # resumes without --add-runs
+    with pytest.raises(SweepError, match="another spec"):  # the smaller grid is now another spec
+        run_sweep(spec([1e-3, 2e-3]), out, executor=SerialExecutor())
+
+
 def test_same_spec_resumes_and_legacy_manifest_is_adopted(finished, tmp_path):
     out = copy(finished, tmp_path)
     manifest = json.loads((out / "sweep.json").read_text())
