@@ -17,7 +17,7 @@ from tests.proxy.conftest import FORMER_DEFAULTS, tiny
 
 def test_kjv_model_learns_well_below_unigram_entropy(tmp_path):
     cfg = TrainConfig(
-        width=128, depth=2, n_heads=4, seq_len=64, batch_size=16, n_tokens=400 * 16 * 64, lr=5e-3,
+        corpus="kjv", width=128, depth=2, n_heads=4, seq_len=64, batch_size=16, n_tokens=400 * 16 * 64, lr=5e-3,
         eval_tokens=8192, cloze_items=128, n_evals=6, device="cpu",
     )  # fmt: skip
     result = train_run(cfg, tmp_path)
