@@ -43,7 +43,6 @@ ID_BASELINE = {"arch": "gpt2", "base_n_heads": 0, "mup_attention": "1/d", "base_
                "output_mult": 1.0, "zero_readout": False, "zero_query": False, "cooldown": "linear",
                "warmup_steps": 0, "mup_embedding_lr": "1", "mup_readout_init": "1/m", "mup_vector_lr": "1",
                "mup_weight_decay": "lr*wd"}
-LATE_FIELDS = tuple(ID_BASELINE)
 # muP's own rules: an SP run computes the same whatever they say, so they never enter an SP run's id.
 MUP_ONLY_FIELDS = ("mup_attention", "mup_embedding_lr", "mup_readout_init", "mup_vector_lr", "mup_weight_decay")
 # Version of the muP rules (mup.py): 2 added hidden weight decay x m and Adam epsilon / m. A muP run's id includes

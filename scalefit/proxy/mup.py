@@ -1,7 +1,9 @@
 """Standard (SP), maximal-update (muP) and depth (CompleteP) parametrizations: init, multipliers, optimizer groups.
 
 muP follows Yang et al. (2022, "Tensor Programs V", Table 3 / the ``mup`` package) for Adam, with width
-multiplier ``m = width / base_width``; five options each replace one of its rules with a later finite-width one:
+multiplier ``m = width / base_width``; five options each replace one of its rules with a later finite-width one,
+and four of those are the defaults (``mup_attention="1/sqrt(d)"``, ``mup_embedding_lr="1/sqrt(m)"``,
+``mup_vector_lr="1/m"``, ``mup_weight_decay="wd"``; the readout keeps Tensor Programs V's init, see below):
 
 - hidden matrices (attention and MLP weights) are initialised with std ``init_std / sqrt(m)`` (fan-in scaled
   relative to the base width) and trained with learning rate ``lr / m``;
@@ -41,10 +43,10 @@ lr 2^-6, init 0.08, 1/sqrt(d) unless said): with Tensor Programs V's rules muP's
 the embedding learning rate (1/sqrt(m): -0.039; 1/m: -0.025) and the 1/d attention scale at heads of 8-32
 (+0.054 against 1/sqrt(d)); together 1.668 (seed 1: 1.691 against SP's 1.660). A readout init 4x init_std at
 every width (width 32's best of 1x-8x) helps SP as much (width 128: 1.623 against muP's 1.652), so it does not
-close the gap. They are not the defaults because the coordinate check flags the olmo2 layout under them (muP
-slopes over widths 32-256, 4 seeds, all five rules: olmo2 -0.34 in its first block's attention, -0.31 with the
-embedding LR rule off; gpt2 tied/untied, qk-norm, bias, swiglu and llama stay within 0.26): its first block reads
-the raw embedding, and its post-norm gains scale the branch outputs directly. A tied readout's logits shrink
+close the gap. The fan-in readout init is not a default because the coordinate check flags it (muP slopes over
+widths 32-256, 4 seeds, the other four rules on: olmo2 -0.34 in its first block's attention, against -0.25 with
+TP V's readout init; the llama layout with qk-norm -0.35 in the first MLP, against -0.22); the other four rules
+pass it in every variant of tests/proxy/test_parametrization.py. A tied readout's logits shrink
 (-0.48) unless the shared matrix keeps ``lr`` (which it does). The base width's best ``init_std`` does not
 transfer under any of these rule sets: width 32's best is 1x, widths 128's and 256's 2x of {0.5x, 1x, 2x}, and
 4x at width 256 is better still (1.573 against 1.617 at 2x, 2 seeds; benchmarks/results/
