@@ -1,11 +1,13 @@
 """The default ``init_std`` on the default layout (issue 23): SP at width 128, depth 2, 512k tokens, byte-level
 ``kjv+stdlib``, 64-token context, batch 16 (the CPU presets' shape), init {0.5x, 1x, 2x} of the default times LRs
 2^-11 ... 2^-7, one seed; each init's best loss over the LRs, and whether the default is within 0.02 nats of the best.
+``--parametrization mup`` does the same for muP at width 128 (base width 32, as ``lr-transfer-cpu``) with init
+{1x, 2x, 4x} and LRs 2^-8 ... 2^-5: how far muP's best init is from the base width's default.
 
-    python benchmarks/init_default.py [--out scratch/init-default] [--workers 2] [--save]
+    python benchmarks/init_default.py [--parametrization sp|mup] [--out scratch/init-default] [--workers 2] [--save]
 
 Runs go to OUT (resumable; finished runs are read, not trained again); ``--save`` writes
-benchmarks/results/init_default.json. About 15 runs of ~40 s on one core.
+benchmarks/results/init_default.json (``init_default_mup.json`` for muP). About 12-15 runs of ~40 s on one core.
 """
 
 from __future__ import annotations
@@ -20,27 +22,35 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-WIDTH, LRS, FACTORS, MARGIN = 128, [2.0**k for k in range(-11, -6)], (0.5, 1.0, 2.0), 0.02
+WIDTH, MARGIN = 128, 0.02
 FIXED = {"seq_len": 64, "batch_size": 16, "n_heads": 4, "n_evals": 5, "eval_tokens": 16384, "cloze_items": 0,
          "device": "cpu", "tokens": 512000, "width": WIDTH, "depth": 2, "parametrization": "sp"}
+STUDIES = {  # parametrization -> (fixed settings, init factors, LRs)
+    "sp": (FIXED, (0.5, 1.0, 2.0), [2.0**k for k in range(-11, -6)]),
+    "mup": ({**FIXED, "parametrization": "mup", "base_width": 32, "tied_embeddings": False, "cloze_items": 128},
+            (1.0, 2.0, 4.0), [2.0**k for k in range(-8, -4)]),
+}
 
 
-def spec():
+def spec(param: str = "sp"):
     from scalefit.proxy import TrainConfig
     from scalefit.sweeps.spec import parse_spec
 
+    fixed, factors, lrs = STUDIES[param]
     default = TrainConfig().init_std
-    return parse_spec({"name": "init-default", "description": "SP init study on the defaults at width 128",
-                       "fixed": FIXED, "grid": [{"init_std": [f * default for f in FACTORS], "lr": LRS}]})
+    return parse_spec({"name": "init-default", "description": f"{param} init study on the defaults at width 128",
+                       "fixed": fixed, "grid": [{"init_std": [f * default for f in factors], "lr": lrs}]})
 
 
-def analyse(out: Path) -> dict:
+def analyse(out: Path, param: str = "sp") -> dict:
     from bench_width_transfer import read_runs
 
     from scalefit.proxy import TrainConfig
+    from scalefit.sweeps.spec import expand
 
+    wanted = {r.run_id for r in expand(spec(param))}
     runs = read_runs(out)
-    runs = runs[runs["status"] == "ok"]
+    runs = runs[(runs["status"] == "ok") & runs["run_id"].isin(wanted)]
     default = TrainConfig().init_std
     table = {f"{init:g}": {f"2^{round(math.log2(lr))}": round(float(loss), 4)
                            for lr, loss in zip(group["lr"], group["loss"])}
@@ -49,7 +59,7 @@ def analyse(out: Path) -> dict:
     overall = min(best.values())
     return {"defaults": {"arch": TrainConfig().arch, "mlp": TrainConfig().mlp, "corpus": TrainConfig().corpus,
                          "init_std": default},
-            "shape": FIXED, "loss_by_init_and_lr": table, "best_by_init": best,
+            "shape": STUDIES[param][0], "loss_by_init_and_lr": table, "best_by_init": best,
             "default_minus_best": round(best[f"{default:g}"] - overall, 4),
             "default_within_margin": bool(best[f"{default:g}"] - overall <= MARGIN), "margin": MARGIN,
             "runs": int(len(runs)), "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3),
@@ -68,18 +78,20 @@ def main(argv: list[str] | None = None) -> None:
     from bench_width_transfer import run
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parametrization", choices=sorted(STUDIES), default="sp")
     parser.add_argument("--out", default="scratch/init-default", type=Path)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/init_default.json")
     args = parser.parse_args(argv)
     record = _record.machine()
-    run(spec(), args.out, args.workers)
-    result = {**analyse(args.out), "machine": _record.finish(record)}
+    run(spec(args.parametrization), args.out, args.workers)
+    result = {**analyse(args.out, args.parametrization), "machine": _record.finish(record)}
     print(json.dumps({k: result[k] for k in ("loss_by_init_and_lr", "best_by_init", "default_minus_best")}, indent=1))
     if args.save:
         from scalefit._io import write_json_atomic
 
-        write_json_atomic(HERE / "results" / "init_default.json", result)
+        name = "init_default.json" if args.parametrization == "sp" else f"init_default_{args.parametrization}.json"
+        write_json_atomic(HERE / "results" / name, result)
 
 
 if __name__ == "__main__":

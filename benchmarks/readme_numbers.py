@@ -88,6 +88,10 @@ def lr_transfer() -> dict:
     out = {"sp_slope": sp["slope"], "sp_lo": sp["bootstrap_interval"][0], "sp_hi": sp["bootstrap_interval"][1],
            "mup_slope": mup["slope"], "mup_lo": mup["bootstrap_interval"][0], "mup_hi": mup["bootstrap_interval"][1],
            "sp_verdict": sp["verdict"], "mup_verdict": mup["verdict"]}
+    mup_init = json.loads((REPO / "benchmarks" / "results" / "init_default_mup.json").read_text())
+    default = mup_init["defaults"]["init_std"]
+    for factor in (1, 2, 4):
+        out[f"mup_init_{factor}"] = mup_init["best_by_init"][f"{factor * default:g}"]
     for p in ("sp", "mup"):
         out[f"{p}_tlo"], out[f"{p}_thi"] = d[p]["slope_interval"]
         out.update({f"{p}_best_{int(w['width'])}": w["best_loss"] for w in d[p]["widths"]})
@@ -398,8 +402,10 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "the reported intervals (the wider of bootstrap and regression-t:\n"
         "SP [{sp_tlo:.2f}, {sp_thi:.2f}], muP [{mup_tlo:.2f}, {mup_thi:.2f}]) give SP \"{sp_verdict}\" and muP "
         "\"{mup_verdict}\"",
-        "On these defaults muP's best loss falls with width ({mup_best_32:.3f}, {mup_best_64:.3f},\n"
-        "{mup_best_128:.3f}) but trails SP's at 64 and 128 ({sp_best_64:.3f}, {sp_best_128:.3f})",
+        "On these defaults muP's best loss at widths 32, 64, 128 is {mup_best_32:.3f}, {mup_best_64:.3f},\n"
+        "{mup_best_128:.3f} against SP's {sp_best_32:.3f}, {sp_best_64:.3f}, {sp_best_128:.3f}",
+        "muP's best loss at width 128 is {mup_init_1:.3f} / {mup_init_2:.3f} / {mup_init_4:.3f} at 1× / 2× / 4× the\n"
+        "default init",
     ]),
     (chinchilla_cpu, [
         "({runs} byte-level transformer LMs of {n_min}–{n_max} parameters",

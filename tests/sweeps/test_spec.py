@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from scalefit.errors import SweepError
@@ -156,3 +158,23 @@ def test_make_config_agrees_with_expansion():
     (run,) = expand(spec({"shape": [[16, 1]], "tokens": 512, "lr": 2e-3}))
     direct = make_config(overrides={**FIXED, "width": 16, "depth": 1, "n_tokens": 512, "lr": 2e-3, "name": "t"})
     assert run_id(direct) == run.run_id
+
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = sorted(p.name for p in (ROOT / "runs").glob("*-cpu") if (p / "sweep.json").is_file())
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_each_committed_sweep_is_its_preset_today(name):
+    # the committed runs/<preset> holds exactly the runs its preset plans with today's defaults and rules: a default
+    # changed after a sweep ran (a muP rule, say) moves the planned ids, and this catches the stale folder
+    import json
+
+    from scalefit.sweeps.store import read_manifest
+
+    folder = ROOT / "runs" / name
+    planned = [r.run_id for r in expand(get_preset(name))]
+    finished = {p.parent.name for p in folder.glob("*/result.json")}
+    assert set(planned) == finished, sorted(set(planned) ^ finished)
+    assert [s["source"] for s in read_manifest(folder)["specs"]] == [f"preset:{name}"]
+    assert all(json.loads((folder / rid / "result.json").read_text())["status"] == "ok" for rid in planned)
