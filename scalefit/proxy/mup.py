@@ -123,8 +123,8 @@ def readout_multiplier(cfg: ModelConfig) -> float:
 def lr_multiplier(cfg: ModelConfig, name: str, param: torch.Tensor) -> float:
     """Learning-rate multiplier of parameter ``name``: ``1/m`` for hidden matrices, ``1/sqrt(m)`` for embeddings
     with ``mup_embedding_lr="1/sqrt(m)"`` (not a tied token embedding: it is also the readout, whose effective rate
-    the 1/m logit multiplier already makes ``lr / m``), ``1/m`` for norm gains and biases with
-    ``mup_vector_lr="1/m"`` (not biases), else 1 (always 1 under SP)."""
+    the 1/m logit multiplier already makes ``lr / m``), ``1/m`` for norm gains with ``mup_vector_lr="1/m"``
+    (biases keep 1), else 1 (always 1 under SP)."""
     m, kind = width_mult(cfg), param_kind(name, param)
     if kind == "hidden":
         return 1.0 / m

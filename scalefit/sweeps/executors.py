@@ -219,7 +219,7 @@ def _next_ready(pending: deque, running: dict) -> Any:
 
     busy = {r.run_id for unit in [*pending, *running.values()] for r in members(unit)}
     for i, unit in enumerate(pending):
-        if not any(getattr(r, "trunk", "") in busy for r in members(unit)):
+        if not any(r.trunk in busy for r in members(unit)):
             del pending[i]
             return unit
     return None

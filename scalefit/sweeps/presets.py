@@ -159,7 +159,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fixed": {**_CPU, "n_evals": 8, "cloze_items": 256},
         "grid": [*({"shape": [[w, 2]], "M": [20, 40, 80], "lr": _sp_lr(w)} for w in (16, 24, 32, 48)),  # M = 10 ran
                  {"shape": [[64, 2]], "M": 20, "lr": _sp_lr(64)}],  # < 220 steps: too early for the ladder
-
     },
     "schedules-cpu": {
         "description": "Loss curves of one model (123k params, 1,200 steps) under constant, cosine and WSD schedules",
