@@ -6,6 +6,7 @@
   (``squeue``); ``None`` when the controller did not answer (a transient failure, never "all gone").
 - ``final_state(task_id)``: how a task that left the queue ended (``scontrol show job``, which keeps finished
   jobs for a few minutes; then ``sacct`` where the cluster has accounting, detected once), else ``UNKNOWN``.
+- ``requeue(task_id)``: ``scontrol requeue`` (a task requeueing itself: SIGTERM ignored for the call).
 - ``cancel(job_ids)``: ``scancel``.
 
 Every failure to run a tool is a one-line SweepError naming the tool and its first line of output.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ from scalefit.errors import SweepError
 
 __all__ = [
     "Node", "Partition", "cancel", "final_state", "has_sacct", "parse_gpus", "parse_time_min",
-    "partition_info", "queue_states",
+    "partition_info", "queue_states", "requeue",
 ]  # fmt: skip
 
 TOOL_TIMEOUT_S = 30  # the longest a Slurm command may take before it counts as not answering
@@ -197,10 +199,23 @@ def final_state(task_id: str) -> str:
 
 
 def requeue(task_id: str) -> None:
-    """``scontrol requeue`` a running task (it is stopped and queued again); SweepError when Slurm refuses."""
-    rc, _, err = _tool(["scontrol", "requeue", task_id])
+    """``scontrol requeue`` a running task (it is stopped and queued again); SweepError when Slurm refuses.
+
+    A task that requeues itself is sent SIGTERM, every process of it, as soon as Slurm has accepted: ``scontrol``
+    itself may be killed before it exits (return code -15 under load), and the task would report a failure while it
+    was in fact requeued. SIGTERM is ignored for the call, which ``scontrol`` inherits, so its answer comes back.
+    """
+    try:
+        before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:  # not the main thread: cannot change handlers (not a task requeueing itself)
+        before = None
+    try:
+        rc, _, err = _tool(["scontrol", "requeue", task_id])
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
     if rc != 0:
-        raise SweepError(f"scontrol requeue {task_id} failed: {first_line(err)}")
+        raise SweepError(f"scontrol requeue {task_id} failed: {first_line(err) or f'return code {rc}'}")
 
 
 def cancel(job_ids: list[str]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 
 import pandas as pd
 import pytest
@@ -26,6 +27,7 @@ from scalefit.sweeps.slurm_cluster import (  # noqa: E402
     parse_time_min,
     partition_info,
     queue_states,
+    requeue,
 )
 from scalefit.sweeps.slurm_jobs import JOBS, slurm_jobs  # noqa: E402
 from scalefit.sweeps.slurm_resources import SlurmResources, never_runs, resolve_resources  # noqa: E402
@@ -156,6 +158,22 @@ esac""")  # fmt: skip
     (tmp_path / JOBS).write_text('{"jobs": 3}')
     with pytest.raises(SweepError, match="not a Slurm job record"):
         slurm_jobs(tmp_path)
+
+
+def test_a_task_requeueing_itself_survives_the_requeues_own_sigterm(tmp_path, monkeypatch):
+    # Slurm signals every process of a task that requeued itself as soon as it accepted, scontrol included; under load
+    # the signal could kill scontrol before it exited (-15), and the requeued task reported a failure (found in CI)
+    _tools(tmp_path, monkeypatch, scontrol='echo "$*" > "$0.args"; kill -TERM $$; exit 0')
+    before = signal.getsignal(signal.SIGTERM)
+    requeue("12_3")
+    assert (tmp_path / "bin" / "scontrol.args").read_text().split() == ["requeue", "12_3"]
+    assert signal.getsignal(signal.SIGTERM) is before  # the task's own handler is back
+    _tools(tmp_path, monkeypatch, scontrol="echo 'scontrol: error: Job is not running' >&2; exit 1")
+    with pytest.raises(SweepError, match=r"^scontrol requeue 12_3 failed: Job is not running$"):
+        requeue("12_3")
+    _tools(tmp_path, monkeypatch, scontrol="exit 3")
+    with pytest.raises(SweepError, match="failed: return code 3$"):
+        requeue("12_3")
 
 
 def test_an_unknown_partition_names_the_ones_there_are(tmp_path, monkeypatch):

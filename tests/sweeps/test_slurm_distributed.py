@@ -66,6 +66,14 @@ def test_a_two_task_run_finishes_with_the_one_process_curve(tmp_path):
     assert np.abs(curve["loss"] - ref["loss"]).max() <= 1e-5 and curve["loss"].iloc[-1] < curve["loss"].iloc[0] - 0.5
 
 
+def _why(out) -> str:
+    """What a sweep that did not end ok says: its runs' messages and the tail of each task's log."""
+    lines = [str(m) for m in pd.read_csv(out / "runs.csv").get("message", [])]
+    for log in sorted((out / "submitit").glob("*.err")):
+        lines += [f"{log.name}:", *log.read_text(errors="replace").splitlines()[-15:]]
+    return "\n".join(lines)
+
+
 def _signal(task: str, sig: str) -> None:
     """Best effort: a task being requeued at that moment may not answer."""
     try:
@@ -100,7 +108,8 @@ def test_a_run_past_its_time_limit_checkpoints_on_the_signal_requeues_and_finish
     assert pending[0].reason == "BeginTime" and list(out.glob("*/checkpoint.pt"))  # checkpointed, requeued
     subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True, capture_output=True)
     summary = sweep.result(timeout=240)
-    assert summary.counts == {"ok": 1} and not list(out.glob("*/checkpoint.pt"))  # finished, checkpoint deleted
+    assert summary.counts == {"ok": 1}, _why(out)
+    assert not list(out.glob("*/checkpoint.pt"))  # finished, checkpoint deleted
     cfg, curve = _run(out)
     ref = train_run(dataclasses.replace(cfg, threads=1), tmp_path / "ref")  # the uninterrupted run
     ref_curve = pd.read_csv(tmp_path / "ref" / cfg.name / ref["run_id"] / "curve.csv")
