@@ -2,12 +2,15 @@
 ``kjv+stdlib``, 64-token context, batch 16 (the CPU presets' shape), init {0.5x, 1x, 2x} of the default times LRs
 2^-11 ... 2^-7, one seed; each init's best loss over the LRs, and whether the default is within 0.02 nats of the best.
 ``--parametrization mup`` does the same for muP at width 128 (base width 32, as ``lr-transfer-cpu``) with init
-{1x, 2x, 4x} and LRs 2^-8 ... 2^-5: how far muP's best init is from the base width's default.
+{1x, 2x, 4x} and LRs 2^-8 ... 2^-5: how far muP's best init is from the base width's default. ``--parametrization
+base`` studies the base width itself (width 32, where muP is SP bit for bit) at init {0.5x, 1x, 2x, 4x} and the same
+LRs: whether the default is the base width's best init, the one muP is meant to transfer.
 
-    python benchmarks/init_default.py [--parametrization sp|mup] [--out scratch/init-default] [--workers 2] [--save]
+    python benchmarks/init_default.py [--parametrization sp|mup|base] [--out scratch/init-default] [--workers 2] [--save]
 
 Runs go to OUT (resumable; finished runs are read, not trained again); ``--save`` writes
-benchmarks/results/init_default.json (``init_default_mup.json`` for muP). About 12-15 runs of ~40 s on one core.
+benchmarks/results/init_default.json (``init_default_mup.json``, ``init_default_base.json``). About 12-16 runs of
+~40 s (width 128) or ~12 s (width 32) on one core.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ STUDIES = {  # parametrization -> (fixed settings, init factors, LRs)
     "sp": (FIXED, (0.5, 1.0, 2.0), [2.0**k for k in range(-11, -6)]),
     "mup": ({**FIXED, "parametrization": "mup", "base_width": 32, "tied_embeddings": False, "cloze_items": 128},
             (1.0, 2.0, 4.0), [2.0**k for k in range(-8, -4)]),
+    "base": ({**FIXED, "width": 32}, (0.5, 1.0, 2.0, 4.0), [2.0**k for k in range(-8, -4)]),
 }
 
 
@@ -38,7 +42,8 @@ def spec(param: str = "sp"):
 
     fixed, factors, lrs = STUDIES[param]
     default = TrainConfig().init_std
-    return parse_spec({"name": "init-default", "description": f"{param} init study on the defaults at width 128",
+    width = fixed["width"]
+    return parse_spec({"name": "init-default", "description": f"{param} init study on the defaults at width {width}",
                        "fixed": fixed, "grid": [{"init_std": [f * default for f in factors], "lr": lrs}]})
 
 
