@@ -6,7 +6,8 @@
 base`` studies the base width itself (width 32, where muP is SP bit for bit) at init {0.5x, 1x, 2x, 4x} and the same
 LRs: whether the default is the base width's best init, the one muP is meant to transfer.
 
-    python benchmarks/init_default.py [--parametrization sp|mup|base] [--out scratch/init-default] [--workers 2] [--save]
+    python benchmarks/init_default.py [--parametrization sp|mup|base] [--out scratch/init-default] [--workers 2]
+        [--save]
 
 Runs go to OUT (resumable; finished runs are read, not trained again); ``--save`` writes
 benchmarks/results/init_default.json (``init_default_mup.json``, ``init_default_base.json``). About 12-16 runs of
