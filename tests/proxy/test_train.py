@@ -16,8 +16,9 @@ from tests.proxy.conftest import FORMER_DEFAULTS, tiny
 
 
 def test_kjv_model_learns_well_below_unigram_entropy(tmp_path):
+    # width 64: 15 s on one core, 0.55 x the unigram entropy, cloze error 0.41 (width 128: 33 s, 0.54, 0.39)
     cfg = TrainConfig(
-        corpus="kjv", width=128, depth=2, n_heads=4, seq_len=64, batch_size=16, n_tokens=400 * 16 * 64, lr=5e-3,
+        corpus="kjv", width=64, depth=2, n_heads=4, seq_len=64, batch_size=16, n_tokens=400 * 16 * 64, lr=8e-3,
         eval_tokens=8192, cloze_items=128, n_evals=6, device="cpu",
     )  # fmt: skip
     result = train_run(cfg, tmp_path)
@@ -38,7 +39,7 @@ def test_kjv_model_learns_well_below_unigram_entropy(tmp_path):
     assert curve["step"].tolist() == log_steps(400, 6)
     assert (curve["tokens"] == curve["step"] * 16 * 64).all()
     assert curve["loss"].iloc[-1] == result["loss"] and curve["loss"].iloc[0] > 4.0
-    assert curve["lr"].iloc[-1] == pytest.approx(5e-4)  # cosine down to min_lr_ratio
+    assert curve["lr"].iloc[-1] == pytest.approx(8e-4)  # cosine down to min_lr_ratio
     assert result["n_tokens"] == 400 * 16 * 64 and result["flops"] == result["flops_per_token"] * result["n_tokens"]
 
 
