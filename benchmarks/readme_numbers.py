@@ -92,6 +92,9 @@ def lr_transfer() -> dict:
     default = mup_init["defaults"]["init_std"]
     for factor in (1, 2, 4):
         out[f"mup_init_{factor}"] = mup_init["best_by_init"][f"{factor * default:g}"]
+    base = json.loads((REPO / "benchmarks" / "results" / "init_default_base.json").read_text())
+    for name, factor in (("05", 0.5), ("1", 1), ("2", 2), ("4", 4)):
+        out[f"base_init_{name}"] = base["best_by_init"][f"{factor * default:g}"]
     for p in ("sp", "mup"):
         out[f"{p}_tlo"], out[f"{p}_thi"] = d[p]["slope_interval"]
         out.update({f"{p}_best_{int(w['width'])}": w["best_loss"] for w in d[p]["widths"]})
@@ -406,6 +409,8 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "{mup_best_128:.3f} against SP's {sp_best_32:.3f}, {sp_best_64:.3f}, {sp_best_128:.3f}",
         "muP's best loss at width 128 is {mup_init_1:.3f} / {mup_init_2:.3f} / {mup_init_4:.3f} at 1× / 2× / 4× the\n"
         "default init",
+        "where muP is SP, does best at the default init: {base_init_1:.3f} against {base_init_05:.3f} / "
+        "{base_init_2:.3f} / {base_init_4:.3f} at 0.5× / 2× / 4×",
     ]),
     (chinchilla_cpu, [
         "({runs} byte-level transformer LMs of {n_min}–{n_max} parameters",
