@@ -1,0 +1,114 @@
+"""Does muP transfer from the base width when its base init is near unit fan-in gain? (issue 23, one seed)
+
+On the defaults (llama layout, ``kjv+stdlib``, base width 32, ``lr-transfer-cpu``'s shape: depth 2, 512k tokens,
+untied) muP at the default ``init_std`` 0.04 stops improving at width 128, and at width 128 it wants 4x that init
+(``init_default.py --parametrization mup``), while the base width is nearly indifferent between 0.04 and 0.16
+(``--parametrization base``). 0.16 at width 32 is a fan-in gain of 0.16 x sqrt(32) = 0.9, close to the unit
+scaling of u-muP (Blake et al. 2024), and muP keeps that gain at every width. This study trains muP at 1x and 4x the
+default init and SP at its default over widths 32-256 and compares, per width, the argmin LR and the best loss.
+
+    python benchmarks/mup_init_transfer.py [--out scratch/mup-init-transfer] [--workers 2] [--save]
+
+The runs share ``lr-transfer-cpu``'s fixed settings, so a folder seeded with that sweep's runs (copy
+``runs/lr-transfer-cpu/*/`` into OUT) trains only what is missing: muP 4x at widths 32-256, muP 1x and SP at 256
+(about 23 runs; width 256 takes ~2 min a run on one core). ``--save`` writes
+benchmarks/results/mup_init_transfer.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+WIDTHS = (32, 64, 128, 256)
+MUP_LRS = [2.0**k for k in range(-8, -4)]  # 2^-8 ... 2^-5: muP's argmin at widths 32-128 lies inside
+FACTORS = (1.0, 4.0)  # muP's init, times the default
+MARGIN = 0.02  # muP best <= SP best + this (issue 23)
+
+
+def _sp_lrs(width: int) -> list[float]:
+    """SP's grid: lr-transfer-cpu's 7 LRs where that sweep has the width, else 3 around its per-width rule."""
+    from scalefit.sweeps.presets import _LRS_CPU, _sp_lr
+
+    return list(_LRS_CPU) if width <= 128 else [_sp_lr(width) * f for f in (0.5, 1.0, 2.0)]
+
+
+def spec():
+    from scalefit.proxy import TrainConfig
+    from scalefit.sweeps.presets import PRESETS
+    from scalefit.sweeps.spec import parse_spec
+
+    default = TrainConfig().init_std
+    grid = [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,
+             "init_std": [f * default for f in FACTORS]}]
+    grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": _sp_lrs(w)} for w in WIDTHS]
+    return parse_spec({"name": "mup-init-transfer", "description": "muP at 1x and 4x the default init against SP, "
+                       "widths 32-256", "fixed": PRESETS["lr-transfer-cpu"]["fixed"], "grid": grid})  # fmt: skip
+
+
+def analyse(out: Path) -> dict:
+    from bench_width_transfer import read_runs
+
+    from scalefit.proxy import TrainConfig
+    from scalefit.sweeps.spec import expand
+
+    wanted = {r.run_id for r in expand(spec())}
+    runs = read_runs(out)
+    runs = runs[(runs["status"] == "ok") & runs["run_id"].isin(wanted)]
+    default = TrainConfig().init_std
+    table: dict[str, dict] = {}
+    for (param, init), group in runs.groupby(["parametrization", "init_std"]):
+        key = f"{param} {init / default:g}x"
+        table[key] = {}
+        for width, at in group.groupby("width"):
+            best = at.loc[at["loss"].idxmin()]
+            table[key][str(int(width))] = {"argmin": f"2^{math.log2(best['lr']):g}",
+                                           "best_loss": round(float(best["loss"]), 4),
+                                           "lrs": f"2^{math.log2(at['lr'].min()):g}..2^{math.log2(at['lr'].max()):g}",
+                                           "at_grid_edge": bool(best["lr"] in (at["lr"].min(), at["lr"].max()))}
+    sp = table.get("sp 1x", {})
+    checks = {}
+    for key in (k for k in table if k.startswith("mup")):
+        rows = table[key]
+        widths = sorted(rows, key=int)
+        losses = [rows[w]["best_loss"] for w in widths]
+        checks[key] = {
+            "argmins": [rows[w]["argmin"] for w in widths],
+            "same_argmin": len({rows[w]["argmin"] for w in widths}) == 1,
+            "loss_falls": all(b < a for a, b in zip(losses, losses[1:])),
+            "minus_sp": {w: round(rows[w]["best_loss"] - sp[w]["best_loss"], 4) for w in widths if w in sp},
+            "within_margin_128_256": all(rows[w]["best_loss"] - sp[w]["best_loss"] <= MARGIN
+                                         for w in ("128", "256") if w in rows and w in sp),
+        }
+    return {"default_init": default, "factors": list(FACTORS), "widths": list(WIDTHS), "table": table,
+            "checks": checks, "margin": MARGIN, "runs": int(len(runs)),
+            "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3), "seeds": [0]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import _record
+    from bench_width_transfer import run
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="scratch/mup-init-transfer", type=Path)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--save", action="store_true", help="write benchmarks/results/mup_init_transfer.json")
+    args = parser.parse_args(argv)
+    record = _record.machine()
+    run(spec(), args.out, args.workers)
+    result = {**analyse(args.out), "machine": _record.finish(record)}
+    print(json.dumps({k: result[k] for k in ("table", "checks")}, indent=1))
+    if args.save:
+        from scalefit._io import write_json_atomic
+
+        write_json_atomic(HERE / "results" / "mup_init_transfer.json", result)
+
+
+if __name__ == "__main__":
+    main()
