@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shlex
 import sys
@@ -92,6 +93,13 @@ def lr_transfer() -> dict:
     default = mup_init["defaults"]["init_std"]
     for factor in (1, 2, 4):
         out[f"mup_init_{factor}"] = mup_init["best_by_init"][f"{factor * default:g}"]
+    transfer = json.loads((REPO / "benchmarks" / "results" / "mup_init_transfer.json").read_text())
+    out["m4_init"] = 4 * transfer["default_init"]
+    out["m4_gain"] = out["m4_init"] * math.sqrt(min(transfer["widths"]))  # std x sqrt(fan-in) at the base width
+    transfer = transfer["table"]
+    for key, name in (("mup 4x", "m4"), ("mup 1x", "m1"), ("sp 1x", "sp")):
+        for width, row in transfer[key].items():
+            out[f"{name}_{width}"], out[f"{name}_lr_{width}"] = row["best_loss"], row["argmin"]
     base = json.loads((REPO / "benchmarks" / "results" / "init_default_base.json").read_text())
     for name, factor in (("05", 0.5), ("1", 1), ("2", 2), ("4", 4)):
         out[f"base_init_{name}"] = base["best_by_init"][f"{factor * default:g}"]
@@ -411,6 +419,10 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "default init",
         "where muP is SP, does best at the default init: {base_init_1:.3f} against {base_init_05:.3f} / "
         "{base_init_2:.3f} / {base_init_4:.3f} at 0.5× / 2× / 4×",
+        "At 4× the default init\n({m4_init:g} at width 32: a fan-in gain of {m4_gain:.1f}, near u-μP's unit scaling)",
+        "one seed): argmin {m4_lr_32}, {m4_lr_64}, {m4_lr_128}, {m4_lr_256}, best loss falling {m4_32:.3f}, "
+        "{m4_64:.3f},\n{m4_128:.3f}, {m4_256:.3f} against SP's {sp_32:.3f}, {sp_64:.3f}, {sp_128:.3f}, {sp_256:.3f} "
+        "(at the default init: {m1_32:.3f}, {m1_64:.3f}, {m1_128:.3f}, {m1_256:.3f})",
     ]),
     (chinchilla_cpu, [
         "({runs} byte-level transformer LMs of {n_min}–{n_max} parameters",
