@@ -7,12 +7,13 @@ untied) muP at the default ``init_std`` 0.04 stops improving at width 128, and a
 scaling of u-muP (Blake et al. 2024), and muP keeps that gain at every width. This study trains muP at 1x and 4x the
 default init and SP at its default over widths 32-256 and compares, per width, the argmin LR and the best loss.
 
-    python benchmarks/mup_init_transfer.py [--out scratch/mup-init-transfer] [--workers 2] [--save]
+    python benchmarks/mup_init_transfer.py [--out scratch/mup-init-transfer] [--workers 2] [--seeds 0,1] [--save]
 
 The runs share ``lr-transfer-cpu``'s fixed settings, so a folder seeded with that sweep's runs (copy
 ``runs/lr-transfer-cpu/*/`` into OUT) trains only what is missing: muP 4x at widths 32-256, muP 1x and SP at 256
-(about 23 runs; width 256 takes ~2 min a run on one core). ``--save`` writes
-benchmarks/results/mup_init_transfer.json.
+(about 23 runs; width 256 takes ~2 min a run on one core). ``--seeds 0,1`` adds seed 1 (32 runs: muP at 4x,
+SP at 4 LRs a width) and reports the seeds' mean loss. ``--save`` writes benchmarks/results/mup_init_transfer.json
+(``mup_init_transfer_seeds.json`` with several seeds).
 """
 
 from __future__ import annotations
@@ -39,39 +40,43 @@ def _sp_lrs(width: int) -> list[float]:
     return list(_LRS_CPU) if width <= 128 else [_sp_lr(width) * f for f in (0.5, 1.0, 2.0)]
 
 
-def spec():
+def spec(seeds: tuple[int, ...] = (0,)):
+    """Seed 0: muP at each init factor and SP over the grids above; each further seed: muP at 4x and SP at 4 LRs
+    from its per-width rule (x0.5 ... x4), around the argmins seed 0 found."""
     from scalefit.proxy import TrainConfig
-    from scalefit.sweeps.presets import PRESETS
+    from scalefit.sweeps.presets import PRESETS, _sp_lr
     from scalefit.sweeps.spec import parse_spec
 
     default = TrainConfig().init_std
     grid = [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,
              "init_std": [f * default for f in FACTORS]}]
     grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": _sp_lrs(w)} for w in WIDTHS]
+    more = [s for s in seeds if s != 0]
+    if more:
+        grid += [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,
+                  "init_std": FACTORS[-1] * default, "seed": more}]
+        grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": [_sp_lr(w) * f for f in (0.5, 1, 2, 4)],
+                  "seed": more} for w in WIDTHS]
     return parse_spec({"name": "mup-init-transfer", "description": "muP at 1x and 4x the default init against SP, "
                        "widths 32-256", "fixed": PRESETS["lr-transfer-cpu"]["fixed"], "grid": grid})  # fmt: skip
 
 
-def analyse(out: Path) -> dict:
+def analyse(out: Path, seeds: tuple[int, ...] = (0,)) -> dict:
+    """Per (parametrization, init) and width: the argmin LR and best loss of the seeds' mean loss, over the LRs
+    every seed trained (``table``); with several seeds also each seed's own (``by_seed``)."""
     from bench_width_transfer import read_runs
 
     from scalefit.proxy import TrainConfig
     from scalefit.sweeps.spec import expand
 
-    wanted = {r.run_id for r in expand(spec())}
-    runs = read_runs(out)
+    wanted = {r.run_id for r in expand(spec(seeds))}
+    runs = read_runs(out, keys=("init_std", "seed"))
     runs = runs[(runs["status"] == "ok") & runs["run_id"].isin(wanted)]
     default = TrainConfig().init_std
-    table: dict[str, dict] = {}
-    for (param, init), group in runs.groupby(["parametrization", "init_std"]):
-        key = f"{param} {init / default:g}x"
-        table[key] = {}
-        for width, at in group.groupby("width"):
-            best = at.loc[at["loss"].idxmin()]
-            table[key][str(int(width))] = {"argmin": f"2^{math.log2(best['lr']):g}",
-                                           "best_loss": round(float(best["loss"]), 4),
-                                           "lrs": f"2^{math.log2(at['lr'].min()):g}..2^{math.log2(at['lr'].max()):g}",
-                                           "at_grid_edge": bool(best["lr"] in (at["lr"].min(), at["lr"].max()))}
+    result = {"table": _table(runs, default)}
+    if len(seeds) > 1:
+        result["by_seed"] = {str(s): _table(runs[runs["seed"] == s], default) for s in seeds}
+    table = result["table"]
     sp = table.get("sp 1x", {})
     checks = {}
     for key in (k for k in table if k.startswith("mup")):
@@ -86,9 +91,31 @@ def analyse(out: Path) -> dict:
             "within_margin_128_256": all(rows[w]["best_loss"] - sp[w]["best_loss"] <= MARGIN
                                          for w in ("128", "256") if w in rows and w in sp),
         }
-    return {"default_init": default, "factors": list(FACTORS), "widths": list(WIDTHS), "table": table,
+    return {"default_init": default, "factors": list(FACTORS), "widths": list(WIDTHS), **result,
             "checks": checks, "margin": MARGIN, "runs": int(len(runs)),
-            "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3), "seeds": [0]}
+            "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3), "seeds": list(seeds)}
+
+
+def _table(runs, default: float) -> dict:
+    """(parametrization Nx) -> width -> argmin and best loss of the mean over seeds (LRs every seed has)."""
+    table: dict[str, dict] = {}
+    for (param, init), group in runs.groupby(["parametrization", "init_std"]):
+        key = f"{param} {init / default:g}x"
+        table[key] = {}
+        n_seeds = group.groupby("width")["seed"].nunique()
+        for width, at in group.groupby("width"):
+            per_lr = at.groupby("lr").agg(loss=("loss", "mean"), seeds=("seed", "nunique")).reset_index()
+            per_lr = per_lr[per_lr["seeds"] == n_seeds[width]]  # an LR only some seeds trained is left out
+            if per_lr.empty:
+                continue
+            best = per_lr.loc[per_lr["loss"].idxmin()]
+            at = per_lr
+            table[key][str(int(width))] = {"argmin": f"2^{math.log2(best['lr']):g}",
+                                           "best_loss": round(float(best["loss"]), 4),
+                                           "lrs": f"2^{math.log2(at['lr'].min()):g}..2^{math.log2(at['lr'].max()):g}",
+                                           "at_grid_edge": bool(best["lr"] in (at["lr"].min(), at["lr"].max())),
+                                           "seeds": int(n_seeds[width])}
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,16 +125,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="scratch/mup-init-transfer", type=Path)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seeds", default="0", help="e.g. 0,1: further seeds train muP at 4x and SP at 4 LRs")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/mup_init_transfer.json")
     args = parser.parse_args(argv)
     record = _record.machine()
-    run(spec(), args.out, args.workers)
-    result = {**analyse(args.out), "machine": _record.finish(record)}
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    run(spec(seeds), args.out, args.workers)
+    result = {**analyse(args.out, seeds), "machine": _record.finish(record)}
     print(json.dumps({k: result[k] for k in ("table", "checks")}, indent=1))
     if args.save:
         from scalefit._io import write_json_atomic
 
-        write_json_atomic(HERE / "results" / "mup_init_transfer.json", result)
+        name = "mup_init_transfer.json" if seeds == (0,) else "mup_init_transfer_seeds.json"
+        write_json_atomic(HERE / "results" / name, result)
 
 
 if __name__ == "__main__":
