@@ -91,9 +91,31 @@ def analyse(out: Path, seeds: tuple[int, ...] = (0,)) -> dict:
             "within_margin_128_256": all(rows[w]["best_loss"] - sp[w]["best_loss"] <= MARGIN
                                          for w in ("128", "256") if w in rows and w in sp),
         }
+    for key in checks:  # `scalefit fit lr-transfer` on SP and this muP init (every seed's runs)
+        init = float(key.split()[1][:-1]) * default
+        checks[key]["fit"] = _fit(runs[(runs["parametrization"] == "sp") | (runs["init_std"] == init)])
     return {"default_init": default, "factors": list(FACTORS), "widths": list(WIDTHS), **result,
             "checks": checks, "margin": MARGIN, "runs": int(len(runs)),
             "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3), "seeds": list(seeds)}
+
+
+def _fit(runs) -> dict:
+    """The lr-transfer fit's slope, reported interval and verdict per parametrization, as the CLI gives them."""
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from scalefit.cli.app import app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "runs.csv"
+        runs.to_csv(path, index=False)
+        res = CliRunner().invoke(app, ["fit", "lr-transfer", str(path), "--json"])
+    if res.exit_code != 0:
+        raise RuntimeError(f"scalefit fit lr-transfer failed: {res.output}")
+    params = json.loads(res.stdout)["params"]
+    return {p: {"slope": round(params[p]["slope"], 3), "interval": [round(x, 3) for x in params[p]["slope_interval"]],
+                "verdict": params[p]["verdict"]} for p in ("sp", "mup")}
 
 
 def _table(runs, default: float) -> dict:
