@@ -93,12 +93,16 @@ def lr_transfer() -> dict:
     default = mup_init["defaults"]["init_std"]
     for factor in (1, 2, 4):
         out[f"mup_init_{factor}"] = mup_init["best_by_init"][f"{factor * default:g}"]
-    transfer = json.loads((REPO / "benchmarks" / "results" / "mup_init_transfer.json").read_text())
+    transfer = json.loads((REPO / "benchmarks" / "results" / "mup_init_transfer_seeds.json").read_text())
     out["m4_init"] = 4 * transfer["default_init"]
     out["m4_gain"] = out["m4_init"] * math.sqrt(min(transfer["widths"]))  # std x sqrt(fan-in) at the base width
-    transfer = transfer["table"]
+    out["m4_seeds"] = len(transfer["seeds"])
+    fitted = transfer["checks"]["mup 4x"]["fit"]
+    out.update({"m4_slope": fitted["mup"]["slope"], "m4_slo": fitted["mup"]["interval"][0],
+                "m4_shi": fitted["mup"]["interval"][1], "m4_verdict": fitted["mup"]["verdict"],
+                "m4_sp_slope": fitted["sp"]["slope"]})
     for key, name in (("mup 4x", "m4"), ("mup 1x", "m1"), ("sp 1x", "sp")):
-        for width, row in transfer[key].items():
+        for width, row in transfer["table"][key].items():
             out[f"{name}_{width}"], out[f"{name}_lr_{width}"] = row["best_loss"], row["argmin"]
     base = json.loads((REPO / "benchmarks" / "results" / "init_default_base.json").read_text())
     for name, factor in (("05", 0.5), ("1", 1), ("2", 2), ("4", 4)):
@@ -420,9 +424,11 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "where muP is SP, does best at the default init: {base_init_1:.3f} against {base_init_05:.3f} / "
         "{base_init_2:.3f} / {base_init_4:.3f} at 0.5× / 2× / 4×",
         "At 4× the default init\n({m4_init:g} at width 32: a fan-in gain of {m4_gain:.1f}, near u-μP's unit scaling)",
-        "one seed): argmin {m4_lr_32}, {m4_lr_64}, {m4_lr_128}, {m4_lr_256}, best loss falling {m4_32:.3f}, "
-        "{m4_64:.3f},\n{m4_128:.3f}, {m4_256:.3f} against SP's {sp_32:.3f}, {sp_64:.3f}, {sp_128:.3f}, {sp_256:.3f} "
-        "(at the default init: {m1_32:.3f}, {m1_64:.3f}, {m1_128:.3f}, {m1_256:.3f})",
+        "mean of {m4_seeds} seeds): argmin {m4_lr_32}, {m4_lr_64}, {m4_lr_128}, {m4_lr_256}, best loss\nfalling "
+        "{m4_32:.3f}, {m4_64:.3f}, {m4_128:.3f}, {m4_256:.3f} against SP's {sp_32:.3f}, {sp_64:.3f}, {sp_128:.3f}, "
+        "{sp_256:.3f} (muP at the default init, seed 0:\n{m1_32:.3f}, {m1_64:.3f}, {m1_128:.3f}, {m1_256:.3f})",
+        "`fit lr-transfer` gives muP a slope of {m4_slope:.2f} [{m4_slo:.2f}, {m4_shi:.2f}], \"{m4_verdict}\" (SP "
+        "{m4_sp_slope:.2f})",
     ]),
     (chinchilla_cpu, [
         "({runs} byte-level transformer LMs of {n_min}–{n_max} parameters",
