@@ -40,22 +40,12 @@ def chinchilla_csv() -> Path:
     return shared_file("chinchilla/svg_extracted_data.csv")
 
 
-# the longest units (the Slurm tests, one worker's ~5 minutes mostly waiting on the cluster, and the README's
-# commands and numbers) go first, so that the other worker's share of the rest ends with them, not after
-LONG_FIRST = ("tests/sweeps/test_slurm_cluster.py", "tests/sweeps/test_slurm_distributed.py",
-              "tests/test_readme_commands.py", "tests/test_readme.py")  # fmt: skip
-
-
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (the README runs ``-n 2 --dist loadgroup``) keep each module whose tests share a
     module-scoped fixture on one worker, so the fixture is built once, not once per worker (a tracker store written
     twice, the Epoch fit run twice): its tests join an ``xdist_group`` named after the module, unless they already
-    belong to one (the Slurm tests' shared cluster). The ``LONG_FIRST`` modules are moved to the front (a stable
-    sort: the order within them and of the rest is kept); xdist hands out work in this order (pyproject.toml's
-    ``--no-loadscope-reorder``: not sorted again by the groups' sizes)."""
-    rank = {path: i for i, path in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FIRST)))
+    belong to one (the Slurm tests' shared cluster)."""
     for item in items:
         if item.get_closest_marker("xdist_group") is not None:
             continue
