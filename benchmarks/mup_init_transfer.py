@@ -5,7 +5,8 @@ untied) muP at the default ``init_std`` 0.04 stops improving at width 128, and a
 (``init_default.py --parametrization mup``), while the base width is nearly indifferent between 0.04 and 0.16
 (``--parametrization base``). 0.16 at width 32 is a fan-in gain of 0.16 x sqrt(32) = 0.9, close to the unit
 scaling of u-muP (Blake et al. 2024), and muP keeps that gain at every width. This study trains muP at 1x and 4x the
-default init and SP at its default over widths 32-256 and compares, per width, the argmin LR and the best loss.
+default init and SP at its default over widths 32-256 and compares, per width, the argmin LR and the best loss;
+and muP at 4x with Tensor Programs V's 1/d attention scale (seed 0), the variant whose LR does not drift.
 
     python benchmarks/mup_init_transfer.py [--out scratch/mup-init-transfer] [--workers 2] [--seeds 0,1] [--save]
 
@@ -31,6 +32,7 @@ WIDTHS = (32, 64, 128, 256)
 MUP_LRS = [2.0**k for k in range(-8, -4)]  # 2^-8 ... 2^-5: muP's argmin at widths 32-128 lies inside
 FACTORS = (1.0, 4.0)  # muP's init, times the default
 MARGIN = 0.02  # muP best <= SP best + this (issue 23)
+DEFAULT_ATTENTION = "1/sqrt(d)"  # TrainConfig's mup_attention; the "1/d" variant is keyed "mup 4x 1/d"
 
 
 def _sp_lrs(width: int) -> list[float]:
@@ -51,6 +53,8 @@ def spec(seeds: tuple[int, ...] = (0,)):
     grid = [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,
              "init_std": [f * default for f in FACTORS]}]
     grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": _sp_lrs(w)} for w in WIDTHS]
+    grid += [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,  # Tensor Programs V's
+              "init_std": FACTORS[-1] * default, "mup_attention": "1/d"}]  # attention scale at 4x, seed 0
     more = [s for s in seeds if s != 0]
     if more:
         grid += [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,
@@ -70,7 +74,7 @@ def analyse(out: Path, seeds: tuple[int, ...] = (0,)) -> dict:
     from scalefit.sweeps.spec import expand
 
     wanted = {r.run_id for r in expand(spec(seeds))}
-    runs = read_runs(out, keys=("init_std", "seed"))
+    runs = read_runs(out, keys=("init_std", "seed", "mup_attention"))
     runs = runs[(runs["status"] == "ok") & runs["run_id"].isin(wanted)]
     default = TrainConfig().init_std
     result = {"table": _table(runs, default)}
@@ -92,8 +96,10 @@ def analyse(out: Path, seeds: tuple[int, ...] = (0,)) -> dict:
                                          for w in ("128", "256") if w in rows and w in sp),
         }
     for key in checks:  # `scalefit fit lr-transfer` on SP and this muP init (every seed's runs)
-        init = float(key.split()[1][:-1]) * default
-        checks[key]["fit"] = _fit(runs[(runs["parametrization"] == "sp") | (runs["init_std"] == init)])
+        words = key.split()
+        init, attention = float(words[1][:-1]) * default, words[2] if len(words) > 2 else DEFAULT_ATTENTION
+        mine = (runs["parametrization"] == "mup") & (runs["init_std"] == init) & (runs["mup_attention"] == attention)
+        checks[key]["fit"] = _fit(runs[(runs["parametrization"] == "sp") | mine])
     return {"default_init": default, "factors": list(FACTORS), "widths": list(WIDTHS), **result,
             "checks": checks, "margin": MARGIN, "runs": int(len(runs)),
             "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3), "seeds": list(seeds)}
@@ -121,8 +127,9 @@ def _fit(runs) -> dict:
 def _table(runs, default: float) -> dict:
     """(parametrization Nx) -> width -> argmin and best loss of the mean over seeds (LRs every seed has)."""
     table: dict[str, dict] = {}
-    for (param, init), group in runs.groupby(["parametrization", "init_std"]):
-        key = f"{param} {init / default:g}x"
+    for (param, init, attention), group in runs.groupby(["parametrization", "init_std", "mup_attention"]):
+        variant = "" if param == "sp" or attention == DEFAULT_ATTENTION else f" {attention}"
+        key = f"{param} {init / default:g}x{variant}"
         table[key] = {}
         n_seeds = group.groupby("width")["seed"].nunique()
         for width, at in group.groupby("width"):
