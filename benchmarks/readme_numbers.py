@@ -101,7 +101,12 @@ def lr_transfer() -> dict:
     out.update({"m4_slope": fitted["mup"]["slope"], "m4_slo": fitted["mup"]["interval"][0],
                 "m4_shi": fitted["mup"]["interval"][1], "m4_verdict": fitted["mup"]["verdict"],
                 "m4_sp_slope": fitted["sp"]["slope"]})
-    for key, name in (("mup 4x", "m4"), ("mup 1x", "m1"), ("sp 1x", "sp")):
+    if not transfer["checks"]["mup 4x 1/d"]["same_argmin"]:  # the README says "at every width"
+        raise RuntimeError("muP 4x 1/d: the argmin is no longer the same at every width; rewrite the README sentence")
+    fitted = transfer["checks"]["mup 4x 1/d"]["fit"]["mup"]
+    out.update({"d_slope": fitted["slope"], "d_slo": fitted["interval"][0], "d_shi": fitted["interval"][1],
+                "d_verdict": fitted["verdict"]})
+    for key, name in (("mup 4x", "m4"), ("mup 1x", "m1"), ("sp 1x", "sp"), ("mup 4x 1/d", "d")):
         for width, row in transfer["table"][key].items():
             out[f"{name}_{width}"], out[f"{name}_lr_{width}"] = row["best_loss"], row["argmin"]
     base = json.loads((REPO / "benchmarks" / "results" / "init_default_base.json").read_text())
@@ -429,6 +434,8 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "{sp_256:.3f} (muP at the default init, seed 0:\n{m1_32:.3f}, {m1_64:.3f}, {m1_128:.3f}, {m1_256:.3f})",
         "`fit lr-transfer` gives muP a slope of {m4_slope:.2f} [{m4_slo:.2f}, {m4_shi:.2f}], \"{m4_verdict}\" (SP "
         "{m4_sp_slope:.2f})",
+        "muP's argmin is {d_lr_32} at every width and its best loss {d_32:.3f}, {d_64:.3f},\n{d_128:.3f}, "
+        "{d_256:.3f}; its slope {d_slope:.2f} [{d_slo:.2f}, {d_shi:.2f}], \"{d_verdict}\" with one seed",
     ]),
     (chinchilla_cpu, [
         "({runs} byte-level transformer LMs of {n_min}–{n_max} parameters",
