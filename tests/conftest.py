@@ -39,18 +39,3 @@ def shared_file(relative: str) -> Path:
 def chinchilla_csv() -> Path:
     return shared_file("chinchilla/svg_extracted_data.csv")
 
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups into the test ids
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (the README runs ``-n 2 --dist loadgroup``) keep each module whose tests share a
-    module-scoped fixture on one worker, so the fixture is built once, not once per worker (a tracker store written
-    twice, the Epoch fit run twice): its tests join an ``xdist_group`` named after the module, unless they already
-    belong to one (the Slurm tests' shared cluster)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d and d[-1].scope == "module" for d in defs):
-            item.add_marker(pytest.mark.xdist_group(name=item.module.__name__))
-
