@@ -38,4 +38,3 @@ def shared_file(relative: str) -> Path:
 @pytest.fixture
 def chinchilla_csv() -> Path:
     return shared_file("chinchilla/svg_extracted_data.csv")
-
