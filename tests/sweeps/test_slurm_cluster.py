@@ -99,6 +99,15 @@ class _Background(threading.Thread):
         return self.summary
 
 
+def _release(task: str) -> None:
+    """Start a requeued task now (Slurm holds one about two minutes, reason BeginTime), once its previous run has
+    left the node: started while that run's steps are still ending, it is refused ("Job credential revoked") and
+    fails, as it did once here 0.7 s after the requeue."""
+    _wait_for(lambda: not subprocess.run(["squeue", "-h", "-s", "-j", task], capture_output=True, text=True)
+              .stdout.strip(), timeout=60, step=0.2)  # fmt: skip
+    subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True, capture_output=True)
+
+
 def _task_in(out: Path, state: str) -> str | None:
     return next((t.task_id for t in slurm_jobs(out) if t.state == state), None)
 
@@ -168,7 +177,7 @@ def test_a_requeued_task_runs_again_and_the_sweep_completes(tmp_path):
     running = _wait_for(lambda: _task_in(out, "RUNNING"), timeout=60, step=0.1)
     subprocess.run(["scontrol", "requeue", running], check=True)
     _wait_for(lambda: any(t.task_id == running and t.state == "PENDING" for t in slurm_jobs(out)), timeout=30)
-    subprocess.run(["scontrol", "update", f"jobid={running}", "StartTime=now"], check=True)  # skip requeue delay
+    _release(running)  # skip the requeue delay
     summary = sweep.result()
     assert summary.counts == {"ok": 2} and len(summary.executed) == 2 and summary.lost == {}
     assert len(pd.read_csv(out / "runs.csv")) == 2

@@ -5,8 +5,8 @@
 - a run that reaches its time limit gets Slurm's signal (``--signal=USR2@...``), checkpoints, requeues itself and
   finishes with the uninterrupted run's curve. To reach a 2-minute limit without burning CI CPU the test pauses
   the task (``scancel --signal=STOP``) as soon as it trains; Slurm's signal resumes it (``CONT`` as a fallback once
-  the signal is surely sent), and the test releases the requeued task at once (Slurm holds a requeued job for about
-  two minutes, reason BeginTime).
+  the signal is surely sent), and the test releases the requeued task as soon as its previous run has left the
+  node (Slurm holds a requeued job for about two minutes, reason BeginTime).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from scalefit.sweeps.slurm import SlurmExecutor  # noqa: E402
 from scalefit.sweeps.slurm_jobs import slurm_jobs  # noqa: E402
 from scalefit.sweeps.spec import parse_spec  # noqa: E402
 
-from .test_slurm_cluster import PARTITION, _Background, _wait_for  # noqa: E402
+from .test_slurm_cluster import PARTITION, _Background, _release, _wait_for  # noqa: E402
 from .test_slurm_cluster import cluster as cluster  # noqa: E402,F401 - the module's skip-or-fail fixture
 
 # the tests share the one local cluster, several take its whole node, and some time Slurm's own clock: under
@@ -106,7 +106,7 @@ def test_a_run_past_its_time_limit_checkpoints_on_the_signal_requeues_and_finish
         _signal(task, "CONT")
         pending = _wait_for(requeued, timeout=30)
     assert pending[0].reason == "BeginTime" and list(out.glob("*/checkpoint.pt"))  # checkpointed, requeued
-    subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True, capture_output=True)
+    _release(task)
     summary = sweep.result(timeout=240)
     assert summary.counts == {"ok": 1}, _why(out)
     assert not list(out.glob("*/checkpoint.pt"))  # finished, checkpoint deleted
