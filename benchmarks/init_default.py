@@ -31,18 +31,19 @@ FIXED = {"seq_len": 64, "batch_size": 16, "n_heads": 4, "n_evals": 5, "eval_toke
          "device": "cpu", "tokens": 512000, "width": WIDTH, "depth": 2, "parametrization": "sp"}
 STUDIES = {  # parametrization -> (fixed settings, init factors, LRs)
     "sp": (FIXED, (0.5, 1.0, 2.0), [2.0**k for k in range(-11, -6)]),
-    "mup": ({**FIXED, "parametrization": "mup", "base_width": 32, "tied_embeddings": False, "cloze_items": 128},
+    "mup": ({**FIXED, "parametrization": "mup", "base_width": 32, "tied_embeddings": False, "cloze_items": 128,
+             "mup_attention": "1/sqrt(d)"},  # muP's default attention scale when this study was measured
             (1.0, 2.0, 4.0), [2.0**k for k in range(-8, -4)]),
     "base": ({**FIXED, "width": 32}, (0.5, 1.0, 2.0, 4.0), [2.0**k for k in range(-8, -4)]),
 }
 
 
 def spec(param: str = "sp"):
-    from scalefit.proxy import TrainConfig
+    from scalefit.proxy.config import SP_INIT_STD
     from scalefit.sweeps.spec import parse_spec
 
     fixed, factors, lrs = STUDIES[param]
-    default = TrainConfig().init_std
+    default = SP_INIT_STD  # the study's unit: SP's default (muP's is init_std=auto)
     width = fixed["width"]
     return parse_spec({"name": "init-default", "description": f"{param} init study on the defaults at width {width}",
                        "fixed": fixed, "grid": [{"init_std": [f * default for f in factors], "lr": lrs}]})
@@ -52,12 +53,13 @@ def analyse(out: Path, param: str = "sp") -> dict:
     from bench_width_transfer import read_runs
 
     from scalefit.proxy import TrainConfig
+    from scalefit.proxy.config import SP_INIT_STD
     from scalefit.sweeps.spec import expand
 
     wanted = {r.run_id for r in expand(spec(param))}
     runs = read_runs(out)
     runs = runs[(runs["status"] == "ok") & runs["run_id"].isin(wanted)]
-    default = TrainConfig().init_std
+    default = SP_INIT_STD  # the study's unit: SP's default (muP's is init_std=auto)
     table = {f"{init:g}": {f"2^{round(math.log2(lr))}": round(float(loss), 4)
                            for lr, loss in zip(group["lr"], group["loss"])}
              for init, group in runs.sort_values("lr").groupby("init_std")}

@@ -32,7 +32,7 @@ WIDTHS = (32, 64, 128, 256)
 MUP_LRS = [2.0**k for k in range(-8, -4)]  # 2^-8 ... 2^-5: muP's argmin at widths 32-128 lies inside
 FACTORS = (1.0, 4.0)  # muP's init, times the default
 MARGIN = 0.02  # muP best <= SP best + this (issue 23)
-DEFAULT_ATTENTION = "1/sqrt(d)"  # TrainConfig's mup_attention; the "1/d" variant is keyed "mup 4x 1/d"
+FORMER_ATTENTION = "1/sqrt(d)"  # muP's default attention scale when this was measured; "1/d" is keyed "mup 4x 1/d"
 
 
 def _sp_lrs(width: int) -> list[float]:
@@ -45,20 +45,20 @@ def _sp_lrs(width: int) -> list[float]:
 def spec(seeds: tuple[int, ...] = (0,)):
     """Seed 0: muP at each init factor and SP over the grids above; each further seed: muP at 4x and SP at 4 LRs
     from its per-width rule (x0.5 ... x4), around the argmins seed 0 found."""
-    from scalefit.proxy import TrainConfig
+    from scalefit.proxy.config import SP_INIT_STD
     from scalefit.sweeps.presets import PRESETS, _sp_lr
     from scalefit.sweeps.spec import parse_spec
 
-    default = TrainConfig().init_std
+    default = SP_INIT_STD  # the study's unit (muP's own default is now init_std=auto)
     grid = [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,
-             "init_std": [f * default for f in FACTORS]}]
+             "init_std": [f * default for f in FACTORS], "mup_attention": FORMER_ATTENTION}]
     grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": _sp_lrs(w)} for w in WIDTHS]
     grid += [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,  # Tensor Programs V's
               "init_std": FACTORS[-1] * default, "mup_attention": "1/d"}]  # attention scale at 4x, seed 0
     more = [s for s in seeds if s != 0]
     if more:
         grid += [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS,
-                  "init_std": FACTORS[-1] * default, "seed": more}]
+                  "init_std": FACTORS[-1] * default, "mup_attention": FORMER_ATTENTION, "seed": more}]
         grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": [_sp_lr(w) * f for f in (0.5, 1, 2, 4)],
                   "seed": more} for w in WIDTHS]
     return parse_spec({"name": "mup-init-transfer", "description": "muP at 1x and 4x the default init against SP, "
@@ -70,13 +70,13 @@ def analyse(out: Path, seeds: tuple[int, ...] = (0,)) -> dict:
     every seed trained (``table``); with several seeds also each seed's own (``by_seed``)."""
     from bench_width_transfer import read_runs
 
-    from scalefit.proxy import TrainConfig
+    from scalefit.proxy.config import SP_INIT_STD
     from scalefit.sweeps.spec import expand
 
     wanted = {r.run_id for r in expand(spec(seeds))}
     runs = read_runs(out, keys=("init_std", "seed", "mup_attention"))
     runs = runs[(runs["status"] == "ok") & runs["run_id"].isin(wanted)]
-    default = TrainConfig().init_std
+    default = SP_INIT_STD  # the study's unit (muP's own default is now init_std=auto)
     result = {"table": _table(runs, default)}
     if len(seeds) > 1:
         result["by_seed"] = {str(s): _table(runs[runs["seed"] == s], default) for s in seeds}
@@ -97,7 +97,7 @@ def analyse(out: Path, seeds: tuple[int, ...] = (0,)) -> dict:
         }
     for key in checks:  # `scalefit fit lr-transfer` on SP and this muP init (every seed's runs)
         words = key.split()
-        init, attention = float(words[1][:-1]) * default, words[2] if len(words) > 2 else DEFAULT_ATTENTION
+        init, attention = float(words[1][:-1]) * default, words[2] if len(words) > 2 else FORMER_ATTENTION
         mine = (runs["parametrization"] == "mup") & (runs["init_std"] == init) & (runs["mup_attention"] == attention)
         checks[key]["fit"] = _fit(runs[(runs["parametrization"] == "sp") | mine])
     return {"default_init": default, "factors": list(FACTORS), "widths": list(WIDTHS), **result,
@@ -128,23 +128,28 @@ def _table(runs, default: float) -> dict:
     """(parametrization Nx) -> width -> argmin and best loss of the mean over seeds (LRs every seed has)."""
     table: dict[str, dict] = {}
     for (param, init, attention), group in runs.groupby(["parametrization", "init_std", "mup_attention"]):
-        variant = "" if param == "sp" or attention == DEFAULT_ATTENTION else f" {attention}"
-        key = f"{param} {init / default:g}x{variant}"
-        table[key] = {}
-        n_seeds = group.groupby("width")["seed"].nunique()
-        for width, at in group.groupby("width"):
-            per_lr = at.groupby("lr").agg(loss=("loss", "mean"), seeds=("seed", "nunique")).reset_index()
-            per_lr = per_lr[per_lr["seeds"] == n_seeds[width]]  # an LR only some seeds trained is left out
-            if per_lr.empty:
-                continue
-            best = per_lr.loc[per_lr["loss"].idxmin()]
-            at = per_lr
-            table[key][str(int(width))] = {"argmin": f"2^{math.log2(best['lr']):g}",
-                                           "best_loss": round(float(best["loss"]), 4),
-                                           "lrs": f"2^{math.log2(at['lr'].min()):g}..2^{math.log2(at['lr'].max()):g}",
-                                           "at_grid_edge": bool(best["lr"] in (at["lr"].min(), at["lr"].max())),
-                                           "seeds": int(n_seeds[width])}
+        variant = "" if param == "sp" or attention == FORMER_ATTENTION else f" {attention}"
+        table[f"{param} {init / default:g}x{variant}"] = best_per_width(group)
     return table
+
+
+def best_per_width(group) -> dict:
+    """Width -> the argmin LR and best loss of one variant's runs, the loss averaged over seeds at the LRs every
+    seed trained (an LR only some seeds trained is left out), with the LR range and whether the argmin is at its
+    edge."""
+    rows = {}
+    n_seeds = group.groupby("width")["seed"].nunique()
+    for width, at in group.groupby("width"):
+        per_lr = at.groupby("lr").agg(loss=("loss", "mean"), seeds=("seed", "nunique")).reset_index()
+        per_lr = per_lr[per_lr["seeds"] == n_seeds[width]]
+        if per_lr.empty:
+            continue
+        best = per_lr.loc[per_lr["loss"].idxmin()]
+        rows[str(int(width))] = {"argmin": f"2^{math.log2(best['lr']):g}", "best_loss": round(float(best["loss"]), 4),
+                                 "lrs": f"2^{math.log2(per_lr['lr'].min()):g}..2^{math.log2(per_lr['lr'].max()):g}",
+                                 "at_grid_edge": bool(best["lr"] in (per_lr["lr"].min(), per_lr["lr"].max())),
+                                 "seeds": int(n_seeds[width])}
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,6 +53,15 @@ MUP_RULES = 2
 LAYOUT_RULES = 2
 # Boolean fields that also take "auto" (resolved from other fields by ``resolve``).
 AUTO_BOOLS = ("tied_embeddings",)
+# Number fields that also take "auto" (resolved from other fields by ``resolve``).
+AUTO_FLOATS = ("init_std",)
+# init_std="auto": SP starts every matrix at this std at every width (best of {0.02, 0.04, 0.08} at width 128:
+# benchmarks/results/init_default.json). muP starts its hidden matrices at a fan-in gain (std x sqrt(fan-in)) of
+# MUP_INIT_GAIN at the base width, which muP keeps at every width: SP's 0.04 at base width 32 is a gain of 0.23 and
+# muP stalled past width 64; 4x (0.16 at width 32, gain 0.9, near u-muP's unit scaling) is what width 128 wants and
+# costs the base width < 0.01 nats (benchmarks/results/mup_init_transfer_seeds.json, init_default_base.json).
+SP_INIT_STD = 0.04
+MUP_INIT_GAIN = 0.9
 
 
 @dataclass(frozen=True)
@@ -69,12 +78,12 @@ class ModelConfig:
     tied_embeddings: bool = False  # share the token embedding with the readout
     qk_layernorm: bool = False  # LayerNorm on queries and keys per head (Wortsman et al. 2023)
     bias: bool = False  # biases in linear layers and LayerNorms (GPT-2 has them)
-    init_std: float = 0.04  # init std of embeddings and (at base width) hidden matrices (GPT-2: 0.02)
+    init_std: float = SP_INIT_STD  # init std of embeddings and (at base width) hidden matrices (GPT-2: 0.02)
     parametrization: str = "sp"  # "sp" (standard) or "mup" (maximal update, Yang et al. 2022)
     base_width: int = 128  # muP: width at which muP equals SP (width multipliers are width/base_width)
     arch: str = "llama"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
     base_n_heads: int = 0  # muP: attention heads at the base width (0: n_heads); base head = base_width/base_n_heads
-    mup_attention: str = "1/sqrt(d)"  # muP attention-logit scale: "1/sqrt(d)" (SP's) or "1/d" (Tensor Programs V)
+    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)" (SP's)
     mup_embedding_lr: str = "1/sqrt(m)"  # muP embedding LR x "1/sqrt(m)" (u-muP, large vocab) or "1" (TP V)
     mup_readout_init: str = "1/m"  # muP readout effective init: init_std x "1/m" (TP V) or "1/sqrt(m)" (fan-in)
     mup_vector_lr: str = "1/m"  # muP norm-gain LR x "1/m" (as hidden matrices) or "1" (TP V); biases keep lr
@@ -112,12 +121,12 @@ class TrainConfig:
     tied_embeddings: bool | str = "auto"  # share the token embedding with the readout (auto: tied only for gpt2 SP)
     qk_layernorm: bool = False  # LayerNorm on queries and keys (Wortsman et al. 2023)
     bias: bool = False  # biases in linear layers and LayerNorms
-    init_std: float = 0.04  # init std of embeddings and (at base width) hidden matrices (GPT-2: 0.02)
+    init_std: float | str = "auto"  # init std of embeddings and base-width matrices; auto: SP 0.04, muP 0.9/sqrt(base)
     parametrization: str = "sp"  # "sp" or "mup"
     base_width: int = 128  # muP: width at which muP equals SP
     arch: str = "llama"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
     base_n_heads: int = 0  # muP: attention heads at the base width (0: n_heads); base head = base_width/base_n_heads
-    mup_attention: str = "1/sqrt(d)"  # muP attention-logit scale: "1/sqrt(d)" (SP's) or "1/d" (Tensor Programs V)
+    mup_attention: str = "1/d"  # muP attention-logit scale: "1/d" (Tensor Programs V) or "1/sqrt(d)" (SP's)
     mup_embedding_lr: str = "1/sqrt(m)"  # muP embedding LR x "1/sqrt(m)" (u-muP, large vocab) or "1" (TP V)
     mup_readout_init: str = "1/m"  # muP readout effective init: init_std x "1/m" (TP V) or "1/sqrt(m)" (fan-in)
     mup_vector_lr: str = "1/m"  # muP norm-gain LR x "1/m" (as hidden matrices) or "1" (TP V); biases keep lr
@@ -173,7 +182,7 @@ class TrainConfig:
         """The model part of this config."""
         names = {f.name for f in fields(ModelConfig)}
         values = {k: v for k, v in dataclasses.asdict(self).items() if k in names}
-        return ModelConfig(**{**values, "tied_embeddings": tied_default(self)})
+        return ModelConfig(**{**values, "tied_embeddings": tied_default(self), "init_std": init_std_of(self)})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -189,6 +198,19 @@ def tied_default(cfg: TrainConfig) -> bool:
     """``cfg.tied_embeddings`` with ``auto`` resolved by the parametrization and the layout."""
     tied = cfg.tied_embeddings
     return tied_embeddings_default(cfg.parametrization, cfg.arch) if tied == "auto" else bool(tied)
+
+
+def init_std_default(parametrization: str, base_width: int) -> float:
+    """What ``init_std=auto`` means: SP_INIT_STD under SP; under muP a fan-in gain of MUP_INIT_GAIN at the base
+    width (0.159 at base width 32, 0.080 at 128), which muP's 1/sqrt(m) hidden init keeps at every width."""
+    return MUP_INIT_GAIN / math.sqrt(base_width) if parametrization == "mup" else SP_INIT_STD
+
+
+def init_std_of(cfg: TrainConfig) -> float:
+    """``cfg.init_std`` with ``auto`` resolved by the parametrization and the base width."""
+    if cfg.init_std == "auto":
+        return init_std_default(cfg.parametrization, cfg.base_width)
+    return float(cfg.init_std)
 
 
 def allowed_keys() -> list[str]:
@@ -218,6 +240,10 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     want = types[key]
     if key in AUTO_BOOLS:  # true, false or "auto"
         return _auto_bool(key, value, source)
+    if key in AUTO_FLOATS and isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if key in AUTO_FLOATS:  # else a number
+        want = float
     if isinstance(value, str) and want is not str and source == "--set":
         value = _parse_text(key, value, want)
     ok = (
@@ -337,7 +363,11 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"the byte tokenizer has vocab_size 256, got {cfg.vocab_size}; use tokenizer=bpe")
     if cfg.n_tokens < 0 or cfg.tokens_per_param <= 0:
         raise ConfigError("n_tokens must be >= 0 and tokens_per_param > 0")
+    if cfg.init_std != "auto" and isinstance(cfg.init_std, (str, bool)):
+        raise ConfigError(f"init_std must be a positive number or \"auto\", got {cfg.init_std!r}")
     for key in ("lr", "init_std", "mlp_ratio", "diverge_factor"):
+        if key == "init_std" and cfg.init_std == "auto":
+            continue
         if not (getattr(cfg, key) > 0 and math.isfinite(getattr(cfg, key))):
             raise ConfigError(f"{key} must be a positive number, got {getattr(cfg, key)}")
     if not (0 <= cfg.warmup_frac < 1 and 0 <= cfg.decay_frac <= 1 and 0 <= cfg.min_lr_ratio <= 1):
@@ -427,7 +457,8 @@ def _check_devices(cfg: TrainConfig) -> None:
 
 
 def resolve(cfg: TrainConfig) -> TrainConfig:
-    """Fill in derived settings: n_tokens from tokens_per_param when it is 0. Checks one batch fits."""
+    """Fill in derived settings: n_tokens from tokens_per_param when it is 0, the "auto" fields. Checks one batch
+    fits."""
     from scalefit.proxy.counting import count_params
 
     validate(cfg)
@@ -440,7 +471,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
             f"n_tokens {n_tokens} is less than one batch ({cfg.batch_size} x {cfg.seq_len} = {per_step} tokens); "
             "raise n_tokens/tokens_per_param or lower batch_size/seq_len"
         )
-    return dataclasses.replace(cfg, n_tokens=n_tokens, tied_embeddings=tied_default(cfg))
+    return dataclasses.replace(cfg, n_tokens=n_tokens, tied_embeddings=tied_default(cfg), init_std=init_std_of(cfg))
 
 
 def run_id(cfg: TrainConfig) -> str:

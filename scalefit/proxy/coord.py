@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from scalefit.errors import ConfigError
-from scalefit.proxy.config import ModelConfig, tied_embeddings_default
+from scalefit.proxy.config import ModelConfig, init_std_default, tied_embeddings_default
 from scalefit.proxy.data import load_corpus, sample_batch
 from scalefit.proxy.model import GPT, lm_loss
 from scalefit.proxy.mup import param_groups
@@ -59,6 +59,8 @@ def _model_config(options: Mapping[str, Any] | None, **shape: Any) -> ModelConfi
     defaults = ModelConfig()
     param, arch = values.get("parametrization", defaults.parametrization), values.get("arch", defaults.arch)
     values.setdefault("tied_embeddings", tied_embeddings_default(param, arch))
+    if values.get("init_std", "auto") == "auto":  # as a proxy run's init_std=auto
+        values["init_std"] = init_std_default(param, values.get("base_width", defaults.base_width))
     return ModelConfig(**values)
 
 

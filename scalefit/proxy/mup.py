@@ -2,11 +2,14 @@
 
 muP follows Yang et al. (2022, "Tensor Programs V", Table 3 / the ``mup`` package) for Adam, with width
 multiplier ``m = width / base_width``; five options each replace one of its rules with a later finite-width one,
-and four of those are the defaults (``mup_attention="1/sqrt(d)"``, ``mup_embedding_lr="1/sqrt(m)"``,
-``mup_vector_lr="1/m"``, ``mup_weight_decay="wd"``; the readout keeps Tensor Programs V's init, see below):
+and three of those are the defaults (``mup_embedding_lr="1/sqrt(m)"``, ``mup_vector_lr="1/m"``,
+``mup_weight_decay="wd"``; the readout keeps Tensor Programs V's init and the attention its 1/d scale, see below):
 
 - hidden matrices (attention and MLP weights) are initialised with std ``init_std / sqrt(m)`` (fan-in scaled
-  relative to the base width) and trained with learning rate ``lr / m``;
+  relative to the base width) and trained with learning rate ``lr / m``. muP's default ``init_std`` (``auto``) is
+  ``MUP_INIT_GAIN / sqrt(base_width)`` (config.py): a fan-in gain (std x sqrt(fan-in)) of 0.9, which this rule
+  keeps at every width, near u-muP's unit scaling (Blake et al. 2024), where SP's 0.04 is a gain of 0.23 at base
+  width 32 (see below);
 - embeddings (token and position) are initialised with std ``init_std`` and trained with learning rate ``lr``;
   ``mup_embedding_lr="1/sqrt(m)"`` trains them at ``lr / sqrt(m)``: u-muP's embedding rule (Blake et al. 2024),
   which Hayou & Liu (2025, "Optimal embedding learning rate in LLMs: the effect of vocabulary size") derive for a
@@ -30,7 +33,17 @@ and four of those are the defaults (``mup_attention="1/sqrt(d)"``, ``mup_embeddi
   "Scaling exponents across parameterizations and optimizers"), so it never dominates the update at width;
 - attention logits are scaled by ``1 / d_head`` (``mup_attention="1/d"``) times ``sqrt(d_head_base)``, the base
   shape's head size ``base_width / base_n_heads``, so the scale equals SP's at the base shape and stays right
-  when heads grow with width; ``mup_attention="1/sqrt(d)"`` keeps SP's scale.
+  when heads grow with width (the default); ``mup_attention="1/sqrt(d)"`` keeps SP's scale.
+
+The defaults (since session 8: the 1/d attention scale and ``init_std=auto``) were chosen on the llama layout,
+``kjv+stdlib``, ``lr-transfer-cpu``'s shape (base width 32, 4 heads, depth 2, 512k tokens, untied), widths
+32-256: at SP's init 0.04 muP's best loss stopped falling at width 64 (1.913, 1.846, 1.855, 1.790) and width 128
+wanted 4x that init; at 4x (0.16, gain 0.9) with SP's 1/sqrt(d) attention muP's best loss fell (1.909, 1.753,
+1.691, 1.650, 2 seeds) but its optimal LR still drifted (lr-transfer slope -0.32 [-0.44, -0.27]); at 4x with 1/d
+its argmin was 2^-6 at every width (seed 0; benchmarks/results/mup_init_transfer_seeds.json). The measurement of
+these defaults is benchmarks/width_transfer_defaults.py (results/width_transfer_defaults.json).
+
+What follows was measured on the former GPT-2 layout at the former defaults (init 0.02, 1/sqrt(d) attention):
 
 The ``width-transfer-cpu`` preset sets all five later rules (and ``init_std`` 0.04). The last two were measured at
 width 128 with the other three on (2 seeds, init 0.08, lr 2^-6; ``diag_mup_width.py`` variants ``wd_flat``/

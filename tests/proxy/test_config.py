@@ -120,3 +120,35 @@ def test_tied_embeddings_auto_ties_gpt2_sp_only(tmp_path):
     toml.write_text("tied_embeddings = 1\n")
     with pytest.raises(ConfigError, match="true, false or"):
         make_config(toml)
+
+
+def test_init_std_auto_is_sps_004_and_a_fan_in_gain_of_09_at_mups_base_width(tmp_path):
+    import math
+
+    from scalefit.proxy.config import MUP_INIT_GAIN, SP_INIT_STD
+
+    sp, mup = TrainConfig(), TrainConfig(parametrization="mup", width=256, base_width=32)
+    assert sp.init_std == "auto" and mup.init_std == "auto"
+    assert resolve(sp).init_std == SP_INIT_STD == 0.04 and sp.model_config().init_std == 0.04
+    gain = resolve(mup).init_std * math.sqrt(32)  # std x sqrt(fan-in) at the base width
+    assert gain == pytest.approx(MUP_INIT_GAIN) == 0.9 and mup.model_config().init_std == resolve(mup).init_std
+    assert resolve(TrainConfig(parametrization="mup", base_width=128)).init_std == pytest.approx(0.9 / math.sqrt(128))
+    assert resolve(TrainConfig(parametrization="mup", init_std=0.02)).init_std == 0.02  # a number is kept
+    # SP's ids are those of the former default 0.04; a muP run's is that of its resolved init (and 1/d attention)
+    assert run_id(sp) == run_id(TrainConfig(init_std=0.04))
+    assert run_id(mup) == run_id(dataclasses.replace(mup, init_std=0.9 / math.sqrt(32), mup_attention="1/d"))
+    assert run_id(mup) != run_id(dataclasses.replace(mup, init_std=0.04))
+    assert make_config(sets=["init_std=auto"]).init_std == "auto"
+    assert make_config(sets=["init_std=0.08"]).init_std == 0.08 and make_config(sets=["init_std=1"]).init_std == 1.0
+    toml = tmp_path / "c.toml"
+    toml.write_text('init_std = "AUTO"\n')
+    assert make_config(toml).init_std == "auto"
+    for bad in (["init_std=abc"], ["init_std=-0.1"], ["init_std=nan"]):
+        with pytest.raises(ConfigError, match="init_std"):
+            make_config(sets=bad)
+    for value in ("big", True):
+        toml.write_text(f"init_std = {value!r}\n".replace("True", "true").replace("'", '"'))
+        with pytest.raises(ConfigError, match="init_std"):
+            make_config(toml)
+    with pytest.raises(ConfigError, match="init_std"):
+        resolve(TrainConfig(init_std="big"))  # a config built in code is checked too

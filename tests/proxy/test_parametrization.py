@@ -42,7 +42,7 @@ def test_attention_scale_takes_the_base_head_size_from_the_base_shape():
     assert attention_scale(fixed) == pytest.approx(math.sqrt(8) / 32)
     sqrt_d = ModelConfig(width=256, n_heads=8, base_width=64, parametrization="mup", mup_attention="1/sqrt(d)")
     assert attention_scale(sqrt_d) == pytest.approx(1 / math.sqrt(32))
-    assert ModelConfig().mup_attention == "1/sqrt(d)"  # the default
+    assert ModelConfig().mup_attention == "1/d"  # the default (Tensor Programs V)
 
 
 def test_mup_scales_hidden_decay_up_and_epsilon_down_with_width():
@@ -310,3 +310,12 @@ def test_depth_coordinate_check_flat_under_completep():
     assert plain["last_block"] > 0.6, plain  # without depth scaling the residual stream grows with depth
     with pytest.raises(ConfigError, match="unknown model option"):
         coord_check([32, 64], options={"widht": 3})
+
+
+def test_the_coordinate_check_starts_mup_at_its_run_default_init():
+    from scalefit.proxy.coord import _model_config
+
+    mup = _model_config({"parametrization": "mup", "base_width": 32}, width=128)
+    assert mup.init_std == resolve(TrainConfig(parametrization="mup", base_width=32)).init_std == 0.9 / math.sqrt(32)
+    assert _model_config({}, width=128).init_std == 0.04  # SP's
+    assert _model_config({"parametrization": "mup", "init_std": 0.02}, width=128).init_std == 0.02

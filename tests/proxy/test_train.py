@@ -72,7 +72,8 @@ GOLDEN = {  # on the former defaults (conftest.FORMER_DEFAULTS), which these val
         [5.4923319816589355, 5.148239850997925, 4.63276731967926, 3.563433527946472, 3.34116667509079],
         0.6875,
     ),
-    # the defaults since session 6 (llama layout, SwiGLU, untied, init 0.04, muP's later rules)
+    # the defaults since session 6 (llama layout, SwiGLU, untied, SP init 0.04, muP's later rules; since session 8
+    # muP's init_std=auto, 0.9/sqrt(base_width), and its 1/d attention scale)
     "llama-sp-cosine": (
         {},
         [0.005, 0.01, 0.009854798261200746, 0.0075259168516795295, 0.001],
@@ -83,9 +84,9 @@ GOLDEN = {  # on the former defaults (conftest.FORMER_DEFAULTS), which these val
     "llama-mup-wsd-1sqrt": (
         dict(parametrization="mup", base_width=16, schedule="wsd", cooldown="1-sqrt"),
         [0.005, 0.01, 0.01, 0.01, 0.0009999999999999998],
-        [5.55463171005249, 5.37864875793457, 4.91033935546875, 3.9080825805664063, 3.3268391291300454],
-        [5.488534450531006, 5.106766939163208, 4.557550668716431, 3.564871907234192, 3.2846550941467285],
-        0.625,
+        [5.901513576507568, 5.474565505981445, 4.915579477945964, 3.9199146747589113, 3.119757811228434],
+        [5.711961507797241, 5.053112506866455, 4.305487751960754, 3.3381866216659546, 2.8677130937576294],
+        0.5625,
     ),
 }
 

@@ -1,0 +1,125 @@
+"""muP width transfer on the defaults (issue 23's acceptance table): muP with its default init (``init_std=auto``:
+a fan-in gain of 0.9 at the base width) and Tensor Programs V's 1/d attention scale, against SP, over widths 32-256.
+
+The runs share ``lr-transfer-cpu``'s fixed settings (llama layout, ``kjv+stdlib``, base width 32, depth 2, 512k
+tokens, untied), so a folder seeded with that sweep's runs (copy ``runs/lr-transfer-cpu/*/`` into OUT) trains only
+what it lacks:
+
+- muP at the defaults, LRs 2^-8..2^-5 (its argmin 2^-6 inside), widths 32-256, seeds 0 and 1;
+- SP at the default init, seed 0: lr-transfer-cpu's 7 LRs at widths 32-128 and its per-width rule x {0.5, 1, 2}
+  at 256; seed 1: the rule x {0.5, 1, 2, 4} at every width (the table averages the LRs both seeds have);
+- SP's init study: 0.5x and 2x its default ``init_std`` at widths 128 and 256, the rule x {0.5, 1, 2}, 2 seeds.
+
+84 runs beyond lr-transfer-cpu's, about 1.5 core-hours on this CPU (width 256: ~2 min a run on one core).
+
+    python benchmarks/width_transfer_defaults.py [--out scratch/width-transfer-defaults] [--workers 2] [--save]
+
+Acceptance (issue 23, the mean of 2 seeds): muP's grid argmin is the same at every width; ``scalefit fit
+lr-transfer`` on muP's and SP's default-init runs gives muP's slope of log2 lr* per doubling within +-0.25 and
+says muP transfers and SP does not; muP's best loss falls strictly with width; muP's best loss <= SP's best over
+its inits {0.5x, 1x, 2x} + 0.02 nats at widths 128 and 256 (muP at its default init: its best over inits can only
+be lower); SP at its default init within 0.02 nats of its best init at width 128. ``--save`` writes
+benchmarks/results/width_transfer_defaults.json with the commit and the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+WIDTHS = (32, 64, 128, 256)
+SEEDS = (0, 1)
+MUP_LRS = [2.0**k for k in range(-8, -4)]
+INIT_WIDTHS = (128, 256)
+INIT_FACTORS = (0.5, 2.0)
+MARGIN = 0.02  # nats: muP <= SP's best + this; SP's default init within this of its best
+SLOPE_MARGIN = 0.25  # |log2 lr* per doubling of width|
+
+
+def spec():
+    from scalefit.proxy.config import SP_INIT_STD
+    from scalefit.sweeps.presets import _LRS_CPU, PRESETS, _sp_lr
+    from scalefit.sweeps.spec import parse_spec
+
+    def rule(width: int, factors) -> list[float]:
+        return [_sp_lr(width) * f for f in factors]
+
+    grid = [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS, "seed": list(SEEDS)},
+            {"parametrization": "sp", "width": [32, 64, 128], "depth": 2, "lr": list(_LRS_CPU), "seed": 0},
+            {"parametrization": "sp", "width": 256, "depth": 2, "lr": rule(256, (0.5, 1, 2)), "seed": 0}]
+    grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": rule(w, (0.5, 1, 2, 4)), "seed": 1}
+             for w in WIDTHS]
+    grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": rule(w, (0.5, 1, 2)), "seed": list(SEEDS),
+              "init_std": [f * SP_INIT_STD for f in INIT_FACTORS]} for w in INIT_WIDTHS]
+    return parse_spec({"name": "width-transfer-defaults", "description": "muP at the defaults against SP, widths "
+                       "32-256, 2 seeds, SP's init study at 128 and 256", "fixed": PRESETS["lr-transfer-cpu"]["fixed"],
+                       "grid": grid})  # fmt: skip
+
+
+def analyse(out: Path) -> dict:
+    """Per variant (muP, SP at 0.5x / 1x / 2x its default init) and width: the argmin LR and best loss of the seeds'
+    mean (``table``) and of each seed (``by_seed``); the acceptance checks and the lr-transfer fit."""
+    from bench_width_transfer import read_runs
+    from mup_init_transfer import _fit, best_per_width
+
+    from scalefit.proxy.config import SP_INIT_STD
+    from scalefit.sweeps.spec import expand
+
+    wanted = {r.run_id for r in expand(spec())}
+    runs = read_runs(out, keys=("init_std", "seed", "mup_attention"))
+    runs = runs[(runs["status"] == "ok") & runs["run_id"].isin(wanted)]
+    sp = runs["parametrization"] == "sp"
+    variants = {"mup": runs[~sp]}
+    for f in (0.5, 1.0, 2.0):
+        variants[f"sp {f:g}x"] = runs[sp & (runs["init_std"] == f * SP_INIT_STD)]
+    table = {k: best_per_width(v) for k, v in variants.items() if not v.empty}
+    by_seed = {str(s): {k: best_per_width(v[v["seed"] == s]) for k, v in variants.items()} for s in SEEDS}
+    mup, widths = table["mup"], [str(w) for w in WIDTHS]
+    losses = [mup[w]["best_loss"] for w in widths if w in mup]
+    sp_best = {w: min(table[k][w]["best_loss"] for k in table if k.startswith("sp") and w in table[k])
+               for w in widths}
+    fit = _fit(runs[~sp | (runs["init_std"] == SP_INIT_STD)])
+    checks = {
+        "mup_argmins": [mup[w]["argmin"] for w in widths if w in mup],
+        "same_argmin": len({mup[w]["argmin"] for w in widths if w in mup}) == 1,
+        "same_argmin_each_seed": {s: len({t["mup"][w]["argmin"] for w in t["mup"]}) == 1 for s, t in by_seed.items()},
+        "slope_within": abs(fit["mup"]["slope"]) <= SLOPE_MARGIN,
+        "mup_transfers": fit["mup"]["verdict"] == "transfers",
+        "sp_does_not": fit["sp"]["verdict"] == "does not transfer",
+        "loss_falls": len(losses) == len(WIDTHS) and all(b < a for a, b in zip(losses, losses[1:])),
+        "mup_minus_sp_best": {w: round(mup[w]["best_loss"] - sp_best[w], 4) for w in widths if w in mup},
+        "within_margin_128_256": all(mup[w]["best_loss"] - sp_best[w] <= MARGIN for w in ("128", "256")),
+        "sp_default_minus_best_128": round(table["sp 1x"]["128"]["best_loss"] - sp_best["128"], 4),
+    }
+    checks["sp_default_within_128"] = checks["sp_default_minus_best_128"] <= MARGIN
+    return {"table": table, "by_seed": by_seed, "fit": fit, "checks": checks, "margin": MARGIN,
+            "slope_margin": SLOPE_MARGIN, "runs": int(len(runs)),
+            "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import _record
+    from bench_width_transfer import run
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="scratch/width-transfer-defaults", type=Path)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--save", action="store_true", help="write benchmarks/results/width_transfer_defaults.json")
+    args = parser.parse_args(argv)
+    record = _record.machine()
+    run(spec(), args.out, args.workers)
+    result = {**analyse(args.out), "machine": _record.finish(record)}
+    print(json.dumps({k: result[k] for k in ("table", "fit", "checks")}, indent=1))
+    if args.save:
+        from scalefit._io import write_json_atomic
+
+        write_json_atomic(HERE / "results" / "width_transfer_defaults.json", result)
+
+
+if __name__ == "__main__":
+    main()
