@@ -25,6 +25,8 @@ import math
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -95,11 +97,9 @@ def analyse(out: Path, seeds: tuple[int, ...] = (0,)) -> dict:
             "within_margin_128_256": all(rows[w]["best_loss"] - sp[w]["best_loss"] <= MARGIN
                                          for w in ("128", "256") if w in rows and w in sp),
         }
-    for key in checks:  # `scalefit fit lr-transfer` on SP and this muP init (every seed's runs)
-        words = key.split()
-        init, attention = float(words[1][:-1]) * default, words[2] if len(words) > 2 else FORMER_ATTENTION
-        mine = (runs["parametrization"] == "mup") & (runs["init_std"] == init) & (runs["mup_attention"] == attention)
-        checks[key]["fit"] = _fit(runs[(runs["parametrization"] == "sp") | mine])
+    for key, group in _variants(runs, default).items():  # `scalefit fit lr-transfer` on SP and this muP variant
+        if key in checks:
+            checks[key]["fit"] = _fit(pd.concat([runs[runs["parametrization"] == "sp"], group]))
     return {"default_init": default, "factors": list(FACTORS), "widths": list(WIDTHS), **result,
             "checks": checks, "margin": MARGIN, "runs": int(len(runs)),
             "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3), "seeds": list(seeds)}
@@ -107,30 +107,31 @@ def analyse(out: Path, seeds: tuple[int, ...] = (0,)) -> dict:
 
 def _fit(runs) -> dict:
     """The lr-transfer fit's slope, reported interval and verdict per parametrization, as the CLI gives them."""
+    import shlex
     import tempfile
 
-    from typer.testing import CliRunner
-
-    from scalefit.cli.app import app
+    from readme_numbers import cli
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "runs.csv"
         runs.to_csv(path, index=False)
-        res = CliRunner().invoke(app, ["fit", "lr-transfer", str(path), "--json"])
-    if res.exit_code != 0:
-        raise RuntimeError(f"scalefit fit lr-transfer failed: {res.output}")
-    params = json.loads(res.stdout)["params"]
+        params = cli(f"fit lr-transfer {shlex.quote(str(path))}")["params"]
     return {p: {"slope": round(params[p]["slope"], 3), "interval": [round(x, 3) for x in params[p]["slope_interval"]],
                 "verdict": params[p]["verdict"]} for p in ("sp", "mup")}
 
 
-def _table(runs, default: float) -> dict:
-    """(parametrization Nx) -> width -> argmin and best loss of the mean over seeds (LRs every seed has)."""
-    table: dict[str, dict] = {}
+def _variants(runs, default: float) -> dict:
+    """The runs of each (parametrization, init, attention), keyed "mup 4x", "mup 4x 1/d", "sp 1x"."""
+    out = {}
     for (param, init, attention), group in runs.groupby(["parametrization", "init_std", "mup_attention"]):
         variant = "" if param == "sp" or attention == FORMER_ATTENTION else f" {attention}"
-        table[f"{param} {init / default:g}x{variant}"] = best_per_width(group)
-    return table
+        out[f"{param} {init / default:g}x{variant}"] = group
+    return out
+
+
+def _table(runs, default: float) -> dict:
+    """(parametrization Nx) -> width -> argmin and best loss of the mean over seeds (LRs every seed has)."""
+    return {key: best_per_width(group) for key, group in _variants(runs, default).items()}
 
 
 def best_per_width(group) -> dict:
