@@ -5,12 +5,13 @@ The runs share ``lr-transfer-cpu``'s fixed settings (llama layout, ``kjv+stdlib`
 tokens, untied), so a folder seeded with that sweep's runs (copy ``runs/lr-transfer-cpu/*/`` into OUT) trains only
 what it lacks:
 
-- muP at the defaults, LRs 2^-8..2^-5 (its argmin 2^-6 inside), widths 32-256, seeds 0 and 1;
+- muP at the defaults, LRs 2^-8..2^-5 (its argmin 2^-6 inside), widths 32-256, seeds 0 and 1, and width 512
+  (a fifth width for the slope's interval: with 4 the fit's regression-t interval has 2 degrees of freedom);
 - SP at the default init, seed 0: lr-transfer-cpu's 7 LRs at widths 32-128 and its per-width rule x {0.5, 1, 2}
   at 256; seed 1: the rule x {0.5, 1, 2, 4} at every width (the table averages the LRs both seeds have);
 - SP's init study: 0.5x and 2x its default ``init_std`` at widths 128 and 256, the rule x {0.5, 1, 2}, 2 seeds.
 
-84 runs beyond lr-transfer-cpu's, about 1.5 core-hours on this CPU (width 256: ~2 min a run on one core).
+83 runs beyond lr-transfer-cpu's (widths 256 and 512 take ~2 and ~6 min a run on one core).
 
     python benchmarks/width_transfer_defaults.py [--out scratch/width-transfer-defaults] [--workers 2] [--save]
 
@@ -32,7 +33,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-WIDTHS = (32, 64, 128, 256)
+WIDTHS = (32, 64, 128, 256)  # SP's; muP's also 512
+MUP_WIDTHS = (*WIDTHS, 512)
 SEEDS = (0, 1)
 MUP_LRS = [2.0**k for k in range(-8, -4)]
 INIT_WIDTHS = (128, 256)
@@ -49,7 +51,7 @@ def spec():
     def rule(width: int, factors) -> list[float]:
         return [_sp_lr(width) * f for f in factors]
 
-    grid = [{"parametrization": "mup", "width": list(WIDTHS), "depth": 2, "lr": MUP_LRS, "seed": list(SEEDS)},
+    grid = [{"parametrization": "mup", "width": list(MUP_WIDTHS), "depth": 2, "lr": MUP_LRS, "seed": list(SEEDS)},
             {"parametrization": "sp", "width": [32, 64, 128], "depth": 2, "lr": list(_LRS_CPU), "seed": 0},
             {"parametrization": "sp", "width": 256, "depth": 2, "lr": rule(256, (0.5, 1, 2)), "seed": 0}]
     grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": rule(w, (0.5, 1, 2, 4)), "seed": 1}
@@ -79,10 +81,10 @@ def analyse(out: Path) -> dict:
         variants[f"sp {f:g}x"] = runs[sp & (runs["init_std"] == f * SP_INIT_STD)]
     table = {k: best_per_width(v) for k, v in variants.items() if not v.empty}
     by_seed = {str(s): {k: best_per_width(v[v["seed"] == s]) for k, v in variants.items()} for s in SEEDS}
-    mup, widths = table["mup"], [str(w) for w in WIDTHS]
+    mup, widths = table["mup"], [str(w) for w in MUP_WIDTHS]
     losses = [mup[w]["best_loss"] for w in widths if w in mup]
-    sp_best = {w: min(table[k][w]["best_loss"] for k in table if k.startswith("sp") and w in table[k])
-               for w in widths}
+    sp_best = {str(w): min(table[k][str(w)]["best_loss"] for k in table if k.startswith("sp") and str(w) in table[k])
+               for w in WIDTHS}
     fit = _fit(runs[~sp | (runs["init_std"] == SP_INIT_STD)])
     checks = {
         "mup_argmins": [mup[w]["argmin"] for w in widths if w in mup],
@@ -91,8 +93,8 @@ def analyse(out: Path) -> dict:
         "slope_within": abs(fit["mup"]["slope"]) <= SLOPE_MARGIN,
         "mup_transfers": fit["mup"]["verdict"] == "transfers",
         "sp_does_not": fit["sp"]["verdict"] == "does not transfer",
-        "loss_falls": len(losses) == len(WIDTHS) and all(b < a for a, b in zip(losses, losses[1:])),
-        "mup_minus_sp_best": {w: round(mup[w]["best_loss"] - sp_best[w], 4) for w in widths if w in mup},
+        "loss_falls": len(losses) == len(MUP_WIDTHS) and all(b < a for a, b in zip(losses, losses[1:])),
+        "mup_minus_sp_best": {w: round(mup[w]["best_loss"] - sp_best[w], 4) for w in widths if w in sp_best},
         "within_margin_128_256": all(mup[w]["best_loss"] - sp_best[w] <= MARGIN for w in ("128", "256")),
         "sp_default_minus_best_128": round(table["sp 1x"]["128"]["best_loss"] - sp_best["128"], 4),
     }
