@@ -106,8 +106,9 @@ def test_tiny_run_reproduces_its_golden_curve(tmp_path, case):
 
 def test_divergence_is_caught_between_log_steps(tmp_path):
     # log steps are 1, 11, 117: the check every SYNC_EVERY (8) steps after step 1 catches it at step 9
-    cfg = tiny(lr=0.3, grad_clip=0.0, warmup_frac=0.0, diverge_factor=1.05, n_evals=3, n_tokens=117 * 8 * 32,
-               **FORMER_DEFAULTS)
+    cfg = tiny(
+        lr=0.3, grad_clip=0.0, warmup_frac=0.0, diverge_factor=1.05, n_evals=3, n_tokens=117 * 8 * 32, **FORMER_DEFAULTS
+    )
     result = train_run(cfg, tmp_path)
     assert result["status"] == "diverged" and result["steps"] == 9 and result["n_tokens"] == 9 * 8 * 32
     curve = pd.read_csv(_curve(result, tmp_path))
