@@ -163,6 +163,7 @@ def read_runs(sweep_dir: Path, keys: tuple[str, ...] = ("init_std",)) -> pd.Data
 
 
 def run(spec, out: Path, workers: int) -> Path:
+    from scalefit.proxy.config import init_std_of
     from scalefit.sweeps.executors import LocalExecutor, SerialExecutor
     from scalefit.sweeps.runner import run_sweep
 
@@ -177,7 +178,7 @@ def run(spec, out: Path, workers: int) -> Path:
         elif event.kind == "done":
             done[0] += 1
             c, row = event.run.config, event.data
-            print(f"  [{done[0]}] {c.parametrization} w{c.width} lr 2^{math.log2(c.lr):.0f} init {c.init_std:g} "
+            print(f"  [{done[0]}] {c.parametrization} w{c.width} lr 2^{math.log2(c.lr):.0f} init {init_std_of(c):g} "
                   f"seed {c.seed}: loss {row.get('loss')} ({row.get('status')}, {row.get('wall_s') or 0:.0f} s)",
                   file=sys.stderr, flush=True)
 
