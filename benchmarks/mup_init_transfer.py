@@ -134,15 +134,21 @@ def _table(runs, default: float) -> dict:
     return {key: best_per_width(group) for key, group in _variants(runs, default).items()}
 
 
+def every_seed_lrs(group):
+    """The runs of one variant at the (width, lr) cells every seed of that width trained."""
+    n_seeds = group.groupby("width")["seed"].transform("nunique")
+    return group[group.groupby(["width", "lr"])["seed"].transform("nunique") == n_seeds]
+
+
 def best_per_width(group) -> dict:
     """Width -> the argmin LR and best loss of one variant's runs, the loss averaged over seeds at the LRs every
     seed trained (an LR only some seeds trained is left out), with the LR range and whether the argmin is at its
     edge."""
     rows = {}
+    group = every_seed_lrs(group)
     n_seeds = group.groupby("width")["seed"].nunique()
     for width, at in group.groupby("width"):
-        per_lr = at.groupby("lr").agg(loss=("loss", "mean"), seeds=("seed", "nunique")).reset_index()
-        per_lr = per_lr[per_lr["seeds"] == n_seeds[width]]
+        per_lr = at.groupby("lr").agg(loss=("loss", "mean")).reset_index()
         if per_lr.empty:
             continue
         best = per_lr.loc[per_lr["loss"].idxmin()]

@@ -9,9 +9,10 @@ what it lacks:
   (a fifth width for the slope's interval: with 4 the fit's regression-t interval has 2 degrees of freedom);
 - SP at the default init, seed 0: lr-transfer-cpu's 7 LRs at widths 32-128 and its per-width rule x {0.5, 1, 2}
   at 256; seed 1: the rule x {0.5, 1, 2, 4} at every width (the table averages the LRs both seeds have);
-- SP's init study: 0.5x and 2x its default ``init_std`` at widths 128 and 256, the rule x {0.5, 1, 2}, 2 seeds.
+- SP's init study: 0.5x and 2x its default ``init_std`` at widths 128 and 256, the rule x {0.5, 1, 2} (2x: also
+  x 4), 2 seeds.
 
-83 runs beyond lr-transfer-cpu's (widths 256 and 512 take ~2 and ~6 min a run on one core).
+87 runs beyond lr-transfer-cpu's (widths 256 and 512 take ~2 and ~6 min a run on one core).
 
     python benchmarks/width_transfer_defaults.py [--out scratch/width-transfer-defaults] [--workers 2] [--save]
 
@@ -30,6 +31,8 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -39,6 +42,9 @@ SEEDS = (0, 1)
 MUP_LRS = [2.0**k for k in range(-8, -4)]
 INIT_WIDTHS = (128, 256)
 INIT_FACTORS = (0.5, 2.0)
+# SP's LRs at each init factor, times its per-width rule: at 2x the best LR was the rule x 2, the top of
+# {0.5, 1, 2}, at both widths (2 seeds), so one LR more brackets it
+INIT_LRS = {0.5: (0.5, 1, 2), 2.0: (0.5, 1, 2, 4)}
 MARGIN = 0.02  # nats: muP <= SP's best + this; SP's default init within this of its best
 SLOPE_MARGIN = 0.25  # |log2 lr* per doubling of width|
 
@@ -56,8 +62,8 @@ def spec():
             {"parametrization": "sp", "width": 256, "depth": 2, "lr": rule(256, (0.5, 1, 2)), "seed": 0}]
     grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": rule(w, (0.5, 1, 2, 4)), "seed": 1}
              for w in WIDTHS]
-    grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": rule(w, (0.5, 1, 2)), "seed": list(SEEDS),
-              "init_std": [f * SP_INIT_STD for f in INIT_FACTORS]} for w in INIT_WIDTHS]
+    grid += [{"parametrization": "sp", "width": w, "depth": 2, "lr": rule(w, INIT_LRS[f]), "seed": list(SEEDS),
+              "init_std": f * SP_INIT_STD} for w in INIT_WIDTHS for f in INIT_FACTORS]
     return parse_spec({"name": "width-transfer-defaults", "description": "muP at the defaults against SP, widths "
                        "32-256, 2 seeds, SP's init study at 128 and 256", "fixed": PRESETS["lr-transfer-cpu"]["fixed"],
                        "grid": grid})  # fmt: skip
@@ -67,7 +73,7 @@ def analyse(out: Path) -> dict:
     """Per variant (muP, SP at 0.5x / 1x / 2x its default init) and width: the argmin LR and best loss of the seeds'
     mean (``table``) and of each seed (``by_seed``); the acceptance checks and the lr-transfer fit."""
     from bench_width_transfer import read_runs
-    from mup_init_transfer import _fit, best_per_width
+    from mup_init_transfer import _fit, best_per_width, every_seed_lrs
 
     from scalefit.proxy.config import SP_INIT_STD
     from scalefit.sweeps.spec import expand
@@ -85,7 +91,9 @@ def analyse(out: Path) -> dict:
     losses = [mup[w]["best_loss"] for w in widths if w in mup]
     sp_best = {str(w): min(table[k][str(w)]["best_loss"] for k in table if k.startswith("sp") and str(w) in table[k])
                for w in WIDTHS}
-    fit = _fit(runs[~sp | (runs["init_std"] == SP_INIT_STD)])
+    # the fit sees what the table averages: each width's LRs that every seed trained (then it resamples whole
+    # seeds: scalefit/planning/lr_transfer.py)
+    fit = _fit(pd.concat([every_seed_lrs(variants["mup"]), every_seed_lrs(variants["sp 1x"])]))
     checks = {
         "mup_argmins": [mup[w]["argmin"] for w in widths if w in mup],
         "same_argmin": len({mup[w]["argmin"] for w in widths if w in mup}) == 1,

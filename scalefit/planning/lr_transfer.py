@@ -9,9 +9,13 @@ From an LR sweep at several widths under each parametrization (columns ``lr``, `
 * the optimum per width: a least-squares parabola in log2(lr) over the grid minimum and ``half_window``
   grid points on each side (failed points left out), its vertex when convex and inside the window,
   else the grid argmin (flagged ``at_edge`` when that is the first or last lr of the sweep);
-  its bootstrap interval resamples seeds within each (width, lr) cell when every cell has several, else
-  residuals of the window fit (draws and percentile intervals from :mod:`scalefit.fitting.resample`; each
-  parametrization draws from ``default_rng(seed + k)``, k its place in sorted order, widths in turn);
+  its bootstrap interval resamples whole seeds (each seed's loss curve over the width's LRs, a cluster
+  bootstrap) when every seed trained every LR once; else seeds within each (width, lr) cell when every cell has
+  several; else residuals of the window fit (draws and percentile intervals from
+  :mod:`scalefit.fitting.resample`; each parametrization draws from ``default_rng(seed + k)``, k its place in
+  sorted order, widths in turn). Whole seeds are the unit because a seed's runs share their data order and
+  much of their init: one seed's curve sits above another's at every LR, which moves the mean curve but not
+  its optimum, and resampling seeds cell by cell would splice curves no seed trained;
 * the slope of log2 eta* against log2 width (ordinary least squares; ~0 means the LR transfers, -1 is
   SP's 1/width under Adam), with the wider of the bootstrap percentile interval and the t interval of
   the regression; and the optimal LR predicted at a target width;
@@ -32,7 +36,13 @@ import pandas as pd
 from scalefit.errors import RunDataError
 from scalefit.fitting.covariance import t_quantile
 from scalefit.fitting.lr_transfer_result import LRTransferResult
-from scalefit.fitting.resample import percentile_interval, resample_indices, stratified_indices, tail_percent
+from scalefit.fitting.resample import (
+    percentile_interval,
+    resample_counts,
+    resample_indices,
+    stratified_indices,
+    tail_percent,
+)
 from scalefit.fitting.rows import filtered_rows
 from scalefit.runs import RunTable, column_for, resolve
 
@@ -123,6 +133,11 @@ def _width_bootstrap(sub: pd.DataFrame, curve: pd.DataFrame, half_window: int, n
     groups = [g["L"].to_numpy() for _, g in sub.groupby("lr", sort=True)]
     if n_boot == 0:
         return np.empty(0), "none"
+    grid = sub.pivot_table(index="seed", columns="lr", values="L", aggfunc="size")
+    if len(grid) >= 2 and grid.shape[1] == len(groups) and (grid.fillna(0).to_numpy() == 1).all():
+        curves = sub.pivot(index="seed", columns="lr", values="L").sort_index(axis=1).to_numpy()  # (seeds, lrs)
+        weights = resample_counts(len(curves), n_boot, rng) / len(curves)  # (n_boot, seeds)
+        return np.array([_optimum(log_lr, m, bad, half_window)[0] for m in weights @ curves]), "whole seeds"
     if min(len(g) for g in groups) >= 2:
         picks = stratified_indices([len(g) for g in groups], n_boot, rng)
         means = np.stack([g[i].mean(axis=1) for g, i in zip(groups, picks)], axis=1)  # (n_boot, n_lrs)

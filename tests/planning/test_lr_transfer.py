@@ -58,7 +58,7 @@ def test_per_width_optima_and_intervals(result):
     for par, slope in (("sp", -1.0), ("mup", 0.0)):
         for w in result.params[par]["widths"]:
             truth = 1e-3 * (w["width"] / 128) ** slope
-            assert w["how"] == "parabola" and w["bootstrap"] == "seeds"
+            assert w["how"] == "parabola" and w["bootstrap"] == "whole seeds"  # every seed trained every lr
             assert w["lr_opt"] == pytest.approx(truth, rel=0.1)
             assert w["lr_opt_lower"] <= w["lr_opt"] <= w["lr_opt_upper"]
 
@@ -145,3 +145,28 @@ def test_a_wide_interval_that_contains_zero_is_not_called_transfer(result):
     wide = lr_transfer(sweep(), bootstrap=300, seed=0, margin=0.001)
     assert wide.params["mup"]["verdict"] == "cannot tell from this sweep" and not wide.params["mup"]["transfers"]
     assert "verdict: does not transfer" in result.report()
+
+
+def test_the_seed_bootstrap_resamples_whole_seeds_and_cells_only_when_seeds_miss_lrs():
+    # two seeds with the same optimum, one 0.05 nats above the other at every lr (a seed effect): resampling whole
+    # seeds keeps the optimum; splicing cells of different seeds moves it
+    lrs = [2.0**k for k in range(-9, -3)]
+    rows = [{"lr": lr, "width": 64, "parametrization": "mup", "seed": s, "status": "ok",
+             "loss": 2.0 + 0.05 * s + 0.02 * (np.log2(lr) + 6.3) ** 2} for s in (0, 1) for lr in lrs]
+    rows += [{**r, "width": 128, "loss": r["loss"] - 0.1} for r in rows]
+    whole = lr_transfer(pd.DataFrame(rows), bootstrap=400, seed=0).params["mup"]["widths"]
+    for w in whole:
+        assert w["bootstrap"] == "whole seeds" and w["lr_opt"] == pytest.approx(2.0**-6.3)
+        assert w["lr_opt_lower"] == pytest.approx(2.0**-6.3) and w["lr_opt_upper"] == pytest.approx(2.0**-6.3)
+    # a third seed at some lrs only: the grid is not complete, so seeds are resampled within each cell
+    extra = [{**r, "seed": 2} for r in rows if r["lr"] in lrs[:3]]
+    cells = lr_transfer(pd.DataFrame(rows + extra), bootstrap=400, seed=0).params["mup"]["widths"]
+    for w in cells:
+        assert w["bootstrap"] == "seeds"
+        assert w["lr_opt_upper"] / w["lr_opt_lower"] > 1.05  # spliced curves move the optimum
+    # seeds whose optima differ: the interval spans them
+    moved = [{**r, "loss": r["loss"] + 0.02 * ((np.log2(r["lr"]) + 5.8) ** 2 - (np.log2(r["lr"]) + 6.3) ** 2)}
+             if r["seed"] == 1 else r for r in rows]
+    spread = lr_transfer(pd.DataFrame(moved), bootstrap=400, seed=0).params["mup"]["widths"][0]
+    assert spread["lr_opt_lower"] == pytest.approx(2.0**-6.3, rel=0.02)
+    assert spread["lr_opt_upper"] == pytest.approx(2.0**-5.8, rel=0.02)

@@ -53,7 +53,7 @@ def test_the_acceptance_checks_hold_for_a_transferring_mup_only(bench, monkeypat
     monkeypatch.setattr(bench_width_transfer, "read_runs", lambda out, keys: runs)
     result = bench.analyse(Path("unused"))
     checks = result["checks"]
-    assert result["runs"] == len(runs) == 104
+    assert result["runs"] == len(runs) == 108
     assert set(result["table"]) == {"mup", "sp 0.5x", "sp 1x", "sp 2x"} and set(result["table"]["sp 2x"]) == {
         "128", "256"}
     assert checks["loss_falls"] and checks["sp_does_not"] and checks["sp_default_within_128"]
