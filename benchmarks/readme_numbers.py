@@ -356,6 +356,26 @@ def batched_train() -> dict:
     return {"w32": bench["ratio_w32_k8"], "w128": bench["ratio_w128_k8"], "k1": bench["ratio_k1"]}
 
 
+def width_transfer_defaults() -> dict:
+    """muP on the defaults against SP, widths 32-256 (muP also 512), 2 seeds: the committed output of
+    `python benchmarks/width_transfer_defaults.py --save`."""
+    bench = json.loads((REPO / "benchmarks" / "results" / "width_transfer_defaults.json").read_text())
+    checks, table, fit = bench["checks"], bench["table"], bench["fit"]
+    for claim in ("same_argmin", "loss_falls", "within_margin_128_256", "sp_default_within_128"):
+        if not checks[claim]:  # the README's words ("at every width", "falls", ...) state these
+            raise RuntimeError(f"width_transfer_defaults: {claim} no longer holds; rewrite the README sentence")
+    out = {"runs": bench["runs"], "core_h": bench["core_hours"], "sp_gap": checks["sp_default_minus_best_128"]}
+    out.update({f"m_{w}": r["best_loss"] for w, r in table["mup"].items()})
+    out["m_lr"] = table["mup"]["32"]["argmin"]
+    out.update({f"s_{w}": r["best_loss"] for w, r in table["sp 1x"].items()})
+    out.update({f"s_lr_{w}": r["argmin"] for w, r in table["sp 1x"].items()})
+    out.update({f"g{w}": checks["mup_minus_sp_best"][w] for w in ("128", "256")})
+    for p, name in (("mup", "m"), ("sp", "s")):
+        out[f"{name}_slope"], out[f"{name}_verdict"] = fit[p]["slope"], fit[p]["verdict"]
+        out[f"{name}_lo"], out[f"{name}_hi"] = fit[p]["interval"]
+    return out
+
+
 def width_transfer() -> dict:
     """muP against SP across widths 32-256 (muP also 512), from the committed outputs of bench_width_transfer.py
     --save and diag_mup_width.py --collect --save (muP at 4x the init at width 256)."""
@@ -436,6 +456,17 @@ FACTS: list[tuple[Callable[[], dict], list[str]]] = [
         "{m4_sp_slope:.2f})",
         "muP's argmin is {d_lr_32} at every width and its best loss {d_32:.3f}, {d_64:.3f},\n{d_128:.3f}, "
         "{d_256:.3f}; its slope {d_slope:.2f} [{d_slo:.2f}, {d_shi:.2f}], \"{d_verdict}\" with one seed",
+    ]),
+    (width_transfer_defaults, [
+        "(0.5× and 2× its 0.04; {runs} runs, {core_h:.1f} core-hours on this 2-core CPU). Mean of 2 seeds: "
+        "muP's best LR\nis {m_lr} at every width and its best loss falls {m_32:.3f}, {m_64:.3f}, {m_128:.3f}, "
+        "{m_256:.3f}, {m_512:.3f}, while SP's moves\n{s_lr_32}, {s_lr_64}, {s_lr_128}, {s_lr_256} (best loss "
+        "{s_32:.3f}, {s_64:.3f}, {s_128:.3f}, {s_256:.3f}); `scalefit fit lr-transfer` on these runs\ngives muP a "
+        "slope of {m_slope:.2f} [{m_lo:.2f}, {m_hi:.2f}], \"{m_verdict}\", and SP {s_slope:.2f} [{s_lo:.2f}, "
+        "{s_hi:.2f}], \"{s_verdict}\".",
+        "muP's best loss minus SP's best over its three inits is {g128:+.3f} nats at width 128 and {g256:+.3f} at\n"
+        "256 (muP at its default init: at its own best init it could only be lower), and SP's default init is "
+        "{sp_gap:.3f} nats\nfrom its best at width 128.",
     ]),
     (chinchilla_cpu, [
         "({runs} byte-level transformer LMs of {n_min}–{n_max} parameters",
