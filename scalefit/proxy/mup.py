@@ -35,15 +35,18 @@ and three of those are the defaults (``mup_embedding_lr="1/sqrt(m)"``, ``mup_vec
   shape's head size ``base_width / base_n_heads``, so the scale equals SP's at the base shape and stays right
   when heads grow with width (the default); ``mup_attention="1/sqrt(d)"`` keeps SP's scale.
 
-The defaults (since session 8: the 1/d attention scale and ``init_std=auto``) were chosen on the llama layout,
+The defaults of this release (the 1/d attention scale and ``init_std=auto``) were chosen on the llama layout,
 ``kjv+stdlib``, ``lr-transfer-cpu``'s shape (base width 32, 4 heads, depth 2, 512k tokens, untied), widths
 32-256: at SP's init 0.04 muP's best loss stopped falling at width 64 (1.913, 1.846, 1.855, 1.790) and width 128
 wanted 4x that init; at 4x (0.16, gain 0.9) with SP's 1/sqrt(d) attention muP's best loss fell (1.909, 1.753,
 1.691, 1.650, 2 seeds) but its optimal LR still drifted (lr-transfer slope -0.32 [-0.44, -0.27]); at 4x with 1/d
-its argmin was 2^-6 at every width (seed 0; benchmarks/results/mup_init_transfer_seeds.json). The measurement of
-these defaults is benchmarks/width_transfer_defaults.py (results/width_transfer_defaults.json).
+its argmin was 2^-6 at every width (seed 0; benchmarks/results/mup_init_transfer_seeds.json). So the 1/d scale,
+which cost 0.054 nats on the GPT-2 layout at the base width's small init (below), is what holds the optimal LR in
+place once the init's gain is near 1. The measurement of these defaults is benchmarks/width_transfer_defaults.py
+(results/width_transfer_defaults.json).
 
-What follows was measured on the former GPT-2 layout at the former defaults (init 0.02, 1/sqrt(d) attention):
+What follows was measured on the GPT-2 layout and the KJV, before these defaults (``diag_mup_width.py``,
+``bench_width_transfer.py``):
 
 The ``width-transfer-cpu`` preset sets all five later rules (and ``init_std`` 0.04). The last two were measured at
 width 128 with the other three on (2 seeds, init 0.08, lr 2^-6; ``diag_mup_width.py`` variants ``wd_flat``/
