@@ -174,7 +174,7 @@ def _task_notes(fits: Mapping[str, Any], points: Mapping[str, Mapping]) -> list[
             one = fit[name]
             law = one.law_spec
             found = findings(_degeneracy(law, one.params, xs[step]))
-            tiny = [p.name for p in law.params if p.log and 0 < one.params[p.name] < 1e-12]
+            tiny = [p.name for p in law.params if p.log and 0 <= one.params[p.name] < 1e-12]  # 0.0 exactly too
             if tiny:
                 found.insert(0, "collapsed to ~0: " + ", ".join(f"{p} = {one.params[p]:.3g}" for p in tiny))
             if found:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from scalefit.errors import FitError
@@ -98,11 +99,13 @@ def test_lr_transfer_refuses_a_bad_level_and_is_seeded():
     assert a.params == b.params and a.params["sp"]["bootstrap_interval"] != c.params["sp"]["bootstrap_interval"]
 
 
-def test_lr_transfer_seed_bootstrap_resamples_within_each_cell():
-    # two seeds per (width, lr): every resample averages a draw of the cell's own seeds, so a cell whose
-    # seeds agree contributes its loss unchanged; with all cells noise-free the optimum never moves
+def test_lr_transfer_seed_bootstrap_resamples_whole_seeds_or_within_each_cell():
+    # two seeds per (width, lr), every lr: each resample averages whole seeds' curves; a third seed at one lr only:
+    # each cell's own seeds. With all cells noise-free the optimum never moves either way
     runs = sweep(noise=0.0, widths=(64, 128, 256))
-    res = lr_transfer(runs, bootstrap=30, seed=0)
-    for w in res.params["mup"]["widths"]:
-        assert w["bootstrap"] == "seeds"
-        assert w["lr_opt_lower"] == pytest.approx(w["lr_opt"]) and w["lr_opt_upper"] == pytest.approx(w["lr_opt"])
+    extra = runs[runs["lr"] == runs["lr"].min()].assign(seed=2)
+    for frame, method in ((runs, "whole seeds"), (pd.concat([runs, extra]), "seeds")):
+        res = lr_transfer(frame, bootstrap=30, seed=0)
+        for w in res.params["mup"]["widths"]:
+            assert w["bootstrap"] == method
+            assert w["lr_opt_lower"] == pytest.approx(w["lr_opt"]) and w["lr_opt_upper"] == pytest.approx(w["lr_opt"])
