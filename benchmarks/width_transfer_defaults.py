@@ -14,7 +14,7 @@ what it lacks:
 
 87 runs beyond lr-transfer-cpu's (widths 256 and 512 take ~2 and ~6 min a run on one core).
 
-    python benchmarks/width_transfer_defaults.py [--out scratch/width-transfer-defaults] [--workers 2] [--save]
+    python benchmarks/width_transfer_defaults.py [--out scratch/width-transfer-defaults] [--workers 2] [--save] [--json]
 
 Acceptance (issue 23, the mean of 2 seeds): muP's grid argmin is the same at every width; ``scalefit fit
 lr-transfer`` on muP's and SP's default-init runs gives muP's slope of log2 lr* per doubling within +-0.25 and
@@ -112,6 +112,25 @@ def analyse(out: Path) -> dict:
             "core_hours": round(float(runs["wall_s"].sum()) / 3600, 3)}
 
 
+def table(result: dict) -> str:
+    """The acceptance table (mean of the seeds), the fit's verdicts and each check, as text."""
+    t, checks = result["table"], result["checks"]
+    lines = ["| width | muP lr* | muP best | SP lr* | SP best | SP 0.5x / 2x best | muP - SP's best init |",
+             "|---|---|---|---|---|---|---|"]
+    for w in (str(w) for w in MUP_WIDTHS):
+        mup, sp = t["mup"].get(w), t["sp 1x"].get(w)
+        inits = " / ".join(f"{t[k][w]['best_loss']:.3f}" for k in ("sp 0.5x", "sp 2x") if w in t.get(k, {}))
+        gap = checks["mup_minus_sp_best"].get(w)
+        lines.append(" | ".join(["", w, mup["argmin"] if mup else "-", f"{mup['best_loss']:.3f}" if mup else "-",
+                                 sp["argmin"] if sp else "-", f"{sp['best_loss']:.3f}" if sp else "-", inits or "-",
+                                 f"{gap:+.3f}" if gap is not None else "-", ""]).strip())
+    for p, s in result["fit"].items():
+        lines.append(f"{p}: fit lr-transfer slope {s['slope']:+.3f} [{s['interval'][0]:+.3f}, {s['interval'][1]:+.3f}]"
+                     f": {s['verdict']}")
+    lines += [f"{'met' if ok else 'NOT met'}: {name}" for name, ok in checks.items() if isinstance(ok, bool)]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     import _record
     from bench_width_transfer import run
@@ -120,11 +139,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="scratch/width-transfer-defaults", type=Path)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/width_transfer_defaults.json")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
     args = parser.parse_args(argv)
     record = _record.machine()
     run(spec(), args.out, args.workers)
     result = {**analyse(args.out), "machine": _record.finish(record)}
-    print(json.dumps({k: result[k] for k in ("table", "fit", "checks")}, indent=1))
+    print(json.dumps({k: result[k] for k in ("table", "fit", "checks")}, indent=1) if args.json else table(result))
     if args.save:
         from scalefit._io import write_json_atomic
 

@@ -58,6 +58,9 @@ def test_the_acceptance_checks_hold_for_a_transferring_mup_only(bench, monkeypat
         "128", "256"}
     assert checks["loss_falls"] and checks["sp_does_not"] and checks["sp_default_within_128"]
     assert result["fit"]["sp"]["slope"] == pytest.approx(-1.0, abs=0.05)
+    text = bench.table(result)
+    assert text.count("\n| ") == 5 and "\n| 512 | " in text and "sp: fit lr-transfer slope" in text
+    assert ("\nmet: mup_transfers" in text) == (drift == 0.0) and ("NOT met: mup_transfers" in text) == (drift != 0)
     if drift == 0.0:
         assert checks["mup_argmins"] == ["2^-6"] * 5 and checks["same_argmin"] and checks["slope_within"]
         assert checks["mup_transfers"] and all(checks["same_argmin_each_seed"].values())
