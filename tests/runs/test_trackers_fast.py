@@ -207,6 +207,15 @@ def test_wandb_history_export_reads_every_row_with_its_config(tmp_path):
     assert len(read_runs(f"wandb:{one}")) == 50  # a single file
 
 
+def test_wandb_history_export_chunks_out_of_step_order_come_back_by_step(tmp_path):
+    # chunk 0000 holds steps 50-99 and 0001 steps 0-49: rows come back by step, each with its own values
+    steps = [*range(50, 100), *range(50)]
+    _export(tmp_path, "abc", steps, np.asarray(steps) / 100.0, chunks=2)
+    frame, _ = _read(f"wandb:{tmp_path}")
+    assert frame["step"].tolist() == list(range(100)) and np.array_equal(frame["loss"], np.arange(100) / 100.0)
+    assert np.array_equal(frame["_runtime"], np.arange(100) * 0.5)
+
+
 def test_readme_export_recipe_runs(tmp_path, monkeypatch):
     """The README's W&B export command, as written, on exports laid out as its download lines leave them."""
     import shlex

@@ -72,6 +72,8 @@ def history(files: list[Path]) -> pd.DataFrame:
     from scalefit.runs.trackers.wandb_offline import history_frame
 
     metrics = history_frame(frame.drop(columns="_step"), steps.to_numpy(dtype=np.int64), files[0])
+    if metrics["step"].is_monotonic_increasing:  # as W&B writes it: no reordering copy of every column
+        return metrics.reset_index(drop=True)
     return metrics.sort_values("step", kind="stable").reset_index(drop=True)  # chunks in name order
 
 
