@@ -78,7 +78,7 @@ class ModelConfig:
     tied_embeddings: bool = False  # share the token embedding with the readout
     qk_layernorm: bool = False  # LayerNorm on queries and keys per head (Wortsman et al. 2023)
     bias: bool = False  # biases in linear layers and LayerNorms (GPT-2 has them)
-    init_std: float = SP_INIT_STD  # init std of embeddings and (at base width) hidden matrices (GPT-2: 0.02)
+    init_std: float = SP_INIT_STD  # init std of embeddings and base-width matrices (TrainConfig resolves its auto)
     parametrization: str = "sp"  # "sp" (standard) or "mup" (maximal update, Yang et al. 2022)
     base_width: int = 128  # muP: width at which muP equals SP (width multipliers are width/base_width)
     arch: str = "llama"  # "gpt2" (learned positions, LayerNorm), "llama" (RoPE, RMSNorm) or "olmo2" (llama, norm after)
