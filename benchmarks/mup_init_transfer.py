@@ -149,8 +149,6 @@ def best_per_width(group) -> dict:
     n_seeds = group.groupby("width")["seed"].nunique()
     for width, at in group.groupby("width"):
         per_lr = at.groupby("lr").agg(loss=("loss", "mean")).reset_index()
-        if per_lr.empty:
-            continue
         best = per_lr.loc[per_lr["loss"].idxmin()]
         rows[str(int(width))] = {"argmin": f"2^{math.log2(best['lr']):g}", "best_loss": round(float(best["loss"]), 4),
                                  "lrs": f"2^{math.log2(per_lr['lr'].min()):g}..2^{math.log2(per_lr['lr'].max()):g}",

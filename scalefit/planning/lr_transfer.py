@@ -134,7 +134,7 @@ def _width_bootstrap(sub: pd.DataFrame, curve: pd.DataFrame, half_window: int, n
     if n_boot == 0:
         return np.empty(0), "none"
     grid = sub.pivot_table(index="seed", columns="lr", values="L", aggfunc="size")
-    if len(grid) >= 2 and grid.shape[1] == len(groups) and (grid.fillna(0).to_numpy() == 1).all():
+    if len(grid) >= 2 and (grid.fillna(0).to_numpy() == 1).all():  # every seed at every lr, once
         curves = sub.pivot(index="seed", columns="lr", values="L").sort_index(axis=1).to_numpy()  # (seeds, lrs)
         weights = resample_counts(len(curves), n_boot, rng) / len(curves)  # (n_boot, seeds)
         return np.array([_optimum(log_lr, m, bad, half_window)[0] for m in weights @ curves]), "whole seeds"
